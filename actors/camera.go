@@ -1,0 +1,291 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// cameraActor owns one camera's slot budget: it is the home of invariant 2.
+// It never has more than max_connections slots held; a capture that finds
+// them all held waits in a bounded queue or is refused with ErrNoSlot. It
+// is the single source of truth for the budget: slots are taken and freed
+// only here, as children are spawned and terminate.
+type cameraActor struct {
+	env      *Env
+	cam      config.SubnetCamera
+	redactor config.Redactor
+	cause    *stopCause // ours, read by our children
+	strategy actor.SupervisorStrategy
+	stopping bool
+
+	seq       int                    // names ffmpeg/<seq>
+	running   map[string]*captureJob // by child actor id: each holds one slot
+	finishing map[string]*captureJob // child terminated, answer pending
+	queue     []*captureJob          // waiting for a slot, oldest first
+	jobSeq    int64
+
+	failures int // consecutive failed captures
+	failing  bool
+	last     *messages.CaptureDone
+}
+
+// captureJob is one Capture from request to answer.
+type captureJob struct {
+	id       int64
+	req      messages.Capture
+	replyTo  *actor.PID
+	asked    time.Time
+	attempts int
+	last     *messages.SnapshotTaken
+	answered bool
+	expiry   *time.Timer // while queued
+}
+
+// Internal messages.
+type (
+	queueExpired struct{ job int64 } // a queued capture's deadline passed
+	childGone    struct{ id string } // sent to self behind a child's last report
+)
+
+// failingAfter is how many consecutive failed captures mark a camera as
+// failing: it then gets no retries until a capture succeeds.
+const failingAfter = 3
+
+func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		a := &cameraActor{
+			env: env, cam: cam, redactor: config.NewRedactor(cam.URL),
+			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
+		}
+		a.strategy = actor.NewOneForOneStrategy(*env.Config.FFmpeg.Retries, env.Config.FFmpeg.CaptureTimeout.Duration, a.decide)
+		return a
+	})
+}
+
+// Receive handles one message.
+func (a *cameraActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *messages.Capture:
+		a.onCapture(ctx, msg)
+	case *messages.SnapshotTaken:
+		a.onSnapshotTaken(ctx, msg)
+	case *actor.Terminated:
+		a.onTerminated(ctx, msg)
+	case *childGone:
+		a.onChildGone(ctx, msg)
+	case *queueExpired:
+		a.onQueueExpired(ctx, msg)
+	case *actor.Stopping:
+		a.onStopping(ctx, a.cause.parent.get())
+	case *actor.Restarting:
+		a.onStopping(ctx, messages.StopRestart)
+	}
+}
+
+func (a *cameraActor) onStarted(ctx actor.Context) {
+	a.env.Log.Debug("camera started", "camera", a.cam.ID, "subnet", a.cam.Subnet, "max_connections", a.cam.MaxConnections)
+}
+
+func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
+	a.jobSeq++
+	job := &captureJob{id: a.jobSeq, req: *msg, replyTo: ctx.Sender(), asked: time.Now()}
+	if job.req.Deadline.IsZero() {
+		job.req.Deadline = job.asked.Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
+	}
+	switch {
+	case a.stopping:
+		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
+	case a.slotsHeld() < a.cam.MaxConnections:
+		a.start(ctx, job)
+	case len(a.queue) < a.cam.Queue:
+		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &queueExpired{job: job.id})
+		a.queue = append(a.queue, job)
+	default:
+		a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%v: %d of %d slots held and %d captures queued",
+			messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections, len(a.queue)), nil)
+	}
+}
+
+// start takes a slot by spawning an ffmpeg child for job.
+func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
+	a.seq++
+	props := ffmpegProps(a.env, snapshotJob{
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: job.req.Deadline,
+	}, a.cause)
+	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("ffmpeg/%d", a.seq))
+	if err != nil {
+		a.answer(ctx, job, messages.OutcomeSpawnError, "spawn ffmpeg actor: "+err.Error(), nil)
+		return
+	}
+	a.running[pid.Id] = job
+}
+
+// HandleFailure makes the camera the supervisor of its ffmpeg children:
+// a child whose attempt failed in a way a second try may mend is restarted,
+// at most ffmpeg.retries times within the capture timeout; then it is
+// stopped and the capture answered with its last failure.
+func (a *cameraActor) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, msg any) {
+	a.strategy.HandleFailure(system, sup, child, rs, reason, msg)
+}
+
+// decide is the child strategy's decider. A failing camera gets no retries:
+// it is not hammered in a loop; neither is one whose deadline is near.
+func (a *cameraActor) decide(reason any) actor.Directive {
+	res, ok := reason.(*messages.SnapshotTaken)
+	if !ok {
+		a.env.Log.Error("ffmpeg actor crashed", "camera", a.cam.ID, "reason", fmt.Sprint(reason))
+		return actor.StopDirective // a bug in the child: do not loop on it
+	}
+	switch res.Outcome {
+	case messages.OutcomeExit, messages.OutcomeEmpty, messages.OutcomeSignal:
+		if a.failing || time.Until(res.Deadline) < time.Second {
+			return actor.StopDirective
+		}
+		return actor.RestartDirective
+	}
+	return actor.StopDirective
+}
+
+// onSnapshotTaken records a child's attempt; a frame answers at once, a
+// failure waits for the child to terminate (it may be retried).
+func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotTaken) {
+	job := a.running[ctx.Sender().Id]
+	if job == nil {
+		job = a.finishing[ctx.Sender().Id]
+	}
+	if job == nil {
+		return
+	}
+	if msg.OSPID != 0 || msg.Outcome == messages.OutcomeSpawnError {
+		job.attempts++
+	}
+	job.last = msg
+	if msg.Outcome == messages.OutcomeOK {
+		a.answer(ctx, job, messages.OutcomeOK, "", msg)
+	}
+}
+
+// onTerminated frees the child's slot (its process is reaped: the child
+// stops only after that) and hands it to the oldest queued capture. The
+// answer waits for childGone: Terminated is a system message and overtakes
+// the child's last report, which is still in the mailbox.
+func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
+	job := a.running[msg.Who.Id]
+	if job == nil {
+		return
+	}
+	delete(a.running, msg.Who.Id)
+	a.finishing[msg.Who.Id] = job
+	ctx.Send(ctx.Self(), &childGone{id: msg.Who.Id})
+	a.dispatch(ctx)
+}
+
+// onChildGone answers a capture whose child terminated, once every report
+// the child sent has been read.
+func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
+	job := a.finishing[msg.id]
+	delete(a.finishing, msg.id)
+	if job == nil || job.answered {
+		return
+	}
+	if job.last != nil {
+		a.answer(ctx, job, job.last.Outcome, job.last.Error, job.last)
+		return
+	}
+	a.answer(ctx, job, messages.OutcomeStopped, "capture stopped before a process ran", nil)
+}
+
+func (a *cameraActor) onQueueExpired(ctx actor.Context, msg *queueExpired) {
+	for i, job := range a.queue {
+		if job.id == msg.job {
+			a.queue = append(a.queue[:i], a.queue[i+1:]...)
+			a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%v before the deadline: %d of %d slots held",
+				messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections), nil)
+			return
+		}
+	}
+}
+
+// onStopping refuses what waits; running children are stopped by the
+// library after this returns, and answered as they terminate.
+func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) {
+	a.cause.set(reason)
+	a.stopping = true
+	for _, job := range a.queue {
+		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
+	}
+	a.queue = nil
+}
+
+func (a *cameraActor) dispatch(ctx actor.Context) {
+	for !a.stopping && len(a.queue) > 0 && a.slotsHeld() < a.cam.MaxConnections {
+		job := a.queue[0]
+		a.queue = a.queue[1:]
+		job.expiry.Stop()
+		a.start(ctx, job)
+	}
+}
+
+func (a *cameraActor) slotsHeld() int { return len(a.running) }
+
+// answer sends the capture's outcome to whoever asked and publishes it.
+func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outcome, errText string, snap *messages.SnapshotTaken) {
+	if job.answered {
+		return
+	}
+	job.answered = true
+	if job.expiry != nil {
+		job.expiry.Stop()
+	}
+	done := &messages.CaptureDone{
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, Cycle: job.req.Cycle, Outcome: o,
+		Error: a.redactor.Redact(errText), Via: "ffmpeg", Attempts: job.attempts,
+		StartedAt: job.asked, EndedAt: time.Now(),
+	}
+	if snap != nil {
+		done.OSPID = snap.OSPID
+		if o == messages.OutcomeOK {
+			done.JPEG, done.Bytes = snap.JPEG, len(snap.JPEG)
+		}
+	}
+	if job.replyTo != nil {
+		ctx.Send(job.replyTo, done)
+	}
+	ctx.ActorSystem().EventStream.Publish(done)
+	a.noteOutcome(ctx, done)
+}
+
+// noteOutcome tracks consecutive failures; crossing into or out of failing
+// is logged once and published.
+func (a *cameraActor) noteOutcome(ctx actor.Context, done *messages.CaptureDone) {
+	a.last = done
+	if done.Outcome == messages.OutcomeStopped {
+		return
+	}
+	wasFailing := a.failing
+	if done.Outcome == messages.OutcomeOK {
+		a.failures, a.failing = 0, false
+	} else {
+		a.failures++
+		a.failing = a.failures >= failingAfter
+	}
+	if a.failing != wasFailing {
+		if a.failing {
+			a.env.Log.Warn("camera failing", "camera", a.cam.ID, "subnet", a.cam.Subnet,
+				"failures", a.failures, "reason", done.Error)
+		} else {
+			a.env.Log.Info("camera recovered", "camera", a.cam.ID, "subnet", a.cam.Subnet)
+		}
+		ctx.ActorSystem().EventStream.Publish(&messages.CameraStateChanged{
+			Camera: a.cam.ID, Subnet: a.cam.Subnet, Failing: a.failing, ConsecutiveFailures: a.failures,
+			SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
+		})
+	}
+}

@@ -1,0 +1,200 @@
+// Package config is camvisor's configuration: the YAML file an operator
+// writes, its documented defaults (all in Defaults, nowhere else), and the
+// validation that refuses a bad file before anything starts.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	// Listen is the HTTP address of the API and dashboard.
+	Listen string `yaml:"listen"`
+	// DB is the path of the SQLite file that records everything.
+	DB string `yaml:"db"`
+	// FFmpeg is how snapshots are taken.
+	FFmpeg FFmpeg `yaml:"ffmpeg"`
+	// Subnets are the groups of cameras patrolled together.
+	Subnets []Subnet `yaml:"subnets"`
+	// Record is how long and how the incident record is kept.
+	Record Record `yaml:"record"`
+}
+
+// FFmpeg configures the ffmpeg child processes.
+type FFmpeg struct {
+	// Path is the ffmpeg executable, looked up in PATH when not absolute.
+	Path string `yaml:"path"`
+	// CaptureTimeout is the wall-clock limit of one capture, retries included.
+	CaptureTimeout Duration `yaml:"capture_timeout"`
+	// KillGrace is how long a process has after SIGTERM before SIGKILL.
+	KillGrace Duration `yaml:"kill_grace"`
+	// RTSPTimeout is ffmpeg's socket I/O timeout (-timeout).
+	RTSPTimeout Duration `yaml:"rtsp_timeout"`
+	// Retries is how many times a failed capture is retried within its
+	// deadline (a timed-out capture is never retried).
+	Retries *int `yaml:"retries"`
+}
+
+// Subnet is a group of cameras visited together, one cycle per interval.
+type Subnet struct {
+	Name string `yaml:"name"`
+	// Interval is from the start of one cycle to the start of the next.
+	Interval Duration `yaml:"interval"`
+	// Concurrency is how many cameras of this subnet are captured at once.
+	Concurrency int      `yaml:"concurrency"`
+	Cameras     []Camera `yaml:"cameras"`
+}
+
+// Camera is one IP camera.
+type Camera struct {
+	ID string `yaml:"id"`
+	// URL is the RTSP URL, credentials included. Never log it: use Redacted.
+	URL string `yaml:"url"`
+	// MaxConnections is N, the camera's RTSP connection limit: ffmpeg
+	// children and go2rtc leases together never exceed it.
+	MaxConnections int `yaml:"max_connections"`
+	// Queue is how many capture requests may wait for a free slot.
+	Queue int `yaml:"queue"`
+}
+
+// Record configures the SQLite incident record.
+type Record struct {
+	// Retention is how long rows are kept.
+	Retention Duration `yaml:"retention"`
+	// SampleInterval is how often per-camera process counts are sampled.
+	SampleInterval Duration `yaml:"sample_interval"`
+	// QueueRows is how many rows may wait for the disk before rows are dropped.
+	QueueRows int `yaml:"queue_rows"`
+}
+
+// Load reads, defaults and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML, applies Defaults and validates. Errors name the field
+// path and the offending value, with passwords redacted.
+func Parse(data []byte) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("not valid YAML: %s", RedactText(err.Error()))
+	}
+	if len(root.Content) == 0 {
+		return nil, errors.New("empty file: at least one subnet with one camera is needed")
+	}
+	if err := checkKeys(root.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
+		return nil, err
+	}
+	cfg := Defaults()
+	if err := root.Content[0].Decode(cfg); err != nil {
+		return nil, fmt.Errorf("%s", RedactText(err.Error()))
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// checkKeys walks the YAML mapping against the struct's yaml tags so an
+// unknown key is reported with its full path (subnets[0].cameras[1].foo).
+func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && t != reflect.TypeOf(Duration{}):
+		if n.Kind != yaml.MappingNode {
+			return nil // a type error the decoder reports with its line
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			ft, ok := fields[key]
+			if !ok {
+				return fmt.Errorf("%s: unknown key %q (line %d)", join(path, key), key, n.Content[i].Line)
+			}
+			if err := checkKeys(n.Content[i+1], ft, join(path, key)); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return nil
+		}
+		for i, item := range n.Content {
+			if err := checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Cameras lists every camera with the subnet it belongs to.
+func (c *Config) Cameras() []SubnetCamera {
+	var out []SubnetCamera
+	for _, s := range c.Subnets {
+		for _, cam := range s.Cameras {
+			out = append(out, SubnetCamera{Subnet: s.Name, Camera: cam})
+		}
+	}
+	return out
+}
+
+// SubnetCamera is a camera and the name of its subnet.
+type SubnetCamera struct {
+	Subnet string
+	Camera
+}
+
+// Redacted returns the configuration as YAML with every password replaced
+// by ***, for the record and for API answers.
+func (c *Config) Redacted() string {
+	cp := *c
+	cp.Subnets = make([]Subnet, len(c.Subnets))
+	for i, s := range c.Subnets {
+		cp.Subnets[i] = s
+		cp.Subnets[i].Cameras = make([]Camera, len(s.Cameras))
+		for j, cam := range s.Cameras {
+			cam.URL = RedactURL(cam.URL)
+			cp.Subnets[i].Cameras[j] = cam
+		}
+	}
+	out, err := yaml.Marshal(&cp)
+	if err != nil {
+		return fmt.Sprintf("unprintable config: %v", err)
+	}
+	return string(out)
+}

@@ -1,0 +1,54 @@
+package config
+
+import "time"
+
+// Defaults returns the configuration used for every key the file leaves
+// out. It is the one place where default policy lives; the example file and
+// the README quote it.
+func Defaults() *Config {
+	retries := 1
+	return &Config{
+		Listen: "127.0.0.1:8080",
+		DB:     "camvisor.db",
+		FFmpeg: FFmpeg{
+			Path:           "ffmpeg",
+			CaptureTimeout: D(10 * time.Second),
+			KillGrace:      D(2 * time.Second),
+			RTSPTimeout:    D(5 * time.Second),
+			Retries:        &retries,
+		},
+		Record: Record{
+			Retention:      D(14 * 24 * time.Hour),
+			SampleInterval: D(5 * time.Second),
+			QueueRows:      10000,
+		},
+	}
+}
+
+// Per-subnet and per-camera defaults, applied where the file leaves a zero.
+const (
+	DefaultInterval    = 30 * time.Second
+	DefaultConcurrency = 4
+	DefaultQueue       = 8
+)
+
+// applyDefaults fills the zero values of list items, which Defaults cannot
+// pre-populate. Explicit zeros of fields that must be positive are left for
+// Validate only where a zero cannot be told from absent; so max_connections
+// has no default: every camera must state its limit.
+func (c *Config) applyDefaults() {
+	for i := range c.Subnets {
+		s := &c.Subnets[i]
+		if s.Interval.Duration == 0 && s.Interval.raw == "" {
+			s.Interval = D(DefaultInterval)
+		}
+		if s.Concurrency == 0 {
+			s.Concurrency = DefaultConcurrency
+		}
+		for j := range s.Cameras {
+			if s.Cameras[j].Queue == 0 {
+				s.Cameras[j].Queue = DefaultQueue
+			}
+		}
+	}
+}

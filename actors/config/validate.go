@@ -1,0 +1,108 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// idPattern is what camera ids and subnet names may contain: they become
+// actor names, go2rtc stream names and URL path segments.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Validate reports the first problem, naming the field path and the value.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add(fmt.Errorf("listen: %q is not host:port", c.Listen))
+	}
+	if strings.TrimSpace(c.DB) == "" {
+		add(errors.New("db: must name a file"))
+	}
+	if c.FFmpeg.Path == "" || strings.HasPrefix(c.FFmpeg.Path, "-") {
+		add(fmt.Errorf("ffmpeg.path: %q is not a program path", c.FFmpeg.Path))
+	}
+	add(c.FFmpeg.CaptureTimeout.check("ffmpeg.capture_timeout"))
+	add(c.FFmpeg.KillGrace.check("ffmpeg.kill_grace"))
+	add(c.FFmpeg.RTSPTimeout.check("ffmpeg.rtsp_timeout"))
+	if c.FFmpeg.Retries != nil && *c.FFmpeg.Retries < 0 {
+		add(fmt.Errorf("ffmpeg.retries: must be 0 or more, got %d", *c.FFmpeg.Retries))
+	}
+	add(c.Record.Retention.check("record.retention"))
+	add(c.Record.SampleInterval.check("record.sample_interval"))
+	if c.Record.QueueRows < 1 {
+		add(fmt.Errorf("record.queue_rows: must be at least 1, got %d", c.Record.QueueRows))
+	}
+
+	if len(c.Subnets) == 0 {
+		add(errors.New("subnets: at least one subnet is needed"))
+	}
+	subnets := map[string]string{}
+	cameras := map[string]string{}
+	for i, s := range c.Subnets {
+		at := fmt.Sprintf("subnets[%d]", i)
+		if !idPattern.MatchString(s.Name) {
+			add(fmt.Errorf("%s.name: %q must be 1-64 letters, digits, '.', '_' or '-'", at, s.Name))
+		} else if prev, dup := subnets[s.Name]; dup {
+			add(fmt.Errorf("%s.name: %q is already the name of %s", at, s.Name, prev))
+		} else {
+			subnets[s.Name] = at
+		}
+		add(s.Interval.check(at + ".interval"))
+		if s.Concurrency < 1 {
+			add(fmt.Errorf("%s.concurrency: must be at least 1, got %d", at, s.Concurrency))
+		}
+		if len(s.Cameras) == 0 {
+			add(fmt.Errorf("%s.cameras: subnet %q has no camera", at, s.Name))
+		}
+		for j, cam := range s.Cameras {
+			cat := fmt.Sprintf("%s.cameras[%d]", at, j)
+			if !idPattern.MatchString(cam.ID) {
+				add(fmt.Errorf("%s.id: %q must be 1-64 letters, digits, '.', '_' or '-'", cat, cam.ID))
+			} else if prev, dup := cameras[cam.ID]; dup {
+				add(fmt.Errorf("%s.id: duplicate camera id %q (also %s)", cat, cam.ID, prev))
+			} else {
+				cameras[cam.ID] = cat
+			}
+			add(checkURL(cat+".url", cam.URL))
+			if cam.MaxConnections < 1 {
+				add(fmt.Errorf("%s.max_connections: must be at least 1, got %d", cat, cam.MaxConnections))
+			}
+			if cam.Queue < 0 {
+				add(fmt.Errorf("%s.queue: must be 0 or more, got %d", cat, cam.Queue))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL accepts only rtsp:// and rtsps:// URLs with a host; anything
+// else could be read by ffmpeg as an option or as a local file.
+func checkURL(field, raw string) error {
+	shown := RedactURL(raw)
+	if strings.HasPrefix(raw, "-") {
+		return fmt.Errorf("%s: %q must not start with '-'", field, shown)
+	}
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return fmt.Errorf("%s: %q contains white space", field, shown)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a URL", field, shown)
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return fmt.Errorf("%s: scheme must be rtsp or rtsps, got %q in %q", field, u.Scheme, shown)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%s: %q has no host", field, shown)
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package actors
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/osproc"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// ffmpegActor owns exactly one OS process at a time: it is the home of
+// invariant 1 (no orphan). Whatever ends the actor — its deadline, a stop,
+// a restart, a panic, its parent's stop, shutdown — signals the process's
+// whole group and waits until it is reaped before the actor is gone.
+type ffmpegActor struct {
+	env      *Env
+	job      snapshotJob
+	cause    *stopCause // the camera's: why we are being stopped
+	proc     *osproc.Process
+	reason   messages.StopReason // set when we decided to kill
+	deadline *time.Timer
+	escalate *time.Timer
+}
+
+// snapshotJob is what a camera gives its ffmpeg child.
+type snapshotJob struct {
+	Camera   string
+	Subnet   string
+	URL      string // with credentials: only ever passed to the process
+	Redactor config.Redactor
+	Deadline time.Time
+}
+
+// Internal messages the actor sends itself.
+type (
+	processEnded     struct{ proc *osproc.Process }
+	deadlinePassed   struct{}
+	killGraceExpired struct{ proc *osproc.Process }
+)
+
+func ffmpegProps(env *Env, job snapshotJob, cause *stopCause) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &ffmpegActor{env: env, job: job, cause: cause}
+	})
+}
+
+// Receive handles one message.
+func (a *ffmpegActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *deadlinePassed:
+		a.onDeadlinePassed(ctx)
+	case *killGraceExpired:
+		a.onKillGraceExpired(msg)
+	case *processEnded:
+		a.onProcessEnded(ctx, msg)
+	case *actor.Stopping:
+		a.onStopping(ctx, a.cause.get())
+	case *actor.Restarting:
+		a.onStopping(ctx, messages.StopRestart)
+	}
+}
+
+func (a *ffmpegActor) onStarted(ctx actor.Context) {
+	now := time.Now()
+	if !now.Before(a.job.Deadline) {
+		a.report(ctx, messages.SnapshotTaken{Outcome: messages.OutcomeTimeout,
+			Error: messages.ErrTimeout.Error(), StartedAt: now, EndedAt: now, Deadline: a.job.Deadline})
+		ctx.Stop(ctx.Self())
+		return
+	}
+	cfg := a.env.Config.FFmpeg
+	args := snapshotArgs(cfg, a.job.URL)
+	proc, err := osproc.Start(osproc.Spec{
+		Path:      cfg.Path,
+		Args:      args,
+		Env:       []string{osproc.EnvRun + "=" + a.env.RunID, osproc.EnvOwner + "=" + ctx.Self().Id},
+		MaxStdout: maxSnapshotBytes,
+		TailLines: 8,
+	})
+	if err != nil {
+		msg := a.job.Redactor.Redact(err.Error())
+		a.env.Log.Error("ffmpeg spawn failed", "camera", a.job.Camera, "subnet", a.job.Subnet, "reason", msg)
+		a.report(ctx, messages.SnapshotTaken{Outcome: messages.OutcomeSpawnError,
+			Error: "start ffmpeg: " + msg, StartedAt: now, EndedAt: time.Now(), Deadline: a.job.Deadline})
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.proc = proc
+	ctx.ActorSystem().EventStream.Publish(&messages.ProcessStarted{
+		OSPID: proc.PID, Camera: a.job.Camera, Subnet: a.job.Subnet, Owner: ctx.Self().Id,
+		Purpose: "snapshot", Argv: a.redactArgv(cfg.Path, args), StartedAt: proc.Started, Deadline: a.job.Deadline,
+	})
+	self, system := ctx.Self(), ctx.ActorSystem()
+	go func() {
+		<-proc.Done()
+		system.Root.Send(self, &processEnded{proc: proc})
+	}()
+	a.deadline = after(system, self, time.Until(a.job.Deadline), &deadlinePassed{})
+}
+
+// onDeadlinePassed starts the kill: SIGTERM to the group now, SIGKILL
+// after kill_grace. The process's end arrives as processEnded.
+func (a *ffmpegActor) onDeadlinePassed(ctx actor.Context) {
+	if a.proc == nil || a.reason != "" {
+		return
+	}
+	a.reason = messages.StopTimeout
+	if a.env.KillDisabled {
+		// The incident: the waiting code gives up, nobody kills the child.
+		a.env.Log.Warn("kill disabled by test hook: abandoning ffmpeg", "camera", a.job.Camera, "os_pid", a.proc.PID)
+		a.report(ctx, a.result(a.proc, messages.OutcomeTimeout, messages.ErrTimeout.Error(), nil))
+		a.proc = nil
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.proc.Signal(syscall.SIGTERM)
+	a.escalate = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.FFmpeg.KillGrace.Duration, &killGraceExpired{proc: a.proc})
+}
+
+func (a *ffmpegActor) onKillGraceExpired(msg *killGraceExpired) {
+	if msg.proc == a.proc {
+		msg.proc.Signal(syscall.SIGKILL)
+	}
+}
+
+// onProcessEnded turns the exit into a report. A failure that may pass on
+// a second try (exit, empty, signal) is a panic, so the camera's
+// supervision strategy decides whether this child restarts.
+func (a *ffmpegActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
+	if msg.proc != a.proc {
+		return // a previous incarnation's process, already accounted for
+	}
+	a.stopTimers()
+	exit := msg.proc.Exit()
+	reason := a.reason
+	if reason == "" {
+		reason = messages.StopDone
+	}
+	a.publishExit(ctx, msg.proc, exit, reason)
+	res := a.classify(msg.proc, exit, reason)
+	a.proc = nil
+	a.report(ctx, res)
+	if res.Outcome == messages.OutcomeOK || res.Outcome == messages.OutcomeTimeout {
+		ctx.Stop(ctx.Self())
+		return
+	}
+	panic(&res)
+}
+
+// onStopping kills and reaps the process before the actor may finish. It
+// blocks the mailbox on purpose: the stop is not over while the process
+// lives. A panic here would turn the stop into a restart, so it is
+// recovered and logged.
+func (a *ffmpegActor) onStopping(ctx actor.Context, reason messages.StopReason) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.env.Log.Error("panic while stopping ffmpeg", "camera", a.job.Camera, "reason", fmt.Sprint(r))
+		}
+	}()
+	a.stopTimers()
+	if a.proc == nil {
+		return
+	}
+	proc := a.proc
+	a.proc = nil
+	if a.reason == "" {
+		a.reason = reason
+	}
+	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
+	a.publishExit(ctx, proc, exit, a.reason)
+	a.report(ctx, a.result(proc, messages.OutcomeStopped, "stopped: "+string(a.reason), nil))
+}
+
+func (a *ffmpegActor) stopTimers() {
+	for _, t := range []*time.Timer{a.deadline, a.escalate} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// classify maps a process exit to a capture outcome.
+func (a *ffmpegActor) classify(p *osproc.Process, exit osproc.Exit, reason messages.StopReason) messages.SnapshotTaken {
+	tail := strings.Join(exit.StderrTail, " | ")
+	switch {
+	case reason == messages.StopTimeout:
+		return a.result(p, messages.OutcomeTimeout, fmt.Sprintf("%v after %s", messages.ErrTimeout, a.job.Deadline.Sub(p.Started).Round(time.Millisecond)), nil)
+	case exit.Signal != "":
+		return a.result(p, messages.OutcomeSignal, "ffmpeg killed by "+exit.Signal+withTail(tail), nil)
+	case exit.Code != 0:
+		return a.result(p, messages.OutcomeExit, fmt.Sprintf("ffmpeg exited %d%s", exit.Code, withTail(tail)), nil)
+	case exit.StdoutOver:
+		return a.result(p, messages.OutcomeEmpty, fmt.Sprintf("snapshot larger than %d bytes", maxSnapshotBytes), nil)
+	case !isJPEG(exit.Stdout):
+		return a.result(p, messages.OutcomeEmpty, fmt.Sprintf("ffmpeg exited 0 with %d bytes that are not a JPEG%s", len(exit.Stdout), withTail(tail)), nil)
+	}
+	return a.result(p, messages.OutcomeOK, "", exit.Stdout)
+}
+
+// result is a report about process p (nil when none ran).
+func (a *ffmpegActor) result(p *osproc.Process, o messages.Outcome, errText string, jpeg []byte) messages.SnapshotTaken {
+	res := messages.SnapshotTaken{Outcome: o, Error: a.job.Redactor.Redact(errText), JPEG: jpeg,
+		StartedAt: time.Now(), EndedAt: time.Now(), Deadline: a.job.Deadline}
+	if p != nil {
+		res.OSPID, res.StartedAt = p.PID, p.Started
+	}
+	return res
+}
+
+// report tells the camera; Request, so the camera sees which child spoke.
+func (a *ffmpegActor) report(ctx actor.Context, res messages.SnapshotTaken) {
+	ctx.Request(ctx.Parent(), &res)
+}
+
+func (a *ffmpegActor) publishExit(ctx actor.Context, p *osproc.Process, exit osproc.Exit, reason messages.StopReason) {
+	tail := make([]string, len(exit.StderrTail))
+	for i, l := range exit.StderrTail {
+		tail[i] = a.job.Redactor.Redact(l)
+	}
+	ctx.ActorSystem().EventStream.Publish(&messages.ProcessExited{
+		OSPID: p.PID, Camera: a.job.Camera, Subnet: a.job.Subnet, Owner: ctx.Self().Id,
+		ExitCode: exit.Code, Signal: exit.Signal, StopReason: reason,
+		StartedAt: p.Started, EndedAt: exit.At, CPU: exit.CPU, StderrTail: tail,
+	})
+	log := a.env.Log.Debug
+	if reason != messages.StopDone || !exit.Success() {
+		log = a.env.Log.Info
+	}
+	log("ffmpeg ended", "camera", a.job.Camera, "os_pid", p.PID, "reason", string(reason),
+		"exit_code", exit.Code, "signal", exit.Signal, "ran", exit.At.Sub(p.Started).Round(time.Millisecond).String())
+}
+
+func (a *ffmpegActor) redactArgv(path string, args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	out = append(out, path)
+	for _, s := range args {
+		out = append(out, a.job.Redactor.Redact(s))
+	}
+	return out
+}
+
+// maxSnapshotBytes bounds what one snapshot may write to stdout.
+const maxSnapshotBytes = 32 << 20
+
+// snapshotArgs is the ffmpeg argument list for one JPEG on stdout. The URL
+// follows -i, so it is never read as an option (and config refuses a
+// leading '-').
+func snapshotArgs(cfg config.FFmpeg, url string) []string {
+	return []string{
+		"-hide_banner", "-nostdin", "-loglevel", "error",
+		"-rtsp_transport", "tcp",
+		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
+		"-analyzeduration", "0", "-probesize", "500000",
+		"-i", url,
+		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
+	}
+}
+
+func isJPEG(b []byte) bool {
+	return len(b) > 4 && bytes.HasPrefix(b, []byte{0xFF, 0xD8}) && bytes.Contains(b[len(b)-4:], []byte{0xFF, 0xD9})
+}
+
+func withTail(tail string) string {
+	if tail == "" {
+		return ""
+	}
+	return ": " + tail
+}

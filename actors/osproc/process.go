@@ -1,0 +1,250 @@
+// Package osproc starts and stops the OS processes camvisor's actors own.
+// A process runs in its own process group, dies with camvisor (parent-death
+// signal), and is stopped by signalling its whole group and reaping it. The
+// ffmpeg actor is the only caller that starts processes; the reaper and the
+// API use the /proc scanner in scan.go.
+package osproc
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Spec describes a process to start. Args never pass through a shell.
+type Spec struct {
+	Path      string
+	Args      []string // without argv[0]
+	Env       []string // added to the inherited environment
+	MaxStdout int      // bytes of stdout kept; more is an error
+	TailLines int      // stderr lines kept
+}
+
+// Exit is how a process ended.
+type Exit struct {
+	Code       int    // exit status, -1 when a signal ended it
+	Signal     string // the signal's name when one ended it
+	Stdout     []byte
+	StdoutOver bool // stdout exceeded MaxStdout and was cut
+	StderrTail []string
+	CPU        time.Duration
+	At         time.Time
+}
+
+// Success reports a zero exit status.
+func (e Exit) Success() bool { return e.Code == 0 && e.Signal == "" }
+
+// Process is a running (or ended) child process.
+type Process struct {
+	PID     int
+	Started time.Time
+
+	done chan struct{}
+	exit Exit
+
+	// mu orders signals against reaping: once reaped is set, the group id
+	// may be reused by the kernel and must not be signalled. A mutex and not
+	// a message because the reaping goroutine is not an actor and must not
+	// depend on one being alive.
+	mu     sync.Mutex
+	reaped bool
+}
+
+// Start starts spec's process and returns once it runs (or failed to).
+//
+// The process is started and waited on by one goroutine locked to its OS
+// thread for the process's whole life: Linux sends the parent-death signal
+// when the thread that forked exits, not the process (golang/go#27505).
+func Start(spec Spec) (*Process, error) {
+	p := &Process{done: make(chan struct{})}
+	started := make(chan error, 1)
+	go p.run(spec, started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Process) run(spec Spec, started chan<- error) {
+	// Never unlocked: when this goroutine returns, its thread exits with it,
+	// which is after the process was reaped.
+	runtime.LockOSThread()
+
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout := &limitedBuffer{max: spec.MaxStdout}
+	stderr := &tailWriter{max: spec.TailLines}
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	// A grandchild holding our pipes must not keep Wait blocked.
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	p.PID = cmd.Process.Pid
+	p.Started = time.Now()
+	started <- nil
+
+	// Wait for the exit without reaping, kill whatever is left of the
+	// group while its id is still reserved by the zombie leader, then reap.
+	waitExited(p.PID)
+	p.mu.Lock()
+	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+	p.reaped = true
+	p.mu.Unlock()
+	err := cmd.Wait()
+
+	exit := Exit{Code: -1, At: time.Now(), Stdout: stdout.buf.Bytes(), StdoutOver: stdout.over, StderrTail: stderr.lines()}
+	if st := cmd.ProcessState; st != nil {
+		exit.CPU = st.UserTime() + st.SystemTime()
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			exit.Signal = SignalName(ws.Signal())
+		} else {
+			exit.Code = st.ExitCode()
+		}
+	} else if err != nil {
+		exit.StderrTail = append(exit.StderrTail, err.Error())
+	}
+	p.exit = exit
+	close(p.done)
+}
+
+// Done is closed once the process has been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exit is how the process ended; valid once Done is closed.
+func (p *Process) Exit() Exit {
+	<-p.done
+	return p.exit
+}
+
+// Signal sends sig to the process's whole group, unless it was reaped.
+func (p *Process) Signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		_ = syscall.Kill(-p.PID, sig)
+	}
+}
+
+// Stop signals the group with SIGTERM, then SIGKILL after grace, and
+// returns once the process is reaped.
+func (p *Process) Stop(grace time.Duration) Exit {
+	select {
+	case <-p.done:
+		return p.exit
+	default:
+	}
+	p.Signal(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+		p.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+	return p.exit
+}
+
+// waitExited blocks until pid has exited, leaving it unreaped (WNOWAIT).
+func waitExited(pid int) {
+	const pPID = 1
+	var info [128]byte // siginfo_t
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|0x01000000 /* WNOWAIT */, 0, 0)
+		if errno != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// SignalName is the conventional name of sig ("SIGKILL").
+func SignalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGSEGV:
+		return "SIGSEGV"
+	case syscall.SIGABRT:
+		return "SIGABRT"
+	case syscall.SIGPIPE:
+		return "SIGPIPE"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}
+
+// limitedBuffer keeps at most max bytes (all when max is 0).
+type limitedBuffer struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.max > 0 && b.buf.Len()+len(p) > b.max {
+		b.over = true
+		b.buf.Write(p[:b.max-b.buf.Len()])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+// tailWriter keeps the last max lines written.
+type tailWriter struct {
+	max     int
+	partial []byte
+	tail    []string
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		w.push(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+	if len(w.partial) > 4096 { // a line without end: keep its start
+		w.push(string(w.partial[:4096]))
+		w.partial = nil
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) push(line string) {
+	line = strings.TrimRight(line, "\r")
+	if line == "" || w.max == 0 {
+		return
+	}
+	w.tail = append(w.tail, line)
+	if len(w.tail) > w.max {
+		w.tail = w.tail[len(w.tail)-w.max:]
+	}
+}
+
+func (w *tailWriter) lines() []string {
+	if len(w.partial) > 0 {
+		w.push(string(w.partial))
+		w.partial = nil
+	}
+	return w.tail
+}

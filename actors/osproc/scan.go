@@ -1,0 +1,113 @@
+package osproc
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Environment variables every process camvisor starts carries, so that it
+// can be recognised from /proc alone, even after camvisor died.
+const (
+	EnvRun   = "CAMVISOR_RUN"   // the run id of the camvisor that started it
+	EnvOwner = "CAMVISOR_OWNER" // the path of the owning actor
+)
+
+// Info is one process as /proc shows it.
+type Info struct {
+	PID     int      `json:"os_pid"`
+	PGID    int      `json:"pgid"`
+	PPID    int      `json:"ppid"`
+	Name    string   `json:"name"` // the executable's base name
+	Argv    []string `json:"argv"` // as /proc shows it: redact before showing
+	Run     string   `json:"run,omitempty"`
+	Owner   string   `json:"owner,omitempty"`
+	State   string   `json:"state"` // R, S, Z ...
+	StartAt uint64   `json:"-"`     // clock ticks after boot
+}
+
+// Zombie reports a process that exited and waits to be reaped.
+func (i Info) Zombie() bool { return i.State == "Z" }
+
+// Scan lists the live processes whose executable's base name is name
+// ("ffmpeg"); all processes when name is empty. Processes that vanish
+// while being read are skipped.
+func Scan(name string) []Info {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []Info
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		info, ok := Read(pid)
+		if !ok || (name != "" && info.Name != name) {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// Read reads one process from /proc.
+func Read(pid int) (Info, bool) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return Info{}, false
+	}
+	// The command name is in parentheses and may itself contain them.
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return Info{}, false
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 20 {
+		return Info{}, false
+	}
+	info := Info{PID: pid, State: fields[0]}
+	info.PPID, _ = strconv.Atoi(fields[1])
+	info.PGID, _ = strconv.Atoi(fields[2])
+	info.StartAt, _ = strconv.ParseUint(fields[19], 10, 64)
+
+	cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+	for _, a := range bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0}) {
+		if len(a) > 0 {
+			info.Argv = append(info.Argv, string(a))
+		}
+	}
+	if len(info.Argv) > 0 {
+		info.Name = filepath.Base(info.Argv[0])
+	} else {
+		start := bytes.IndexByte(stat, '(')
+		info.Name = string(stat[start+1 : end])
+	}
+	environ, _ := os.ReadFile(filepath.Join(dir, "environ"))
+	for _, kv := range bytes.Split(environ, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(EnvRun+"=")); ok {
+			info.Run = string(v)
+		} else if v, ok := bytes.CutPrefix(kv, []byte(EnvOwner+"=")); ok {
+			info.Owner = string(v)
+		}
+	}
+	return info, true
+}
+
+// KillGroup sends SIGKILL to pid's process group if pid still leads one
+// started at startAt (guarding against a reused pid), else to pid alone.
+func KillGroup(info Info) error {
+	now, ok := Read(info.PID)
+	if !ok || now.StartAt != info.StartAt {
+		return nil // gone, or another process took the pid
+	}
+	if now.PGID == now.PID {
+		return syscall.Kill(-now.PID, syscall.SIGKILL)
+	}
+	return syscall.Kill(now.PID, syscall.SIGKILL)
+}

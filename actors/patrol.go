@@ -1,0 +1,38 @@
+package actors
+
+import (
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// patrolActor is the parent of every subnet: stopping it stops the whole
+// capture side of the tree, every ffmpeg process included.
+type patrolActor struct {
+	env   *Env
+	cause *stopCause
+}
+
+func patrolProps(env *Env, parent *stopCause) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &patrolActor{env: env, cause: newStopCause(parent)}
+	}, actor.WithSupervisor(restartWithBackoff()))
+}
+
+// Receive handles one message.
+func (a *patrolActor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *actor.Restarting:
+		a.cause.set(messages.StopRestart)
+	}
+}
+
+func (a *patrolActor) onStarted(ctx actor.Context) {
+	for _, sub := range a.env.Config.Subnets {
+		if _, err := ctx.SpawnNamed(subnetProps(a.env, sub, a.cause), "subnet/"+sub.Name); err != nil {
+			a.env.Log.Error("spawn subnet", "subnet", sub.Name, "reason", err.Error())
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// subnetActor runs patrol cycles over its cameras: every interval it asks
+// each camera for a frame, at most concurrency at once, and ends the cycle
+// when all answered or the deadline (one interval after the start) passed.
+// Every cycle ends with CycleEnded, whatever the cameras did (invariant 3
+// starts here). Cycles never overlap: one that overran is followed at once.
+type subnetActor struct {
+	env   *Env
+	sub   config.Subnet
+	cause *stopCause
+
+	cameras map[string]*actor.PID
+	number  int64
+	cur     *cycle
+	timer   *time.Timer // the next cycle's start, or the current deadline
+	last    time.Duration
+}
+
+// cycle is the state of the running cycle.
+type cycle struct {
+	number   int64
+	started  time.Time
+	deadline time.Time
+	pending  []string // not asked yet, in config order
+	waiting  map[string]bool
+	outcomes map[string]messages.CameraOutcome
+}
+
+// Internal timer messages.
+type (
+	cycleDue      struct{}
+	cycleDeadline struct{ number int64 }
+)
+
+// minCaptureWindow is the least time left in a cycle for which a capture
+// is still started; less would only start a process to kill it.
+const minCaptureWindow = 500 * time.Millisecond
+
+func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}}
+	}, actor.WithSupervisor(restartWithBackoff()))
+}
+
+// restartWithBackoff restarts a crashed child after a delay that grows with
+// its recent crashes; it never gives up, so a camera is never dropped.
+func restartWithBackoff() actor.SupervisorStrategy {
+	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
+}
+
+// Receive handles one message.
+func (a *subnetActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *cycleDue:
+		a.onCycleDue(ctx)
+	case *messages.CaptureDone:
+		a.onCaptureDone(ctx, msg)
+	case *cycleDeadline:
+		a.onCycleDeadline(ctx, msg)
+	case *actor.Stopping:
+		a.onStopping()
+	case *actor.Restarting:
+		a.cause.set(messages.StopRestart)
+		a.onStopping()
+	}
+}
+
+func (a *subnetActor) onStarted(ctx actor.Context) {
+	for _, cam := range a.sub.Cameras {
+		pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Camera: cam}, a.cause), "camera/"+cam.ID)
+		if err != nil {
+			a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
+			continue
+		}
+		a.cameras[cam.ID] = pid
+	}
+	ctx.Send(ctx.Self(), &cycleDue{})
+}
+
+func (a *subnetActor) onCycleDue(ctx actor.Context) {
+	if a.cur != nil {
+		return // the running cycle starts the next one when it ends
+	}
+	a.number++
+	now := time.Now()
+	c := &cycle{
+		number: a.number, started: now, deadline: now.Add(a.sub.Interval.Duration),
+		waiting: map[string]bool{}, outcomes: map[string]messages.CameraOutcome{},
+	}
+	for _, cam := range a.sub.Cameras {
+		c.pending = append(c.pending, cam.ID)
+	}
+	a.cur = c
+	ctx.ActorSystem().EventStream.Publish(&messages.CycleStarted{Subnet: a.sub.Name, Number: c.number, StartedAt: now, Deadline: c.deadline})
+	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(c.deadline), &cycleDeadline{number: c.number})
+	a.ask(ctx)
+	a.endIfDone(ctx)
+}
+
+// ask keeps up to concurrency captures of the cycle in flight.
+func (a *subnetActor) ask(ctx actor.Context) {
+	c := a.cur
+	for len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
+		left := time.Until(c.deadline)
+		if left < minCaptureWindow {
+			return
+		}
+		id := c.pending[0]
+		c.pending = c.pending[1:]
+		pid := a.cameras[id]
+		if pid == nil {
+			c.outcomes[id] = messages.CameraOutcome{Camera: id, Outcome: messages.OutcomeSpawnError, Error: "camera actor not running"}
+			continue
+		}
+		c.waiting[id] = true
+		ctx.Request(pid, &messages.Capture{
+			Camera: id, Cycle: c.number, Reason: "patrol",
+			Deadline: time.Now().Add(min(left, a.env.Config.FFmpeg.CaptureTimeout.Duration)),
+		})
+	}
+}
+
+func (a *subnetActor) onCaptureDone(ctx actor.Context, msg *messages.CaptureDone) {
+	c := a.cur
+	if c == nil || msg.Cycle != c.number || !c.waiting[msg.Camera] {
+		return // a late answer from a cycle already ended
+	}
+	delete(c.waiting, msg.Camera)
+	c.outcomes[msg.Camera] = messages.CameraOutcome{Camera: msg.Camera, Outcome: msg.Outcome, Error: msg.Error}
+	a.ask(ctx)
+	a.endIfDone(ctx)
+}
+
+func (a *subnetActor) onCycleDeadline(ctx actor.Context, msg *cycleDeadline) {
+	if a.cur != nil && a.cur.number == msg.number {
+		a.end(ctx)
+	}
+}
+
+func (a *subnetActor) endIfDone(ctx actor.Context) {
+	if a.cur != nil && len(a.cur.waiting) == 0 && len(a.cur.pending) == 0 {
+		a.end(ctx)
+	}
+}
+
+// end closes the cycle: cameras still waiting count as timed out, those
+// never asked as skipped. CycleEnded goes out in every case.
+func (a *subnetActor) end(ctx actor.Context) {
+	c := a.cur
+	a.cur = nil
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	now := time.Now()
+	ended := &messages.CycleEnded{Subnet: a.sub.Name, Number: c.number, StartedAt: c.started, EndedAt: now, Interval: a.sub.Interval.Duration}
+	counts := map[messages.Outcome]int{}
+	for _, cam := range a.sub.Cameras {
+		o, ok := c.outcomes[cam.ID]
+		switch {
+		case ok:
+		case c.waiting[cam.ID]:
+			o = messages.CameraOutcome{Camera: cam.ID, Outcome: messages.OutcomeTimeout, Error: "no answer before the cycle deadline"}
+		default:
+			o = messages.CameraOutcome{Camera: cam.ID, Outcome: messages.OutcomeSkipped, Error: "cycle deadline came before the capture could start"}
+		}
+		counts[o.Outcome]++
+		ended.Outcomes = append(ended.Outcomes, o)
+	}
+	a.last = now.Sub(c.started)
+	ended.Overran = a.last >= a.sub.Interval.Duration || counts[messages.OutcomeSkipped] > 0
+	ctx.ActorSystem().EventStream.Publish(ended)
+
+	log := a.env.Log.Info
+	if ended.Overran {
+		log = a.env.Log.Warn
+	}
+	log("cycle ended", "subnet", a.sub.Name, "cycle", c.number, "took", a.last.Round(time.Millisecond).String(),
+		"ok", counts[messages.OutcomeOK], "timeout", counts[messages.OutcomeTimeout],
+		"failed", len(ended.Outcomes)-counts[messages.OutcomeOK]-counts[messages.OutcomeTimeout]-counts[messages.OutcomeSkipped],
+		"skipped", counts[messages.OutcomeSkipped], "overran", ended.Overran, "reason", summary(ended))
+
+	next := c.started.Add(a.sub.Interval.Duration)
+	if !now.Before(next) {
+		ctx.Send(ctx.Self(), &cycleDue{})
+		return
+	}
+	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(next), &cycleDue{})
+}
+
+// summary names the first failure of a cycle for its log line.
+func summary(e *messages.CycleEnded) string {
+	for _, o := range e.Outcomes {
+		if o.Outcome != messages.OutcomeOK {
+			return fmt.Sprintf("%s: %s %s", o.Camera, o.Outcome, o.Error)
+		}
+	}
+	return ""
+}
+
+func (a *subnetActor) onStopping() {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+}

@@ -1,0 +1,150 @@
+// Package actors is camvisor's supervision tree: one file per actor kind,
+// and this file, which wires them.
+//
+//	root
+//	└── patrol
+//	    └── subnet/<name>
+//	        └── camera/<id>
+//	            └── ffmpeg/<seq>   one OS process
+//
+// Invariant 1 (no orphan) lives in ffmpeg.go; invariant 2 (slot budget) in
+// camera.go.
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Env is what every actor of one tree shares. It is read-only once the
+// tree started.
+type Env struct {
+	Config *config.Config
+	Log    *slog.Logger
+	// RunID tags every process this run starts (CAMVISOR_RUN).
+	RunID string
+	// KillDisabled is a test-only hook replaying the original incident: a
+	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
+	// config or flags.
+	KillDisabled bool
+}
+
+// Tree is a running supervision tree.
+type Tree struct {
+	System *actor.ActorSystem
+	Root   *actor.PID
+	env    *Env
+	done   chan struct{}
+}
+
+// RootName is the root actor's name; every actor path starts with it.
+const RootName = "root"
+
+// Start builds the actor system and spawns the tree for env.Config.
+func Start(env *Env) (*Tree, error) {
+	libLog := env.Log.With("lib", "protoactor")
+	system := actor.NewActorSystemWithConfig(actor.Configure(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
+	))
+	t := &Tree{System: system, env: env, done: make(chan struct{})}
+	pid, err := system.Root.SpawnNamed(rootProps(env, t.done), RootName)
+	if err != nil {
+		system.Shutdown()
+		return nil, fmt.Errorf("spawn root: %w", err)
+	}
+	t.Root = pid
+	return t, nil
+}
+
+// Done is closed when the root actor has stopped.
+func (t *Tree) Done() <-chan struct{} { return t.done }
+
+// Shutdown stops the tree in order (patrol first, so every process is
+// killed and recorded while the services still run) and waits until the
+// root stopped or ctx ends. It then shuts the actor system down.
+func (t *Tree) Shutdown(ctx context.Context, reason string) error {
+	t.System.Root.Send(t.Root, &messages.Shutdown{Reason: reason})
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: %w", ctx.Err())
+	}
+	t.System.Shutdown()
+	return nil
+}
+
+// PID returns the pid of the actor at path below the root
+// ("patrol/subnet/lab/camera/cam1").
+func (t *Tree) PID(path string) *actor.PID {
+	return t.System.NewLocalPID(RootName + "/" + path)
+}
+
+// CameraPath is the path of camera id's actor below the root.
+func CameraPath(subnet, id string) string {
+	return "patrol/subnet/" + subnet + "/camera/" + id
+}
+
+// ErrNotRunning is returned for requests to a tree that stopped.
+var ErrNotRunning = errors.New("camvisor is not running")
+
+// stopCause tells a child why its parent is stopping it. The parent sets
+// it in its own Stopping/Restarting handler, which protoactor runs before
+// it stops the children; a message could not carry it, because the
+// children's Stop system message overtakes any user message.
+type stopCause struct {
+	parent *stopCause
+	reason atomic.Pointer[messages.StopReason]
+}
+
+func newStopCause(parent *stopCause) *stopCause { return &stopCause{parent: parent} }
+
+// set records the reason unless one is already set.
+func (c *stopCause) set(r messages.StopReason) { c.reason.CompareAndSwap(nil, &r) }
+
+// get is the nearest reason set on this cause or above it.
+func (c *stopCause) get() messages.StopReason {
+	for n := c; n != nil; n = n.parent {
+		if r := n.reason.Load(); r != nil {
+			return *r
+		}
+	}
+	return messages.StopParentStopped
+}
+
+// after sends msg to pid after d, from a timer goroutine. The returned
+// timer is stopped by the actor when it no longer wants the message.
+func after(system *actor.ActorSystem, pid *actor.PID, d time.Duration, msg any) *time.Timer {
+	return time.AfterFunc(d, func() { system.Root.Send(pid, msg) })
+}
+
+// quiet passes only warnings and errors of the actor library: its Info
+// lines (dead letters, recoveries) repeat what camvisor logs itself.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{l.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(a), f.min}
+}
+
+func (f levelFilter) WithGroup(g string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(g), f.min}
+}

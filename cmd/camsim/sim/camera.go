@@ -1,0 +1,200 @@
+package sim
+
+import (
+	"fmt"
+	"sync"
+)
+
+// CameraStats are a camera's own connection counts, the numbers tests trust.
+type CameraStats struct {
+	// Open connections now: from the first request naming the camera until
+	// the server sees the connection closed.
+	Open int `json:"open"`
+	// MaxOpen is the most connections open at once since start or reset.
+	MaxOpen int `json:"max_open"`
+	// Total connections admitted (hanging ones included, refused ones not).
+	Total int `json:"total"`
+	// Refused connections: answered 453 over MaxConnections, or reset
+	// because the camera refuses.
+	Refused int `json:"refused"`
+
+	MaxConnections int    `json:"max_connections"`
+	Faults         string `json:"faults"`
+	Mode           Mode   `json:"mode"`
+	FPS            int    `json:"fps"`
+}
+
+// camera is the server's state for one simulated camera. A camera nobody
+// watches holds no goroutine and no picture.
+type camera struct {
+	srv  *Server
+	name string
+
+	mu       sync.Mutex
+	cfg      Camera
+	removed  bool
+	open     int
+	maxOpen  int
+	total    int
+	refused  int
+	conns    map[*conn]struct{}    // admitted and still open
+	streams  map[streamKey]*stream // running senders, by picture settings
+	nameBand strip                 // encoded on first PLAY
+}
+
+// admission is what a camera decides about a new connection.
+type admission int
+
+const (
+	admitted admission = iota
+	admittedToHang
+	refusedFull  // over MaxConnections: answer 453 and close
+	refusedReset // the camera is down: reset the connection
+	refusedGone  // the camera was removed meanwhile
+)
+
+// admit counts a new connection in or out and returns the configuration it
+// will see for its whole life.
+func (cam *camera) admit(c *conn) (admission, Camera) {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	cfg := cam.cfg
+	switch {
+	case cam.removed:
+		return refusedGone, cfg
+	case cfg.Refuse:
+		cam.refused++
+		return refusedReset, cfg
+	case cfg.MaxConnections > 0 && cam.open >= cfg.MaxConnections:
+		cam.refused++
+		return refusedFull, cfg
+	}
+	cam.open++
+	cam.total++
+	cam.maxOpen = max(cam.maxOpen, cam.open)
+	if cam.conns == nil {
+		cam.conns = make(map[*conn]struct{})
+	}
+	cam.conns[c] = struct{}{}
+	if cfg.Hang {
+		return admittedToHang, cfg
+	}
+	return admitted, cfg
+}
+
+// release counts an admitted connection as closed.
+func (cam *camera) release(c *conn) {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	if _, ok := cam.conns[c]; ok {
+		delete(cam.conns, c)
+		cam.open--
+	}
+}
+
+func (cam *camera) stats() CameraStats {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	return CameraStats{
+		Open:           cam.open,
+		MaxOpen:        cam.maxOpen,
+		Total:          cam.total,
+		Refused:        cam.refused,
+		MaxConnections: cam.cfg.MaxConnections,
+		Faults:         cam.cfg.Faults(),
+		Mode:           cam.cfg.Mode,
+		FPS:            cam.cfg.FPS,
+	}
+}
+
+func (cam *camera) resetStats() {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	cam.maxOpen = cam.open
+	cam.total = 0
+	cam.refused = 0
+}
+
+func (cam *camera) update(p CameraPatch) error {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	next := p.Apply(cam.cfg)
+	if err := next.Validate(); err != nil {
+		return fmt.Errorf("update camera: %w", err)
+	}
+	cam.cfg = next.withDefaults(cam.srv.opts.FPS)
+	return nil
+}
+
+// remove marks the camera gone and closes its connections; their readers
+// then release them.
+func (cam *camera) remove() {
+	cam.mu.Lock()
+	cam.removed = true
+	conns := make([]*conn, 0, len(cam.conns))
+	for c := range cam.conns {
+		conns = append(conns, c)
+	}
+	cam.mu.Unlock()
+	for _, c := range conns {
+		c.nc.Close()
+	}
+}
+
+// subscribe adds a playing connection to the sender for its picture
+// settings, starting the sender if it is the first, and hands it the latest
+// frame at once so a snapshot does not wait a frame interval.
+func (cam *camera) subscribe(c *conn, key streamKey) (*stream, error) {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	if cam.removed {
+		return nil, fmt.Errorf("play %s: %w", cam.name, ErrNoCamera)
+	}
+	st := cam.streams[key]
+	if st == nil {
+		if cam.streams == nil {
+			cam.streams = make(map[streamKey]*stream)
+		}
+		st = newStream(cam, key)
+		cam.streams[key] = st
+		cam.srv.wg.Add(1)
+		go st.run()
+	}
+	st.subs[c] = struct{}{}
+	if st.last.pic != nil {
+		c.offer(st.last)
+	}
+	return st, nil
+}
+
+// unsubscribe removes a connection from its sender and stops the sender
+// when nobody is left watching.
+func (cam *camera) unsubscribe(c *conn, st *stream) {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	delete(st.subs, c)
+	if len(st.subs) == 0 {
+		close(st.stop)
+		if cam.streams[st.key] == st {
+			delete(cam.streams, st.key)
+		}
+	}
+}
+
+// nameStrip returns the band with the camera's name, encoding it once.
+func (cam *camera) nameStrip() (strip, error) {
+	cam.mu.Lock()
+	s := cam.nameBand
+	cam.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := cam.srv.lib.band(cam.name)
+	if err != nil {
+		return nil, err
+	}
+	cam.mu.Lock()
+	cam.nameBand = s
+	cam.mu.Unlock()
+	return s, nil
+}

@@ -1,0 +1,347 @@
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestClientFramesDecode(t *testing.T) {
+	for _, mode := range []Mode{ModePattern, ModeMotion, ModeStatic} {
+		t.Run(string(mode), func(t *testing.T) {
+			s := newServer(t, Options{Width: 160, Height: 96, Cameras: []Camera{{Name: "cam1", Mode: mode, FPS: 30}}})
+			c := dial(t, s.URL("cam1"))
+			for range 3 {
+				decode(t, nextFrame(t, c), 160, 96)
+			}
+		})
+	}
+}
+
+func TestStaticFramesIdentical(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "cam1", Mode: ModeStatic, FPS: 30}}})
+	c := dial(t, s.URL("cam1"))
+	nextFrame(t, c) // the first frame of a connection is padded
+	prev := nextFrame(t, c)
+	for range 5 {
+		f := nextFrame(t, c)
+		if !bytes.Equal(f, prev) {
+			t.Fatal("static camera sent two different frames")
+		}
+		prev = f
+	}
+}
+
+func TestMovingFramesDiffer(t *testing.T) {
+	for _, mode := range []Mode{ModeMotion, ModePattern} {
+		t.Run(string(mode), func(t *testing.T) {
+			s := newServer(t, Options{Cameras: []Camera{{Name: "cam1", Mode: mode, FPS: 30}}})
+			c := dial(t, s.URL("cam1"))
+			prev := nextFrame(t, c)
+			for range 5 {
+				f := nextFrame(t, c)
+				if bytes.Equal(f, prev) {
+					t.Fatalf("%s camera sent two identical frames in a row", mode)
+				}
+				prev = f
+			}
+		})
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "tapo", MaxConnections: 2}}})
+	a := dial(t, s.URL("tapo"))
+	b := dial(t, s.URL("tapo"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, s.URL("tapo"))
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 453 || se.Method != "OPTIONS" {
+		t.Fatalf("third connection: %v, want 453 to OPTIONS", err)
+	}
+	want := CameraStats{Open: 2, MaxOpen: 2, Total: 2, Refused: 1, MaxConnections: 2, Mode: ModePattern, FPS: DefaultFPS}
+	if st := s.Stats("tapo"); st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	nextFrame(t, a)
+	a.Close()
+	b.Close()
+	waitFor(t, time.Second, "open back to 0", func() bool { return s.Stats("tapo").Open == 0 })
+	if st := s.Stats("tapo"); st.MaxOpen != 2 || st.Total != 2 {
+		t.Errorf("after close: %+v", st)
+	}
+	dial(t, s.URL("tapo")) // room again
+}
+
+func TestRefuseResets(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "down", Refuse: true}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, s.URL("down"))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("dial: %v, want connection reset", err)
+	}
+	if st := s.Stats("down"); st.Refused != 1 || st.Open != 0 || st.Total != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestSlowAnswersLate(t *testing.T) {
+	slow := 150 * time.Millisecond
+	s := newServer(t, Options{Cameras: []Camera{{Name: "slow", Slow: Duration(slow)}}})
+	start := time.Now()
+	c := dial(t, s.URL("slow"))
+	// OPTIONS, DESCRIBE, SETUP and PLAY each wait.
+	if took := time.Since(start); took < 4*slow {
+		t.Errorf("handshake took %v, want at least %v", took, 4*slow)
+	}
+	nextFrame(t, c)
+}
+
+func TestDropClosesAfterPlay(t *testing.T) {
+	drop := 300 * time.Millisecond
+	s := newServer(t, Options{Cameras: []Camera{{Name: "flaky", Drop: Duration(drop), FPS: 20}}})
+	c := dial(t, s.URL("flaky"))
+	played := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	frames := 0
+	var err error
+	for err == nil {
+		_, err = c.NextFrame(ctx)
+		frames++
+	}
+	took := time.Since(played)
+	if took < drop-50*time.Millisecond || took > drop+time.Second || frames < 2 {
+		t.Errorf("stream ended after %v and %d frames with %v, want about %v", took, frames, err, drop)
+	}
+	waitFor(t, time.Second, "open back to 0", func() bool { return s.Stats("flaky").Open == 0 })
+}
+
+// rawConn is a plain TCP connection for requests the client does not make.
+type rawConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func rawDial(t *testing.T, s *Server) *rawConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.RTSPAddr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{Conn: nc, br: bufio.NewReader(nc)}
+}
+
+// roundTrip sends a raw request and reads the reply, skipping interleaved
+// packets.
+func (r *rawConn) roundTrip(t *testing.T, req string) *response {
+	t.Helper()
+	r.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{br: r.br}
+	res, err := c.readResponse()
+	if err != nil {
+		t.Fatalf("reply to %q: %v", strings.SplitN(req, "\r\n", 2)[0], err)
+	}
+	return res
+}
+
+func TestProtocolErrors(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "cam1"}}})
+	r := rawDial(t, s)
+	u := "rtsp://" + s.RTSPAddr()
+	for _, tc := range []struct {
+		req  string
+		code int
+	}{
+		{"OPTIONS " + u + "/nope RTSP/1.0\r\nCSeq: 7\r\n\r\n", 404},
+		{"DESCRIBE " + u + "/nope RTSP/1.0\r\nCSeq: 8\r\n\r\n", 404},
+		{"OPTIONS " + u + "/cam1 RTSP/1.0\r\nCSeq: 9\r\n\r\n", 200},
+		{"SETUP " + u + "/cam1/trackID=0 RTSP/1.0\r\nCSeq: 10\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n\r\n", 461},
+		{"PLAY " + u + "/cam1/ RTSP/1.0\r\nCSeq: 11\r\n\r\n", 455},
+		{"RECORD " + u + "/cam1/ RTSP/1.0\r\nCSeq: 12\r\n\r\n", 501},
+		{"GET_PARAMETER " + u + "/cam1/ RTSP/1.0\r\nCSeq: 13\r\n\r\n", 200},
+	} {
+		res := r.roundTrip(t, tc.req)
+		cseq := strings.TrimSpace(strings.SplitN(strings.SplitN(tc.req, "CSeq:", 2)[1], "\r\n", 2)[0])
+		if res.code != tc.code || res.header.get("cseq") != cseq {
+			t.Errorf("%q: %d CSeq %q, want %d CSeq %s", strings.SplitN(tc.req, "\r\n", 2)[0], res.code, res.header.get("cseq"), tc.code, cseq)
+		}
+	}
+	if st := s.Stats("cam1"); st.Open != 1 || st.Total != 1 {
+		t.Errorf("stats %+v, want the connection counted once, when it named cam1", st)
+	}
+}
+
+// TestRequestsAfterPlay sends RTCP and requests on the connection while
+// frames flow, as ffmpeg does.
+func TestRequestsAfterPlay(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "cam1", FPS: 30}}})
+	c := dial(t, s.URL("cam1"))
+	nextFrame(t, c)
+	rr := []byte{'$', 1, 0, 8, 0x81, 201, 0, 1, 1, 2, 3, 4} // RTCP receiver report header
+	if _, err := c.nc.Write(rr); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.send("GET_PARAMETER", c.base, "Session: "+c.session); err != nil {
+		t.Fatal(err)
+	}
+	c.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	packets := 0
+	for {
+		_, payload, res, err := c.readMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != nil {
+			if res.code != 200 || res.header.get("cseq") != "5" || !strings.HasPrefix(res.header.get("session"), c.session) {
+				t.Fatalf("GET_PARAMETER reply %d %v", res.code, res.header)
+			}
+			break
+		}
+		if payload != nil {
+			packets++
+		}
+	}
+	c.nc.SetDeadline(time.Time{})
+	decode(t, nextFrame(t, c), DefaultWidth, DefaultHeight)
+	if err := c.send("TEARDOWN", c.base, "Session: "+c.session); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "TEARDOWN to close the connection", func() bool { return s.Stats("cam1").Open == 0 })
+}
+
+func TestAuth(t *testing.T) {
+	s := newServer(t, Options{User: "admin", Pass: "pw", Cameras: []Camera{{Name: "cam1"}}})
+	t.Run("digest", func(t *testing.T) {
+		decode(t, nextFrame(t, dial(t, s.URL("cam1"))), DefaultWidth, DefaultHeight)
+	})
+	t.Run("basic", func(t *testing.T) {
+		r := rawDial(t, s)
+		tok := base64.StdEncoding.EncodeToString([]byte("admin:pw"))
+		res := r.roundTrip(t, "OPTIONS rtsp://"+s.RTSPAddr()+"/cam1 RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic "+tok+"\r\n\r\n")
+		if res.code != 200 {
+			t.Errorf("basic auth: %d", res.code)
+		}
+	})
+	for name, url := range map[string]string{
+		"none":  "rtsp://" + s.RTSPAddr() + "/cam1",
+		"wrong": "rtsp://admin:nope@" + s.RTSPAddr() + "/cam1",
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := Dial(ctx, url)
+			var se *StatusError
+			if !errors.As(err, &se) || se.Code != 401 {
+				t.Fatalf("dial: %v, want 401", err)
+			}
+		})
+	}
+	t.Run("challenge", func(t *testing.T) {
+		r := rawDial(t, s)
+		res := r.roundTrip(t, "DESCRIBE rtsp://"+s.RTSPAddr()+"/cam1 RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+		ch := strings.Join(res.header["www-authenticate"], "\n")
+		if res.code != 401 || !strings.Contains(ch, "Digest realm=") || !strings.Contains(ch, "Basic realm=") {
+			t.Errorf("%d with challenges %q", res.code, ch)
+		}
+	})
+}
+
+func TestHangHoldsConnection(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "stuck", Hang: true}}})
+	r := rawDial(t, s)
+	if _, err := r.Write([]byte("OPTIONS rtsp://" + s.RTSPAddr() + "/stuck RTSP/1.0\r\nCSeq: 1\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "the hung connection to count", func() bool { return s.Stats("stuck").Open == 1 })
+	r.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := r.Read(make([]byte, 1)); n > 0 || !errors.Is(err, syscall.ETIMEDOUT) && !isTimeout(err) {
+		t.Fatalf("hung camera answered: %d bytes, %v", n, err)
+	}
+	r.Close()
+	waitFor(t, time.Second, "open back to 0", func() bool { return s.Stats("stuck").Open == 0 })
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestRemoveCameraClosesConnections(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "cam1", FPS: 30}}})
+	c := dial(t, s.URL("cam1"))
+	nextFrame(t, c)
+	if err := s.RemoveCamera("cam1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		if _, err := c.NextFrame(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("stream went on after the camera was removed: %v", err)
+			}
+			break
+		}
+	}
+	if err := s.RemoveCamera("cam1"); !errors.Is(err, ErrNoCamera) {
+		t.Errorf("second remove: %v", err)
+	}
+}
+
+// TestIdleCamerasCostNothing adds many cameras and expects no goroutine
+// and no picture for them.
+func TestIdleCamerasCostNothing(t *testing.T) {
+	s := newServer(t, Options{})
+	before := runtime.NumGoroutine()
+	for i := range 1000 {
+		if err := s.AddCamera(Camera{Name: fmt.Sprintf("idle%04d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after != before {
+		t.Errorf("goroutines went from %d to %d", before, after)
+	}
+	if s.lib.bg != nil || s.lib.pattern != nil || s.lib.motion != nil {
+		t.Error("pictures were encoded for idle cameras")
+	}
+}
+
+// TestCloseStopsEverything plays, hangs and slows connections, closes the
+// server and expects every goroutine it started to be gone.
+func TestCloseStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s, err := New(Options{Cameras: []Camera{
+		{Name: "play", FPS: 30}, {Name: "hang", Hang: true}, {Name: "slow", Slow: Duration(time.Hour)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.URL("play"))
+	nextFrame(t, c)
+	for _, name := range []string{"hang", "slow"} {
+		r := rawDial(t, s)
+		r.Write([]byte("OPTIONS rtsp://" + s.RTSPAddr() + "/" + name + " RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
+		waitFor(t, time.Second, name+" to count", func() bool { return s.Stats(name).Open == 1 })
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	waitGoroutines(t, before)
+}

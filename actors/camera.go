@@ -82,6 +82,8 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onChildGone(ctx, msg)
 	case *queueExpired:
 		a.onQueueExpired(ctx, msg)
+	case *messages.RestartCamera:
+		a.onRestartCamera(msg)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.parent.get())
 	case *actor.Restarting:
@@ -125,6 +127,7 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 		return
 	}
 	a.running[pid.Id] = job
+	a.publishSlots(ctx)
 }
 
 // HandleFailure makes the camera the supervisor of its ffmpeg children:
@@ -182,9 +185,15 @@ func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 		return
 	}
 	delete(a.running, msg.Who.Id)
+	if a.stopping {
+		// No user message is read after the last child is gone: answer now.
+		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(a.cause.get()), job.last)
+		return
+	}
 	a.finishing[msg.Who.Id] = job
 	ctx.Send(ctx.Self(), &childGone{id: msg.Who.Id})
 	a.dispatch(ctx)
+	a.publishSlots(ctx)
 }
 
 // onChildGone answers a capture whose child terminated, once every report
@@ -213,6 +222,16 @@ func (a *cameraActor) onQueueExpired(ctx actor.Context, msg *queueExpired) {
 	}
 }
 
+// onRestartCamera fails on purpose: "let it crash" is the one restart path,
+// so an operator's restart and a bug's panic are handled alike.
+func (a *cameraActor) onRestartCamera(msg *messages.RestartCamera) {
+	a.env.Log.Warn("camera restart requested", "camera", a.cam.ID, "subnet", a.cam.Subnet, "reason", msg.Reason)
+	panic(restartRequested{reason: msg.Reason})
+}
+
+// restartRequested is the panic value of a requested restart.
+type restartRequested struct{ reason string }
+
 // onStopping refuses what waits; running children are stopped by the
 // library after this returns, and answered as they terminate.
 func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) {
@@ -234,6 +253,14 @@ func (a *cameraActor) dispatch(ctx actor.Context) {
 }
 
 func (a *cameraActor) slotsHeld() int { return len(a.running) }
+
+// publishSlots tells the census, the hub and the metrics the slot use.
+func (a *cameraActor) publishSlots(ctx actor.Context) {
+	ctx.ActorSystem().EventStream.Publish(&messages.SlotsChanged{
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: len(a.running), MaxConnections: a.cam.MaxConnections,
+		QueueLength: len(a.queue), At: time.Now(),
+	})
+}
 
 // answer sends the capture's outcome to whoever asked and publishes it.
 func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outcome, errText string, snap *messages.SnapshotTaken) {
@@ -266,8 +293,9 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 // is logged once and published.
 func (a *cameraActor) noteOutcome(ctx actor.Context, done *messages.CaptureDone) {
 	a.last = done
-	if done.Outcome == messages.OutcomeStopped {
-		return
+	switch done.Outcome {
+	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped:
+		return // camvisor's doing, not the camera's
 	}
 	wasFailing := a.failing
 	if done.Outcome == messages.OutcomeOK {

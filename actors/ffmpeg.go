@@ -259,7 +259,7 @@ func snapshotArgs(cfg config.FFmpeg, url string) []string {
 		"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-rtsp_transport", "tcp",
 		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
-		"-analyzeduration", "0", "-probesize", "500000",
+		"-analyzeduration", "0", "-probesize", "32768",
 		"-i", url,
 		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
 	}

@@ -20,9 +20,11 @@ import (
 	"time"
 
 	"camvisor/actors/config"
+	"camvisor/db"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 )
 
 // Env is what every actor of one tree shares. It is read-only once the
@@ -32,6 +34,11 @@ type Env struct {
 	Log    *slog.Logger
 	// RunID tags every process this run starts (CAMVISOR_RUN).
 	RunID string
+	// Store is the record, written only by the recorder's writer
+	// goroutine; nil runs the tree without a record (capture-core tests).
+	Store *db.Store
+	// RunRow is this run's id in the record's runs table.
+	RunRow int64
 	// KillDisabled is a test-only hook replaying the original incident: a
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
@@ -71,14 +78,21 @@ func (t *Tree) Done() <-chan struct{} { return t.done }
 // Shutdown stops the tree in order (patrol first, so every process is
 // killed and recorded while the services still run) and waits until the
 // root stopped or ctx ends. It then shuts the actor system down.
+// Calling it again, or after the root stopped by other means, is harmless.
 func (t *Tree) Shutdown(ctx context.Context, reason string) error {
-	t.System.Root.Send(t.Root, &messages.Shutdown{Reason: reason})
+	select {
+	case <-t.done:
+	default:
+		t.System.Root.Send(t.Root, &messages.Shutdown{Reason: reason})
+	}
 	select {
 	case <-t.done:
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown: %w", ctx.Err())
 	}
-	t.System.Shutdown()
+	if !t.System.IsStopped() {
+		t.System.Shutdown()
+	}
 	return nil
 }
 
@@ -86,6 +100,12 @@ func (t *Tree) Shutdown(ctx context.Context, reason string) error {
 // ("patrol/subnet/lab/camera/cam1").
 func (t *Tree) PID(path string) *actor.PID {
 	return t.System.NewLocalPID(RootName + "/" + path)
+}
+
+// Running reports whether the actor at path below the root is alive.
+func (t *Tree) Running(path string) bool {
+	_, ok := t.System.ProcessRegistry.GetLocal(RootName + "/" + path)
+	return ok
 }
 
 // CameraPath is the path of camera id's actor below the root.
@@ -118,6 +138,18 @@ func (c *stopCause) get() messages.StopReason {
 		}
 	}
 	return messages.StopParentStopped
+}
+
+// forward subscribes pid to the facts of the event stream that want
+// accepts. The filter runs inside the handler: protoactor's
+// SubscribeWithPredicate sets its predicate after the subscription is
+// visible to Publish, a data race.
+func forward(system *actor.ActorSystem, pid *actor.PID, want func(any) bool) *eventstream.Subscription {
+	return system.EventStream.Subscribe(func(evt any) {
+		if want(evt) {
+			system.Root.Send(pid, evt)
+		}
+	})
 }
 
 // after sends msg to pid after d, from a timer goroutine. The returned

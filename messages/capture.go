@@ -83,3 +83,10 @@ type SnapshotTaken struct {
 	EndedAt   time.Time
 	Deadline  time.Time
 }
+
+// RestartCamera asks a camera actor to restart from a clean state: it
+// fails on purpose, its children are stopped (their processes killed and
+// reaped) and its subnet's supervision strategy starts a new instance.
+type RestartCamera struct {
+	Reason string
+}

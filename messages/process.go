@@ -42,3 +42,46 @@ type ProcessExited struct {
 	CPU        time.Duration // user+system time of the process
 	StderrTail []string      // the last lines, redacted
 }
+
+// ProcessCensus is a periodic count, per camera, of the live ffmpeg
+// processes /proc shows and the slots the camera actor holds: the leak
+// graph. A leak shows as processes above slots, long before the camera
+// locks up.
+type ProcessCensus struct {
+	At      time.Time
+	Cameras []CameraCensus
+	// Unowned counts ffmpeg processes of this run that no live actor owns,
+	// Foreign those of other runs, Untagged those camvisor did not start.
+	Unowned, Foreign, Untagged int
+}
+
+// CameraCensus is one camera's line of a census.
+type CameraCensus struct {
+	Camera         string
+	Subnet         string
+	Processes      int // live (not zombie) ffmpeg processes tagged with this camera
+	SlotsHeld      int // as the camera actor counts them
+	MaxConnections int
+}
+
+// SlotsChanged is published by a camera actor whenever its slot use
+// changes.
+type SlotsChanged struct {
+	Camera         string
+	Subnet         string
+	FFmpeg         int // slots held by ffmpeg children
+	Leases         int // slots held by go2rtc leases
+	MaxConnections int
+	QueueLength    int
+	At             time.Time
+}
+
+// RecorderHealth is published when writing the record starts or stops
+// failing, and carries the count of rows dropped so far.
+type RecorderHealth struct {
+	Healthy bool
+	Error   string
+	Dropped int64
+	Queued  int
+	At      time.Time
+}

@@ -29,6 +29,17 @@ type Info struct {
 	StartAt uint64   `json:"-"`     // clock ticks after boot
 }
 
+// Camera is the camera id in the owner's actor path
+// (root/patrol/subnet/lab/camera/cam1/ffmpeg/7 → cam1), or "".
+func (i Info) Camera() string {
+	_, rest, ok := strings.Cut(i.Owner, "/camera/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	return id
+}
+
 // Zombie reports a process that exited and waits to be reaped.
 func (i Info) Zombie() bool { return i.State == "Z" }
 

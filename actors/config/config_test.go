@@ -1,0 +1,106 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+listen: 127.0.0.1:8080
+db: camvisor.db
+ffmpeg: { path: ffmpeg, capture_timeout: 10s, kill_grace: 2s, rtsp_timeout: 5s }
+subnets:
+  - name: lab
+    interval: 30s
+    concurrency: 4
+    cameras:
+      - id: cam1
+        url: rtsp://user:secret@127.0.0.1:8554/cam1
+        max_connections: 2
+`
+
+func TestParseGoodConfig(t *testing.T) {
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := cfg.Subnets[0].Cameras[0]
+	if cam.MaxConnections != 2 || cfg.Subnets[0].Interval.Duration != 30*time.Second || cam.Queue != DefaultQueue {
+		t.Fatalf("parsed %+v", cfg.Subnets[0])
+	}
+	if *cfg.FFmpeg.Retries != 1 || cfg.Record.Retention.Duration != 14*24*time.Hour {
+		t.Fatalf("defaults not applied: %+v", cfg.FFmpeg)
+	}
+	if r := cfg.Redacted(); strings.Contains(r, "secret") || !strings.Contains(r, "user:***@127.0.0.1:8554/cam1") {
+		t.Fatalf("redacted config:\n%s", r)
+	}
+}
+
+// TestConfigRejects has one case per rejected input: the error must name
+// the field and the value, and never show the password.
+func TestConfigRejects(t *testing.T) {
+	cases := []struct {
+		name, from, to string
+		want           []string
+	}{
+		{"unknown top-level key", "db: camvisor.db", "db: camvisor.db\nlisten_addr: x", []string{"listen_addr", "unknown key"}},
+		{"unknown camera key", "max_connections: 2", "max_connections: 2\n        maxconn: 3", []string{"subnets[0].cameras[0].maxconn", "unknown key"}},
+		{"unknown ffmpeg key", "rtsp_timeout: 5s", "rtsp_timeout: 5s, stimeout: 5", []string{"ffmpeg.stimeout"}},
+		{"duplicate camera id", "max_connections: 2", "max_connections: 2\n      - id: cam1\n        url: rtsp://127.0.0.1/x\n        max_connections: 1", []string{"subnets[0].cameras[1].id", `"cam1"`, "duplicate"}},
+		{"max_connections zero", "max_connections: 2", "max_connections: 0", []string{"subnets[0].cameras[0].max_connections", "got 0"}},
+		{"max_connections negative", "max_connections: 2", "max_connections: -1", []string{"max_connections", "got -1"}},
+		{"max_connections missing", "\n        max_connections: 2", "", []string{"subnets[0].cameras[0].max_connections"}},
+		{"http scheme", "rtsp://user:secret@", "http://user:secret@", []string{"subnets[0].cameras[0].url", `"http"`, "user:***@"}},
+		{"file path url", "rtsp://user:secret@127.0.0.1:8554/cam1", "/etc/passwd", []string{"subnets[0].cameras[0].url", "scheme"}},
+		{"url starting with dash", "rtsp://user:secret@127.0.0.1:8554/cam1", "-i/etc/passwd", []string{"subnets[0].cameras[0].url", "must not start with '-'"}},
+		{"url without host", "rtsp://user:secret@127.0.0.1:8554/cam1", "rtsp:///cam1", []string{"subnets[0].cameras[0].url", "no host"}},
+		{"bad duration", "capture_timeout: 10s", "capture_timeout: 10 seconds", []string{"ffmpeg.capture_timeout", "10 seconds"}},
+		{"zero duration", "kill_grace: 2s", "kill_grace: 0s", []string{"ffmpeg.kill_grace", "positive"}},
+		{"negative interval", "interval: 30s", "interval: -5s", []string{"subnets[0].interval", "positive", "-5s"}},
+		{"unparsable interval", "interval: 30s", "interval: soon", []string{"subnets[0].interval", "soon"}},
+		{"concurrency zero", "concurrency: 4", "concurrency: -1", []string{"subnets[0].concurrency", "got -1"}},
+		{"camera id with slash", "id: cam1", "id: cam/1", []string{"subnets[0].cameras[0].id", `"cam/1"`}},
+		{"listen not host:port", "listen: 127.0.0.1:8080", "listen: localhost", []string{"listen", `"localhost"`}},
+		{"no subnets", good, "db: x.db\n", []string{"subnets"}},
+		{"not yaml", good, "subnets: [", []string{"YAML"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(good, tc.from) {
+				t.Fatalf("test bug: %q not in the good config", tc.from)
+			}
+			_, err := Parse([]byte(strings.Replace(good, tc.from, tc.to, 1)))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error shows the password: %q", err)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	cases := map[string]string{
+		"rtsp://admin:hunter2@10.0.0.1:554/stream1": "rtsp://admin:***@10.0.0.1:554/stream1",
+		"rtsp://10.0.0.1/x":                         "rtsp://10.0.0.1/x",
+		"rtsp://admin@10.0.0.1/x":                   "rtsp://admin@10.0.0.1/x",
+		"rtsp://a:b%40c@h/x":                        "rtsp://a:***@h/x",
+	}
+	for in, want := range cases {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	text := "[rtsp @ 0x1] method DESCRIBE failed: 401 rtsp://admin:hunter2@10.0.0.1:554/x and again hunter2"
+	r := NewRedactor("rtsp://admin:hunter2@10.0.0.1:554/x")
+	if got := r.Redact(text); strings.Contains(got, "hunter2") || !strings.Contains(got, "admin:***@") {
+		t.Errorf("Redact = %q", got)
+	}
+}

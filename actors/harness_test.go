@@ -1,0 +1,191 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/osproc"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// harness is one running tree under test, with every fact it published.
+type harness struct {
+	t    *testing.T
+	env  *Env
+	tree *Tree
+	cams *sim.Server
+
+	mu     sync.Mutex
+	events []any
+	notify chan struct{}
+}
+
+// testConfig is a config for cams with tight timings; mutate adjusts it.
+func testConfig(cams *sim.Server, subnets map[string][]sim.Camera, maxConn map[string]int) *config.Config {
+	cfg := config.Defaults()
+	cfg.FFmpeg.CaptureTimeout = config.D(4 * time.Second)
+	cfg.FFmpeg.KillGrace = config.D(time.Second)
+	// Long enough that only camvisor's deadlines end a hung capture.
+	cfg.FFmpeg.RTSPTimeout = config.D(time.Minute)
+	for name, list := range subnets {
+		s := config.Subnet{Name: name, Interval: config.D(time.Hour), Concurrency: 4}
+		for _, c := range list {
+			n := maxConn[c.Name]
+			if n == 0 {
+				n = 2
+			}
+			s.Cameras = append(s.Cameras, config.Camera{ID: c.Name, URL: cams.URL(c.Name), MaxConnections: n, Queue: config.DefaultQueue})
+		}
+		cfg.Subnets = append(cfg.Subnets, s)
+	}
+	return cfg
+}
+
+// startTree starts a tree on cfg. At cleanup it shuts the tree down, then
+// checks in /proc that no process of this run is left.
+func startTree(t *testing.T, cams *sim.Server, cfg *config.Config) *harness {
+	t.Helper()
+	testkit.RequireFFmpeg(t)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	h := &harness{t: t, cams: cams, notify: make(chan struct{}, 1)}
+	h.env = &Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), RunID: testkit.RunID(t)}
+	run := h.env.RunID
+	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("camvisor log:\n%s", logs.String())
+		}
+	})
+	tree, err := Start(h.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tree = tree
+	tree.System.EventStream.Subscribe(func(evt any) {
+		switch evt.(type) {
+		case *messages.CaptureDone, *messages.CycleEnded, *messages.CycleStarted, *messages.ProcessStarted, *messages.ProcessExited, *messages.CameraStateChanged:
+			h.mu.Lock()
+			h.events = append(h.events, evt)
+			h.mu.Unlock()
+			select {
+			case h.notify <- struct{}{}:
+			default:
+			}
+		}
+	})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := tree.Shutdown(ctx, "test over"); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return h
+}
+
+// waitFor returns the first published fact of type T that pred accepts,
+// waiting up to timeout.
+func waitFor[T any](h *harness, timeout time.Duration, what string, pred func(*T) bool) *T {
+	h.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if got := all(h, pred); len(got) > 0 {
+			return got[0]
+		}
+		select {
+		case <-h.notify:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			h.t.Fatalf("after %s no %T: %s", timeout, new(T), what)
+		}
+	}
+}
+
+// all returns every published fact of type T that pred accepts.
+func all[T any](h *harness, pred func(*T) bool) []*T {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*T
+	for _, e := range h.events {
+		if v, ok := e.(*T); ok && (pred == nil || pred(v)) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// camera returns the pid of a camera actor.
+func (h *harness) camera(subnet, id string) *actor.PID {
+	return h.tree.PID(CameraPath(subnet, id))
+}
+
+// capture asks a camera directly, as the API's capture-now does.
+func (h *harness) capture(subnet, id string, timeout time.Duration) *messages.CaptureDone {
+	h.t.Helper()
+	h.waitCamera(subnet, id)
+	res, err := h.tree.System.Root.RequestFuture(h.camera(subnet, id), &messages.Capture{Camera: id, Reason: "operator"}, timeout).Result()
+	if err != nil {
+		h.t.Fatalf("capture %s: %v", id, err)
+	}
+	return res.(*messages.CaptureDone)
+}
+
+// waitCamera waits until the subnet has spawned the camera's actor.
+func (h *harness) waitCamera(subnet, id string) {
+	h.t.Helper()
+	testkit.Eventually(h.t, 5*time.Second, "camera actor "+id+" running", func() bool { return h.tree.Running(CameraPath(subnet, id)) })
+}
+
+// ffmpegOf counts this run's ffmpeg processes of one camera in /proc.
+func (h *harness) ffmpegOf(camera string) []osproc.Info {
+	var out []osproc.Info
+	for _, p := range testkit.FFmpeg(h.env.RunID) {
+		if testkit.PerCamera([]osproc.Info{p})[camera] == 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// startCamsim serves cams on loopback for the test's duration.
+func startCamsim(t *testing.T, cams ...sim.Camera) *sim.Server {
+	t.Helper()
+	s := testkit.Camsim(t, cams...)
+	return s
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testDuration(d time.Duration) config.Duration { return config.D(d) }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

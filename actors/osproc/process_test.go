@@ -1,0 +1,118 @@
+package osproc
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// alive reports whether pid exists in /proc, zombies included.
+func alive(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
+
+func TestStopKillsWholeGroupAndReaps(t *testing.T) {
+	// A shell here is the process under test (a parent with a grandchild),
+	// not a way of running ffmpeg.
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "sleep 60 & echo $!; wait"}, TailLines: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var grandchild int
+	for grandchild == 0 && time.Now().Before(deadline) {
+		for _, info := range Scan("sleep") {
+			if info.PGID == p.PID {
+				grandchild = info.PID
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if grandchild == 0 {
+		t.Fatal("grandchild sleep never appeared in the process group")
+	}
+	start := time.Now()
+	exit := p.Stop(2 * time.Second)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("stop took %s although sh honours SIGTERM", took)
+	}
+	if exit.Signal != "SIGTERM" {
+		t.Errorf("exit = %+v, want killed by SIGTERM", exit)
+	}
+	if alive(p.PID) {
+		t.Errorf("leader %d still in /proc after Stop returned (not reaped)", p.PID)
+	}
+	waitGone(t, grandchild)
+}
+
+func TestStopEscalatesToSIGKILL(t *testing.T) {
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "trap '' TERM; while :; do sleep 0.05; done"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the shell install its trap
+	start := time.Now()
+	exit := p.Stop(300 * time.Millisecond)
+	took := time.Since(start)
+	if exit.Signal != "SIGKILL" || took < 300*time.Millisecond || took > 2*time.Second {
+		t.Errorf("exit %+v after %s, want SIGKILL after the 300ms grace", exit, took)
+	}
+	if alive(p.PID) {
+		t.Errorf("%d not reaped", p.PID)
+	}
+}
+
+func TestExitStatusStdoutAndTail(t *testing.T) {
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "printf 'abcdef'; printf 'one\\ntwo\\nthree\\n' >&2; exit 3"}, MaxStdout: 4, TailLines: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit := p.Exit()
+	if exit.Code != 3 || string(exit.Stdout) != "abcd" || !exit.StdoutOver {
+		t.Errorf("exit = %+v", exit)
+	}
+	if len(exit.StderrTail) != 2 || exit.StderrTail[0] != "two" || exit.StderrTail[1] != "three" {
+		t.Errorf("tail = %q", exit.StderrTail)
+	}
+}
+
+func TestStartErrorAndSignalAfterReap(t *testing.T) {
+	if _, err := Start(Spec{Path: "/nonexistent/ffmpeg"}); err == nil {
+		t.Fatal("started a missing program")
+	}
+	p, err := Start(Spec{Path: "/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	p.Signal(syscall.SIGKILL) // must not signal a group id the kernel may reuse
+	if e := p.Stop(time.Second); !e.Success() {
+		t.Errorf("exit = %+v", e)
+	}
+}
+
+func TestScanReadsTags(t *testing.T) {
+	p, err := Start(Spec{Path: "/bin/sleep", Args: []string{"30"}, Env: []string{EnvRun + "=run-x", EnvOwner + "=root/a/b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(time.Second)
+	info, ok := Read(p.PID)
+	if !ok || info.Name != "sleep" || info.Run != "run-x" || info.Owner != "root/a/b" || info.PGID != p.PID {
+		t.Fatalf("Read = %+v, %v", info, ok)
+	}
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d still alive", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,118 @@
+package actors
+
+import (
+	"bytes"
+	"image/jpeg"
+	"testing"
+	"time"
+
+	"camvisor/cmd/camsim/sim"
+	"camvisor/messages"
+)
+
+func TestPatrolCapturesFrames(t *testing.T) {
+	list := []sim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c", Mode: sim.ModeMotion}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg.Subnets[0].Concurrency = 2
+	h := startTree(t, cams, cfg)
+	e := waitFor(h, 20*time.Second, "first cycle ended", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+	if len(e.Outcomes) != 3 {
+		t.Fatalf("outcomes %+v", e.Outcomes)
+	}
+	for _, o := range e.Outcomes {
+		if o.Outcome != messages.OutcomeOK {
+			t.Errorf("%s: %s %s", o.Camera, o.Outcome, o.Error)
+		}
+	}
+	for _, d := range all(h, func(d *messages.CaptureDone) bool { return d.Cycle == 1 && d.Outcome == messages.OutcomeOK }) {
+		img, err := jpeg.Decode(bytes.NewReader(d.JPEG))
+		if err != nil {
+			t.Fatalf("%s: %v", d.Camera, err)
+		}
+		if b := img.Bounds(); b.Dx() != sim.DefaultWidth || b.Dy() != sim.DefaultHeight {
+			t.Errorf("%s: %v", d.Camera, b)
+		}
+		if d.OSPID == 0 || d.Attempts != 1 {
+			t.Errorf("%s: pid %d attempts %d", d.Camera, d.OSPID, d.Attempts)
+		}
+	}
+	// The processes ran one per capture and ended by themselves.
+	for _, p := range all(h, func(p *messages.ProcessExited) bool { return true }) {
+		if p.StopReason != messages.StopDone || p.ExitCode != 0 {
+			t.Errorf("pid %d: %s exit %d", p.OSPID, p.StopReason, p.ExitCode)
+		}
+	}
+}
+
+func TestCycleEndedAlwaysSent(t *testing.T) {
+	// Four hung cameras, two at a time, captures allowed longer than the
+	// interval: only the cycle deadline can end the cycle.
+	hung := []sim.Camera{{Name: "h1", Hang: true}, {Name: "h2", Hang: true}, {Name: "h3", Hang: true}, {Name: "h4", Hang: true}}
+	cams := startCamsim(t, hung...)
+	cfg := testConfig(cams, map[string][]sim.Camera{"dark": hung}, nil)
+	cfg.Subnets[0].Interval = testDuration(2 * time.Second)
+	cfg.Subnets[0].Concurrency = 2
+	cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute)
+	h := startTree(t, cams, cfg)
+
+	for n := int64(1); n <= 2; n++ {
+		e := waitFor(h, 10*time.Second, "cycle ended", func(e *messages.CycleEnded) bool { return e.Number == n })
+		if took := e.EndedAt.Sub(e.StartedAt); took < 2*time.Second || took > 3*time.Second {
+			t.Errorf("cycle %d took %s, want its 2s interval", n, took)
+		}
+		if !e.Overran {
+			t.Errorf("cycle %d not marked as overrun although no camera answered", n)
+		}
+		var timedOut, skipped int
+		for _, o := range e.Outcomes {
+			switch o.Outcome {
+			case messages.OutcomeTimeout:
+				timedOut++
+			case messages.OutcomeSkipped:
+				skipped++
+			default:
+				t.Errorf("cycle %d: %s %s", n, o.Camera, o.Outcome)
+			}
+		}
+		if timedOut != 2 || skipped != 2 {
+			t.Errorf("cycle %d: %d timed out, %d skipped; want 2 and 2", n, timedOut, skipped)
+		}
+	}
+	// Cycles do not overlap: each starts after the previous ended.
+	starts := all(h, func(e *messages.CycleStarted) bool { return true })
+	ends := all(h, func(e *messages.CycleEnded) bool { return true })
+	for i := 1; i < len(starts) && i-1 < len(ends); i++ {
+		if starts[i].StartedAt.Before(ends[i-1].EndedAt) {
+			t.Errorf("cycle %d started before cycle %d ended", starts[i].Number, ends[i-1].Number)
+		}
+	}
+}
+
+func TestFailedCaptureRetriedThenCameraFailing(t *testing.T) {
+	down := sim.Camera{Name: "down", Refuse: true}
+	cams := startCamsim(t, down)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {down}}, nil)
+	h := startTree(t, cams, cfg)
+	first := h.capture("lab", "down", 20*time.Second)
+	if first.Outcome != messages.OutcomeExit || first.Attempts != 2 {
+		t.Fatalf("first capture: %s after %d attempts (%s); want exit after 2 (one retry)", first.Outcome, first.Attempts, first.Error)
+	}
+	// Three failures in a row (the patrol's counts too) mark it failing.
+	for i := 0; i < 3 && len(all(h, func(e *messages.CameraStateChanged) bool { return e.Failing })) == 0; i++ {
+		h.capture("lab", "down", 20*time.Second)
+	}
+	waitFor(h, 5*time.Second, "camera marked failing", func(e *messages.CameraStateChanged) bool { return e.Camera == "down" && e.Failing })
+	// A failing camera is not retried in a loop: one process per capture.
+	later := h.capture("lab", "down", 20*time.Second)
+	if later.Attempts != 1 {
+		t.Errorf("failing camera got %d attempts for one capture", later.Attempts)
+	}
+	if err := cams.Update("down", sim.CameraPatch{Refuse: boolPtr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if ok := h.capture("lab", "down", 20*time.Second); ok.Outcome != messages.OutcomeOK {
+		t.Fatalf("healed camera: %s %s", ok.Outcome, ok.Error)
+	}
+	waitFor(h, 5*time.Second, "camera recovered", func(e *messages.CameraStateChanged) bool { return e.Camera == "down" && !e.Failing })
+}

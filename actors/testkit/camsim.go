@@ -1,0 +1,23 @@
+package testkit
+
+import (
+	"testing"
+
+	"camvisor/cmd/camsim/sim"
+)
+
+// CamsimPassword is the password of every test camera: tests grep for it
+// wherever a secret must not appear.
+const CamsimPassword = "s3cret-Pa55"
+
+// Camsim serves cams on an ephemeral loopback port, with credentials, for
+// the test's duration.
+func Camsim(t testing.TB, cams ...sim.Camera) *sim.Server {
+	t.Helper()
+	s, err := sim.New(sim.Options{User: "admin", Pass: CamsimPassword, Cameras: cams, HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}

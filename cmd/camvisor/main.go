@@ -2,6 +2,8 @@
 //
 //	camvisor run   --config FILE [--listen ADDR] [--db PATH]
 //	camvisor check --config FILE
+//	camvisor db backup --db FILE --out COPY
+//	camvisor db report --db FILE [--camera ID] [--since T]
 package main
 
 import (
@@ -33,6 +35,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout)
+	case "db":
+		err = cmdDB(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "camvisor", version)
 	case "help", "-h", "--help":
@@ -60,6 +64,8 @@ longer than the code that started it.
 Commands:
   run   --config FILE [--listen ADDR] [--db PATH]   start the server
   check --config FILE                               validate a config and exit
+  db backup --db FILE --out COPY                    consistent copy, safe while the server runs
+  db report --db FILE [--camera ID] [--since T]     the incident report
   version                                           print the version
 
 Run "camvisor COMMAND -h" for a command's flags.

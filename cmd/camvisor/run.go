@@ -14,6 +14,8 @@ import (
 
 	"camvisor/actors"
 	"camvisor/actors/config"
+	"camvisor/db"
+	"camvisor/web"
 
 	"github.com/lmittmann/tint"
 )
@@ -23,7 +25,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	path := fs.String("config", "camvisor.yaml", "config file")
 	listen := fs.String("listen", "", "HTTP listen address (overrides the config's listen)")
-	db := fs.String("db", "", "SQLite file (overrides the config's db)")
+	dbPath := fs.String("db", "", "SQLite file (overrides the config's db)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -34,21 +36,40 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	if *db != "" {
-		cfg.DB = *db
+	if *dbPath != "" {
+		cfg.DB = *dbPath
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := newLogger(stderr)
 
-	env := &actors.Env{Config: cfg, Log: log, RunID: newRunID()}
+	store, err := db.Open(cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	env := &actors.Env{Config: cfg, Log: log, RunID: newRunID(), Store: store}
+	run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: version, Config: cfg.Redacted()}
+	for _, c := range cfg.Cameras() {
+		run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: config.RedactURL(c.URL), MaxConnections: c.MaxConnections})
+	}
+	if env.RunRow, err = store.BeginRun(run); err != nil {
+		return fmt.Errorf("record %s: %w", cfg.DB, err)
+	}
+
 	tree, err := actors.Start(env)
 	if err != nil {
 		return err
 	}
+	httpd := web.New(web.Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: tree, Log: log})
+	if err := httpd.Start(); err != nil {
+		shutdownTree(tree, cfg, "http listen failed")
+		store.EndRun(env.RunRow, time.Now(), "http listen failed: "+err.Error())
+		return err
+	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
-		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()))
+		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -60,14 +81,26 @@ func cmdRun(args []string, stderr io.Writer) error {
 	case <-tree.Done():
 		reason = "root stopped"
 	}
-	// Every process's stop takes at most kill_grace; leave room for many.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.FFmpeg.KillGrace.Duration+10*time.Second)
-	defer cancel()
-	if err := tree.Shutdown(ctx, reason); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = httpd.Shutdown(ctx)
+	cancel()
+	err = shutdownTree(tree, cfg, reason)
+	if endErr := store.EndRun(env.RunRow, time.Now(), reason); endErr != nil {
+		log.Error("record the stop", "reason", endErr.Error())
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("camvisor stopped", "reason", reason)
 	return nil
+}
+
+// shutdownTree stops the actor tree in order. Every process's stop takes
+// at most kill_grace, and they stop in parallel; leave room for the rest.
+func shutdownTree(tree *actors.Tree, cfg *config.Config, reason string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.FFmpeg.KillGrace.Duration+20*time.Second)
+	defer cancel()
+	return tree.Shutdown(ctx, reason)
 }
 
 // newLogger writes tint-coloured lines to a terminal and JSON otherwise.

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/db"
+)
+
+// cmdDB runs the record's subcommands.
+func cmdDB(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "camvisor db: want a subcommand: backup, report")
+		return errUsage
+	}
+	switch args[0] {
+	case "backup":
+		return cmdDBBackup(args[1:], stdout, stderr)
+	case "report":
+		return cmdDBReport(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "camvisor db: unknown subcommand %q: want backup or report\n", args[0])
+	return errUsage
+}
+
+func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("db backup", stderr)
+	src := fs.String("db", "camvisor.db", "the record to copy (the server may be running)")
+	out := fs.String("out", "", "the copy to write (must not exist)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "camvisor db backup: --out is required")
+		return errUsage
+	}
+	start := time.Now()
+	if err := db.Backup(context.Background(), *src, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: consistent copy of %s written and checked in %s\n", *out, *src, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func cmdDBReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("db report", stderr)
+	path := fs.String("db", "camvisor.db", "the record (a copy made with db backup is best)")
+	camera := fs.String("camera", "", "only this camera")
+	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	opts := db.ReportOptions{Camera: *camera}
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+		opts.Since = t
+	}
+	s, err := db.OpenReadOnly(*path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Report(stdout, opts)
+}
+
+// parseSince reads an RFC 3339 time or an age before now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if strings.ContainsAny(v, "T:-") {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time like 2026-11-26T03:00:00Z", v)
+	}
+	d, err := config.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive age like 2h or 3d", v)
+	}
+	return now.Add(-d), nil
+}

@@ -1,0 +1,223 @@
+package db
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"camvisor/messages"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TimeFormat is how every time is stored: UTC, millisecond text, which
+// sorts and compares as text and reads as it is in the sqlite3 tool.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// T formats t for the record; the zero time is NULL.
+func T(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(TimeFormat)
+}
+
+// Run describes one server start.
+type Run struct {
+	Key     string // the run id every process carries (CAMVISOR_RUN)
+	Started time.Time
+	PID     int
+	Version string
+	Config  string // redacted
+	Cameras []RunCamera
+}
+
+// RunCamera is one configured camera of a run.
+type RunCamera struct {
+	ID, Subnet, URL string // URL redacted
+	MaxConnections  int
+}
+
+// BeginRun records a server start and its cameras, and marks every run
+// still open as not stopped cleanly (its server died). It returns the new
+// run's id.
+func (s *Store) BeginRun(r Run) (int64, error) {
+	tx, err := s.DB.Beginx()
+	if err != nil {
+		return 0, fmt.Errorf("begin run: %w", err)
+	}
+	defer tx.Rollback()
+	// The end of a dead run is its last trace in the record.
+	if _, err := tx.Exec(`UPDATE runs SET
+		stop_reason = 'unclean: camvisor was killed or crashed (found at next start)',
+		stopped_at = COALESCE(
+			(SELECT MAX(t) FROM (
+				SELECT MAX(COALESCE(ended_at, started_at)) AS t FROM processes WHERE run_id = runs.id
+				UNION ALL SELECT MAX(ended_at) FROM captures WHERE run_id = runs.id
+				UNION ALL SELECT MAX(ended_at) FROM cycles WHERE run_id = runs.id
+				UNION ALL SELECT MAX(at) FROM process_samples WHERE run_id = runs.id)),
+			started_at)
+		WHERE stopped_at IS NULL`); err != nil {
+		return 0, fmt.Errorf("mark unclean runs: %w", err)
+	}
+	host, _ := os.Hostname()
+	res, err := tx.Exec(`INSERT INTO runs (run_key, started_at, pid, version, hostname, config) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.Key, T(r.Started), r.PID, r.Version, host, r.Config)
+	if err != nil {
+		return 0, fmt.Errorf("insert run: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	for _, c := range r.Cameras {
+		if _, err := tx.Exec(`INSERT INTO cameras (run_id, id, subnet, url, max_connections) VALUES (?, ?, ?, ?, ?)`,
+			id, c.ID, c.Subnet, c.URL, c.MaxConnections); err != nil {
+			return 0, fmt.Errorf("insert camera %s: %w", c.ID, err)
+		}
+	}
+	return id, tx.Commit()
+}
+
+// EndRun records a clean stop.
+func (s *Store) EndRun(run int64, at time.Time, reason string) error {
+	_, err := s.DB.Exec(`UPDATE runs SET stopped_at = ?, stop_reason = ? WHERE id = ?`, T(at), reason, run)
+	if err != nil {
+		return fmt.Errorf("end run: %w", err)
+	}
+	return nil
+}
+
+// Dropped records how many rows the recorder dropped so far.
+type Dropped struct{ Rows int64 }
+
+// WriteBatch writes facts (messages.* values) of run in one transaction.
+// Facts of other types are ignored.
+func (s *Store) WriteBatch(run int64, facts []any) error {
+	tx, err := s.DB.Beginx()
+	if err != nil {
+		return fmt.Errorf("begin batch: %w", err)
+	}
+	defer tx.Rollback()
+	for _, f := range facts {
+		if err := writeFact(tx, run, f); err != nil {
+			return fmt.Errorf("write %T: %w", f, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	return nil
+}
+
+func writeFact(tx *sqlx.Tx, run int64, f any) error {
+	var err error
+	switch m := f.(type) {
+	case *messages.ProcessStarted:
+		argv, _ := json.Marshal(m.Argv)
+		_, err = tx.Exec(`INSERT INTO processes (run_id, os_pid, camera, subnet, owner, purpose, argv, started_at, deadline)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, os_pid, started_at) DO NOTHING`,
+			run, m.OSPID, m.Camera, m.Subnet, m.Owner, m.Purpose, string(argv), T(m.StartedAt), T(m.Deadline))
+	case *messages.ProcessExited:
+		// An exit may arrive without its start (the start's row was dropped):
+		// insert what is known rather than lose the exit.
+		_, err = tx.Exec(`INSERT INTO processes (run_id, os_pid, camera, subnet, owner, purpose, argv, started_at,
+				ended_at, duration_ms, exit_code, signal, stop_reason, cpu_ms, stderr_tail)
+			VALUES (?, ?, ?, ?, ?, '', '[]', ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, os_pid, started_at) DO UPDATE SET
+				ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, exit_code = excluded.exit_code,
+				signal = excluded.signal, stop_reason = excluded.stop_reason, cpu_ms = excluded.cpu_ms,
+				stderr_tail = excluded.stderr_tail`,
+			run, m.OSPID, m.Camera, m.Subnet, m.Owner, T(m.StartedAt),
+			T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(), m.ExitCode, nullString(m.Signal),
+			string(m.StopReason), m.CPU.Milliseconds(), strings.Join(m.StderrTail, "\n"))
+	case *messages.CaptureDone:
+		var cycle any
+		if m.Cycle != 0 {
+			cycle = m.Cycle
+		}
+		reason := "patrol"
+		if m.Cycle == 0 {
+			reason = "operator"
+		}
+		_, err = tx.Exec(`INSERT INTO captures (run_id, camera, subnet, cycle, reason, started_at, ended_at, duration_ms,
+				outcome, via, bytes, attempts, os_pid, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			run, m.Camera, m.Subnet, cycle, reason, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
+			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error)
+	case *messages.CycleEnded:
+		ok, failed, timedOut, skipped := tally(m.Outcomes)
+		_, err = tx.Exec(`INSERT INTO cycles (run_id, subnet, number, started_at, ended_at, duration_ms, interval_ms,
+				cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped, overran)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, subnet, number) DO NOTHING`,
+			run, m.Subnet, m.Number, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
+			m.Interval.Milliseconds(), ok, failed, timedOut, skipped, m.Overran)
+	case *messages.ProcessCensus:
+		for _, c := range m.Cameras {
+			if _, err = tx.Exec(`INSERT INTO process_samples (run_id, at, camera, processes, slots_held, max_connections)
+				VALUES (?, ?, ?, ?, ?, ?)`, run, T(m.At), c.Camera, c.Processes, c.SlotsHeld, c.MaxConnections); err != nil {
+				return err
+			}
+		}
+	case *Dropped:
+		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
+	}
+	return err
+}
+
+// tally counts a cycle's outcomes the way the cycles table stores them:
+// skipped cameras count as timed out too (the deadline passed for them).
+func tally(outcomes []messages.CameraOutcome) (ok, failed, timedOut, skipped int) {
+	for _, o := range outcomes {
+		switch o.Outcome {
+		case messages.OutcomeOK:
+			ok++
+		case messages.OutcomeTimeout:
+			timedOut++
+		case messages.OutcomeSkipped:
+			timedOut++
+			skipped++
+		default:
+			failed++
+		}
+	}
+	return ok, failed, timedOut, skipped
+}
+
+// Prune deletes at most batch rows older than before from each table that
+// grows, and reports how many went. Callers repeat it until it returns 0,
+// so no single transaction holds the file for long.
+func (s *Store) Prune(before time.Time, batch int) (int64, error) {
+	cut := T(before)
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM process_samples WHERE id IN (SELECT id FROM process_samples WHERE at < ? LIMIT ?)`,
+		`DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE started_at < ? LIMIT ?)`,
+		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,
+		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,
+		`DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE stopped_at < ? LIMIT ?)`,
+	} {
+		res, err := s.DB.Exec(q, cut, batch)
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}

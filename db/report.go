@@ -1,0 +1,141 @@
+package db
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ReportOptions narrow the incident report.
+type ReportOptions struct {
+	Camera string    // only this camera; empty for all
+	Since  time.Time // only rows from this time on; zero for all
+}
+
+// Queries are the incident questions as plain SQL, the same text the
+// README shows for pasting into sqlite3. Each takes two parameters in
+// order: the since time (text) and the camera (” for all).
+var Queries = []struct {
+	Title string
+	SQL   string
+}{
+	{"Runs (a run not stopped cleanly died: killed or crashed)", `
+SELECT id, started_at, COALESCE(stopped_at, '-') AS stopped_at, pid, version,
+       COALESCE(stop_reason, 'running') AS stop_reason, rows_dropped
+FROM runs WHERE (COALESCE(stopped_at, started_at) >= ?1 OR stopped_at IS NULL) AND ?2 IS NOT NULL
+ORDER BY id`},
+	{"Captures per camera by outcome", `
+SELECT camera, COUNT(*) AS total,
+       SUM(outcome = 'ok') AS ok, SUM(outcome = 'timeout') AS timeout,
+       SUM(outcome IN ('exit', 'signal', 'empty', 'spawn_error')) AS failed,
+       SUM(outcome = 'no_slot') AS no_slot, SUM(outcome IN ('stopped', 'skipped')) AS stopped,
+       MAX(CASE WHEN outcome = 'ok' THEN ended_at END) AS last_ok
+FROM captures WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+GROUP BY camera ORDER BY camera`},
+	{"Processes per camera by stop reason", `
+SELECT camera, COUNT(*) AS total,
+       SUM(stop_reason = 'done') AS done, SUM(stop_reason = 'timeout') AS timeout,
+       SUM(stop_reason = 'parent_stopped') AS parent_stopped, SUM(stop_reason = 'restart') AS restart,
+       SUM(stop_reason = 'shutdown') AS shutdown, SUM(stop_reason = 'reaped') AS reaped,
+       SUM(ended_at IS NULL) AS never_ended
+FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+GROUP BY camera ORDER BY camera`},
+	{"Longest-lived processes", `
+SELECT os_pid, camera, started_at, COALESCE(ended_at, 'never recorded') AS ended_at,
+       COALESCE(duration_ms, CAST((julianday('now') - julianday(started_at)) * 86400000 AS INTEGER)) AS ms,
+       COALESCE(stop_reason, '-') AS stop_reason,
+       COALESCE(signal, CAST(exit_code AS TEXT), '-') AS exit
+FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+ORDER BY ms DESC LIMIT 10`},
+	{"Most processes alive at once per camera, and when", `
+WITH ev AS (
+  SELECT camera, started_at AS t, 1 AS d FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+  UNION ALL
+  SELECT camera, COALESCE(ended_at, '9999-12-31T00:00:00.000Z'), -1 FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+), live AS (
+  SELECT camera, t, SUM(d) OVER (PARTITION BY camera ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n FROM ev
+)
+SELECT l.camera, MAX(l.n) AS max_alive, l.t AS at, c.max_connections AS budget
+FROM live l LEFT JOIN (SELECT id, MAX(max_connections) AS max_connections FROM cameras GROUP BY id) c ON c.id = l.camera
+GROUP BY l.camera ORDER BY max_alive DESC, l.camera`},
+	{"Cycles that overran their interval", `
+SELECT subnet, number, started_at, duration_ms, interval_ms, cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped
+FROM cycles WHERE overran AND started_at >= ?1 AND ?2 IS NOT NULL
+ORDER BY started_at LIMIT 50`},
+	{"First failure after a run of successes, per camera (when things started to go wrong)", `
+WITH c AS (
+  SELECT camera, started_at, outcome, error,
+         LAG(outcome) OVER (PARTITION BY camera ORDER BY started_at, id) AS before
+  FROM captures WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2) AND outcome NOT IN ('stopped', 'skipped')
+)
+SELECT camera, MIN(started_at) AS first_failure, outcome, substr(error, 1, 80) AS error
+FROM c WHERE outcome <> 'ok' AND before = 'ok'
+GROUP BY camera ORDER BY first_failure`},
+}
+
+// Report prints the incident report: each query of Queries as a table.
+func (s *Store) Report(w io.Writer, opts ReportOptions) error {
+	since := ""
+	if !opts.Since.IsZero() {
+		since = opts.Since.UTC().Format(TimeFormat)
+	}
+	fmt.Fprintf(w, "camvisor incident report: %s", s.Path)
+	if opts.Camera != "" {
+		fmt.Fprintf(w, ", camera %s", opts.Camera)
+	}
+	if since != "" {
+		fmt.Fprintf(w, ", since %s", since)
+	}
+	fmt.Fprintln(w)
+	for _, q := range Queries {
+		fmt.Fprintf(w, "\n== %s\n", q.Title)
+		if err := s.table(w, q.SQL, since, opts.Camera); err != nil {
+			return fmt.Errorf("report %q: %w", q.Title, err)
+		}
+	}
+	return nil
+}
+
+// table runs one query and prints its rows aligned under its columns.
+func (s *Store) table(w io.Writer, query string, args ...any) error {
+	rows, err := s.DB.Queryx(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	n := 0
+	for rows.Next() {
+		vals, err := rows.SliceScan()
+		if err != nil {
+			return err
+		}
+		cells := make([]string, len(vals))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case nil:
+				cells[i] = "-"
+			case []byte:
+				cells[i] = string(v)
+			default:
+				cells[i] = fmt.Sprint(v)
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(tw, "(none)")
+	}
+	return tw.Flush()
+}

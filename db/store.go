@@ -1,0 +1,236 @@
+// Package db is camvisor's incident record: one SQLite file in WAL mode,
+// versioned migrations embedded in the binary, the batch writer the
+// recorder actor drives, online backup, retention and the incident report.
+// Every column is documented in SCHEMA.md.
+package db
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrations are the schema steps in order; the file at index i brings the
+// schema to version i+1 (PRAGMA user_version).
+var migrations = loadMigrations()
+
+// SchemaVersion is the schema this binary writes.
+var SchemaVersion = len(migrations)
+
+// Store is an open record file.
+type Store struct {
+	DB   *sqlx.DB
+	Path string
+}
+
+// ErrNewerSchema is returned for a file written by a newer camvisor.
+var ErrNewerSchema = errors.New("database schema is newer than this camvisor")
+
+// ErrNotSQLite is returned for a file that is not a SQLite database.
+var ErrNotSQLite = errors.New("not a SQLite database")
+
+// Open opens (creating if needed) the record at path for writing and
+// migrates it to SchemaVersion. A file that is not SQLite or is newer than
+// this binary is refused before anything is written to it.
+func Open(path string) (*Store, error) {
+	if err := checkPath(path, true); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err == nil {
+		if v, err := probeVersion(path); err != nil {
+			return nil, err
+		} else if v > SchemaVersion {
+			return nil, fmt.Errorf("%s: %w: file has schema %d, this binary knows up to %d; use a newer camvisor, the file is left untouched", path, ErrNewerSchema, v, SchemaVersion)
+		}
+	}
+	dsn := path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+	db, err := sqlx.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One connection: the recorder is the only writer, and SQLite allows one
+	// writer at a time anyway. Readers open their own Store.
+	db.SetMaxOpenConns(1)
+	s := &Store{DB: db, Path: path}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing record for reading (report, backup)
+// without migrating or changing it.
+func OpenReadOnly(path string) (*Store, error) {
+	if err := checkPath(path, false); err != nil {
+		return nil, err
+	}
+	v, err := probeVersion(path)
+	if err != nil {
+		return nil, err
+	}
+	if v > SchemaVersion {
+		return nil, fmt.Errorf("%s: %w: file has schema %d, this binary knows up to %d", path, ErrNewerSchema, v, SchemaVersion)
+	}
+	if v == 0 {
+		return nil, fmt.Errorf("%s: not a camvisor record (schema version 0)", path)
+	}
+	db, err := sqlx.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{DB: db, Path: path}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Version is the file's schema version.
+func (s *Store) Version() (int, error) {
+	var v int
+	err := s.DB.Get(&v, "PRAGMA user_version")
+	return v, err
+}
+
+// checkPath refuses what SQLite would report obscurely: a directory, a
+// file that is not SQLite, a directory camvisor may not write in.
+func checkPath(path string, write bool) error {
+	if path == "" {
+		return errors.New("no database path given")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("database path %q: '?' and '#' are not allowed", path)
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return fmt.Errorf("%s is a directory, not a database file", path)
+	case err == nil:
+		if err := checkHeader(path); err != nil {
+			return err
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("database %s: %w", path, err)
+	case !write:
+		return fmt.Errorf("database %s does not exist", path)
+	}
+	if write {
+		dir := filepath.Dir(path)
+		// WAL mode needs the -wal and -shm files next to the database.
+		if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+			return fmt.Errorf("database directory %s is not writable (%v): camvisor needs to create %s-wal and %s-shm there", dir, err, filepath.Base(path), filepath.Base(path))
+		}
+		if err == nil && st != nil && st.Mode().Perm()&0o200 == 0 {
+			return fmt.Errorf("database %s is read-only", path)
+		}
+	}
+	return nil
+}
+
+// checkHeader reads SQLite's 16-byte magic; an empty file is a new one.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, err := io.ReadFull(f, head)
+	if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+		return nil
+	}
+	if err != nil || !bytes.Equal(head, []byte("SQLite format 3\x00")) {
+		return fmt.Errorf("%s: %w (its first bytes are not SQLite's header); refusing to touch it", path, ErrNotSQLite)
+	}
+	return nil
+}
+
+// probeVersion reads user_version through a read-only connection, which
+// cannot alter the file (not even its journal mode).
+func probeVersion(path string) (int, error) {
+	db, err := sqlx.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.Get(&v, "PRAGMA user_version"); err != nil {
+		return 0, fmt.Errorf("%s: %w: %v", path, ErrNotSQLite, err)
+	}
+	return v, nil
+}
+
+// migrate applies every migration above the file's version, each in its
+// own transaction together with the new user_version.
+func (s *Store) migrate() error {
+	v, err := s.Version()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %v", s.Path, ErrNotSQLite, err)
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("%s: %w (%d > %d)", s.Path, ErrNewerSchema, v, SchemaVersion)
+	}
+	return s.migrateTo(v, SchemaVersion)
+}
+
+// migrateTo applies migrations from version from to version to.
+func (s *Store) migrateTo(from, to int) error {
+	for i := from; i < to; i++ {
+		ctx := context.Background()
+		tx, err := s.DB.BeginTxx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s to %d: %w", s.Path, i+1, err)
+		}
+		if _, err := tx.Exec(migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to %d: %w", s.Path, i+1, err)
+		}
+		if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to %d: %w", s.Path, i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s to %d: %w", s.Path, i+1, err)
+		}
+	}
+	return nil
+}
+
+func loadMigrations() []string {
+	entries, err := migrationFS.ReadDir("migrations")
+	if err != nil {
+		panic(err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	out := make([]string, 0, len(names))
+	for i, name := range names {
+		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(name, want) {
+			panic(fmt.Sprintf("migration %s out of sequence: want prefix %s", name, want))
+		}
+		b, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}

@@ -1,0 +1,74 @@
+// Package web is camvisor's HTTP face: the JSON API, the WebSocket and the
+// embedded dashboard. Handlers never touch actor state: they ask actors by
+// message, or read the record through their own read-only connection.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"camvisor/actors"
+)
+
+// Options configure a Server.
+type Options struct {
+	Listen string
+	DBPath string // the record; empty disables /api/db/*
+	Tree   *actors.Tree
+	Log    *slog.Logger
+}
+
+// Server is the HTTP server.
+type Server struct {
+	opts   Options
+	srv    *http.Server
+	ln     net.Listener
+	backup chan struct{} // one backup at a time: each writes a whole copy
+}
+
+// New builds a Server; Start listens.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, backup: make(chan struct{}, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /api/db/backup", s.dbBackup)
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Start listens on the configured address and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.opts.Listen, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.opts.Log.Error("http server stopped", "reason", err.Error())
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return "http://" + s.Addr() + "/" }
+
+// Shutdown stops accepting requests and waits for those running.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+}

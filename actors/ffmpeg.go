@@ -193,7 +193,7 @@ func (a *ffmpegActor) classify(p *osproc.Process, exit osproc.Exit, reason messa
 	tail := strings.Join(exit.StderrTail, " | ")
 	switch {
 	case reason == messages.StopTimeout:
-		return a.result(p, messages.OutcomeTimeout, fmt.Sprintf("%v after %s", messages.ErrTimeout, a.job.Deadline.Sub(p.Started).Round(time.Millisecond)), nil)
+		return a.result(p, messages.OutcomeTimeout, fmt.Sprintf("%v: ffmpeg killed after running %s", messages.ErrTimeout, a.job.Deadline.Sub(p.Started).Round(time.Millisecond)), nil)
 	case exit.Signal != "":
 		return a.result(p, messages.OutcomeSignal, "ffmpeg killed by "+exit.Signal+withTail(tail), nil)
 	case exit.Code != 0:

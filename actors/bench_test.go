@@ -1,0 +1,299 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/osproc"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/messages"
+)
+
+// BenchmarkCaptureOverhead compares, in one run against the same camsim
+// process, (a) a bare loop running the snapshot command with os/exec at
+// concurrency C and (b) captures through the actor tree at the same C; and
+// measures the kill latency from a capture's deadline to its process being
+// reaped. Run it with `make bench`; the figures are printed.
+func BenchmarkCaptureOverhead(b *testing.B) {
+	const (
+		conc     = 4
+		captures = 200 // per side
+		kills    = 50
+	)
+	testkit.RequireFFmpeg(b)
+	camsimAddr, stats := startCamsimProcess(b, conc)
+	cfg := config.Defaults()
+	cfg.FFmpeg.CaptureTimeout = config.D(10 * time.Second)
+	cfg.FFmpeg.RTSPTimeout = config.D(time.Minute)
+	cfg.FFmpeg.KillGrace = config.D(2 * time.Second)
+	url := func(i int) string {
+		return fmt.Sprintf("rtsp://admin:%s@%s/cam%d", testkit.CamsimPassword, camsimAddr, i)
+	}
+
+	// (a) the bare loop.
+	bare := measure(conc, captures, func(worker int) (time.Duration, error) {
+		start := time.Now()
+		cmd := exec.Command(cfg.FFmpeg.Path, snapshotArgs(cfg.FFmpeg, url(worker))...)
+		out, err := cmd.Output()
+		if err == nil && !isJPEG(out) {
+			err = fmt.Errorf("not a JPEG")
+		}
+		return time.Since(start), err
+	})
+
+	// (b) the actor tree: one camera per worker, N = 1, patrol idle.
+	s := config.Subnet{Name: "bench", Interval: config.D(time.Hour), Concurrency: conc}
+	for i := range conc {
+		s.Cameras = append(s.Cameras, config.Camera{ID: fmt.Sprintf("cam%d", i), URL: url(i), MaxConnections: 1, Queue: 8})
+	}
+	s.Cameras = append(s.Cameras, config.Camera{ID: "hung", URL: fmt.Sprintf("rtsp://admin:%s@%s/hung", testkit.CamsimPassword, camsimAddr), MaxConnections: 10, Queue: 64})
+	cfg.Subnets = []config.Subnet{s}
+	env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b)}
+	testkit.NoProcessesLeft(b, "bench run", func() []osproc.Info { return testkit.FFmpeg(env.RunID) })
+	tree, err := Start(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := contextWithTimeout(30 * time.Second)
+		defer cancel()
+		tree.Shutdown(ctx, "bench over")
+	}()
+	exits := make(chan *messages.ProcessExited, 1024)
+	tree.System.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*messages.ProcessExited); ok {
+			exits <- e
+		}
+	})
+	for i := range conc {
+		testkit.Eventually(b, 5*time.Second, "camera running", func() bool { return tree.Running(CameraPath("bench", fmt.Sprintf("cam%d", i))) })
+	}
+	time.Sleep(2 * time.Second) // let the patrol's first cycle pass
+	actors := measure(conc, captures, func(worker int) (time.Duration, error) {
+		start := time.Now()
+		res, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", fmt.Sprintf("cam%d", worker))),
+			&messages.Capture{Camera: fmt.Sprintf("cam%d", worker), Reason: "operator"}, time.Minute).Result()
+		if err != nil {
+			return 0, err
+		}
+		if d := res.(*messages.CaptureDone); d.Outcome != messages.OutcomeOK {
+			return 0, fmt.Errorf("%s: %s", d.Outcome, d.Error)
+		}
+		return time.Since(start), nil
+	})
+
+	// Kill latency: captures against the hung camera with a known deadline;
+	// the process's reap time comes from its ProcessExited.
+	for len(exits) > 0 {
+		<-exits
+	}
+	var lat []time.Duration
+	deadlines := map[int]time.Time{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	// Waves of 10, within the hung camera's budget, so every capture runs.
+	for i := range kills {
+		if i%10 == 0 {
+			wg.Wait()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%10) * 30 * time.Millisecond)
+			dl := time.Now().Add(700 * time.Millisecond)
+			res, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", "hung")),
+				&messages.Capture{Camera: "hung", Deadline: dl}, time.Minute).Result()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			deadlines[res.(*messages.CaptureDone).OSPID] = dl
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	timeout := time.After(10 * time.Second)
+	for len(lat) < kills {
+		select {
+		case e := <-exits:
+			mu.Lock()
+			dl, ok := deadlines[e.OSPID]
+			mu.Unlock()
+			if ok && e.StopReason == messages.StopTimeout {
+				lat = append(lat, e.EndedAt.Sub(dl))
+			}
+		case <-timeout:
+			b.Fatalf("only %d of %d kills observed", len(lat), kills)
+		}
+	}
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	camsimMax := stats()
+
+	w := os.Stdout
+	fmt.Fprintf(w, "\ncapture overhead, concurrency %d, %d captures each, camsim in its own process\n", conc, captures)
+	fmt.Fprintf(w, "%-22s %12s %10s %10s %16s\n", "", "captures/s", "p50", "p99", "CPU s/capture")
+	for _, r := range []struct {
+		name string
+		m    measurement
+	}{{"(a) bare os/exec", bare}, {"(b) actor tree", actors}} {
+		fmt.Fprintf(w, "%-22s %12.1f %10s %10s %16.4f\n", r.name, r.m.rate(), r.m.p(50), r.m.p(99), r.m.cpuPerCapture())
+	}
+	fmt.Fprintf(w, "ratio b/a: throughput %.3f (target >= 0.97), CPU per capture %.3f (target <= 1.05)\n",
+		actors.rate()/bare.rate(), actors.cpuPerCapture()/bare.cpuPerCapture())
+	fmt.Fprintf(w, "kill latency after the deadline, %d kills (SIGTERM honoured): p50 %s p99 %s (target p99 <= 100ms)\n", kills, p50, p99)
+	fmt.Fprintf(w, "camsim's own max open connections per camera: %v (budget 1 for cam*)\n", camsimMax)
+	b.ReportMetric(actors.rate()/bare.rate(), "throughput-ratio")
+	b.ReportMetric(actors.cpuPerCapture()/bare.cpuPerCapture(), "cpu-ratio")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "kill-p99-ms")
+	if bare.errors+actors.errors > 0 {
+		b.Errorf("errors: bare %d, actors %d", bare.errors, actors.errors)
+	}
+}
+
+// measurement is one side of the comparison.
+type measurement struct {
+	wall    time.Duration
+	lat     []time.Duration
+	cpu     time.Duration // this process and its children, user+system
+	errors  int
+	samples int
+}
+
+func (m measurement) rate() float64         { return float64(m.samples) / m.wall.Seconds() }
+func (m measurement) p(q int) time.Duration { return percentile(m.lat, q) }
+func (m measurement) cpuPerCapture() float64 {
+	return m.cpu.Seconds() / float64(m.samples)
+}
+
+// measure runs total captures with conc workers and records latencies and
+// the CPU this process and its reaped children used meanwhile.
+func measure(conc, total int, capture func(worker int) (time.Duration, error)) measurement {
+	var m measurement
+	var mu sync.Mutex
+	next := 0
+	cpu0 := cpuTime()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= total {
+					mu.Unlock()
+					return
+				}
+				next++
+				mu.Unlock()
+				d, err := capture(w)
+				mu.Lock()
+				if err != nil {
+					m.errors++
+				} else {
+					m.lat = append(m.lat, d)
+					m.samples++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	m.wall = time.Since(start)
+	m.cpu = cpuTime() - cpu0
+	return m
+}
+
+// cpuTime is user+system time of this process and its reaped children.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+}
+
+func percentile(d []time.Duration, q int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*q + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)].Round(100 * time.Microsecond)
+}
+
+// startCamsimProcess runs camsim as its own process (its CPU must not count
+// as camvisor's) with cameras cam0..cam<n-1> and "hung"; stats returns the
+// cameras' max open connections.
+func startCamsimProcess(b *testing.B, n int) (addr string, stats func() string) {
+	bin := testkit.Binary(b, "camvisor/cmd/camsim")
+	port := freePort(b)
+	httpPort := freePort(b)
+	args := []string{"-rtsp", "127.0.0.1:" + port, "-http", "127.0.0.1:" + httpPort, "-user", "admin", "-pass", testkit.CamsimPassword, "-camera", "hung,hang"}
+	for i := range n {
+		args = append(args, "-camera", fmt.Sprintf("cam%d", i))
+	}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	statsURL := "http://127.0.0.1:" + httpPort + "/stats"
+	testkit.Eventually(b, 5*time.Second, "camsim listening", func() bool { _, err := httpGet(statsURL); return err == nil })
+	return "127.0.0.1:" + port, func() string {
+		body, err := httpGet(statsURL)
+		if err != nil {
+			return err.Error()
+		}
+		var st struct {
+			Cameras map[string]sim.CameraStats `json:"cameras"`
+		}
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			return err.Error()
+		}
+		var parts []string
+		for name, c := range st.Cameras {
+			parts = append(parts, fmt.Sprintf("%s=%d", name, c.MaxOpen))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, " ")
+	}
+}
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -55,6 +55,12 @@ func testConfig(cams *sim.Server, subnets map[string][]sim.Camera, maxConn map[s
 // checks in /proc that no process of this run is left.
 func startTree(t *testing.T, cams *sim.Server, cfg *config.Config) *harness {
 	t.Helper()
+	return startTreeWith(t, cams, cfg, nil)
+}
+
+// startTreeWith is startTree with a chance to adjust the Env first.
+func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup func(*Env)) *harness {
+	t.Helper()
 	testkit.RequireFFmpeg(t)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -69,6 +75,9 @@ func startTree(t *testing.T, cams *sim.Server, cfg *config.Config) *harness {
 			t.Logf("camvisor log:\n%s", logs.String())
 		}
 	})
+	if setup != nil {
+		setup(h.env)
+	}
 	tree, err := Start(h.env)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +85,8 @@ func startTree(t *testing.T, cams *sim.Server, cfg *config.Config) *harness {
 	h.tree = tree
 	tree.System.EventStream.Subscribe(func(evt any) {
 		switch evt.(type) {
-		case *messages.CaptureDone, *messages.CycleEnded, *messages.CycleStarted, *messages.ProcessStarted, *messages.ProcessExited, *messages.CameraStateChanged:
+		case *messages.CaptureDone, *messages.CycleEnded, *messages.CycleStarted, *messages.ProcessStarted,
+			*messages.ProcessExited, *messages.CameraStateChanged, *messages.RecorderHealth, *messages.ProcessCensus:
 			h.mu.Lock()
 			h.events = append(h.events, evt)
 			h.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/eventstream"
 )
 
 // reaperActor watches the processes from outside the tree: it reads /proc,
@@ -17,7 +16,6 @@ import (
 // on a goroutine; the mailbox never waits on /proc.
 type reaperActor struct {
 	env      *Env
-	sub      *eventstream.Subscription
 	slots    map[string]*messages.SlotsChanged // latest per camera
 	scanning bool
 	timer    *time.Timer
@@ -31,6 +29,12 @@ type (
 		procs []osproc.Info
 	}
 )
+
+// reaperWants are the facts the root subscribes the reaper to.
+func reaperWants(evt any) bool {
+	_, ok := evt.(*messages.SlotsChanged)
+	return ok
+}
 
 func reaperProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
@@ -55,9 +59,7 @@ func (a *reaperActor) Receive(ctx actor.Context) {
 }
 
 func (a *reaperActor) onStarted(ctx actor.Context) {
-	system, self := ctx.ActorSystem(), ctx.Self()
-	a.sub = forward(system, self, func(evt any) bool { _, ok := evt.(*messages.SlotsChanged); return ok })
-	a.timer = after(system, self, a.env.Config.Record.SampleInterval.Duration, &censusDue{})
+	a.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Record.SampleInterval.Duration, &censusDue{})
 }
 
 func (a *reaperActor) onCensusDue(ctx actor.Context) {
@@ -101,9 +103,6 @@ func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 }
 
 func (a *reaperActor) onStopping(ctx actor.Context) {
-	if a.sub != nil {
-		ctx.ActorSystem().EventStream.Unsubscribe(a.sub)
-	}
 	if a.timer != nil {
 		a.timer.Stop()
 	}

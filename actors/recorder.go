@@ -8,7 +8,6 @@ import (
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/eventstream"
 )
 
 // recorderActor writes every fact of the event stream into the record
@@ -20,7 +19,6 @@ import (
 // back-off; the patrol goes on.
 type recorderActor struct {
 	env *Env
-	sub *eventstream.Subscription
 
 	pending []any
 	writing bool
@@ -71,7 +69,8 @@ func recorderProps(env *Env) *actor.Props {
 	})
 }
 
-// recorded says which facts become rows.
+// recorded says which facts become rows; the root subscribes the
+// recorder to them.
 func recorded(evt any) bool {
 	switch evt.(type) {
 	case *messages.ProcessStarted, *messages.ProcessExited, *messages.CaptureDone,
@@ -108,9 +107,7 @@ func (a *recorderActor) onStarted(ctx actor.Context) {
 	a.stopped = make(chan struct{})
 	a.backoff = time.Second
 	go a.writer(ctx.ActorSystem(), ctx.Self())
-	system, self := ctx.ActorSystem(), ctx.Self()
-	a.sub = forward(system, self, recorded)
-	a.pruneTimer = after(system, self, time.Minute, &pruneDue{})
+	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), time.Minute, &pruneDue{})
 }
 
 // onFact queues a row, or drops and counts it when the queue is full.
@@ -201,7 +198,6 @@ func (a *recorderActor) onStopping(ctx actor.Context) {
 	if a.jobs == nil {
 		return
 	}
-	ctx.ActorSystem().EventStream.Unsubscribe(a.sub)
 	for _, t := range []*time.Timer{a.retry, a.pruneTimer} {
 		if t != nil {
 			t.Stop()

@@ -4,6 +4,7 @@ import (
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 )
 
 // rootActor is the top of the tree. It spawns the services, then the
@@ -18,6 +19,7 @@ type rootActor struct {
 	done     chan struct{}
 	patrol   *actor.PID
 	services []*actor.PID // in spawn order
+	subs     []*eventstream.Subscription
 	stopping bool
 }
 
@@ -39,15 +41,18 @@ func (a *rootActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.cause.set(messages.StopShutdown)
 	case *actor.Stopped:
+		for _, sub := range a.subs {
+			ctx.ActorSystem().EventStream.Unsubscribe(sub)
+		}
 		close(a.done)
 	}
 }
 
 func (a *rootActor) onStarted(ctx actor.Context) {
 	if a.env.Store != nil {
-		a.spawnService(ctx, recorderProps(a.env), "recorder")
+		a.spawnService(ctx, recorderProps(a.env), "recorder", recorded)
 	}
-	a.spawnService(ctx, reaperProps(a.env), "reaper")
+	a.spawnService(ctx, reaperProps(a.env), "reaper", reaperWants)
 	pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), "patrol")
 	if err != nil {
 		a.env.Log.Error("spawn patrol", "reason", err.Error())
@@ -56,13 +61,19 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 	a.patrol = pid
 }
 
-func (a *rootActor) spawnService(ctx actor.Context, props *actor.Props, name string) {
+// spawnService spawns a service and subscribes it to the facts it wants,
+// here and now: a subscription made in the service's own Started could
+// miss the patrol's first facts, as Started runs asynchronously.
+func (a *rootActor) spawnService(ctx actor.Context, props *actor.Props, name string, wants func(any) bool) {
 	pid, err := ctx.SpawnNamed(props, name)
 	if err != nil {
 		a.env.Log.Error("spawn "+name, "reason", err.Error())
 		return
 	}
 	a.services = append(a.services, pid)
+	if wants != nil {
+		a.subs = append(a.subs, forward(ctx.ActorSystem(), pid, wants))
+	}
 }
 
 func (a *rootActor) onShutdown(ctx actor.Context, msg *messages.Shutdown) {

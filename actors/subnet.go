@@ -44,7 +44,8 @@ type (
 )
 
 // minCaptureWindow is the least time left in a cycle for which a capture
-// is still started; less would only start a process to kill it.
+// is still started (less would only start a process to kill it), or a
+// quarter of the interval when that is shorter.
 const minCaptureWindow = 500 * time.Millisecond
 
 func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
@@ -115,7 +116,7 @@ func (a *subnetActor) ask(ctx actor.Context) {
 	c := a.cur
 	for len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
 		left := time.Until(c.deadline)
-		if left < minCaptureWindow {
+		if left < min(minCaptureWindow, a.sub.Interval.Duration/4) {
 			return
 		}
 		id := c.pending[0]

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/cmd/camsim/sim"
+	"camvisor/db"
 	"camvisor/messages"
 )
 
@@ -141,7 +143,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 			b.Fatalf("only %d of %d kills observed", len(lat), kills)
 		}
 	}
-	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	p50, p99 := percentile(lat, 50).Round(100*time.Microsecond), percentile(lat, 99).Round(100*time.Microsecond)
 	camsimMax := stats()
 
 	w := os.Stdout
@@ -151,7 +153,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 		name string
 		m    measurement
 	}{{"(a) bare os/exec", bare}, {"(b) actor tree", actors}} {
-		fmt.Fprintf(w, "%-22s %12.1f %10s %10s %16.4f\n", r.name, r.m.rate(), r.m.p(50), r.m.p(99), r.m.cpuPerCapture())
+		fmt.Fprintf(w, "%-22s %12.1f %10s %10s %16.4f\n", r.name, r.m.rate(), r.m.p(50).Round(100*time.Microsecond), r.m.p(99).Round(100*time.Microsecond), r.m.cpuPerCapture())
 	}
 	fmt.Fprintf(w, "ratio b/a: throughput %.3f (target >= 0.97), CPU per capture %.3f (target <= 1.05)\n",
 		actors.rate()/bare.rate(), actors.cpuPerCapture()/bare.cpuPerCapture())
@@ -235,7 +237,7 @@ func percentile(d []time.Duration, q int) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	i := (len(s)*q + 99) / 100
-	return s[min(max(i-1, 0), len(s)-1)].Round(100 * time.Microsecond)
+	return s[min(max(i-1, 0), len(s)-1)]
 }
 
 // startCamsimProcess runs camsim as its own process (its CPU must not count
@@ -297,3 +299,113 @@ func httpGet(url string) (string, error) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// BenchmarkRecorder measures, with the patrol running against camsim, the
+// recorder's sustained insert rate and the latency recording adds to the
+// capture path (publishing a fact, which is all a capture does for the
+// record), at growing database sizes; and the file size after 100,000
+// captures of three rows each (process start, process exit, capture).
+func BenchmarkRecorder(b *testing.B) {
+	const (
+		captures = 100_000
+		chunk    = 2_000 // captures per round: 6,000 rows
+	)
+	testkit.RequireFFmpeg(b)
+	list := []sim.Camera{{Name: "p1"}, {Name: "p2"}}
+	cams := testkit.Camsim(b, list...)
+	cfg := config.Defaults()
+	cfg.Record.QueueRows = 50_000
+	cfg.DB = filepath.Join(b.TempDir(), "bench.db")
+	s := config.Subnet{Name: "lab", Interval: config.D(time.Second), Concurrency: 2}
+	for _, c := range list {
+		s.Cameras = append(s.Cameras, config.Camera{ID: c.Name, URL: cams.URL(c.Name), MaxConnections: 2, Queue: 8})
+	}
+	cfg.Subnets = []config.Subnet{s}
+	store, err := db.Open(cfg.DB)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b), Store: store}
+	if env.RunRow, err = store.BeginRun(db.Run{Key: env.RunID, Started: time.Now(), Version: "bench", Config: "{}"}); err != nil {
+		b.Fatal(err)
+	}
+	testkit.NoProcessesLeft(b, "bench run", func() []osproc.Info { return testkit.FFmpeg(env.RunID) })
+	tree, err := Start(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := contextWithTimeout(30 * time.Second)
+		defer cancel()
+		tree.Shutdown(ctx, "bench over")
+	}()
+	// The patrol is spawned after the root subscribed the recorder.
+	testkit.Eventually(b, 5*time.Second, "tree up", func() bool { return tree.Running("patrol") })
+	reader, err := db.OpenReadOnly(cfg.DB)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reader.Close()
+	rows := func() int {
+		var n int
+		reader.DB.Get(&n, "SELECT (SELECT COUNT(*) FROM captures) + (SELECT COUNT(*) FROM processes)")
+		return n
+	}
+
+	fmt.Printf("\nrecorder, patrol running (2 camsim cameras, 1s cycles), %d synthetic captures x 3 facts\n", captures)
+	fmt.Printf("%10s %12s %14s %14s\n", "captures", "rows/s", "publish p50", "publish p99")
+	var totalRows int
+	var totalTime time.Duration
+	pid := 1_000_000
+	for done := 0; done < captures; done += chunk {
+		base := rows()
+		var lat []time.Duration
+		start := time.Now()
+		for i := range chunk {
+			pid++
+			t0 := time.Now()
+			facts := []any{
+				&messages.ProcessStarted{OSPID: pid, Camera: "synthetic", Subnet: "lab", Owner: "root/x", Purpose: "snapshot",
+					Argv: []string{"ffmpeg", "-i", "rtsp://admin:***@127.0.0.1/x"}, StartedAt: t0, Deadline: t0.Add(10 * time.Second)},
+				&messages.ProcessExited{OSPID: pid, Camera: "synthetic", Subnet: "lab", Owner: "root/x", StopReason: messages.StopDone,
+					StartedAt: t0, EndedAt: t0.Add(80 * time.Millisecond), CPU: 70 * time.Millisecond},
+				&messages.CaptureDone{Camera: "synthetic", Subnet: "lab", Cycle: int64(done + i + 1), Outcome: messages.OutcomeOK,
+					Via: "ffmpeg", Bytes: 40000, Attempts: 1, OSPID: pid, StartedAt: t0, EndedAt: t0.Add(90 * time.Millisecond)},
+			}
+			for _, f := range facts {
+				p0 := time.Now()
+				tree.System.EventStream.Publish(f)
+				lat = append(lat, time.Since(p0))
+			}
+		}
+		want := base + 2*chunk // captures + processes rows of this chunk
+		testkit.Eventually(b, time.Minute, "chunk committed", func() bool { return rows() >= want })
+		took := time.Since(start)
+		totalRows += 3 * chunk
+		totalTime += took
+		if done%(10*chunk) == 0 || done+chunk >= captures {
+			fmt.Printf("%10d %12.0f %14s %14s\n", done+chunk, float64(3*chunk)/took.Seconds(), percentile(lat, 50).Round(10*time.Nanosecond), percentile(lat, 99).Round(10*time.Nanosecond))
+		}
+	}
+	fmt.Printf("sustained: %.0f rows/s (process start+exit are one row, written twice)\n", float64(totalRows)/totalTime.Seconds())
+	store.DB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	size := fileSize(cfg.DB)
+	fmt.Printf("file size after %d captures (plus the patrol's own rows), checkpointed: %.1f MB, %.0f bytes per capture\n",
+		captures, float64(size)/1e6, float64(size)/captures)
+	var dropped int64
+	store.DB.Get(&dropped, "SELECT rows_dropped FROM runs")
+	if dropped > 0 {
+		b.Errorf("%d rows dropped", dropped)
+	}
+	b.ReportMetric(float64(totalRows)/totalTime.Seconds(), "rows/s")
+	b.ReportMetric(float64(size)/1e6, "MB")
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}

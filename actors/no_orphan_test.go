@@ -187,18 +187,14 @@ func TestNoOrphanOnPanic(t *testing.T) {
 }
 
 func TestNoOrphanOnParentKill(t *testing.T) {
-	// This sandbox's PID 1 does not reap orphans; become their subreaper so
-	// the processes camvisor leaves are re-parented here and can be reaped.
-	const prSetChildSubreaper = 36
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
-		t.Fatalf("prctl(PR_SET_CHILD_SUBREAPER): %v", errno)
-	}
+	var victims []osproc.Info
+	testkit.AdoptOrphans(t, func() []int { return pids(victims) })
 	hung := []sim.Camera{{Name: "kill1", Hang: true}, {Name: "kill2", Hang: true}}
 	cams := startCamsim(t, hung...)
 	cmd, port := startBinary(t, cams, hung)
 	mine := func() []osproc.Info { return testkit.FFmpegMatching(port) }
 	testkit.Eventually(t, 10*time.Second, "both hung captures running", func() bool { return len(mine()) == len(hung) })
-	victims := mine()
+	victims = mine()
 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -214,10 +210,14 @@ func TestNoOrphanOnParentKill(t *testing.T) {
 		return true
 	})
 	t.Logf("children dead %s after SIGKILL of camvisor", time.Since(killed).Round(time.Millisecond))
-	for _, p := range victims {
-		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(p.PID, &ws, syscall.WNOHANG, nil)
+}
+
+func pids(procs []osproc.Info) []int {
+	out := make([]int, len(procs))
+	for i, p := range procs {
+		out[i] = p.PID
 	}
+	return out
 }
 
 // startBinary builds and starts the camvisor binary patrolling cams, and

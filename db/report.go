@@ -1,6 +1,7 @@
 package db
 
 import (
+	"database/sql"
 	"fmt"
 	"io"
 	"strings"
@@ -24,7 +25,7 @@ var Queries = []struct {
 	{"Runs (a run not stopped cleanly died: killed or crashed)", `
 SELECT id, started_at, COALESCE(stopped_at, '-') AS stopped_at, pid, version,
        COALESCE(stop_reason, 'running') AS stop_reason, rows_dropped
-FROM runs WHERE (COALESCE(stopped_at, started_at) >= ?1 OR stopped_at IS NULL) AND ?2 IS NOT NULL
+FROM runs WHERE (COALESCE(stopped_at, started_at) >= :since OR stopped_at IS NULL)
 ORDER BY id`},
 	{"Captures per camera by outcome", `
 SELECT camera, COUNT(*) AS total,
@@ -32,7 +33,7 @@ SELECT camera, COUNT(*) AS total,
        SUM(outcome IN ('exit', 'signal', 'empty', 'spawn_error')) AS failed,
        SUM(outcome = 'no_slot') AS no_slot, SUM(outcome IN ('stopped', 'skipped')) AS stopped,
        MAX(CASE WHEN outcome = 'ok' THEN ended_at END) AS last_ok
-FROM captures WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+FROM captures WHERE started_at >= :since AND (:camera = '' OR camera = :camera)
 GROUP BY camera ORDER BY camera`},
 	{"Processes per camera by stop reason", `
 SELECT camera, COUNT(*) AS total,
@@ -40,20 +41,20 @@ SELECT camera, COUNT(*) AS total,
        SUM(stop_reason = 'parent_stopped') AS parent_stopped, SUM(stop_reason = 'restart') AS restart,
        SUM(stop_reason = 'shutdown') AS shutdown, SUM(stop_reason = 'reaped') AS reaped,
        SUM(ended_at IS NULL) AS never_ended
-FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+FROM processes WHERE started_at >= :since AND (:camera = '' OR camera = :camera)
 GROUP BY camera ORDER BY camera`},
 	{"Longest-lived processes", `
 SELECT os_pid, camera, started_at, COALESCE(ended_at, 'never recorded') AS ended_at,
        COALESCE(duration_ms, CAST((julianday('now') - julianday(started_at)) * 86400000 AS INTEGER)) AS ms,
        COALESCE(stop_reason, '-') AS stop_reason,
        COALESCE(signal, CAST(exit_code AS TEXT), '-') AS exit
-FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+FROM processes WHERE started_at >= :since AND (:camera = '' OR camera = :camera)
 ORDER BY ms DESC LIMIT 10`},
 	{"Most processes alive at once per camera, and when", `
 WITH ev AS (
-  SELECT camera, started_at AS t, 1 AS d FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+  SELECT camera, started_at AS t, 1 AS d FROM processes WHERE started_at >= :since AND (:camera = '' OR camera = :camera)
   UNION ALL
-  SELECT camera, COALESCE(ended_at, '9999-12-31T00:00:00.000Z'), -1 FROM processes WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2)
+  SELECT camera, COALESCE(ended_at, '9999-12-31T00:00:00.000Z'), -1 FROM processes WHERE started_at >= :since AND (:camera = '' OR camera = :camera)
 ), live AS (
   SELECT camera, t, SUM(d) OVER (PARTITION BY camera ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n FROM ev
 )
@@ -62,13 +63,13 @@ FROM live l LEFT JOIN (SELECT id, MAX(max_connections) AS max_connections FROM c
 GROUP BY l.camera ORDER BY max_alive DESC, l.camera`},
 	{"Cycles that overran their interval", `
 SELECT subnet, number, started_at, duration_ms, interval_ms, cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped
-FROM cycles WHERE overran AND started_at >= ?1 AND ?2 IS NOT NULL
+FROM cycles WHERE overran AND started_at >= :since
 ORDER BY started_at LIMIT 50`},
 	{"First failure after a run of successes, per camera (when things started to go wrong)", `
 WITH c AS (
   SELECT camera, started_at, outcome, error,
          LAG(outcome) OVER (PARTITION BY camera ORDER BY started_at, id) AS before
-  FROM captures WHERE started_at >= ?1 AND (?2 = '' OR camera = ?2) AND outcome NOT IN ('stopped', 'skipped')
+  FROM captures WHERE started_at >= :since AND (:camera = '' OR camera = :camera) AND outcome NOT IN ('stopped', 'skipped')
 )
 SELECT camera, MIN(started_at) AS first_failure, outcome, substr(error, 1, 80) AS error
 FROM c WHERE outcome <> 'ok' AND before = 'ok'
@@ -91,11 +92,24 @@ func (s *Store) Report(w io.Writer, opts ReportOptions) error {
 	fmt.Fprintln(w)
 	for _, q := range Queries {
 		fmt.Fprintf(w, "\n== %s\n", q.Title)
-		if err := s.table(w, q.SQL, since, opts.Camera); err != nil {
+		if err := s.table(w, q.SQL, params(q.SQL, since, opts.Camera)...); err != nil {
 			return fmt.Errorf("report %q: %w", q.Title, err)
 		}
 	}
 	return nil
+}
+
+// params binds the named parameters query uses (the driver refuses extra
+// ones).
+func params(query, since, camera string) []any {
+	var out []any
+	if strings.Contains(query, ":since") {
+		out = append(out, sql.Named("since", since))
+	}
+	if strings.Contains(query, ":camera") {
+		out = append(out, sql.Named("camera", camera))
+	}
+	return out
 }
 
 // table runs one query and prints its rows aligned under its columns.

@@ -305,3 +305,17 @@ func TestPruneDeletesOnlyOldRows(t *testing.T) {
 		t.Errorf("pruned %d, left %d; want 1200 pruned and the recent one kept", total, left)
 	}
 }
+
+// TestReadmeShowsTheReportQueries keeps the README's SQL and the report's
+// the same text, so what a reviewer pastes answers what the report prints.
+func TestReadmeShowsTheReportQueries(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range Queries {
+		if !strings.Contains(string(readme), strings.TrimSpace(q.SQL)) {
+			t.Errorf("README.md does not show the query %q as the report runs it", q.Title)
+		}
+	}
+}

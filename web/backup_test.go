@@ -37,6 +37,7 @@ func TestBackupDownload(t *testing.T) {
 	}
 	defer srv.Shutdown(context.Background())
 
+	start := time.Now()
 	resp, err := http.Get(srv.URL() + "api/db/backup")
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +64,22 @@ func TestBackupDownload(t *testing.T) {
 	if n != 1 {
 		t.Errorf("download holds %d captures, want 1", n)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(os.TempDir(), "camvisor-backup-*"))
-	for _, l := range leftovers {
-		if st, err := os.Stat(l); err == nil && time.Since(st.ModTime()) < time.Minute {
-			t.Errorf("temporary backup %s left behind", l)
+	// The handler removes its temporary copy once the response is sent.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var recent []string
+		leftovers, _ := filepath.Glob(filepath.Join(os.TempDir(), "camvisor-backup-*"))
+		for _, l := range leftovers {
+			if st, err := os.Stat(l); err == nil && st.ModTime().After(start) {
+				recent = append(recent, l)
+			}
 		}
+		if len(recent) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("temporary backups left behind: %v", recent)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

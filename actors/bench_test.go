@@ -65,16 +65,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	s.Cameras = append(s.Cameras, config.Camera{ID: "hung", URL: fmt.Sprintf("rtsp://admin:%s@%s/hung", testkit.CamsimPassword, camsimAddr), MaxConnections: 10, Queue: 64})
 	cfg.Subnets = []config.Subnet{s}
 	env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b)}
-	testkit.NoProcessesLeft(b, "bench run", func() []osproc.Info { return testkit.FFmpeg(env.RunID) })
-	tree, err := Start(env)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := contextWithTimeout(30 * time.Second)
-		defer cancel()
-		tree.Shutdown(ctx, "bench over")
-	}()
+	tree := benchTree(b, env)
 	exits := make(chan *messages.ProcessExited, 1024)
 	tree.System.EventStream.Subscribe(func(evt any) {
 		if e, ok := evt.(*messages.ProcessExited); ok {
@@ -330,18 +321,7 @@ func BenchmarkRecorder(b *testing.B) {
 	if env.RunRow, err = store.BeginRun(db.Run{Key: env.RunID, Started: time.Now(), Version: "bench", Config: "{}"}); err != nil {
 		b.Fatal(err)
 	}
-	testkit.NoProcessesLeft(b, "bench run", func() []osproc.Info { return testkit.FFmpeg(env.RunID) })
-	tree, err := Start(env)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := contextWithTimeout(30 * time.Second)
-		defer cancel()
-		tree.Shutdown(ctx, "bench over")
-	}()
-	// The patrol is spawned after the root subscribed the recorder.
-	testkit.Eventually(b, 5*time.Second, "tree up", func() bool { return tree.Running("patrol") })
+	tree := benchTree(b, env)
 	reader, err := db.OpenReadOnly(cfg.DB)
 	if err != nil {
 		b.Fatal(err)
@@ -400,6 +380,24 @@ func BenchmarkRecorder(b *testing.B) {
 	}
 	b.ReportMetric(float64(totalRows)/totalTime.Seconds(), "rows/s")
 	b.ReportMetric(float64(size)/1e6, "MB")
+}
+
+// benchTree starts a tree for a benchmark and waits until the patrol runs
+// (it is spawned after the root subscribed the services); at cleanup it
+// shuts the tree down and checks /proc for leftovers.
+func benchTree(b *testing.B, env *Env) *Tree {
+	testkit.NoProcessesLeft(b, "bench run", func() []osproc.Info { return testkit.FFmpeg(env.RunID) })
+	tree, err := Start(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := contextWithTimeout(30 * time.Second)
+		defer cancel()
+		tree.Shutdown(ctx, "bench over")
+	})
+	testkit.Eventually(b, 5*time.Second, "tree up", func() bool { return tree.Running("patrol") })
+	return tree
 }
 
 func fileSize(path string) int64 {

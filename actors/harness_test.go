@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bytes"
 	"context"
 
 	"log/slog"
@@ -65,7 +64,7 @@ func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup fun
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	h := &harness{t: t, cams: cams, notify: make(chan struct{}, 1)}
 	h.env = &Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), RunID: testkit.RunID(t)}
 	run := h.env.RunID
@@ -175,23 +174,6 @@ func startCamsim(t *testing.T, cams ...sim.Camera) *sim.Server {
 	t.Helper()
 	s := testkit.Camsim(t, cams...)
 	return s
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func testDuration(d time.Duration) config.Duration { return config.D(d) }

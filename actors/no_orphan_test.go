@@ -237,7 +237,7 @@ func startBinary(t *testing.T, cams *sim.Server, list []sim.Camera) (*exec.Cmd, 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", "--config", path)
-	log := &syncBuffer{}
+	log := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/testkit"
 	"camvisor/cmd/camsim/sim"
 )
 
@@ -32,24 +33,6 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestFlagErrors(t *testing.T) {
@@ -68,7 +51,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testkit.SyncBuffer
 		err := run(context.Background(), tc.args, &stdout, &stderr)
 		if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), tc.msg) {
 			t.Errorf("%q: %v, stderr %q; want usage error with %q", tc.args, err, firstLine(stderr.String()), tc.msg)
@@ -83,7 +66,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-config", "/nonexistent/cams.json"}, "flag -config"},
 		{[]string{"-camera", "a", "-camera", "a"}, "camera a is defined twice"},
 	} {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testkit.SyncBuffer
 		err := run(context.Background(), tc.args, &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%q: %v, want an error with %q", tc.args, err, tc.msg)
@@ -97,7 +80,7 @@ func firstLine(s string) string {
 }
 
 func TestHelpDocumentsEveryFlag(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	if err := run(context.Background(), []string{"-help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-help: %v", err)
 	}
@@ -111,10 +94,10 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 
 // startRun runs camsim in-process until the test ends and returns its
 // output once it is ready.
-func startRun(t *testing.T, args ...string) *syncBuffer {
+func startRun(t *testing.T, args ...string) *testkit.SyncBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, &stdout, &stderr) }()
 	t.Cleanup(func() {
@@ -211,7 +194,7 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 			// A -race binary otherwise sleeps a second before exiting.
 			cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
 		}
-		var stdout syncBuffer
+		var stdout testkit.SyncBuffer
 		cmd.Stdout = &stdout
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -11,10 +11,13 @@ import (
 )
 
 // cameraActor owns one camera's slot budget: it is the home of invariant 2.
-// It never has more than max_connections slots held; a capture that finds
-// them all held waits in a bounded queue or is refused with ErrNoSlot. It
-// is the single source of truth for the budget: slots are taken and freed
-// only here, as children are spawned and terminate.
+// It never has more than max_connections slots held, counting its ffmpeg
+// children and its go2rtc lease alike; a capture that finds them all held
+// waits in a bounded queue or is refused with ErrNoSlot, a lease is
+// refused. It is the single source of truth for the budget: slots are
+// taken and freed only here, as children are spawned and terminate. While
+// a lease is live, a capture takes its frame through go2rtc, sharing the
+// lease's connection: no extra slot.
 type cameraActor struct {
 	env      *Env
 	cam      config.SubnetCamera
@@ -27,7 +30,12 @@ type cameraActor struct {
 	running   map[string]*captureJob // by child actor id: each holds one slot
 	finishing map[string]*captureJob // child terminated, answer pending
 	queue     []*captureJob          // waiting for a slot, oldest first
+	fetching  map[int64]*captureJob  // frames asked of go2rtc
 	jobSeq    int64
+
+	lease      *camLease // holds one slot while set
+	endedLease *camLease // terminated, answers pending
+	leaseSeq   int64
 
 	failures int // consecutive failed captures
 	failing  bool
@@ -44,12 +52,38 @@ type captureJob struct {
 	last     *messages.SnapshotTaken
 	answered bool
 	expiry   *time.Timer // while queued
+	via      string      // "go2rtc" when the frame came through the lease
+	viaErr   string      // why go2rtc did not serve it, when it fell back
+}
+
+// camLease is the camera's view of its lease child.
+type camLease struct {
+	pid       *actor.PID
+	id        int64
+	stream    string
+	grantedAt time.Time
+	until     time.Time
+	reason    string
+	live      bool
+	draining  bool
+	endReason string
+	waiters   []*actor.PID // asked before the stream was registered
+}
+
+// fallbackNote says why go2rtc did not serve a job that fell back to
+// ffmpeg, for its error text.
+func (j *captureJob) fallbackNote() string {
+	if j.viaErr == "" {
+		return ""
+	}
+	return "go2rtc gave no frame (" + j.viaErr + "); "
 }
 
 // Internal messages.
 type (
 	queueExpired struct{ job int64 } // a queued capture's deadline passed
 	childGone    struct{ id string } // sent to self behind a child's last report
+	leaseGone    struct{}            // the lease child terminated
 )
 
 // failingAfter is how many consecutive failed captures mark a camera as
@@ -61,6 +95,7 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 		a := &cameraActor{
 			env: env, cam: cam, redactor: config.NewRedactor(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
+			fetching: map[int64]*captureJob{},
 		}
 		a.strategy = actor.NewOneForOneStrategy(*env.Config.FFmpeg.Retries, env.Config.FFmpeg.CaptureTimeout.Duration, a.decide)
 		return a
@@ -84,6 +119,20 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onQueueExpired(ctx, msg)
 	case *messages.RestartCamera:
 		a.onRestartCamera(msg)
+	case *messages.FrameFetched:
+		a.onFrameFetched(ctx, msg)
+	case *messages.GrantLease:
+		a.onGrantLease(ctx, msg)
+	case *messages.ReleaseLease:
+		a.onReleaseLease(ctx, msg)
+	case *messages.LeaseRegistered:
+		a.onLeaseRegistered(ctx, msg)
+	case *messages.LeaseFailed:
+		a.onLeaseFailed(ctx, msg)
+	case *messages.LeaseDraining:
+		a.onLeaseDraining(ctx, msg)
+	case *leaseGone:
+		a.onLeaseGone(ctx)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.parent.get())
 	case *actor.Restarting:
@@ -104,14 +153,25 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
+	case a.lease != nil && a.lease.live && !a.lease.draining:
+		a.fetching[job.id] = job
+		ctx.Request(a.gateway(ctx), &messages.FetchFrame{Ref: job.id, Stream: a.lease.stream, Deadline: job.req.Deadline})
+	default:
+		a.admit(ctx, job)
+	}
+}
+
+// admit gives job a slot, or a place in the queue, or refuses it.
+func (a *cameraActor) admit(ctx actor.Context, job *captureJob) {
+	switch {
 	case a.slotsHeld() < a.cam.MaxConnections:
 		a.start(ctx, job)
 	case len(a.queue) < a.cam.Queue:
 		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &queueExpired{job: job.id})
 		a.queue = append(a.queue, job)
 	default:
-		a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%v: %d of %d slots held and %d captures queued",
-			messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections, len(a.queue)), nil)
+		a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v: %d of %d slots held and %d captures queued",
+			job.fallbackNote(), messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections, len(a.queue)), nil)
 	}
 }
 
@@ -180,6 +240,10 @@ func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotT
 // answer waits for childGone: Terminated is a system message and overtakes
 // the child's last report, which is still in the mailbox.
 func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
+	if a.lease != nil && msg.Who.Id == a.lease.pid.Id {
+		a.onLeaseTerminated(ctx)
+		return
+	}
 	job := a.running[msg.Who.Id]
 	if job == nil {
 		return
@@ -215,8 +279,8 @@ func (a *cameraActor) onQueueExpired(ctx actor.Context, msg *queueExpired) {
 	for i, job := range a.queue {
 		if job.id == msg.job {
 			a.queue = append(a.queue[:i], a.queue[i+1:]...)
-			a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%v before the deadline: %d of %d slots held",
-				messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections), nil)
+			a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v before the deadline: %d of %d slots held",
+				job.fallbackNote(), messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections), nil)
 			return
 		}
 	}
@@ -241,6 +305,10 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
 	a.queue = nil
+	for _, job := range a.fetching {
+		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
+	}
+	a.fetching = map[int64]*captureJob{}
 }
 
 func (a *cameraActor) dispatch(ctx actor.Context) {
@@ -252,12 +320,18 @@ func (a *cameraActor) dispatch(ctx actor.Context) {
 	}
 }
 
-func (a *cameraActor) slotsHeld() int { return len(a.running) }
+func (a *cameraActor) slotsHeld() int {
+	n := len(a.running)
+	if a.lease != nil {
+		n++
+	}
+	return n
+}
 
 // publishSlots tells the census, the hub and the metrics the slot use.
 func (a *cameraActor) publishSlots(ctx actor.Context) {
 	ctx.ActorSystem().EventStream.Publish(&messages.SlotsChanged{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: len(a.running), MaxConnections: a.cam.MaxConnections,
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: len(a.running), Leases: a.slotsHeld() - len(a.running), MaxConnections: a.cam.MaxConnections,
 		QueueLength: len(a.queue), At: time.Now(),
 	})
 }
@@ -275,6 +349,9 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Cycle: job.req.Cycle, Outcome: o,
 		Error: a.redactor.Redact(errText), Via: "ffmpeg", Attempts: job.attempts,
 		StartedAt: job.asked, EndedAt: time.Now(),
+	}
+	if job.via != "" {
+		done.Via = job.via
 	}
 	if snap != nil {
 		done.OSPID = snap.OSPID

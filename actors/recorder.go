@@ -74,7 +74,9 @@ func recorderProps(env *Env) *actor.Props {
 func recorded(evt any) bool {
 	switch evt.(type) {
 	case *messages.ProcessStarted, *messages.ProcessExited, *messages.CaptureDone,
-		*messages.CycleEnded, *messages.ProcessCensus:
+		*messages.CycleEnded, *messages.ProcessCensus,
+		*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered,
+		*messages.StreamRemoved, *messages.ServiceHealth:
 		return true
 	}
 	return false

@@ -53,6 +53,9 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 		a.spawnService(ctx, recorderProps(a.env), "recorder", recorded)
 	}
 	a.spawnService(ctx, reaperProps(a.env), "reaper", reaperWants)
+	if a.env.Config.Go2RTC.Enabled() {
+		a.spawnService(ctx, gatewayProps(a.env), "gateway", gatewayWants)
+	}
 	pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), "patrol")
 	if err != nil {
 		a.env.Log.Error("spawn patrol", "reason", err.Error())

@@ -1,7 +1,9 @@
 package db
 
 import (
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -160,9 +162,53 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 				return err
 			}
 		}
+	case *messages.LeaseGranted:
+		if m.Extended {
+			_, err = tx.Exec(`UPDATE leases SET until = ?, extensions = extensions + 1 WHERE run_id = ? AND camera = ? AND lease_id = ?`,
+				T(m.Until), run, m.Camera, m.ID)
+			break
+		}
+		_, err = tx.Exec(`INSERT INTO leases (run_id, lease_id, camera, subnet, stream, granted_at, until, granted_for)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, camera, lease_id) DO NOTHING`,
+			run, m.ID, m.Camera, m.Subnet, m.Stream, T(m.GrantedAt), T(m.Until), m.Reason)
+	case *messages.LeaseEnded:
+		_, err = tx.Exec(`UPDATE leases SET released_at = ?, reason = ?, until = ? WHERE run_id = ? AND camera = ? AND lease_id = ?`,
+			T(m.ReleasedAt), m.Reason, T(m.Until), run, m.Camera, m.ID)
+	case *messages.StreamRegistered:
+		_, err = tx.Exec(`INSERT INTO go2rtc_streams (run_id, stream, camera, subnet, registered_at) VALUES (?, ?, ?, ?, ?)`,
+			run, m.Stream, m.Camera, m.Subnet, T(m.At))
+	case *messages.StreamRemoved:
+		err = writeStreamRemoved(tx, run, m)
+	case *messages.ServiceHealth:
+		_, err = tx.Exec(`INSERT INTO service_health (run_id, at, service, healthy, error) VALUES (?, ?, ?, ?, ?)`,
+			run, T(m.At), m.Service, m.Healthy, m.Error)
 	case *Dropped:
 		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
 	}
+	return err
+}
+
+// writeStreamRemoved updates the stream's open registration row, or adds
+// one for a stream an earlier run left.
+func writeStreamRemoved(tx *sqlx.Tx, run int64, m *messages.StreamRemoved) error {
+	var id int64
+	err := tx.Get(&id, `SELECT id FROM go2rtc_streams WHERE run_id = ? AND stream = ? AND removed_at IS NULL ORDER BY id DESC LIMIT 1`, run, m.Stream)
+	if errors.Is(err, sql.ErrNoRows) {
+		res, err := tx.Exec(`INSERT INTO go2rtc_streams (run_id, stream, camera, subnet) VALUES (?, ?, ?, ?)`, run, m.Stream, m.Camera, m.Subnet)
+		if err != nil {
+			return err
+		}
+		id, _ = res.LastInsertId()
+	} else if err != nil {
+		return err
+	}
+	if m.Error != "" {
+		_, err = tx.Exec(`UPDATE go2rtc_streams SET removal_attempts = removal_attempts + 1, last_error = ?, removal_reason = ? WHERE id = ?`,
+			m.Error, m.Reason, id)
+		return err
+	}
+	_, err = tx.Exec(`UPDATE go2rtc_streams SET removal_attempts = removal_attempts + 1, removed_at = ?, removal_reason = ? WHERE id = ?`,
+		T(m.At), m.Reason, id)
 	return err
 }
 

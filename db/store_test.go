@@ -18,7 +18,8 @@ import (
 )
 
 // tables every version of the schema has at the latest version.
-var wantTables = []string{"runs", "cameras", "cycles", "captures", "processes", "process_samples"}
+var wantTables = []string{"runs", "cameras", "cycles", "captures", "processes", "process_samples",
+	"leases", "go2rtc_streams", "service_health"}
 
 func TestMigrateFromEveryVersion(t *testing.T) {
 	for from := 0; from <= SchemaVersion; from++ {

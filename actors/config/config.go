@@ -26,6 +26,32 @@ type Config struct {
 	Subnets []Subnet `yaml:"subnets"`
 	// Record is how long and how the incident record is kept.
 	Record Record `yaml:"record"`
+	// Go2RTC is the restreamer used for live view; without a URL live view
+	// is disabled and everything else works.
+	Go2RTC Go2RTC `yaml:"go2rtc"`
+}
+
+// Go2RTC configures the gateway to a go2rtc server.
+type Go2RTC struct {
+	// URL is go2rtc's API, e.g. http://127.0.0.1:1984; empty disables live view.
+	URL string `yaml:"url"`
+	// PlayerURL is go2rtc as the browser reaches it; empty means URL.
+	PlayerURL string `yaml:"player_url"`
+	// Lease is the default playback time of a live view.
+	Lease Duration `yaml:"lease"`
+	// RequestTimeout bounds every request to go2rtc (it sets none itself).
+	RequestTimeout Duration `yaml:"request_timeout"`
+}
+
+// Enabled reports whether a go2rtc is configured.
+func (g Go2RTC) Enabled() bool { return g.URL != "" }
+
+// Player is the base URL browsers use.
+func (g Go2RTC) Player() string {
+	if g.PlayerURL != "" {
+		return g.PlayerURL
+	}
+	return g.URL
 }
 
 // FFmpeg configures the ffmpeg child processes.

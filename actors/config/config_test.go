@@ -64,6 +64,10 @@ func TestConfigRejects(t *testing.T) {
 		{"listen not host:port", "listen: 127.0.0.1:8080", "listen: localhost", []string{"listen", `"localhost"`}},
 		{"no subnets", good, "db: x.db\n", []string{"subnets"}},
 		{"not yaml", good, "subnets: [", []string{"YAML"}},
+		{"go2rtc url not http", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: rtsp://127.0.0.1:1984 }", []string{"go2rtc.url", "rtsp://127.0.0.1:1984"}},
+		{"go2rtc url with path", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984/api }", []string{"go2rtc.url", "path"}},
+		{"go2rtc lease zero", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, lease: 0s }", []string{"go2rtc.lease"}},
+		{"go2rtc unknown key", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, origin: x }", []string{"go2rtc.origin", "unknown key"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

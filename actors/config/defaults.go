@@ -17,6 +17,10 @@ func Defaults() *Config {
 			RTSPTimeout:    D(5 * time.Second),
 			Retries:        &retries,
 		},
+		Go2RTC: Go2RTC{
+			Lease:          D(60 * time.Second),
+			RequestTimeout: D(5 * time.Second),
+		},
 		Record: Record{
 			Retention:      D(14 * 24 * time.Hour),
 			SampleInterval: D(5 * time.Second),

@@ -42,6 +42,15 @@ func (c *Config) Validate() error {
 		add(fmt.Errorf("record.queue_rows: must be at least 1, got %d", c.Record.QueueRows))
 	}
 
+	if c.Go2RTC.Enabled() {
+		add(checkHTTPURL("go2rtc.url", c.Go2RTC.URL))
+	}
+	if c.Go2RTC.PlayerURL != "" {
+		add(checkHTTPURL("go2rtc.player_url", c.Go2RTC.PlayerURL))
+	}
+	add(c.Go2RTC.Lease.check("go2rtc.lease"))
+	add(c.Go2RTC.RequestTimeout.check("go2rtc.request_timeout"))
+
 	if len(c.Subnets) == 0 {
 		add(errors.New("subnets: at least one subnet is needed"))
 	}
@@ -103,6 +112,19 @@ func checkURL(field, raw string) error {
 	}
 	if u.Hostname() == "" {
 		return fmt.Errorf("%s: %q has no host", field, shown)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts http:// and https:// URLs with a host and no path
+// beyond "/".
+func checkHTTPURL(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, RedactURL(raw))
+	}
+	if u.Path != "" && u.Path != "/" {
+		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, RedactURL(raw))
 	}
 	return nil
 }

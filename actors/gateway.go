@@ -1,0 +1,433 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"camvisor/actors/go2rtc"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// gatewayActor is the only code that talks to go2rtc, and the home of
+// invariant 3: at each subnet's CycleEnded it removes from go2rtc every
+// stream of that subnet whose lease expired, and confirms with a listing
+// that each is gone; one still listed is recorded and retried at the next
+// cycle end. Requests go one at a time (go2rtc crashes on overlapping
+// ones) on a worker goroutine, so the mailbox answers at once and the
+// patrol never waits: while go2rtc is unreachable the gateway refuses
+// leases and frames with the reason, probes with back-off, and recovers by
+// itself.
+type gatewayActor struct {
+	env    *Env
+	client *go2rtc.Client // used by the worker goroutine only
+
+	ops     chan gwOp
+	stopped chan struct{}
+	queue   []gwOp
+	busy    bool
+
+	healthy  bool
+	lastErr  string
+	backoff  time.Duration
+	probe    *time.Timer
+	cleaned  bool // streams of earlier runs removed
+	streams  map[string]*gwStream
+	removing map[string]bool // removal under way
+}
+
+// gwStream is a stream this run registered.
+type gwStream struct {
+	name, camera, subnet string
+	source               string
+	expired              bool // its lease ended: remove at the subnet's next cycle end
+	attempts             int  // removals tried
+}
+
+// gwOp is one request to go2rtc, run by the worker.
+type gwOp struct {
+	kind     gwKind
+	stream   string
+	camera   string // for additions
+	subnet   string
+	source   string
+	replyTo  *actor.PID
+	ref      int64
+	deadline time.Time
+	reason   string   // for removals
+	confirm  []string // for a listing that confirms removals
+}
+
+type gwKind int
+
+const (
+	opAdd gwKind = iota
+	opRemove
+	opList // a probe, the start-up cleanup or a removal confirmation
+	opFrame
+	opViewers
+)
+
+// gwDone carries a worker result back to the actor.
+type gwDone struct {
+	op        gwOp
+	err       error
+	jpeg      []byte
+	list      map[string]go2rtc.Stream
+	consumers int
+}
+
+type gwProbe struct{}
+
+// StreamPrefix marks the go2rtc streams camvisor creates, so it can tell
+// them from the operator's own.
+const StreamPrefix = "camvisor_"
+
+// StreamName is camera's go2rtc stream.
+func StreamName(camera string) string { return StreamPrefix + camera }
+
+// maxProbeBackoff caps the wait between probes of an unreachable go2rtc.
+const maxProbeBackoff = 30 * time.Second
+
+func gatewayProps(env *Env) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &gatewayActor{env: env, streams: map[string]*gwStream{}, removing: map[string]bool{}}
+	})
+}
+
+// gatewayWants are the facts the root subscribes the gateway to.
+func gatewayWants(evt any) bool {
+	_, ok := evt.(*messages.CycleEnded)
+	return ok
+}
+
+// Receive handles one message.
+func (a *gatewayActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *messages.AddStream:
+		a.onAddStream(ctx, msg)
+	case *messages.StreamExpired:
+		a.onStreamExpired(msg)
+	case *messages.FetchFrame:
+		a.onFetchFrame(ctx, msg)
+	case *messages.CountViewers:
+		a.onCountViewers(ctx, msg)
+	case *messages.CycleEnded:
+		a.onCycleEnded(ctx, msg)
+	case *gwDone:
+		a.onDone(ctx, msg)
+	case *gwProbe:
+		a.onProbe(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		a.onStopping(ctx)
+	}
+}
+
+func (a *gatewayActor) onStarted(ctx actor.Context) {
+	cfg := a.env.Config.Go2RTC
+	a.client = go2rtc.New(cfg.URL, cfg.RequestTimeout.Duration)
+	a.ops = make(chan gwOp)
+	a.stopped = make(chan struct{})
+	a.healthy = true // until a request says otherwise
+	a.backoff = time.Second
+	go a.worker(ctx.ActorSystem(), ctx.Self())
+	// Start-up: list, then remove what earlier runs left.
+	a.enqueue(ctx, gwOp{kind: opList})
+}
+
+func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
+	if s := a.streams[msg.Stream]; s != nil && !a.removing[msg.Stream] {
+		// Registered and maybe watched: never register it again (a second
+		// stream object would open a second connection to the camera).
+		s.expired = false
+		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream})
+		return
+	}
+	if !a.healthy {
+		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream, Error: "live view refused: " + a.lastErr})
+		return
+	}
+	a.enqueue(ctx, gwOp{kind: opAdd, stream: msg.Stream, camera: msg.Camera, subnet: msg.Subnet, source: msg.Source, replyTo: ctx.Sender()})
+}
+
+func (a *gatewayActor) onStreamExpired(msg *messages.StreamExpired) {
+	if s := a.streams[msg.Stream]; s != nil {
+		s.expired = true
+	}
+}
+
+func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
+	if !a.healthy {
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr})
+		return
+	}
+	a.enqueue(ctx, gwOp{kind: opFrame, stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline})
+}
+
+func (a *gatewayActor) onCountViewers(ctx actor.Context, msg *messages.CountViewers) {
+	if !a.healthy {
+		ctx.Respond(&messages.ViewersCounted{Stream: msg.Stream, Error: a.lastErr})
+		return
+	}
+	a.enqueue(ctx, gwOp{kind: opViewers, stream: msg.Stream, replyTo: ctx.Sender()})
+}
+
+// onCycleEnded removes the subnet's expired streams, then confirms.
+func (a *gatewayActor) onCycleEnded(ctx actor.Context, msg *messages.CycleEnded) {
+	if !a.healthy {
+		return // kept expired: retried at a cycle end after recovery
+	}
+	var names []string
+	for _, s := range a.streams {
+		if s.subnet == msg.Subnet && s.expired && !a.removing[s.name] {
+			names = append(names, s.name)
+		}
+	}
+	a.removeAndConfirm(ctx, names, "lease expired")
+}
+
+func (a *gatewayActor) removeAndConfirm(ctx actor.Context, names []string, reason string) {
+	if len(names) == 0 {
+		return
+	}
+	for _, n := range names {
+		a.removing[n] = true
+		a.enqueue(ctx, gwOp{kind: opRemove, stream: n, reason: reason})
+	}
+	a.enqueue(ctx, gwOp{kind: opList, confirm: names, reason: reason})
+}
+
+func (a *gatewayActor) enqueue(ctx actor.Context, op gwOp) {
+	a.queue = append(a.queue, op)
+	a.next(ctx)
+}
+
+// next hands the worker the next request when it is idle.
+func (a *gatewayActor) next(ctx actor.Context) {
+	if a.busy || len(a.queue) == 0 || a.ops == nil {
+		return
+	}
+	op := a.queue[0]
+	a.queue = a.queue[1:]
+	if !op.deadline.IsZero() && time.Now().After(op.deadline) {
+		a.reply(ctx, op, &gwDone{op: op, err: errors.New("capture deadline passed while waiting for go2rtc")})
+		a.next(ctx)
+		return
+	}
+	a.busy = true
+	a.ops <- op
+}
+
+func (a *gatewayActor) onDone(ctx actor.Context, d *gwDone) {
+	a.busy = false
+	if d.err != nil && errors.Is(d.err, go2rtc.ErrUnreachable) {
+		a.degrade(ctx, d.err)
+	} else if d.op.kind == opList && d.err == nil {
+		a.recover(ctx, d.list)
+	}
+	switch d.op.kind {
+	case opAdd:
+		if d.err == nil {
+			op := d.op
+			a.streams[op.stream] = &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source}
+			ctx.ActorSystem().EventStream.Publish(&messages.StreamRegistered{Stream: op.stream, Camera: op.camera, Subnet: op.subnet, At: time.Now()})
+		}
+	case opRemove:
+		if d.err != nil {
+			a.env.Log.Warn("go2rtc removal failed", "stream", d.op.stream, "reason", d.err.Error())
+		}
+	case opList:
+		if len(d.op.confirm) > 0 {
+			a.confirmRemovals(ctx, d)
+		}
+	}
+	a.reply(ctx, d.op, d)
+	a.next(ctx)
+}
+
+// confirmRemovals checks a listing taken after removals: a name still
+// listed is a failed removal, recorded and retried at the next cycle end.
+func (a *gatewayActor) confirmRemovals(ctx actor.Context, d *gwDone) {
+	for _, name := range d.op.confirm {
+		delete(a.removing, name)
+		s := a.streams[name]
+		fact := &messages.StreamRemoved{Stream: name, At: time.Now(), Reason: d.op.reason}
+		if s != nil {
+			s.attempts++
+			fact.Camera, fact.Subnet, fact.Attempts = s.camera, s.subnet, s.attempts
+		}
+		_, still := d.list[name]
+		switch {
+		case d.err != nil:
+			fact.Error = "could not confirm: " + d.err.Error()
+		case still:
+			fact.Error = "still listed by go2rtc after DELETE ?src=" + name
+		}
+		if fact.Error != "" {
+			a.env.Log.Warn("go2rtc stream not removed; retried at the next cycle end", "stream", name, "reason", fact.Error)
+		} else {
+			delete(a.streams, name)
+			a.env.Log.Info("go2rtc stream removed", "stream", name, "reason", d.op.reason)
+		}
+		ctx.ActorSystem().EventStream.Publish(fact)
+	}
+}
+
+// reply answers whoever asked for op.
+func (a *gatewayActor) reply(ctx actor.Context, op gwOp, d *gwDone) {
+	if op.replyTo == nil {
+		return
+	}
+	errText := ""
+	if d.err != nil {
+		errText = d.err.Error()
+	}
+	switch op.kind {
+	case opAdd:
+		if errText != "" {
+			errText = "live view refused: " + errText
+		}
+		ctx.Send(op.replyTo, &messages.StreamAdded{Stream: op.stream, Error: errText})
+	case opFrame:
+		ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: d.jpeg, Error: errText})
+	case opViewers:
+		ctx.Send(op.replyTo, &messages.ViewersCounted{Stream: op.stream, Consumers: d.consumers, Error: errText})
+	}
+}
+
+// degrade marks go2rtc unreachable: queued requests are answered with the
+// reason, and a probe is scheduled with back-off.
+func (a *gatewayActor) degrade(ctx actor.Context, err error) {
+	a.lastErr = err.Error()
+	if a.healthy {
+		a.healthy = false
+		a.env.Log.Error("go2rtc unreachable: live view refused, patrol continues with ffmpeg", "reason", a.lastErr)
+		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "go2rtc", Healthy: false, Error: a.lastErr, At: time.Now()})
+	}
+	queued := a.queue
+	a.queue = nil
+	for _, op := range queued {
+		if op.kind == opRemove || len(op.confirm) > 0 {
+			for _, n := range op.confirm {
+				delete(a.removing, n)
+			}
+			delete(a.removing, op.stream)
+			continue // the streams stay expired: removed after recovery
+		}
+		a.reply(ctx, op, &gwDone{op: op, err: err})
+	}
+	if a.probe == nil {
+		a.probe = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &gwProbe{})
+		a.backoff = min(2*a.backoff, maxProbeBackoff)
+	}
+}
+
+func (a *gatewayActor) onProbe(ctx actor.Context) {
+	a.probe = nil
+	a.enqueue(ctx, gwOp{kind: opList})
+}
+
+// recover runs after every good listing: it ends a degraded spell, and
+// does the start-up cleanup once.
+func (a *gatewayActor) recover(ctx actor.Context, list map[string]go2rtc.Stream) {
+	if !a.healthy {
+		a.healthy = true
+		a.lastErr = ""
+		a.backoff = time.Second
+		a.env.Log.Info("go2rtc reachable again", "streams", len(list))
+		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "go2rtc", Healthy: true, At: time.Now()})
+		// A restarted go2rtc lost what PATCH put in its memory: register
+		// the live streams again.
+		for name, s := range a.streams {
+			if _, ok := list[name]; !ok && !s.expired {
+				delete(a.streams, name)
+				a.enqueue(ctx, gwOp{kind: opAdd, stream: name, camera: s.camera, subnet: s.subnet, source: s.source})
+			}
+		}
+	}
+	if !a.cleaned {
+		a.cleaned = true
+		var stale []string
+		for name := range list {
+			if strings.HasPrefix(name, StreamPrefix) && a.streams[name] == nil {
+				stale = append(stale, name)
+			}
+		}
+		if len(stale) > 0 {
+			a.env.Log.Info("removing go2rtc streams left by an earlier run", "streams", strings.Join(stale, ","))
+		}
+		a.removeAndConfirm(ctx, stale, "left by an earlier run")
+	}
+}
+
+// onStopping removes the streams this run created, then ends the worker.
+// It blocks, bounded by request_timeout per stream: the stop is not over
+// while our streams stay in go2rtc.
+func (a *gatewayActor) onStopping(ctx actor.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.env.Log.Error("panic while stopping gateway", "reason", fmt.Sprint(r))
+		}
+	}()
+	if a.probe != nil {
+		a.probe.Stop()
+	}
+	if a.ops == nil {
+		return
+	}
+	close(a.ops) // the worker finishes its request in flight, then exits
+	a.ops = nil
+	<-a.stopped
+	if !a.healthy {
+		return
+	}
+	for name, s := range a.streams {
+		err := a.client.Remove(context.Background(), name)
+		fact := &messages.StreamRemoved{Stream: name, Camera: s.camera, Subnet: s.subnet, At: time.Now(), Reason: "shutdown", Attempts: s.attempts + 1}
+		if err != nil {
+			fact.Error = err.Error()
+			a.env.Log.Warn("go2rtc removal at shutdown failed", "stream", name, "reason", fact.Error)
+		}
+		ctx.ActorSystem().EventStream.Publish(fact)
+	}
+}
+
+// worker runs requests one at a time and reports each to the actor.
+func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID) {
+	defer close(a.stopped)
+	for op := range a.ops {
+		ctx := context.Background()
+		cancel := context.CancelFunc(func() {})
+		if !op.deadline.IsZero() {
+			ctx, cancel = context.WithDeadline(ctx, op.deadline)
+		}
+		d := &gwDone{op: op}
+		switch op.kind {
+		case opAdd:
+			d.err = a.client.Add(ctx, op.stream, op.source)
+		case opRemove:
+			d.err = a.client.Remove(ctx, op.stream)
+		case opList:
+			d.list, d.err = a.client.List(ctx)
+		case opFrame:
+			fctx, fcancel := context.WithTimeout(ctx, a.env.Config.Go2RTC.RequestTimeout.Duration)
+			d.jpeg, d.err = a.client.Frame(fctx, op.stream)
+			fcancel()
+		case opViewers:
+			var s go2rtc.Stream
+			s, d.err = a.client.Get(ctx, op.stream)
+			if errors.Is(d.err, go2rtc.ErrNotFound) {
+				d.err = nil // gone: nobody watches
+			}
+			d.consumers = len(s.Consumers)
+		}
+		cancel()
+		system.Root.Send(self, d)
+	}
+}

@@ -43,6 +43,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr)
+	// Before anything starts: a SIGTERM during start-up must still get the
+	// ordered shutdown, not the default death.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 
 	store, err := db.Open(cfg.DB)
 	if err != nil {
@@ -71,9 +76,6 @@ func cmdRun(args []string, stderr io.Writer) error {
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
 		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 	var reason string
 	select {
 	case s := <-sigs:

@@ -85,7 +85,9 @@ func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup fun
 	tree.System.EventStream.Subscribe(func(evt any) {
 		switch evt.(type) {
 		case *messages.CaptureDone, *messages.CycleEnded, *messages.CycleStarted, *messages.ProcessStarted,
-			*messages.ProcessExited, *messages.CameraStateChanged, *messages.RecorderHealth, *messages.ProcessCensus:
+			*messages.ProcessExited, *messages.CameraStateChanged, *messages.RecorderHealth, *messages.ProcessCensus,
+			*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered, *messages.StreamRemoved,
+			*messages.ServiceHealth, *messages.SlotsChanged:
 			h.mu.Lock()
 			h.events = append(h.events, evt)
 			h.mu.Unlock()

@@ -1,0 +1,298 @@
+package actors
+
+import (
+	"bytes"
+	"image/jpeg"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/go2rtctest"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/messages"
+
+	"github.com/gorilla/websocket"
+)
+
+// Invariant 3 (cycle end releases) and the go2rtc half of invariant 2,
+// against the go2rtc stand-in (which follows GO2RTC.md) and camsim.
+
+// withGo2RTC points cfg at a fresh stand-in with a short lease.
+func withGo2RTC(t *testing.T, cfg *config.Config, lease time.Duration) *go2rtctest.Server {
+	t.Helper()
+	g := go2rtctest.New(t, go2rtctest.Options{DialTimeout: 2 * time.Second})
+	cfg.Go2RTC.URL = g.URL()
+	cfg.Go2RTC.Lease = testDuration(lease)
+	cfg.Go2RTC.RequestTimeout = testDuration(3 * time.Second)
+	return g
+}
+
+// lease asks a camera for a live view and returns the answer.
+func (h *harness) lease(subnet, id string, until time.Time) *messages.LeaseAnswer {
+	h.t.Helper()
+	h.waitCamera(subnet, id)
+	res, err := h.tree.System.Root.RequestFuture(h.camera(subnet, id), &messages.GrantLease{Camera: id, Until: until, Reason: "operator"}, 15*time.Second).Result()
+	if err != nil {
+		h.t.Fatalf("lease %s: %v", id, err)
+	}
+	return res.(*messages.LeaseAnswer)
+}
+
+// watch attaches a viewer to the stand-in's player WebSocket, as the
+// dashboard's iframe does; close to leave.
+func watch(t *testing.T, g *go2rtctest.Server, stream string) *websocket.Conn {
+	t.Helper()
+	u, _ := url.Parse(g.URL())
+	u.Scheme = "ws"
+	u.Path = "/api/ws"
+	u.RawQuery = url.Values{"src": {stream}}.Encode()
+	ws, resp, err := websocket.DefaultDialer.Dial(u.String(), http.Header{"Origin": {g.URL()}})
+	if err != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.Fatalf("watch %s: %v (HTTP %d)", stream, err, code)
+	}
+	t.Cleanup(func() { ws.Close() })
+	// Read like a browser's player does, or the viewer stalls and is dropped.
+	go func() {
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return ws
+}
+
+func TestLeaseLifecycle(t *testing.T) {
+	cam := sim.Camera{Name: "door", MaxConnections: 2}
+	cams := startCamsim(t, cam)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg.Subnets[0].Interval = testDuration(time.Second)
+	g := withGo2RTC(t, cfg, time.Second)
+	h, store := startRecordedTree(t, cams, cfg)
+
+	ans := h.lease("lab", "door", time.Now().Add(1500*time.Millisecond))
+	if !ans.Granted || ans.Stream != "camvisor_door" || !strings.HasSuffix(ans.PlayerURL, "/stream.html?src=camvisor_door") {
+		t.Fatalf("lease answer %+v", ans)
+	}
+	if src := g.Streams()["camvisor_door"]; len(src) != 1 || !strings.Contains(src[0], "/door") {
+		t.Fatalf("go2rtc streams %v", g.Streams())
+	}
+	if g.Connections("camvisor_door") != 0 || cams.Stats("door").Open != 0 {
+		t.Errorf("a registered stream nobody watches holds a connection")
+	}
+	waitFor(h, 5*time.Second, "slot held by the lease", func(e *messages.SlotsChanged) bool { return e.Camera == "door" && e.Leases == 1 })
+
+	// The lease expires; its slot is freed; the next cycle end removes the stream.
+	ended := waitFor(h, 10*time.Second, "lease ended", func(e *messages.LeaseEnded) bool { return e.Camera == "door" })
+	if ended.Reason != "expired" {
+		t.Errorf("lease ended: %q", ended.Reason)
+	}
+	waitFor(h, 5*time.Second, "slot free again", func(e *messages.SlotsChanged) bool {
+		return e.Camera == "door" && e.Leases == 0 && e.At.After(ended.ReleasedAt.Add(-time.Second))
+	})
+	removed := waitFor(h, 10*time.Second, "stream removed at a cycle end", func(e *messages.StreamRemoved) bool { return e.Stream == "camvisor_door" })
+	if removed.Error != "" || removed.Reason != "lease expired" {
+		t.Fatalf("removal %+v", removed)
+	}
+	if _, still := g.Streams()["camvisor_door"]; still {
+		t.Fatalf("stream still in go2rtc after its removal was confirmed: %v", g.Streams())
+	}
+	// Within the lease plus one cycle (1 s) plus the drain.
+	if late := removed.At.Sub(ended.Until); late > 3*time.Second {
+		t.Errorf("stream removed %s after its lease ended", late)
+	}
+	var usedSrc, usedName bool
+	for _, r := range g.Requests() {
+		usedSrc = usedSrc || strings.HasPrefix(r, "DELETE /api/streams?src=camvisor_door")
+		usedName = usedName || (strings.HasPrefix(r, "DELETE") && strings.Contains(r, "name="))
+	}
+	if !usedSrc || usedName {
+		t.Errorf("removal requests: %v", g.Requests())
+	}
+
+	h.shutdown()
+	var released, reason *string
+	if err := store.DB.QueryRow("SELECT released_at, reason FROM leases WHERE camera = 'door'").Scan(&released, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if released == nil || reason == nil || *reason != "expired" {
+		t.Errorf("lease row not closed: released_at %v reason %v", released, reason)
+	}
+	var removedAt *string
+	store.DB.QueryRow("SELECT removed_at FROM go2rtc_streams WHERE stream = 'camvisor_door'").Scan(&removedAt)
+	if removedAt == nil {
+		t.Error("go2rtc_streams row has no removed_at")
+	}
+}
+
+func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
+	t.Run("N=2, lease watched, patrol and operator captures", func(t *testing.T) {
+		cam := sim.Camera{Name: "tapo", MaxConnections: 2}
+		cams := startCamsim(t, cam)
+		cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+		cfg.Subnets[0].Interval = testDuration(700 * time.Millisecond)
+		g := withGo2RTC(t, cfg, time.Minute)
+		h := startTree(t, cams, cfg)
+		// Let the first cycle's ffmpeg finish: from the grant on, every
+		// capture goes through the viewer's one connection.
+		waitFor(h, 10*time.Second, "first patrol cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+		if ans := h.lease("lab", "tapo", time.Time{}); !ans.Granted {
+			t.Fatalf("lease refused: %s", ans.Reason)
+		}
+		watch(t, g, "camvisor_tapo")
+		testkit.Eventually(t, 5*time.Second, "the viewer's connection open", func() bool { return cams.Stats("tapo").Open == 1 })
+		if st := cams.Stats("tapo"); st.MaxOpen > 2 || st.Refused != 0 {
+			t.Fatalf("camsim: max_open %d refused %d before the captures", st.MaxOpen, st.Refused)
+		}
+		cams.ResetStats()
+		since := time.Now()
+		for range 6 {
+			if d := h.capture("lab", "tapo", 10*time.Second); d.Outcome != messages.OutcomeOK || d.Via != "go2rtc" {
+				t.Errorf("capture while watched: %s via %s: %s", d.Outcome, d.Via, d.Error)
+			}
+		}
+		waitFor(h, 10*time.Second, "patrol cycles while watched", func(e *messages.CycleEnded) bool { return e.Number >= 4 })
+		st := cams.Stats("tapo")
+		if st.MaxOpen > 1 || st.Refused != 0 {
+			t.Errorf("camsim: max_open %d refused %d; captures through go2rtc must share the one connection", st.MaxOpen, st.Refused)
+		}
+		for _, d := range all(h, func(d *messages.CaptureDone) bool { return d.Cycle > 0 && d.StartedAt.After(since) }) {
+			if d.Via != "go2rtc" || d.Outcome != messages.OutcomeOK {
+				t.Errorf("patrol capture of cycle %d while a lease was live: %s via %s", d.Cycle, d.Outcome, d.Via)
+			}
+		}
+	})
+
+	t.Run("N=1, lease live, captures through frame.jpeg only", func(t *testing.T) {
+		cam := sim.Camera{Name: "solo", MaxConnections: 1}
+		cams := startCamsim(t, cam)
+		cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
+		g := withGo2RTC(t, cfg, time.Minute)
+		h := startTree(t, cams, cfg)
+		waitFor(h, 10*time.Second, "first patrol cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+		testkit.Eventually(t, 2*time.Second, "the patrol's connection closed", func() bool { return cams.Stats("solo").Open == 0 })
+		cams.ResetStats()
+		if ans := h.lease("lab", "solo", time.Time{}); !ans.Granted {
+			t.Fatalf("lease refused: %s", ans.Reason)
+		}
+		for range 3 {
+			d := h.capture("lab", "solo", 15*time.Second)
+			if d.Outcome != messages.OutcomeOK || d.Via != "go2rtc" || d.Attempts != 0 {
+				t.Fatalf("capture: %s via %s attempts %d: %s", d.Outcome, d.Via, d.Attempts, d.Error)
+			}
+			if _, err := jpeg.Decode(bytes.NewReader(d.JPEG)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := cams.Stats("solo"); st.MaxOpen != 1 || st.Refused != 0 {
+			t.Errorf("camsim: max_open %d refused %d, want exactly the lease's one connection", st.MaxOpen, st.Refused)
+		}
+		if n := len(h.ffmpegOf("solo")); n != 0 {
+			t.Errorf("%d ffmpeg processes while the lease holds the only slot", n)
+		}
+		// A second lease is the same lease, extended; a lease elsewhere in the
+		// budget is refused.
+		if ans := h.lease("lab", "solo", time.Now().Add(2*time.Minute)); !ans.Granted || !ans.Extended {
+			t.Errorf("second grant: %+v", ans)
+		}
+		_ = g
+	})
+}
+
+func TestStreamsOfEarlierRunsRemovedAtStart(t *testing.T) {
+	cam := sim.Camera{Name: "porch"}
+	cams := startCamsim(t, cam)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	g := withGo2RTC(t, cfg, time.Minute)
+	for _, name := range []string{"camvisor_ghost", "operator_cam"} {
+		req, _ := http.NewRequest(http.MethodPut, g.URL()+"/api/streams?"+url.Values{"name": {name}, "src": {cams.URL("porch")}}.Encode(), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("seed %s: %v %v", name, err, resp)
+		}
+		resp.Body.Close()
+	}
+	h := startTree(t, cams, cfg)
+	removed := waitFor(h, 10*time.Second, "stale stream removed", func(e *messages.StreamRemoved) bool { return e.Stream == "camvisor_ghost" })
+	if removed.Error != "" || removed.Reason != "left by an earlier run" {
+		t.Errorf("removal %+v", removed)
+	}
+	streams := g.Streams()
+	if _, ok := streams["camvisor_ghost"]; ok {
+		t.Error("camvisor_ghost still in go2rtc")
+	}
+	if _, ok := streams["operator_cam"]; !ok {
+		t.Error("the operator's own stream was removed")
+	}
+}
+
+func TestGo2RTCDownMidRun(t *testing.T) {
+	list := []sim.Camera{{Name: "c1", MaxConnections: 2}, {Name: "c2", MaxConnections: 2}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg.Subnets[0].Interval = testDuration(time.Second)
+	g := withGo2RTC(t, cfg, time.Minute)
+	h := startTree(t, cams, cfg)
+	if ans := h.lease("lab", "c1", time.Time{}); !ans.Granted {
+		t.Fatalf("lease refused: %s", ans.Reason)
+	}
+	g.Down()
+	// A capture of the leased camera: go2rtc fails, ffmpeg takes the free slot.
+	d := h.capture("lab", "c1", 15*time.Second)
+	if d.Outcome != messages.OutcomeOK || d.Via != "ffmpeg" {
+		t.Errorf("capture with go2rtc down: %s via %s: %s", d.Outcome, d.Via, d.Error)
+	}
+	waitFor(h, 10*time.Second, "gateway degraded", func(e *messages.ServiceHealth) bool { return e.Service == "go2rtc" && !e.Healthy })
+	ans := h.lease("lab", "c2", time.Time{})
+	if ans.Granted || !strings.Contains(ans.Reason, "unreachable") {
+		t.Errorf("lease while go2rtc is down: %+v", ans)
+	}
+	down := len(all(h, func(e *messages.CycleEnded) bool { return true }))
+	waitFor(h, 10*time.Second, "patrol goes on", func(e *messages.CycleEnded) bool {
+		return int(e.Number) > down+1 && e.Outcomes[1].Outcome == messages.OutcomeOK
+	})
+
+	g.Up()
+	waitFor(h, 45*time.Second, "gateway recovered", func(e *messages.ServiceHealth) bool { return e.Service == "go2rtc" && e.Healthy })
+	if ans := h.lease("lab", "c2", time.Time{}); !ans.Granted {
+		t.Errorf("lease after recovery refused: %s", ans.Reason)
+	}
+	if st := cams.Stats("c1"); st.MaxOpen > 2 || st.Refused > 0 {
+		t.Errorf("c1: max_open %d refused %d", st.MaxOpen, st.Refused)
+	}
+}
+
+func TestEmptyFrameIsAFailure(t *testing.T) {
+	cam := sim.Camera{Name: "dead", Refuse: true, MaxConnections: 1}
+	cams := startCamsim(t, cam)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"dead": 1})
+	g := withGo2RTC(t, cfg, time.Minute)
+	h := startTree(t, cams, cfg)
+	waitFor(h, 15*time.Second, "first cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+	if ans := h.lease("lab", "dead", time.Time{}); !ans.Granted {
+		t.Fatalf("lease refused: %s", ans.Reason)
+	}
+	// go2rtc answers frame.jpeg with 200 and an empty body: not a frame.
+	d := h.capture("lab", "dead", 15*time.Second)
+	if d.Outcome == messages.OutcomeOK || len(d.JPEG) != 0 {
+		t.Fatalf("an empty 200 was taken for a frame: %s %d bytes", d.Outcome, len(d.JPEG))
+	}
+	if d.Outcome != messages.OutcomeNoSlot || !strings.Contains(d.Error, "go2rtc gave no frame") {
+		t.Errorf("capture: %s %q; want no_slot naming go2rtc's empty answer (the lease holds the only slot)", d.Outcome, d.Error)
+	}
+	var sawFrameRequest bool
+	for _, r := range g.Requests() {
+		sawFrameRequest = sawFrameRequest || strings.HasPrefix(r, "GET /api/frame.jpeg?src=camvisor_dead")
+	}
+	if !sawFrameRequest {
+		t.Error("no frame.jpeg request reached go2rtc")
+	}
+}

@@ -1,0 +1,192 @@
+package go2rtctest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"camvisor/cmd/camsim/sim"
+)
+
+// consumer is one viewer or frame.jpeg request attached to a stream object.
+type consumer struct {
+	id        int
+	st        *stream
+	prod      *producer // the camera connection it reads; fixed at attach
+	format    string    // format_name in the stream's JSON
+	protocol  string
+	remote    string
+	userAgent string
+	frames    chan []byte // holds the newest frame not yet taken
+}
+
+// newConsumer describes a consumer of r; attachLocked binds it to a stream.
+func newConsumer(r *http.Request, format, protocol string) *consumer {
+	return &consumer{
+		format:    format,
+		protocol:  protocol,
+		remote:    r.RemoteAddr,
+		userAgent: r.UserAgent(),
+		frames:    make(chan []byte, 1),
+	}
+}
+
+// producer is one RTSP connection to a camera, shared by the consumers of
+// one stream object.
+type producer struct {
+	st     *stream
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the connection failed or was closed
+	err    error         // why it ended; set before done is closed
+}
+
+// Consumers returns how many viewers and frame.jpeg requests are attached
+// now to stream objects of that name, old ones (deleted or replaced while
+// watched) included.
+func (s *Server) Consumers(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.attached {
+		if c.st.name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// Connections returns how many RTSP connections the stand-in holds now to
+// the camera of the stream objects of that name, old ones included, counting
+// one still being dialled.
+func (s *Server) Connections(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for p := range s.producers {
+		if p.st.name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// attachLocked adds c to st, dialling the camera when st has no connection.
+// The caller holds s.mu and runs on a goroutine s.wg counts.
+func (s *Server) attachLocked(st *stream, c *consumer) {
+	if st.prod == nil {
+		st.prod = s.startProducerLocked(st)
+	}
+	s.consumerN++
+	c.id = s.consumerN
+	c.st, c.prod = st, st.prod
+	st.consumers = append(st.consumers, c)
+	s.attached[c] = struct{}{}
+}
+
+// detach removes c from its stream and closes the stream's camera connection
+// at once when c was the last consumer (go2rtc takes about 60 ms). Detaching
+// twice is harmless.
+func (s *Server) detach(c *consumer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.attached[c]; !ok {
+		return
+	}
+	delete(s.attached, c)
+	st := c.st
+	st.consumers = slices.DeleteFunc(st.consumers, func(x *consumer) bool { return x == c })
+	if len(st.consumers) == 0 && st.prod != nil {
+		st.prod.cancel()
+		st.prod = nil
+	}
+}
+
+// startProducerLocked starts dialling st's camera. The caller holds s.mu.
+func (s *Server) startProducerLocked(st *stream) *producer {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &producer{st: st, cancel: cancel, done: make(chan struct{})}
+	s.producers[p] = struct{}{}
+	s.wg.Add(1)
+	go s.runProducer(ctx, p, slices.Clone(st.urls))
+	return p
+}
+
+// runProducer owns one camera connection: it dials, hands every frame to the
+// consumers attached to it, and closes the connection when ctx ends or the
+// camera fails.
+func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
+	defer s.wg.Done()
+	client, err := s.dial(ctx, urls)
+	if err != nil {
+		s.endProducer(p, err)
+		return
+	}
+	for {
+		frame, err := client.NextFrame(ctx)
+		if err != nil {
+			_ = client.Close()
+			s.endProducer(p, err)
+			return
+		}
+		s.broadcast(p, frame)
+	}
+}
+
+// dial connects to the first rtsp:// source that answers, giving each
+// DialTimeout, as go2rtc tries a stream's producers in order.
+func (s *Server) dial(ctx context.Context, urls []string) (*sim.Client, error) {
+	var errs []error
+	for _, u := range urls {
+		if !strings.HasPrefix(u, "rtsp://") {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout)
+		c, err := sim.Dial(dctx, u)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 0 {
+		return nil, errors.New("go2rtc stand-in: no rtsp:// source to dial")
+	}
+	return nil, fmt.Errorf("go2rtc stand-in: %w", errors.Join(errs...))
+}
+
+// endProducer forgets p, whose connection is closed, records why it ended
+// and tells its consumers; the next consumer of the stream dials again.
+// Connections stops counting p before any consumer hears of it.
+func (s *Server) endProducer(p *producer, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.producers, p)
+	if p.st.prod == p {
+		p.st.prod = nil
+	}
+	p.err = err
+	close(p.done)
+}
+
+// broadcast offers a frame to every consumer reading p, replacing a frame a
+// slow consumer has not taken yet.
+func (s *Server) broadcast(p *producer, frame []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range p.st.consumers {
+		if c.prod != p {
+			continue
+		}
+		select {
+		case <-c.frames:
+		default:
+		}
+		c.frames <- frame // cannot block: only this goroutine sends, under s.mu
+	}
+}

@@ -19,12 +19,13 @@ import (
 // a lease is live, a capture takes its frame through go2rtc, sharing the
 // lease's connection: no extra slot.
 type cameraActor struct {
-	env      *Env
-	cam      config.SubnetCamera
-	redactor config.Redactor
-	cause    *stopCause // ours, read by our children
-	strategy actor.SupervisorStrategy
-	stopping bool
+	env         *Env
+	cam         config.SubnetCamera
+	redactor    config.Redactor
+	cause       *stopCause // ours, read by our children
+	strategy    actor.SupervisorStrategy
+	incarnation int // 1 at first start, +1 per restart
+	stopping    bool
 
 	seq       int                    // names ffmpeg/<seq>
 	running   map[string]*captureJob // by child actor id: each holds one slot
@@ -91,8 +92,12 @@ type (
 const failingAfter = 3
 
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
+	// The producer runs once per incarnation, always on this actor's
+	// mailbox goroutine: the counter needs no lock.
+	incarnation := 0
 	return actor.PropsFromProducer(func() actor.Actor {
-		a := &cameraActor{
+		incarnation++
+		a := &cameraActor{incarnation: incarnation,
 			env: env, cam: cam, redactor: config.NewRedactor(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{},
@@ -346,6 +351,7 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 		job.expiry.Stop()
 	}
 	done := &messages.CaptureDone{
+		Key:    fmt.Sprintf("%s-%d-%d", a.cam.ID, a.incarnation, job.id),
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Cycle: job.req.Cycle, Outcome: o,
 		Error: a.redactor.Redact(errText), Via: "ffmpeg", Attempts: job.attempts,
 		StartedAt: job.asked, EndedAt: time.Now(),

@@ -136,7 +136,7 @@ func (a *gatewayActor) onStarted(ctx actor.Context) {
 	a.stopped = make(chan struct{})
 	a.healthy = true // until a request says otherwise
 	a.backoff = time.Second
-	go a.worker(ctx.ActorSystem(), ctx.Self())
+	go a.worker(ctx.ActorSystem(), ctx.Self(), a.ops, a.stopped)
 	// Start-up: list, then remove what earlier runs left.
 	a.enqueue(ctx, gwOp{kind: opList})
 }
@@ -399,9 +399,11 @@ func (a *gatewayActor) onStopping(ctx actor.Context) {
 }
 
 // worker runs requests one at a time and reports each to the actor.
-func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID) {
-	defer close(a.stopped)
-	for op := range a.ops {
+// The channels are arguments, not fields: the actor drops its fields when
+// it stops.
+func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID, ops <-chan gwOp, stopped chan<- struct{}) {
+	defer close(stopped)
+	for op := range ops {
 		ctx := context.Background()
 		cancel := context.CancelFunc(func() {})
 		if !op.deadline.IsZero() {

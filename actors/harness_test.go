@@ -83,18 +83,12 @@ func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup fun
 	}
 	h.tree = tree
 	tree.System.EventStream.Subscribe(func(evt any) {
-		switch evt.(type) {
-		case *messages.CaptureDone, *messages.CycleEnded, *messages.CycleStarted, *messages.ProcessStarted,
-			*messages.ProcessExited, *messages.CameraStateChanged, *messages.RecorderHealth, *messages.ProcessCensus,
-			*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered, *messages.StreamRemoved,
-			*messages.ServiceHealth, *messages.SlotsChanged:
-			h.mu.Lock()
-			h.events = append(h.events, evt)
-			h.mu.Unlock()
-			select {
-			case h.notify <- struct{}{}:
-			default:
-			}
+		h.mu.Lock()
+		h.events = append(h.events, evt)
+		h.mu.Unlock()
+		select {
+		case h.notify <- struct{}{}:
+		default:
 		}
 	})
 	t.Cleanup(func() {

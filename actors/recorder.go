@@ -76,7 +76,8 @@ func recorded(evt any) bool {
 	case *messages.ProcessStarted, *messages.ProcessExited, *messages.CaptureDone,
 		*messages.CycleEnded, *messages.ProcessCensus,
 		*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered,
-		*messages.StreamRemoved, *messages.ServiceHealth:
+		*messages.StreamRemoved, *messages.ServiceHealth,
+		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed:
 		return true
 	}
 	return false
@@ -108,7 +109,7 @@ func (a *recorderActor) onStarted(ctx actor.Context) {
 	a.jobs = make(chan recordJob)
 	a.stopped = make(chan struct{})
 	a.backoff = time.Second
-	go a.writer(ctx.ActorSystem(), ctx.Self())
+	go a.writer(ctx.ActorSystem(), ctx.Self(), a.jobs, a.stopped)
 	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), time.Minute, &pruneDue{})
 }
 
@@ -222,9 +223,11 @@ func (a *recorderActor) onStopping(ctx actor.Context) {
 }
 
 // writer owns the store: it runs jobs one at a time and reports each.
-func (a *recorderActor) writer(system *actor.ActorSystem, self *actor.PID) {
-	defer close(a.stopped)
-	for job := range a.jobs {
+// The channels are arguments, not fields: the actor drops its fields when
+// it stops.
+func (a *recorderActor) writer(system *actor.ActorSystem, self *actor.PID, jobs <-chan recordJob, stopped chan<- struct{}) {
+	defer close(stopped)
+	for job := range jobs {
 		start := time.Now()
 		if !job.prune.IsZero() {
 			more, err := a.prune(job.prune)

@@ -56,6 +56,9 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 	if a.env.Config.Go2RTC.Enabled() {
 		a.spawnService(ctx, gatewayProps(a.env), "gateway", gatewayWants)
 	}
+	a.spawnService(ctx, detectorProps(a.env), "detector", detectorWants)
+	a.spawnService(ctx, playbackProps(a.env), "playback", playbackWants)
+	a.spawnService(ctx, hubProps(a.env), "hub", hubWants)
 	pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), "patrol")
 	if err != nil {
 		a.env.Log.Error("spawn patrol", "reason", err.Error())

@@ -181,7 +181,10 @@ func (a *subnetActor) end(ctx actor.Context) {
 		ended.Outcomes = append(ended.Outcomes, o)
 	}
 	a.last = now.Sub(c.started)
-	ended.Overran = a.last >= a.sub.Interval.Duration || counts[messages.OutcomeSkipped] > 0
+	ended.OK, ended.Skipped = counts[messages.OutcomeOK], counts[messages.OutcomeSkipped]
+	ended.TimedOut = counts[messages.OutcomeTimeout] + ended.Skipped
+	ended.Failed = len(ended.Outcomes) - ended.OK - ended.TimedOut
+	ended.Overran = a.last >= a.sub.Interval.Duration || ended.Skipped > 0
 	ctx.ActorSystem().EventStream.Publish(ended)
 
 	log := a.env.Log.Info
@@ -189,9 +192,8 @@ func (a *subnetActor) end(ctx actor.Context) {
 		log = a.env.Log.Warn
 	}
 	log("cycle ended", "subnet", a.sub.Name, "cycle", c.number, "took", a.last.Round(time.Millisecond).String(),
-		"ok", counts[messages.OutcomeOK], "timeout", counts[messages.OutcomeTimeout],
-		"failed", len(ended.Outcomes)-counts[messages.OutcomeOK]-counts[messages.OutcomeTimeout]-counts[messages.OutcomeSkipped],
-		"skipped", counts[messages.OutcomeSkipped], "overran", ended.Overran, "reason", summary(ended))
+		"ok", ended.OK, "timeout", ended.TimedOut-ended.Skipped, "failed", ended.Failed,
+		"skipped", ended.Skipped, "overran", ended.Overran, "reason", summary(ended))
 
 	next := c.started.Add(a.sub.Interval.Duration)
 	if !now.Before(next) {

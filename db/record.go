@@ -143,18 +143,33 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			reason = "operator"
 		}
 		_, err = tx.Exec(`INSERT INTO captures (run_id, camera, subnet, cycle, reason, started_at, ended_at, duration_ms,
-				outcome, via, bytes, attempts, os_pid, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				outcome, via, bytes, attempts, os_pid, error, capture_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			run, m.Camera, m.Subnet, cycle, reason, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error)
+			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error, nullString(m.Key))
+	case *messages.EventOpened:
+		_, err = tx.Exec(`INSERT INTO events (id, run_id, camera, subnet, at, last_seen, label, score, x_min, y_min, x_max, y_max,
+				detector, capture_key, snapshot, snapshot_width, snapshot_height)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			m.ID, run, m.Camera, m.Subnet, T(m.At), T(m.At), m.Label, m.Score, m.Box[0], m.Box[1], m.Box[2], m.Box[3],
+			m.Detector, m.CaptureKey, m.JPEG, m.Width, m.Height)
+		if err == nil {
+			_, err = tx.Exec(`UPDATE captures SET detection = ? WHERE run_id = ? AND capture_key = ?`,
+				fmt.Sprintf("event %d: %s %.2f", m.ID, m.Label, m.Score), run, m.CaptureKey)
+		}
+	case *messages.EventUpdated:
+		_, err = tx.Exec(`UPDATE events SET last_seen = ?, score = ?, detections = ? WHERE id = ?`,
+			T(m.LastSeen), m.Score, m.Detections, m.ID)
+	case *messages.DetectionFailed:
+		_, err = tx.Exec(`UPDATE captures SET detection = ? WHERE run_id = ? AND capture_key = ?`,
+			"error: "+m.Error, run, m.CaptureKey)
 	case *messages.CycleEnded:
-		ok, failed, timedOut, skipped := tally(m.Outcomes)
 		_, err = tx.Exec(`INSERT INTO cycles (run_id, subnet, number, started_at, ended_at, duration_ms, interval_ms,
 				cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped, overran)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, subnet, number) DO NOTHING`,
 			run, m.Subnet, m.Number, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			m.Interval.Milliseconds(), ok, failed, timedOut, skipped, m.Overran)
+			m.Interval.Milliseconds(), m.OK, m.Failed, m.TimedOut, m.Skipped, m.Overran)
 	case *messages.ProcessCensus:
 		for _, c := range m.Cameras {
 			if _, err = tx.Exec(`INSERT INTO process_samples (run_id, at, camera, processes, slots_held, max_connections)
@@ -212,25 +227,6 @@ func writeStreamRemoved(tx *sqlx.Tx, run int64, m *messages.StreamRemoved) error
 	return err
 }
 
-// tally counts a cycle's outcomes the way the cycles table stores them:
-// skipped cameras count as timed out too (the deadline passed for them).
-func tally(outcomes []messages.CameraOutcome) (ok, failed, timedOut, skipped int) {
-	for _, o := range outcomes {
-		switch o.Outcome {
-		case messages.OutcomeOK:
-			ok++
-		case messages.OutcomeTimeout:
-			timedOut++
-		case messages.OutcomeSkipped:
-			timedOut++
-			skipped++
-		default:
-			failed++
-		}
-	}
-	return ok, failed, timedOut, skipped
-}
-
 // Prune deletes at most batch rows older than before from each table that
 // grows, and reports how many went. Callers repeat it until it returns 0,
 // so no single transaction holds the file for long.
@@ -239,6 +235,10 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM process_samples WHERE id IN (SELECT id FROM process_samples WHERE at < ? LIMIT ?)`,
+		`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)`,
+		`DELETE FROM leases WHERE id IN (SELECT id FROM leases WHERE granted_at < ? AND released_at IS NOT NULL LIMIT ?)`,
+		`DELETE FROM go2rtc_streams WHERE id IN (SELECT id FROM go2rtc_streams WHERE registered_at < ? AND removed_at IS NOT NULL LIMIT ?)`,
+		`DELETE FROM service_health WHERE id IN (SELECT id FROM service_health WHERE at < ? LIMIT ?)`,
 		`DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,

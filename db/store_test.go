@@ -19,7 +19,7 @@ import (
 
 // tables every version of the schema has at the latest version.
 var wantTables = []string{"runs", "cameras", "cycles", "captures", "processes", "process_samples",
-	"leases", "go2rtc_streams", "service_health"}
+	"leases", "go2rtc_streams", "service_health", "events"}
 
 func TestMigrateFromEveryVersion(t *testing.T) {
 	for from := 0; from <= SchemaVersion; from++ {

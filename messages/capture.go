@@ -44,6 +44,9 @@ type Capture struct {
 // CaptureDone is the outcome of one Capture: the answer to the requester
 // and a fact on the event stream.
 type CaptureDone struct {
+	// Key names the capture within the run ("cam1-1-42": camera, actor
+	// incarnation, sequence); events and detection errors refer to it.
+	Key       string
 	Camera    string
 	Subnet    string
 	Cycle     int64

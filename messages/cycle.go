@@ -20,6 +20,9 @@ type CycleEnded struct {
 	EndedAt   time.Time
 	Interval  time.Duration
 	Outcomes  []CameraOutcome
+	// Counts of Outcomes: TimedOut includes the Skipped cameras (the
+	// deadline passed for them too); Failed is every other failure.
+	OK, Failed, TimedOut, Skipped int
 	// Overran is true when the cycle did not get every camera answered
 	// within its interval.
 	Overran bool

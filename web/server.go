@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"camvisor/actors"
+	"camvisor/db"
 )
 
 // Options configure a Server.
@@ -29,6 +31,22 @@ type Server struct {
 	srv    *http.Server
 	ln     net.Listener
 	backup chan struct{} // one backup at a time: each writes a whole copy
+
+	readerOnce sync.Once
+	store      *db.Store // read-only, for history
+	storeErr   error
+}
+
+// reader is the record opened read-only for the API's history queries.
+func (s *Server) reader() (*db.Store, error) {
+	s.readerOnce.Do(func() {
+		if s.opts.DBPath == "" {
+			s.storeErr = errors.New("this server keeps no record")
+			return
+		}
+		s.store, s.storeErr = db.OpenReadOnly(s.opts.DBPath)
+	})
+	return s.store, s.storeErr
 }
 
 // New builds a Server; Start listens.
@@ -37,6 +55,9 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/db/backup", s.dbBackup)
+	mux.HandleFunc("GET /api/events", s.events)
+	mux.HandleFunc("GET /api/events/{id}/snapshot.jpg", s.snapshot)
+	mux.HandleFunc("GET /ws", s.ws)
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -67,7 +88,13 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) URL() string { return "http://" + s.Addr() + "/" }
 
 // Shutdown stops accepting requests and waits for those running.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if s.store != nil {
+		s.store.Close()
+	}
+	return err
+}
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})

@@ -29,6 +29,43 @@ type Config struct {
 	// Go2RTC is the restreamer used for live view; without a URL live view
 	// is disabled and everything else works.
 	Go2RTC Go2RTC `yaml:"go2rtc"`
+	// Detector looks at every frame.
+	Detector Detector `yaml:"detector"`
+	// Playback is when the backend starts a live view on its own.
+	Playback Playback `yaml:"playback"`
+}
+
+// Detector configures what looks at the frames.
+type Detector struct {
+	// Kind is "motion" (built in) or "http" (an object-detection server).
+	Kind string `yaml:"kind"`
+	// URL is the http detector's endpoint.
+	URL string `yaml:"url"`
+	// MinScore is the least score a detection needs to become an event.
+	MinScore float64 `yaml:"min_score"`
+	// Labels keeps only these labels (http); empty keeps all.
+	Labels []string `yaml:"labels"`
+	// Timeout bounds one request to the http detector.
+	Timeout Duration `yaml:"timeout"`
+	// Queue is how many frames may wait for the detector; more are dropped
+	// and counted, so a slow detector never slows the patrol.
+	Queue int `yaml:"queue"`
+	// EventGap merges detections of one camera and label that come closer
+	// together than this into one event.
+	EventGap Duration `yaml:"event_gap"`
+}
+
+// Playback configures which events start a live view.
+type Playback struct {
+	// Labels that start a live view; empty means every label.
+	Labels []string `yaml:"labels"`
+	// MinScore is the least score that starts a live view.
+	MinScore float64 `yaml:"min_score"`
+	// Cooldown is how long after a camera's live view ended a new event
+	// may start another on it.
+	Cooldown Duration `yaml:"cooldown"`
+	// MaxLive is P: at most this many cameras play at once.
+	MaxLive int `yaml:"max_live"`
 }
 
 // Go2RTC configures the gateway to a go2rtc server.

@@ -67,6 +67,11 @@ func TestConfigRejects(t *testing.T) {
 		{"go2rtc url not http", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: rtsp://127.0.0.1:1984 }", []string{"go2rtc.url", "rtsp://127.0.0.1:1984"}},
 		{"go2rtc url with path", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984/api }", []string{"go2rtc.url", "path"}},
 		{"go2rtc lease zero", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, lease: 0s }", []string{"go2rtc.lease"}},
+		{"detector kind", "db: camvisor.db", "db: camvisor.db\ndetector: { kind: yolo }", []string{"detector.kind", `"yolo"`}},
+		{"http detector without url", "db: camvisor.db", "db: camvisor.db\ndetector: { kind: http }", []string{"detector.url"}},
+		{"detector score above 1", "db: camvisor.db", "db: camvisor.db\ndetector: { min_score: 1.5 }", []string{"detector.min_score", "1.5"}},
+		{"playback max_live zero", "db: camvisor.db", "db: camvisor.db\nplayback: { max_live: 0 }", []string{"playback.max_live", "got 0"}},
+		{"playback cooldown unparsable", "db: camvisor.db", "db: camvisor.db\nplayback: { cooldown: later }", []string{"playback.cooldown", "later"}},
 		{"go2rtc unknown key", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, origin: x }", []string{"go2rtc.origin", "unknown key"}},
 	}
 	for _, tc := range cases {
@@ -106,5 +111,23 @@ func TestRedact(t *testing.T) {
 	r := NewRedactor("rtsp://admin:hunter2@10.0.0.1:554/x")
 	if got := r.Redact(text); strings.Contains(got, "hunter2") || !strings.Contains(got, "admin:***@") {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2026-11-26T03:00:00Z": time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC),
+		"2h":                   now.Add(-2 * time.Hour),
+		"3d":                   now.Add(-72 * time.Hour),
+	} {
+		if got, err := ParseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("ParseSince(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"2026-11-26", "-2h", "soon"} {
+		if _, err := ParseSince(bad, now); err == nil {
+			t.Errorf("ParseSince(%q) accepted", bad)
+		}
 	}
 }

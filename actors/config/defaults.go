@@ -21,6 +21,18 @@ func Defaults() *Config {
 			Lease:          D(60 * time.Second),
 			RequestTimeout: D(5 * time.Second),
 		},
+		Detector: Detector{
+			Kind:     "motion",
+			MinScore: 0.5,
+			Timeout:  D(5 * time.Second),
+			Queue:    16,
+			EventGap: D(60 * time.Second),
+		},
+		Playback: Playback{
+			MinScore: 0.6,
+			Cooldown: D(2 * time.Minute),
+			MaxLive:  2,
+		},
 		Record: Record{
 			Retention:      D(14 * 24 * time.Hour),
 			SampleInterval: D(5 * time.Second),

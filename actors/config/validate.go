@@ -43,13 +43,37 @@ func (c *Config) Validate() error {
 	}
 
 	if c.Go2RTC.Enabled() {
-		add(checkHTTPURL("go2rtc.url", c.Go2RTC.URL))
+		add(checkHTTPURL("go2rtc.url", c.Go2RTC.URL, false))
 	}
 	if c.Go2RTC.PlayerURL != "" {
-		add(checkHTTPURL("go2rtc.player_url", c.Go2RTC.PlayerURL))
+		add(checkHTTPURL("go2rtc.player_url", c.Go2RTC.PlayerURL, false))
 	}
 	add(c.Go2RTC.Lease.check("go2rtc.lease"))
 	add(c.Go2RTC.RequestTimeout.check("go2rtc.request_timeout"))
+
+	switch c.Detector.Kind {
+	case "motion":
+		if c.Detector.URL != "" {
+			add(fmt.Errorf("detector.url: %q is set but detector.kind is motion, which needs no server", RedactURL(c.Detector.URL)))
+		}
+	case "http":
+		add(checkHTTPURL("detector.url", c.Detector.URL, true))
+	default:
+		add(fmt.Errorf("detector.kind: %q must be motion or http", c.Detector.Kind))
+	}
+	add(checkScore("detector.min_score", c.Detector.MinScore))
+	add(c.Detector.Timeout.check("detector.timeout"))
+	add(c.Detector.EventGap.check("detector.event_gap"))
+	if c.Detector.Queue < 1 {
+		add(fmt.Errorf("detector.queue: must be at least 1, got %d", c.Detector.Queue))
+	}
+	add(checkLabels("detector.labels", c.Detector.Labels))
+	add(checkScore("playback.min_score", c.Playback.MinScore))
+	add(c.Playback.Cooldown.check("playback.cooldown"))
+	add(checkLabels("playback.labels", c.Playback.Labels))
+	if c.Playback.MaxLive < 1 {
+		add(fmt.Errorf("playback.max_live: must be at least 1, got %d", c.Playback.MaxLive))
+	}
 
 	if len(c.Subnets) == 0 {
 		add(errors.New("subnets: at least one subnet is needed"))
@@ -116,15 +140,31 @@ func checkURL(field, raw string) error {
 	return nil
 }
 
-// checkHTTPURL accepts http:// and https:// URLs with a host and no path
-// beyond "/".
-func checkHTTPURL(field, raw string) error {
+// checkHTTPURL accepts http:// and https:// URLs with a host, and a path
+// only when the URL names an endpoint rather than a server's base.
+func checkHTTPURL(field, raw string, endpoint bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, RedactURL(raw))
 	}
-	if u.Path != "" && u.Path != "/" {
+	if !endpoint && u.Path != "" && u.Path != "/" {
 		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, RedactURL(raw))
+	}
+	return nil
+}
+
+func checkScore(field string, v float64) error {
+	if v < 0 || v > 1 || v != v {
+		return fmt.Errorf("%s: must be between 0 and 1, got %v", field, v)
+	}
+	return nil
+}
+
+func checkLabels(field string, labels []string) error {
+	for i, l := range labels {
+		if strings.TrimSpace(l) == "" {
+			return fmt.Errorf("%s[%d]: empty label", field, i)
+		}
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"camvisor/actors/config"
@@ -56,7 +55,7 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := db.ReportOptions{Camera: *camera}
 	if *since != "" {
-		t, err := parseSince(*since, time.Now())
+		t, err := config.ParseSince(*since, time.Now())
 		if err != nil {
 			return fmt.Errorf("--since: %w", err)
 		}
@@ -68,19 +67,4 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	return s.Report(stdout, opts)
-}
-
-// parseSince reads an RFC 3339 time or an age before now.
-func parseSince(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	if strings.ContainsAny(v, "T:-") {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time like 2026-11-26T03:00:00Z", v)
-	}
-	d, err := config.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive age like 2h or 3d", v)
-	}
-	return now.Add(-d), nil
 }

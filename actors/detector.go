@@ -1,0 +1,223 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"slices"
+	"time"
+
+	"camvisor/actors/detect"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// detectorActor looks at every frame the patrol captured. A worker
+// goroutine owns the detector (the built-in motion comparison or an HTTP
+// object-detection server) and examines one frame at a time; frames wait
+// in a bounded queue, and when it is full the newest is dropped and
+// counted: a slow or dead detector never slows the patrol. A detection at
+// or above detector.min_score becomes an event, or joins the open event of
+// the same camera and label when it comes within detector.event_gap.
+type detectorActor struct {
+	env  *Env
+	kind string
+
+	jobs    chan detectJob
+	stopped chan struct{}
+	queue   []detectJob
+	busy    bool
+
+	events  map[string]*openEvent // by camera + "\x00" + label
+	lastID  int64
+	dropped int64
+	healthy bool
+	lastErr string
+}
+
+// detectJob is one frame to examine.
+type detectJob struct {
+	capture *messages.CaptureDone
+}
+
+// detectDone carries a worker result back to the actor.
+type detectDone struct {
+	job        detectJob
+	detections []detect.Detection
+	err        error
+	width      int
+	height     int
+}
+
+// openEvent is an event still collecting detections.
+type openEvent struct {
+	id         int64
+	lastSeen   time.Time
+	score      float64
+	detections int
+}
+
+func detectorProps(env *Env) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &detectorActor{env: env, kind: env.Config.Detector.Kind, events: map[string]*openEvent{}, healthy: true}
+	})
+}
+
+// detectorWants are the facts the root subscribes the detector to: frames.
+func detectorWants(evt any) bool {
+	d, ok := evt.(*messages.CaptureDone)
+	return ok && d.Outcome == messages.OutcomeOK && len(d.JPEG) > 0
+}
+
+// Receive handles one message.
+func (a *detectorActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *messages.CaptureDone:
+		a.onFrame(ctx, msg)
+	case *detectDone:
+		a.onDetectDone(ctx, msg)
+	case *actor.Stopping, *actor.Restarting:
+		a.onStopping()
+	}
+}
+
+func (a *detectorActor) onStarted(ctx actor.Context) {
+	cfg := a.env.Config.Detector
+	var examine func(ctx context.Context, camera string, frame []byte) ([]detect.Detection, error)
+	switch a.kind {
+	case "http":
+		client, err := detect.NewHTTP(detect.HTTPOptions{URL: cfg.URL, Timeout: cfg.Timeout.Duration})
+		if err != nil {
+			panic(fmt.Errorf("detector: %w", err)) // config validation let a bad URL through: a bug
+		}
+		examine = func(ctx context.Context, _ string, frame []byte) ([]detect.Detection, error) {
+			return client.Detect(ctx, frame)
+		}
+	default:
+		motion := detect.NewMotion(detect.DefaultMotionOptions())
+		examine = func(_ context.Context, camera string, frame []byte) ([]detect.Detection, error) {
+			return motion.Detect(camera, frame)
+		}
+	}
+	a.jobs = make(chan detectJob)
+	a.stopped = make(chan struct{})
+	go a.worker(ctx.ActorSystem(), ctx.Self(), a.jobs, a.stopped, examine)
+}
+
+// onFrame queues a frame, or drops it when the queue is full.
+func (a *detectorActor) onFrame(ctx actor.Context, msg *messages.CaptureDone) {
+	if len(a.queue) >= a.env.Config.Detector.Queue {
+		a.dropped++
+		if a.dropped == 1 || a.dropped%100 == 0 {
+			a.env.Log.Warn("detector busy: dropping frames", "dropped", a.dropped, "queued", len(a.queue), "camera", msg.Camera)
+		}
+		ctx.ActorSystem().EventStream.Publish(&messages.DetectionFailed{Camera: msg.Camera, CaptureKey: msg.Key, At: time.Now(),
+			Error: fmt.Sprintf("dropped: detector busy (%d frames queued, %d dropped so far)", len(a.queue), a.dropped), Dropped: true})
+		return
+	}
+	a.queue = append(a.queue, detectJob{capture: msg})
+	a.next()
+}
+
+func (a *detectorActor) next() {
+	if a.busy || len(a.queue) == 0 || a.jobs == nil {
+		return
+	}
+	job := a.queue[0]
+	a.queue = a.queue[1:]
+	a.busy = true
+	a.jobs <- job
+}
+
+func (a *detectorActor) onDetectDone(ctx actor.Context, d *detectDone) {
+	a.busy = false
+	defer a.next()
+	c := d.job.capture
+	if d.err != nil {
+		a.noteHealth(ctx, d.err)
+		ctx.ActorSystem().EventStream.Publish(&messages.DetectionFailed{Camera: c.Camera, CaptureKey: c.Key, At: time.Now(), Error: d.err.Error()})
+		return
+	}
+	a.noteHealth(ctx, nil)
+	cfg := a.env.Config.Detector
+	for _, det := range d.detections {
+		if det.Score < cfg.MinScore || (len(cfg.Labels) > 0 && !slices.Contains(cfg.Labels, det.Label)) {
+			continue
+		}
+		a.record(ctx, c, det, d.width, d.height)
+	}
+}
+
+// record turns a detection into a new event or joins it to the open one.
+func (a *detectorActor) record(ctx actor.Context, c *messages.CaptureDone, det detect.Detection, w, h int) {
+	at := c.EndedAt
+	box := messages.Box{det.Box.Min.X, det.Box.Min.Y, det.Box.Max.X, det.Box.Max.Y}
+	key := c.Camera + "\x00" + det.Label
+	ev := a.events[key]
+	fact := &messages.Detected{Camera: c.Camera, Subnet: c.Subnet, At: at, Label: det.Label, Score: det.Score, Box: box}
+	if ev != nil && at.Sub(ev.lastSeen) <= a.env.Config.Detector.EventGap.Duration {
+		ev.lastSeen = at
+		ev.detections++
+		ev.score = max(ev.score, det.Score)
+		fact.EventID = ev.id
+		ctx.ActorSystem().EventStream.Publish(&messages.EventUpdated{ID: ev.id, Camera: c.Camera, LastSeen: at, Score: ev.score, Detections: ev.detections})
+	} else {
+		// Ids are unique across runs of one record: microseconds, kept
+		// increasing within the run.
+		a.lastID = max(a.lastID+1, time.Now().UnixMicro())
+		ev = &openEvent{id: a.lastID, lastSeen: at, score: det.Score, detections: 1}
+		a.events[key] = ev
+		fact.EventID, fact.New = ev.id, true
+		a.env.Log.Info("event", "camera", c.Camera, "label", det.Label, "score", fmt.Sprintf("%.2f", det.Score), "event", ev.id)
+		ctx.ActorSystem().EventStream.Publish(&messages.EventOpened{ID: ev.id, Camera: c.Camera, Subnet: c.Subnet, At: at,
+			Label: det.Label, Score: det.Score, Box: box, Detector: a.kind, CaptureKey: c.Key, JPEG: c.JPEG, Width: w, Height: h})
+	}
+	ctx.ActorSystem().EventStream.Publish(fact)
+}
+
+// noteHealth logs and publishes the detector turning unreachable or
+// coming back; a bad frame or a bad answer is not a health change.
+func (a *detectorActor) noteHealth(ctx actor.Context, err error) {
+	down := err != nil && (errors.Is(err, detect.ErrUnreachable) || errors.Is(err, detect.ErrTimeout))
+	switch {
+	case down && a.healthy:
+		a.healthy, a.lastErr = false, err.Error()
+		a.env.Log.Error("detector unreachable: frames are recorded as not examined", "reason", a.lastErr)
+		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "detector", Healthy: false, Error: a.lastErr, At: time.Now()})
+	case err == nil && !a.healthy:
+		a.healthy, a.lastErr = true, ""
+		a.env.Log.Info("detector reachable again")
+		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "detector", Healthy: true, At: time.Now()})
+	}
+}
+
+func (a *detectorActor) onStopping() {
+	if a.jobs == nil {
+		return
+	}
+	close(a.jobs)
+	a.jobs = nil
+}
+
+// worker examines one frame at a time and reports each.
+// The channels are arguments, not fields: the actor drops its fields when
+// it stops.
+func (a *detectorActor) worker(system *actor.ActorSystem, self *actor.PID, jobs <-chan detectJob, stopped chan<- struct{},
+	examine func(context.Context, string, []byte) ([]detect.Detection, error)) {
+	defer close(stopped)
+	for job := range jobs {
+		d := &detectDone{job: job}
+		c := job.capture
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.JPEG)); err == nil {
+			d.width, d.height = cfg.Width, cfg.Height
+		}
+		// The http detector applies detector.timeout itself.
+		d.detections, d.err = examine(context.Background(), c.Camera, c.JPEG)
+		system.Root.Send(self, d)
+	}
+}

@@ -1,0 +1,248 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// playbackActor is where the backend decides live playback (invariant 4):
+// the dashboard plays a camera only when this actor says `play`, and stops
+// when it says `stop`. A qualifying detection (playback.labels,
+// playback.min_score, not within playback.cooldown of the camera's last
+// playback, fewer than playback.max_live cameras playing) takes a go2rtc
+// lease on the camera and, once granted, plays until now + go2rtc.lease;
+// another qualifying detection on a playing camera extends it (one lease,
+// not two). Connecting a dashboard or fetching history starts nothing.
+type playbackActor struct {
+	env      *Env
+	cams     map[string]config.SubnetCamera
+	live     map[string]*playing
+	pending  map[string]*playing // lease asked, not yet answered
+	cooldown map[string]time.Time
+}
+
+// playing is one camera's playback.
+type playing struct {
+	fact    messages.PlaybackStarted
+	timer   *time.Timer
+	waiters []*actor.PID // operators waiting for the answer
+}
+
+// playbackOver fires at a playback's until.
+type playbackOver struct {
+	camera string
+	until  time.Time
+}
+
+func playbackProps(env *Env) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		a := &playbackActor{env: env, cams: map[string]config.SubnetCamera{}, live: map[string]*playing{},
+			pending: map[string]*playing{}, cooldown: map[string]time.Time{}}
+		for _, c := range env.Config.Cameras() {
+			a.cams[c.ID] = c
+		}
+		return a
+	})
+}
+
+// playbackWants are the facts the root subscribes the policy to.
+func playbackWants(evt any) bool {
+	switch evt.(type) {
+	case *messages.Detected, *messages.LeaseEnded:
+		return true
+	}
+	return false
+}
+
+// Receive handles one message.
+func (a *playbackActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *messages.Detected:
+		a.onDetected(ctx, msg)
+	case *messages.StartPlayback:
+		a.onStartPlayback(ctx, msg)
+	case *messages.StopPlayback:
+		a.stop(ctx, msg.Camera, msg.Reason)
+	case *messages.LeaseAnswer:
+		a.onLeaseAnswer(ctx, msg)
+	case *messages.LeaseEnded:
+		a.onLeaseEnded(ctx, msg)
+	case *playbackOver:
+		a.onPlaybackOver(ctx, msg)
+	case *messages.GetPlaybacks:
+		a.onGetPlaybacks(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		for _, p := range a.live {
+			p.timer.Stop()
+		}
+	}
+}
+
+// onDetected starts or extends a playback when the detection qualifies.
+func (a *playbackActor) onDetected(ctx actor.Context, msg *messages.Detected) {
+	cfg := a.env.Config.Playback
+	if msg.Score < cfg.MinScore || (len(cfg.Labels) > 0 && !slices.Contains(cfg.Labels, msg.Label)) {
+		return
+	}
+	if p := a.live[msg.Camera]; p != nil {
+		a.extend(ctx, p, msg.EventID)
+		return
+	}
+	if a.pending[msg.Camera] != nil {
+		return
+	}
+	if until, cooling := a.cooldown[msg.Camera]; cooling && time.Now().Before(until) {
+		return
+	}
+	if n := len(a.live) + len(a.pending); n >= cfg.MaxLive {
+		a.env.Log.Debug("playback skipped: enough cameras live", "camera", msg.Camera, "live", n)
+		return
+	}
+	a.start(ctx, msg.Camera, "detection: "+msg.Label, msg.EventID, nil)
+}
+
+// onStartPlayback is an operator's request: no label, score or cooldown
+// rule, but the same limit on cameras playing and the same slot budget.
+func (a *playbackActor) onStartPlayback(ctx actor.Context, msg *messages.StartPlayback) {
+	if _, ok := a.cams[msg.Camera]; !ok {
+		ctx.Respond(&messages.PlaybackAnswer{Camera: msg.Camera, Reason: fmt.Sprintf("no camera %q", msg.Camera)})
+		return
+	}
+	if p := a.live[msg.Camera]; p != nil {
+		a.extend(ctx, p, 0)
+		ctx.Respond(answerOf(p))
+		return
+	}
+	if p := a.pending[msg.Camera]; p != nil {
+		p.waiters = append(p.waiters, ctx.Sender())
+		return
+	}
+	if n := len(a.live) + len(a.pending); n >= a.env.Config.Playback.MaxLive {
+		ctx.Respond(&messages.PlaybackAnswer{Camera: msg.Camera, Reason: fmt.Sprintf("%d cameras are live already (playback.max_live)", n)})
+		return
+	}
+	a.start(ctx, msg.Camera, "operator: "+msg.Reason, 0, ctx.Sender())
+}
+
+// start asks the camera for a lease; without go2rtc the playback shows
+// snapshots and needs none.
+func (a *playbackActor) start(ctx actor.Context, camera, reason string, event int64, waiter *actor.PID) {
+	cam := a.cams[camera]
+	p := &playing{fact: messages.PlaybackStarted{Camera: camera, Subnet: cam.Subnet, Reason: reason, EventID: event,
+		Until: time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)}}
+	if waiter != nil {
+		p.waiters = []*actor.PID{waiter}
+	}
+	if !a.env.Config.Go2RTC.Enabled() {
+		a.play(ctx, p)
+		return
+	}
+	a.pending[camera] = p
+	ctx.Request(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(cam.Subnet, camera)),
+		&messages.GrantLease{Camera: camera, Until: p.fact.Until, Reason: reasonKind(reason)})
+}
+
+func (a *playbackActor) onLeaseAnswer(ctx actor.Context, msg *messages.LeaseAnswer) {
+	p := a.pending[msg.Camera]
+	if p == nil {
+		return // an extension's answer
+	}
+	delete(a.pending, msg.Camera)
+	if !msg.Granted {
+		a.env.Log.Info("live view not started", "camera", msg.Camera, "reason", msg.Reason)
+		for _, w := range p.waiters {
+			ctx.Send(w, &messages.PlaybackAnswer{Camera: msg.Camera, Reason: msg.Reason})
+		}
+		return
+	}
+	p.fact.PlayerURL, p.fact.Until = msg.PlayerURL, msg.Until
+	a.play(ctx, p)
+}
+
+// play publishes `play` and arms the end of the playback.
+func (a *playbackActor) play(ctx actor.Context, p *playing) {
+	a.live[p.fact.Camera] = p
+	p.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(p.fact.Until), &playbackOver{camera: p.fact.Camera, until: p.fact.Until})
+	fact := p.fact
+	ctx.ActorSystem().EventStream.Publish(&fact)
+	for _, w := range p.waiters {
+		ctx.Send(w, answerOf(p))
+	}
+	p.waiters = nil
+}
+
+// extend moves a playing camera's end to now + go2rtc.lease.
+func (a *playbackActor) extend(ctx actor.Context, p *playing, event int64) {
+	until := time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)
+	if !until.After(p.fact.Until) {
+		return
+	}
+	p.fact.Until, p.fact.Extended = until, true
+	if event != 0 {
+		p.fact.EventID = event
+	}
+	p.timer.Stop()
+	p.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(until), &playbackOver{camera: p.fact.Camera, until: until})
+	if a.env.Config.Go2RTC.Enabled() {
+		ctx.Request(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(p.fact.Subnet, p.fact.Camera)),
+			&messages.GrantLease{Camera: p.fact.Camera, Until: until, Reason: "detection"})
+	}
+	fact := p.fact
+	ctx.ActorSystem().EventStream.Publish(&fact)
+}
+
+func (a *playbackActor) onPlaybackOver(ctx actor.Context, msg *playbackOver) {
+	if p := a.live[msg.camera]; p != nil && p.fact.Until.Equal(msg.until) {
+		a.stop(ctx, msg.camera, "playback time over")
+	}
+}
+
+// onLeaseEnded stops a playback whose lease ended under it (the camera
+// restarted, an operator released it).
+func (a *playbackActor) onLeaseEnded(ctx actor.Context, msg *messages.LeaseEnded) {
+	if a.live[msg.Camera] != nil {
+		a.stop(ctx, msg.Camera, "live view ended: "+msg.Reason)
+	}
+}
+
+// stop ends a camera's playback: `stop` to the dashboards, the lease
+// released, the cooldown started.
+func (a *playbackActor) stop(ctx actor.Context, camera, reason string) {
+	p := a.live[camera]
+	if p == nil {
+		return
+	}
+	delete(a.live, camera)
+	p.timer.Stop()
+	a.cooldown[camera] = time.Now().Add(a.env.Config.Playback.Cooldown.Duration)
+	if a.env.Config.Go2RTC.Enabled() {
+		ctx.Send(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(p.fact.Subnet, camera)), &messages.ReleaseLease{Camera: camera, Reason: reason})
+	}
+	ctx.ActorSystem().EventStream.Publish(&messages.PlaybackStopped{Camera: camera, Reason: reason, At: time.Now()})
+}
+
+func (a *playbackActor) onGetPlaybacks(ctx actor.Context) {
+	out := &messages.Playbacks{}
+	for _, p := range a.live {
+		out.Live = append(out.Live, p.fact)
+	}
+	ctx.Respond(out)
+}
+
+func answerOf(p *playing) *messages.PlaybackAnswer {
+	return &messages.PlaybackAnswer{Camera: p.fact.Camera, Playing: true, PlayerURL: p.fact.PlayerURL, Until: p.fact.Until}
+}
+
+// reasonKind is the lease's grant reason: detection or operator.
+func reasonKind(reason string) string {
+	if len(reason) >= 8 && reason[:8] == "operator" {
+		return "operator"
+	}
+	return "detection"
+}

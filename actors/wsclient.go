@@ -1,0 +1,165 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gorilla/websocket"
+)
+
+// wsClientActor owns one dashboard's WebSocket. A writer goroutine drains
+// a bounded queue to the socket; when the queue is full the client is too
+// slow and is dropped, so no dashboard slows the hub or the patrol. A
+// reader goroutine hands every incoming message back to the actor, which
+// accepts only known types and closes the connection, with the reason, on
+// anything else.
+type wsClientActor struct {
+	env     *Env
+	sock    messages.Socket
+	remote  string
+	initial [][]byte // sent before anything else
+	out     chan []byte
+	reason  string // why the connection ends, sent in the close frame
+}
+
+// Internal messages.
+type (
+	outbound    struct{ data []byte }
+	inbound     struct{ data []byte }
+	socketEnded struct{ err error }
+)
+
+// Client policy.
+const (
+	clientQueue        = 256 // messages a client may have waiting
+	clientWriteTimeout = 5 * time.Second
+)
+
+func wsClientProps(env *Env, sock messages.Socket, remote string, initial [][]byte) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &wsClientActor{env: env, sock: sock, remote: remote, initial: initial}
+	})
+}
+
+// Receive handles one message.
+func (a *wsClientActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *outbound:
+		a.onOutbound(ctx, msg)
+	case *inbound:
+		a.onInbound(ctx, msg)
+	case *socketEnded:
+		if a.reason == "" {
+			a.reason = "connection closed"
+		}
+		ctx.Stop(ctx.Self())
+	case *actor.Stopping, *actor.Restarting:
+		a.onStopping(ctx)
+	}
+}
+
+func (a *wsClientActor) onStarted(ctx actor.Context) {
+	a.out = make(chan []byte, clientQueue+len(a.initial))
+	for _, data := range a.initial {
+		a.out <- data
+	}
+	a.initial = nil
+	system, self := ctx.ActorSystem(), ctx.Self()
+	go func() { // writer: one at a time, as the socket requires
+		for data := range a.out {
+			_ = a.sock.SetWriteDeadline(time.Now().Add(clientWriteTimeout))
+			if err := a.sock.WriteMessage(websocket.TextMessage, data); err != nil {
+				system.Root.Send(self, &socketEnded{err: err})
+				return
+			}
+		}
+	}()
+	go func() { // reader
+		for {
+			_, data, err := a.sock.ReadMessage()
+			if err != nil {
+				system.Root.Send(self, &socketEnded{err: err})
+				return
+			}
+			system.Root.Send(self, &inbound{data: data})
+		}
+	}()
+	a.env.Log.Debug("dashboard connected", "client", self.Id, "remote", a.remote)
+	system.EventStream.Publish(&messages.ClientJoined{Client: self.Id, Remote: a.remote})
+}
+
+// onOutbound queues a message, or drops the client when it fell behind.
+func (a *wsClientActor) onOutbound(ctx actor.Context, msg *outbound) {
+	if a.reason != "" {
+		return
+	}
+	select {
+	case a.out <- msg.data:
+	default:
+		a.reason = fmt.Sprintf("too slow: %d messages waiting", len(a.out))
+		a.env.Log.Warn("dashboard dropped", "client", ctx.Self().Id, "remote", a.remote, "reason", a.reason)
+		ctx.Stop(ctx.Self())
+	}
+}
+
+// clientMessage is what a dashboard may send.
+type clientMessage struct {
+	Type   string `json:"type"`
+	Camera string `json:"camera"`
+}
+
+// onInbound accepts `stop {camera}` (the Stop button) and `ping`; anything
+// else closes the connection with the reason.
+func (a *wsClientActor) onInbound(ctx actor.Context, msg *inbound) {
+	var m clientMessage
+	if err := json.Unmarshal(msg.data, &m); err != nil {
+		a.close(ctx, "not a JSON message")
+		return
+	}
+	switch m.Type {
+	case "stop":
+		if m.Camera == "" {
+			a.close(ctx, "stop without a camera")
+			return
+		}
+		ctx.Send(ctx.ActorSystem().NewLocalPID(RootName+"/playback"), &messages.StopPlayback{Camera: m.Camera, Reason: "stopped from the dashboard"})
+	case "ping":
+		ctx.Send(ctx.Self(), &outbound{data: []byte(`{"type":"pong"}`)})
+	default:
+		a.close(ctx, fmt.Sprintf("unknown message type %q", m.Type))
+	}
+}
+
+func (a *wsClientActor) close(ctx actor.Context, reason string) {
+	a.reason = reason
+	ctx.Stop(ctx.Self())
+}
+
+// onStopping sends the close frame with the reason and closes the socket,
+// which ends both goroutines.
+func (a *wsClientActor) onStopping(ctx actor.Context) {
+	code := websocket.ClosePolicyViolation
+	switch {
+	case a.reason == "" || a.reason == "connection closed":
+		code = websocket.CloseGoingAway
+	case len(a.reason) > 8 && a.reason[:8] == "too slow":
+		code = websocket.CloseTryAgainLater
+	}
+	reason := a.reason
+	if len(reason) > 120 { // a close frame's payload is at most 125 bytes
+		reason = reason[:120]
+	}
+	_ = a.sock.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	_ = a.sock.Close()
+	if a.out != nil {
+		close(a.out)
+		a.out = nil
+	}
+	ctx.ActorSystem().EventStream.Publish(&messages.ClientLeft{Client: ctx.Self().Id, Reason: a.reason})
+}

@@ -1,0 +1,181 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"camvisor/actors"
+	"camvisor/actors/config"
+	"camvisor/actors/osproc"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/db"
+
+	"github.com/gorilla/websocket"
+)
+
+// stack is a running camvisor: tree, record and HTTP server on loopback.
+type stack struct {
+	t     *testing.T
+	tree  *actors.Tree
+	env   *actors.Env
+	srv   *Server
+	store *db.Store
+	cams  *sim.Server
+
+	mu     sync.Mutex
+	events []any
+}
+
+// startStack runs camvisor against cams with cfg adjusted by tune.
+func startStack(t *testing.T, cams *sim.Server, tune func(*config.Config)) *stack {
+	t.Helper()
+	testkit.RequireFFmpeg(t)
+	cfg := config.Defaults()
+	cfg.DB = filepath.Join(t.TempDir(), "camvisor.db")
+	cfg.Listen = "127.0.0.1:0"
+	cfg.FFmpeg.CaptureTimeout = config.D(4 * time.Second)
+	cfg.FFmpeg.RTSPTimeout = config.D(time.Minute)
+	s := config.Subnet{Name: "lab", Interval: config.D(time.Hour), Concurrency: 4}
+	for _, c := range cams.Cameras() {
+		s.Cameras = append(s.Cameras, config.Camera{ID: c.Name, URL: cams.URL(c.Name), MaxConnections: 2, Queue: 8})
+	}
+	cfg.Subnets = []config.Subnet{s}
+	if tune != nil {
+		tune(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	store, err := db.Open(cfg.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testkit.SyncBuffer{}
+	st := &stack{t: t, cams: cams, store: store}
+	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RunID: testkit.RunID(t), Store: store}
+	if st.env.RunRow, err = store.BeginRun(db.Run{Key: st.env.RunID, Started: time.Now(), Version: "test", Config: cfg.Redacted()}); err != nil {
+		t.Fatal(err)
+	}
+	run := st.env.RunID
+	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("camvisor log:\n%s", logs.String())
+		}
+	})
+	if st.tree, err = actors.Start(st.env); err != nil {
+		t.Fatal(err)
+	}
+	st.tree.System.EventStream.Subscribe(func(evt any) {
+		st.mu.Lock()
+		st.events = append(st.events, evt)
+		st.mu.Unlock()
+	})
+	st.srv = New(Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: st.tree, Log: st.env.Log})
+	if err := st.srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		st.srv.Shutdown(ctx)
+		if err := st.tree.Shutdown(ctx, "test over"); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		store.Close()
+	})
+	testkit.Eventually(t, 5*time.Second, "tree up", func() bool { return st.tree.Running("patrol") })
+	return st
+}
+
+// count returns how many published facts of type T pred accepts.
+func count[T any](st *stack, pred func(*T) bool) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for _, e := range st.events {
+		if v, ok := e.(*T); ok && (pred == nil || pred(v)) {
+			n++
+		}
+	}
+	return n
+}
+
+// get fetches path from the server and decodes its JSON.
+func (st *stack) get(path string, into any) int {
+	st.t.Helper()
+	resp, err := http.Get(st.srv.URL() + strings.TrimPrefix(path, "/"))
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if into != nil {
+		json.NewDecoder(resp.Body).Decode(into)
+	}
+	return resp.StatusCode
+}
+
+// dashboard is a WebSocket client as the dashboard's page would be.
+type dashboard struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	msgs []map[string]any
+	done chan struct{}
+	err  error
+}
+
+// connect opens /ws; when read is false the client never reads (a stuck
+// browser tab).
+func (st *stack) connect(read bool) *dashboard {
+	st.t.Helper()
+	u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	d := &dashboard{conn: conn, done: make(chan struct{})}
+	st.t.Cleanup(func() { conn.Close() })
+	if !read {
+		return d
+	}
+	go func() {
+		defer close(d.done)
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				d.mu.Lock()
+				d.err = err
+				d.mu.Unlock()
+				return
+			}
+			var m map[string]any
+			json.Unmarshal(data, &m)
+			d.mu.Lock()
+			d.msgs = append(d.msgs, m)
+			d.mu.Unlock()
+		}
+	}()
+	return d
+}
+
+// of returns the messages of one type received so far.
+func (d *dashboard) of(typ string) []map[string]any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []map[string]any
+	for _, m := range d.msgs {
+		if m["type"] == typ {
+			out = append(out, m)
+		}
+	}
+	return out
+}

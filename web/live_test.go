@@ -1,0 +1,172 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/go2rtctest"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/messages"
+
+	"github.com/gorilla/websocket"
+)
+
+// Invariant 4: the backend alone decides live playback.
+
+func TestReloadNeverStartsPlayback(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
+	var g2 *go2rtctest.Server
+	st := startStack(t, cams, func(cfg *config.Config) {
+		g2 = go2rtctest.New(t, go2rtctest.Options{})
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Go2RTC.Lease = config.D(3 * time.Second)
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Playback.Cooldown = config.D(time.Hour) // one playback per camera in this test
+		cfg.Playback.MinScore = 0.01
+		cfg.Detector.MinScore = 0.01
+		cfg.Playback.MaxLive = 2
+	})
+	// Events happen and start playback; then nothing moves any more, and
+	// the playbacks run out (each detection on a playing camera extends it).
+	testkit.Eventually(t, 30*time.Second, "playback of an event started",
+		func() bool { return count(st, func(e *messages.PlaybackStarted) bool { return true }) >= 1 })
+	static := sim.ModeStatic
+	for _, c := range []string{"yard", "gate"} {
+		if err := cams.Update(c, sim.CameraPatch{Mode: &static}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, "a playback ended",
+		func() bool { return count(st, func(e *messages.PlaybackStopped) bool { return true }) >= 1 })
+	testkit.Eventually(t, 15*time.Second, "every playback ended", func() bool {
+		return count(st, func(e *messages.PlaybackStopped) bool { return true }) >= count(st, func(e *messages.PlaybackStarted) bool { return !e.Extended })
+	})
+	testkit.Eventually(t, 15*time.Second, "every lease ended", func() bool {
+		return count(st, func(e *messages.LeaseEnded) bool { return true }) >= count(st, func(e *messages.LeaseGranted) bool { return !e.Extended })
+	})
+	leasesBefore := count(st, func(e *messages.LeaseGranted) bool { return true })
+
+	// The page reloads: it connects and fetches history, over and over.
+	var history struct{ Events []map[string]any }
+	for range 3 {
+		joined := count(st, func(e *messages.ClientJoined) bool { return true })
+		d := st.connect(true)
+		if code := st.get("/api/events", &history); code != 200 || len(history.Events) == 0 {
+			t.Fatalf("GET /api/events: %d with %d events", code, len(history.Events))
+		}
+		testkit.Eventually(t, 5*time.Second, "client joined", func() bool { return count(st, func(e *messages.ClientJoined) bool { return true }) > joined })
+		// A ping answered means everything the hub sent on joining came first.
+		d.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`))
+		testkit.Eventually(t, 5*time.Second, "pong", func() bool { return len(d.of("pong")) == 1 })
+		if plays := d.of("play"); len(plays) > 0 {
+			t.Fatalf("a reloaded page received play with no live lease: %v", plays)
+		}
+		d.conn.Close()
+	}
+	if after := count(st, func(e *messages.LeaseGranted) bool { return true }); after != leasesBefore {
+		t.Errorf("connecting or fetching history created %d leases", after-leasesBefore)
+	}
+	var n int
+	st.store.DB.Get(&n, "SELECT COUNT(*) FROM leases")
+	if n != count(st, func(e *messages.LeaseGranted) bool { return !e.Extended }) {
+		t.Errorf("%d lease rows, facts say %d", n, leasesBefore)
+	}
+
+	// While a lease IS live, a connecting page is told what plays now.
+	ans, err := st.tree.System.Root.RequestFuture(st.tree.PID("playback"), &messages.StartPlayback{Camera: "gate", Reason: "test"}, 10*time.Second).Result()
+	if err != nil || !ans.(*messages.PlaybackAnswer).Playing {
+		t.Fatalf("operator playback: %v %+v", err, ans)
+	}
+	d := st.connect(true)
+	testkit.Eventually(t, 3*time.Second, "the live playback announced on connect", func() bool { return len(d.of("play")) == 1 })
+	play := d.of("play")[0]
+	if play["camera"] != "gate" || !strings.Contains(fmt.Sprint(play["player_url"]), "stream.html?src=camvisor_gate") {
+		t.Errorf("play on connect: %v", play)
+	}
+}
+
+func TestSlowDashboardDroppedFastOneKeepsEverything(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	st := startStack(t, cams, nil)
+	fast := st.connect(true)
+	slow := st.connect(false)
+	testkit.Eventually(t, 5*time.Second, "both clients joined", func() bool {
+		return count(st, func(e *messages.ClientJoined) bool { return true }) == 2
+	})
+	// A steady stream, ~2,000 messages/s of 5 KB: far more than a stuck
+	// tab's socket buffers hold, easy for a reading client.
+	const n = 4000
+	pad := strings.Repeat("x", 5000)
+	for i := range n {
+		st.tree.System.EventStream.Publish(&messages.PlaybackStopped{Camera: fmt.Sprintf("c%d", i), Reason: pad})
+		if i%100 == 99 {
+			time.Sleep(50 * time.Millisecond) // the publisher's pace, not a wait for a condition
+		}
+	}
+	testkit.Eventually(t, 20*time.Second, "the fast client received every message", func() bool { return len(fast.of("stop")) == n })
+	for i, m := range fast.of("stop") {
+		if m["camera"] != fmt.Sprintf("c%d", i) {
+			t.Fatalf("message %d out of order: %v", i, m["camera"])
+		}
+	}
+	left := 0
+	testkit.Eventually(t, 10*time.Second, "the slow client dropped", func() bool {
+		left = count(st, func(e *messages.ClientLeft) bool { return strings.HasPrefix(e.Reason, "too slow") })
+		return left == 1
+	})
+	// The slow client's connection is closed by the server.
+	slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var closeErr error
+	for closeErr == nil {
+		_, _, closeErr = slow.conn.ReadMessage()
+	}
+	// Behind megabytes of unread data the close frame may not fit: then the
+	// tab sees the connection end (1006) instead of the 1013 frame.
+	if ce, ok := closeErr.(*websocket.CloseError); !ok || (ce.Code != websocket.CloseTryAgainLater && ce.Code != websocket.CloseAbnormalClosure) {
+		t.Errorf("slow client's connection ended with %v", closeErr)
+	}
+}
+
+func TestDashboardMessagesValidated(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	st := startStack(t, cams, nil)
+	cases := map[string][]byte{
+		"unknown type":   []byte(`{"type":"play","camera":"c"}`),
+		"not json":       []byte(`hello`),
+		"stop no camera": []byte(`{"type":"stop"}`),
+		"oversized":      []byte(`{"type":"ping","pad":"` + strings.Repeat("x", 8000) + `"}`),
+	}
+	for name, msg := range cases {
+		t.Run(name, func(t *testing.T) {
+			d := st.connect(true)
+			if err := d.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-d.done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("connection not closed")
+			}
+			d.mu.Lock()
+			err := d.err
+			d.mu.Unlock()
+			ce, ok := err.(*websocket.CloseError)
+			if !ok || (ce.Code != websocket.ClosePolicyViolation && ce.Code != websocket.CloseMessageTooBig) {
+				t.Errorf("closed with %v", err)
+			}
+			if ok && name != "oversized" && ce.Text == "" {
+				t.Errorf("closed without a reason")
+			}
+		})
+	}
+	// A good client's ping is answered.
+	d := st.connect(true)
+	b, _ := json.Marshal(map[string]string{"type": "ping"})
+	d.conn.WriteMessage(websocket.TextMessage, b)
+	testkit.Eventually(t, 2*time.Second, "pong", func() bool { return len(d.of("pong")) == 1 })
+}

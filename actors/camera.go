@@ -19,13 +19,13 @@ import (
 // a lease is live, a capture takes its frame through go2rtc, sharing the
 // lease's connection: no extra slot.
 type cameraActor struct {
-	env         *Env
-	cam         config.SubnetCamera
-	redactor    config.Redactor
-	cause       *stopCause // ours, read by our children
-	strategy    actor.SupervisorStrategy
-	incarnation int // 1 at first start, +1 per restart
-	stopping    bool
+	life
+	env      *Env
+	cam      config.SubnetCamera
+	redactor config.Redactor
+	cause    *stopCause // ours, read by our children
+	strategy actor.SupervisorStrategy
+	stopping bool
 
 	seq       int                    // names ffmpeg/<seq>
 	running   map[string]*captureJob // by child actor id: each holds one slot
@@ -38,9 +38,11 @@ type cameraActor struct {
 	endedLease *camLease // terminated, answers pending
 	leaseSeq   int64
 
-	failures int // consecutive failed captures
-	failing  bool
-	last     *messages.CaptureDone
+	failures    int // consecutive failed captures
+	failing     bool
+	last        *messages.CaptureDone
+	lastFrame   []byte // the latest JPEG, for the dashboard
+	lastFrameAt time.Time
 }
 
 // captureJob is one Capture from request to answer.
@@ -87,24 +89,16 @@ type (
 	leaseGone    struct{}            // the lease child terminated
 )
 
-// failingAfter is how many consecutive failed captures mark a camera as
-// failing: it then gets no retries until a capture succeeds.
-const failingAfter = 3
-
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
-	// The producer runs once per incarnation, always on this actor's
-	// mailbox goroutine: the counter needs no lock.
-	incarnation := 0
-	return actor.PropsFromProducer(func() actor.Actor {
-		incarnation++
-		a := &cameraActor{incarnation: incarnation,
+	return actor.PropsFromProducer(lived(func() *cameraActor {
+		a := &cameraActor{
 			env: env, cam: cam, redactor: config.NewRedactor(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{},
 		}
 		a.strategy = actor.NewOneForOneStrategy(*env.Config.FFmpeg.Retries, env.Config.FFmpeg.CaptureTimeout.Duration, a.decide)
 		return a
-	})
+	}))
 }
 
 // Receive handles one message.
@@ -124,6 +118,10 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onQueueExpired(ctx, msg)
 	case *messages.RestartCamera:
 		a.onRestartCamera(msg)
+	case *messages.Describe:
+		answerDescribe(ctx, a.describe(ctx))
+	case *messages.GetFrame:
+		ctx.Respond(&messages.Frame{Camera: a.cam.ID, JPEG: a.lastFrame, At: a.lastFrameAt})
 	case *messages.FrameFetched:
 		a.onFrameFetched(ctx, msg)
 	case *messages.GrantLease:
@@ -147,6 +145,9 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 
 func (a *cameraActor) onStarted(ctx actor.Context) {
 	a.env.Log.Debug("camera started", "camera", a.cam.ID, "subnet", a.cam.Subnet, "max_connections", a.cam.MaxConnections)
+	// A restarted camera holds nothing: say so, or the dashboard and the
+	// census keep the old instance's slots.
+	a.publishSlots(ctx)
 }
 
 func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
@@ -333,6 +334,25 @@ func (a *cameraActor) slotsHeld() int {
 	return n
 }
 
+// describe is the camera's node of the actor tree.
+func (a *cameraActor) describe(ctx actor.Context) *messages.Node {
+	f := map[string]any{"camera": a.cam.ID, "max_connections": a.cam.MaxConnections, "slots_held": a.slotsHeld(),
+		"slots_ffmpeg": len(a.running), "slots_lease": a.slotsHeld() - len(a.running), "queue_length": len(a.queue),
+		"failing": a.failing, "consecutive_failures": a.failures, "url": config.RedactURL(a.cam.URL), "last_capture": nil}
+	if d := a.last; d != nil {
+		f["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
+			"via": d.Via, "error": d.Error, "os_pid": d.OSPID}
+	}
+	state := "running"
+	switch {
+	case a.stopping:
+		state = "stopping"
+	case a.failing:
+		state = "failing"
+	}
+	return a.node(ctx, "camera", state, f)
+}
+
 // publishSlots tells the census, the hub and the metrics the slot use.
 func (a *cameraActor) publishSlots(ctx actor.Context) {
 	ctx.ActorSystem().EventStream.Publish(&messages.SlotsChanged{
@@ -351,7 +371,7 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 		job.expiry.Stop()
 	}
 	done := &messages.CaptureDone{
-		Key:    fmt.Sprintf("%s-%d-%d", a.cam.ID, a.incarnation, job.id),
+		Key:    fmt.Sprintf("%s-%d-%d", a.cam.ID, a.life.incarnation, job.id),
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Cycle: job.req.Cycle, Outcome: o,
 		Error: a.redactor.Redact(errText), Via: "ffmpeg", Attempts: job.attempts,
 		StartedAt: job.asked, EndedAt: time.Now(),
@@ -376,6 +396,9 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 // is logged once and published.
 func (a *cameraActor) noteOutcome(ctx actor.Context, done *messages.CaptureDone) {
 	a.last = done
+	if len(done.JPEG) > 0 {
+		a.lastFrame, a.lastFrameAt = done.JPEG, done.EndedAt
+	}
 	switch done.Outcome {
 	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped:
 		return // camvisor's doing, not the camera's
@@ -385,7 +408,9 @@ func (a *cameraActor) noteOutcome(ctx actor.Context, done *messages.CaptureDone)
 		a.failures, a.failing = 0, false
 	} else {
 		a.failures++
-		a.failing = a.failures >= failingAfter
+		// alerts.camera_failing_after: the camera_failing alert and the end
+		// of retries share one threshold.
+		a.failing = a.failures >= a.env.Config.Alerts.CameraFailingAfter
 	}
 	if a.failing != wasFailing {
 		if a.failing {

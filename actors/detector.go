@@ -23,6 +23,7 @@ import (
 // or above detector.min_score becomes an event, or joins the open event of
 // the same camera and label when it comes within detector.event_gap.
 type detectorActor struct {
+	life
 	env  *Env
 	kind string
 
@@ -61,9 +62,9 @@ type openEvent struct {
 }
 
 func detectorProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *detectorActor {
 		return &detectorActor{env: env, kind: env.Config.Detector.Kind, events: map[string]*openEvent{}, healthy: true}
-	})
+	}))
 }
 
 // detectorWants are the facts the root subscribes the detector to: frames.
@@ -81,6 +82,10 @@ func (a *detectorActor) Receive(ctx actor.Context) {
 		a.onFrame(ctx, msg)
 	case *detectDone:
 		a.onDetectDone(ctx, msg)
+	case *messages.Describe:
+		state := map[bool]string{true: "running", false: "degraded"}[a.healthy]
+		answerDescribe(ctx, a.node(ctx, "detector", state, map[string]any{"detector": a.kind, "queued": len(a.queue),
+			"dropped": a.dropped, "healthy": a.healthy, "error": a.lastErr}))
 	case *actor.Stopping, *actor.Restarting:
 		a.onStopping()
 	}

@@ -20,6 +20,7 @@ import (
 // a restart, a panic, its parent's stop, shutdown — signals the process's
 // whole group and waits until it is reaped before the actor is gone.
 type ffmpegActor struct {
+	life
 	env      *Env
 	job      snapshotJob
 	cause    *stopCause // the camera's: why we are being stopped
@@ -46,9 +47,9 @@ type (
 )
 
 func ffmpegProps(env *Env, job snapshotJob, cause *stopCause) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *ffmpegActor {
 		return &ffmpegActor{env: env, job: job, cause: cause}
-	})
+	}))
 }
 
 // Receive handles one message.
@@ -62,6 +63,8 @@ func (a *ffmpegActor) Receive(ctx actor.Context) {
 		a.onKillGraceExpired(msg)
 	case *processEnded:
 		a.onProcessEnded(ctx, msg)
+	case *messages.Describe:
+		answerDescribe(ctx, a.describe(ctx))
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.get())
 	case *actor.Restarting:
@@ -82,7 +85,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 	proc, err := osproc.Start(osproc.Spec{
 		Path:      cfg.Path,
 		Args:      args,
-		Env:       []string{osproc.EnvRun + "=" + a.env.RunID, osproc.EnvOwner + "=" + ctx.Self().Id},
+		Env:       []string{osproc.EnvRun + "=" + a.env.RunID, osproc.EnvOwner + "=" + ctx.Self().Id, osproc.EnvHome + "=" + a.env.Home},
 		MaxStdout: maxSnapshotBytes,
 		TailLines: 8,
 	})
@@ -178,6 +181,21 @@ func (a *ffmpegActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
 	a.publishExit(ctx, proc, exit, a.reason)
 	a.report(ctx, a.result(proc, messages.OutcomeStopped, "stopped: "+string(a.reason), nil))
+}
+
+// describe is the process's node of the actor tree.
+func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
+	f := map[string]any{"camera": a.job.Camera, "deadline": a.job.Deadline, "os_pid": nil}
+	state := "exited"
+	if p := a.proc; p != nil {
+		f["os_pid"], f["process_started_at"] = p.PID, p.Started
+		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, snapshotArgs(a.env.Config.FFmpeg, a.job.URL))
+		state = "running"
+		if a.reason != "" {
+			state = "killing: " + string(a.reason)
+		}
+	}
+	return a.node(ctx, "ffmpeg", state, f)
 }
 
 func (a *ffmpegActor) stopTimers() {

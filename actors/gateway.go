@@ -23,6 +23,7 @@ import (
 // leases and frames with the reason, probes with back-off, and recovers by
 // itself.
 type gatewayActor struct {
+	life
 	env    *Env
 	client *go2rtc.Client // used by the worker goroutine only
 
@@ -94,9 +95,9 @@ func StreamName(camera string) string { return StreamPrefix + camera }
 const maxProbeBackoff = 30 * time.Second
 
 func gatewayProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *gatewayActor {
 		return &gatewayActor{env: env, streams: map[string]*gwStream{}, removing: map[string]bool{}}
-	})
+	}))
 }
 
 // gatewayWants are the facts the root subscribes the gateway to.
@@ -124,6 +125,8 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onDone(ctx, msg)
 	case *gwProbe:
 		a.onProbe(ctx)
+	case *messages.Describe:
+		answerDescribe(ctx, a.describe(ctx))
 	case *actor.Stopping, *actor.Restarting:
 		a.onStopping(ctx)
 	}
@@ -364,6 +367,20 @@ func (a *gatewayActor) recover(ctx actor.Context, list map[string]go2rtc.Stream)
 		}
 		a.removeAndConfirm(ctx, stale, "left by an earlier run")
 	}
+}
+
+// describe is the gateway's node of the actor tree.
+func (a *gatewayActor) describe(ctx actor.Context) *messages.Node {
+	streams := make([]map[string]any, 0, len(a.streams))
+	for _, s := range a.streams {
+		streams = append(streams, map[string]any{"stream": s.name, "camera": s.camera, "expired": s.expired, "removal_attempts": s.attempts})
+	}
+	state := "running"
+	if !a.healthy {
+		state = "degraded"
+	}
+	return a.node(ctx, "gateway", state, map[string]any{"healthy": a.healthy, "error": a.lastErr, "streams": streams,
+		"queued": len(a.queue), "url": a.env.Config.Go2RTC.URL})
 }
 
 // onStopping removes the streams this run created, then ends the worker.

@@ -71,7 +71,7 @@ func watch(t *testing.T, g *go2rtctest.Server, stream string) *websocket.Conn {
 }
 
 func TestLeaseLifecycle(t *testing.T) {
-	cam := sim.Camera{Name: "door", MaxConnections: 2}
+	cam := sim.Camera{Name: "door", MaxConnections: 2, Mode: sim.ModeStatic} // no motion: no playback joins the lease
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)

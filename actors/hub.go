@@ -17,6 +17,7 @@ import (
 // gets what plays right now, asked of the playback policy; history is never
 // replayed as play.
 type hubActor struct {
+	life
 	env     *Env
 	clients map[string]*actor.PID
 	seq     int
@@ -38,6 +39,7 @@ type cameraView struct {
 	Failing             bool   `json:"failing"`
 	ConsecutiveFailures int    `json:"consecutive_failures"`
 	LastOutcome         string `json:"last_outcome,omitempty"`
+	LastVia             string `json:"last_via,omitempty"`
 	LastCaptureAt       string `json:"last_capture_at,omitempty"`
 	LastCaptureMS       int64  `json:"last_capture_ms,omitempty"`
 	LastError           string `json:"last_error,omitempty"`
@@ -50,9 +52,9 @@ type flushCameras struct{}
 const cameraFlushEvery = 500 * time.Millisecond
 
 func hubProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *hubActor {
 		return &hubActor{env: env, clients: map[string]*actor.PID{}, cameras: map[string]*cameraView{}, dirty: map[string]bool{}}
-	})
+	}))
 }
 
 // hubWants are the facts the root subscribes the hub to.
@@ -74,6 +76,8 @@ func (a *hubActor) Receive(ctx actor.Context) {
 		a.onTerminated(msg)
 	case *flushCameras:
 		a.onFlushCameras(ctx)
+	case *messages.Describe:
+		answerDescribe(ctx, a.node(ctx, "hub", "running", map[string]any{"clients": len(a.clients)}))
 	case *actor.Stopping, *actor.Restarting:
 		if a.flush != nil {
 			a.flush.Stop()
@@ -154,7 +158,7 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 	case *messages.CaptureDone:
 		camera, subnet = m.Camera, m.Subnet
 		apply = func(v *cameraView) {
-			v.LastOutcome, v.LastError = string(m.Outcome), m.Error
+			v.LastOutcome, v.LastError, v.LastVia = string(m.Outcome), m.Error, m.Via
 			v.LastCaptureAt = m.EndedAt.UTC().Format(time.RFC3339Nano)
 			v.LastCaptureMS = m.EndedAt.Sub(m.StartedAt).Milliseconds()
 		}

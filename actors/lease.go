@@ -15,6 +15,7 @@ import (
 // (removed at the next cycle end) and stops only once go2rtc shows no
 // viewer: until then the camera connection may still be open.
 type leaseActor struct {
+	life
 	env      *Env
 	cam      config.SubnetCamera
 	stream   string
@@ -42,9 +43,9 @@ const (
 )
 
 func leaseProps(env *Env, cam config.SubnetCamera, until time.Time, gateway *actor.PID) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *leaseActor {
 		return &leaseActor{env: env, cam: cam, stream: StreamName(cam.ID), until: until, gateway: gateway}
-	})
+	}))
 }
 
 // Receive handles one message.
@@ -66,6 +67,12 @@ func (a *leaseActor) Receive(ctx actor.Context) {
 		a.onViewersCounted(ctx, msg)
 	case *drainSettle:
 		ctx.Stop(ctx.Self())
+	case *messages.Describe:
+		state := map[bool]string{true: "live", false: "registering"}[a.live]
+		if a.draining {
+			state = "draining"
+		}
+		answerDescribe(ctx, a.node(ctx, "lease", state, map[string]any{"camera": a.cam.ID, "stream": a.stream, "until": a.until}))
 	case *actor.Stopping, *actor.Restarting:
 		a.onStopping(ctx)
 	}

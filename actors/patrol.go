@@ -9,14 +9,15 @@ import (
 // patrolActor is the parent of every subnet: stopping it stops the whole
 // capture side of the tree, every ffmpeg process included.
 type patrolActor struct {
+	life
 	env   *Env
 	cause *stopCause
 }
 
 func patrolProps(env *Env, parent *stopCause) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *patrolActor {
 		return &patrolActor{env: env, cause: newStopCause(parent)}
-	}, actor.WithSupervisor(restartWithBackoff()))
+	}), actor.WithSupervisor(restartWithBackoff()))
 }
 
 // Receive handles one message.
@@ -24,6 +25,8 @@ func (a *patrolActor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
 		a.onStarted(ctx)
+	case *messages.Describe:
+		answerDescribe(ctx, a.node(ctx, "patrol", "running", map[string]any{"subnets": len(a.env.Config.Subnets)}))
 	case *actor.Restarting:
 		a.cause.set(messages.StopRestart)
 	}

@@ -20,6 +20,7 @@ import (
 // another qualifying detection on a playing camera extends it (one lease,
 // not two). Connecting a dashboard or fetching history starts nothing.
 type playbackActor struct {
+	life
 	env      *Env
 	cams     map[string]config.SubnetCamera
 	live     map[string]*playing
@@ -41,14 +42,14 @@ type playbackOver struct {
 }
 
 func playbackProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *playbackActor {
 		a := &playbackActor{env: env, cams: map[string]config.SubnetCamera{}, live: map[string]*playing{},
 			pending: map[string]*playing{}, cooldown: map[string]time.Time{}}
 		for _, c := range env.Config.Cameras() {
 			a.cams[c.ID] = c
 		}
 		return a
-	})
+	}))
 }
 
 // playbackWants are the facts the root subscribes the policy to.
@@ -77,6 +78,12 @@ func (a *playbackActor) Receive(ctx actor.Context) {
 		a.onPlaybackOver(ctx, msg)
 	case *messages.GetPlaybacks:
 		a.onGetPlaybacks(ctx)
+	case *messages.Describe:
+		live := []string{}
+		for c := range a.live {
+			live = append(live, c)
+		}
+		answerDescribe(ctx, a.node(ctx, "playback", "running", map[string]any{"live": live, "pending": len(a.pending)}))
 	case *actor.Stopping, *actor.Restarting:
 		for _, p := range a.live {
 			p.timer.Stop()

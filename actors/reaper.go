@@ -1,24 +1,42 @@
 package actors
 
 import (
+	"slices"
 	"time"
 
+	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// reaperActor watches the processes from outside the tree: it reads /proc,
-// never camvisor's own bookkeeping. Every record.sample_interval it counts
-// each camera's live ffmpeg processes next to the slots the camera actor
-// says it holds, and publishes the census (the leak graph). The scan runs
-// on a goroutine; the mailbox never waits on /proc.
+// reaperActor watches the processes from outside the tree, reading /proc
+// and never camvisor's own bookkeeping; it is the safety net under
+// invariant 1.
+//
+// Every record.sample_interval it counts each camera's live ffmpeg
+// processes next to the slots the camera actor holds and publishes the
+// census (the leak graph; process_budget_exceeded is judged on it).
+//
+// Before the first cycle, and every reaper.interval, it sweeps: a tagged
+// process of another run of this installation (same CAMVISOR_HOME) is
+// killed (its whole group) and recorded as reaped; a tagged process of this run that no live actor owns — asked by
+// message, twice a second apart, so a process being started or stopped is
+// never mistaken — is killed, recorded, and reported loudly. Untagged
+// ffmpeg processes are someone else's: counted, never touched. All /proc
+// reading and killing runs on goroutines; the mailbox never waits.
 type reaperActor struct {
+	life
 	env      *Env
 	slots    map[string]*messages.SlotsChanged // latest per camera
 	scanning bool
-	timer    *time.Timer
+	census   *time.Timer
+
+	sweeping bool
+	sweepers []*actor.PID // asked for a sweep, waiting for SweepDone
+	sweep    *time.Timer
+	last     *messages.SweepDone
 }
 
 // Internal messages.
@@ -28,7 +46,22 @@ type (
 		at    time.Time
 		procs []osproc.Info
 	}
+	sweepDue     struct{}
+	sweepScanned struct {
+		procs   []osproc.Info
+		confirm bool // the second look at suspects
+		suspect []osproc.Info
+	}
+	sweepKilled struct {
+		done    *messages.SweepDone
+		reaped  []*messages.ProcessReaped
+		stopped bool
+	}
 )
+
+// unownedConfirmAfter is how long the reaper waits before its second look
+// at a process of this run that no actor claimed.
+const unownedConfirmAfter = time.Second
 
 // reaperWants are the facts the root subscribes the reaper to.
 func reaperWants(evt any) bool {
@@ -37,9 +70,9 @@ func reaperWants(evt any) bool {
 }
 
 func reaperProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *reaperActor {
 		return &reaperActor{env: env, slots: map[string]*messages.SlotsChanged{}}
-	})
+	}))
 }
 
 // Receive handles one message.
@@ -53,17 +86,35 @@ func (a *reaperActor) Receive(ctx actor.Context) {
 		a.onCensusDue(ctx)
 	case *censusTaken:
 		a.onCensusTaken(ctx, msg)
+	case *messages.Sweep:
+		a.sweepers = append(a.sweepers, ctx.Sender())
+		a.startSweep(ctx)
+	case *sweepDue:
+		a.sweep = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Reaper.Interval.Duration, &sweepDue{})
+		a.startSweep(ctx)
+	case *sweepScanned:
+		a.onSweepScanned(ctx, msg)
+	case *sweepKilled:
+		a.onSweepKilled(ctx, msg)
+	case *messages.Describe:
+		f := map[string]any{"sample_interval_ms": a.env.Config.Record.SampleInterval.Milliseconds(),
+			"interval_ms": a.env.Config.Reaper.Interval.Milliseconds()}
+		if a.last != nil {
+			f["last_sweep"] = a.last
+		}
+		answerDescribe(ctx, a.node(ctx, "reaper", "running", f))
 	case *actor.Stopping, *actor.Restarting:
-		a.onStopping(ctx)
+		a.onStopping()
 	}
 }
 
 func (a *reaperActor) onStarted(ctx actor.Context) {
-	a.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Record.SampleInterval.Duration, &censusDue{})
+	a.census = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Record.SampleInterval.Duration, &censusDue{})
+	a.sweep = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Reaper.Interval.Duration, &sweepDue{})
 }
 
 func (a *reaperActor) onCensusDue(ctx actor.Context) {
-	a.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Record.SampleInterval.Duration, &censusDue{})
+	a.census = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Record.SampleInterval.Duration, &censusDue{})
 	if a.scanning {
 		return
 	}
@@ -84,8 +135,8 @@ func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 			continue
 		}
 		switch {
-		case p.Run == "":
-			census.Untagged++
+		case p.Run == "" || p.Home != a.env.Home:
+			census.Untagged++ // someone else's, or another camvisor's
 		case p.Run != a.env.RunID:
 			census.Foreign++
 		default:
@@ -102,8 +153,181 @@ func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 	ctx.ActorSystem().EventStream.Publish(census)
 }
 
-func (a *reaperActor) onStopping(ctx actor.Context) {
-	if a.timer != nil {
-		a.timer.Stop()
+func (a *reaperActor) startSweep(ctx actor.Context) {
+	if a.sweeping {
+		return // the sweep under way answers every asker
 	}
+	a.sweeping = true
+	system, self := ctx.ActorSystem(), ctx.Self()
+	go func() { system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg")}) }()
+}
+
+// onSweepScanned sorts what /proc shows: other runs' processes go at once;
+// this run's are checked against what the actors say they own.
+func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
+	done := &messages.SweepDone{At: time.Now()}
+	var foreign, mine []osproc.Info
+	for _, p := range msg.procs {
+		switch {
+		case p.Zombie():
+		case p.Run == "" || p.Home != a.env.Home:
+			done.Untagged++ // someone else's, or another camvisor's: never touched
+		case p.Run != a.env.RunID:
+			foreign = append(foreign, p)
+		case msg.confirm && !slices.ContainsFunc(msg.suspect, func(s osproc.Info) bool { return s.PID == p.PID && s.StartAt == p.StartAt }):
+			// Not a suspect of the first look: judged at the next sweep.
+		default:
+			mine = append(mine, p)
+		}
+	}
+	if msg.confirm {
+		foreign = nil // killed at the first look
+	}
+	if len(mine) == 0 {
+		a.kill(ctx, done, foreign, nil)
+		return
+	}
+	// Ask the tree who owns what, now that /proc was read.
+	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName), &messages.Describe{}, 5*time.Second)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		tree, ok := res.(*messages.Node)
+		if err != nil || !ok {
+			a.env.Log.Warn("reaper could not ask the tree who owns what; this run's processes wait for the next sweep", "reason", errText(err))
+			a.kill(ctx, done, foreign, nil)
+			return
+		}
+		owned, silent := ownership(tree)
+		var suspects []osproc.Info
+		for _, p := range mine {
+			if _, ok := owned[p.PID]; ok || underSilent(p.Owner, silent) {
+				continue
+			}
+			suspects = append(suspects, p)
+		}
+		switch {
+		case len(suspects) == 0:
+			a.kill(ctx, done, foreign, nil)
+		case !msg.confirm:
+			// First look: kill the foreign ones now, look again in a moment.
+			a.kill(ctx, done, foreign, nil)
+			system, self := ctx.ActorSystem(), ctx.Self()
+			time.AfterFunc(unownedConfirmAfter, func() {
+				system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg"), confirm: true, suspect: suspects})
+			})
+			a.sweeping = true // still under way
+		default:
+			a.kill(ctx, done, nil, suspects)
+		}
+	})
+}
+
+// kill signals each process's group on a goroutine, waits until they are
+// gone from /proc (or zombies) and reports.
+func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign, unowned []osproc.Info) {
+	if len(foreign)+len(unowned) == 0 {
+		ctx.Send(ctx.Self(), &sweepKilled{done: done})
+		return
+	}
+	system, self := ctx.ActorSystem(), ctx.Self()
+	go func() {
+		var reaped []*messages.ProcessReaped
+		for _, group := range []struct {
+			procs   []osproc.Info
+			thisRun bool
+		}{{foreign, false}, {unowned, true}} {
+			for _, p := range group.procs {
+				if err := osproc.KillGroup(p); err != nil {
+					continue
+				}
+				argv := make([]string, len(p.Argv))
+				for i, s := range p.Argv {
+					argv[i] = config.RedactText(s)
+				}
+				reaped = append(reaped, &messages.ProcessReaped{OSPID: p.PID, Run: p.Run, Owner: p.Owner, Camera: p.Camera(),
+					ThisRun: group.thisRun, Argv: argv, At: time.Now()})
+				if group.thisRun {
+					done.Unowned++
+				} else {
+					done.Foreign++
+				}
+			}
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for _, r := range reaped {
+			for time.Now().Before(deadline) {
+				if info, ok := osproc.Read(r.OSPID); !ok || info.Zombie() {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		system.Root.Send(self, &sweepKilled{done: done, reaped: reaped})
+	}()
+}
+
+func (a *reaperActor) onSweepKilled(ctx actor.Context, msg *sweepKilled) {
+	a.sweeping = false
+	for _, r := range msg.reaped {
+		if r.ThisRun {
+			a.env.Log.Error("killed a process of this run that no actor owned: invariant 1 broke", "os_pid", r.OSPID,
+				"camera", r.Camera, "reason", "owner "+r.Owner+" is gone")
+		} else {
+			a.env.Log.Warn("killed a process left by an earlier run", "os_pid", r.OSPID, "camera", r.Camera, "reason", "run "+r.Run)
+		}
+		ctx.ActorSystem().EventStream.Publish(r)
+	}
+	a.last = msg.done
+	ctx.ActorSystem().EventStream.Publish(msg.done)
+	for _, p := range a.sweepers {
+		if p != nil {
+			ctx.Send(p, msg.done)
+		}
+	}
+	a.sweepers = nil
+}
+
+func (a *reaperActor) onStopping() {
+	for _, t := range []*time.Timer{a.census, a.sweep} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// ownership lists the os_pids the tree's ffmpeg actors own, and the paths
+// of actors that did not answer (their processes cannot be judged now).
+func ownership(n *messages.Node) (owned map[int]string, silent []string) {
+	owned = map[int]string{}
+	var walk func(*messages.Node)
+	walk = func(n *messages.Node) {
+		if n.State == "no answer" {
+			silent = append(silent, n.Path)
+		}
+		if pid, ok := n.Fields["os_pid"].(int); ok && n.Kind == "ffmpeg" {
+			owned[pid] = n.Path
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(n)
+	return owned, silent
+}
+
+// underSilent reports whether owner is at or below an actor that did not
+// answer.
+func underSilent(owner string, silent []string) bool {
+	for _, s := range silent {
+		if owner == s || (len(owner) > len(s) && owner[:len(s)] == s && owner[len(s)] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "no answer"
+	}
+	return err.Error()
 }

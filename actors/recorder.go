@@ -18,6 +18,7 @@ import (
 // the count is itself recorded. A failed write is kept and retried with
 // back-off; the patrol goes on.
 type recorderActor struct {
+	life
 	env *Env
 
 	pending []any
@@ -64,9 +65,9 @@ const (
 )
 
 func recorderProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *recorderActor {
 		return &recorderActor{env: env}
-	})
+	}))
 }
 
 // recorded says which facts become rows; the root subscribes the
@@ -77,7 +78,8 @@ func recorded(evt any) bool {
 		*messages.CycleEnded, *messages.ProcessCensus,
 		*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered,
 		*messages.StreamRemoved, *messages.ServiceHealth,
-		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed:
+		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed,
+		*messages.ProcessReaped, *messages.AlertChanged:
 		return true
 	}
 	return false
@@ -94,6 +96,13 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 		a.onRetry(ctx)
 	case *pruneDue:
 		a.onPruneDue(ctx)
+	case *messages.Describe:
+		state := "running"
+		if a.lastErr != "" {
+			state = "failing"
+		}
+		answerDescribe(ctx, a.node(ctx, "recorder", state, map[string]any{"queued": len(a.pending), "dropped": a.dropped,
+			"error": a.lastErr, "db": a.env.Store.Path}))
 	case *actor.Stopping:
 		a.onStopping(ctx)
 	case *actor.Restarting:
@@ -119,6 +128,7 @@ func (a *recorderActor) onFact(ctx actor.Context, fact any) {
 		a.dropped++
 		if a.dropped == 1 || a.dropped%1000 == 0 {
 			a.env.Log.Error("record queue full: dropping rows", "dropped", a.dropped, "queued", len(a.pending), "reason", a.lastErr)
+			a.publishHealth(ctx, a.lastErr == "", a.lastErr)
 		}
 		return
 	}

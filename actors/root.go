@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -14,6 +16,7 @@ import (
 // handles what is already in its mailbox (the recorder writes the last
 // exits); then itself.
 type rootActor struct {
+	life
 	env      *Env
 	cause    *stopCause
 	done     chan struct{}
@@ -24,9 +27,9 @@ type rootActor struct {
 }
 
 func rootProps(env *Env, done chan struct{}) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *rootActor {
 		return &rootActor{env: env, cause: newStopCause(nil), done: done}
-	}, actor.WithSupervisor(restartWithBackoff()))
+	}), actor.WithSupervisor(restartWithBackoff()))
 }
 
 // Receive handles one message.
@@ -36,6 +39,12 @@ func (a *rootActor) Receive(ctx actor.Context) {
 		a.onStarted(ctx)
 	case *messages.Shutdown:
 		a.onShutdown(ctx, msg)
+	case *messages.Describe:
+		state := "running"
+		if a.stopping {
+			state = "stopping"
+		}
+		answerDescribe(ctx, a.node(ctx, "root", state, map[string]any{"run": a.env.RunID}))
 	case *actor.Terminated:
 		a.onTerminated(ctx, msg)
 	case *actor.Stopping:
@@ -53,18 +62,31 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 		a.spawnService(ctx, recorderProps(a.env), "recorder", recorded)
 	}
 	a.spawnService(ctx, reaperProps(a.env), "reaper", reaperWants)
+	a.spawnService(ctx, alertsProps(a.env), "alerts", alertsWant)
+	a.spawnService(ctx, metricsProps(a.env), "metrics", metricsWant)
 	if a.env.Config.Go2RTC.Enabled() {
 		a.spawnService(ctx, gatewayProps(a.env), "gateway", gatewayWants)
 	}
 	a.spawnService(ctx, detectorProps(a.env), "detector", detectorWants)
 	a.spawnService(ctx, playbackProps(a.env), "playback", playbackWants)
 	a.spawnService(ctx, hubProps(a.env), "hub", hubWants)
-	pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), "patrol")
-	if err != nil {
-		a.env.Log.Error("spawn patrol", "reason", err.Error())
-		return
-	}
-	a.patrol = pid
+	// Processes an earlier run left hold camera connections: the reaper
+	// sweeps them away before the first cycle.
+	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName+"/reaper"), &messages.Sweep{}, 15*time.Second)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		if err != nil {
+			a.env.Log.Error("start-up sweep did not finish; starting the patrol anyway", "reason", err.Error())
+		}
+		if a.stopping {
+			return
+		}
+		pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), "patrol")
+		if err != nil {
+			a.env.Log.Error("spawn patrol", "reason", err.Error())
+			return
+		}
+		a.patrol = pid
+	})
 }
 
 // spawnService spawns a service and subscribes it to the facts it wants,

@@ -16,6 +16,7 @@ import (
 // Every cycle ends with CycleEnded, whatever the cameras did (invariant 3
 // starts here). Cycles never overlap: one that overran is followed at once.
 type subnetActor struct {
+	life
 	env   *Env
 	sub   config.Subnet
 	cause *stopCause
@@ -49,9 +50,9 @@ type (
 const minCaptureWindow = 500 * time.Millisecond
 
 func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *subnetActor {
 		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}}
-	}, actor.WithSupervisor(restartWithBackoff()))
+	}), actor.WithSupervisor(restartWithBackoff()))
 }
 
 // restartWithBackoff restarts a crashed child after a delay that grows with
@@ -71,6 +72,8 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 		a.onCaptureDone(ctx, msg)
 	case *cycleDeadline:
 		a.onCycleDeadline(ctx, msg)
+	case *messages.Describe:
+		answerDescribe(ctx, a.describe(ctx))
 	case *actor.Stopping:
 		a.onStopping()
 	case *actor.Restarting:
@@ -211,6 +214,16 @@ func summary(e *messages.CycleEnded) string {
 		}
 	}
 	return ""
+}
+
+func (a *subnetActor) describe(ctx actor.Context) *messages.Node {
+	f := map[string]any{"cycle": a.number, "interval_ms": a.sub.Interval.Milliseconds(), "concurrency": a.sub.Concurrency,
+		"last_cycle_duration_ms": a.last.Milliseconds()}
+	if a.cur != nil {
+		f["cycle_started_at"] = a.cur.started
+		f["waiting"] = len(a.cur.waiting)
+	}
+	return a.node(ctx, "subnet", "running", f)
 }
 
 func (a *subnetActor) onStopping() {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -34,11 +35,16 @@ type Env struct {
 	Log    *slog.Logger
 	// RunID tags every process this run starts (CAMVISOR_RUN).
 	RunID string
+	// Home tags them with the installation (CAMVISOR_HOME); Start sets it
+	// to the record's absolute path when empty.
+	Home string
 	// Store is the record, written only by the recorder's writer
 	// goroutine; nil runs the tree without a record (capture-core tests).
 	Store *db.Store
 	// RunRow is this run's id in the record's runs table.
 	RunRow int64
+	// Metrics are the Prometheus collectors; Start creates them when nil.
+	Metrics *Metrics
 	// KillDisabled is a test-only hook replaying the original incident: a
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
@@ -47,10 +53,11 @@ type Env struct {
 
 // Tree is a running supervision tree.
 type Tree struct {
-	System *actor.ActorSystem
-	Root   *actor.PID
-	env    *Env
-	done   chan struct{}
+	System  *actor.ActorSystem
+	Root    *actor.PID
+	Metrics *Metrics
+	env     *Env
+	done    chan struct{}
 }
 
 // RootName is the root actor's name; every actor path starts with it.
@@ -58,11 +65,21 @@ const RootName = "root"
 
 // Start builds the actor system and spawns the tree for env.Config.
 func Start(env *Env) (*Tree, error) {
+	if env.Metrics == nil {
+		env.Metrics = NewMetrics(env.RunID)
+	}
+	if env.Home == "" {
+		home, err := filepath.Abs(env.Config.DB)
+		if err != nil {
+			return nil, fmt.Errorf("home: %w", err)
+		}
+		env.Home = home
+	}
 	libLog := env.Log.With("lib", "protoactor")
 	system := actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
 	))
-	t := &Tree{System: system, env: env, done: make(chan struct{})}
+	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{})}
 	pid, err := system.Root.SpawnNamed(rootProps(env, t.done), RootName)
 	if err != nil {
 		system.Shutdown()

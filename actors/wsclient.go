@@ -18,6 +18,7 @@ import (
 // accepts only known types and closes the connection, with the reason, on
 // anything else.
 type wsClientActor struct {
+	life
 	env     *Env
 	sock    messages.Socket
 	remote  string
@@ -40,9 +41,9 @@ const (
 )
 
 func wsClientProps(env *Env, sock messages.Socket, remote string, initial [][]byte) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return actor.PropsFromProducer(lived(func() *wsClientActor {
 		return &wsClientActor{env: env, sock: sock, remote: remote, initial: initial}
-	})
+	}))
 }
 
 // Receive handles one message.
@@ -54,6 +55,8 @@ func (a *wsClientActor) Receive(ctx actor.Context) {
 		a.onOutbound(ctx, msg)
 	case *inbound:
 		a.onInbound(ctx, msg)
+	case *messages.Describe:
+		answerDescribe(ctx, a.node(ctx, "client", "running", map[string]any{"remote": a.remote, "queued": len(a.out)}))
 	case *socketEnded:
 		if a.reason == "" {
 			a.reason = "connection closed"

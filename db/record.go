@@ -64,6 +64,11 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 		WHERE stopped_at IS NULL`); err != nil {
 		return 0, fmt.Errorf("mark unclean runs: %w", err)
 	}
+	// Alerts of earlier runs stopped being watched when their run ended.
+	if _, err := tx.Exec(`UPDATE alerts SET state = 'resolved', resolved_at = ?, detail = detail || ' (its run ended)'
+		WHERE state = 'firing'`, T(r.Started)); err != nil {
+		return 0, fmt.Errorf("close alerts of earlier runs: %w", err)
+	}
 	host, _ := os.Hostname()
 	res, err := tx.Exec(`INSERT INTO runs (run_key, started_at, pid, version, hostname, config) VALUES (?, ?, ?, ?, ?, ?)`,
 		r.Key, T(r.Started), r.PID, r.Version, host, r.Config)
@@ -197,9 +202,61 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 	case *messages.ServiceHealth:
 		_, err = tx.Exec(`INSERT INTO service_health (run_id, at, service, healthy, error) VALUES (?, ?, ?, ?, ?)`,
 			run, T(m.At), m.Service, m.Healthy, m.Error)
+	case *messages.ProcessReaped:
+		err = writeReaped(tx, run, m)
+	case *messages.AlertChanged:
+		err = writeAlert(tx, run, m)
 	case *Dropped:
 		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
 	}
+	return err
+}
+
+// writeReaped closes the process's row in the run it came from (by its
+// CAMVISOR_RUN), or adds one to that run, or to this one when the record
+// does not know that run.
+func writeReaped(tx *sqlx.Tx, run int64, m *messages.ProcessReaped) error {
+	origin := run
+	if !m.ThisRun {
+		if err := tx.Get(&origin, `SELECT id FROM runs WHERE run_key = ?`, m.Run); errors.Is(err, sql.ErrNoRows) {
+			origin = run
+		} else if err != nil {
+			return err
+		}
+	}
+	res, err := tx.Exec(`UPDATE processes SET ended_at = ?, stop_reason = 'reaped', signal = 'SIGKILL', exit_code = -1
+		WHERE run_id = ? AND os_pid = ? AND ended_at IS NULL`, T(m.At), origin, m.OSPID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	argv, _ := json.Marshal(m.Argv)
+	note := "reaped: left by run " + m.Run
+	if m.ThisRun {
+		note = "reaped: no actor of this run owned it"
+	}
+	_, err = tx.Exec(`INSERT INTO processes (run_id, os_pid, camera, subnet, owner, purpose, argv, started_at, ended_at,
+			exit_code, signal, stop_reason, stderr_tail)
+		VALUES (?, ?, ?, '', ?, 'snapshot', ?, ?, ?, -1, 'SIGKILL', 'reaped', ?)`,
+		origin, m.OSPID, m.Camera, m.Owner, string(argv), T(m.At), T(m.At), note)
+	return err
+}
+
+// writeAlert opens, refreshes or resolves an alert's row.
+func writeAlert(tx *sqlx.Tx, run int64, m *messages.AlertChanged) error {
+	res, err := tx.Exec(`UPDATE alerts SET state = ?, last_seen = ?, resolved_at = ?, detail = CASE WHEN ? = '' THEN detail ELSE ? END
+		WHERE run_id = ? AND rule = ? AND subject = ? AND state = 'firing'`,
+		m.State, T(m.LastSeen), T(m.ResolvedAt), m.Detail, m.Detail, run, m.Rule, m.Subject)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 || m.State != messages.AlertFiring {
+		return nil
+	}
+	_, err = tx.Exec(`INSERT INTO alerts (run_id, rule, subject, state, first_seen, last_seen, detail) VALUES (?, ?, ?, 'firing', ?, ?, ?)`,
+		run, m.Rule, m.Subject, T(m.FirstSeen), T(m.LastSeen), m.Detail)
 	return err
 }
 
@@ -239,6 +296,7 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 		`DELETE FROM leases WHERE id IN (SELECT id FROM leases WHERE granted_at < ? AND released_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM go2rtc_streams WHERE id IN (SELECT id FROM go2rtc_streams WHERE registered_at < ? AND removed_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM service_health WHERE id IN (SELECT id FROM service_health WHERE at < ? LIMIT ?)`,
+		`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE last_seen < ? AND state = 'resolved' LIMIT ?)`,
 		`DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,

@@ -85,3 +85,28 @@ type RecorderHealth struct {
 	Queued  int
 	At      time.Time
 }
+
+// Sweep asks the reaper for a sweep of /proc now; it answers with
+// SweepDone. The root asks for one before it starts the patrol.
+type Sweep struct{}
+
+// SweepDone is the fact that the reaper finished a sweep.
+type SweepDone struct {
+	At       time.Time
+	Foreign  int // tagged processes of other runs killed
+	Unowned  int // processes of this run no actor owned, killed
+	Untagged int // ffmpeg processes this camvisor did not start (untagged, or another installation's): counted, never touched
+}
+
+// ProcessReaped is the fact that the reaper killed a process no actor
+// owned: one left by an earlier run, or (ThisRun) one of this run that
+// escaped its actor — invariant 1 broke somewhere.
+type ProcessReaped struct {
+	OSPID   int
+	Run     string // the run id it carried (CAMVISOR_RUN)
+	Owner   string // the actor path it carried (CAMVISOR_OWNER)
+	Camera  string
+	ThisRun bool
+	Argv    []string // redacted
+	At      time.Time
+}

@@ -29,6 +29,7 @@ type stack struct {
 	srv   *Server
 	store *db.Store
 	cams  *sim.Server
+	token string // the operator token
 
 	mu     sync.Mutex
 	events []any
@@ -80,7 +81,9 @@ func startStack(t *testing.T, cams *sim.Server, tune func(*config.Config)) *stac
 		st.events = append(st.events, evt)
 		st.mu.Unlock()
 	})
-	st.srv = New(Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: st.tree, Log: st.env.Log})
+	st.token = "test-token-0123456789abcdef"
+	st.srv = New(Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: st.tree, Config: cfg, Log: st.env.Log, Token: st.token,
+		Version: "test", RunID: st.env.RunID, StartedAt: time.Now()})
 	if err := st.srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +116,9 @@ func count[T any](st *stack, pred func(*T) bool) int {
 // get fetches path from the server and decodes its JSON.
 func (st *stack) get(path string, into any) int {
 	st.t.Helper()
-	resp, err := http.Get(st.srv.URL() + strings.TrimPrefix(path, "/"))
+	req, _ := http.NewRequest(http.MethodGet, st.srv.URL()+strings.TrimPrefix(path, "/"), nil)
+	req.Header.Set("Authorization", "Bearer "+st.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		st.t.Fatal(err)
 	}
@@ -138,7 +143,7 @@ type dashboard struct {
 func (st *stack) connect(read bool) *dashboard {
 	st.t.Helper()
 	u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	conn, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Authorization": {"Bearer " + st.token}})
 	if err != nil {
 		st.t.Fatal(err)
 	}

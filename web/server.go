@@ -14,15 +14,21 @@ import (
 	"time"
 
 	"camvisor/actors"
+	"camvisor/actors/config"
 	"camvisor/db"
 )
 
 // Options configure a Server.
 type Options struct {
-	Listen string
-	DBPath string // the record; empty disables /api/db/*
-	Tree   *actors.Tree
-	Log    *slog.Logger
+	Listen    string
+	DBPath    string // the record; empty disables the history endpoints
+	Tree      *actors.Tree
+	Config    *config.Config
+	Log       *slog.Logger
+	Token     string // the operator token; empty means no authentication (tests only)
+	Version   string
+	RunID     string
+	StartedAt time.Time
 }
 
 // Server is the HTTP server.
@@ -54,10 +60,36 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, backup: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /api/db/backup", s.dbBackup)
-	mux.HandleFunc("GET /api/events", s.events)
-	mux.HandleFunc("GET /api/events/{id}/snapshot.jpg", s.snapshot)
-	mux.HandleFunc("GET /ws", s.ws)
+	mux.HandleFunc("POST /api/login", s.login)
+	mux.HandleFunc("POST /api/logout", s.logout)
+	mux.Handle("GET /", http.FileServerFS(staticFS()))
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /api/status":                    s.status,
+		"GET /api/cameras":                   s.cameras,
+		"GET /api/cameras/{id}/snapshot.jpg": s.cameraSnapshot,
+		"POST /api/cameras/{id}/capture":     s.capture,
+		"POST /api/cameras/{id}/live":        s.startLive,
+		"DELETE /api/cameras/{id}/live":      s.stopLive,
+		"POST /api/cameras/{id}/restart":     s.restart,
+		"GET /api/actors":                    s.actorTree,
+		"GET /api/processes":                 s.processes,
+		"GET /api/events":                    s.events,
+		"GET /api/events/{id}/snapshot.jpg":  s.snapshot,
+		"GET /api/samples":                   s.samples,
+		"GET /api/cycles":                    s.cycles,
+		"GET /api/alerts":                    s.alerts,
+		"GET /api/db/backup":                 s.dbBackup,
+		"GET /ws":                            s.ws,
+		"GET /metrics":                       s.metrics,
+	} {
+		mux.HandleFunc(pattern, s.guard(h))
+	}
+	// Anything else under /api is a JSON 404 (401 without a token).
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		mux.HandleFunc(method+" /api/", s.guard(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		}))
+	}
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

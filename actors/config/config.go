@@ -33,6 +33,42 @@ type Config struct {
 	Detector Detector `yaml:"detector"`
 	// Playback is when the backend starts a live view on its own.
 	Playback Playback `yaml:"playback"`
+	// Auth protects the API and dashboard.
+	Auth Auth `yaml:"auth"`
+	// Reaper is the last line of defence against leaked processes.
+	Reaper Reaper `yaml:"reaper"`
+	// Alerts are the rules an operator is warned by.
+	Alerts Alerts `yaml:"alerts"`
+}
+
+// Reaper configures the scan for processes no actor owns.
+type Reaper struct {
+	// Interval is how often /proc is scanned (also once before the first cycle).
+	Interval Duration `yaml:"interval"`
+}
+
+// Alerts configures the alert rules and their delivery.
+type Alerts struct {
+	// CameraFailingAfter is K: consecutive failed captures that fire
+	// camera_failing (and stop retries of that camera's captures).
+	CameraFailingAfter int `yaml:"camera_failing_after"`
+	// Webhook, when set, receives every alert change as a JSON POST.
+	Webhook Webhook `yaml:"webhook"`
+}
+
+// Webhook is an optional alert receiver.
+type Webhook struct {
+	URL     string   `yaml:"url"`
+	Timeout Duration `yaml:"timeout"`
+	// MaxAttempts is how often one delivery is tried, with back-off.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Auth configures the operator token.
+type Auth struct {
+	// Token is the operator token; empty means one is generated at first
+	// start and kept next to the database (<db>.token, mode 0600).
+	Token string `yaml:"token"`
 }
 
 // Detector configures what looks at the frames.
@@ -254,6 +290,9 @@ func (c *Config) Redacted() string {
 			cam.URL = RedactURL(cam.URL)
 			cp.Subnets[i].Cameras[j] = cam
 		}
+	}
+	if cp.Auth.Token != "" {
+		cp.Auth.Token = "***"
 	}
 	out, err := yaml.Marshal(&cp)
 	if err != nil {

@@ -33,6 +33,11 @@ func Defaults() *Config {
 			Cooldown: D(2 * time.Minute),
 			MaxLive:  2,
 		},
+		Reaper: Reaper{Interval: D(30 * time.Second)},
+		Alerts: Alerts{
+			CameraFailingAfter: 3,
+			Webhook:            Webhook{Timeout: D(5 * time.Second), MaxAttempts: 8},
+		},
 		Record: Record{
 			Retention:      D(14 * 24 * time.Hour),
 			SampleInterval: D(5 * time.Second),

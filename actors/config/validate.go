@@ -75,6 +75,22 @@ func (c *Config) Validate() error {
 		add(fmt.Errorf("playback.max_live: must be at least 1, got %d", c.Playback.MaxLive))
 	}
 
+	if t := c.Auth.Token; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		add(fmt.Errorf("auth.token: must be at least 16 characters without spaces (got %d characters)", len(t)))
+	}
+
+	add(c.Reaper.Interval.check("reaper.interval"))
+	if c.Alerts.CameraFailingAfter < 1 {
+		add(fmt.Errorf("alerts.camera_failing_after: must be at least 1, got %d", c.Alerts.CameraFailingAfter))
+	}
+	if c.Alerts.Webhook.URL != "" {
+		add(checkHTTPURL("alerts.webhook.url", c.Alerts.Webhook.URL, true))
+	}
+	add(c.Alerts.Webhook.Timeout.check("alerts.webhook.timeout"))
+	if c.Alerts.Webhook.MaxAttempts < 1 {
+		add(fmt.Errorf("alerts.webhook.max_attempts: must be at least 1, got %d", c.Alerts.Webhook.MaxAttempts))
+	}
+
 	if len(c.Subnets) == 0 {
 		add(errors.New("subnets: at least one subnet is needed"))
 	}

@@ -2,11 +2,13 @@ package osproc
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Environment variables every process camvisor starts carries, so that it
@@ -14,6 +16,10 @@ import (
 const (
 	EnvRun   = "CAMVISOR_RUN"   // the run id of the camvisor that started it
 	EnvOwner = "CAMVISOR_OWNER" // the path of the owning actor
+	// EnvHome names the installation (the record's absolute path): a
+	// camvisor reaps the processes of its own earlier runs, never those of
+	// another camvisor on the same machine.
+	EnvHome = "CAMVISOR_HOME"
 )
 
 // Info is one process as /proc shows it.
@@ -25,6 +31,7 @@ type Info struct {
 	Argv    []string `json:"argv"` // as /proc shows it: redact before showing
 	Run     string   `json:"run,omitempty"`
 	Owner   string   `json:"owner,omitempty"`
+	Home    string   `json:"home,omitempty"`
 	State   string   `json:"state"` // R, S, Z ...
 	StartAt uint64   `json:"-"`     // clock ticks after boot
 }
@@ -105,6 +112,8 @@ func Read(pid int) (Info, bool) {
 			info.Run = string(v)
 		} else if v, ok := bytes.CutPrefix(kv, []byte(EnvOwner+"=")); ok {
 			info.Owner = string(v)
+		} else if v, ok := bytes.CutPrefix(kv, []byte(EnvHome+"=")); ok {
+			info.Home = string(v)
 		}
 	}
 	return info, true
@@ -121,4 +130,22 @@ func KillGroup(info Info) error {
 		return syscall.Kill(-now.PID, syscall.SIGKILL)
 	}
 	return syscall.Kill(now.PID, syscall.SIGKILL)
+}
+
+// Age is how long the process has run, from /proc (clock ticks since boot).
+func Age(info Info) time.Duration {
+	data, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	var up float64
+	if _, err := fmt.Sscanf(string(data), "%f", &up); err != nil {
+		return 0
+	}
+	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux Go runs on
+	age := up - float64(info.StartAt)/ticksPerSecond
+	if age < 0 {
+		return 0
+	}
+	return time.Duration(age * float64(time.Second))
 }

@@ -67,7 +67,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	httpd := web.New(web.Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: tree, Log: log})
+	token, created, err := web.LoadToken(cfg.Auth.Token, cfg.DB)
+	if err != nil {
+		shutdownTree(tree, cfg, "token: "+err.Error())
+		store.EndRun(env.RunRow, time.Now(), "token: "+err.Error())
+		return err
+	}
+	httpd := web.New(web.Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: tree, Config: cfg, Log: log, Token: token,
+		Version: version, RunID: env.RunID, StartedAt: run.Started})
 	if err := httpd.Start(); err != nil {
 		shutdownTree(tree, cfg, "http listen failed")
 		store.EndRun(env.RunRow, time.Now(), "http listen failed: "+err.Error())
@@ -75,6 +82,15 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
 		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
+	// Printed once, not logged: the operator needs it to log in.
+	where := "from config auth.token"
+	if cfg.Auth.Token == "" {
+		where = "stored in " + cfg.DB + ".token"
+		if created {
+			where = "new, " + where
+		}
+	}
+	fmt.Fprintf(stderr, "\n  dashboard: %s\n  token:     %s  (%s)\n\n", httpd.URL(), token, where)
 
 	var reason string
 	select {

@@ -1,0 +1,195 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// alertsActor evaluates the alert rules on the facts of the tree. Each
+// alert is a rule about a subject, firing or resolved; each transition is
+// logged once, recorded, pushed to the dashboards and, when configured,
+// posted to a webhook by a goroutine that retries with back-off and never
+// holds anything up.
+//
+//	process_budget_exceeded  a camera has more live processes (/proc) than max_connections
+//	unowned_process          the reaper killed a process of this run that no actor owned
+//	camera_failing           alerts.camera_failing_after captures failed in a row
+//	cycle_overrun            a subnet's cycle took longer than its interval
+//	go2rtc_unreachable, detector_unreachable, record_write_failing
+type alertsActor struct {
+	life
+	env    *Env
+	firing map[string]*messages.AlertChanged // by rule + "\x00" + subject
+	hook   chan *messages.AlertChanged
+}
+
+// refreshEvery bounds how often a still-firing alert re-announces its
+// last_seen.
+const refreshEvery = time.Minute
+
+func alertsProps(env *Env) *actor.Props {
+	return actor.PropsFromProducer(lived(func() *alertsActor {
+		return &alertsActor{env: env, firing: map[string]*messages.AlertChanged{}}
+	}))
+}
+
+// alertsWant are the facts the root subscribes the alerts actor to.
+func alertsWant(evt any) bool {
+	switch evt.(type) {
+	case *messages.ProcessCensus, *messages.ProcessReaped, *messages.SweepDone, *messages.CameraStateChanged,
+		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth:
+		return true
+	}
+	return false
+}
+
+// Receive handles one message.
+func (a *alertsActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		if url := a.env.Config.Alerts.Webhook.URL; url != "" {
+			a.hook = make(chan *messages.AlertChanged, 256)
+			go a.deliver(a.hook)
+		}
+	case *messages.ProcessCensus:
+		for _, c := range msg.Cameras {
+			a.set(ctx, "process_budget_exceeded", c.Camera, c.Processes > c.MaxConnections,
+				fmt.Sprintf("%d live ffmpeg processes for camera %s, budget %d (actor holds %d slots)", c.Processes, c.Camera, c.MaxConnections, c.SlotsHeld))
+		}
+	case *messages.ProcessReaped:
+		if msg.ThisRun {
+			a.set(ctx, "unowned_process", subjectOf(msg), true,
+				fmt.Sprintf("killed pid %d of this run that no actor owned (tagged %s)", msg.OSPID, msg.Owner))
+		}
+	case *messages.SweepDone:
+		if msg.Unowned == 0 {
+			a.resolveRule(ctx, "unowned_process")
+		}
+	case *messages.CameraStateChanged:
+		a.set(ctx, "camera_failing", msg.Camera, msg.Failing,
+			fmt.Sprintf("%d captures of camera %s failed in a row", msg.ConsecutiveFailures, msg.Camera))
+	case *messages.CycleEnded:
+		a.set(ctx, "cycle_overrun", msg.Subnet, msg.Overran,
+			fmt.Sprintf("cycle %d of subnet %s took %s (interval %s): %d timed out, %d skipped",
+				msg.Number, msg.Subnet, msg.EndedAt.Sub(msg.StartedAt).Round(time.Millisecond), msg.Interval, msg.TimedOut-msg.Skipped, msg.Skipped))
+	case *messages.ServiceHealth:
+		a.set(ctx, msg.Service+"_unreachable", msg.Service, !msg.Healthy, msg.Error)
+	case *messages.RecorderHealth:
+		a.set(ctx, "record_write_failing", "record", !msg.Healthy,
+			fmt.Sprintf("%s (%d rows queued, %d dropped)", msg.Error, msg.Queued, msg.Dropped))
+	case *messages.Describe:
+		names := []string{}
+		for _, f := range a.firing {
+			names = append(names, f.Rule+" "+f.Subject)
+		}
+		answerDescribe(ctx, a.node(ctx, "alerts", "running", map[string]any{"firing": names}))
+	case *actor.Stopping, *actor.Restarting:
+		if a.hook != nil {
+			close(a.hook)
+			a.hook = nil
+		}
+	}
+}
+
+// set fires rule for subject when cond holds, and resolves it when not.
+func (a *alertsActor) set(ctx actor.Context, rule, subject string, cond bool, detail string) {
+	key := rule + "\x00" + subject
+	now := time.Now()
+	f := a.firing[key]
+	switch {
+	case cond && f == nil:
+		f = &messages.AlertChanged{Rule: rule, Subject: subject, State: messages.AlertFiring, FirstSeen: now, LastSeen: now, Detail: detail}
+		a.firing[key] = f
+		a.env.Log.Warn("alert firing", "alert", rule, "subject", subject, "reason", detail)
+		a.publish(ctx, f)
+	case cond:
+		refresh := now.Sub(f.LastSeen) >= refreshEvery
+		f.LastSeen, f.Detail = now, detail
+		if refresh {
+			a.publish(ctx, f)
+		}
+	case f != nil:
+		delete(a.firing, key)
+		f.State, f.LastSeen, f.ResolvedAt = messages.AlertResolved, now, now
+		a.env.Log.Info("alert resolved", "alert", rule, "subject", subject)
+		a.publish(ctx, f)
+	}
+}
+
+func (a *alertsActor) resolveRule(ctx actor.Context, rule string) {
+	for _, f := range a.firing {
+		if f.Rule == rule {
+			a.set(ctx, rule, f.Subject, false, "")
+		}
+	}
+}
+
+// publish sends a copy: the recorder and hub read it after we change ours.
+func (a *alertsActor) publish(ctx actor.Context, f *messages.AlertChanged) {
+	c := *f
+	ctx.ActorSystem().EventStream.Publish(&c)
+	if a.hook != nil {
+		select {
+		case a.hook <- &c:
+		default:
+			a.env.Log.Warn("alert webhook backlog full: an alert change is not delivered", "alert", c.Rule, "subject", c.Subject)
+		}
+	}
+}
+
+// deliver posts each alert change to the webhook, retrying with back-off.
+func (a *alertsActor) deliver(changes <-chan *messages.AlertChanged) {
+	cfg := a.env.Config.Alerts.Webhook
+	client := &http.Client{Timeout: cfg.Timeout.Duration}
+	for c := range changes {
+		body, _ := json.Marshal(map[string]any{"rule": c.Rule, "subject": c.Subject, "state": c.State, "first_seen": c.FirstSeen.UTC(),
+			"last_seen": c.LastSeen.UTC(), "detail": c.Detail, "run": a.env.RunID})
+		wait := time.Second
+		for attempt := 1; ; attempt++ {
+			err := post(client, cfg.URL, body)
+			if err == nil {
+				break
+			}
+			if attempt >= cfg.MaxAttempts {
+				a.env.Log.Error("alert webhook failed; giving up on this alert change", "alert", c.Rule, "subject", c.Subject, "reason", err.Error())
+				break
+			}
+			time.Sleep(wait) // this goroutine only: nothing else waits on it
+			wait = min(2*wait, time.Minute)
+		}
+	}
+}
+
+func post(client *http.Client, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// subjectOf names what an unowned process was about: its camera, else its
+// owner's path.
+func subjectOf(r *messages.ProcessReaped) string {
+	if r.Camera != "" {
+		return r.Camera
+	}
+	return r.Owner
+}

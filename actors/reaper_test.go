@@ -1,0 +1,213 @@
+package actors
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"camvisor/actors/osproc"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/db"
+	"camvisor/messages"
+)
+
+// strayFFmpeg starts an ffmpeg against url as the test's own child, with
+// the given camvisor tags (none for an untagged one). It is killed and
+// waited for at cleanup if still alive.
+func strayFFmpeg(t *testing.T, url, home, run, owner string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-f", "null", "-")
+	cmd.Env = os.Environ()
+	if run != "" {
+		cmd.Env = append(cmd.Env, osproc.EnvRun+"="+run, osproc.EnvOwner+"="+owner, osproc.EnvHome+"="+home)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	testkit.Eventually(t, 5*time.Second, "stray ffmpeg visible in /proc", func() bool {
+		info, ok := osproc.Read(cmd.Process.Pid)
+		return ok && info.Name == "ffmpeg" && info.Run == run
+	})
+	return cmd
+}
+
+func alive(pid int) bool {
+	info, ok := osproc.Read(pid)
+	return ok && !info.Zombie()
+}
+
+func TestEarlierRunOrphansReapedBeforeFirstCycle(t *testing.T) {
+	hung := sim.Camera{Name: "attic", Hang: true}
+	cams := startCamsim(t, hung)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {hung}}, nil)
+	store := withRecord(t, cfg)
+
+	// An earlier run that died and left its ffmpeg behind.
+	old, err := store.BeginRun(db.Run{Key: "old-run", Started: time.Now().Add(-time.Hour), Version: "old", Config: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := filepath.Abs(cfg.DB)
+	orphan := strayFFmpeg(t, cams.URL("attic"), home, "old-run", "root/patrol/subnet/lab/camera/attic/ffmpeg/1")
+	// A process of another camvisor (another record) on the same machine.
+	neighbour := strayFFmpeg(t, cams.URL("attic"), "/srv/other/camvisor.db", "other-run", "root/patrol/subnet/x/camera/y/ffmpeg/1")
+	started := time.Now()
+	if err := store.WriteBatch(old, []any{&messages.ProcessStarted{OSPID: orphan.Process.Pid, Camera: "attic", Subnet: "lab",
+		Owner: "root/patrol/subnet/lab/camera/attic/ffmpeg/1", Purpose: "snapshot", StartedAt: started}}); err != nil {
+		t.Fatal(err)
+	}
+	someoneElses := strayFFmpeg(t, cams.URL("attic"), "", "", "")
+
+	h := startTreeWith(t, cams, cfg, func(env *Env) {
+		env.Store = store
+		if env.RunRow, err = store.BeginRun(db.Run{Key: env.RunID, Started: time.Now(), Version: "test", Config: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	reaped := waitFor(h, 10*time.Second, "the orphan reaped", func(e *messages.ProcessReaped) bool { return e.OSPID == orphan.Process.Pid })
+	if reaped.ThisRun || reaped.Run != "old-run" || reaped.Camera != "attic" {
+		t.Errorf("reaped %+v", reaped)
+	}
+	first := waitFor(h, 10*time.Second, "first cycle", func(e *messages.CycleStarted) bool { return e.Number == 1 })
+	if !reaped.At.Before(first.StartedAt) {
+		t.Errorf("orphan killed at %s, after the first cycle began at %s", reaped.At.Format(time.StampMicro), first.StartedAt.Format(time.StampMicro))
+	}
+	if alive(orphan.Process.Pid) {
+		t.Error("the orphan is alive")
+	}
+	if !alive(someoneElses.Process.Pid) {
+		t.Error("the untagged ffmpeg (someone else's) was touched")
+	}
+	if !alive(neighbour.Process.Pid) {
+		t.Error("another camvisor's ffmpeg was touched")
+	}
+	done := waitFor(h, 5*time.Second, "sweep report", func(e *messages.SweepDone) bool { return e.Foreign == 1 })
+	if done.Untagged < 2 {
+		t.Errorf("sweep counted %d untagged processes", done.Untagged)
+	}
+	h.shutdown()
+	var reason, endedAt *string
+	store.DB.QueryRow(`SELECT stop_reason, ended_at FROM processes WHERE run_id = ? AND os_pid = ?`, old, orphan.Process.Pid).Scan(&reason, &endedAt)
+	if reason == nil || *reason != "reaped" || endedAt == nil {
+		t.Errorf("the orphan's row in its own run: stop_reason %v ended_at %v", reason, endedAt)
+	}
+}
+
+func TestUnownedProcessOfThisRunKilled(t *testing.T) {
+	hung := sim.Camera{Name: "attic", Hang: true}
+	cams := startCamsim(t, hung)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {hung}}, nil)
+	cfg.Reaper.Interval = testDuration(time.Second)
+	h := startTree(t, cams, cfg)
+	waitFor(h, 10*time.Second, "first cycle", func(e *messages.CycleStarted) bool { return e.Number == 1 })
+	// A broken invariant, simulated: a process of this run nobody owns.
+	stray := strayFFmpeg(t, cams.URL("attic"), h.env.Home, h.env.RunID, "root/patrol/subnet/lab/camera/attic/ffmpeg/999")
+	at := time.Now()
+	reaped := waitFor(h, 5*time.Second, "the unowned process reaped", func(e *messages.ProcessReaped) bool { return e.OSPID == stray.Process.Pid })
+	if !reaped.ThisRun {
+		t.Errorf("reaped %+v", reaped)
+	}
+	// Within one interval, plus the second look that confirms it.
+	if took := reaped.At.Sub(at); took > cfg.Reaper.Interval.Duration+unownedConfirmAfter+time.Second {
+		t.Errorf("killed %s after it appeared", took)
+	}
+	alert := waitFor(h, 5*time.Second, "unowned_process fires", func(e *messages.AlertChanged) bool { return e.Rule == "unowned_process" })
+	if alert.State != messages.AlertFiring || alert.Subject != "attic" || !strings.Contains(alert.Detail, "999") {
+		t.Errorf("alert %+v", alert)
+	}
+	// The camera's own processes, owned by live actors, were never touched.
+	for _, e := range all(h, func(e *messages.ProcessReaped) bool { return true }) {
+		if e.OSPID != stray.Process.Pid {
+			t.Errorf("the reaper killed pid %d (%s), which an actor owned", e.OSPID, e.Owner)
+		}
+	}
+}
+
+func TestCameraFailingAlert(t *testing.T) {
+	hung := sim.Camera{Name: "attic", Hang: true}
+	cams := startCamsim(t, hung)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {hung}}, nil)
+	cfg.Subnets[0].Interval = testDuration(700 * time.Millisecond)
+	cfg.FFmpeg.CaptureTimeout = testDuration(400 * time.Millisecond)
+	h := startTree(t, cams, cfg)
+	fired := waitFor(h, 15*time.Second, "camera_failing fires", func(e *messages.AlertChanged) bool {
+		return e.Rule == "camera_failing" && e.State == messages.AlertFiring
+	})
+	if fired.Subject != "attic" {
+		t.Errorf("alert %+v", fired)
+	}
+	if n := len(all(h, func(e *messages.CaptureDone) bool { return e.Camera == "attic" && e.EndedAt.Before(fired.FirstSeen) })); n < cfg.Alerts.CameraFailingAfter {
+		t.Errorf("fired after %d failed captures, K = %d", n, cfg.Alerts.CameraFailingAfter)
+	}
+	if err := cams.Update("attic", sim.CameraPatch{Hang: boolPtr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(h, 15*time.Second, "camera_failing resolves once healed", func(e *messages.AlertChanged) bool {
+		return e.Rule == "camera_failing" && e.State == messages.AlertResolved
+	})
+}
+
+// TestIncidentReplay runs the original incident: with the kill disabled (a
+// test-only hook) timed-out captures abandon their ffmpeg, which keeps its
+// connection; processes accumulate; process_budget_exceeded fires within
+// one reaper interval, naming the camera, and the reaper then kills them.
+// With the kill enabled the same run raises no process alert.
+func TestIncidentReplay(t *testing.T) {
+	for _, killDisabled := range []bool{true, false} {
+		name := map[bool]string{true: "kill disabled", false: "kill enabled"}[killDisabled]
+		t.Run(name, func(t *testing.T) {
+			hung := []sim.Camera{{Name: "tapo1", Hang: true}, {Name: "tapo2", Hang: true}}
+			cams := startCamsim(t, hung...)
+			cfg := testConfig(cams, map[string][]sim.Camera{"lab": hung}, nil)
+			cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
+			cfg.FFmpeg.CaptureTimeout = testDuration(300 * time.Millisecond)
+			cfg.Record.SampleInterval = testDuration(200 * time.Millisecond)
+			cfg.Reaper.Interval = testDuration(4 * time.Second)
+			h := startTreeWith(t, cams, cfg, func(env *Env) { env.KillDisabled = killDisabled })
+			start := time.Now()
+			if killDisabled {
+				alert := waitFor(h, cfg.Reaper.Interval.Duration+3*time.Second, "process_budget_exceeded", func(e *messages.AlertChanged) bool {
+					return e.Rule == "process_budget_exceeded" && e.State == messages.AlertFiring
+				})
+				if !strings.HasPrefix(alert.Subject, "tapo") || !strings.Contains(alert.Detail, "budget 2") {
+					t.Errorf("alert %+v", alert)
+				}
+				t.Logf("process_budget_exceeded for %s after %s: %s", alert.Subject, alert.FirstSeen.Sub(start).Round(time.Millisecond), alert.Detail)
+				// The last line of defence: the reaper kills what no actor owns.
+				waitFor(h, 2*cfg.Reaper.Interval.Duration, "the reaper kills the abandoned processes", func(e *messages.ProcessReaped) bool { return e.ThisRun })
+				waitFor(h, 5*time.Second, "unowned_process fires", func(e *messages.AlertChanged) bool { return e.Rule == "unowned_process" })
+				// Stop abandoning, then let the reaper finish before the /proc check.
+				h.shutdown()
+				testkit.Eventually(t, 5*time.Second, "abandoned processes gone", func() bool {
+					for _, p := range testkit.FFmpeg(h.env.RunID) {
+						if !p.Zombie() {
+							osproc.KillGroup(p)
+							return false
+						}
+					}
+					return true
+				})
+				return
+			}
+			time.Sleep(cfg.Reaper.Interval.Duration + time.Second) // the span the alert must stay silent over
+			for _, e := range all(h, func(e *messages.AlertChanged) bool { return true }) {
+				if e.Rule == "process_budget_exceeded" || e.Rule == "unowned_process" {
+					t.Errorf("with the kill enabled: %s %s %s", e.Rule, e.Subject, e.Detail)
+				}
+			}
+			if n := len(all(h, func(e *messages.ProcessExited) bool { return e.StopReason == messages.StopTimeout })); n < 4 {
+				t.Errorf("only %d timeouts: the enabled run did not exercise the same path", n)
+			}
+		})
+	}
+}

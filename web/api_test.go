@@ -1,0 +1,229 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/osproc"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/common/expfmt"
+)
+
+// do sends a request with or without the token.
+func (st *stack) do(method, path string, body []byte, token bool) (*http.Response, []byte) {
+	st.t.Helper()
+	req, _ := http.NewRequest(method, st.srv.URL()+strings.TrimPrefix(path, "/"), bytes.NewReader(body))
+	if token {
+		req.Header.Set("Authorization", "Bearer "+st.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
+func TestEveryEndpointNeedsTheToken(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	st := startStack(t, cams, nil)
+	endpoints := []string{
+		"GET /api/status", "GET /api/cameras", "GET /api/cameras/c/snapshot.jpg", "POST /api/cameras/c/capture",
+		"POST /api/cameras/c/live", "DELETE /api/cameras/c/live", "POST /api/cameras/c/restart", "GET /api/actors",
+		"GET /api/processes", "GET /api/events", "GET /api/events/1/snapshot.jpg", "GET /api/samples", "GET /api/cycles",
+		"GET /api/alerts", "GET /api/db/backup", "GET /ws", "GET /api/nonexistent",
+	}
+	for _, e := range endpoints {
+		method, path, _ := strings.Cut(e, " ")
+		if resp, body := st.do(method, path, nil, false); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without a token: %d %s", e, resp.StatusCode, body)
+		}
+	}
+	// Cookie login: a wrong token is refused, the right one opens the API.
+	if resp, _ := st.do("POST", "/api/login", []byte(`{"token":"wrong-token-wrong-token"}`), false); resp.StatusCode != 401 {
+		t.Errorf("login with a wrong token: %d", resp.StatusCode)
+	}
+	resp, _ := st.do("POST", "/api/login", []byte(fmt.Sprintf(`{"token":%q}`, st.token)), false)
+	if resp.StatusCode != 204 || len(resp.Cookies()) != 1 || !resp.Cookies()[0].HttpOnly {
+		t.Fatalf("login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	req, _ := http.NewRequest("GET", st.srv.URL()+"api/status", nil)
+	req.AddCookie(resp.Cookies()[0])
+	if r2, err := http.DefaultClient.Do(req); err != nil || r2.StatusCode != 200 {
+		t.Errorf("status with the session cookie: %v %v", err, r2)
+	}
+	if resp, _ := st.do("GET", "/healthz", nil, false); resp.StatusCode != 200 {
+		t.Errorf("healthz without a token: %d", resp.StatusCode)
+	}
+	if resp, body := st.do("GET", "/", nil, false); resp.StatusCode != 200 || !strings.Contains(string(body), "<html") {
+		t.Errorf("dashboard page: %d", resp.StatusCode)
+	}
+}
+
+func TestCrossOriginWebSocketRefused(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	st := startStack(t, cams, nil)
+	u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
+	h := http.Header{"Authorization": {"Bearer " + st.token}, "Origin": {"http://evil.example"}}
+	_, resp, err := websocket.DefaultDialer.Dial(u, h)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin WebSocket: err %v, response %v", err, resp)
+	}
+	h.Set("Origin", strings.TrimSuffix(st.srv.URL(), "/"))
+	conn, _, err := websocket.DefaultDialer.Dial(u, h)
+	if err != nil {
+		t.Fatalf("same-origin WebSocket refused: %v", err)
+	}
+	conn.Close()
+}
+
+func TestOversizedBody413(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	st := startStack(t, cams, nil)
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	for _, e := range []string{"POST /api/cameras/c/capture", "POST /api/cameras/c/live", "POST /api/login"} {
+		method, path, _ := strings.Cut(e, " ")
+		if resp, body := st.do(method, path, big, true); resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s with 100 KiB: %d %s", e, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestActorTreeAndProcesses(t *testing.T) {
+	hung := sim.Camera{Name: "attic", Hang: true}
+	cams := testkit.Camsim(t, hung)
+	st := startStack(t, cams, func(cfg *config.Config) { cfg.FFmpeg.CaptureTimeout = config.D(time.Minute) })
+	var running osproc.Info
+	testkit.Eventually(t, 10*time.Second, "the patrol's capture running", func() bool {
+		procs := testkit.FFmpeg(st.env.RunID)
+		if len(procs) == 1 {
+			running = procs[0]
+		}
+		return len(procs) == 1
+	})
+	// A stray ffmpeg nobody owns, against the same hung camera.
+	stray := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", cams.URL("attic"), "-f", "null", "-")
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stray.Process.Kill(); stray.Wait() })
+
+	var tree map[string]any
+	if code := st.get("/api/actors", &tree); code != 200 {
+		t.Fatalf("GET /api/actors: %d", code)
+	}
+	var ffmpegNode, cameraNode map[string]any
+	var visit func(n map[string]any)
+	visit = func(n map[string]any) {
+		for _, k := range []string{"path", "kind", "state", "started_at", "restarts", "children"} {
+			if _, ok := n[k]; !ok {
+				t.Errorf("node %v has no %s", n["path"], k)
+			}
+		}
+		switch n["kind"] {
+		case "ffmpeg":
+			ffmpegNode = n
+		case "camera":
+			cameraNode = n
+		}
+		for _, c := range n["children"].([]any) {
+			visit(c.(map[string]any))
+		}
+	}
+	visit(tree)
+	if ffmpegNode == nil || int(ffmpegNode["os_pid"].(float64)) != running.PID {
+		t.Fatalf("ffmpeg node %v, /proc shows pid %d", ffmpegNode, running.PID)
+	}
+	if argv := fmt.Sprint(ffmpegNode["argv"]); strings.Contains(argv, testkit.CamsimPassword) || !strings.Contains(argv, "admin:***@") {
+		t.Errorf("argv in the tree: %s", argv)
+	}
+	if cameraNode == nil || cameraNode["slots_held"].(float64) != 1 || cameraNode["max_connections"].(float64) != 2 {
+		t.Errorf("camera node %v", cameraNode)
+	}
+
+	var procs struct{ Processes []map[string]any }
+	st.get("/api/processes", &procs)
+	seen := map[int]map[string]any{}
+	for _, p := range procs.Processes {
+		seen[int(p["os_pid"].(float64))] = p
+	}
+	if p := seen[running.PID]; p == nil || p["owned"] != true || p["owner"] != ffmpegNode["path"] {
+		t.Errorf("the patrol's process: %v", p)
+	}
+	if p := seen[stray.Process.Pid]; p == nil || p["owned"] != false || p["this_run"] != false {
+		t.Errorf("the stray process: %v", p)
+	}
+	for _, p := range procs.Processes {
+		if strings.Contains(fmt.Sprint(p["argv"]), testkit.CamsimPassword) {
+			t.Errorf("password in /api/processes: %v", p["argv"])
+		}
+	}
+}
+
+func TestMetricsParseAndMatchProc(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "attic", Hang: true}, sim.Camera{Name: "front"})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.FFmpeg.CaptureTimeout = config.D(time.Minute)
+		cfg.Subnets[0].Cameras[0].MaxConnections = 2
+	})
+	testkit.Eventually(t, 10*time.Second, "the hung capture running and the good one done", func() bool {
+		return len(testkit.FFmpeg(st.env.RunID)) == 1 && strings.Contains(string(st.scrape()), `camvisor_captures_total{camera="front",outcome="ok"} 1`)
+	})
+	text := st.scrape()
+	var parser expfmt.TextParser
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		t.Fatalf("/metrics is not Prometheus text: %v", err)
+	}
+	for _, name := range []string{"camvisor_ffmpeg_processes", "camvisor_slots_held", "camvisor_slots_max", "camvisor_captures_total",
+		"camvisor_capture_seconds", "camvisor_process_stops_total", "camvisor_orphans_reaped_total", "camvisor_cycle_seconds",
+		"camvisor_cycle_overruns_total", "camvisor_go2rtc_streams", "camvisor_go2rtc_up", "camvisor_recorder_rows_dropped_total",
+		"go_goroutines", "process_cpu_seconds_total"} {
+		if families[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	// The process gauge against /proc, camera by camera.
+	fromProc := testkit.PerCamera(testkit.FFmpeg(st.env.RunID))
+	fromMetrics := map[string]int{}
+	for _, m := range families["camvisor_ffmpeg_processes"].GetMetric() {
+		fromMetrics[m.GetLabel()[0].GetValue()] = int(m.GetGauge().GetValue())
+	}
+	for camera, n := range fromProc {
+		if fromMetrics[camera] != n {
+			t.Errorf("camvisor_ffmpeg_processes{camera=%q} = %d, /proc shows %d", camera, fromMetrics[camera], n)
+		}
+	}
+	if fromMetrics["attic"] != 1 {
+		t.Errorf("gauge %v", fromMetrics)
+	}
+	var held float64
+	for _, m := range families["camvisor_slots_held"].GetMetric() {
+		if m.GetLabel()[0].GetValue() == "attic" && m.GetLabel()[1].GetValue() == "ffmpeg" {
+			held = m.GetGauge().GetValue()
+		}
+	}
+	if held != 1 {
+		t.Errorf("camvisor_slots_held{camera=attic,kind=ffmpeg} = %v", held)
+	}
+	if resp, _ := st.do("GET", "/metrics", nil, false); resp.StatusCode != 401 {
+		t.Errorf("/metrics without a token: %d", resp.StatusCode)
+	}
+}
+
+// scrape fetches /metrics with the token.
+func (st *stack) scrape() []byte {
+	_, body := st.do("GET", "/metrics", nil, true)
+	return body
+}

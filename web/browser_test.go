@@ -1,0 +1,552 @@
+package web
+
+import (
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"camvisor/actors"
+	"camvisor/actors/config"
+	"camvisor/actors/go2rtctest"
+	"camvisor/actors/testkit"
+	"camvisor/cmd/camsim/sim"
+	"camvisor/messages"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The dashboard in a real browser (headless Chromium) against a real
+// server: every test operates a control in the page and checks what the
+// backend did, in the record or in /proc, not only what the page says.
+
+func TestBrowserLogin(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "front"}, sim.Camera{Name: "back"})
+	st := startStack(t, cams, nil)
+	b := newBrowser(t, st)
+
+	b.open("/")
+	b.waitVisible("#login-token", 10*time.Second)
+	if n := count(st, func(*messages.ClientJoined) bool { return true }); n != 0 {
+		t.Errorf("%d dashboards joined before signing in", n)
+	}
+	b.shot("login")
+
+	b.login("wrong-token-wrong-token")
+	b.waitJS(10*time.Second, "the refusal shown", `!document.getElementById("login-error").hidden`)
+	if msg := b.text("#login-error"); !strings.Contains(msg, "wrong token") {
+		t.Errorf("refusal reads %q, want it to say wrong token", msg)
+	}
+	if !eval[bool](b, `!document.getElementById("login").hidden && document.getElementById("app").hidden`) {
+		t.Errorf("after a wrong token the login form did not stay: %s", b.describePage())
+	}
+	if n := count(st, func(*messages.ClientJoined) bool { return true }); n != 0 {
+		t.Errorf("%d dashboards joined with a wrong token", n)
+	}
+	b.shot("login-refused")
+
+	// The right token, typed and sent with Enter: the keyboard is enough.
+	b.run("sign in with the keyboard",
+		chromedp.Clear(chromedp.CSS("#login-token")),
+		chromedp.SendKeys(chromedp.CSS("#login-token"), st.token+"\n"))
+	b.waitReady()
+	b.waitVisible(cam("front", "[data-role=snapshot]"), 20*time.Second)
+	if !eval[bool](b, `document.getElementById("login").hidden`) {
+		t.Error("the login form still shows after signing in")
+	}
+	// The session cookie took the WebSocket in: the hub has a dashboard.
+	testkit.Eventually(t, 5*time.Second, "the page's WebSocket joined the hub",
+		func() bool { return count(st, func(*messages.ClientJoined) bool { return true }) >= 1 })
+	b.shot("cameras")
+
+	// The operator's night: the dark scheme, same page.
+	b.darkScheme()
+	b.shot("cameras-dark")
+
+	// The keyboard reaches the last card's last button (and all before it).
+	b.tabTo(cam("back", "[data-action=restart]"), 60)
+
+	// A phone: one column, nothing wider than the screen.
+	b.run("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	b.waitJS(5*time.Second, "one column of cameras", `(() => {
+		const [a, c] = [...document.querySelectorAll("#camera-list .card")].map(e => e.getBoundingClientRect());
+		return a && c && a.left === c.left && c.top >= a.bottom; })()`)
+	if w := eval[int](b, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		t.Errorf("the page is %dpx wider than a phone's screen", w)
+	}
+	b.shot("phone-cameras")
+}
+
+func TestBrowserCaptureNow(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	b := newBrowser(t, st)
+	b.signIn("/")
+	// Before anyone asks, the patrol's capture (at start) shows.
+	b.waitJS(15*time.Second, "the patrol's frame on the card",
+		`document.querySelector('[data-camera="front"] [data-role=snapshot]').naturalWidth > 0`)
+	before := eval[string](b, `document.querySelector('[data-camera="front"] [data-role=snapshot]').src`)
+
+	b.click(cam("front", "[data-action=capture]"))
+	b.waitJS(20*time.Second, "the capture's outcome on the card",
+		`document.querySelector('[data-camera="front"] [data-role=result][data-action=capture]')?.dataset.outcome === "ok"`)
+	if msg := b.text(cam("front", "[data-role=result]")); !strings.Contains(msg, "Capture ok") || !strings.Contains(msg, "pid") {
+		t.Errorf("capture result reads %q", msg)
+	}
+	testkit.Eventually(t, 10*time.Second, "an operator capture in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM captures WHERE camera = ? AND reason = 'operator' AND outcome = 'ok'`, "front") == 1
+	})
+	b.waitJS(10*time.Second, "the new frame on the card", fmt.Sprintf(`(() => {
+		const img = document.querySelector('[data-camera="front"] [data-role=snapshot]');
+		return img.src !== %s && img.complete && img.naturalWidth > 0; })()`, jsString(before)))
+	b.shot("capture")
+}
+
+func TestBrowserWatchLiveAndStop(t *testing.T) {
+	// Static pictures: no motion, so no detection starts a playback of its own.
+	cams := testkit.Camsim(t, sim.Camera{Name: "front", Mode: sim.ModeStatic}, sim.Camera{Name: "back", Mode: sim.ModeStatic})
+	var g2 *go2rtctest.Server
+	st := startStack(t, cams, func(cfg *config.Config) {
+		g2 = go2rtctest.New(t, go2rtctest.Options{})
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Go2RTC.Lease = config.D(time.Minute)
+		cfg.Playback.MaxLive = 1 // a second live view is refused: the 409 path
+	})
+	b := newBrowser(t, st)
+	b.signIn("/")
+	if eval[bool](b, `!!document.querySelector("#live-pane iframe, #live-list .live-item")`) {
+		t.Fatal("a player shows before anyone asked for one")
+	}
+
+	b.click(cam("front", "[data-action=live]"))
+	player := `#live-pane .live-item[data-camera="front"] iframe[data-role=player]`
+	b.waitVisible(player, 15*time.Second)
+	src := eval[string](b, fmt.Sprintf(`document.querySelector(%s).src`, jsString(player)))
+	if !strings.HasPrefix(src, g2.URL()) || !strings.Contains(src, "stream.html?src=camvisor_front") {
+		t.Errorf("player src %q, want go2rtc's %s/stream.html?src=camvisor_front", src, g2.URL())
+	}
+	testkit.Eventually(t, 10*time.Second, "a live lease in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM leases WHERE camera = 'front' AND released_at IS NULL`) == 1
+	})
+	testkit.Eventually(t, 10*time.Second, "the player watching through go2rtc", func() bool { return g2.Consumers("camvisor_front") == 1 })
+	b.waitPlayerFrame(player)
+	// The card shows the lease's slot, in words as well as in colour.
+	b.waitJS(5*time.Second, "a lease pip on front's card", `document.querySelector('[data-camera="front"] .pip.lease')?.textContent === "L"`)
+	if label := eval[string](b, `document.querySelector('[data-camera="front"] [data-role=slots]').getAttribute("aria-label")`); !strings.Contains(label, "1 live") {
+		t.Errorf("slots read %q", label)
+	}
+	if left := eval[string](b, `document.querySelector('.live-item[data-camera="front"] [data-role=remaining]').textContent`); !strings.HasSuffix(left, "left") {
+		t.Errorf("remaining time reads %q", left)
+	}
+
+	b.shot("live")
+	b.readmeShot()
+
+	// A second camera is refused (max_live 1): the card says why.
+	b.click(cam("back", "[data-action=live]"))
+	b.waitJS(15*time.Second, "the refusal on the card",
+		`document.querySelector('[data-camera="back"] [data-role=result][data-action=live]')?.dataset.outcome === "refused"`)
+	if msg := b.text(cam("back", "[data-role=result]")); len(strings.TrimPrefix(msg, "No live view: ")) < 3 {
+		t.Errorf("refusal reads %q: no reason", msg)
+	}
+	if n := st.dbInt(`SELECT COUNT(*) FROM leases WHERE camera = 'back'`); n != 0 {
+		t.Errorf("a refused live view left %d lease rows", n)
+	}
+	if eval[int](b, `document.querySelectorAll("#live-list .live-item").length`) != 1 {
+		t.Error("the refused camera shows a player")
+	}
+	b.shot("live-refused")
+
+	b.click(`#live-pane .live-item[data-camera="front"] [data-action=stop]`)
+	b.waitJS(15*time.Second, "the live pane gone", `document.getElementById("live-pane").hidden && !document.querySelector("#live-pane iframe")`)
+	testkit.Eventually(t, 20*time.Second, "the lease ended in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM leases WHERE camera = 'front' AND released_at IS NOT NULL`) == 1
+	})
+	if n := g2.Consumers("camvisor_front"); n != 0 {
+		t.Errorf("go2rtc still has %d viewers of front after Stop", n)
+	}
+	b.shot("live-stopped")
+}
+
+func TestBrowserRestartKillsCaptureInFlight(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "stuck", Hang: true})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.FFmpeg.CaptureTimeout = config.D(2 * time.Minute) // the capture hangs until the restart
+	})
+	pid := waitFFmpeg(t, st, "stuck")
+	b := newBrowser(t, st)
+	b.signIn("/")
+
+	b.click(cam("stuck", "[data-action=restart]"))
+	b.waitVisible(cam("stuck", "[data-role=confirm]"), 5*time.Second)
+	b.shot("restart-confirm")
+	b.click(cam("stuck", "[data-action=restart-confirm]"))
+	b.waitJS(30*time.Second, "the restart's outcome on the card",
+		`document.querySelector('[data-camera="stuck"] [data-role=result][data-action=restart]')?.dataset.outcome === "ok"`)
+	if msg := b.text(cam("stuck", "[data-role=result]")); !strings.Contains(msg, strconv.Itoa(pid)) {
+		t.Errorf("restart result %q does not name the killed pid %d", msg, pid)
+	}
+	b.waitJS(10*time.Second, "the card's slots freed", `document.querySelector('[data-camera="stuck"] [data-role=slots]').dataset.ffmpeg === "0"`)
+	// /proc, not the server's word.
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("pid %d gone from /proc", pid), func() bool { return !procAlive(pid) })
+	res, err := st.tree.System.Root.RequestFuture(st.tree.PID(actors.CameraPath("lab", "stuck")), &messages.Describe{Shallow: true}, 5*time.Second).Result()
+	if err != nil || res.(*messages.Node).Restarts < 1 {
+		t.Errorf("camera actor not restarted: %v %+v", err, res)
+	}
+	testkit.Eventually(t, 10*time.Second, "the process's end in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM processes WHERE os_pid = ? AND ended_at IS NOT NULL`, pid) == 1
+	})
+	b.shot("restarted")
+}
+
+func TestBrowserActorTreeShowsRunningFFmpeg(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "stuck", Hang: true})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.FFmpeg.CaptureTimeout = config.D(2 * time.Minute)
+	})
+	pid := waitFFmpeg(t, st, "stuck")
+	stray := strayFFmpeg(t)
+	b := newBrowser(t, st)
+	b.signIn("/#actors")
+
+	node := fmt.Sprintf(`#actor-tree li[data-kind=ffmpeg][data-os-pid="%d"]`, pid)
+	b.waitVisible(node, 10*time.Second)
+	if line := b.text(node); !strings.Contains(line, fmt.Sprintf("pid %d", pid)) || !strings.Contains(line, "age") {
+		t.Errorf("ffmpeg node reads %q", line)
+	}
+	camNode := `#actor-tree li[data-kind=camera][data-path$="/stuck"] > details > summary`
+	if line := b.text(camNode); !strings.Contains(line, "slots 1/2") {
+		t.Errorf("camera node reads %q, want slots 1/2", line)
+	}
+	b.waitVisible(fmt.Sprintf(`#process-list tr[data-os-pid="%d"][data-owned=true]`, pid), 10*time.Second)
+	unowned := fmt.Sprintf(`#process-list tr.unowned[data-os-pid="%d"]`, stray)
+	b.waitVisible(unowned, 10*time.Second)
+	if row := b.text(unowned); !strings.Contains(row, "unowned") {
+		t.Errorf("unowned process row reads %q", row)
+	}
+	b.noSecret()
+	b.shot("actors")
+
+	// The record's download link works with the page's session.
+	head := eval[string](b, `fetch(document.getElementById("backup").href)
+		.then(r => r.ok ? r.arrayBuffer() : Promise.reject(new Error("HTTP " + r.status)))
+		.then(buf => new TextDecoder().decode(buf.slice(0, 15)))`, chromedp.EvalAwaitPromise)
+	if head != "SQLite format 3" {
+		t.Errorf("the backup link gave %q, want an SQLite file", head)
+	}
+
+	// Collapsing a node survives the refresh every 2 s.
+	b.click(`#actor-tree li[data-kind=patrol] > details > summary`)
+	b.waitJS(5*time.Second, "the patrol collapsed", `!document.querySelector("#actor-tree li[data-kind=patrol] > details").open`)
+	stamp := b.text("#actors-updated")
+	b.waitJS(10*time.Second, "a refresh", fmt.Sprintf(`document.getElementById("actors-updated").textContent !== %s`, jsString(stamp)))
+	if eval[bool](b, `document.querySelector("#actor-tree li[data-kind=patrol] > details").open`) {
+		t.Error("a refresh reopened a node the operator collapsed")
+	}
+}
+
+func TestBrowserReloadNeverStartsPlayback(t *testing.T) {
+	// As TestReloadNeverStartsPlayback (live_test.go), in a real browser:
+	// history with playback-worthy events, no playback live, page reloads.
+	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
+	var g2 *go2rtctest.Server
+	st := startStack(t, cams, func(cfg *config.Config) {
+		g2 = go2rtctest.New(t, go2rtctest.Options{})
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Go2RTC.Lease = config.D(3 * time.Second)
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Playback.Cooldown = config.D(time.Hour)
+		cfg.Playback.MinScore = 0.01
+		cfg.Detector.MinScore = 0.01
+		cfg.Playback.MaxLive = 2
+	})
+	testkit.Eventually(t, 30*time.Second, "playback of an event started",
+		func() bool { return count(st, func(*messages.PlaybackStarted) bool { return true }) >= 1 })
+	static := sim.ModeStatic
+	for _, c := range []string{"yard", "gate"} {
+		if err := cams.Update(c, sim.CameraPatch{Mode: &static}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, "every playback ended", func() bool {
+		return count(st, func(*messages.PlaybackStopped) bool { return true }) >= 1 &&
+			count(st, func(*messages.PlaybackStopped) bool { return true }) >= count(st, func(e *messages.PlaybackStarted) bool { return !e.Extended })
+	})
+	testkit.Eventually(t, 15*time.Second, "every lease ended", func() bool {
+		return count(st, func(*messages.LeaseEnded) bool { return true }) >= count(st, func(e *messages.LeaseGranted) bool { return !e.Extended })
+	})
+	grants := count(st, func(*messages.LeaseGranted) bool { return true })
+	rows := st.dbInt(`SELECT COUNT(*) FROM leases`)
+	if st.dbInt(`SELECT COUNT(*) FROM events`) == 0 {
+		t.Fatal("no event in the record: history would be empty")
+	}
+
+	b := newBrowser(t, st)
+	b.signIn("/#events")
+	for i := range 4 {
+		if i > 0 {
+			b.run("reload", chromedp.Reload())
+			b.waitReady()
+		}
+		b.waitJS(10*time.Second, "history listed", `document.querySelectorAll("#event-list tr[data-event-id]").length > 0`)
+		if eval[bool](b, `!document.getElementById("live-pane").hidden || !!document.querySelector("#live-list .live-item, iframe")`) {
+			b.shot("reload-played")
+			t.Fatalf("load %d showed a player with no playback live: %s", i+1, b.describePage())
+		}
+	}
+	b.shot("reloaded")
+	if n := count(st, func(*messages.LeaseGranted) bool { return true }); n != grants {
+		t.Errorf("loading the page 4 times granted %d leases", n-grants)
+	}
+	if n := st.dbInt(`SELECT COUNT(*) FROM leases`); n != rows {
+		t.Errorf("loading the page 4 times added %d lease rows", n-rows)
+	}
+	if n := g2.Consumers("camvisor_yard") + g2.Consumers("camvisor_gate"); n != 0 {
+		t.Errorf("go2rtc has %d viewers", n)
+	}
+
+	// The backend decides: a playback it starts shows without a reload, and
+	// goes when its time is over (lease 3 s).
+	ans, err := st.tree.System.Root.RequestFuture(st.tree.PID("playback"), &messages.StartPlayback{Camera: "gate", Reason: "test"}, 10*time.Second).Result()
+	if err != nil || !ans.(*messages.PlaybackAnswer).Playing {
+		t.Fatalf("backend playback: %v %+v", err, ans)
+	}
+	player := `#live-pane .live-item[data-camera="gate"] iframe[data-role=player]`
+	b.waitVisible(player, 10*time.Second)
+	b.shot("backend-play")
+	b.waitJS(20*time.Second, "the player gone when the playback is over",
+		`document.getElementById("live-pane").hidden && !document.querySelector("iframe")`)
+	testkit.Eventually(t, 20*time.Second, "gate's lease ended in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM leases WHERE camera = 'gate' AND released_at IS NULL`) == 0
+	})
+}
+
+func TestBrowserReconnectDropsEndedPlayback(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "front", Mode: sim.ModeStatic})
+	var g2 *go2rtctest.Server
+	st := startStack(t, cams, func(cfg *config.Config) {
+		g2 = go2rtctest.New(t, go2rtctest.Options{})
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Go2RTC.Lease = config.D(time.Minute)
+	})
+	b := newBrowser(t, st)
+	b.signIn("/")
+	ans, err := st.tree.System.Root.RequestFuture(st.tree.PID("playback"), &messages.StartPlayback{Camera: "front", Reason: "test"}, 10*time.Second).Result()
+	if err != nil || !ans.(*messages.PlaybackAnswer).Playing {
+		t.Fatalf("backend playback: %v %+v", err, ans)
+	}
+	b.waitVisible(`#live-pane .live-item[data-camera="front"] iframe[data-role=player]`, 10*time.Second)
+
+	// The server drops the page's WebSocket; while the page is away, the
+	// playback ends, so the page never hears the stop.
+	var clients []string
+	count(st, func(e *messages.ClientJoined) bool { clients = append(clients, e.Client); return true })
+	if len(clients) != 1 {
+		t.Fatalf("%d dashboards joined, want the page's one", len(clients))
+	}
+	st.tree.System.Root.Stop(st.tree.System.NewLocalPID(clients[0]))
+	b.waitJS(5*time.Second, "the page noticing the drop", `document.getElementById("hdr-ws").dataset.ws !== "connected"`)
+	b.shot("reconnecting")
+	st.tree.System.Root.Send(st.tree.PID("playback"), &messages.StopPlayback{Camera: "front", Reason: "test"})
+	testkit.Eventually(t, 10*time.Second, "the playback stopped", func() bool {
+		return count(st, func(*messages.PlaybackStopped) bool { return true }) == 1
+	})
+	// It reconnects by itself, learns nothing plays, and lets go of the player.
+	b.waitJS(15*time.Second, "reconnected", `document.body.dataset.synced === "true"`)
+	b.waitJS(10*time.Second, "the ended playback's player gone", `document.getElementById("live-pane").hidden && !document.querySelector("iframe")`)
+	if n := count(st, func(*messages.ClientJoined) bool { return true }); n != 2 {
+		t.Errorf("%d joins, want the first and one reconnection", n)
+	}
+	testkit.Eventually(t, 20*time.Second, "the lease ended in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM leases WHERE camera = 'front' AND released_at IS NOT NULL`) == 1
+	})
+	if n := g2.Consumers("camvisor_front"); n != 0 {
+		t.Errorf("go2rtc still has %d viewers of front", n)
+	}
+}
+
+func TestBrowserEventLog(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Detector.MinScore = 0.01
+		cfg.Detector.EventGap = config.D(time.Millisecond) // every detection opens an event
+		cfg.Playback.MinScore = 0.01                       // and starts a live view: without go2rtc, of snapshots
+	})
+	testkit.Eventually(t, 30*time.Second, "events of both cameras in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(DISTINCT camera) FROM events`) == 2 && st.dbInt(`SELECT COUNT(*) FROM events`) >= 4
+	})
+	var history []int64
+	if err := st.store.DB.Select(&history, `SELECT id FROM events ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	newest := history[len(history)-1]
+
+	b := newBrowser(t, st)
+	b.signIn("/#events")
+	b.waitJS(10*time.Second, "the history listed", fmt.Sprintf(`(() => {
+		const ids = new Set([...document.querySelectorAll("#event-list tr[data-event-id]")].map(r => r.dataset.eventId));
+		return %s.every(id => ids.has(String(id))); })()`, int64s(history)))
+	// A live event goes on top.
+	b.waitJS(20*time.Second, "a live event prepended", fmt.Sprintf(`(() => {
+		const first = document.querySelector("#event-list tr[data-event-id]");
+		return first && first.classList.contains("new") && BigInt(first.dataset.eventId) > %dn; })()`, newest))
+	live := eval[string](b, `document.querySelector("#event-list tr[data-event-id]").dataset.eventId`)
+	testkit.Eventually(t, 10*time.Second, "the live event in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM events WHERE id = ?`, live) == 1
+	})
+	b.shot("events")
+
+	// Without go2rtc a live view is the camera's latest frame, refreshed.
+	snap := `document.querySelector("#live-list .live-item img[data-role=player-snapshot]")`
+	b.waitJS(15*time.Second, "a snapshot live view", snap+`?.naturalWidth > 0`)
+	first := eval[string](b, snap+`.src`)
+	b.waitJS(5*time.Second, "the snapshot refreshed", snap+`.src !== `+jsString(first)+` && `+snap+`.complete`)
+
+	// Filters narrow the list.
+	all := eval[int](b, `document.querySelectorAll("#event-list tr[data-event-id]").length`)
+	b.choose("#filter-camera", "yard")
+	b.waitJS(10*time.Second, "only yard's events", `(() => {
+		const rows = [...document.querySelectorAll("#event-list tr[data-event-id]")];
+		return rows.length > 0 && rows.every(r => r.dataset.camera === "yard"); })()`)
+	if n := eval[int](b, `document.querySelectorAll("#event-list tr[data-event-id]").length`); n >= all {
+		t.Errorf("camera filter kept %d of %d rows", n, all)
+	}
+	label := eval[string](b, `[...document.querySelectorAll("#filter-label option")].map(o => o.value).find(v => v) || ""`)
+	if label == "" {
+		t.Fatal("no label to filter by")
+	}
+	b.choose("#filter-label", label)
+	b.waitJS(10*time.Second, "only yard's "+label+" events", fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll("#event-list tr[data-event-id]")];
+		return rows.length > 0 && rows.every(r => r.dataset.camera === "yard" && r.dataset.label === %s); })()`, jsString(label)))
+	b.shot("events-filtered")
+
+	// Clicking an event opens its frame.
+	id := eval[string](b, `document.querySelector("#event-list tr[data-event-id]").dataset.eventId`)
+	b.click(fmt.Sprintf(`#event-list tr[data-event-id="%s"] [data-action=open-event]`, id))
+	b.waitJS(10*time.Second, "the event's frame loaded", `document.getElementById("event-dialog").open &&
+		document.getElementById("event-dialog-img").complete && document.getElementById("event-dialog-img").naturalWidth > 0`)
+	if src := eval[string](b, `document.getElementById("event-dialog-img").src`); !strings.HasSuffix(src, "/api/events/"+id+"/snapshot.jpg") {
+		t.Errorf("dialog shows %q, want event %s's snapshot", src, id)
+	}
+	b.shot("event-dialog")
+	b.click("#event-dialog-close")
+	b.waitJS(5*time.Second, "the dialog closed", `!document.getElementById("event-dialog").open`)
+}
+
+func TestBrowserCharts(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "front", Mode: sim.ModeStatic}, sim.Camera{Name: "back", Mode: sim.ModeStatic})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Record.SampleInterval = config.D(200 * time.Millisecond)
+	})
+	testkit.Eventually(t, 20*time.Second, "samples and cycles in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(DISTINCT camera) FROM process_samples`) == 2 && st.dbInt(`SELECT COUNT(*) FROM cycles`) >= 2
+	})
+	var samples struct{ Samples []map[string]any }
+	if code := st.get("/api/samples?since=1h", &samples); code != 200 || len(samples.Samples) == 0 {
+		t.Fatalf("GET /api/samples: %d with %d samples", code, len(samples.Samples))
+	}
+
+	b := newBrowser(t, st)
+	b.signIn("/#charts")
+	for _, c := range []string{"front", "back"} {
+		b.waitJS(15*time.Second, c+"'s process line and budget", fmt.Sprintf(`(() => {
+			const svg = document.querySelector('#chart-processes svg[data-chart=processes]');
+			return svg && svg.querySelector('path[data-line=processes][data-camera=%q]') && svg.querySelector('path[data-line=budget][data-camera=%q]'); })()`, c, c))
+	}
+	if n := eval[int](b, `+document.querySelector("#chart-processes svg").dataset.points`); n < len(samples.Samples) {
+		t.Errorf("chart draws %d samples, /api/samples had %d", n, len(samples.Samples))
+	}
+	if legend := b.text("#legend-processes"); !strings.Contains(legend, "budget 2") {
+		t.Errorf("legend reads %q", legend)
+	}
+	b.waitJS(15*time.Second, "the cycle line of subnet lab",
+		`document.querySelector('#chart-cycles svg[data-chart=cycles] path[data-line=duration][data-subnet="lab"]')`)
+	b.shot("charts")
+
+	// The patrol captures every second: each capture the WebSocket reports
+	// brings the card's frame anew.
+	img := `document.querySelector('[data-camera="front"] [data-role=snapshot]')`
+	b.waitJS(10*time.Second, "front's frame", img+`.naturalWidth > 0`)
+	first := eval[string](b, img+`.src`)
+	b.waitJS(10*time.Second, "front's frame refreshed by a reported capture", img+`.src !== `+jsString(first)+` && `+img+`.naturalWidth > 0`)
+}
+
+func TestBrowserFailingCameraAlert(t *testing.T) {
+	cams := testkit.Camsim(t, sim.Camera{Name: "down", Refuse: true}, sim.Camera{Name: "fine", Mode: sim.ModeStatic})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Alerts.CameraFailingAfter = 2
+	})
+	b := newBrowser(t, st)
+	b.signIn("/")
+	b.waitJS(20*time.Second, "the camera_failing alert in the header and the banner", `(() => {
+		const n = +document.getElementById("hdr-alerts").dataset.count;
+		const li = document.querySelector('#alert-list li[data-rule=camera_failing][data-subject=down]');
+		return n >= 1 && li && !document.getElementById("alerts").hidden; })()`)
+	b.waitJS(5*time.Second, "the card marked failing, with the error",
+		`document.querySelector('[data-camera="down"]').dataset.failing === "true" && document.querySelector('[data-camera="down"] [data-role=error]').textContent !== ""`)
+	if n := st.dbInt(`SELECT COUNT(*) FROM alerts WHERE rule = 'camera_failing' AND subject = 'down' AND state = 'firing'`); n != 1 {
+		t.Errorf("%d firing camera_failing alerts for down in the record", n)
+	}
+	if eval[string](b, `document.querySelector('[data-camera="fine"]').dataset.failing`) != "false" {
+		t.Error("the good camera is marked failing")
+	}
+	b.noSecret()
+	b.shot("alert")
+
+	// The camera comes back: the alert resolves and the banner goes.
+	accept := false
+	if err := cams.Update("down", sim.CameraPatch{Refuse: &accept}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS(20*time.Second, "the alert resolved on the page", `document.getElementById("alerts").hidden &&
+		document.getElementById("hdr-alerts").dataset.count === "0" && document.querySelector('[data-camera="down"]').dataset.failing === "false"`)
+}
+
+// waitFFmpeg waits for a live ffmpeg of camera in /proc and returns its pid.
+func waitFFmpeg(t *testing.T, st *stack, camera string) int {
+	t.Helper()
+	pid := 0
+	testkit.Eventually(t, 15*time.Second, "an ffmpeg of "+camera+" in /proc", func() bool {
+		for _, p := range testkit.FFmpeg(st.env.RunID) {
+			if p.Camera() == camera && !p.Zombie() {
+				pid = p.PID
+				return true
+			}
+		}
+		return false
+	})
+	return pid
+}
+
+// strayFFmpeg starts an ffmpeg that camvisor did not start and returns its
+// pid; it is killed and reaped when the test ends.
+func strayFFmpeg(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "quiet", "-re", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=1",
+		"-t", "300", "-f", "null", "-")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	return cmd.Process.Pid
+}
+
+// int64s is ids as a JavaScript array literal.
+func int64s(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return "[" + strings.Join(s, ",") + "]"
+}

@@ -1,0 +1,179 @@
+// The event log: history from /api/events, live `event` messages on top,
+// filters, and a dialog with the frame that opened an event.
+//
+// History is for reading only: nothing here starts a live view.
+
+import { api, errorText, el, svg, parseTime, clock, isoLocal, Unauthorized } from "./util.js";
+
+const HISTORY = 200; // rows fetched
+const KEEP = 500; // rows kept while live events arrive
+
+let rows, status, filterCamera, filterLabel, dialog;
+const labels = new Set();
+const cameraIDs = new Set();
+let shown = []; // events in the table, newest first
+let unseen = 0; // live events while another view shows
+let loading = 0;
+
+export function init() {
+  rows = document.getElementById("event-list");
+  status = document.getElementById("events-status");
+  filterCamera = document.getElementById("filter-camera");
+  filterLabel = document.getElementById("filter-label");
+  dialog = document.getElementById("event-dialog");
+  filterCamera.addEventListener("change", () => load());
+  filterLabel.addEventListener("change", () => load());
+  document.getElementById("events-reload").addEventListener("click", () => load());
+  rows.addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-event-id]");
+    if (tr) open(shown.find((e) => String(e.id) === tr.dataset.eventId));
+  });
+  dialog.addEventListener("close", () => {
+    document.getElementById("event-dialog-img").removeAttribute("src");
+  });
+  // A click on the backdrop closes the dialog too.
+  dialog.addEventListener("click", (ev) => {
+    if (ev.target === dialog) dialog.close();
+  });
+}
+
+/** setCameras fills the camera filter. */
+export function setCameras(ids) {
+  for (const id of ids) cameraIDs.add(id);
+  fillSelect(filterCamera, cameraIDs, "all cameras");
+}
+
+/** load reads the history that matches the filters. */
+export async function load() {
+  const q = new URLSearchParams({ limit: String(HISTORY) });
+  if (filterCamera.value) q.set("camera", filterCamera.value);
+  if (filterLabel.value) q.set("label", filterLabel.value);
+  const mine = ++loading;
+  status.textContent = "Loading history…";
+  let res;
+  try {
+    res = await api("GET", `api/events?${q}`);
+  } catch (e) {
+    if (!(e instanceof Unauthorized)) status.textContent = `Cannot load events: ${e.message}`;
+    return;
+  }
+  if (mine !== loading) return; // a newer filter won
+  if (!res.ok) {
+    status.textContent = `Cannot load events: ${errorText(res)}`;
+    return;
+  }
+  shown = res.data.events || [];
+  for (const e of shown) noteLabels(e);
+  rows.replaceChildren(...shown.map((e) => row(e, false)));
+  renderStatus();
+}
+
+/** onEvent puts a live event on top when it passes the filters. */
+export function onEvent(m) {
+  noteLabels(m);
+  if (filterCamera.value && m.camera !== filterCamera.value) return;
+  if (filterLabel.value && m.label !== filterLabel.value) return;
+  if (shown.some((e) => e.id === m.id)) return;
+  shown.unshift(m);
+  rows.prepend(row(m, true));
+  while (shown.length > KEEP) {
+    shown.pop();
+    rows.lastElementChild.remove();
+  }
+  if (document.body.dataset.view !== "events") {
+    unseen++;
+    renderTab();
+  }
+  renderStatus();
+}
+
+/** seen: the events view is showing. */
+export function seen() {
+  unseen = 0;
+  renderTab();
+}
+
+function renderTab() {
+  const tab = document.getElementById("tab-events");
+  tab.textContent = unseen ? `Events (${unseen} new)` : "Events";
+}
+
+function renderStatus() {
+  const f = [];
+  if (filterCamera.value) f.push(`camera ${filterCamera.value}`);
+  if (filterLabel.value) f.push(`label ${filterLabel.value}`);
+  status.textContent = shown.length
+    ? `${shown.length} event${shown.length === 1 ? "" : "s"}, newest first${f.length ? ` (${f.join(", ")})` : ""}.`
+    : `No event${f.length ? ` for ${f.join(", ")}` : " yet"}.`;
+}
+
+function noteLabels(e) {
+  let grew = false;
+  if (e.label && !labels.has(e.label)) {
+    labels.add(e.label);
+    grew = true;
+  }
+  if (e.camera && !cameraIDs.has(e.camera)) {
+    cameraIDs.add(e.camera);
+    fillSelect(filterCamera, cameraIDs, "all cameras");
+  }
+  if (grew) fillSelect(filterLabel, labels, "all labels");
+}
+
+function fillSelect(sel, values, all) {
+  const keep = sel.value;
+  const opts = [el("option", { value: "" }, all)];
+  for (const v of [...values].sort()) opts.push(el("option", { value: v }, v));
+  sel.replaceChildren(...opts);
+  sel.value = keep;
+}
+
+function row(e, isNew) {
+  const at = parseTime(e.at);
+  const score = typeof e.score === "number" ? e.score.toFixed(2) : "—";
+  return el("tr", { class: isNew ? "new" : "", dataset: { eventId: e.id, camera: e.camera, label: e.label } },
+    el("td", { title: isoLocal(at) }, clock(at)),
+    el("td", {}, e.camera),
+    el("td", {}, e.label || "—"),
+    el("td", { class: "num" }, score),
+    el("td", { class: "num" }, e.detections ?? 1), // a live event is new: its first detection
+    el("td", {}, el("button", { type: "button", class: "quiet", dataset: { action: "open-event" }, "aria-label": `View snapshot of event ${e.id} (${e.camera}, ${e.label})` }, "View")));
+}
+
+/** open shows an event's frame and details in the dialog. */
+function open(e) {
+  if (!e) return;
+  const img = document.getElementById("event-dialog-img");
+  const box = document.getElementById("event-dialog-box");
+  const details = document.getElementById("event-dialog-details");
+  document.getElementById("event-dialog-title").textContent = `${e.label || "Event"} on ${e.camera}`;
+  dialog.dataset.eventId = e.id;
+  box.replaceChildren();
+  img.alt = `Frame that opened event ${e.id} on ${e.camera}`;
+  img.onload = () => drawBox(img, box, e.box);
+  img.src = e.snapshot || `api/events/${e.id}/snapshot.jpg`;
+  const at = parseTime(e.at);
+  const last = parseTime(e.last_seen);
+  const facts = [
+    ["Event", `#${e.id}`],
+    ["Camera", `${e.camera}${e.subnet ? ` (subnet ${e.subnet})` : ""}`],
+    ["Label", e.label || "—"],
+    ["Score", typeof e.score === "number" ? e.score.toFixed(3) : "—"],
+    ["Opened", `${clock(at)}`],
+  ];
+  if (last && last !== at) facts.push(["Last seen", clock(last)]);
+  if (e.detections) facts.push(["Detections", String(e.detections)]);
+  if (e.detector) facts.push(["Detector", e.detector]);
+  if (Array.isArray(e.box)) facts.push(["Box", e.box.join(", ")]);
+  details.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  dialog.showModal();
+}
+
+// drawBox outlines the detection on the frame, in the frame's own pixels.
+function drawBox(img, overlay, b) {
+  const w = img.naturalWidth;
+  const h = img.naturalHeight;
+  if (!w || !h || !Array.isArray(b) || b.length !== 4 || b[2] <= b[0] || b[3] <= b[1]) return;
+  overlay.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  overlay.replaceChildren(svg("rect", { x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1], class: "box", "vector-effect": "non-scaling-stroke" }));
+}

@@ -1,0 +1,189 @@
+// The suggest pane: what plays live right now.
+//
+// Invariant 4 (DESIGN.md): a player exists only because a `play` message
+// from the server said so. onPlay is the only function that creates one;
+// onStop, and a reconnect that finds a playback no longer live, remove it.
+// Nothing here runs on page load, on history or on /api/cameras.
+//
+// Removing the player matters: go2rtc keeps the camera connection (and the
+// server its slot) while a viewer is attached, so a stopped playback's
+// iframe is taken out of the page, not hidden.
+
+import { el, parseTime, clock, countdown, httpURL, cameraPath, api, announce, serverNow } from "./util.js";
+
+const SNAPSHOT_EVERY = 1500; // without go2rtc: the latest frame this often
+const STOP_PATIENCE = 10000; // the server's `stop` is expected within this
+
+const plays = new Map(); // camera -> {until, url, el, refs, confirmed, timer}
+let pane, listEl;
+let sendWS = () => false;
+
+/** setSender gives the pane the WebSocket's send (app.js owns the socket). */
+export function setSender(fn) {
+  sendWS = fn;
+}
+
+function ensureDOM() {
+  if (!pane) {
+    pane = document.getElementById("live-pane");
+    listEl = document.getElementById("live-list");
+  }
+}
+
+/** onPlay shows (or extends) a camera's live view, as the server says. */
+export function onPlay(m) {
+  ensureDOM();
+  const cam = m.camera;
+  let p = plays.get(cam);
+  const url = httpURL(m.player_url || "");
+  if (!p) {
+    p = { camera: cam };
+    build(p);
+    plays.set(cam, p);
+    listEl.append(p.el);
+    announce(`Live view of ${cam} started`);
+  }
+  p.confirmed = true;
+  p.until = parseTime(m.until);
+  p.refs.stop.disabled = false;
+  p.refs.stop.textContent = "Stop";
+  p.refs.note.textContent = "";
+  clearTimeout(p.stopWait);
+  p.el.dataset.until = m.until || "";
+  p.el.dataset.extended = m.extended ? "true" : "false";
+  const why = [m.reason || "live"];
+  if (m.subnet) why.push(`subnet ${m.subnet}`);
+  p.refs.reason.textContent = why.join(" · ");
+  if (m.event_id) p.el.dataset.eventId = m.event_id;
+  p.refs.extended.hidden = !m.extended;
+  if (url !== p.url || !p.refs.player) setPlayer(p, url);
+  renderTime(p);
+  pane.hidden = false;
+}
+
+/** onStop removes a camera's live view: the server says it is over. */
+export function onStop(m) {
+  const p = plays.get(m.camera);
+  if (!p) return;
+  remove(p);
+  announce(`Live view of ${m.camera} ended${m.reason ? `: ${m.reason}` : ""}`);
+}
+
+/** tick counts the remaining time down. */
+export function tick() {
+  for (const p of plays.values()) renderTime(p);
+}
+
+/** beginResync: the WebSocket (re)connected; the server is about to say what plays. */
+export function beginResync() {
+  for (const p of plays.values()) p.confirmed = false;
+}
+
+/** endResync removes players the server did not confirm: they ended meanwhile. */
+export function endResync() {
+  for (const p of [...plays.values()]) {
+    if (!p.confirmed) remove(p);
+    else p.refs.note.textContent = "";
+  }
+}
+
+/** disconnected notes that the server cannot tell us when a playback ends. */
+export function disconnected() {
+  for (const p of plays.values()) {
+    p.refs.note.textContent = "Connection to the server lost: this view may have ended. Reconnecting…";
+  }
+}
+
+function build(p) {
+  const r = {};
+  r.title = el("h3", {}, p.camera);
+  r.reason = el("span", { class: "muted", dataset: { role: "reason" } });
+  r.extended = el("span", { class: "badge", dataset: { role: "extended" } }, "extended");
+  r.remaining = el("span", { class: "remaining", dataset: { role: "remaining" }, "aria-live": "off" });
+  r.stop = el("button", { type: "button", class: "danger", dataset: { action: "stop" }, "aria-label": `Stop live view of ${p.camera}` }, "Stop");
+  r.stop.addEventListener("click", () => stop(p));
+  r.screen = el("div", { class: "screen" });
+  r.note = el("p", { class: "note", dataset: { role: "note" }, role: "status" });
+  p.el = el("article", { class: "live-item", dataset: { camera: p.camera }, "aria-label": `Live view of ${p.camera}` },
+    el("header", { class: "live-head" },
+      el("div", { class: "who" }, el("div", { class: "who-top" }, r.title, r.extended), r.reason),
+      r.remaining, r.stop),
+    r.screen, r.note);
+  p.refs = r;
+}
+
+function setPlayer(p, url) {
+  clearInterval(p.timer);
+  p.timer = null;
+  p.url = url;
+  let player;
+  if (url) {
+    player = el("iframe", {
+      src: url,
+      title: `Live view of ${p.camera} (go2rtc)`,
+      dataset: { role: "player" },
+      allow: "autoplay; fullscreen",
+      referrerpolicy: "no-referrer",
+      sandbox: "allow-scripts allow-same-origin",
+    });
+  } else {
+    // No go2rtc: the latest frame, refreshed, one request at a time.
+    player = el("img", { alt: `Latest frame from ${p.camera}`, dataset: { role: "player-snapshot" } });
+    let busy = false;
+    const next = () => {
+      if (busy) return;
+      busy = true;
+      player.src = `${cameraPath(p.camera, "snapshot.jpg")}?live=${Date.now()}`;
+    };
+    player.addEventListener("load", () => (busy = false));
+    player.addEventListener("error", () => (busy = false));
+    next();
+    p.timer = setInterval(next, SNAPSHOT_EVERY);
+  }
+  p.refs.player = player;
+  p.refs.screen.replaceChildren(player);
+}
+
+function renderTime(p) {
+  const r = p.refs;
+  if (p.until === null) {
+    r.remaining.textContent = "";
+    return;
+  }
+  const left = (p.until - serverNow()) / 1000;
+  r.remaining.textContent = left > 0 ? `${countdown(left)} left` : "ending…";
+  r.remaining.title = `until ${clock(p.until)}`;
+  r.remaining.dataset.seconds = String(Math.max(0, Math.ceil(left)));
+}
+
+async function stop(p) {
+  const r = p.refs;
+  r.stop.disabled = true;
+  r.stop.textContent = "Stopping…";
+  // The pane goes when the server's `stop` comes, not before.
+  if (!sendWS({ type: "stop", camera: p.camera })) {
+    try {
+      const res = await api("DELETE", cameraPath(p.camera, "live"));
+      if (!res.ok) r.note.textContent = `Stop failed: ${(res.data && res.data.error) || res.status}`;
+    } catch (e) {
+      r.note.textContent = `Stop failed: ${e.message}`;
+    }
+  }
+  clearTimeout(p.stopWait);
+  p.stopWait = setTimeout(() => {
+    if (plays.get(p.camera) !== p) return;
+    r.stop.disabled = false;
+    r.stop.textContent = "Stop";
+    r.note.textContent = "The server has not confirmed the stop yet. Try again?";
+  }, STOP_PATIENCE);
+}
+
+function remove(p) {
+  clearInterval(p.timer);
+  clearTimeout(p.stopWait);
+  if (p.el.contains(document.activeElement)) document.getElementById("main").focus(); // not lost on <body>
+  p.refs.screen.replaceChildren(); // the viewer leaves go2rtc now
+  p.el.remove();
+  plays.delete(p.camera);
+  if (plays.size === 0 && pane) pane.hidden = true;
+}

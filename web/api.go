@@ -307,17 +307,26 @@ func since(r *http.Request) (string, error) {
 	return t.UTC().Format(db.TimeFormat), nil
 }
 
+// rows answers {key: rows} for a read-only query of the record.
+func (s *Server) rows(w http.ResponseWriter, key string, rows any, query string, args ...any) {
+	store, err := s.reader()
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if err := store.DB.Select(rows, query, args...); err != nil {
+		writeError(w, http.StatusInternalServerError, key+": "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: rows})
+}
+
 // samples is the leak graph: per camera and minute, the most processes and
 // slots seen.
 func (s *Server) samples(w http.ResponseWriter, r *http.Request) {
 	from, err := since(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	store, err := s.reader()
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	type sample struct {
@@ -327,26 +336,15 @@ func (s *Server) samples(w http.ResponseWriter, r *http.Request) {
 		SlotsHeld      int    `json:"slots_held" db:"slots_held"`
 		MaxConnections int    `json:"max_connections" db:"max_connections"`
 	}
-	out := []sample{}
-	err = store.DB.Select(&out, `SELECT substr(at, 1, 16) || ':00.000Z' AS at, camera, MAX(processes) AS processes,
+	s.rows(w, "samples", &[]sample{}, `SELECT substr(at, 1, 16) || ':00.000Z' AS at, camera, MAX(processes) AS processes,
 		MAX(slots_held) AS slots_held, MAX(max_connections) AS max_connections
 		FROM process_samples WHERE at >= ? GROUP BY substr(at, 1, 16), camera ORDER BY at, camera LIMIT 100000`, from)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "samples: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"samples": out})
 }
 
 func (s *Server) cycles(w http.ResponseWriter, r *http.Request) {
 	from, err := since(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	store, err := s.reader()
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	type cycle struct {
@@ -360,22 +358,11 @@ func (s *Server) cycles(w http.ResponseWriter, r *http.Request) {
 		Failed     int    `json:"failed" db:"cameras_failed"`
 		TimedOut   int    `json:"timed_out" db:"cameras_timed_out"`
 	}
-	out := []cycle{}
-	err = store.DB.Select(&out, `SELECT subnet, number, started_at, duration_ms, interval_ms, overran, cameras_ok, cameras_failed,
-		cameras_timed_out FROM cycles WHERE started_at >= ? ORDER BY started_at LIMIT 20000`, from)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "cycles: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"cycles": out})
+	s.rows(w, "cycles", &[]cycle{}, `SELECT subnet, number, started_at, duration_ms, interval_ms, overran, cameras_ok,
+		cameras_failed, cameras_timed_out FROM cycles WHERE started_at >= ? ORDER BY started_at LIMIT 20000`, from)
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
-	store, err := s.reader()
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
 	type alert struct {
 		Rule       string  `json:"rule" db:"rule"`
 		Subject    string  `json:"subject" db:"subject"`
@@ -385,14 +372,8 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 		ResolvedAt *string `json:"resolved_at" db:"resolved_at"`
 		Detail     string  `json:"detail" db:"detail"`
 	}
-	out := []alert{}
-	err = store.DB.Select(&out, `SELECT rule, subject, state, first_seen, last_seen, resolved_at, detail FROM alerts
+	s.rows(w, "alerts", &[]alert{}, `SELECT rule, subject, state, first_seen, last_seen, resolved_at, detail FROM alerts
 		ORDER BY state = 'firing' DESC, last_seen DESC LIMIT 500`)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "alerts: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
 }
 
 // firingAlerts counts the alerts firing now, from the record.

@@ -294,6 +294,9 @@ func (c *Config) Redacted() string {
 	if cp.Auth.Token != "" {
 		cp.Auth.Token = "***"
 	}
+	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = RedactURL(cp.Go2RTC.URL), RedactURL(cp.Go2RTC.PlayerURL)
+	cp.Detector.URL = RedactURL(cp.Detector.URL)
+	cp.Alerts.Webhook.URL = RedactURL(cp.Alerts.Webhook.URL)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -16,15 +16,23 @@ func RedactURL(u string) string {
 	if _, has := p.User.Password(); !has {
 		return u
 	}
-	// Build by hand: url.UserPassword would escape the asterisks.
+	// Build by hand: url.UserPassword would escape the asterisks. The
+	// userinfo ends at the authority's last '@', as url.Parse reads it: a
+	// password may hold '@' itself.
 	rest := strings.TrimPrefix(u, p.Scheme+"://")
-	_, host, _ := strings.Cut(rest, "@")
-	return p.Scheme + "://" + url.PathEscape(p.User.Username()) + ":***@" + host
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	host := authority[strings.LastIndex(authority, "@")+1:]
+	return p.Scheme + "://" + url.PathEscape(p.User.Username()) + ":***@" + host + path
 }
 
 // userinfo matches scheme://user:password@ in free text (logs, ffmpeg stderr,
-// library errors).
-var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s@/]*@`)
+// library errors), greedy up to the token's last '@': a password holding
+// '@' or '/' is hidden whole. It errs toward hiding too much, never too
+// little.
+var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):\S*@`)
 
 // RedactText replaces every URL password in s with ***.
 func RedactText(s string) string {
@@ -55,11 +63,11 @@ func NewRedactor(rawURL string) Redactor {
 	return Redactor{secrets: secrets}
 }
 
-// Redact returns s without URL passwords or this camera's password.
+// Redact returns s without this camera's password or any URL password.
+// The exact password goes first: a pattern could cut it in two.
 func (r Redactor) Redact(s string) string {
-	s = RedactText(s)
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, "***")
 	}
-	return s
+	return RedactText(s)
 }

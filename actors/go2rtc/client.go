@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"camvisor/actors/config"
 )
 
 // Client talks to one go2rtc.
@@ -65,7 +67,8 @@ func (c *Client) Add(ctx context.Context, name, src string) error {
 		return err
 	}
 	if code != http.StatusOK {
-		return fmt.Errorf("add stream %s: go2rtc answered %d %s", name, code, strings.TrimSpace(string(body)))
+		// go2rtc may quote the source, credentials and all.
+		return fmt.Errorf("add stream %s: go2rtc answered %d %s", name, code, config.RedactText(strings.TrimSpace(string(body))))
 	}
 	return nil
 }

@@ -27,22 +27,30 @@ type cameraActor struct {
 	strategy actor.SupervisorStrategy
 	stopping bool
 
-	seq       int                    // names ffmpeg/<seq>
+	carry     *cameraCarry           // what outlives an incarnation
 	running   map[string]*captureJob // by child actor id: each holds one slot
 	finishing map[string]*captureJob // child terminated, answer pending
 	queue     []*captureJob          // waiting for a slot, oldest first
 	fetching  map[int64]*captureJob  // frames asked of go2rtc
-	jobSeq    int64
 
 	lease      *camLease // holds one slot while set
 	endedLease *camLease // terminated, answers pending
-	leaseSeq   int64
 
 	failures    int // consecutive failed captures
 	failing     bool
 	last        *messages.CaptureDone
 	lastFrame   []byte // the latest JPEG, for the dashboard
 	lastFrameAt time.Time
+}
+
+// cameraCarry is what one incarnation of a camera actor hands the next:
+// numbers that must stay unique for the whole run (they key rows of the
+// record), and whether a live view may still hold a connection. The props
+// closure holds it; incarnations run one after another on the same
+// mailbox, so it needs no lock.
+type cameraCarry struct {
+	ffmpegSeq, jobSeq, leaseSeq int64
+	drain                       bool // the previous incarnation had a lease
 }
 
 // captureJob is one Capture from request to answer.
@@ -86,12 +94,14 @@ func (j *captureJob) fallbackNote() string {
 type (
 	queueExpired struct{ job int64 } // a queued capture's deadline passed
 	childGone    struct{ id string } // sent to self behind a child's last report
+	fetchExpired struct{ job int64 } // a frame asked of go2rtc is past its deadline
 	leaseGone    struct{}            // the lease child terminated
 )
 
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
+	carry := &cameraCarry{}
 	return actor.PropsFromProducer(lived(func() *cameraActor {
-		a := &cameraActor{
+		a := &cameraActor{carry: carry,
 			env: env, cam: cam, redactor: config.NewRedactor(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{},
@@ -136,6 +146,8 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onLeaseDraining(ctx, msg)
 	case *leaseGone:
 		a.onLeaseGone(ctx)
+	case *fetchExpired:
+		a.onFetchExpired(ctx, msg)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.parent.get())
 	case *actor.Restarting:
@@ -145,14 +157,20 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 
 func (a *cameraActor) onStarted(ctx actor.Context) {
 	a.env.Log.Debug("camera started", "camera", a.cam.ID, "subnet", a.cam.Subnet, "max_connections", a.cam.MaxConnections)
-	// A restarted camera holds nothing: say so, or the dashboard and the
+	if a.carry.drain && a.env.Config.Go2RTC.Enabled() {
+		// The previous instance's live view may still have a viewer, and
+		// go2rtc its camera connection: hold a slot until go2rtc shows none.
+		a.carry.drain = false
+		a.drainLease(ctx)
+	}
+	// A restarted camera holds only that: say so, or the dashboard and the
 	// census keep the old instance's slots.
 	a.publishSlots(ctx)
 }
 
 func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
-	a.jobSeq++
-	job := &captureJob{id: a.jobSeq, req: *msg, replyTo: ctx.Sender(), asked: time.Now()}
+	a.carry.jobSeq++
+	job := &captureJob{id: a.carry.jobSeq, req: *msg, replyTo: ctx.Sender(), asked: time.Now()}
 	if job.req.Deadline.IsZero() {
 		job.req.Deadline = job.asked.Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
 	}
@@ -161,6 +179,7 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
 	case a.lease != nil && a.lease.live && !a.lease.draining:
 		a.fetching[job.id] = job
+		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &fetchExpired{job: job.id})
 		ctx.Request(a.gateway(ctx), &messages.FetchFrame{Ref: job.id, Stream: a.lease.stream, Deadline: job.req.Deadline})
 	default:
 		a.admit(ctx, job)
@@ -183,11 +202,11 @@ func (a *cameraActor) admit(ctx actor.Context, job *captureJob) {
 
 // start takes a slot by spawning an ffmpeg child for job.
 func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
-	a.seq++
+	a.carry.ffmpegSeq++
 	props := ffmpegProps(a.env, snapshotJob{
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: job.req.Deadline,
 	}, a.cause)
-	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("ffmpeg/%d", a.seq))
+	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("ffmpeg/%d", a.carry.ffmpegSeq))
 	if err != nil {
 		a.answer(ctx, job, messages.OutcomeSpawnError, "spawn ffmpeg actor: "+err.Error(), nil)
 		return
@@ -315,6 +334,19 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
 	a.fetching = map[int64]*captureJob{}
+	// Answers this instance still owed: after Stopping no self-message it
+	// sent is read (a restart hands them to the next instance, which does
+	// not know them).
+	for id, job := range a.finishing {
+		delete(a.finishing, id)
+		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), job.last)
+	}
+	if a.endedLease != nil {
+		a.onLeaseGone(ctx)
+	}
+	if a.lease != nil {
+		a.carry.drain = true
+	}
 }
 
 func (a *cameraActor) dispatch(ctx actor.Context) {

@@ -50,15 +50,36 @@ func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) 
 	case a.slotsHeld() >= a.cam.MaxConnections:
 		refuse(fmt.Sprintf("%v: %d of %d slots held", messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections))
 	default:
-		pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, until, a.gateway(ctx)), "lease/go2rtc")
+		pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, until, a.gateway(ctx), false), "lease/go2rtc")
 		if err != nil {
 			refuse("spawn lease actor: " + err.Error())
 			return
 		}
-		a.leaseSeq++
-		a.lease = &camLease{pid: pid, id: a.leaseSeq, stream: StreamName(a.cam.ID), grantedAt: time.Now(), until: until,
+		a.carry.leaseSeq++
+		a.lease = &camLease{pid: pid, id: a.carry.leaseSeq, stream: StreamName(a.cam.ID), grantedAt: time.Now(), until: until,
 			reason: msg.Reason, waiters: []*actor.PID{ctx.Sender()}}
 		a.publishSlots(ctx)
+	}
+}
+
+// drainLease holds a slot for a live view an earlier instance of this
+// camera left: a lease child that only waits for go2rtc to show no viewer.
+func (a *cameraActor) drainLease(ctx actor.Context) {
+	pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, time.Now(), a.gateway(ctx), true), "lease/go2rtc")
+	if err != nil {
+		a.env.Log.Error("spawn draining lease", "camera", a.cam.ID, "reason", err.Error())
+		return
+	}
+	a.lease = &camLease{pid: pid, stream: StreamName(a.cam.ID), grantedAt: time.Now(), draining: true,
+		endReason: "drained after a restart"}
+}
+
+// onFetchExpired answers a capture whose go2rtc frame did not come in time.
+func (a *cameraActor) onFetchExpired(ctx actor.Context, msg *fetchExpired) {
+	if job := a.fetching[msg.job]; job != nil {
+		delete(a.fetching, msg.job)
+		job.via = "go2rtc"
+		a.answer(ctx, job, messages.OutcomeTimeout, "go2rtc gave no frame before the capture deadline", nil)
 	}
 }
 
@@ -169,6 +190,8 @@ func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetch
 	if job == nil || job.answered {
 		return
 	}
+	job.expiry.Stop()
+	job.expiry = nil
 	if msg.Error == "" {
 		job.via = "go2rtc"
 		a.answer(ctx, job, messages.OutcomeOK, "", &messages.SnapshotTaken{Outcome: messages.OutcomeOK, JPEG: msg.JPEG})

@@ -12,8 +12,9 @@ import (
 // answerDescribe adds its children's, each asked with describeTimeout, so
 // an actor that does not answer shows as such and never hangs the request.
 
-// describeTimeout is how long a parent waits for a child's description.
-const describeTimeout = time.Second
+// describeTimeout is how long a description may take when the asker
+// gives no deadline.
+const describeTimeout = 2 * time.Second
 
 // life is what every actor kind keeps for its description: when this
 // incarnation started and how many came before it.
@@ -56,10 +57,21 @@ func answerDescribe(ctx actor.Context, n *messages.Node) {
 		ctx.Respond(n)
 		return
 	}
+	// Children answer by a deadline earlier than ours, so that we still
+	// answer in time when one of them does not.
+	deadline := time.Now().Add(describeTimeout)
+	if req != nil && !req.Deadline.IsZero() {
+		deadline = req.Deadline
+	}
+	wait := time.Until(deadline) * 9 / 10
+	if wait < 10*time.Millisecond {
+		wait = 10 * time.Millisecond
+	}
+	childDeadline := time.Now().Add(wait * 8 / 10)
 	n.Children = make([]*messages.Node, len(children))
 	left := len(children)
 	for i, child := range children {
-		f := ctx.RequestFuture(child, &messages.Describe{}, describeTimeout)
+		f := ctx.RequestFuture(child, &messages.Describe{Deadline: childDeadline}, wait)
 		ctx.ReenterAfter(f, func(res any, err error) {
 			if node, ok := res.(*messages.Node); ok && err == nil {
 				n.Children[i] = node

@@ -46,6 +46,7 @@ type detectJob struct {
 
 // detectDone carries a worker result back to the actor.
 type detectDone struct {
+	jobs       chan detectJob // the worker's channel: a previous incarnation's results are ignored
 	job        detectJob
 	detections []detect.Detection
 	err        error
@@ -140,6 +141,9 @@ func (a *detectorActor) next() {
 }
 
 func (a *detectorActor) onDetectDone(ctx actor.Context, d *detectDone) {
+	if d.jobs != a.jobs {
+		return // a previous incarnation's worker
+	}
 	a.busy = false
 	defer a.next()
 	c := d.job.capture
@@ -212,11 +216,11 @@ func (a *detectorActor) onStopping() {
 // worker examines one frame at a time and reports each.
 // The channels are arguments, not fields: the actor drops its fields when
 // it stops.
-func (a *detectorActor) worker(system *actor.ActorSystem, self *actor.PID, jobs <-chan detectJob, stopped chan<- struct{},
+func (a *detectorActor) worker(system *actor.ActorSystem, self *actor.PID, jobs chan detectJob, stopped chan<- struct{},
 	examine func(context.Context, string, []byte) ([]detect.Detection, error)) {
 	defer close(stopped)
 	for job := range jobs {
-		d := &detectDone{job: job}
+		d := &detectDone{jobs: jobs, job: job}
 		c := job.capture
 		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.JPEG)); err == nil {
 			d.width, d.height = cfg.Width, cfg.Height

@@ -39,6 +39,8 @@ type gatewayActor struct {
 	cleaned  bool // streams of earlier runs removed
 	streams  map[string]*gwStream
 	removing map[string]bool // removal under way
+	adding   map[string]bool // addition queued or under way
+	expireOn map[string]bool // expired while its addition was under way
 }
 
 // gwStream is a stream this run registered.
@@ -46,6 +48,7 @@ type gwStream struct {
 	name, camera, subnet string
 	source               string
 	expired              bool // its lease ended: remove at the subnet's next cycle end
+	draining             bool // its playback is over: no frames through it
 	attempts             int  // removals tried
 }
 
@@ -75,6 +78,7 @@ const (
 
 // gwDone carries a worker result back to the actor.
 type gwDone struct {
+	ops       chan gwOp // the worker's channel: a previous incarnation's results are ignored
 	op        gwOp
 	err       error
 	jpeg      []byte
@@ -96,7 +100,8 @@ const maxProbeBackoff = 30 * time.Second
 
 func gatewayProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *gatewayActor {
-		return &gatewayActor{env: env, streams: map[string]*gwStream{}, removing: map[string]bool{}}
+		return &gatewayActor{env: env, streams: map[string]*gwStream{}, removing: map[string]bool{},
+			adding: map[string]bool{}, expireOn: map[string]bool{}}
 	}))
 }
 
@@ -115,6 +120,10 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onAddStream(ctx, msg)
 	case *messages.StreamExpired:
 		a.onStreamExpired(msg)
+	case *messages.StreamDraining:
+		if s := a.streams[msg.Stream]; s != nil {
+			s.draining = true
+		}
 	case *messages.FetchFrame:
 		a.onFetchFrame(ctx, msg)
 	case *messages.CountViewers:
@@ -148,7 +157,7 @@ func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
 	if s := a.streams[msg.Stream]; s != nil && !a.removing[msg.Stream] {
 		// Registered and maybe watched: never register it again (a second
 		// stream object would open a second connection to the camera).
-		s.expired = false
+		s.expired, s.draining = false, false
 		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream})
 		return
 	}
@@ -156,18 +165,28 @@ func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
 		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream, Error: "live view refused: " + a.lastErr})
 		return
 	}
+	a.adding[msg.Stream] = true
+	delete(a.expireOn, msg.Stream)
 	a.enqueue(ctx, gwOp{kind: opAdd, stream: msg.Stream, camera: msg.Camera, subnet: msg.Subnet, source: msg.Source, replyTo: ctx.Sender()})
 }
 
 func (a *gatewayActor) onStreamExpired(msg *messages.StreamExpired) {
 	if s := a.streams[msg.Stream]; s != nil {
 		s.expired = true
+	} else if a.adding[msg.Stream] {
+		a.expireOn[msg.Stream] = true // applied when the addition completes
 	}
 }
 
 func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
 	if !a.healthy {
 		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr})
+		return
+	}
+	if s := a.streams[msg.Stream]; s == nil || s.expired || s.draining {
+		// Its lease is ending: a frame.jpeg now could open a connection
+		// after the lease gave its slot back.
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: "the live view of " + msg.Stream + " is ending"})
 		return
 	}
 	a.enqueue(ctx, gwOp{kind: opFrame, stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline})
@@ -228,6 +247,9 @@ func (a *gatewayActor) next(ctx actor.Context) {
 }
 
 func (a *gatewayActor) onDone(ctx actor.Context, d *gwDone) {
+	if d.ops != a.ops {
+		return // a previous incarnation's worker
+	}
 	a.busy = false
 	if d.err != nil && errors.Is(d.err, go2rtc.ErrUnreachable) {
 		a.degrade(ctx, d.err)
@@ -236,9 +258,11 @@ func (a *gatewayActor) onDone(ctx actor.Context, d *gwDone) {
 	}
 	switch d.op.kind {
 	case opAdd:
+		delete(a.adding, d.op.stream)
 		if d.err == nil {
 			op := d.op
-			a.streams[op.stream] = &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source}
+			a.streams[op.stream] = &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source, expired: a.expireOn[op.stream]}
+			delete(a.expireOn, op.stream)
 			ctx.ActorSystem().EventStream.Publish(&messages.StreamRegistered{Stream: op.stream, Camera: op.camera, Subnet: op.subnet, At: time.Now()})
 		}
 	case opRemove:
@@ -398,6 +422,10 @@ func (a *gatewayActor) onStopping(ctx actor.Context) {
 	if a.ops == nil {
 		return
 	}
+	for _, op := range a.queue {
+		a.reply(ctx, op, &gwDone{op: op, err: errors.New("the gateway stopped")})
+	}
+	a.queue = nil
 	close(a.ops) // the worker finishes its request in flight, then exits
 	a.ops = nil
 	<-a.stopped
@@ -418,7 +446,7 @@ func (a *gatewayActor) onStopping(ctx actor.Context) {
 // worker runs requests one at a time and reports each to the actor.
 // The channels are arguments, not fields: the actor drops its fields when
 // it stops.
-func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID, ops <-chan gwOp, stopped chan<- struct{}) {
+func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID, ops chan gwOp, stopped chan<- struct{}) {
 	defer close(stopped)
 	for op := range ops {
 		ctx := context.Background()
@@ -426,7 +454,7 @@ func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID, ops <-
 		if !op.deadline.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, op.deadline)
 		}
-		d := &gwDone{op: op}
+		d := &gwDone{ops: ops, op: op}
 		switch op.kind {
 		case opAdd:
 			d.err = a.client.Add(ctx, op.stream, op.source)

@@ -296,3 +296,61 @@ func TestEmptyFrameIsAFailure(t *testing.T) {
 		t.Error("no frame.jpeg request reached go2rtc")
 	}
 }
+
+func TestRestartDuringWatchedLiveViewKeepsBudget(t *testing.T) {
+	cam := sim.Camera{Name: "solo", MaxConnections: 1, Mode: sim.ModeStatic}
+	cams := startCamsim(t, cam)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
+	cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
+	g := withGo2RTC(t, cfg, time.Minute)
+	h := startTree(t, cams, cfg)
+	waitFor(h, 10*time.Second, "first cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+	if ans := h.lease("lab", "solo", time.Time{}); !ans.Granted {
+		t.Fatalf("lease refused: %s", ans.Reason)
+	}
+	viewer := watch(t, g, "camvisor_solo")
+	testkit.Eventually(t, 5*time.Second, "the viewer's connection open", func() bool { return cams.Stats("solo").Open == 1 })
+	cams.ResetStats()
+
+	// Restart the camera while someone watches: the new instance must not
+	// take the slot go2rtc's connection still uses.
+	h.tree.System.Root.Send(h.camera("lab", "solo"), &messages.RestartCamera{Reason: "test"})
+	waitFor(h, 10*time.Second, "patrol cycles after the restart", func(e *messages.CycleEnded) bool { return e.Number >= 6 })
+	if st := cams.Stats("solo"); st.MaxOpen > 1 || st.Refused > 0 {
+		t.Fatalf("camsim: max_open %d refused %d while the old live view was still watched (budget 1)", st.MaxOpen, st.Refused)
+	}
+	// The viewer leaves: the slot frees and captures work again.
+	viewer.Close()
+	n := len(all(h, func(e *messages.CycleEnded) bool { return true }))
+	waitFor(h, 15*time.Second, "captures after the viewer left", func(e *messages.CycleEnded) bool { return int(e.Number) > n && e.OK == 1 })
+	if st := cams.Stats("solo"); st.MaxOpen > 1 || st.Refused > 0 {
+		t.Errorf("camsim: max_open %d refused %d", st.MaxOpen, st.Refused)
+	}
+}
+
+func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
+	cam := sim.Camera{Name: "door", Mode: sim.ModeStatic}
+	cams := startCamsim(t, cam)
+	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg.Subnets[0].Interval = testDuration(time.Second)
+	g := withGo2RTC(t, cfg, time.Minute)
+	h := startTree(t, cams, cfg)
+	h.waitCamera("lab", "door")
+	waitFor(h, 10*time.Second, "start-up cleanup done", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+	g.SetDelay(500 * time.Millisecond) // the registration is still under way when the lease ends
+	go h.tree.System.Root.RequestFuture(h.camera("lab", "door"), &messages.GrantLease{Camera: "door"}, 10*time.Second)
+	testkit.Eventually(t, 5*time.Second, "the addition under way", func() bool {
+		for _, r := range g.Requests() {
+			if strings.HasPrefix(r, "PATCH /api/streams") {
+				return true
+			}
+		}
+		return false
+	})
+	h.tree.System.Root.Send(h.camera("lab", "door"), &messages.ReleaseLease{Camera: "door", Reason: "test"})
+	g.SetDelay(0)
+	waitFor(h, 15*time.Second, "the stream removed at a cycle end", func(e *messages.StreamRemoved) bool { return e.Stream == "camvisor_door" && e.Error == "" })
+	if _, still := g.Streams()["camvisor_door"]; still {
+		t.Error("stream still in go2rtc")
+	}
+}

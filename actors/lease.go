@@ -11,21 +11,25 @@ import (
 
 // leaseActor is one live view of a camera: one go2rtc stream, holding one
 // of the camera's slots from the moment it is spawned until it stops. At
-// its end time (or when released) it tells the gateway the stream expired
-// (removed at the next cycle end) and stops only once go2rtc shows no
-// viewer: until then the camera connection may still be open.
+// its end time (or when released) it drains: the gateway stops taking
+// frames through the stream, and the lease waits until go2rtc shows no
+// viewer, because the camera connection lasts as long as one watches. Only
+// then does it tell the gateway the stream expired (removed at the next
+// cycle end) and give its slot back. The stream stays registered while it
+// drains: go2rtc shows the viewers of registered streams only.
 type leaseActor struct {
 	life
-	env      *Env
-	cam      config.SubnetCamera
-	stream   string
-	until    time.Time
-	gateway  *actor.PID
-	live     bool
-	draining bool
-	timer    *time.Timer
-	drainAt  time.Time
-	warned   bool
+	env       *Env
+	cam       config.SubnetCamera
+	stream    string
+	until     time.Time
+	gateway   *actor.PID
+	live      bool
+	draining  bool
+	timer     *time.Timer
+	drainAt   time.Time
+	warned    bool
+	drainOnly bool // left by a previous incarnation: only wait for the viewers to leave
 }
 
 // Internal messages.
@@ -40,11 +44,24 @@ const (
 	drainPoll      = 250 * time.Millisecond
 	drainSettleFor = 200 * time.Millisecond // go2rtc closes the camera connection ~60 ms after the last viewer
 	drainWarnAfter = 10 * time.Second
+	// drainBlindFor bounds how long a slot stays held while go2rtc cannot
+	// say how many viewers there are (down or slow): past it, the stream's
+	// connection is presumed gone with go2rtc.
+	drainBlindFor = 30 * time.Second
 )
 
-func leaseProps(env *Env, cam config.SubnetCamera, until time.Time, gateway *actor.PID) *actor.Props {
+// registerTimeout is how long a lease waits for the gateway to register
+// its stream: a few go2rtc requests, each bounded by request_timeout.
+func registerTimeout(env *Env) time.Duration {
+	return 3*env.Config.Go2RTC.RequestTimeout.Duration + time.Second
+}
+
+// registerDue fires when the registration took too long.
+type registerDue struct{}
+
+func leaseProps(env *Env, cam config.SubnetCamera, until time.Time, gateway *actor.PID, drainOnly bool) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *leaseActor {
-		return &leaseActor{env: env, cam: cam, stream: StreamName(cam.ID), until: until, gateway: gateway}
+		return &leaseActor{env: env, cam: cam, stream: StreamName(cam.ID), until: until, gateway: gateway, drainOnly: drainOnly}
 	}))
 }
 
@@ -52,7 +69,12 @@ func leaseProps(env *Env, cam config.SubnetCamera, until time.Time, gateway *act
 func (a *leaseActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		ctx.Request(a.gateway, &messages.AddStream{Stream: a.stream, Camera: a.cam.ID, Subnet: a.cam.Subnet, Source: a.cam.URL})
+		a.onStarted(ctx)
+	case *registerDue:
+		if !a.live && !a.draining {
+			ctx.Request(ctx.Parent(), &messages.LeaseFailed{Reason: "go2rtc did not register the stream in time"})
+			a.drain(ctx, "registration timed out")
+		}
 	case *messages.StreamAdded:
 		a.onStreamAdded(ctx, msg)
 	case *messages.GrantLease:
@@ -66,7 +88,7 @@ func (a *leaseActor) Receive(ctx actor.Context) {
 	case *messages.ViewersCounted:
 		a.onViewersCounted(ctx, msg)
 	case *drainSettle:
-		ctx.Stop(ctx.Self())
+		a.expire(ctx)
 	case *messages.Describe:
 		state := map[bool]string{true: "live", false: "registering"}[a.live]
 		if a.draining {
@@ -78,10 +100,26 @@ func (a *leaseActor) Receive(ctx actor.Context) {
 	}
 }
 
+func (a *leaseActor) onStarted(ctx actor.Context) {
+	if a.drainOnly {
+		a.live = true // as far as go2rtc goes: it may have viewers
+		a.drain(ctx, "drained after a restart")
+		return
+	}
+	ctx.Request(a.gateway, &messages.AddStream{Stream: a.stream, Camera: a.cam.ID, Subnet: a.cam.Subnet, Source: a.cam.URL})
+	a.timer = after(ctx.ActorSystem(), ctx.Self(), registerTimeout(a.env), &registerDue{})
+}
+
 func (a *leaseActor) onStreamAdded(ctx actor.Context, msg *messages.StreamAdded) {
+	if a.draining {
+		return // too late: it ended (timed out, released) before this answer
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+	}
 	if msg.Error != "" {
 		ctx.Request(ctx.Parent(), &messages.LeaseFailed{Reason: msg.Error})
-		ctx.Stop(ctx.Self())
+		a.drain(ctx, "refused")
 		return
 	}
 	a.live = true
@@ -115,18 +153,32 @@ func (a *leaseActor) drain(ctx actor.Context, reason string) {
 	}
 	ctx.Request(ctx.Parent(), &messages.LeaseDraining{Reason: reason})
 	if !a.live {
-		ctx.Stop(ctx.Self())
+		// Never registered, but an addition may still be under way: the
+		// gateway removes what it registers for us.
+		a.expire(ctx)
 		return
 	}
-	ctx.Send(a.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	ctx.Send(a.gateway, &messages.StreamDraining{Stream: a.stream})
 	a.drainAt = time.Now()
 	ctx.Request(a.gateway, &messages.CountViewers{Stream: a.stream})
 }
 
+// expire ends the lease: the stream goes at the next cycle end, the slot
+// now.
+func (a *leaseActor) expire(ctx actor.Context) {
+	ctx.Send(a.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	ctx.Stop(ctx.Self())
+}
+
 func (a *leaseActor) onViewersCounted(ctx actor.Context, msg *messages.ViewersCounted) {
-	if msg.Error != "" || msg.Consumers == 0 {
-		// Nobody watches (or go2rtc cannot tell: it is down, and so is the
-		// connection): let the camera connection close, then free the slot.
+	blindTooLong := msg.Error != "" && time.Since(a.drainAt) > drainBlindFor
+	if msg.Consumers == 0 && (msg.Error == "" || blindTooLong) {
+		// Nobody watches (or go2rtc could not tell for long enough: it is
+		// gone, and its connection with it): let the camera connection
+		// close, then free the slot.
+		if blindTooLong {
+			a.env.Log.Warn("go2rtc cannot say whether the live view has viewers; freeing its slot", "camera", a.cam.ID, "reason", msg.Error)
+		}
 		a.timer = after(ctx.ActorSystem(), ctx.Self(), drainSettleFor, &drainSettle{})
 		return
 	}
@@ -141,8 +193,13 @@ func (a *leaseActor) onStopping(ctx actor.Context) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	if a.live && !a.draining {
-		// Stopped with its camera: the stream must still leave go2rtc.
+	switch {
+	case a.draining:
+	case a.live:
+		// Stopped with its camera: the camera's next instance drains it (a
+		// viewer may still hold the connection) and expires the stream.
+		ctx.Send(a.gateway, &messages.StreamDraining{Stream: a.stream})
+	default:
 		ctx.Send(a.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
 	}
 }

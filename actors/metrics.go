@@ -95,10 +95,11 @@ type metricsActor struct {
 	life
 	env     *Env
 	dropped int64
+	streams map[string]bool // registered and not removed: a re-registration is no second stream
 }
 
 func metricsProps(env *Env) *actor.Props {
-	return actor.PropsFromProducer(lived(func() *metricsActor { return &metricsActor{env: env} }))
+	return actor.PropsFromProducer(lived(func() *metricsActor { return &metricsActor{env: env, streams: map[string]bool{}} }))
 }
 
 // metricsWant are the facts the root subscribes the metrics actor to.
@@ -158,10 +159,12 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 			m.cycleOverruns.WithLabelValues(msg.Subnet).Inc()
 		}
 	case *messages.StreamRegistered:
-		m.go2rtcStreams.Inc()
+		a.streams[msg.Stream] = true
+		m.go2rtcStreams.Set(float64(len(a.streams)))
 	case *messages.StreamRemoved:
-		if msg.Error == "" && msg.Camera != "" {
-			m.go2rtcStreams.Dec()
+		if msg.Error == "" {
+			delete(a.streams, msg.Stream)
+			m.go2rtcStreams.Set(float64(len(a.streams)))
 		}
 	case *messages.ServiceHealth:
 		if msg.Service == "go2rtc" {

@@ -35,11 +35,19 @@ type playing struct {
 	waiters []*actor.PID // operators waiting for the answer
 }
 
-// playbackOver fires at a playback's until.
-type playbackOver struct {
-	camera string
-	until  time.Time
-}
+// Internal messages.
+type (
+	// playbackOver fires at a playback's until.
+	playbackOver struct {
+		camera string
+		until  time.Time
+	}
+	// pendingOver fires when a camera never answered a lease request.
+	pendingOver struct {
+		camera string
+		p      *playing
+	}
+)
 
 func playbackProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *playbackActor {
@@ -76,6 +84,13 @@ func (a *playbackActor) Receive(ctx actor.Context) {
 		a.onLeaseEnded(ctx, msg)
 	case *playbackOver:
 		a.onPlaybackOver(ctx, msg)
+	case *pendingOver:
+		if a.pending[msg.camera] == msg.p {
+			delete(a.pending, msg.camera)
+			for _, w := range msg.p.waiters {
+				ctx.Send(w, &messages.PlaybackAnswer{Camera: msg.camera, Reason: "the camera did not answer the lease request"})
+			}
+		}
 	case *messages.GetPlaybacks:
 		a.onGetPlaybacks(ctx)
 	case *messages.Describe:
@@ -153,12 +168,20 @@ func (a *playbackActor) start(ctx actor.Context, camera, reason string, event in
 	a.pending[camera] = p
 	ctx.Request(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(cam.Subnet, camera)),
 		&messages.GrantLease{Camera: camera, Until: p.fact.Until, Reason: reasonKind(reason)})
+	// A lease answers within its registration time; a camera that is
+	// restarting may never answer: do not count it against max_live for ever.
+	after(ctx.ActorSystem(), ctx.Self(), 2*registerTimeout(a.env), &pendingOver{camera: camera, p: p})
 }
 
 func (a *playbackActor) onLeaseAnswer(ctx actor.Context, msg *messages.LeaseAnswer) {
 	p := a.pending[msg.Camera]
 	if p == nil {
-		return // an extension's answer
+		// An extension's answer: a refused one means the dashboards would
+		// play a stream that is going away.
+		if live := a.live[msg.Camera]; live != nil && !msg.Granted {
+			a.stop(ctx, msg.Camera, "the live view could not be extended: "+msg.Reason)
+		}
+		return
 	}
 	delete(a.pending, msg.Camera)
 	if !msg.Granted {

@@ -51,11 +51,12 @@ type (
 		procs   []osproc.Info
 		confirm bool // the second look at suspects
 		suspect []osproc.Info
+		done    *messages.SweepDone // the sweep's report so far (second look)
 	}
 	sweepKilled struct {
-		done    *messages.SweepDone
-		reaped  []*messages.ProcessReaped
-		stopped bool
+		done   *messages.SweepDone
+		reaped []*messages.ProcessReaped
+		final  bool
 	}
 )
 
@@ -163,15 +164,21 @@ func (a *reaperActor) startSweep(ctx actor.Context) {
 }
 
 // onSweepScanned sorts what /proc shows: other runs' processes go at once;
-// this run's are checked against what the actors say they own.
+// this run's are checked against what the actors say they own, and killed
+// only if a second look a moment later agrees. The sweep reports once, at
+// its end.
 func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
-	done := &messages.SweepDone{At: time.Now()}
+	done := msg.done
+	if done == nil {
+		done = &messages.SweepDone{}
+	}
 	var foreign, mine []osproc.Info
+	untagged := 0
 	for _, p := range msg.procs {
 		switch {
 		case p.Zombie():
 		case p.Run == "" || p.Home != a.env.Home:
-			done.Untagged++ // someone else's, or another camvisor's: never touched
+			untagged++ // someone else's, or another camvisor's: never touched
 		case p.Run != a.env.RunID:
 			foreign = append(foreign, p)
 		case msg.confirm && !slices.ContainsFunc(msg.suspect, func(s osproc.Info) bool { return s.PID == p.PID && s.StartAt == p.StartAt }):
@@ -180,20 +187,21 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 			mine = append(mine, p)
 		}
 	}
+	done.Untagged = untagged
 	if msg.confirm {
 		foreign = nil // killed at the first look
 	}
 	if len(mine) == 0 {
-		a.kill(ctx, done, foreign, nil)
+		a.kill(ctx, done, foreign, nil, true)
 		return
 	}
 	// Ask the tree who owns what, now that /proc was read.
-	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName), &messages.Describe{}, 5*time.Second)
+	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName), &messages.Describe{Deadline: time.Now().Add(3 * time.Second)}, 4*time.Second)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		tree, ok := res.(*messages.Node)
 		if err != nil || !ok {
 			a.env.Log.Warn("reaper could not ask the tree who owns what; this run's processes wait for the next sweep", "reason", errText(err))
-			a.kill(ctx, done, foreign, nil)
+			a.kill(ctx, done, foreign, nil, true)
 			return
 		}
 		owned, silent := ownership(tree)
@@ -206,28 +214,23 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 		}
 		switch {
 		case len(suspects) == 0:
-			a.kill(ctx, done, foreign, nil)
+			a.kill(ctx, done, foreign, nil, true)
 		case !msg.confirm:
-			// First look: kill the foreign ones now, look again in a moment.
-			a.kill(ctx, done, foreign, nil)
+			// Kill the foreign ones now; look at the suspects again in a moment.
+			a.kill(ctx, done, foreign, nil, false)
 			system, self := ctx.ActorSystem(), ctx.Self()
 			time.AfterFunc(unownedConfirmAfter, func() {
-				system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg"), confirm: true, suspect: suspects})
+				system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg"), confirm: true, suspect: suspects, done: done})
 			})
-			a.sweeping = true // still under way
 		default:
-			a.kill(ctx, done, nil, suspects)
+			a.kill(ctx, done, nil, suspects, true)
 		}
 	})
 }
 
 // kill signals each process's group on a goroutine, waits until they are
-// gone from /proc (or zombies) and reports.
-func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign, unowned []osproc.Info) {
-	if len(foreign)+len(unowned) == 0 {
-		ctx.Send(ctx.Self(), &sweepKilled{done: done})
-		return
-	}
+// gone from /proc (or zombies) and reports; final ends the sweep.
+func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign, unowned []osproc.Info, final bool) {
 	system, self := ctx.ActorSystem(), ctx.Self()
 	go func() {
 		var reaped []*messages.ProcessReaped
@@ -237,7 +240,7 @@ func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign,
 		}{{foreign, false}, {unowned, true}} {
 			for _, p := range group.procs {
 				if err := osproc.KillGroup(p); err != nil {
-					continue
+					continue // it ended by itself: nothing was killed
 				}
 				argv := make([]string, len(p.Argv))
 				for i, s := range p.Argv {
@@ -245,11 +248,6 @@ func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign,
 				}
 				reaped = append(reaped, &messages.ProcessReaped{OSPID: p.PID, Run: p.Run, Owner: p.Owner, Camera: p.Camera(),
 					ThisRun: group.thisRun, Argv: argv, At: time.Now()})
-				if group.thisRun {
-					done.Unowned++
-				} else {
-					done.Foreign++
-				}
 			}
 		}
 		deadline := time.Now().Add(2 * time.Second)
@@ -261,21 +259,27 @@ func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign,
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
-		system.Root.Send(self, &sweepKilled{done: done, reaped: reaped})
+		system.Root.Send(self, &sweepKilled{done: done, reaped: reaped, final: final})
 	}()
 }
 
 func (a *reaperActor) onSweepKilled(ctx actor.Context, msg *sweepKilled) {
-	a.sweeping = false
 	for _, r := range msg.reaped {
 		if r.ThisRun {
+			msg.done.Unowned++
 			a.env.Log.Error("killed a process of this run that no actor owned: invariant 1 broke", "os_pid", r.OSPID,
 				"camera", r.Camera, "reason", "owner "+r.Owner+" is gone")
 		} else {
+			msg.done.Foreign++
 			a.env.Log.Warn("killed a process left by an earlier run", "os_pid", r.OSPID, "camera", r.Camera, "reason", "run "+r.Run)
 		}
 		ctx.ActorSystem().EventStream.Publish(r)
 	}
+	if !msg.final {
+		return
+	}
+	a.sweeping = false
+	msg.done.At = time.Now()
 	a.last = msg.done
 	ctx.ActorSystem().EventStream.Publish(msg.done)
 	for _, p := range a.sweepers {

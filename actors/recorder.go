@@ -45,6 +45,7 @@ type recordJob struct {
 // Internal messages.
 type (
 	batchWritten struct {
+		jobs  chan recordJob // the writer's channel: a previous incarnation's results are ignored
 		n     int
 		err   error
 		took  time.Duration
@@ -52,7 +53,8 @@ type (
 		more  bool  // a prune job that has more to delete
 	}
 	retryWrite struct{}
-	pruneDue   struct{}
+	pruneDue   struct{} // the hourly retention run
+	pruneMore  struct{} // the retention run has more to delete
 )
 
 // Recorder policy that is not configuration.
@@ -95,6 +97,9 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 	case *retryWrite:
 		a.onRetry(ctx)
 	case *pruneDue:
+		a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), pruneEvery, &pruneDue{})
+		a.onPruneDue(ctx)
+	case *pruneMore:
 		a.onPruneDue(ctx)
 	case *messages.Describe:
 		state := "running"
@@ -153,6 +158,9 @@ func (a *recorderActor) flush(ctx actor.Context) {
 }
 
 func (a *recorderActor) onBatchWritten(ctx actor.Context, msg *batchWritten) {
+	if msg.jobs != a.jobs {
+		return // a previous incarnation's writer
+	}
 	a.writing = false
 	if msg.err != nil {
 		errText := msg.err.Error()
@@ -178,19 +186,20 @@ func (a *recorderActor) onBatchWritten(ctx actor.Context, msg *batchWritten) {
 	}
 	a.backoff = time.Second
 	if msg.more {
-		ctx.Send(ctx.Self(), &pruneDue{})
+		ctx.Send(ctx.Self(), &pruneMore{})
 	}
 	a.flush(ctx)
 }
 
+// onPruneDue hands the writer a retention job, or tries again shortly when
+// it is busy; the hourly timer is re-armed only by pruneDue itself.
 func (a *recorderActor) onPruneDue(ctx actor.Context) {
 	if a.writing {
-		a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), time.Second, &pruneDue{})
+		after(ctx.ActorSystem(), ctx.Self(), time.Second, &pruneMore{})
 		return
 	}
 	a.writing = true
 	a.jobs <- recordJob{prune: time.Now().Add(-a.env.Config.Record.Retention.Duration)}
-	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), pruneEvery, &pruneDue{})
 }
 
 func (a *recorderActor) onRetry(ctx actor.Context) {
@@ -235,20 +244,20 @@ func (a *recorderActor) onStopping(ctx actor.Context) {
 // writer owns the store: it runs jobs one at a time and reports each.
 // The channels are arguments, not fields: the actor drops its fields when
 // it stops.
-func (a *recorderActor) writer(system *actor.ActorSystem, self *actor.PID, jobs <-chan recordJob, stopped chan<- struct{}) {
+func (a *recorderActor) writer(system *actor.ActorSystem, self *actor.PID, jobs chan recordJob, stopped chan<- struct{}) {
 	defer close(stopped)
 	for job := range jobs {
 		start := time.Now()
 		if !job.prune.IsZero() {
 			more, err := a.prune(job.prune)
-			system.Root.Send(self, &batchWritten{err: err, took: time.Since(start), more: more})
+			system.Root.Send(self, &batchWritten{jobs: jobs, err: err, took: time.Since(start), more: more})
 			continue
 		}
 		err := a.env.Store.WriteBatch(a.env.RunRow, job.facts)
 		if err != nil && job.final {
 			a.env.Log.Error("final record write failed", "rows", len(job.facts), "reason", err.Error())
 		}
-		res := &batchWritten{n: len(job.facts), err: err, took: time.Since(start)}
+		res := &batchWritten{jobs: jobs, n: len(job.facts), err: err, took: time.Since(start)}
 		if err != nil {
 			res.facts = job.facts
 		}

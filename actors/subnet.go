@@ -22,7 +22,7 @@ type subnetActor struct {
 	cause *stopCause
 
 	cameras map[string]*actor.PID
-	number  int64
+	number  *int64 // the last cycle's number; outlives an incarnation (it keys the record's cycles)
 	cur     *cycle
 	timer   *time.Timer // the next cycle's start, or the current deadline
 	last    time.Duration
@@ -50,8 +50,11 @@ type (
 const minCaptureWindow = 500 * time.Millisecond
 
 func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
+	// Incarnations run one after another on the same mailbox: the shared
+	// counter needs no lock.
+	var number int64
 	return actor.PropsFromProducer(lived(func() *subnetActor {
-		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}}
+		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number}
 	}), actor.WithSupervisor(restartWithBackoff()))
 }
 
@@ -98,10 +101,10 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 	if a.cur != nil {
 		return // the running cycle starts the next one when it ends
 	}
-	a.number++
+	*a.number++
 	now := time.Now()
 	c := &cycle{
-		number: a.number, started: now, deadline: now.Add(a.sub.Interval.Duration),
+		number: *a.number, started: now, deadline: now.Add(a.sub.Interval.Duration),
 		waiting: map[string]bool{}, outcomes: map[string]messages.CameraOutcome{},
 	}
 	for _, cam := range a.sub.Cameras {
@@ -217,7 +220,7 @@ func summary(e *messages.CycleEnded) string {
 }
 
 func (a *subnetActor) describe(ctx actor.Context) *messages.Node {
-	f := map[string]any{"cycle": a.number, "interval_ms": a.sub.Interval.Milliseconds(), "concurrency": a.sub.Concurrency,
+	f := map[string]any{"cycle": *a.number, "interval_ms": a.sub.Interval.Milliseconds(), "concurrency": a.sub.Concurrency,
 		"last_cycle_duration_ms": a.last.Milliseconds()}
 	if a.cur != nil {
 		f["cycle_started_at"] = a.cur.started

@@ -2,13 +2,24 @@
 // and this file, which wires them.
 //
 //	root
+//	├── recorder        the record's writer (recorder.go)
+//	├── reaper          /proc census and sweeps (reaper.go)
+//	├── alerts, metrics rules and Prometheus collectors fed by facts
+//	├── gateway         the only go2rtc client (gateway.go)
+//	├── detector        looks at every frame (detector.go)
+//	├── playback        decides live playback (playback.go)
+//	├── hub             dashboards' WebSockets, one client actor each (hub.go, wsclient.go)
 //	└── patrol
-//	    └── subnet/<name>
-//	        └── camera/<id>
-//	            └── ffmpeg/<seq>   one OS process
+//	    └── subnet/<name>           cycles (subnet.go)
+//	        └── camera/<id>         slot budget (camera.go, camera_lease.go)
+//	            ├── ffmpeg/<seq>    one OS process (ffmpeg.go)
+//	            └── lease/go2rtc    one live view (lease.go)
 //
-// Invariant 1 (no orphan) lives in ffmpeg.go; invariant 2 (slot budget) in
-// camera.go.
+// The homes of the invariants: 1 no orphan, ffmpeg.go (and the reaper as
+// the safety net); 2 slot budget, camera.go; 3 cycle end releases,
+// gateway.go; 4 the backend decides playback, playback.go; 5 everything on
+// record, recorder.go. Facts travel on the actor system's event stream; the
+// root subscribes each service to the facts it wants.
 package actors
 
 import (

@@ -73,9 +73,9 @@ func (a *wsClientActor) onStarted(ctx actor.Context) {
 		a.out <- data
 	}
 	a.initial = nil
-	system, self := ctx.ActorSystem(), ctx.Self()
-	go func() { // writer: one at a time, as the socket requires
-		for data := range a.out {
+	system, self, out := ctx.ActorSystem(), ctx.Self(), a.out
+	go func() { // writer: one at a time, as the socket requires; the channel is a local, the field is dropped on stop
+		for data := range out {
 			_ = a.sock.SetWriteDeadline(time.Now().Add(clientWriteTimeout))
 			if err := a.sock.WriteMessage(websocket.TextMessage, data); err != nil {
 				system.Root.Send(self, &socketEnded{err: err})

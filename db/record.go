@@ -51,6 +51,13 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 		return 0, fmt.Errorf("begin run: %w", err)
 	}
 	defer tx.Rollback()
+	// The processes of a dead run died with it (the parent-death signal):
+	// they ended, as far as the record can tell, when their run did.
+	if _, err := tx.Exec(`UPDATE processes SET stop_reason = 'unclean', ended_at = COALESCE(
+			(SELECT MAX(COALESCE(p2.ended_at, p2.started_at)) FROM processes p2 WHERE p2.run_id = processes.run_id), started_at)
+		WHERE ended_at IS NULL AND run_id IN (SELECT id FROM runs WHERE stopped_at IS NULL)`); err != nil {
+		return 0, fmt.Errorf("close processes of unclean runs: %w", err)
+	}
 	// The end of a dead run is its last trace in the record.
 	if _, err := tx.Exec(`UPDATE runs SET
 		stop_reason = 'unclean: camvisor was killed or crashed (found at next start)',
@@ -225,7 +232,7 @@ func writeReaped(tx *sqlx.Tx, run int64, m *messages.ProcessReaped) error {
 		}
 	}
 	res, err := tx.Exec(`UPDATE processes SET ended_at = ?, stop_reason = 'reaped', signal = 'SIGKILL', exit_code = -1
-		WHERE run_id = ? AND os_pid = ? AND ended_at IS NULL`, T(m.At), origin, m.OSPID)
+		WHERE run_id = ? AND os_pid = ? AND (ended_at IS NULL OR stop_reason = 'unclean')`, T(m.At), origin, m.OSPID)
 	if err != nil {
 		return err
 	}
@@ -300,7 +307,12 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 		`DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,
-		`DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE stopped_at < ? LIMIT ?)`,
+		// A run goes once its rows are gone: deleting it first would cascade
+		// to all of them in one statement.
+		`DELETE FROM runs WHERE id IN (SELECT id FROM runs r WHERE stopped_at < ?
+			AND NOT EXISTS (SELECT 1 FROM captures WHERE run_id = r.id) AND NOT EXISTS (SELECT 1 FROM processes WHERE run_id = r.id)
+			AND NOT EXISTS (SELECT 1 FROM process_samples WHERE run_id = r.id) AND NOT EXISTS (SELECT 1 FROM cycles WHERE run_id = r.id)
+			AND NOT EXISTS (SELECT 1 FROM events WHERE run_id = r.id) LIMIT ?)`,
 	} {
 		res, err := s.DB.Exec(q, cut, batch)
 		if err != nil {

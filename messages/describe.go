@@ -6,6 +6,10 @@ import "time"
 // children, each asked with a per-child timeout. It answers with *Node.
 type Describe struct {
 	Shallow bool
+	// Deadline is when the asker stops waiting: each level gives its
+	// children a shorter one, so one slow leaf shows as such instead of
+	// timing out every ancestor at once. Zero means describeTimeout.
+	Deadline time.Time
 }
 
 // Node is one actor of the live supervision tree.

@@ -17,8 +17,15 @@ type StreamAdded struct {
 	Error  string // empty when registered
 }
 
-// StreamExpired tells the gateway a stream's lease ended: it is removed
-// from go2rtc at its subnet's next CycleEnded.
+// StreamDraining tells the gateway a stream's playback is over and its lease
+// waits for the viewers to leave: no more frame.jpeg on it, but it stays
+// registered, because go2rtc shows the viewers of registered streams only.
+type StreamDraining struct {
+	Stream string
+}
+
+// StreamExpired tells the gateway a stream's lease ended (its viewers
+// left): it is removed from go2rtc at its subnet's next CycleEnded.
 type StreamExpired struct {
 	Stream string
 	Subnet string

@@ -2,6 +2,7 @@ package osproc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,12 +120,16 @@ func Read(pid int) (Info, bool) {
 	return info, true
 }
 
+// ErrGone is KillGroup's answer for a process that already ended (or
+// whose pid another process took).
+var ErrGone = errors.New("process already gone")
+
 // KillGroup sends SIGKILL to pid's process group if pid still leads one
 // started at startAt (guarding against a reused pid), else to pid alone.
 func KillGroup(info Info) error {
 	now, ok := Read(info.PID)
-	if !ok || now.StartAt != info.StartAt {
-		return nil // gone, or another process took the pid
+	if !ok || now.StartAt != info.StartAt || now.Zombie() {
+		return ErrGone
 	}
 	if now.PGID == now.PID {
 		return syscall.Kill(-now.PID, syscall.SIGKILL)

@@ -103,6 +103,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	_ = httpd.Shutdown(ctx)
 	cancel()
 	err = shutdownTree(tree, cfg, reason)
+	if err != nil {
+		reason += "; shutdown incomplete: " + err.Error()
+	}
 	if endErr := store.EndRun(env.RunRow, time.Now(), reason); endErr != nil {
 		log.Error("record the stop", "reason", endErr.Error())
 	}

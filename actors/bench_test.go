@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ import (
 func BenchmarkCaptureOverhead(b *testing.B) {
 	const (
 		conc     = 4
-		captures = 200 // per side
+		captures = 300 // per side
 		kills    = 50
 	)
 	testkit.RequireFFmpeg(b)
@@ -47,7 +48,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	}
 
 	// (a) the bare loop.
-	bare := measure(conc, captures, func(worker int) (time.Duration, error) {
+	bareCapture := func(worker int) (time.Duration, error) {
 		start := time.Now()
 		cmd := exec.Command(cfg.FFmpeg.Path, snapshotArgs(cfg.FFmpeg, url(worker))...)
 		out, err := cmd.Output()
@@ -55,7 +56,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 			err = fmt.Errorf("not a JPEG")
 		}
 		return time.Since(start), err
-	})
+	}
 
 	// (b) the actor tree: one camera per worker, N = 1, patrol idle.
 	s := config.Subnet{Name: "bench", Interval: config.D(time.Hour), Concurrency: conc}
@@ -67,16 +68,20 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b)}
 	tree := benchTree(b, env)
 	exits := make(chan *messages.ProcessExited, 1024)
+	var firstCycle atomic.Bool
 	tree.System.EventStream.Subscribe(func(evt any) {
-		if e, ok := evt.(*messages.ProcessExited); ok {
+		switch e := evt.(type) {
+		case *messages.ProcessExited:
 			exits <- e
+		case *messages.CycleEnded:
+			firstCycle.Store(true)
 		}
 	})
 	for i := range conc {
 		testkit.Eventually(b, 5*time.Second, "camera running", func() bool { return tree.Running(CameraPath("bench", fmt.Sprintf("cam%d", i))) })
 	}
-	time.Sleep(2 * time.Second) // let the patrol's first cycle pass
-	actors := measure(conc, captures, func(worker int) (time.Duration, error) {
+	testkit.Eventually(b, 30*time.Second, "the patrol's first cycle over", firstCycle.Load)
+	treeCapture := func(worker int) (time.Duration, error) {
 		start := time.Now()
 		res, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", fmt.Sprintf("cam%d", worker))),
 			&messages.Capture{Camera: fmt.Sprintf("cam%d", worker), Reason: "operator"}, time.Minute).Result()
@@ -87,7 +92,14 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 			return 0, fmt.Errorf("%s: %s", d.Outcome, d.Error)
 		}
 		return time.Since(start), nil
-	})
+	}
+	// Interleaved rounds: a change in the machine's load hits both sides.
+	var bare, actors measurement
+	const rounds = 5
+	for range rounds {
+		bare.add(measure(conc, captures/rounds, bareCapture))
+		actors.add(measure(conc, captures/rounds, treeCapture))
+	}
 
 	// Kill latency: captures against the hung camera with a known deadline;
 	// the process's reap time comes from its ProcessExited.
@@ -138,7 +150,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	camsimMax := stats()
 
 	w := os.Stdout
-	fmt.Fprintf(w, "\ncapture overhead, concurrency %d, %d captures each, camsim in its own process\n", conc, captures)
+	fmt.Fprintf(w, "\ncapture overhead, concurrency %d, %d captures each in %d interleaved rounds, camsim in its own process\n", conc, captures, rounds)
 	fmt.Fprintf(w, "%-22s %12s %10s %10s %16s\n", "", "captures/s", "p50", "p99", "CPU s/capture")
 	for _, r := range []struct {
 		name string
@@ -167,7 +179,16 @@ type measurement struct {
 	samples int
 }
 
-func (m measurement) rate() float64         { return float64(m.samples) / m.wall.Seconds() }
+func (m measurement) rate() float64 { return float64(m.samples) / m.wall.Seconds() }
+
+// add folds another round into m.
+func (m *measurement) add(o measurement) {
+	m.wall += o.wall
+	m.lat = append(m.lat, o.lat...)
+	m.cpu += o.cpu
+	m.errors += o.errors
+	m.samples += o.samples
+}
 func (m measurement) p(q int) time.Duration { return percentile(m.lat, q) }
 func (m measurement) cpuPerCapture() float64 {
 	return m.cpu.Seconds() / float64(m.samples)

@@ -73,6 +73,20 @@ func (s *Server) Connections(name string) int {
 	return n
 }
 
+// attach adds c to the stream called name, or answers go2rtc's 404 and
+// reports false when there is none.
+func (s *Server) attach(w http.ResponseWriter, name string, c *consumer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[name]
+	if st == nil {
+		http.Error(w, errNotFound, http.StatusNotFound)
+		return false
+	}
+	s.attachLocked(st, c)
+	return true
+}
+
 // attachLocked adds c to st, dialling the camera when st has no connection.
 // The caller holds s.mu and runs on a goroutine s.wg counts.
 func (s *Server) attachLocked(st *stream, c *consumer) {

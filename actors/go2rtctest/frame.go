@@ -12,15 +12,9 @@ import (
 func (s *Server) serveFrame(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("src")
 	c := newConsumer(r, "jpeg", "http")
-	s.mu.Lock()
-	st := s.streams[name]
-	if st == nil {
-		s.mu.Unlock()
-		http.Error(w, errNotFound, http.StatusNotFound)
+	if !s.attach(w, name, c) {
 		return
 	}
-	s.attachLocked(st, c)
-	s.mu.Unlock()
 	defer s.detach(c)
 
 	select {

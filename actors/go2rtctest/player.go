@@ -79,15 +79,9 @@ func (s *Server) serveViewer(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.URL.Query().Get("src")
 	c := newConsumer(r, "mjpeg", "ws")
-	s.mu.Lock()
-	st := s.streams[name]
-	if st == nil {
-		s.mu.Unlock()
-		http.Error(w, errNotFound, http.StatusNotFound)
+	if !s.attach(w, name, c) {
 		return
 	}
-	s.attachLocked(st, c)
-	s.mu.Unlock()
 	defer s.detach(c)
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)

@@ -7,35 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"camvisor/actors/testkit"
 	"camvisor/cmd/camsim/sim"
 )
-
-// recordingTB is a testing.TB whose Errorf is recorded instead of failing
-// the test, so a test can check what the stand-in reports.
-type recordingTB struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingTB) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recordingTB) errors() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.errs)
-}
 
 // inFlight starts a request in the background and waits until the stand-in
 // has received it; the returned channel gives its outcome.
@@ -53,7 +32,7 @@ func inFlight(t *testing.T, s *Server, method, path string, q url.Values) <-chan
 }
 
 func TestOverlappingRequestsFailTheTest(t *testing.T) {
-	rec := &recordingTB{TB: t}
+	rec := &testkit.RecordingTB{TB: t}
 	s := New(rec, Options{})
 	s.SetDelay(300 * time.Millisecond)
 	first := inFlight(t, s, http.MethodGet, "/api/streams", nil)
@@ -61,7 +40,7 @@ func TestOverlappingRequestsFailTheTest(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("first request: %v", err)
 	}
-	errs := rec.errors()
+	errs := rec.Errors()
 	want := fmt.Sprintf("go2rtc stand-in: overlapping requests %q and %q: go2rtc crashes on this (GO2RTC.md)",
 		"GET /api/streams", "PUT /api/streams?"+url.Values{"name": {"cam1"}, "src": {srcA}}.Encode())
 	if len(errs) != 1 || errs[0] != want {
@@ -73,14 +52,14 @@ func TestOverlappingRequestsFailTheTest(t *testing.T) {
 	s.SetDelay(0)
 	call(t, s, http.MethodGet, "/api/streams", nil)
 	put(t, s, "cam1", srcA)
-	if errs := rec.errors(); len(errs) != 1 {
+	if errs := rec.Errors(); len(errs) != 1 {
 		t.Errorf("sequential requests reported: %q", errs[1:])
 	}
 }
 
 func TestSnapshotOverlappingListIsReported(t *testing.T) {
 	cams := startCamsim(t, sim.Camera{Name: "cam1", Hang: true})
-	rec := &recordingTB{TB: t}
+	rec := &testkit.RecordingTB{TB: t}
 	s := New(rec, Options{DialTimeout: 500 * time.Millisecond})
 	put(t, s, "cam1", cams.URL("cam1"))
 	snap := inFlight(t, s, http.MethodGet, "/api/frame.jpeg", url.Values{"src": {"cam1"}})
@@ -88,20 +67,20 @@ func TestSnapshotOverlappingListIsReported(t *testing.T) {
 	if err := <-snap; err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	if errs := rec.errors(); len(errs) != 1 || !strings.Contains(errs[0], `"GET /api/frame.jpeg?src=cam1" and "GET /api/streams"`) {
+	if errs := rec.Errors(); len(errs) != 1 || !strings.Contains(errs[0], `"GET /api/frame.jpeg?src=cam1" and "GET /api/streams"`) {
 		t.Errorf("reported %q, want the snapshot and the list named", errs)
 	}
 }
 
 func TestPlayerAndViewersAreNotAPIRequests(t *testing.T) {
 	cams := startCamsim(t)
-	rec := &recordingTB{TB: t}
+	rec := &testkit.RecordingTB{TB: t}
 	s := New(rec, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
 	watch(t, s, "cam1")
 	call(t, s, http.MethodGet, "/stream.html", url.Values{"src": {"cam1"}})
 	call(t, s, http.MethodGet, "/api/streams", nil)
-	if errs := rec.errors(); len(errs) != 0 {
+	if errs := rec.Errors(); len(errs) != 0 {
 		t.Errorf("a REST request beside an open viewer was reported: %q", errs)
 	}
 }

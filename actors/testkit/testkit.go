@@ -159,3 +159,26 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// RecordingTB is a testing.TB whose Errorf is recorded instead of failing
+// the test: for checking that a stand-in fails the tests of a client that
+// misbehaves.
+type RecordingTB struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+// Errorf records the message.
+func (r *RecordingTB) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// Errors returns the messages recorded so far.
+func (r *RecordingTB) Errors() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.errs...)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
@@ -12,31 +11,12 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"camvisor/actors/testkit"
 )
-
-// recordingTB is a testing.TB whose Errorf is recorded instead of failing
-// the test, to check that the server fails tests that send garbage.
-type recordingTB struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingTB) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recordingTB) errors() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.errs...)
-}
 
 // form builds a multipart body with one part.
 func form(t *testing.T, field, filename, contentType string, data []byte) (body []byte, ct string) {
@@ -106,14 +86,14 @@ func TestGarbageRequestsFailTheTest(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rec := &recordingTB{TB: t}
+			rec := &testkit.RecordingTB{TB: t}
 			s := New(rec)
 			body, ct := c.build()
 			code, _ := post(t, c.method, s.URL(), ct, body)
 			if code != http.StatusBadRequest {
 				t.Errorf("answered %d, want 400", code)
 			}
-			errs := rec.errors()
+			errs := rec.Errors()
 			if len(errs) != 1 {
 				t.Errorf("recorded errors %q, want one", errs)
 			}
@@ -125,12 +105,12 @@ func TestGarbageRequestsFailTheTest(t *testing.T) {
 	}
 
 	t.Run("good request", func(t *testing.T) {
-		rec := &recordingTB{TB: t}
+		rec := &testkit.RecordingTB{TB: t}
 		s := New(rec)
 		body, ct := form(t, "image", "frame.jpg", "image/jpeg", img)
 		code, answer := post(t, http.MethodPost, s.URL(), ct, body)
-		if code != http.StatusOK || len(rec.errors()) != 0 {
-			t.Fatalf("answered %d %s with errors %q", code, answer, rec.errors())
+		if code != http.StatusOK || len(rec.Errors()) != 0 {
+			t.Fatalf("answered %d %s with errors %q", code, answer, rec.Errors())
 		}
 		var a map[string]any
 		if err := json.Unmarshal([]byte(answer), &a); err != nil || a["success"] != true || a["predictions"] == nil {

@@ -34,10 +34,13 @@ func New(base string, timeout time.Duration) *Client {
 		base:    strings.TrimRight(base, "/"),
 		timeout: timeout,
 		http: &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // go2rtc is local: never through a proxy
-			DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     30 * time.Second,
+			Proxy:       nil, // go2rtc is local: never through a proxy
+			DialContext: (&net.Dialer{Timeout: timeout}).DialContext,
+			// A fresh connection per request: net/http silently resends a GET
+			// whose reused connection turns out closed, and a frame.jpeg that
+			// reached go2rtc once already may be dialling the camera; a second
+			// one would be a second camera connection.
+			DisableKeepAlives: true,
 		}},
 	}
 }

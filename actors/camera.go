@@ -51,6 +51,7 @@ type cameraActor struct {
 type cameraCarry struct {
 	ffmpegSeq, jobSeq, leaseSeq int64
 	drain                       bool // the previous incarnation had a lease
+	deepProbe                   bool // a capture succeeded only on its deep-probing retry
 }
 
 // captureJob is one Capture from request to answer.
@@ -205,6 +206,7 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 	a.carry.ffmpegSeq++
 	props := ffmpegProps(a.env, snapshotJob{
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: job.req.Deadline,
+		DeepProbe: a.carry.deepProbe,
 	}, a.cause)
 	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("ffmpeg/%d", a.carry.ffmpegSeq))
 	if err != nil {
@@ -256,6 +258,11 @@ func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotT
 	}
 	job.last = msg
 	if msg.Outcome == messages.OutcomeOK {
+		if job.attempts > 1 && !a.carry.deepProbe {
+			// Only the retry's deep probe worked: this camera needs it.
+			a.carry.deepProbe = true
+			a.env.Log.Info("camera needs a deep probe: its captures read more of the stream from now on", "camera", a.cam.ID)
+		}
 		a.answer(ctx, job, messages.OutcomeOK, "", msg)
 	}
 }

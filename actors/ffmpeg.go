@@ -37,6 +37,9 @@ type snapshotJob struct {
 	URL      string // with credentials: only ever passed to the process
 	Redactor config.Redactor
 	Deadline time.Time
+	// DeepProbe lets ffmpeg read the stream longer before it decides on
+	// its codec (see probeArgs).
+	DeepProbe bool
 }
 
 // Internal messages the actor sends itself.
@@ -81,7 +84,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		return
 	}
 	cfg := a.env.Config.FFmpeg
-	args := snapshotArgs(cfg, a.job.URL)
+	args := snapshotArgs(cfg, a.job.URL, a.deepProbe())
 	proc, err := osproc.Start(osproc.Spec{
 		Path:      cfg.Path,
 		Args:      args,
@@ -189,7 +192,7 @@ func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
 	state := "exited"
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, snapshotArgs(a.env.Config.FFmpeg, a.job.URL))
+		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, snapshotArgs(a.env.Config.FFmpeg, a.job.URL, a.deepProbe()))
 		state = "running"
 		if a.reason != "" {
 			state = "killing: " + string(a.reason)
@@ -269,18 +272,36 @@ func (a *ffmpegActor) redactArgv(path string, args []string) []string {
 // maxSnapshotBytes bounds what one snapshot may write to stdout.
 const maxSnapshotBytes = 32 << 20
 
+// deepProbe: a retry probes deeply, in case the first attempt failed for
+// want of codec parameters.
+func (a *ffmpegActor) deepProbe() bool { return a.job.DeepProbe || a.incarnation > 1 }
+
 // snapshotArgs is the ffmpeg argument list for one JPEG on stdout. The URL
 // follows -i, so it is never read as an option (and config refuses a
 // leading '-').
-func snapshotArgs(cfg config.FFmpeg, url string) []string {
-	return []string{
+func snapshotArgs(cfg config.FFmpeg, url string, deep bool) []string {
+	args := []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-rtsp_transport", "tcp",
 		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
-		"-analyzeduration", "0", "-probesize", "32768",
+	}
+	args = append(args, probeArgs(deep)...)
+	return append(args,
 		"-i", url,
 		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
+	)
+}
+
+// probeArgs sets how much of the stream ffmpeg reads before it decides on
+// the codec. A shallow probe takes one frame (~55 ms against camsim, ~4 s
+// more with the defaults at 5 fps) and suffices when the SDP carries the
+// codec's parameters, as most cameras' does; a camera whose SDP does not
+// needs the deep one, which reads up to its first keyframe.
+func probeArgs(deep bool) []string {
+	if deep {
+		return []string{"-analyzeduration", "3000000", "-probesize", "5000000"}
 	}
+	return []string{"-analyzeduration", "0", "-probesize", "32768"}
 }
 
 func isJPEG(b []byte) bool {

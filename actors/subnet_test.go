@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"image/jpeg"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,12 @@ func TestFailedCaptureRetriedThenCameraFailing(t *testing.T) {
 	first := h.capture("lab", "down", 20*time.Second)
 	if first.Outcome != messages.OutcomeExit || first.Attempts != 2 {
 		t.Fatalf("first capture: %s after %d attempts (%s); want exit after 2 (one retry)", first.Outcome, first.Attempts, first.Error)
+	}
+	// The retry reads more of the stream, in case the first attempt lacked
+	// the codec's parameters.
+	retry := waitFor(h, 5*time.Second, "the retry's process", func(e *messages.ProcessStarted) bool { return e.OSPID == first.OSPID })
+	if argv := strings.Join(retry.Argv, " "); !strings.Contains(argv, "-probesize 5000000") {
+		t.Errorf("retry argv %q has no deep probe", argv)
 	}
 	// Three failures in a row (the patrol's counts too) mark it failing.
 	for i := 0; i < 3 && len(all(h, func(e *messages.CameraStateChanged) bool { return e.Failing })) == 0; i++ {

@@ -251,33 +251,7 @@ func TestBrowserActorTreeShowsRunningFFmpeg(t *testing.T) {
 func TestBrowserReloadNeverStartsPlayback(t *testing.T) {
 	// As TestReloadNeverStartsPlayback (live_test.go), in a real browser:
 	// history with playback-worthy events, no playback live, page reloads.
-	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
-	var g2 *go2rtctest.Server
-	st := startStack(t, cams, func(cfg *config.Config) {
-		g2 = go2rtctest.New(t, go2rtctest.Options{})
-		cfg.Go2RTC.URL = g2.URL()
-		cfg.Go2RTC.Lease = config.D(3 * time.Second)
-		cfg.Subnets[0].Interval = config.D(time.Second)
-		cfg.Playback.Cooldown = config.D(time.Hour)
-		cfg.Playback.MinScore = 0.01
-		cfg.Detector.MinScore = 0.01
-		cfg.Playback.MaxLive = 2
-	})
-	testkit.Eventually(t, 30*time.Second, "playback of an event started",
-		func() bool { return count(st, func(*messages.PlaybackStarted) bool { return true }) >= 1 })
-	static := sim.ModeStatic
-	for _, c := range []string{"yard", "gate"} {
-		if err := cams.Update(c, sim.CameraPatch{Mode: &static}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	testkit.Eventually(t, 30*time.Second, "every playback ended", func() bool {
-		return count(st, func(*messages.PlaybackStopped) bool { return true }) >= 1 &&
-			count(st, func(*messages.PlaybackStopped) bool { return true }) >= count(st, func(e *messages.PlaybackStarted) bool { return !e.Extended })
-	})
-	testkit.Eventually(t, 15*time.Second, "every lease ended", func() bool {
-		return count(st, func(*messages.LeaseEnded) bool { return true }) >= count(st, func(e *messages.LeaseGranted) bool { return !e.Extended })
-	})
+	st, g2 := afterPlaybacks(t)
 	grants := count(st, func(*messages.LeaseGranted) bool { return true })
 	rows := st.dbInt(`SELECT COUNT(*) FROM leases`)
 	if st.dbInt(`SELECT COUNT(*) FROM events`) == 0 {

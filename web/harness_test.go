@@ -13,10 +13,12 @@ import (
 
 	"camvisor/actors"
 	"camvisor/actors/config"
+	"camvisor/actors/go2rtctest"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/cmd/camsim/sim"
 	"camvisor/db"
+	"camvisor/messages"
 
 	"github.com/gorilla/websocket"
 )
@@ -183,4 +185,41 @@ func (d *dashboard) of(typ string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// afterPlaybacks is a stack whose history holds events that qualified for
+// live playback on two moving cameras ("yard", "gate"), every playback of
+// which has started and ended (the cameras then stood still), with every
+// lease released: the state in which a page reload must start nothing.
+func afterPlaybacks(t *testing.T) (*stack, *go2rtctest.Server) {
+	t.Helper()
+	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
+	g2 := go2rtctest.New(t, go2rtctest.Options{})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Go2RTC.Lease = config.D(3 * time.Second)
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Playback.Cooldown = config.D(time.Hour) // one playback per camera
+		cfg.Playback.MinScore = 0.01
+		cfg.Detector.MinScore = 0.01
+		cfg.Playback.MaxLive = 2
+	})
+	// Each detection on a playing camera extends it: the cameras must stand
+	// still for the playbacks to run out.
+	testkit.Eventually(t, 30*time.Second, "playback of an event started",
+		func() bool { return count(st, func(*messages.PlaybackStarted) bool { return true }) >= 1 })
+	static := sim.ModeStatic
+	for _, c := range []string{"yard", "gate"} {
+		if err := cams.Update(c, sim.CameraPatch{Mode: &static}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, "every playback ended", func() bool {
+		stopped := count(st, func(*messages.PlaybackStopped) bool { return true })
+		return stopped >= 1 && stopped >= count(st, func(e *messages.PlaybackStarted) bool { return !e.Extended })
+	})
+	testkit.Eventually(t, 15*time.Second, "every lease ended", func() bool {
+		return count(st, func(*messages.LeaseEnded) bool { return true }) >= count(st, func(e *messages.LeaseGranted) bool { return !e.Extended })
+	})
+	return st, g2
 }

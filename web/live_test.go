@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/actors/config"
-	"camvisor/actors/go2rtctest"
 	"camvisor/actors/testkit"
 	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
@@ -19,36 +17,7 @@ import (
 // Invariant 4: the backend alone decides live playback.
 
 func TestReloadNeverStartsPlayback(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
-	var g2 *go2rtctest.Server
-	st := startStack(t, cams, func(cfg *config.Config) {
-		g2 = go2rtctest.New(t, go2rtctest.Options{})
-		cfg.Go2RTC.URL = g2.URL()
-		cfg.Go2RTC.Lease = config.D(3 * time.Second)
-		cfg.Subnets[0].Interval = config.D(time.Second)
-		cfg.Playback.Cooldown = config.D(time.Hour) // one playback per camera in this test
-		cfg.Playback.MinScore = 0.01
-		cfg.Detector.MinScore = 0.01
-		cfg.Playback.MaxLive = 2
-	})
-	// Events happen and start playback; then nothing moves any more, and
-	// the playbacks run out (each detection on a playing camera extends it).
-	testkit.Eventually(t, 30*time.Second, "playback of an event started",
-		func() bool { return count(st, func(e *messages.PlaybackStarted) bool { return true }) >= 1 })
-	static := sim.ModeStatic
-	for _, c := range []string{"yard", "gate"} {
-		if err := cams.Update(c, sim.CameraPatch{Mode: &static}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	testkit.Eventually(t, 30*time.Second, "a playback ended",
-		func() bool { return count(st, func(e *messages.PlaybackStopped) bool { return true }) >= 1 })
-	testkit.Eventually(t, 15*time.Second, "every playback ended", func() bool {
-		return count(st, func(e *messages.PlaybackStopped) bool { return true }) >= count(st, func(e *messages.PlaybackStarted) bool { return !e.Extended })
-	})
-	testkit.Eventually(t, 15*time.Second, "every lease ended", func() bool {
-		return count(st, func(e *messages.LeaseEnded) bool { return true }) >= count(st, func(e *messages.LeaseGranted) bool { return !e.Extended })
-	})
+	st, _ := afterPlaybacks(t)
 	leasesBefore := count(st, func(e *messages.LeaseGranted) bool { return true })
 
 	// The page reloads: it connects and fetches history, over and over.

@@ -126,7 +126,7 @@ func (a *playbackActor) onDetected(ctx actor.Context, msg *messages.Detected) {
 		a.env.Log.Debug("playback skipped: enough cameras live", "camera", msg.Camera, "live", n)
 		return
 	}
-	a.start(ctx, msg.Camera, "detection: "+msg.Label, msg.EventID, nil)
+	a.start(ctx, msg.Camera, "detection", "detection: "+msg.Label, msg.EventID, nil)
 }
 
 // onStartPlayback is an operator's request: no label, score or cooldown
@@ -149,12 +149,12 @@ func (a *playbackActor) onStartPlayback(ctx actor.Context, msg *messages.StartPl
 		ctx.Respond(&messages.PlaybackAnswer{Camera: msg.Camera, Reason: fmt.Sprintf("%d cameras are live already (playback.max_live)", n)})
 		return
 	}
-	a.start(ctx, msg.Camera, "operator: "+msg.Reason, 0, ctx.Sender())
+	a.start(ctx, msg.Camera, "operator", "operator: "+msg.Reason, 0, ctx.Sender())
 }
 
-// start asks the camera for a lease; without go2rtc the playback shows
-// snapshots and needs none.
-func (a *playbackActor) start(ctx actor.Context, camera, reason string, event int64, waiter *actor.PID) {
+// start asks the camera for a lease (granted for kind: detection or
+// operator); without go2rtc the playback shows snapshots and needs none.
+func (a *playbackActor) start(ctx actor.Context, camera, kind, reason string, event int64, waiter *actor.PID) {
 	cam := a.cams[camera]
 	p := &playing{fact: messages.PlaybackStarted{Camera: camera, Subnet: cam.Subnet, Reason: reason, EventID: event,
 		Until: time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)}}
@@ -167,7 +167,7 @@ func (a *playbackActor) start(ctx actor.Context, camera, reason string, event in
 	}
 	a.pending[camera] = p
 	ctx.Request(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(cam.Subnet, camera)),
-		&messages.GrantLease{Camera: camera, Until: p.fact.Until, Reason: reasonKind(reason)})
+		&messages.GrantLease{Camera: camera, Until: p.fact.Until, Reason: kind})
 	// A lease answers within its registration time; a camera that is
 	// restarting may never answer: do not count it against max_live for ever.
 	after(ctx.ActorSystem(), ctx.Self(), 2*registerTimeout(a.env), &pendingOver{camera: camera, p: p})
@@ -267,12 +267,4 @@ func (a *playbackActor) onGetPlaybacks(ctx actor.Context) {
 
 func answerOf(p *playing) *messages.PlaybackAnswer {
 	return &messages.PlaybackAnswer{Camera: p.fact.Camera, Playing: true, PlayerURL: p.fact.PlayerURL, Until: p.fact.Until}
-}
-
-// reasonKind is the lease's grant reason: detection or operator.
-func reasonKind(reason string) string {
-	if len(reason) >= 8 && reason[:8] == "operator" {
-		return "operator"
-	}
-	return "detection"
 }

@@ -48,7 +48,6 @@ func TestPlaybackPolicy(t *testing.T) {
 		t.Error("no go2rtc stream for the playing camera")
 	}
 	// A second event extends: still one lease, a play with a later until.
-	time.Sleep(300 * time.Millisecond)
 	h.detected("a", "person", 0.95)
 	ext := waitFor(h, 5*time.Second, "play a extended", func(e *messages.PlaybackStarted) bool { return e.Camera == "a" && e.Extended })
 	if !ext.Until.After(first.Until) {

@@ -24,7 +24,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -140,9 +139,6 @@ func (t *Tree) Running(path string) bool {
 func CameraPath(subnet, id string) string {
 	return "patrol/subnet/" + subnet + "/camera/" + id
 }
-
-// ErrNotRunning is returned for requests to a tree that stopped.
-var ErrNotRunning = errors.New("camvisor is not running")
 
 // stopCause tells a child why its parent is stopping it. The parent sets
 // it in its own Stopping/Restarting handler, which protoactor runs before

@@ -3,6 +3,7 @@ package osproc
 import (
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestStopEscalatesToSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the shell install its trap
+	waitTrapped(t, p.PID)
 	start := time.Now()
 	exit := p.Stop(300 * time.Millisecond)
 	took := time.Since(start)
@@ -114,5 +115,25 @@ func waitGone(t *testing.T, pid int) {
 			t.Fatalf("pid %d still alive", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitTrapped waits until pid ignores SIGTERM, as /proc/<pid>/status shows.
+func waitTrapped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		for _, line := range strings.Split(string(status), "\n") {
+			if mask, ok := strings.CutPrefix(line, "SigIgn:\t"); ok {
+				if bits, err := strconv.ParseUint(mask, 16, 64); err == nil && bits&(1<<(uint(syscall.SIGTERM)-1)) != 0 {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d never ignored SIGTERM", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

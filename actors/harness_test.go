@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +23,7 @@ type harness struct {
 	tree *Tree
 	cams *sim.Server
 
-	mu     sync.Mutex
-	events []any
-	notify chan struct{}
+	facts *testkit.Facts
 }
 
 // testConfig is a config for cams with tight timings; mutate adjusts it.
@@ -65,8 +62,9 @@ func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup fun
 		t.Fatal(err)
 	}
 	logs := &testkit.SyncBuffer{}
-	h := &harness{t: t, cams: cams, notify: make(chan struct{}, 1)}
-	h.env = &Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), RunID: testkit.RunID(t)}
+	h := &harness{t: t, cams: cams, facts: testkit.NewFacts()}
+	h.env = &Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), RunID: testkit.RunID(t),
+		Tap: h.facts.Add}
 	run := h.env.RunID
 	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
 	t.Cleanup(func() {
@@ -82,15 +80,6 @@ func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup fun
 		t.Fatal(err)
 	}
 	h.tree = tree
-	tree.System.EventStream.Subscribe(func(evt any) {
-		h.mu.Lock()
-		h.events = append(h.events, evt)
-		h.mu.Unlock()
-		select {
-		case h.notify <- struct{}{}:
-		default:
-		}
-	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -105,32 +94,22 @@ func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup fun
 // waiting up to timeout.
 func waitFor[T any](h *harness, timeout time.Duration, what string, pred func(*T) bool) *T {
 	h.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		if got := all(h, pred); len(got) > 0 {
-			return got[0]
-		}
-		select {
-		case <-h.notify:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline:
-			h.t.Fatalf("after %s no %T: %s", timeout, new(T), what)
-		}
-	}
+	return testkit.WaitFor(h.t, h.facts, testkit.Start, timeout, what, pred)
+}
+
+// waitAfter is waitFor for the facts published after mark.
+func waitAfter[T any](h *harness, mark testkit.Mark, timeout time.Duration, what string, pred func(*T) bool) *T {
+	h.t.Helper()
+	return testkit.WaitFor(h.t, h.facts, mark, timeout, what, pred)
 }
 
 // all returns every published fact of type T that pred accepts.
 func all[T any](h *harness, pred func(*T) bool) []*T {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*T
-	for _, e := range h.events {
-		if v, ok := e.(*T); ok && (pred == nil || pred(v)) {
-			out = append(out, v)
-		}
-	}
-	return out
+	return testkit.All(h.facts, testkit.Start, pred)
 }
+
+// mark is now in the sequence of facts: for "the next X after this".
+func (h *harness) mark() testkit.Mark { return h.facts.Mark() }
 
 // camera returns the pid of a camera actor.
 func (h *harness) camera(subnet, id string) *actor.PID {

@@ -55,6 +55,9 @@ type Env struct {
 	RunRow int64
 	// Metrics are the Prometheus collectors; Start creates them when nil.
 	Metrics *Metrics
+	// Tap, when set, receives every fact the tree publishes, from the
+	// first one on (tests and tools; a slow Tap slows every publisher).
+	Tap func(fact any)
 	// KillDisabled is a test-only hook replaying the original incident: a
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
@@ -90,6 +93,9 @@ func Start(env *Env) (*Tree, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
 	))
 	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{})}
+	if env.Tap != nil {
+		system.EventStream.Subscribe(env.Tap)
+	}
 	pid, err := system.Root.SpawnNamed(rootProps(env, t.done), RootName)
 	if err != nil {
 		system.Shutdown()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"camvisor/cmd/camsim/sim"
 )
@@ -39,6 +40,7 @@ func newConsumer(r *http.Request, format, protocol string) *consumer {
 type producer struct {
 	st     *stream
 	cancel context.CancelFunc
+	client *sim.Client    // the connection once dialled; guarded by Server.mu
 	done   chan struct{} // closed when the connection failed or was closed
 	err    error         // why it ended; set before done is closed
 }
@@ -113,7 +115,12 @@ func (s *Server) detach(c *consumer) {
 	st := c.st
 	st.consumers = slices.DeleteFunc(st.consumers, func(x *consumer) bool { return x == c })
 	if len(st.consumers) == 0 && st.prod != nil {
+		// go2rtc stops the producer inside RemoveConsumer: the camera
+		// connection is closed before frame.jpeg writes its answer.
 		st.prod.cancel()
+		if st.prod.client != nil {
+			_ = st.prod.client.Close()
+		}
 		st.prod = nil
 	}
 }
@@ -138,6 +145,9 @@ func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
 		s.endProducer(p, err)
 		return
 	}
+	s.mu.Lock()
+	p.client = client
+	s.mu.Unlock()
 	for {
 		frame, err := client.NextFrame(ctx)
 		if err != nil {
@@ -185,6 +195,9 @@ func (s *Server) endProducer(p *producer, err error) {
 		p.st.prod = nil
 	}
 	p.err = err
+	if !errors.Is(err, context.Canceled) && len(s.dialErrs) < 100 {
+		s.dialErrs = append(s.dialErrs, time.Now().Format("15:04:05.000")+" "+p.st.name+": "+err.Error())
+	}
 	close(p.done)
 }
 

@@ -80,6 +80,7 @@ type Server struct {
 	producers map[*producer]struct{} // camera connections open or being dialled
 	viewers   map[*websocket.Conn]struct{}
 	consumerN int
+	dialErrs  []string // why camera connections failed, logged if the test fails
 }
 
 // New starts a stand-in on 127.0.0.1:0 and stops it at t's cleanup. Any
@@ -191,7 +192,14 @@ func (s *Server) close() {
 	s.stop()
 	s.mu.Lock()
 	s.closed = true
+	errs, reqs := s.dialErrs, s.requests
 	s.mu.Unlock()
+	if s.t.Failed() {
+		s.t.Logf("go2rtc stand-in: requests:\n  %s", strings.Join(reqs, "\n  "))
+		if len(errs) > 0 {
+			s.t.Logf("go2rtc stand-in: camera connections that failed:\n  %s", strings.Join(errs, "\n  "))
+		}
+	}
 }
 
 // serve starts answering on ln.

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"log/slog"
 	"testing"
 
 	"camvisor/cmd/camsim/sim"
@@ -14,10 +15,17 @@ const CamsimPassword = "s3cret-Pa55"
 // the test's duration.
 func Camsim(t testing.TB, cams ...sim.Camera) *sim.Server {
 	t.Helper()
-	s, err := sim.New(sim.Options{User: "admin", Pass: CamsimPassword, Cameras: cams, HTTPAddr: "127.0.0.1:0"})
+	logs := &SyncBuffer{}
+	s, err := sim.New(sim.Options{User: "admin", Pass: CamsimPassword, Cameras: cams, HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() {
+		_ = s.Close()
+		if t.Failed() {
+			t.Logf("camsim log:\n%s", logs.String())
+		}
+	})
 	return s
 }

@@ -2,7 +2,10 @@ package sim
 
 import (
 	"fmt"
+	"net"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // CameraStats are a camera's own connection counts, the numbers tests trust.
@@ -59,6 +62,9 @@ func (cam *camera) admit(c *conn) (admission, Camera) {
 	cam.mu.Lock()
 	defer cam.mu.Unlock()
 	cfg := cam.cfg
+	if cfg.MaxConnections > 0 && cam.open >= cfg.MaxConnections {
+		cam.releaseClosedLocked()
+	}
 	switch {
 	case cam.removed:
 		return refusedGone, cfg
@@ -81,6 +87,54 @@ func (cam *camera) admit(c *conn) (admission, Camera) {
 	}
 	return admitted, cfg
 }
+
+// releaseClosedLocked releases the connections whose client has already
+// closed them: the FIN is in, the reader has not seen it yet. A camera handles events in the order they arrive, so a close
+// that came before a new connection frees its place first; camsim's
+// goroutines may see them in either order, and without this would refuse
+// a client that stayed within the limit. A connection the client still
+// holds open is never released here. The caller holds cam.mu.
+func (cam *camera) releaseClosedLocked() {
+	for c := range cam.conns {
+		if peerClosed(c.nc) {
+			delete(cam.conns, c)
+			cam.open--
+			_ = c.nc.Close() // its reader ends; finish finds it released
+		}
+	}
+}
+
+// peerClosed reports whether the other end of nc has closed it: the
+// kernel holds its FIN (TCP state CLOSE_WAIT or later).
+func peerClosed(nc net.Conn) bool {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	_ = raw.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			return
+		}
+		switch info.State {
+		case tcpCloseWait, tcpLastAck, tcpClose:
+			closed = true
+		}
+	})
+	return closed
+}
+
+// TCP states of Linux's tcp_info (include/net/tcp_states.h).
+const (
+	tcpClose     = 7
+	tcpCloseWait = 8
+	tcpLastAck   = 9
+)
 
 // release counts an admitted connection as closed.
 func (cam *camera) release(c *conn) {

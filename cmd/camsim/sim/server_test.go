@@ -345,3 +345,50 @@ func TestCloseStopsEverything(t *testing.T) {
 	c.Close()
 	waitGoroutines(t, before)
 }
+
+// TestCloseBeforeConnectFreesThePlace: a client that closes its connection
+// and then opens a new one stays within the camera's limit, even when the
+// old connection's reader has not yet seen the close (goroutines may see
+// the two in either order; a camera sees them in the order they came).
+// A connection the client still holds keeps its place.
+func TestCloseBeforeConnectFreesThePlace(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "tapo", MaxConnections: 1}}})
+	cam := s.camera("tapo")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// pair returns the camera's end of a fresh connection (nobody reads
+	// it: the reader that would notice the close is not scheduled) and the
+	// client's end.
+	pair := func() (*conn, net.Conn) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close(); server.Close() })
+		return newConn(s, server), client
+	}
+	first, firstClient := pair()
+	if adm, _ := cam.admit(first); adm != admitted {
+		t.Fatalf("first connection: admission %d", adm)
+	}
+	second, _ := pair()
+	if adm, _ := cam.admit(second); adm != refusedFull {
+		t.Fatalf("second connection while the first is held: admission %d, want refused", adm)
+	}
+	firstClient.Close()
+	waitFor(t, 5*time.Second, "the close to reach the camera's kernel", func() bool { return peerClosed(first.nc) })
+	third, _ := pair()
+	if adm, _ := cam.admit(third); adm != admitted {
+		t.Fatalf("connection after the first was closed: admission %d, want admitted", adm)
+	}
+	if st := s.Stats("tapo"); st.Open != 1 || st.MaxOpen != 1 || st.Refused != 1 {
+		t.Errorf("stats %+v, want 1 open, max 1, 1 refused", st)
+	}
+}

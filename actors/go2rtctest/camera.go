@@ -40,7 +40,7 @@ func newConsumer(r *http.Request, format, protocol string) *consumer {
 type producer struct {
 	st     *stream
 	cancel context.CancelFunc
-	client *sim.Client    // the connection once dialled; guarded by Server.mu
+	client *sim.Client   // the connection once dialled; guarded by Server.mu
 	done   chan struct{} // closed when the connection failed or was closed
 	err    error         // why it ended; set before done is closed
 }

@@ -29,8 +29,10 @@ func TestNoOrphanAfterTimeout(t *testing.T) {
 
 	// Sample /proc and the cameras' own counts while four cycles run.
 	worst := map[string]int{}
-	stop := time.Now().Add(4 * 1500 * time.Millisecond)
-	for time.Now().Before(stop) {
+	for deadline := time.Now().Add(60 * time.Second); len(all(h, func(e *messages.CycleEnded) bool { return true })) < 4; {
+		if time.Now().After(deadline) {
+			t.Fatal("four cycles did not end within a minute")
+		}
 		for cam, n := range testkit.PerCamera(testkit.FFmpeg(h.env.RunID)) {
 			worst[cam] = max(worst[cam], n)
 			if n > 2 {
@@ -47,11 +49,7 @@ func TestNoOrphanAfterTimeout(t *testing.T) {
 			t.Errorf("never saw an ffmpeg for %s: the test did not exercise anything", c.Name)
 		}
 	}
-	ended := all(h, func(e *messages.CycleEnded) bool { return true })
-	if len(ended) < 3 {
-		t.Fatalf("%d cycles ended in 6s of 1.5s cycles", len(ended))
-	}
-	for _, e := range ended {
+	for _, e := range all(h, func(e *messages.CycleEnded) bool { return true }) {
 		for _, o := range e.Outcomes {
 			if o.Outcome != messages.OutcomeTimeout {
 				t.Errorf("cycle %d: %s %s, want timeout", e.Number, o.Camera, o.Outcome)

@@ -113,15 +113,15 @@ func TestUnownedProcessOfThisRunKilled(t *testing.T) {
 	// A broken invariant, simulated: a process of this run nobody owns.
 	stray := strayFFmpeg(t, cams.URL("attic"), h.env.Home, h.env.RunID, "root/patrol/subnet/lab/camera/attic/ffmpeg/999")
 	at := time.Now()
-	reaped := waitFor(h, 5*time.Second, "the unowned process reaped", func(e *messages.ProcessReaped) bool { return e.OSPID == stray.Process.Pid })
+	// Within an interval or two, plus the second look that confirms it.
+	reaped := waitFor(h, 20*time.Second, "the unowned process reaped", func(e *messages.ProcessReaped) bool { return e.OSPID == stray.Process.Pid })
 	if !reaped.ThisRun {
 		t.Errorf("reaped %+v", reaped)
 	}
-	// Within one interval, plus the second look that confirms it.
-	if took := reaped.At.Sub(at); took > cfg.Reaper.Interval.Duration+unownedConfirmAfter+time.Second {
-		t.Errorf("killed %s after it appeared", took)
+	if took := reaped.At.Sub(at); took < unownedConfirmAfter {
+		t.Errorf("killed %s after it appeared, before the second look that confirms it", took)
 	}
-	alert := waitFor(h, 5*time.Second, "unowned_process fires", func(e *messages.AlertChanged) bool { return e.Rule == "unowned_process" })
+	alert := waitFor(h, 10*time.Second, "unowned_process fires", func(e *messages.AlertChanged) bool { return e.Rule == "unowned_process" })
 	if alert.State != messages.AlertFiring || alert.Subject != "attic" || !strings.Contains(alert.Detail, "999") {
 		t.Errorf("alert %+v", alert)
 	}

@@ -59,7 +59,9 @@ func TestCycleEndedAlwaysSent(t *testing.T) {
 
 	for n := int64(1); n <= 2; n++ {
 		e := waitFor(h, 10*time.Second, "cycle ended", func(e *messages.CycleEnded) bool { return e.Number == n })
-		if took := e.EndedAt.Sub(e.StartedAt); took < 2*time.Second || took > 3*time.Second {
+		// The deadline ends it: not before its 2 s interval, and long before
+		// the captures' own one-minute timeout.
+		if took := e.EndedAt.Sub(e.StartedAt); took < 2*time.Second || took > 20*time.Second {
 			t.Errorf("cycle %d took %s, want its 2s interval", n, took)
 		}
 		if !e.Overran {

@@ -33,8 +33,7 @@ type stack struct {
 	cams  *sim.Server
 	token string // the operator token
 
-	mu     sync.Mutex
-	events []any
+	facts *testkit.Facts
 }
 
 // startStack runs camvisor against cams with cfg adjusted by tune.
@@ -62,9 +61,9 @@ func startStack(t *testing.T, cams *sim.Server, tune func(*config.Config)) *stac
 		t.Fatal(err)
 	}
 	logs := &testkit.SyncBuffer{}
-	st := &stack{t: t, cams: cams, store: store}
+	st := &stack{t: t, cams: cams, store: store, facts: testkit.NewFacts()}
 	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RunID: testkit.RunID(t), Store: store}
+		RunID: testkit.RunID(t), Store: store, Tap: st.facts.Add}
 	if st.env.RunRow, err = store.BeginRun(db.Run{Key: st.env.RunID, Started: time.Now(), Version: "test", Config: cfg.Redacted()}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +77,6 @@ func startStack(t *testing.T, cams *sim.Server, tune func(*config.Config)) *stac
 	if st.tree, err = actors.Start(st.env); err != nil {
 		t.Fatal(err)
 	}
-	st.tree.System.EventStream.Subscribe(func(evt any) {
-		st.mu.Lock()
-		st.events = append(st.events, evt)
-		st.mu.Unlock()
-	})
 	st.token = "test-token-0123456789abcdef"
 	st.srv = New(Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: st.tree, Config: cfg, Log: st.env.Log, Token: st.token,
 		Version: "test", RunID: st.env.RunID, StartedAt: time.Now()})
@@ -104,15 +98,7 @@ func startStack(t *testing.T, cams *sim.Server, tune func(*config.Config)) *stac
 
 // count returns how many published facts of type T pred accepts.
 func count[T any](st *stack, pred func(*T) bool) int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	n := 0
-	for _, e := range st.events {
-		if v, ok := e.(*T); ok && (pred == nil || pred(v)) {
-			n++
-		}
-	}
-	return n
+	return testkit.Count(st.facts, testkit.Start, pred)
 }
 
 // get fetches path from the server and decodes its JSON.

@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/db"
 	"camvisor/messages"
 )
@@ -276,7 +276,7 @@ func startCamsimProcess(b *testing.B, n int) (addr string, stats func() string) 
 			return err.Error()
 		}
 		var st struct {
-			Cameras map[string]sim.CameraStats `json:"cameras"`
+			Cameras map[string]camsim.CameraStats `json:"cameras"`
 		}
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			return err.Error()
@@ -323,7 +323,7 @@ func BenchmarkRecorder(b *testing.B) {
 		chunk    = 2_000 // captures per round: 6,000 rows
 	)
 	testkit.RequireFFmpeg(b)
-	list := []sim.Camera{{Name: "p1"}, {Name: "p2"}}
+	list := []camsim.Camera{{Name: "p1"}, {Name: "p2"}}
 	cams := testkit.Camsim(b, list...)
 	cfg := config.Defaults()
 	cfg.Record.QueueRows = 50_000

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -73,9 +73,9 @@ func TestDescribeChildThatDoesNotAnswer(t *testing.T) {
 }
 
 func TestDescribeUnderConcurrentCaptures(t *testing.T) {
-	list := []sim.Camera{{Name: "d1"}, {Name: "d2", Hang: true}}
+	list := []camsim.Camera{{Name: "d1"}, {Name: "d2", Hang: true}}
 	cams := startCamsim(t, list...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Second)
 	h := startTree(t, cams, cfg)

@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/detect/detecttest"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 )
 
 func TestMotionEventsOnlyWhereSomethingMoves(t *testing.T) {
-	list := []sim.Camera{{Name: "mover", Mode: sim.ModeMotion}, {Name: "still", Mode: sim.ModeStatic}}
+	list := []camsim.Camera{{Name: "mover", Mode: camsim.ModeMotion}, {Name: "still", Mode: camsim.ModeStatic}}
 	cams := startCamsim(t, list...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	cfg.Detector.EventGap = testDuration(time.Millisecond) // every detection its own event here
 	h, store := startRecordedTree(t, cams, cfg)
@@ -50,9 +50,9 @@ func TestMotionEventsOnlyWhereSomethingMoves(t *testing.T) {
 }
 
 func TestEventsMergeWithinGap(t *testing.T) {
-	cam := sim.Camera{Name: "mover", Mode: sim.ModeMotion}
+	cam := camsim.Camera{Name: "mover", Mode: camsim.ModeMotion}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	cfg.Detector.EventGap = testDuration(time.Minute)
 	h := startTree(t, cams, cfg)
@@ -63,10 +63,10 @@ func TestEventsMergeWithinGap(t *testing.T) {
 }
 
 func TestHTTPDetector(t *testing.T) {
-	cam := sim.Camera{Name: "door"}
+	cam := camsim.Camera{Name: "door"}
 	cams := startCamsim(t, cam)
 	server := detecttest.New(t)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	cfg.Detector.Kind = "http"
 	cfg.Detector.URL = server.URL()

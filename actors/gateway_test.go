@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
-	"camvisor/actors/go2rtctest"
+	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 
 	"github.com/gorilla/websocket"
@@ -86,9 +86,9 @@ func watch(t *testing.T, g *go2rtctest.Server, stream string) *websocket.Conn {
 }
 
 func TestLeaseLifecycle(t *testing.T) {
-	cam := sim.Camera{Name: "door", MaxConnections: 2, Mode: sim.ModeStatic} // no motion: no playback joins the lease
+	cam := camsim.Camera{Name: "door", MaxConnections: 2, Mode: camsim.ModeStatic} // no motion: no playback joins the lease
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	g := withGo2RTC(t, cfg, time.Second)
 	h, store := startRecordedTree(t, cams, cfg)
@@ -150,9 +150,9 @@ func TestLeaseLifecycle(t *testing.T) {
 
 func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 	t.Run("N=2, lease watched, patrol and operator captures", func(t *testing.T) {
-		cam := sim.Camera{Name: "tapo", MaxConnections: 2}
+		cam := camsim.Camera{Name: "tapo", MaxConnections: 2}
 		cams := startCamsim(t, cam)
-		cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+		cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 		cfg.Subnets[0].Interval = testDuration(700 * time.Millisecond)
 		g := withGo2RTC(t, cfg, time.Minute)
 		h := startTree(t, cams, cfg)
@@ -187,9 +187,9 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 	})
 
 	t.Run("N=1, lease live, captures through frame.jpeg only", func(t *testing.T) {
-		cam := sim.Camera{Name: "solo", MaxConnections: 1}
+		cam := camsim.Camera{Name: "solo", MaxConnections: 1}
 		cams := startCamsim(t, cam)
-		cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
+		cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
 		g := withGo2RTC(t, cfg, time.Minute)
 		h := startTree(t, cams, cfg)
 		waitFor(h, 10*time.Second, "first patrol cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
@@ -221,9 +221,9 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 }
 
 func TestStreamsOfEarlierRunsRemovedAtStart(t *testing.T) {
-	cam := sim.Camera{Name: "porch"}
+	cam := camsim.Camera{Name: "porch"}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	g := withGo2RTC(t, cfg, time.Minute)
 	for _, name := range []string{"camvisor_ghost", "operator_cam"} {
 		req, _ := http.NewRequest(http.MethodPut, g.URL()+"/api/streams?"+url.Values{"name": {name}, "src": {cams.URL("porch")}}.Encode(), nil)
@@ -248,9 +248,9 @@ func TestStreamsOfEarlierRunsRemovedAtStart(t *testing.T) {
 }
 
 func TestGo2RTCDownMidRun(t *testing.T) {
-	list := []sim.Camera{{Name: "c1", MaxConnections: 2}, {Name: "c2", MaxConnections: 2}}
+	list := []camsim.Camera{{Name: "c1", MaxConnections: 2}, {Name: "c2", MaxConnections: 2}}
 	cams := startCamsim(t, list...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	g := withGo2RTC(t, cfg, time.Minute)
 	h := startTree(t, cams, cfg)
@@ -284,9 +284,9 @@ func TestGo2RTCDownMidRun(t *testing.T) {
 }
 
 func TestEmptyFrameIsAFailure(t *testing.T) {
-	cam := sim.Camera{Name: "dead", Refuse: true, MaxConnections: 1}
+	cam := camsim.Camera{Name: "dead", Refuse: true, MaxConnections: 1}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"dead": 1})
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"dead": 1})
 	g := withGo2RTC(t, cfg, time.Minute)
 	h := startTree(t, cams, cfg)
 	waitFor(h, 15*time.Second, "first cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
@@ -311,9 +311,9 @@ func TestEmptyFrameIsAFailure(t *testing.T) {
 }
 
 func TestRestartDuringWatchedLiveViewKeepsBudget(t *testing.T) {
-	cam := sim.Camera{Name: "solo", MaxConnections: 1, Mode: sim.ModeStatic}
+	cam := camsim.Camera{Name: "solo", MaxConnections: 1, Mode: camsim.ModeStatic}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
 	cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
 	g := withGo2RTC(t, cfg, time.Minute)
 	h := startTree(t, cams, cfg)
@@ -341,9 +341,9 @@ func TestRestartDuringWatchedLiveViewKeepsBudget(t *testing.T) {
 }
 
 func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
-	cam := sim.Camera{Name: "door", Mode: sim.ModeStatic}
+	cam := camsim.Camera{Name: "door", Mode: camsim.ModeStatic}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	g := withGo2RTC(t, cfg, time.Minute)
 	h := startTree(t, cams, cfg)

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,13 +21,13 @@ type harness struct {
 	t    *testing.T
 	env  *Env
 	tree *Tree
-	cams *sim.Server
+	cams *camsim.Server
 
 	facts *testkit.Facts
 }
 
 // testConfig is a config for cams with tight timings; mutate adjusts it.
-func testConfig(cams *sim.Server, subnets map[string][]sim.Camera, maxConn map[string]int) *config.Config {
+func testConfig(cams *camsim.Server, subnets map[string][]camsim.Camera, maxConn map[string]int) *config.Config {
 	cfg := config.Defaults()
 	cfg.FFmpeg.CaptureTimeout = config.D(4 * time.Second)
 	cfg.FFmpeg.KillGrace = config.D(time.Second)
@@ -49,13 +49,13 @@ func testConfig(cams *sim.Server, subnets map[string][]sim.Camera, maxConn map[s
 
 // startTree starts a tree on cfg. At cleanup it shuts the tree down, then
 // checks in /proc that no process of this run is left.
-func startTree(t *testing.T, cams *sim.Server, cfg *config.Config) *harness {
+func startTree(t *testing.T, cams *camsim.Server, cfg *config.Config) *harness {
 	t.Helper()
 	return startTreeWith(t, cams, cfg, nil)
 }
 
 // startTreeWith is startTree with a chance to adjust the Env first.
-func startTreeWith(t *testing.T, cams *sim.Server, cfg *config.Config, setup func(*Env)) *harness {
+func startTreeWith(t *testing.T, cams *camsim.Server, cfg *config.Config, setup func(*Env)) *harness {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	if err := cfg.Validate(); err != nil {
@@ -145,7 +145,7 @@ func (h *harness) ffmpegOf(camera string) []osproc.Info {
 }
 
 // startCamsim serves cams on loopback for the test's duration.
-func startCamsim(t *testing.T, cams ...sim.Camera) *sim.Server {
+func startCamsim(t *testing.T, cams ...camsim.Camera) *camsim.Server {
 	t.Helper()
 	s := testkit.Camsim(t, cams...)
 	return s

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 )
 
@@ -20,9 +20,9 @@ import (
 // count here is read from /proc, and camsim's own connection count.
 
 func TestNoOrphanAfterTimeout(t *testing.T) {
-	hung := []sim.Camera{{Name: "hang1", Hang: true}, {Name: "hang2", Hang: true}, {Name: "hang3", Hang: true}}
+	hung := []camsim.Camera{{Name: "hang1", Hang: true}, {Name: "hang2", Hang: true}, {Name: "hang3", Hang: true}}
 	cams := startCamsim(t, hung...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": hung}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": hung}, nil)
 	cfg.Subnets[0].Interval = testDuration(1500 * time.Millisecond)
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Second)
 	h := startTree(t, cams, cfg)
@@ -76,7 +76,7 @@ func TestNoOrphanAfterTimeout(t *testing.T) {
 }
 
 func TestNoOrphanOnStop(t *testing.T) {
-	hung := []sim.Camera{{Name: "stop1", Hang: true}, {Name: "stop2", Hang: true}}
+	hung := []camsim.Camera{{Name: "stop1", Hang: true}, {Name: "stop2", Hang: true}}
 	// Each case stops one level of the tree mid-capture and then requires
 	// the processes below it gone from /proc (not even a zombie) the
 	// moment the stop returns.
@@ -96,7 +96,7 @@ func TestNoOrphanOnStop(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cams := startCamsim(t, hung...)
-			cfg := testConfig(cams, map[string][]sim.Camera{"lab": hung}, nil)
+			cfg := testConfig(cams, map[string][]camsim.Camera{"lab": hung}, nil)
 			cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute) // only the stop may end them
 			h := startTree(t, cams, cfg)
 			h.waitProcesses(len(hung))
@@ -153,9 +153,9 @@ func TestNoOrphanOnStop(t *testing.T) {
 }
 
 func TestNoOrphanOnPanic(t *testing.T) {
-	cam := sim.Camera{Name: "crashy", Hang: true}
+	cam := camsim.Camera{Name: "crashy", Hang: true}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute)
 	h := startTree(t, cams, cfg)
 
@@ -176,7 +176,7 @@ func TestNoOrphanOnPanic(t *testing.T) {
 		}
 	}
 	// The new instance works: heal the camera and capture.
-	if err := cams.Update("crashy", sim.CameraPatch{Hang: boolPtr(false)}); err != nil {
+	if err := cams.Update("crashy", camsim.CameraPatch{Hang: boolPtr(false)}); err != nil {
 		t.Fatal(err)
 	}
 	if done := h.capture("lab", "crashy", 15*time.Second); done.Outcome != messages.OutcomeOK {
@@ -187,7 +187,7 @@ func TestNoOrphanOnPanic(t *testing.T) {
 func TestNoOrphanOnParentKill(t *testing.T) {
 	var victims []osproc.Info
 	testkit.AdoptOrphans(t, func() []int { return pids(victims) })
-	hung := []sim.Camera{{Name: "kill1", Hang: true}, {Name: "kill2", Hang: true}}
+	hung := []camsim.Camera{{Name: "kill1", Hang: true}, {Name: "kill2", Hang: true}}
 	cams := startCamsim(t, hung...)
 	cmd, port := startBinary(t, cams, hung)
 	mine := func() []osproc.Info { return testkit.FFmpegMatching(port) }
@@ -220,7 +220,7 @@ func pids(procs []osproc.Info) []int {
 
 // startBinary builds and starts the camvisor binary patrolling cams, and
 // returns it with the camsim RTSP port that identifies its ffmpeg children.
-func startBinary(t *testing.T, cams *sim.Server, list []sim.Camera) (*exec.Cmd, string) {
+func startBinary(t *testing.T, cams *camsim.Server, list []camsim.Camera) (*exec.Cmd, string) {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	bin := testkit.Binary(t, "camvisor/cmd/camvisor")

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 	"camvisor/messages"
 )
 
@@ -15,9 +15,9 @@ func (h *harness) detected(camera, label string, score float64) {
 }
 
 func TestPlaybackPolicy(t *testing.T) {
-	list := []sim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	list := []camsim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c"}}
 	cams := startCamsim(t, list...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	// Long enough that a and b still play when c's detection comes, on a
 	// busy machine too.
 	g := withGo2RTC(t, cfg, 4*time.Second)
@@ -80,9 +80,9 @@ func TestPlaybackPolicy(t *testing.T) {
 }
 
 func TestPlaybackWithoutGo2RTCShowsSnapshots(t *testing.T) {
-	cam := sim.Camera{Name: "a"}
+	cam := camsim.Camera{Name: "a"}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Go2RTC.Lease = testDuration(time.Second)
 	h := startTree(t, cams, cfg)
 	h.waitCamera("lab", "a")

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/db"
 	"camvisor/messages"
 )
@@ -47,9 +47,9 @@ func alive(pid int) bool {
 }
 
 func TestEarlierRunOrphansReapedBeforeFirstCycle(t *testing.T) {
-	hung := sim.Camera{Name: "attic", Hang: true}
+	hung := camsim.Camera{Name: "attic", Hang: true}
 	cams := startCamsim(t, hung)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {hung}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {hung}}, nil)
 	store := withRecord(t, cfg)
 
 	// An earlier run that died and left its ffmpeg behind.
@@ -104,9 +104,9 @@ func TestEarlierRunOrphansReapedBeforeFirstCycle(t *testing.T) {
 }
 
 func TestUnownedProcessOfThisRunKilled(t *testing.T) {
-	hung := sim.Camera{Name: "attic", Hang: true}
+	hung := camsim.Camera{Name: "attic", Hang: true}
 	cams := startCamsim(t, hung)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {hung}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {hung}}, nil)
 	cfg.Reaper.Interval = testDuration(time.Second)
 	h := startTree(t, cams, cfg)
 	waitFor(h, 10*time.Second, "first cycle", func(e *messages.CycleStarted) bool { return e.Number == 1 })
@@ -134,9 +134,9 @@ func TestUnownedProcessOfThisRunKilled(t *testing.T) {
 }
 
 func TestCameraFailingAlert(t *testing.T) {
-	hung := sim.Camera{Name: "attic", Hang: true}
+	hung := camsim.Camera{Name: "attic", Hang: true}
 	cams := startCamsim(t, hung)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {hung}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {hung}}, nil)
 	cfg.Subnets[0].Interval = testDuration(700 * time.Millisecond)
 	cfg.FFmpeg.CaptureTimeout = testDuration(400 * time.Millisecond)
 	h := startTree(t, cams, cfg)
@@ -149,7 +149,7 @@ func TestCameraFailingAlert(t *testing.T) {
 	if n := len(all(h, func(e *messages.CaptureDone) bool { return e.Camera == "attic" && e.EndedAt.Before(fired.FirstSeen) })); n < cfg.Alerts.CameraFailingAfter {
 		t.Errorf("fired after %d failed captures, K = %d", n, cfg.Alerts.CameraFailingAfter)
 	}
-	if err := cams.Update("attic", sim.CameraPatch{Hang: boolPtr(false)}); err != nil {
+	if err := cams.Update("attic", camsim.CameraPatch{Hang: boolPtr(false)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(h, 15*time.Second, "camera_failing resolves once healed", func(e *messages.AlertChanged) bool {
@@ -166,9 +166,9 @@ func TestIncidentReplay(t *testing.T) {
 	for _, killDisabled := range []bool{true, false} {
 		name := map[bool]string{true: "kill disabled", false: "kill enabled"}[killDisabled]
 		t.Run(name, func(t *testing.T) {
-			hung := []sim.Camera{{Name: "tapo1", Hang: true}, {Name: "tapo2", Hang: true}}
+			hung := []camsim.Camera{{Name: "tapo1", Hang: true}, {Name: "tapo2", Hang: true}}
 			cams := startCamsim(t, hung...)
-			cfg := testConfig(cams, map[string][]sim.Camera{"lab": hung}, nil)
+			cfg := testConfig(cams, map[string][]camsim.Camera{"lab": hung}, nil)
 			cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
 			cfg.FFmpeg.CaptureTimeout = testDuration(300 * time.Millisecond)
 			cfg.Record.SampleInterval = testDuration(200 * time.Millisecond)

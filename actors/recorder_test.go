@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/db"
 	"camvisor/messages"
 )
@@ -29,7 +29,7 @@ func withRecord(t *testing.T, cfg *config.Config) *db.Store {
 	return store
 }
 
-func startRecordedTree(t *testing.T, cams *sim.Server, cfg *config.Config) (*harness, *db.Store) {
+func startRecordedTree(t *testing.T, cams *camsim.Server, cfg *config.Config) (*harness, *db.Store) {
 	t.Helper()
 	store := withRecord(t, cfg)
 	h := startTreeWith(t, cams, cfg, func(env *Env) {
@@ -49,9 +49,9 @@ func startRecordedTree(t *testing.T, cams *sim.Server, cfg *config.Config) (*har
 // TestEverythingOnRecord: a run against camsim cameras, one hung, records
 // every process with its real pid, end and reason, and no password.
 func TestEverythingOnRecord(t *testing.T) {
-	list := []sim.Camera{{Name: "good"}, {Name: "hung", Hang: true}}
+	list := []camsim.Camera{{Name: "good"}, {Name: "hung", Hang: true}}
 	cams := startCamsim(t, list...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Interval = testDuration(1500 * time.Millisecond)
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Second)
 	cfg.Record.SampleInterval = testDuration(200 * time.Millisecond)
@@ -149,9 +149,9 @@ func TestEverythingOnRecord(t *testing.T) {
 // TestRecorderWriteFailure: when the disk is full the patrol goes on, the
 // failure is reported, and once space returns the queued rows are written.
 func TestRecorderWriteFailure(t *testing.T) {
-	cam := sim.Camera{Name: "cam"}
+	cam := camsim.Camera{Name: "cam"}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
 	cfg.Record.SampleInterval = testDuration(100 * time.Millisecond)
 	h, store := startRecordedTree(t, cams, cfg)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 	"camvisor/messages"
 )
 
@@ -15,9 +15,9 @@ import (
 // max_connections N. The camera's own count (camsim /stats) is the judge.
 
 func TestSlotBudgetNeverExceeded(t *testing.T) {
-	cam := sim.Camera{Name: "tapo", MaxConnections: 2}
+	cam := camsim.Camera{Name: "tapo", MaxConnections: 2}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"tapo": 2})
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"tapo": 2})
 	cfg.Subnets[0].Cameras[0].Queue = 40
 	cfg.FFmpeg.CaptureTimeout = testDuration(30 * time.Second)
 	h := startTree(t, cams, cfg)
@@ -78,9 +78,9 @@ sampling:
 }
 
 func TestSlotBudgetQueueBound(t *testing.T) {
-	cam := sim.Camera{Name: "slowcam", Hang: true}
+	cam := camsim.Camera{Name: "slowcam", Hang: true}
 	cams := startCamsim(t, cam)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {cam}}, map[string]int{"slowcam": 1})
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"slowcam": 1})
 	cfg.Subnets[0].Cameras[0].Queue = 1
 	cfg.FFmpeg.CaptureTimeout = testDuration(3 * time.Second)
 	h := startTree(t, cams, cfg)

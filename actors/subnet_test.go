@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 	"camvisor/messages"
 )
 
 func TestPatrolCapturesFrames(t *testing.T) {
-	list := []sim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c", Mode: sim.ModeMotion}}
+	list := []camsim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c", Mode: camsim.ModeMotion}}
 	cams := startCamsim(t, list...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": list}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Concurrency = 2
 	h := startTree(t, cams, cfg)
 	e := waitFor(h, 20*time.Second, "first cycle ended", func(e *messages.CycleEnded) bool { return e.Number == 1 })
@@ -31,7 +31,7 @@ func TestPatrolCapturesFrames(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", d.Camera, err)
 		}
-		if b := img.Bounds(); b.Dx() != sim.DefaultWidth || b.Dy() != sim.DefaultHeight {
+		if b := img.Bounds(); b.Dx() != camsim.DefaultWidth || b.Dy() != camsim.DefaultHeight {
 			t.Errorf("%s: %v", d.Camera, b)
 		}
 		if d.OSPID == 0 || d.Attempts != 1 {
@@ -49,9 +49,9 @@ func TestPatrolCapturesFrames(t *testing.T) {
 func TestCycleEndedAlwaysSent(t *testing.T) {
 	// Four hung cameras, two at a time, captures allowed longer than the
 	// interval: only the cycle deadline can end the cycle.
-	hung := []sim.Camera{{Name: "h1", Hang: true}, {Name: "h2", Hang: true}, {Name: "h3", Hang: true}, {Name: "h4", Hang: true}}
+	hung := []camsim.Camera{{Name: "h1", Hang: true}, {Name: "h2", Hang: true}, {Name: "h3", Hang: true}, {Name: "h4", Hang: true}}
 	cams := startCamsim(t, hung...)
-	cfg := testConfig(cams, map[string][]sim.Camera{"dark": hung}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"dark": hung}, nil)
 	cfg.Subnets[0].Interval = testDuration(2 * time.Second)
 	cfg.Subnets[0].Concurrency = 2
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute)
@@ -93,9 +93,9 @@ func TestCycleEndedAlwaysSent(t *testing.T) {
 }
 
 func TestFailedCaptureRetriedThenCameraFailing(t *testing.T) {
-	down := sim.Camera{Name: "down", Refuse: true}
+	down := camsim.Camera{Name: "down", Refuse: true}
 	cams := startCamsim(t, down)
-	cfg := testConfig(cams, map[string][]sim.Camera{"lab": {down}}, nil)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {down}}, nil)
 	h := startTree(t, cams, cfg)
 	first := h.capture("lab", "down", 20*time.Second)
 	if first.Outcome != messages.OutcomeExit || first.Attempts != 2 {
@@ -117,7 +117,7 @@ func TestFailedCaptureRetriedThenCameraFailing(t *testing.T) {
 	if later.Attempts != 1 {
 		t.Errorf("failing camera got %d attempts for one capture", later.Attempts)
 	}
-	if err := cams.Update("down", sim.CameraPatch{Refuse: boolPtr(false)}); err != nil {
+	if err := cams.Update("down", camsim.CameraPatch{Refuse: boolPtr(false)}); err != nil {
 		t.Fatal(err)
 	}
 	if ok := h.capture("lab", "down", 20*time.Second); ok.Outcome != messages.OutcomeOK {

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
@@ -36,7 +36,7 @@ func (st *stack) do(method, path string, body []byte, token bool) (*http.Respons
 }
 
 func TestEveryEndpointNeedsTheToken(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "c"})
 	st := startStack(t, cams, nil)
 	endpoints := []string{
 		"GET /api/status", "GET /api/cameras", "GET /api/cameras/c/snapshot.jpg", "POST /api/cameras/c/capture",
@@ -72,7 +72,7 @@ func TestEveryEndpointNeedsTheToken(t *testing.T) {
 }
 
 func TestCrossOriginWebSocketRefused(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "c"})
 	st := startStack(t, cams, nil)
 	u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
 	h := http.Header{"Authorization": {"Bearer " + st.token}, "Origin": {"http://evil.example"}}
@@ -89,7 +89,7 @@ func TestCrossOriginWebSocketRefused(t *testing.T) {
 }
 
 func TestOversizedBody413(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "c"})
 	st := startStack(t, cams, nil)
 	big := bytes.Repeat([]byte("x"), 100<<10)
 	for _, e := range []string{"POST /api/cameras/c/capture", "POST /api/cameras/c/live", "POST /api/login"} {
@@ -101,7 +101,7 @@ func TestOversizedBody413(t *testing.T) {
 }
 
 func TestActorTreeAndProcesses(t *testing.T) {
-	hung := sim.Camera{Name: "attic", Hang: true}
+	hung := camsim.Camera{Name: "attic", Hang: true}
 	cams := testkit.Camsim(t, hung)
 	st := startStack(t, cams, func(cfg *config.Config) { cfg.FFmpeg.CaptureTimeout = config.D(time.Minute) })
 	var running osproc.Info
@@ -172,7 +172,7 @@ func TestActorTreeAndProcesses(t *testing.T) {
 }
 
 func TestMetricsParseAndMatchProc(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "attic", Hang: true}, sim.Camera{Name: "front"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "attic", Hang: true}, camsim.Camera{Name: "front"})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.FFmpeg.CaptureTimeout = config.D(time.Minute)
 		cfg.Subnets[0].Cameras[0].MaxConnections = 2

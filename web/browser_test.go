@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"camvisor/actors"
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
-	"camvisor/actors/go2rtctest"
+	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 
 	"github.com/chromedp/chromedp"
@@ -24,7 +24,7 @@ import (
 // backend did, in the record or in /proc, not only what the page says.
 
 func TestBrowserLogin(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "front"}, sim.Camera{Name: "back"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"}, camsim.Camera{Name: "back"})
 	st := startStack(t, cams, nil)
 	b := newBrowser(t, st)
 
@@ -81,7 +81,7 @@ func TestBrowserLogin(t *testing.T) {
 }
 
 func TestBrowserCaptureNow(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "front"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
 	st := startStack(t, cams, nil)
 	b := newBrowser(t, st)
 	b.signIn("/")
@@ -107,7 +107,7 @@ func TestBrowserCaptureNow(t *testing.T) {
 
 func TestBrowserWatchLiveAndStop(t *testing.T) {
 	// Static pictures: no motion, so no detection starts a playback of its own.
-	cams := testkit.Camsim(t, sim.Camera{Name: "front", Mode: sim.ModeStatic}, sim.Camera{Name: "back", Mode: sim.ModeStatic})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front", Mode: camsim.ModeStatic}, camsim.Camera{Name: "back", Mode: camsim.ModeStatic})
 	var g2 *go2rtctest.Server
 	st := startStack(t, cams, func(cfg *config.Config) {
 		g2 = go2rtctest.New(t, go2rtctest.Options{})
@@ -172,7 +172,7 @@ func TestBrowserWatchLiveAndStop(t *testing.T) {
 }
 
 func TestBrowserRestartKillsCaptureInFlight(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "stuck", Hang: true})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "stuck", Hang: true})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.FFmpeg.CaptureTimeout = config.D(2 * time.Minute) // the capture hangs until the restart
 	})
@@ -203,7 +203,7 @@ func TestBrowserRestartKillsCaptureInFlight(t *testing.T) {
 }
 
 func TestBrowserActorTreeShowsRunningFFmpeg(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "stuck", Hang: true})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "stuck", Hang: true})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.FFmpeg.CaptureTimeout = config.D(2 * time.Minute)
 	})
@@ -299,7 +299,7 @@ func TestBrowserReloadNeverStartsPlayback(t *testing.T) {
 }
 
 func TestBrowserReconnectDropsEndedPlayback(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "front", Mode: sim.ModeStatic})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front", Mode: camsim.ModeStatic})
 	var g2 *go2rtctest.Server
 	st := startStack(t, cams, func(cfg *config.Config) {
 		g2 = go2rtctest.New(t, go2rtctest.Options{})
@@ -343,7 +343,7 @@ func TestBrowserReconnectDropsEndedPlayback(t *testing.T) {
 }
 
 func TestBrowserEventLog(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "yard", Mode: camsim.ModeMotion}, camsim.Camera{Name: "gate", Mode: camsim.ModeMotion})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.Subnets[0].Interval = config.D(time.Second)
 		cfg.Detector.MinScore = 0.01
@@ -413,7 +413,7 @@ func TestBrowserEventLog(t *testing.T) {
 }
 
 func TestBrowserCharts(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "front", Mode: sim.ModeStatic}, sim.Camera{Name: "back", Mode: sim.ModeStatic})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front", Mode: camsim.ModeStatic}, camsim.Camera{Name: "back", Mode: camsim.ModeStatic})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.Subnets[0].Interval = config.D(time.Second)
 		cfg.Record.SampleInterval = config.D(200 * time.Millisecond)
@@ -452,7 +452,7 @@ func TestBrowserCharts(t *testing.T) {
 }
 
 func TestBrowserFailingCameraAlert(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "down", Refuse: true}, sim.Camera{Name: "fine", Mode: sim.ModeStatic})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "down", Refuse: true}, camsim.Camera{Name: "fine", Mode: camsim.ModeStatic})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.Subnets[0].Interval = config.D(time.Second)
 		cfg.Alerts.CameraFailingAfter = 2
@@ -476,7 +476,7 @@ func TestBrowserFailingCameraAlert(t *testing.T) {
 
 	// The camera comes back: the alert resolves and the banner goes.
 	accept := false
-	if err := cams.Update("down", sim.CameraPatch{Refuse: &accept}); err != nil {
+	if err := cams.Update("down", camsim.CameraPatch{Refuse: &accept}); err != nil {
 		t.Fatal(err)
 	}
 	b.waitJS(20*time.Second, "the alert resolved on the page", `document.getElementById("alerts").hidden &&

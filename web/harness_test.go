@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"camvisor/actors"
+	"camvisor/actors/camsim"
 	"camvisor/actors/config"
-	"camvisor/actors/go2rtctest"
+	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/db"
 	"camvisor/messages"
 
@@ -30,14 +30,14 @@ type stack struct {
 	env   *actors.Env
 	srv   *Server
 	store *db.Store
-	cams  *sim.Server
+	cams  *camsim.Server
 	token string // the operator token
 
 	facts *testkit.Facts
 }
 
 // startStack runs camvisor against cams with cfg adjusted by tune.
-func startStack(t *testing.T, cams *sim.Server, tune func(*config.Config)) *stack {
+func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *stack {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	cfg := config.Defaults()
@@ -179,7 +179,7 @@ func (d *dashboard) of(typ string) []map[string]any {
 // lease released: the state in which a page reload must start nothing.
 func afterPlaybacks(t *testing.T) (*stack, *go2rtctest.Server) {
 	t.Helper()
-	cams := testkit.Camsim(t, sim.Camera{Name: "yard", Mode: sim.ModeMotion}, sim.Camera{Name: "gate", Mode: sim.ModeMotion})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "yard", Mode: camsim.ModeMotion}, camsim.Camera{Name: "gate", Mode: camsim.ModeMotion})
 	g2 := go2rtctest.New(t, go2rtctest.Options{})
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.Go2RTC.URL = g2.URL()
@@ -194,9 +194,9 @@ func afterPlaybacks(t *testing.T) (*stack, *go2rtctest.Server) {
 	// still for the playbacks to run out.
 	testkit.Eventually(t, 30*time.Second, "playback of an event started",
 		func() bool { return count(st, func(*messages.PlaybackStarted) bool { return true }) >= 1 })
-	static := sim.ModeStatic
+	static := camsim.ModeStatic
 	for _, c := range []string{"yard", "gate"} {
-		if err := cams.Update(c, sim.CameraPatch{Mode: &static}); err != nil {
+		if err := cams.Update(c, camsim.CameraPatch{Mode: &static}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/messages"
 
 	"github.com/gorilla/websocket"
@@ -60,7 +60,7 @@ func TestReloadNeverStartsPlayback(t *testing.T) {
 }
 
 func TestSlowDashboardDroppedFastOneKeepsEverything(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "c"})
 	st := startStack(t, cams, nil)
 	fast := st.connect(true)
 	slow := st.connect(false)
@@ -102,7 +102,7 @@ func TestSlowDashboardDroppedFastOneKeepsEverything(t *testing.T) {
 }
 
 func TestDashboardMessagesValidated(t *testing.T) {
-	cams := testkit.Camsim(t, sim.Camera{Name: "c"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "c"})
 	st := startStack(t, cams, nil)
 	cases := map[string][]byte{
 		"unknown type":   []byte(`{"type":"play","camera":"c"}`),

@@ -8,16 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 )
 
 // TestMotionOnCamsim runs Motion on camsim's cameras the way the patrol
 // sees them: one snapshot per visit, from a fresh connection, visits
 // about a second apart (the patrol's are seconds apart).
 func TestMotionOnCamsim(t *testing.T) {
-	srv, err := sim.New(sim.Options{Cameras: []sim.Camera{
-		{Name: "m", Mode: sim.ModeMotion},
-		{Name: "s", Mode: sim.ModeStatic},
+	srv, err := camsim.New(camsim.Options{Cameras: []camsim.Camera{
+		{Name: "m", Mode: camsim.ModeMotion},
+		{Name: "s", Mode: camsim.ModeStatic},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestMotionOnCamsim(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := sim.Dial(ctx, srv.URL("m"))
+		c, err := camsim.Dial(ctx, srv.URL("m"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func snapshot(t *testing.T, url string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := sim.Dial(ctx, url)
+	c, err := camsim.Dial(ctx, url)
 	if err != nil {
 		t.Fatalf("snapshot %s: %v", url, err)
 	}

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 )
 
 // CamsimPassword is the password of every test camera: tests grep for it
@@ -13,10 +13,10 @@ const CamsimPassword = "s3cret-Pa55"
 
 // Camsim serves cams on an ephemeral loopback port, with credentials, for
 // the test's duration.
-func Camsim(t testing.TB, cams ...sim.Camera) *sim.Server {
+func Camsim(t testing.TB, cams ...camsim.Camera) *camsim.Server {
 	t.Helper()
 	logs := &SyncBuffer{}
-	s, err := sim.New(sim.Options{User: "admin", Pass: CamsimPassword, Cameras: cams, HTTPAddr: "127.0.0.1:0",
+	s, err := camsim.New(camsim.Options{User: "admin", Pass: CamsimPassword, Cameras: cams, HTTPAddr: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Command camsim simulates RTSP IP cameras for camvisor's tests: many
 // cameras on one port, each counting its own connections and showing
 // configurable faults (connection limit, hang, slow answers, dropped
-// streams, refused connections). See package camvisor/cmd/camsim/sim.
+// streams, refused connections). See package camvisor/cmd/camsim/camsim.
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"strings"
 	"syscall"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 )
 
 func main() {
@@ -41,8 +41,8 @@ var errUsage = errors.New("usage")
 
 // config is what the command line asks for.
 type config struct {
-	opts    sim.Options
-	cameras []sim.Camera
+	opts    camsim.Options
+	cameras []camsim.Camera
 	count   int
 	file    string
 	verbose bool
@@ -50,7 +50,7 @@ type config struct {
 
 // parseFlags reads the command line. Errors name the flag and value.
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	cfg := &config{opts: sim.Options{Width: sim.DefaultWidth, Height: sim.DefaultHeight}}
+	cfg := &config{opts: camsim.Options{Width: camsim.DefaultWidth, Height: camsim.DefaultHeight}}
 	fs := flag.NewFlagSet("camsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	// The flag package reports a bad flag and then calls Usage; the full
@@ -101,10 +101,10 @@ Flags:
 		cfg.opts.Width, cfg.opts.Height = wi, hi
 		return nil
 	})
-	fs.IntVar(&cfg.opts.FPS, "fps", sim.DefaultFPS, "frames per second of cameras that do not set fps")
-	fs.IntVar(&cfg.opts.Quality, "quality", sim.DefaultQuality, "JPEG quality 1..100")
+	fs.IntVar(&cfg.opts.FPS, "fps", camsim.DefaultFPS, "frames per second of cameras that do not set fps")
+	fs.IntVar(&cfg.opts.Quality, "quality", camsim.DefaultQuality, "JPEG quality 1..100")
 	fs.Func("camera", "add a camera: `spec` as above (repeatable)", func(v string) error {
-		c, err := sim.ParseCameraSpec(v)
+		c, err := camsim.ParseCameraSpec(v)
 		if err != nil {
 			return err
 		}
@@ -143,12 +143,12 @@ Flags:
 
 // configFile is the JSON form of -config.
 type configFile struct {
-	Cameras []sim.Camera `json:"cameras"`
+	Cameras []camsim.Camera `json:"cameras"`
 }
 
 // allCameras gathers -config, -camera and -cameras, in that order.
-func (cfg *config) allCameras() ([]sim.Camera, error) {
-	var cams []sim.Camera
+func (cfg *config) allCameras() ([]camsim.Camera, error) {
+	var cams []camsim.Camera
 	if cfg.file != "" {
 		b, err := os.ReadFile(cfg.file)
 		if err != nil {
@@ -169,10 +169,10 @@ func (cfg *config) allCameras() ([]sim.Camera, error) {
 	}
 	cams = append(cams, cfg.cameras...)
 	for i := 1; i <= cfg.count; i++ {
-		cams = append(cams, sim.Camera{Name: fmt.Sprintf("cam%04d", i)})
+		cams = append(cams, camsim.Camera{Name: fmt.Sprintf("cam%04d", i)})
 	}
 	if len(cams) == 0 {
-		cams = append(cams, sim.Camera{Name: "cam1"})
+		cams = append(cams, camsim.Camera{Name: "cam1"})
 	}
 	seen := map[string]bool{}
 	for _, c := range cams {
@@ -201,7 +201,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := cfg.opts
 	opts.Cameras = cams
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := sim.New(opts)
+	srv, err := camsim.New(opts)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 )
 
 // TestMain lets the benchmark run this test binary as camsim itself
@@ -154,15 +154,15 @@ func TestRunServesConfiguredCameras(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var cams []sim.Camera
+	var cams []camsim.Camera
 	if err := json.NewDecoder(res.Body).Decode(&cams); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]sim.Camera{
-		"door":    {Name: "door", MaxConnections: 1, Slow: sim.Duration(100 * time.Millisecond), Mode: sim.ModeStatic, FPS: 7},
-		"gate":    {Name: "gate", Hang: true, Mode: sim.ModePattern, FPS: 7},
-		"cam0001": {Name: "cam0001", Mode: sim.ModePattern, FPS: 7},
-		"cam0002": {Name: "cam0002", Mode: sim.ModePattern, FPS: 7},
+	want := map[string]camsim.Camera{
+		"door":    {Name: "door", MaxConnections: 1, Slow: camsim.Duration(100 * time.Millisecond), Mode: camsim.ModeStatic, FPS: 7},
+		"gate":    {Name: "gate", Hang: true, Mode: camsim.ModePattern, FPS: 7},
+		"cam0001": {Name: "cam0001", Mode: camsim.ModePattern, FPS: 7},
+		"cam0002": {Name: "cam0002", Mode: camsim.ModePattern, FPS: 7},
 	}
 	if len(cams) != len(want) {
 		t.Fatalf("cameras %+v", cams)
@@ -174,7 +174,7 @@ func TestRunServesConfiguredCameras(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := sim.Dial(ctx, urls["door"])
+	c, err := camsim.Dial(ctx, urls["door"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func BenchmarkThousandCameras(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-			c, err := sim.Dial(dctx, u)
+			c, err := camsim.Dial(dctx, u)
 			dcancel()
 			<-sem
 			if err != nil {

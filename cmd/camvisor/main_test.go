@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 	"camvisor/db"
 )
 
@@ -80,7 +80,7 @@ type server struct {
 }
 
 // startServer runs the built binary against cams with a fast patrol.
-func startServer(t *testing.T, cams *sim.Server, names []string, dbPath string) *server {
+func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath string) *server {
 	t.Helper()
 	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
 	var b strings.Builder
@@ -125,10 +125,10 @@ func count(t *testing.T, path, table string) int {
 func TestSIGKILLDuringWritesThenReopen(t *testing.T) {
 	testkit.RequireFFmpeg(t)
 	var names []string
-	var list []sim.Camera
+	var list []camsim.Camera
 	for i := range 12 {
 		names = append(names, fmt.Sprintf("k%02d", i))
-		list = append(list, sim.Camera{Name: names[i]})
+		list = append(list, camsim.Camera{Name: names[i]})
 	}
 	cams := testkit.Camsim(t, list...)
 	port := ":" + strings.Split(cams.RTSPAddr(), ":")[1] + "/"

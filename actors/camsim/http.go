@@ -1,4 +1,4 @@
-package sim
+package camsim
 
 import (
 	"encoding/json"

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camsim"
 	"camvisor/actors/testkit"
-	"camvisor/cmd/camsim/sim"
 )
 
 // inFlight starts a request in the background and waits until the stand-in
@@ -58,7 +58,7 @@ func TestOverlappingRequestsFailTheTest(t *testing.T) {
 }
 
 func TestSnapshotOverlappingListIsReported(t *testing.T) {
-	cams := startCamsim(t, sim.Camera{Name: "cam1", Hang: true})
+	cams := startCamsim(t, camsim.Camera{Name: "cam1", Hang: true})
 	rec := &testkit.RecordingTB{TB: t}
 	s := New(rec, Options{DialTimeout: 500 * time.Millisecond})
 	put(t, s, "cam1", cams.URL("cam1"))
@@ -179,7 +179,7 @@ func TestCrossOriginWebSocketRefused(t *testing.T) {
 func TestNoGoroutineLeftAfterCleanup(t *testing.T) {
 	before := runtime.NumGoroutine()
 	t.Run("busy", func(t *testing.T) {
-		cams := startCamsim(t, sim.Camera{Name: "cam1"}, sim.Camera{Name: "hang", Hang: true})
+		cams := startCamsim(t, camsim.Camera{Name: "cam1"}, camsim.Camera{Name: "hang", Hang: true})
 		s := New(t, Options{DialTimeout: time.Minute})
 		put(t, s, "cam1", cams.URL("cam1"))
 		put(t, s, "hang", cams.URL("hang"))

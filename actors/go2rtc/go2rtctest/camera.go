@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 )
 
 // consumer is one viewer or frame.jpeg request attached to a stream object.
@@ -40,9 +40,9 @@ func newConsumer(r *http.Request, format, protocol string) *consumer {
 type producer struct {
 	st     *stream
 	cancel context.CancelFunc
-	client *sim.Client   // the connection once dialled; guarded by Server.mu
-	done   chan struct{} // closed when the connection failed or was closed
-	err    error         // why it ended; set before done is closed
+	client *camsim.Client // the connection once dialled; guarded by Server.mu
+	done   chan struct{}  // closed when the connection failed or was closed
+	err    error          // why it ended; set before done is closed
 }
 
 // Consumers returns how many viewers and frame.jpeg requests are attached
@@ -161,14 +161,14 @@ func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
 
 // dial connects to the first rtsp:// source that answers, giving each
 // DialTimeout, as go2rtc tries a stream's producers in order.
-func (s *Server) dial(ctx context.Context, urls []string) (*sim.Client, error) {
+func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, error) {
 	var errs []error
 	for _, u := range urls {
 		if !strings.HasPrefix(u, "rtsp://") {
 			continue
 		}
 		dctx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout)
-		c, err := sim.Dial(dctx, u)
+		c, err := camsim.Dial(dctx, u)
 		cancel()
 		if err == nil {
 			return c, nil

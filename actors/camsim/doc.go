@@ -1,4 +1,4 @@
-// Package sim simulates RTSP IP cameras for camvisor's tests.
+// Package camsim simulates RTSP IP cameras for camvisor's tests.
 //
 // One Server listens on one TCP port and serves many cameras as paths
 // (rtsp://127.0.0.1:8554/<name>). Each camera streams RFC 2435 RTP/JPEG over
@@ -19,4 +19,4 @@
 // simulated by a closed port: a camera marked Refuse reads the first request
 // line (to learn the path) and resets the connection (SO_LINGER 0), which a
 // client sees as "connection reset by peer" instead of "connection refused".
-package sim
+package camsim

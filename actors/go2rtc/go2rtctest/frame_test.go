@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 )
 
 // GO2RTC.md's "Snapshots" section.
@@ -44,8 +44,8 @@ func TestFrameReturnsJPEG(t *testing.T) {
 	if err != nil {
 		t.Fatalf("frame.jpeg body of %d bytes: %v", len(r.body), err)
 	}
-	if b := img.Bounds(); b.Dx() != sim.DefaultWidth || b.Dy() != sim.DefaultHeight {
-		t.Errorf("frame is %v, want %dx%d", b, sim.DefaultWidth, sim.DefaultHeight)
+	if b := img.Bounds(); b.Dx() != camsim.DefaultWidth || b.Dy() != camsim.DefaultHeight {
+		t.Errorf("frame is %v, want %dx%d", b, camsim.DefaultWidth, camsim.DefaultHeight)
 	}
 	waitFor(t, promptly, "the snapshot's camera connection to close", func() bool {
 		return openOnCamera(cams, "cam1")() == 0
@@ -72,7 +72,7 @@ func TestFrameWhileWatchedTakesNoExtraConnection(t *testing.T) {
 }
 
 func TestFrameFromRefusingCameraIsEmpty200(t *testing.T) {
-	cams := startCamsim(t, sim.Camera{Name: "cam1", Refuse: true})
+	cams := startCamsim(t, camsim.Camera{Name: "cam1", Refuse: true})
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
 	start := time.Now()
@@ -89,7 +89,7 @@ func TestFrameFromRefusingCameraIsEmpty200(t *testing.T) {
 
 func TestFrameFromHangingCameraIsEmpty200AfterDialTimeout(t *testing.T) {
 	const dialTimeout = 300 * time.Millisecond
-	cams := startCamsim(t, sim.Camera{Name: "cam1", Hang: true})
+	cams := startCamsim(t, camsim.Camera{Name: "cam1", Hang: true})
 	s := New(t, Options{DialTimeout: dialTimeout})
 	put(t, s, "cam1", cams.URL("cam1"))
 	start := time.Now()
@@ -108,7 +108,7 @@ func TestFrameUnknownStreamIs404(t *testing.T) {
 }
 
 func TestViewerOfFailingCameraGetsErrorAndIsDetached(t *testing.T) {
-	cams := startCamsim(t, sim.Camera{Name: "cam1", Refuse: true})
+	cams := startCamsim(t, camsim.Camera{Name: "cam1", Refuse: true})
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
 	v := watch(t, s, "cam1")

@@ -12,19 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/cmd/camsim/sim"
+	"camvisor/actors/camsim"
 
 	"github.com/gorilla/websocket"
 )
 
 // startCamsim serves cams with credentials on an ephemeral loopback port
 // and closes the server when the test ends.
-func startCamsim(t testing.TB, cams ...sim.Camera) *sim.Server {
+func startCamsim(t testing.TB, cams ...camsim.Camera) *camsim.Server {
 	t.Helper()
 	if len(cams) == 0 {
-		cams = []sim.Camera{{Name: "cam1"}}
+		cams = []camsim.Camera{{Name: "cam1"}}
 	}
-	srv, err := sim.New(sim.Options{User: "admin", Pass: "pw", Cameras: cams})
+	srv, err := camsim.New(camsim.Options{User: "admin", Pass: "pw", Cameras: cams})
 	if err != nil {
 		t.Fatalf("start camsim: %v", err)
 	}
@@ -52,7 +52,7 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 }
 
 // openOnCamera is how many connections camsim counts open on a camera.
-func openOnCamera(cams *sim.Server, name string) func() int {
+func openOnCamera(cams *camsim.Server, name string) func() int {
 	return func() int { return cams.Stats(name).Open }
 }
 

@@ -161,8 +161,15 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 		waitFor(h, 10*time.Second, "first patrol cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 		// A cycle that overran may leave its killed ffmpeg being reaped while
 		// the next one's runs: both slots held. Ask until one is free.
+		granted := h.mark()
 		h.leaseWhenFree("lab", "tapo")
 		watch(t, g, "camvisor_tapo")
+		// A patrol capture started before the grant may still run on its
+		// own connection (within the budget of 2); from its end on, every
+		// capture goes through the viewer's one connection.
+		waitAfter(h, granted, 20*time.Second, "no ffmpeg left beside the lease", func(e *messages.SlotsChanged) bool {
+			return e.Camera == "tapo" && e.FFmpeg == 0 && e.Leases == 1
+		})
 		testkit.Eventually(t, 5*time.Second, "the viewer's connection open", func() bool { return cams.Stats("tapo").Open == 1 })
 		if st := cams.Stats("tapo"); st.MaxOpen > 2 || st.Refused != 0 {
 			t.Fatalf("camsim: max_open %d refused %d before the captures", st.MaxOpen, st.Refused)

@@ -104,8 +104,9 @@ func (cam *camera) releaseClosedLocked() {
 	}
 }
 
-// peerClosed reports whether the other end of nc has closed it: the
-// kernel holds its FIN (TCP state CLOSE_WAIT or later).
+// peerClosed reports whether nc is closed: by the other end (the kernel
+// holds its FIN: TCP state CLOSE_WAIT or later), or already on our side
+// (its reader saw the end and is about to release it).
 func peerClosed(nc net.Conn) bool {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
@@ -113,10 +114,10 @@ func peerClosed(nc net.Conn) bool {
 	}
 	raw, err := tc.SyscallConn()
 	if err != nil {
-		return false
+		return true
 	}
 	closed := false
-	_ = raw.Control(func(fd uintptr) {
+	err = raw.Control(func(fd uintptr) {
 		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err != nil {
 			return
@@ -126,7 +127,7 @@ func peerClosed(nc net.Conn) bool {
 			closed = true
 		}
 	})
-	return closed
+	return closed || err != nil
 }
 
 // TCP states of Linux's tcp_info (include/net/tcp_states.h).

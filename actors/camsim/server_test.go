@@ -392,3 +392,23 @@ func TestCloseBeforeConnectFreesThePlace(t *testing.T) {
 		t.Errorf("stats %+v, want 1 open, max 1, 1 refused", st)
 	}
 }
+
+// TestReconnectRightAfterClose: a client that closes and at once connects
+// again, hundreds of times, is never refused by a camera with room for
+// one: whichever of camsim's goroutines runs first, the close counts first.
+func TestReconnectRightAfterClose(t *testing.T) {
+	s := newServer(t, Options{Cameras: []Camera{{Name: "tapo", MaxConnections: 1}}})
+	for i := range 300 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := Dial(ctx, s.URL("tapo"))
+		cancel()
+		if err != nil {
+			t.Fatalf("connection %d, right after the previous one closed: %v", i, err)
+		}
+		nextFrame(t, c)
+		c.Close()
+	}
+	if st := s.Stats("tapo"); st.Refused != 0 || st.MaxOpen != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}

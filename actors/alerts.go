@@ -31,10 +31,6 @@ type alertsActor struct {
 	hook   chan *messages.AlertChanged
 }
 
-// refreshEvery bounds how often a still-firing alert re-announces its
-// last_seen.
-const refreshEvery = time.Minute
-
 func alertsProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *alertsActor {
 		return &alertsActor{env: env, firing: map[string]*messages.AlertChanged{}}
@@ -111,7 +107,7 @@ func (a *alertsActor) set(ctx actor.Context, rule, subject string, cond bool, de
 		a.env.Log.Warn("alert firing", "alert", rule, "subject", subject, "reason", detail)
 		a.publish(ctx, f)
 	case cond:
-		refresh := now.Sub(f.LastSeen) >= refreshEvery
+		refresh := now.Sub(f.LastSeen) >= a.env.Policy.AlertRefresh
 		f.LastSeen, f.Detail = now, detail
 		if refresh {
 			a.publish(ctx, f)
@@ -163,7 +159,7 @@ func (a *alertsActor) deliver(changes <-chan *messages.AlertChanged) {
 				break
 			}
 			time.Sleep(wait) // this goroutine only: nothing else waits on it
-			wait = min(2*wait, time.Minute)
+			wait = min(2*wait, a.env.Policy.WebhookMaxBackoff)
 		}
 	}
 }

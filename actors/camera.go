@@ -50,8 +50,9 @@ type cameraActor struct {
 // mailbox, so it needs no lock.
 type cameraCarry struct {
 	ffmpegSeq, jobSeq, leaseSeq int64
-	drain                       bool // the previous incarnation had a lease
-	deepProbe                   bool // a capture succeeded only on its deep-probing retry
+	drain                       bool         // the previous incarnation had a lease
+	restartWaiters              []*actor.PID // asked for the restart: answered by the next incarnation
+	deepProbe                   bool         // a capture succeeded only on its deep-probing retry
 }
 
 // captureJob is one Capture from request to answer.
@@ -128,9 +129,13 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 	case *queueExpired:
 		a.onQueueExpired(ctx, msg)
 	case *messages.RestartCamera:
-		a.onRestartCamera(msg)
+		a.onRestartCamera(ctx, msg)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
+	case *messages.ListOwnedProcesses:
+		answerOwned(ctx, nil, a.processChildren(ctx))
+	case *messages.GetCameraStatus:
+		ctx.Respond(a.status())
 	case *messages.GetFrame:
 		ctx.Respond(&messages.Frame{Camera: a.cam.ID, JPEG: a.lastFrame, At: a.lastFrameAt})
 	case *messages.FrameFetched:
@@ -167,6 +172,12 @@ func (a *cameraActor) onStarted(ctx actor.Context) {
 	// A restarted camera holds only that: say so, or the dashboard and the
 	// census keep the old instance's slots.
 	a.publishSlots(ctx)
+	// The old instance's children are gone (their processes reaped) before
+	// a new instance starts: a requested restart is done.
+	for _, w := range a.carry.restartWaiters {
+		ctx.Send(w, &messages.CameraRestarted{Camera: a.cam.ID, Restarts: a.incarnation - 1})
+	}
+	a.carry.restartWaiters = nil
 }
 
 func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
@@ -181,7 +192,7 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 	case a.lease != nil && a.lease.live && !a.lease.draining:
 		a.fetching[job.id] = job
 		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &fetchExpired{job: job.id})
-		ctx.Request(a.gateway(ctx), &messages.FetchFrame{Ref: job.id, Stream: a.lease.stream, Deadline: job.req.Deadline})
+		ctx.Request(a.env.peers.gateway, &messages.FetchFrame{Ref: job.id, Stream: a.lease.stream, Deadline: job.req.Deadline})
 	default:
 		a.admit(ctx, job)
 	}
@@ -208,7 +219,7 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: job.req.Deadline,
 		DeepProbe: a.carry.deepProbe,
 	}, a.cause)
-	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("ffmpeg/%d", a.carry.ffmpegSeq))
+	pid, err := ctx.SpawnNamed(props, ffmpegName(a.carry.ffmpegSeq))
 	if err != nil {
 		a.answer(ctx, job, messages.OutcomeSpawnError, "spawn ffmpeg actor: "+err.Error(), nil)
 		return
@@ -320,8 +331,11 @@ func (a *cameraActor) onQueueExpired(ctx actor.Context, msg *queueExpired) {
 
 // onRestartCamera fails on purpose: "let it crash" is the one restart path,
 // so an operator's restart and a bug's panic are handled alike.
-func (a *cameraActor) onRestartCamera(msg *messages.RestartCamera) {
+func (a *cameraActor) onRestartCamera(ctx actor.Context, msg *messages.RestartCamera) {
 	a.env.Log.Warn("camera restart requested", "camera", a.cam.ID, "subnet", a.cam.Subnet, "reason", msg.Reason)
+	if ctx.Sender() != nil {
+		a.carry.restartWaiters = append(a.carry.restartWaiters, ctx.Sender())
+	}
 	panic(restartRequested{reason: msg.Reason})
 }
 
@@ -373,23 +387,48 @@ func (a *cameraActor) slotsHeld() int {
 	return n
 }
 
-// describe is the camera's node of the actor tree.
+// processChildren are the children that may own a process: the ffmpeg
+// ones.
+func (a *cameraActor) processChildren(ctx actor.Context) []*actor.PID {
+	var out []*actor.PID
+	for _, c := range ctx.Children() {
+		if a.running[c.Id] != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// status is the camera's state, typed.
+func (a *cameraActor) status() *messages.CameraStatus {
+	st := &messages.CameraStatus{Camera: a.cam.ID, Subnet: a.cam.Subnet, State: "running", MaxConnections: a.cam.MaxConnections,
+		SlotsFFmpeg: len(a.running), SlotsLease: a.slotsHeld() - len(a.running), QueueLength: len(a.queue),
+		Failing: a.failing, ConsecutiveFailures: a.failures}
+	switch {
+	case a.stopping:
+		st.State = "stopping"
+	case a.failing:
+		st.State = "failing"
+	}
+	if a.last != nil {
+		last := *a.last
+		last.JPEG = nil
+		st.Last = &last
+	}
+	return st
+}
+
+// describe is the camera's node of the actor tree: its status, for display.
 func (a *cameraActor) describe(ctx actor.Context) *messages.Node {
-	f := map[string]any{"camera": a.cam.ID, "max_connections": a.cam.MaxConnections, "slots_held": a.slotsHeld(),
-		"slots_ffmpeg": len(a.running), "slots_lease": a.slotsHeld() - len(a.running), "queue_length": len(a.queue),
-		"failing": a.failing, "consecutive_failures": a.failures, "url": config.RedactURL(a.cam.URL), "last_capture": nil}
-	if d := a.last; d != nil {
+	st := a.status()
+	f := map[string]any{"camera": a.cam.ID, "max_connections": st.MaxConnections, "slots_held": a.slotsHeld(),
+		"slots_ffmpeg": st.SlotsFFmpeg, "slots_lease": st.SlotsLease, "queue_length": st.QueueLength,
+		"failing": st.Failing, "consecutive_failures": st.ConsecutiveFailures, "url": config.RedactURL(a.cam.URL), "last_capture": nil}
+	if d := st.Last; d != nil {
 		f["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
 			"via": d.Via, "error": d.Error, "os_pid": d.OSPID}
 	}
-	state := "running"
-	switch {
-	case a.stopping:
-		state = "stopping"
-	case a.failing:
-		state = "failing"
-	}
-	return a.node(ctx, "camera", state, f)
+	return a.node(ctx, "camera", st.State, f)
 }
 
 // publishSlots tells the census, the hub and the metrics the slot use.

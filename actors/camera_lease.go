@@ -12,11 +12,6 @@ import (
 // The camera's side of live views: a lease is a child actor holding one
 // slot of the camera's budget (see camera.go for the budget itself).
 
-// gateway is the gateway actor's pid (root/gateway).
-func (a *cameraActor) gateway(ctx actor.Context) *actor.PID {
-	return ctx.ActorSystem().NewLocalPID(RootName + "/gateway")
-}
-
 // onGrantLease grants a live view when a slot is free, or extends the
 // live one: one lease per camera, never two.
 func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) {
@@ -50,7 +45,7 @@ func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) 
 	case a.slotsHeld() >= a.cam.MaxConnections:
 		refuse(fmt.Sprintf("%v: %d of %d slots held", messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections))
 	default:
-		pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, until, a.gateway(ctx), false), "lease/go2rtc")
+		pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, until, a.env.peers.gateway, false), leaseName)
 		if err != nil {
 			refuse("spawn lease actor: " + err.Error())
 			return
@@ -65,7 +60,7 @@ func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) 
 // drainLease holds a slot for a live view an earlier instance of this
 // camera left: a lease child that only waits for go2rtc to show no viewer.
 func (a *cameraActor) drainLease(ctx actor.Context) {
-	pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, time.Now(), a.gateway(ctx), true), "lease/go2rtc")
+	pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, time.Now(), a.env.peers.gateway, true), leaseName)
 	if err != nil {
 		a.env.Log.Error("spawn draining lease", "camera", a.cam.ID, "reason", err.Error())
 		return

@@ -68,6 +68,12 @@ func (a *ffmpegActor) Receive(ctx actor.Context) {
 		a.onProcessEnded(ctx, msg)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
+	case *messages.ListOwnedProcesses:
+		var own []messages.OwnedProcess
+		if p := a.proc; p != nil {
+			own = []messages.OwnedProcess{{OSPID: p.PID, Owner: ctx.Self().Id, Camera: a.job.Camera, StartedAt: p.Started}}
+		}
+		answerOwned(ctx, own, nil)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.get())
 	case *actor.Restarting:

@@ -95,9 +95,6 @@ const StreamPrefix = "camvisor_"
 // StreamName is camera's go2rtc stream.
 func StreamName(camera string) string { return StreamPrefix + camera }
 
-// maxProbeBackoff caps the wait between probes of an unreachable go2rtc.
-const maxProbeBackoff = 30 * time.Second
-
 func gatewayProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *gatewayActor {
 		return &gatewayActor{env: env, streams: map[string]*gwStream{}, removing: map[string]bool{},
@@ -134,6 +131,8 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onDone(ctx, msg)
 	case *gwProbe:
 		a.onProbe(ctx)
+	case *messages.GetHealth:
+		ctx.Respond(&messages.ServiceHealth{Service: "go2rtc", Healthy: a.healthy, Error: a.lastErr, At: time.Now()})
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
 	case *actor.Stopping, *actor.Restarting:
@@ -147,7 +146,7 @@ func (a *gatewayActor) onStarted(ctx actor.Context) {
 	a.ops = make(chan gwOp)
 	a.stopped = make(chan struct{})
 	a.healthy = true // until a request says otherwise
-	a.backoff = time.Second
+	a.backoff = a.env.Policy.Gateway.ProbeInitial
 	go a.worker(ctx.ActorSystem(), ctx.Self(), a.ops, a.stopped)
 	// Start-up: list, then remove what earlier runs left.
 	a.enqueue(ctx, gwOp{kind: opList})
@@ -351,7 +350,7 @@ func (a *gatewayActor) degrade(ctx actor.Context, err error) {
 	}
 	if a.probe == nil {
 		a.probe = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &gwProbe{})
-		a.backoff = min(2*a.backoff, maxProbeBackoff)
+		a.backoff = min(2*a.backoff, a.env.Policy.Gateway.ProbeMax)
 	}
 }
 
@@ -366,7 +365,7 @@ func (a *gatewayActor) recover(ctx actor.Context, list map[string]go2rtc.Stream)
 	if !a.healthy {
 		a.healthy = true
 		a.lastErr = ""
-		a.backoff = time.Second
+		a.backoff = a.env.Policy.Gateway.ProbeInitial
 		a.env.Log.Info("go2rtc reachable again", "streams", len(list))
 		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "go2rtc", Healthy: true, At: time.Now()})
 		// A restarted go2rtc lost what PATCH put in its memory: register

@@ -1,8 +1,7 @@
 package actors
 
 import (
-	"encoding/json"
-	"fmt"
+	"net"
 	"time"
 
 	"camvisor/messages"
@@ -10,50 +9,85 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// hubActor fans facts out to every dashboard as JSON WebSocket messages:
-// event, play, stop, camera, cycle (and alert). Each dashboard is a child
-// client actor with a bounded send queue; one that falls behind is dropped
-// and the others, and the patrol, never wait for it. A new client first
-// gets what plays right now, asked of the playback policy; history is never
-// replayed as play.
+// hubActor fans facts out to every dashboard over its WebSocket: events,
+// playback (play, stop), camera state, cycles and alerts, in the wire
+// format Env.Wire gives (the HTTP API's, documented with it). Each
+// dashboard is a child client actor with a bounded send queue; one that
+// falls behind is dropped and the others, and the patrol, never wait for
+// it. A new client first gets what plays right now, asked of the playback
+// policy; history is never replayed as play.
 type hubActor struct {
 	life
 	env     *Env
 	clients map[string]*actor.PID
 	seq     int
 
-	cameras map[string]*cameraView // latest state, for `camera` messages
+	cameras map[string]*CameraView // latest state, for camera messages
 	dirty   map[string]bool        // changed since the last flush
 	flush   *time.Timer
 }
 
-// cameraView is a camera's state as the dashboard shows it.
-type cameraView struct {
-	Type                string `json:"type"`
-	Camera              string `json:"camera"`
-	Subnet              string `json:"subnet"`
-	SlotsFFmpeg         int    `json:"slots_ffmpeg"`
-	SlotsLease          int    `json:"slots_lease"`
-	MaxConnections      int    `json:"max_connections"`
-	Queue               int    `json:"queue"`
-	Failing             bool   `json:"failing"`
-	ConsecutiveFailures int    `json:"consecutive_failures"`
-	LastOutcome         string `json:"last_outcome,omitempty"`
-	LastVia             string `json:"last_via,omitempty"`
-	LastCaptureAt       string `json:"last_capture_at,omitempty"`
-	LastCaptureMS       int64  `json:"last_capture_ms,omitempty"`
-	LastError           string `json:"last_error,omitempty"`
+// Wire is the dashboards' wire format. It lives with the HTTP API (web),
+// which documents it; the hub only moves its bytes.
+type Wire interface {
+	// Encode is the message a dashboard receives for a fact, a
+	// *CameraView or a ClientPong; false for what is not pushed.
+	Encode(v any) ([]byte, bool)
+	// Decode turns what a dashboard sent into a command: a
+	// *messages.StopPlayback or a ClientPing; an error closes the
+	// connection with it as the reason.
+	Decode(data []byte) (any, error)
 }
+
+// CameraView is a camera's state as the dashboards show it, folded from
+// its facts.
+type CameraView struct {
+	Camera, Subnet      string
+	SlotsFFmpeg         int
+	SlotsLease          int
+	MaxConnections      int
+	Queue               int
+	Failing             bool
+	ConsecutiveFailures int
+	LastOutcome         messages.Outcome
+	LastVia             string
+	LastCaptureAt       time.Time
+	LastCapture         time.Duration
+	LastError           string
+}
+
+// ClientPing is a dashboard's keep-alive; the hub answers ClientPong.
+type (
+	ClientPing struct{}
+	ClientPong struct{}
+)
+
+// Socket is a dashboard's WebSocket as the client actors use it
+// (gorilla's *websocket.Conn satisfies it). The hub owns it once joined.
+type Socket interface {
+	ReadMessage() (messageType int, p []byte, err error)
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	SetWriteDeadline(t time.Time) error
+	Close() error
+	RemoteAddr() net.Addr
+}
+
+// joinHub hands a dashboard's WebSocket to the hub (Tree.Join); the hub
+// answers hubJoined once its client actor runs.
+type (
+	joinHub struct {
+		socket Socket
+		remote string // for the log
+	}
+	hubJoined struct{ client string }
+)
 
 type flushCameras struct{}
 
-// cameraFlushEvery coalesces camera state changes: slots change with every
-// capture, the dashboard needs them a couple of times a second at most.
-const cameraFlushEvery = 500 * time.Millisecond
-
 func hubProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *hubActor {
-		return &hubActor{env: env, clients: map[string]*actor.PID{}, cameras: map[string]*cameraView{}, dirty: map[string]bool{}}
+		return &hubActor{env: env, clients: map[string]*actor.PID{}, cameras: map[string]*CameraView{}, dirty: map[string]bool{}}
 	}))
 }
 
@@ -70,7 +104,7 @@ func hubWants(evt any) bool {
 // Receive handles one message.
 func (a *hubActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
-	case *messages.JoinHub:
+	case *joinHub:
 		a.onJoinHub(ctx, msg)
 	case *actor.Terminated:
 		a.onTerminated(msg)
@@ -90,32 +124,32 @@ func (a *hubActor) Receive(ctx actor.Context) {
 // onJoinHub asks the playback policy what plays right now, then spawns a
 // client actor that owns the socket and sends that state, and the cameras',
 // before anything else. History is never replayed as play.
-func (a *hubActor) onJoinHub(ctx actor.Context, msg *messages.JoinHub) {
+func (a *hubActor) onJoinHub(ctx actor.Context, msg *joinHub) {
 	joiner := ctx.Sender()
-	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName+"/playback"), &messages.GetPlaybacks{}, 2*time.Second)
+	f := ctx.RequestFuture(a.env.peers.playback, &messages.GetPlaybacks{}, a.env.Policy.DescribeTimeout)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		var initial [][]byte
 		for _, c := range a.cameras {
-			if data, err := json.Marshal(c); err == nil {
+			if data, ok := a.encode(c); ok {
 				initial = append(initial, data)
 			}
 		}
 		if live, ok := res.(*messages.Playbacks); ok && err == nil {
 			for i := range live.Live {
-				if data, ok := wsMessage(&live.Live[i]); ok {
+				if data, ok := a.encode(&live.Live[i]); ok {
 					initial = append(initial, data)
 				}
 			}
 		}
 		a.seq++
-		pid, err := ctx.SpawnNamed(wsClientProps(a.env, msg.Socket, msg.Remote, initial), fmt.Sprintf("client/%d", a.seq))
+		pid, err := ctx.SpawnNamed(wsClientProps(a.env, msg.socket, msg.remote, initial), clientName(a.seq))
 		if err != nil {
-			msg.Socket.Close()
+			msg.socket.Close()
 			return
 		}
 		a.clients[pid.Id] = pid
 		if joiner != nil {
-			ctx.Send(joiner, &messages.HubJoined{Client: pid.Id})
+			ctx.Send(joiner, &hubJoined{client: pid.Id})
 		}
 	})
 }
@@ -129,11 +163,19 @@ func (a *hubActor) onFact(ctx actor.Context, fact any) {
 	if a.noteCamera(ctx, fact) {
 		return
 	}
-	data, ok := wsMessage(fact)
+	data, ok := a.encode(fact)
 	if !ok {
 		return
 	}
 	a.broadcast(ctx, data)
+}
+
+// encode is the wire message for v; nothing without a wire format.
+func (a *hubActor) encode(v any) ([]byte, bool) {
+	if a.env.Wire == nil {
+		return nil, false
+	}
+	return a.env.Wire.Encode(v)
 }
 
 func (a *hubActor) broadcast(ctx actor.Context, data []byte) {
@@ -145,35 +187,34 @@ func (a *hubActor) broadcast(ctx actor.Context, data []byte) {
 // noteCamera folds camera facts into the camera's view, flushed later.
 func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 	var camera, subnet string
-	var apply func(v *cameraView)
+	var apply func(v *CameraView)
 	switch m := fact.(type) {
 	case *messages.SlotsChanged:
 		camera, subnet = m.Camera, m.Subnet
-		apply = func(v *cameraView) {
+		apply = func(v *CameraView) {
 			v.SlotsFFmpeg, v.SlotsLease, v.MaxConnections, v.Queue = m.FFmpeg, m.Leases, m.MaxConnections, m.QueueLength
 		}
 	case *messages.CameraStateChanged:
 		camera, subnet = m.Camera, m.Subnet
-		apply = func(v *cameraView) { v.Failing, v.ConsecutiveFailures = m.Failing, m.ConsecutiveFailures }
+		apply = func(v *CameraView) { v.Failing, v.ConsecutiveFailures = m.Failing, m.ConsecutiveFailures }
 	case *messages.CaptureDone:
 		camera, subnet = m.Camera, m.Subnet
-		apply = func(v *cameraView) {
-			v.LastOutcome, v.LastError, v.LastVia = string(m.Outcome), m.Error, m.Via
-			v.LastCaptureAt = m.EndedAt.UTC().Format(time.RFC3339Nano)
-			v.LastCaptureMS = m.EndedAt.Sub(m.StartedAt).Milliseconds()
+		apply = func(v *CameraView) {
+			v.LastOutcome, v.LastError, v.LastVia = m.Outcome, m.Error, m.Via
+			v.LastCaptureAt, v.LastCapture = m.EndedAt, m.EndedAt.Sub(m.StartedAt)
 		}
 	default:
 		return false
 	}
 	v := a.cameras[camera]
 	if v == nil {
-		v = &cameraView{Type: "camera", Camera: camera, Subnet: subnet}
+		v = &CameraView{Camera: camera, Subnet: subnet}
 		a.cameras[camera] = v
 	}
 	apply(v)
 	a.dirty[camera] = true
 	if a.flush == nil {
-		a.flush = after(ctx.ActorSystem(), ctx.Self(), cameraFlushEvery, &flushCameras{})
+		a.flush = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Hub.CameraFlush, &flushCameras{})
 	}
 	return true
 }
@@ -181,37 +222,9 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 func (a *hubActor) onFlushCameras(ctx actor.Context) {
 	a.flush = nil
 	for camera := range a.dirty {
-		if data, err := json.Marshal(a.cameras[camera]); err == nil {
+		if data, ok := a.encode(a.cameras[camera]); ok {
 			a.broadcast(ctx, data)
 		}
 	}
 	a.dirty = map[string]bool{}
-}
-
-// wsMessage is the JSON a dashboard receives for a fact.
-func wsMessage(fact any) ([]byte, bool) {
-	var v any
-	switch m := fact.(type) {
-	case *messages.EventOpened:
-		v = map[string]any{"type": "event", "id": m.ID, "camera": m.Camera, "subnet": m.Subnet, "at": m.At.UTC(),
-			"label": m.Label, "score": m.Score, "box": m.Box, "detector": m.Detector,
-			"snapshot": fmt.Sprintf("/api/events/%d/snapshot.jpg", m.ID)}
-	case *messages.PlaybackStarted:
-		v = map[string]any{"type": "play", "camera": m.Camera, "subnet": m.Subnet, "player_url": m.PlayerURL,
-			"until": m.Until.UTC(), "reason": m.Reason, "event_id": m.EventID, "extended": m.Extended}
-	case *messages.PlaybackStopped:
-		v = map[string]any{"type": "stop", "camera": m.Camera, "reason": m.Reason}
-	case *messages.CycleEnded:
-		v = map[string]any{"type": "cycle", "subnet": m.Subnet, "number": m.Number, "started_at": m.StartedAt.UTC(),
-			"ended_at": m.EndedAt.UTC(), "duration_ms": m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			"interval_ms": m.Interval.Milliseconds(), "ok": m.OK, "failed": m.Failed, "timed_out": m.TimedOut,
-			"skipped": m.Skipped, "overran": m.Overran}
-	case *messages.AlertChanged:
-		v = map[string]any{"type": "alert", "rule": m.Rule, "subject": m.Subject, "state": m.State,
-			"first_seen": m.FirstSeen.UTC(), "last_seen": m.LastSeen.UTC(), "detail": m.Detail}
-	default:
-		return nil, false
-	}
-	data, err := json.Marshal(v)
-	return data, err == nil
 }

@@ -29,12 +29,13 @@ type Metrics struct {
 	go2rtcStreams  prometheus.Gauge
 	go2rtcUp       prometheus.Gauge
 	rowsDropped    prometheus.Counter
+	restarts       *prometheus.CounterVec
 }
 
 // NewMetrics registers camvisor's collectors, Go's runtime and process
 // collectors, and a /proc-backed gauge of live ffmpeg processes per camera
 // for the run runID.
-func NewMetrics(runID string) *Metrics {
+func NewMetrics(runID, home string) *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: r,
@@ -60,11 +61,13 @@ func NewMetrics(runID string) *Metrics {
 			Help: "1 when go2rtc answers, 0 when unreachable or not configured."}),
 		rowsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "camvisor_recorder_rows_dropped_total",
 			Help: "Record rows dropped because the write queue was full."}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvisor_restarts_total",
+			Help: "Actors a supervisor restarted, by kind (camera, ffmpeg, subnet, a service's name)."}, []string{"kind"}),
 	}
 	r.MustRegister(m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
-		m.cycleSeconds, m.cycleOverruns, m.go2rtcStreams, m.go2rtcUp, m.rowsDropped,
+		m.cycleSeconds, m.cycleOverruns, m.go2rtcStreams, m.go2rtcUp, m.rowsDropped, m.restarts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&procCollector{run: runID, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
+		&procCollector{run: runID, home: home, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
 			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)})
 	return m
 }
@@ -72,8 +75,8 @@ func NewMetrics(runID string) *Metrics {
 // procCollector reads /proc at every scrape: the process gauge never
 // drifts from what the kernel says.
 type procCollector struct {
-	run  string
-	desc *prometheus.Desc
+	run, home string
+	desc      *prometheus.Desc
 }
 
 func (c *procCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -81,7 +84,7 @@ func (c *procCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *procCollector) Collect(ch chan<- prometheus.Metric) {
 	per := map[string]int{}
 	for _, p := range osproc.Scan("ffmpeg") {
-		if p.Run == c.run && !p.Zombie() {
+		if osproc.Classify(p, c.run, c.home) == osproc.ThisRun && !p.Zombie() {
 			per[p.Camera()]++
 		}
 	}
@@ -107,7 +110,7 @@ func metricsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.SlotsChanged, *messages.CaptureDone, *messages.ProcessExited, *messages.ProcessReaped,
 		*messages.CycleEnded, *messages.StreamRegistered, *messages.StreamRemoved, *messages.ServiceHealth,
-		*messages.RecorderHealth:
+		*messages.RecorderHealth, *messages.ActorRestarted:
 		return true
 	}
 	return false
@@ -133,6 +136,9 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		for _, r := range []messages.StopReason{messages.StopDone, messages.StopTimeout, messages.StopParentStopped,
 			messages.StopRestart, messages.StopShutdown, messages.StopReaped} {
 			m.processStops.WithLabelValues(string(r))
+		}
+		for _, kind := range []string{"camera", "ffmpeg", "subnet"} {
+			m.restarts.WithLabelValues(kind)
 		}
 		for _, sub := range a.env.Config.Subnets {
 			m.cycleOverruns.WithLabelValues(sub.Name)
@@ -175,6 +181,8 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 			m.rowsDropped.Add(float64(msg.Dropped - a.dropped))
 			a.dropped = msg.Dropped
 		}
+	case *messages.ActorRestarted:
+		m.restarts.WithLabelValues(msg.Kind).Inc()
 	case *messages.Describe:
 		answerDescribe(ctx, a.node(ctx, "metrics", "running", map[string]any{"since": a.startedAt.Format(time.RFC3339)}))
 	}

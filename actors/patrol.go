@@ -17,7 +17,7 @@ type patrolActor struct {
 func patrolProps(env *Env, parent *stopCause) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *patrolActor {
 		return &patrolActor{env: env, cause: newStopCause(parent)}
-	}), actor.WithSupervisor(restartWithBackoff()))
+	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
 // Receive handles one message.
@@ -27,6 +27,8 @@ func (a *patrolActor) Receive(ctx actor.Context) {
 		a.onStarted(ctx)
 	case *messages.Describe:
 		answerDescribe(ctx, a.node(ctx, "patrol", "running", map[string]any{"subnets": len(a.env.Config.Subnets)}))
+	case *messages.ListOwnedProcesses:
+		answerOwned(ctx, nil, ctx.Children())
 	case *actor.Restarting:
 		a.cause.set(messages.StopRestart)
 	}
@@ -34,7 +36,7 @@ func (a *patrolActor) Receive(ctx actor.Context) {
 
 func (a *patrolActor) onStarted(ctx actor.Context) {
 	for _, sub := range a.env.Config.Subnets {
-		if _, err := ctx.SpawnNamed(subnetProps(a.env, sub, a.cause), "subnet/"+sub.Name); err != nil {
+		if _, err := ctx.SpawnNamed(subnetProps(a.env, sub, a.cause), subnetName(sub.Name)); err != nil {
 			a.env.Log.Error("spawn subnet", "subnet", sub.Name, "reason", err.Error())
 		}
 	}

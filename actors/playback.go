@@ -166,7 +166,7 @@ func (a *playbackActor) start(ctx actor.Context, camera, kind, reason string, ev
 		return
 	}
 	a.pending[camera] = p
-	ctx.Request(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(cam.Subnet, camera)),
+	ctx.Request(a.env.peers.camera(cam.Subnet, camera),
 		&messages.GrantLease{Camera: camera, Until: p.fact.Until, Reason: kind})
 	// A lease answers within its registration time; a camera that is
 	// restarting may never answer: do not count it against max_live for ever.
@@ -220,7 +220,7 @@ func (a *playbackActor) extend(ctx actor.Context, p *playing, event int64) {
 	p.timer.Stop()
 	p.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(until), &playbackOver{camera: p.fact.Camera, until: until})
 	if a.env.Config.Go2RTC.Enabled() {
-		ctx.Request(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(p.fact.Subnet, p.fact.Camera)),
+		ctx.Request(a.env.peers.camera(p.fact.Subnet, p.fact.Camera),
 			&messages.GrantLease{Camera: p.fact.Camera, Until: until, Reason: "detection"})
 	}
 	fact := p.fact
@@ -252,7 +252,7 @@ func (a *playbackActor) stop(ctx actor.Context, camera, reason string) {
 	p.timer.Stop()
 	a.cooldown[camera] = time.Now().Add(a.env.Config.Playback.Cooldown.Duration)
 	if a.env.Config.Go2RTC.Enabled() {
-		ctx.Send(ctx.ActorSystem().NewLocalPID(RootName+"/"+CameraPath(p.fact.Subnet, camera)), &messages.ReleaseLease{Camera: camera, Reason: reason})
+		ctx.Send(a.env.peers.camera(p.fact.Subnet, camera), &messages.ReleaseLease{Camera: camera, Reason: reason})
 	}
 	ctx.ActorSystem().EventStream.Publish(&messages.PlaybackStopped{Camera: camera, Reason: reason, At: time.Now()})
 }

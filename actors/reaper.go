@@ -60,10 +60,6 @@ type (
 	}
 )
 
-// unownedConfirmAfter is how long the reaper waits before its second look
-// at a process of this run that no actor claimed.
-const unownedConfirmAfter = time.Second
-
 // reaperWants are the facts the root subscribes the reaper to.
 func reaperWants(evt any) bool {
 	_, ok := evt.(*messages.SlotsChanged)
@@ -135,12 +131,12 @@ func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 		if p.Zombie() {
 			continue
 		}
-		switch {
-		case p.Run == "" || p.Home != a.env.Home:
-			census.Untagged++ // someone else's, or another camvisor's
-		case p.Run != a.env.RunID:
+		switch osproc.Classify(p, a.env.RunID, a.env.Home) {
+		case osproc.NotOurs:
+			census.Untagged++
+		case osproc.OtherRun:
 			census.Foreign++
-		default:
+		case osproc.ThisRun:
 			perCamera[p.Camera()]++
 		}
 	}
@@ -175,11 +171,12 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 	var foreign, mine []osproc.Info
 	untagged := 0
 	for _, p := range msg.procs {
+		class := osproc.Classify(p, a.env.RunID, a.env.Home)
 		switch {
 		case p.Zombie():
-		case p.Run == "" || p.Home != a.env.Home:
-			untagged++ // someone else's, or another camvisor's: never touched
-		case p.Run != a.env.RunID:
+		case class == osproc.NotOurs:
+			untagged++ // never touched
+		case class == osproc.OtherRun:
 			foreign = append(foreign, p)
 		case msg.confirm && !slices.ContainsFunc(msg.suspect, func(s osproc.Info) bool { return s.PID == p.PID && s.StartAt == p.StartAt }):
 			// Not a suspect of the first look: judged at the next sweep.
@@ -195,19 +192,20 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 		a.kill(ctx, done, foreign, nil, true)
 		return
 	}
-	// Ask the tree who owns what, now that /proc was read.
-	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName), &messages.Describe{Deadline: time.Now().Add(3 * time.Second)}, 4*time.Second)
+	// Ask the patrol, under which every process runs, who owns what, now
+	// that /proc was read.
+	wait := a.env.Policy.DescribeTimeout
+	f := ctx.RequestFuture(a.env.peers.patrol, &messages.ListOwnedProcesses{Deadline: time.Now().Add(wait)}, wait+time.Second)
 	ctx.ReenterAfter(f, func(res any, err error) {
-		tree, ok := res.(*messages.Node)
+		owned, ok := res.(*messages.OwnedProcesses)
 		if err != nil || !ok {
-			a.env.Log.Warn("reaper could not ask the tree who owns what; this run's processes wait for the next sweep", "reason", errText(err))
+			a.env.Log.Warn("reaper could not ask the patrol who owns what; this run's processes wait for the next sweep", "reason", errText(err))
 			a.kill(ctx, done, foreign, nil, true)
 			return
 		}
-		owned, silent := ownership(tree)
 		var suspects []osproc.Info
 		for _, p := range mine {
-			if _, ok := owned[p.PID]; ok || underSilent(p.Owner, silent) {
+			if owns(owned, p) || underSilent(p.Owner, owned.Silent) {
 				continue
 			}
 			suspects = append(suspects, p)
@@ -219,7 +217,7 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 			// Kill the foreign ones now; look at the suspects again in a moment.
 			a.kill(ctx, done, foreign, nil, false)
 			system, self := ctx.ActorSystem(), ctx.Self()
-			time.AfterFunc(unownedConfirmAfter, func() {
+			time.AfterFunc(a.env.Policy.Reaper.ConfirmAfter, func() {
 				system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg"), confirm: true, suspect: suspects, done: done})
 			})
 		default:
@@ -250,7 +248,7 @@ func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign,
 					ThisRun: group.thisRun, Argv: argv, At: time.Now()})
 			}
 		}
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(a.env.Policy.Reaper.KillWait)
 		for _, r := range reaped {
 			for time.Now().Before(deadline) {
 				if info, ok := osproc.Read(r.OSPID); !ok || info.Zombie() {
@@ -298,24 +296,14 @@ func (a *reaperActor) onStopping() {
 	}
 }
 
-// ownership lists the os_pids the tree's ffmpeg actors own, and the paths
-// of actors that did not answer (their processes cannot be judged now).
-func ownership(n *messages.Node) (owned map[int]string, silent []string) {
-	owned = map[int]string{}
-	var walk func(*messages.Node)
-	walk = func(n *messages.Node) {
-		if n.State == "no answer" {
-			silent = append(silent, n.Path)
-		}
-		if pid, ok := n.Fields["os_pid"].(int); ok && n.Kind == "ffmpeg" {
-			owned[pid] = n.Path
-		}
-		for _, c := range n.Children {
-			walk(c)
+// owns reports whether a live actor claims p.
+func owns(o *messages.OwnedProcesses, p osproc.Info) bool {
+	for _, op := range o.Processes {
+		if op.OSPID == p.PID {
+			return true
 		}
 	}
-	walk(n)
-	return owned, silent
+	return false
 }
 
 // underSilent reports whether owner is at or below an actor that did not

@@ -118,7 +118,7 @@ func TestUnownedProcessOfThisRunKilled(t *testing.T) {
 	if !reaped.ThisRun {
 		t.Errorf("reaped %+v", reaped)
 	}
-	if took := reaped.At.Sub(at); took < unownedConfirmAfter {
+	if took := reaped.At.Sub(at); took < DefaultPolicy().Reaper.ConfirmAfter {
 		t.Errorf("killed %s after it appeared, before the second look that confirms it", took)
 	}
 	alert := waitFor(h, 10*time.Second, "unowned_process fires", func(e *messages.AlertChanged) bool { return e.Rule == "unowned_process" })

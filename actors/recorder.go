@@ -57,15 +57,6 @@ type (
 	pruneMore  struct{} // the retention run has more to delete
 )
 
-// Recorder policy that is not configuration.
-const (
-	maxBatch        = 2000      // rows per transaction
-	pruneBatch      = 500       // rows per DELETE statement
-	prunePerJob     = 20        // statements per prune job, so writes interleave
-	pruneEvery      = time.Hour // how often retention runs
-	maxWriteBackoff = 30 * time.Second
-)
-
 func recorderProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *recorderActor {
 		return &recorderActor{env: env}
@@ -81,7 +72,7 @@ func recorded(evt any) bool {
 		*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered,
 		*messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed,
-		*messages.ProcessReaped, *messages.AlertChanged:
+		*messages.ProcessReaped, *messages.AlertChanged, *messages.ActorRestarted:
 		return true
 	}
 	return false
@@ -97,7 +88,7 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 	case *retryWrite:
 		a.onRetry(ctx)
 	case *pruneDue:
-		a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), pruneEvery, &pruneDue{})
+		a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneEvery, &pruneDue{})
 		a.onPruneDue(ctx)
 	case *pruneMore:
 		a.onPruneDue(ctx)
@@ -124,7 +115,7 @@ func (a *recorderActor) onStarted(ctx actor.Context) {
 	a.stopped = make(chan struct{})
 	a.backoff = time.Second
 	go a.writer(ctx.ActorSystem(), ctx.Self(), a.jobs, a.stopped)
-	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), time.Minute, &pruneDue{})
+	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneFirst, &pruneDue{})
 }
 
 // onFact queues a row, or drops and counts it when the queue is full.
@@ -146,7 +137,7 @@ func (a *recorderActor) flush(ctx actor.Context) {
 	if a.writing || len(a.pending) == 0 || a.retry != nil {
 		return
 	}
-	n := min(len(a.pending), maxBatch)
+	n := min(len(a.pending), a.env.Policy.Recorder.MaxBatch)
 	batch := make([]any, n, n+1)
 	copy(batch, a.pending[:n])
 	a.pending = append(a.pending[:0:0], a.pending[n:]...)
@@ -176,7 +167,7 @@ func (a *recorderActor) onBatchWritten(ctx actor.Context, msg *batchWritten) {
 			a.dropped += int64(over)
 		}
 		a.retry = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &retryWrite{})
-		a.backoff = min(2*a.backoff, maxWriteBackoff)
+		a.backoff = min(2*a.backoff, a.env.Policy.Recorder.MaxWriteBackoff)
 		return
 	}
 	if a.lastErr != "" {
@@ -231,13 +222,13 @@ func (a *recorderActor) onStopping(ctx actor.Context) {
 	final := recordJob{facts: append(a.pending, &db.Dropped{Rows: a.dropped}), final: true}
 	select {
 	case jobs <- final:
-	case <-time.After(10 * time.Second):
+	case <-time.After(a.env.Policy.Recorder.StopWait):
 	}
 	close(jobs)
 	select {
 	case <-a.stopped:
-	case <-time.After(10 * time.Second):
-		a.env.Log.Error("record writer did not finish within 10s; rows may be lost", "queued", len(a.pending))
+	case <-time.After(a.env.Policy.Recorder.StopWait):
+		a.env.Log.Error("record writer did not finish in time; rows may be lost", "queued", len(a.pending), "waited", a.env.Policy.Recorder.StopWait.String())
 	}
 }
 
@@ -268,8 +259,8 @@ func (a *recorderActor) writer(system *actor.ActorSystem, self *actor.PID, jobs 
 // prune deletes old rows in small statements; more reports unfinished work.
 func (a *recorderActor) prune(before time.Time) (more bool, err error) {
 	var total int64
-	for range prunePerJob {
-		n, err := a.env.Store.Prune(before, pruneBatch)
+	for range a.env.Policy.Recorder.PrunePerJob {
+		n, err := a.env.Store.Prune(before, a.env.Policy.Recorder.PruneBatch)
 		total += n
 		if err != nil {
 			return false, err

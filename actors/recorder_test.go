@@ -189,3 +189,60 @@ func TestRecorderWriteFailure(t *testing.T) {
 		t.Errorf("%d cycles after recovery, %d were committed before the failure", after, committed)
 	}
 }
+
+// TestRestartsOnRecord: every restart a supervisor decides is a fact, a
+// row and a count: an ffmpeg child retried by its camera, a camera
+// restarted on request.
+func TestRestartsOnRecord(t *testing.T) {
+	list := []camsim.Camera{{Name: "down", Refuse: true}, {Name: "ok"}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
+	h, store := startRecordedTree(t, cams, cfg)
+	if d := h.capture("lab", "down", 20*time.Second); d.Attempts != 2 {
+		t.Fatalf("capture of a refusing camera: %d attempts, want a retry", d.Attempts)
+	}
+	h.waitCamera("lab", "ok")
+	h.tree.System.Root.Send(h.camera("lab", "ok"), &messages.RestartCamera{Reason: "test"})
+	cam := waitFor(h, 10*time.Second, "the camera's restart", func(e *messages.ActorRestarted) bool { return e.Kind == "camera" })
+	if cam.Actor != "root/"+CameraPath("lab", "ok") || !strings.Contains(cam.Reason, "requested: test") {
+		t.Errorf("camera restart %+v", cam)
+	}
+	retry := waitFor(h, 10*time.Second, "the ffmpeg retry", func(e *messages.ActorRestarted) bool { return e.Kind == "ffmpeg" })
+	if !strings.Contains(retry.Actor, "/camera/down/ffmpeg/") || !strings.Contains(retry.Reason, "retry after exit") {
+		t.Errorf("ffmpeg restart %+v", retry)
+	}
+	h.shutdown()
+	var rows []struct {
+		Actor  string `db:"actor"`
+		Kind   string `db:"kind"`
+		Reason string `db:"reason"`
+	}
+	if err := store.DB.Select(&rows, "SELECT actor, kind, reason FROM restarts ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, r := range rows {
+		kinds[r.Kind]++
+		if strings.Contains(r.Reason, testkit.CamsimPassword) {
+			t.Errorf("restart reason holds the password: %s", r.Reason)
+		}
+	}
+	if kinds["camera"] != 1 || kinds["ffmpeg"] < 1 {
+		t.Errorf("restarts on record by kind: %v, want one camera and the ffmpeg retries", kinds)
+	}
+	families, err := h.tree.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "camvisor_restarts_total" {
+			for _, m := range f.GetMetric() {
+				counted[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if counted["camera"] != 1 || counted["ffmpeg"] != float64(kinds["ffmpeg"]) {
+		t.Errorf("camvisor_restarts_total %v, want the record's %v", counted, kinds)
+	}
+}

@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"time"
-
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -26,10 +24,32 @@ type rootActor struct {
 	stopping bool
 }
 
+// service is one child of the root besides the patrol.
+type service struct {
+	name  string
+	props func(*Env) *actor.Props
+	wants func(fact any) bool // the facts it is subscribed to; nil for none
+	runs  func(*Env) bool     // whether this tree has it; nil for always
+}
+
+// services are the root's children, declared once: spawned in this order
+// before the patrol, stopped in the reverse order after it (the recorder
+// last, so it writes every exit). Each is restarted by Policy.Restart.
+var services = []service{
+	{name: RecorderName, props: recorderProps, wants: recorded, runs: func(e *Env) bool { return e.Store != nil }},
+	{name: ReaperName, props: reaperProps, wants: reaperWants},
+	{name: AlertsName, props: alertsProps, wants: alertsWant},
+	{name: MetricsName, props: metricsProps, wants: metricsWant},
+	{name: GatewayName, props: gatewayProps, wants: gatewayWants, runs: func(e *Env) bool { return e.Config.Go2RTC.Enabled() }},
+	{name: DetectorName, props: detectorProps, wants: detectorWants},
+	{name: PlaybackName, props: playbackProps, wants: playbackWants},
+	{name: HubName, props: hubProps, wants: hubWants},
+}
+
 func rootProps(env *Env, done chan struct{}) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *rootActor {
 		return &rootActor{env: env, cause: newStopCause(nil), done: done}
-	}), actor.WithSupervisor(restartWithBackoff()))
+	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
 // Receive handles one message.
@@ -58,21 +78,14 @@ func (a *rootActor) Receive(ctx actor.Context) {
 }
 
 func (a *rootActor) onStarted(ctx actor.Context) {
-	if a.env.Store != nil {
-		a.spawnService(ctx, recorderProps(a.env), "recorder", recorded)
+	for _, svc := range services {
+		if svc.runs == nil || svc.runs(a.env) {
+			a.spawnService(ctx, svc)
+		}
 	}
-	a.spawnService(ctx, reaperProps(a.env), "reaper", reaperWants)
-	a.spawnService(ctx, alertsProps(a.env), "alerts", alertsWant)
-	a.spawnService(ctx, metricsProps(a.env), "metrics", metricsWant)
-	if a.env.Config.Go2RTC.Enabled() {
-		a.spawnService(ctx, gatewayProps(a.env), "gateway", gatewayWants)
-	}
-	a.spawnService(ctx, detectorProps(a.env), "detector", detectorWants)
-	a.spawnService(ctx, playbackProps(a.env), "playback", playbackWants)
-	a.spawnService(ctx, hubProps(a.env), "hub", hubWants)
 	// Processes an earlier run left hold camera connections: the reaper
 	// sweeps them away before the first cycle.
-	f := ctx.RequestFuture(ctx.ActorSystem().NewLocalPID(RootName+"/reaper"), &messages.Sweep{}, 15*time.Second)
+	f := ctx.RequestFuture(a.env.peers.reaper, &messages.Sweep{}, a.env.Policy.StartupSweep)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		if err != nil {
 			a.env.Log.Error("start-up sweep did not finish; starting the patrol anyway", "reason", err.Error())
@@ -80,7 +93,7 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 		if a.stopping {
 			return
 		}
-		pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), "patrol")
+		pid, err := ctx.SpawnNamed(patrolProps(a.env, a.cause), PatrolName)
 		if err != nil {
 			a.env.Log.Error("spawn patrol", "reason", err.Error())
 			return
@@ -92,15 +105,15 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 // spawnService spawns a service and subscribes it to the facts it wants,
 // here and now: a subscription made in the service's own Started could
 // miss the patrol's first facts, as Started runs asynchronously.
-func (a *rootActor) spawnService(ctx actor.Context, props *actor.Props, name string, wants func(any) bool) {
-	pid, err := ctx.SpawnNamed(props, name)
+func (a *rootActor) spawnService(ctx actor.Context, svc service) {
+	pid, err := ctx.SpawnNamed(svc.props(a.env), svc.name)
 	if err != nil {
-		a.env.Log.Error("spawn "+name, "reason", err.Error())
+		a.env.Log.Error("spawn "+svc.name, "reason", err.Error())
 		return
 	}
 	a.services = append(a.services, pid)
-	if wants != nil {
-		a.subs = append(a.subs, forward(ctx.ActorSystem(), pid, wants))
+	if svc.wants != nil {
+		a.subs = append(a.subs, forward(ctx.ActorSystem(), pid, svc.wants))
 	}
 }
 

@@ -44,25 +44,15 @@ type (
 	cycleDeadline struct{ number int64 }
 )
 
-// minCaptureWindow is the least time left in a cycle for which a capture
-// is still started (less would only start a process to kill it), or a
-// quarter of the interval when that is shorter.
-const minCaptureWindow = 500 * time.Millisecond
-
 func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 	// Incarnations run one after another on the same mailbox: the shared
 	// counter needs no lock.
 	var number int64
 	return actor.PropsFromProducer(lived(func() *subnetActor {
 		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number}
-	}), actor.WithSupervisor(restartWithBackoff()))
+	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
-// restartWithBackoff restarts a crashed child after a delay that grows with
-// its recent crashes; it never gives up, so a camera is never dropped.
-func restartWithBackoff() actor.SupervisorStrategy {
-	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
-}
 
 // Receive handles one message.
 func (a *subnetActor) Receive(ctx actor.Context) {
@@ -77,6 +67,8 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 		a.onCycleDeadline(ctx, msg)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
+	case *messages.ListOwnedProcesses:
+		answerOwned(ctx, nil, ctx.Children())
 	case *actor.Stopping:
 		a.onStopping()
 	case *actor.Restarting:
@@ -87,7 +79,7 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 
 func (a *subnetActor) onStarted(ctx actor.Context) {
 	for _, cam := range a.sub.Cameras {
-		pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Camera: cam}, a.cause), "camera/"+cam.ID)
+		pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Camera: cam}, a.cause), cameraName(cam.ID))
 		if err != nil {
 			a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
 			continue
@@ -122,7 +114,7 @@ func (a *subnetActor) ask(ctx actor.Context) {
 	c := a.cur
 	for len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
 		left := time.Until(c.deadline)
-		if left < min(minCaptureWindow, a.sub.Interval.Duration/4) {
+		if left < min(a.env.Policy.MinCaptureWindow, a.sub.Interval.Duration/4) {
 			return
 		}
 		id := c.pending[0]

@@ -55,6 +55,10 @@ type Env struct {
 	RunRow int64
 	// Metrics are the Prometheus collectors; Start creates them when nil.
 	Metrics *Metrics
+	// Wire is the dashboards' wire format (web's); nil: nothing is pushed.
+	Wire Wire
+	// Policy is the tree's internal policy; nil means DefaultPolicy.
+	Policy *Policy
 	// Tap, when set, receives every fact the tree publishes, from the
 	// first one on (tests and tools; a slow Tap slows every publisher).
 	Tap func(fact any)
@@ -62,6 +66,8 @@ type Env struct {
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
 	KillDisabled bool
+
+	peers *peers // set by Start
 }
 
 // Tree is a running supervision tree.
@@ -73,14 +79,8 @@ type Tree struct {
 	done    chan struct{}
 }
 
-// RootName is the root actor's name; every actor path starts with it.
-const RootName = "root"
-
 // Start builds the actor system and spawns the tree for env.Config.
 func Start(env *Env) (*Tree, error) {
-	if env.Metrics == nil {
-		env.Metrics = NewMetrics(env.RunID)
-	}
 	if env.Home == "" {
 		home, err := filepath.Abs(env.Config.DB)
 		if err != nil {
@@ -88,14 +88,22 @@ func Start(env *Env) (*Tree, error) {
 		}
 		env.Home = home
 	}
+	if env.Metrics == nil {
+		env.Metrics = NewMetrics(env.RunID, env.Home)
+	}
+	if env.Policy == nil {
+		env.Policy = DefaultPolicy()
+	}
 	libLog := env.Log.With("lib", "protoactor")
 	system := actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
 	))
 	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{})}
+	env.peers = newPeers(system)
 	if env.Tap != nil {
 		system.EventStream.Subscribe(env.Tap)
 	}
+	system.EventStream.Subscribe(publishRestarts(system))
 	pid, err := system.Root.SpawnNamed(rootProps(env, t.done), RootName)
 	if err != nil {
 		system.Shutdown()
@@ -141,11 +149,6 @@ func (t *Tree) Running(path string) bool {
 	return ok
 }
 
-// CameraPath is the path of camera id's actor below the root.
-func CameraPath(subnet, id string) string {
-	return "patrol/subnet/" + subnet + "/camera/" + id
-}
-
 // stopCause tells a child why its parent is stopping it. The parent sets
 // it in its own Stopping/Restarting handler, which protoactor runs before
 // it stops the children; a message could not carry it, because the
@@ -168,6 +171,31 @@ func (c *stopCause) get() messages.StopReason {
 		}
 	}
 	return messages.StopParentStopped
+}
+
+// publishRestarts turns every restart a supervisor decides into an
+// ActorRestarted fact: recorded, counted, and shown, like every other
+// thing that happens to the tree.
+func publishRestarts(system *actor.ActorSystem) func(evt any) {
+	return func(evt any) {
+		e, ok := evt.(*actor.SupervisorEvent)
+		if !ok || e.Directive != actor.RestartDirective || e.Child == nil {
+			return
+		}
+		system.EventStream.Publish(&messages.ActorRestarted{Actor: e.Child.Id, Kind: kindOf(e.Child.Id),
+			Reason: restartReason(e.Reason), At: time.Now()})
+	}
+}
+
+// restartReason says why a supervisor restarted a child, without secrets.
+func restartReason(reason any) string {
+	switch r := reason.(type) {
+	case *messages.SnapshotTaken:
+		return "retry after " + string(r.Outcome) + ": " + r.Error // redacted by the ffmpeg actor
+	case restartRequested:
+		return "requested: " + r.reason
+	}
+	return config.RedactText(fmt.Sprint(reason))
 }
 
 // forward subscribes pid to the facts of the event stream that want

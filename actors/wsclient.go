@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 type wsClientActor struct {
 	life
 	env     *Env
-	sock    messages.Socket
+	sock    Socket
 	remote  string
 	initial [][]byte // sent before anything else
 	out     chan []byte
@@ -34,13 +33,7 @@ type (
 	socketEnded struct{ err error }
 )
 
-// Client policy.
-const (
-	clientQueue        = 256 // messages a client may have waiting
-	clientWriteTimeout = 5 * time.Second
-)
-
-func wsClientProps(env *Env, sock messages.Socket, remote string, initial [][]byte) *actor.Props {
+func wsClientProps(env *Env, sock Socket, remote string, initial [][]byte) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *wsClientActor {
 		return &wsClientActor{env: env, sock: sock, remote: remote, initial: initial}
 	}))
@@ -68,7 +61,7 @@ func (a *wsClientActor) Receive(ctx actor.Context) {
 }
 
 func (a *wsClientActor) onStarted(ctx actor.Context) {
-	a.out = make(chan []byte, clientQueue+len(a.initial))
+	a.out = make(chan []byte, a.env.Policy.Hub.ClientQueue+len(a.initial))
 	for _, data := range a.initial {
 		a.out <- data
 	}
@@ -76,7 +69,7 @@ func (a *wsClientActor) onStarted(ctx actor.Context) {
 	system, self, out := ctx.ActorSystem(), ctx.Self(), a.out
 	go func() { // writer: one at a time, as the socket requires; the channel is a local, the field is dropped on stop
 		for data := range out {
-			_ = a.sock.SetWriteDeadline(time.Now().Add(clientWriteTimeout))
+			_ = a.sock.SetWriteDeadline(time.Now().Add(a.env.Policy.Hub.WriteTimeout))
 			if err := a.sock.WriteMessage(websocket.TextMessage, data); err != nil {
 				system.Root.Send(self, &socketEnded{err: err})
 				return
@@ -111,31 +104,28 @@ func (a *wsClientActor) onOutbound(ctx actor.Context, msg *outbound) {
 	}
 }
 
-// clientMessage is what a dashboard may send.
-type clientMessage struct {
-	Type   string `json:"type"`
-	Camera string `json:"camera"`
-}
-
-// onInbound accepts `stop {camera}` (the Stop button) and `ping`; anything
-// else closes the connection with the reason.
+// onInbound passes a dashboard's command on (the Stop button) or answers
+// its ping; anything the wire format refuses closes the connection with
+// the reason.
 func (a *wsClientActor) onInbound(ctx actor.Context, msg *inbound) {
-	var m clientMessage
-	if err := json.Unmarshal(msg.data, &m); err != nil {
-		a.close(ctx, "not a JSON message")
+	if a.env.Wire == nil {
+		a.close(ctx, "no wire format")
 		return
 	}
-	switch m.Type {
-	case "stop":
-		if m.Camera == "" {
-			a.close(ctx, "stop without a camera")
-			return
+	cmd, err := a.env.Wire.Decode(msg.data)
+	if err != nil {
+		a.close(ctx, err.Error())
+		return
+	}
+	switch m := cmd.(type) {
+	case *messages.StopPlayback:
+		ctx.Send(a.env.peers.playback, m)
+	case ClientPing:
+		if data, ok := a.env.Wire.Encode(ClientPong{}); ok {
+			ctx.Send(ctx.Self(), &outbound{data: data})
 		}
-		ctx.Send(ctx.ActorSystem().NewLocalPID(RootName+"/playback"), &messages.StopPlayback{Camera: m.Camera, Reason: "stopped from the dashboard"})
-	case "ping":
-		ctx.Send(ctx.Self(), &outbound{data: []byte(`{"type":"pong"}`)})
 	default:
-		a.close(ctx, fmt.Sprintf("unknown message type %q", m.Type))
+		a.close(ctx, fmt.Sprintf("unsupported command %T", cmd))
 	}
 }
 

@@ -213,6 +213,9 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 		err = writeReaped(tx, run, m)
 	case *messages.AlertChanged:
 		err = writeAlert(tx, run, m)
+	case *messages.ActorRestarted:
+		_, err = tx.Exec(`INSERT INTO restarts (run_id, at, actor, kind, reason) VALUES (?, ?, ?, ?, ?)`,
+			run, T(m.At), m.Actor, m.Kind, m.Reason)
 	case *Dropped:
 		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
 	}
@@ -303,6 +306,7 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 		`DELETE FROM leases WHERE id IN (SELECT id FROM leases WHERE granted_at < ? AND released_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM go2rtc_streams WHERE id IN (SELECT id FROM go2rtc_streams WHERE registered_at < ? AND removed_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM service_health WHERE id IN (SELECT id FROM service_health WHERE at < ? LIMIT ?)`,
+		`DELETE FROM restarts WHERE id IN (SELECT id FROM restarts WHERE at < ? LIMIT ?)`,
 		`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE last_seen < ? AND state = 'resolved' LIMIT ?)`,
 		`DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,

@@ -89,7 +89,24 @@ type SnapshotTaken struct {
 
 // RestartCamera asks a camera actor to restart from a clean state: it
 // fails on purpose, its children are stopped (their processes killed and
-// reaped) and its subnet's supervision strategy starts a new instance.
+// reaped) and its subnet's supervision strategy starts a new instance,
+// which answers the sender with CameraRestarted.
 type RestartCamera struct {
 	Reason string
+}
+
+// CameraRestarted answers RestartCamera once the new instance runs.
+type CameraRestarted struct {
+	Camera   string
+	Restarts int // restarts of this camera in this run so far
+}
+
+// ActorRestarted is the fact that a supervisor restarted an actor: a
+// camera after a crash or an operator's restart, an ffmpeg child for a
+// retry, a service after a panic.
+type ActorRestarted struct {
+	Actor  string // its path
+	Kind   string // camera, ffmpeg, subnet, gateway ...
+	Reason string // redacted
+	At     time.Time
 }

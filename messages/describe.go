@@ -32,3 +32,49 @@ type Frame struct {
 	JPEG   []byte
 	At     time.Time
 }
+
+// ListOwnedProcesses asks an actor which OS processes it and the actors
+// below it own, each child asked with a deadline earlier than Deadline. It
+// answers with OwnedProcesses. This, not Describe, is what decisions about
+// processes read (the reaper's sweep, a restart's check).
+type ListOwnedProcesses struct {
+	Deadline time.Time // zero: the default question timeout
+}
+
+// OwnedProcesses answers ListOwnedProcesses.
+type OwnedProcesses struct {
+	Processes []OwnedProcess
+	// Silent are the paths of actors that did not answer in time: the
+	// processes below them cannot be judged now.
+	Silent []string
+}
+
+// OwnedProcess is one OS process a live actor owns.
+type OwnedProcess struct {
+	OSPID     int
+	Owner     string // the owning actor's path
+	Camera    string
+	StartedAt time.Time
+}
+
+// GetCameraStatus asks a camera actor for its state; it answers with
+// CameraStatus.
+type GetCameraStatus struct{}
+
+// CameraStatus is a camera's state as its actor knows it.
+type CameraStatus struct {
+	Camera              string
+	Subnet              string
+	State               string // running, failing, stopping
+	MaxConnections      int
+	SlotsFFmpeg         int // slots held by ffmpeg children
+	SlotsLease          int // slots held by a live view
+	QueueLength         int
+	Failing             bool
+	ConsecutiveFailures int
+	Last                *CaptureDone // the last capture answered (without its JPEG), nil before the first
+}
+
+// GetHealth asks a service (the gateway) how its outside part is; it
+// answers with ServiceHealth.
+type GetHealth struct{}

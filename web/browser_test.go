@@ -192,9 +192,8 @@ func TestBrowserRestartKillsCaptureInFlight(t *testing.T) {
 	b.waitJS(10*time.Second, "the card's slots freed", `document.querySelector('[data-camera="stuck"] [data-role=slots]').dataset.ffmpeg === "0"`)
 	// /proc, not the server's word.
 	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("pid %d gone from /proc", pid), func() bool { return !procAlive(pid) })
-	res, err := st.tree.System.Root.RequestFuture(st.tree.PID(actors.CameraPath("lab", "stuck")), &messages.Describe{Shallow: true}, 5*time.Second).Result()
-	if err != nil || res.(*messages.Node).Restarts < 1 {
-		t.Errorf("camera actor not restarted: %v %+v", err, res)
+	if n := count(st, func(e *messages.ActorRestarted) bool { return e.Actor == "root/"+actors.CameraPath("lab", "stuck") }); n != 1 {
+		t.Errorf("camera actor restarted %d times, want once", n)
 	}
 	testkit.Eventually(t, 10*time.Second, "the process's end in the record", func() bool {
 		return st.dbInt(`SELECT COUNT(*) FROM processes WHERE os_pid = ? AND ended_at IS NOT NULL`, pid) == 1
@@ -284,8 +283,8 @@ func TestBrowserReloadNeverStartsPlayback(t *testing.T) {
 
 	// The backend decides: a playback it starts shows without a reload, and
 	// goes when its time is over (lease 3 s).
-	ans, err := st.tree.System.Root.RequestFuture(st.tree.PID("playback"), &messages.StartPlayback{Camera: "gate", Reason: "test"}, 10*time.Second).Result()
-	if err != nil || !ans.(*messages.PlaybackAnswer).Playing {
+	ans, err := st.startLive("gate")
+	if err != nil || !ans.Playing {
 		t.Fatalf("backend playback: %v %+v", err, ans)
 	}
 	player := `#live-pane .live-item[data-camera="gate"] iframe[data-role=player]`
@@ -308,8 +307,8 @@ func TestBrowserReconnectDropsEndedPlayback(t *testing.T) {
 	})
 	b := newBrowser(t, st)
 	b.signIn("/")
-	ans, err := st.tree.System.Root.RequestFuture(st.tree.PID("playback"), &messages.StartPlayback{Camera: "front", Reason: "test"}, 10*time.Second).Result()
-	if err != nil || !ans.(*messages.PlaybackAnswer).Playing {
+	ans, err := st.startLive("front")
+	if err != nil || !ans.Playing {
 		t.Fatalf("backend playback: %v %+v", err, ans)
 	}
 	b.waitVisible(`#live-pane .live-item[data-camera="front"] iframe[data-role=player]`, 10*time.Second)
@@ -324,7 +323,7 @@ func TestBrowserReconnectDropsEndedPlayback(t *testing.T) {
 	st.tree.System.Root.Stop(st.tree.System.NewLocalPID(clients[0]))
 	b.waitJS(5*time.Second, "the page noticing the drop", `document.getElementById("hdr-ws").dataset.ws !== "connected"`)
 	b.shot("reconnecting")
-	st.tree.System.Root.Send(st.tree.PID("playback"), &messages.StopPlayback{Camera: "front", Reason: "test"})
+	st.tree.StopLive("front", "test")
 	testkit.Eventually(t, 10*time.Second, "the playback stopped", func() bool {
 		return count(st, func(*messages.PlaybackStopped) bool { return true }) == 1
 	})

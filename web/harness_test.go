@@ -63,7 +63,7 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 	logs := &testkit.SyncBuffer{}
 	st := &stack{t: t, cams: cams, store: store, facts: testkit.NewFacts()}
 	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RunID: testkit.RunID(t), Store: store, Tap: st.facts.Add}
+		RunID: testkit.RunID(t), Store: store, Tap: st.facts.Add, Wire: Wire}
 	if st.env.RunRow, err = store.BeginRun(db.Run{Key: st.env.RunID, Started: time.Now(), Version: "test", Config: cfg.Redacted()}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +94,14 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 	})
 	testkit.Eventually(t, 5*time.Second, "tree up", func() bool { return st.tree.Running("patrol") })
 	return st
+}
+
+// startLive asks for a live view as the backend's playback policy would
+// grant one to an operator.
+func (st *stack) startLive(camera string) (*messages.PlaybackAnswer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return st.tree.StartLive(ctx, camera, "test")
 }
 
 // count returns how many published facts of type T pred accepts.

@@ -47,8 +47,8 @@ func TestReloadNeverStartsPlayback(t *testing.T) {
 	}
 
 	// While a lease IS live, a connecting page is told what plays now.
-	ans, err := st.tree.System.Root.RequestFuture(st.tree.PID("playback"), &messages.StartPlayback{Camera: "gate", Reason: "test"}, 10*time.Second).Result()
-	if err != nil || !ans.(*messages.PlaybackAnswer).Playing {
+	ans, err := st.startLive("gate")
+	if err != nil || !ans.Playing {
 		t.Fatalf("operator playback: %v %+v", err, ans)
 	}
 	d := st.connect(true)

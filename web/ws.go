@@ -1,11 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
-
-	"camvisor/messages"
 
 	"github.com/gorilla/websocket"
 )
@@ -22,8 +21,9 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered (403 for another origin)
 	}
 	conn.SetReadLimit(maxClientMessage)
-	_, err = s.opts.Tree.System.Root.RequestFuture(s.opts.Tree.PID("hub"), &messages.JoinHub{Socket: conn, Remote: r.RemoteAddr}, 5*time.Second).Result()
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.opts.Tree.Join(ctx, conn, r.RemoteAddr); err != nil {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "server busy"), time.Now().Add(time.Second))
 		conn.Close()
 	}

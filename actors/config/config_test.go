@@ -129,20 +129,3 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestParseSince(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"2026-11-26T03:00:00Z": time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC),
-		"2h":                   now.Add(-2 * time.Hour),
-		"3d":                   now.Add(-72 * time.Hour),
-	} {
-		if got, err := ParseSince(in, now); err != nil || !got.Equal(want) {
-			t.Errorf("ParseSince(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"2026-11-26", "-2h", "soon"} {
-		if _, err := ParseSince(bad, now); err == nil {
-			t.Errorf("ParseSince(%q) accepted", bad)
-		}
-	}
-}

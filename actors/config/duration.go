@@ -68,18 +68,3 @@ func (d Duration) check(field string) error {
 	return nil
 }
 
-// ParseSince reads a point in time for a query: an RFC 3339 time, or an
-// age before now ("2h", "3d").
-func ParseSince(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	if strings.ContainsAny(v, "T:") || strings.Count(v, "-") > 1 {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time like 2026-11-26T03:00:00Z", v)
-	}
-	d, err := ParseDuration(v)
-	if err != nil || d <= 0 {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive age like 2h or 3d", v)
-	}
-	return now.Add(-d), nil
-}

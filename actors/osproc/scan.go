@@ -48,6 +48,32 @@ func (i Info) Camera() string {
 	return id
 }
 
+// Class is what a process is to one camvisor run, by its tags.
+type Class int
+
+// Classes of processes.
+const (
+	// NotOurs is untagged (someone else's) or another installation's
+	// (another camvisor on this machine): counted, never touched.
+	NotOurs Class = iota
+	// OtherRun is tagged by another run of this installation: left by an
+	// earlier run that died.
+	OtherRun
+	// ThisRun is tagged by this run.
+	ThisRun
+)
+
+// Classify says what p is to the run of installation home.
+func Classify(p Info, run, home string) Class {
+	switch {
+	case p.Run == "" || p.Home != home:
+		return NotOurs
+	case p.Run != run:
+		return OtherRun
+	}
+	return ThisRun
+}
+
 // Zombie reports a process that exited and waits to be reaped.
 func (i Info) Zombie() bool { return i.State == "Z" }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"camvisor/actors/config"
 	"camvisor/db"
 )
 
@@ -55,7 +54,7 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := db.ReportOptions{Camera: *camera}
 	if *since != "" {
-		t, err := config.ParseSince(*since, time.Now())
+		t, err := db.ParseSince(*since, time.Now())
 		if err != nil {
 			return fmt.Errorf("--since: %w", err)
 		}

@@ -54,7 +54,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	env := &actors.Env{Config: cfg, Log: log, RunID: newRunID(), Store: store}
+	env := &actors.Env{Config: cfg, Log: log, RunID: newRunID(), Store: store, Wire: web.Wire}
 	run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: version, Config: cfg.Redacted()}
 	for _, c := range cfg.Cameras() {
 		run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: config.RedactURL(c.URL), MaxConnections: c.MaxConnections})

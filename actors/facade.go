@@ -1,0 +1,185 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"camvisor/actors/config"
+	"camvisor/actors/osproc"
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// The facade: what the rest of the program (the HTTP API, the command)
+// may ask of a running tree, as typed methods. Callers never touch the
+// actor runtime or spell an actor's path; every answer comes by message.
+
+// ErrNotRunning is the answer of an actor that is not running (stopped,
+// or not started yet).
+var ErrNotRunning = errors.New("not running")
+
+// ask sends msg to pid and waits for the answer until ctx ends (or, when
+// ctx has no deadline, the default question timeout).
+func (t *Tree) ask(ctx context.Context, pid *actor.PID, what string, msg any) (any, error) {
+	wait := t.env.Policy.DescribeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		wait = time.Until(d)
+	}
+	res, err := t.System.Root.RequestFuture(pid, msg, wait).Result()
+	switch {
+	case errors.Is(err, actor.ErrDeadLetter):
+		return nil, fmt.Errorf("%s: %w", what, ErrNotRunning)
+	case errors.Is(err, actor.ErrTimeout):
+		return nil, fmt.Errorf("%s did not answer within %s", what, wait.Round(time.Millisecond))
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return res, nil
+}
+
+// askFor is ask for an answer of type T.
+func askFor[T any](ctx context.Context, t *Tree, pid *actor.PID, what string, msg any) (*T, error) {
+	res, err := t.ask(ctx, pid, what, msg)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := res.(*T)
+	if !ok {
+		return nil, fmt.Errorf("%s answered %T", what, res)
+	}
+	return v, nil
+}
+
+func cameraWhat(c config.SubnetCamera) string { return "camera " + c.ID }
+
+// Capture takes a frame of camera c now, as an operator's request, and
+// waits for its outcome.
+func (t *Tree) Capture(ctx context.Context, c config.SubnetCamera) (*messages.CaptureDone, error) {
+	return askFor[messages.CaptureDone](ctx, t, t.env.peers.camera(c.Subnet, c.ID), cameraWhat(c),
+		&messages.Capture{Camera: c.ID, Reason: "operator"})
+}
+
+// CameraStatus is camera c's state as its actor knows it.
+func (t *Tree) CameraStatus(ctx context.Context, c config.SubnetCamera) (*messages.CameraStatus, error) {
+	return askFor[messages.CameraStatus](ctx, t, t.env.peers.camera(c.Subnet, c.ID), cameraWhat(c), &messages.GetCameraStatus{})
+}
+
+// Frame is camera c's latest frame (JPEG nil before the first).
+func (t *Tree) Frame(ctx context.Context, c config.SubnetCamera) (*messages.Frame, error) {
+	return askFor[messages.Frame](ctx, t, t.env.peers.camera(c.Subnet, c.ID), cameraWhat(c), &messages.GetFrame{})
+}
+
+// RestartCamera restarts camera c's actor from a clean state and answers
+// once the new instance runs, with the pids of the old instance's
+// processes, each checked gone from /proc.
+func (t *Tree) RestartCamera(ctx context.Context, c config.SubnetCamera, reason string) ([]int, error) {
+	pid := t.env.peers.camera(c.Subnet, c.ID)
+	owned, err := askFor[messages.OwnedProcesses](ctx, t, pid, cameraWhat(c), &messages.ListOwnedProcesses{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := askFor[messages.CameraRestarted](ctx, t, pid, cameraWhat(c), &messages.RestartCamera{Reason: reason}); err != nil {
+		return nil, err
+	}
+	killed := []int{}
+	var alive []int
+	for _, p := range owned.Processes {
+		killed = append(killed, p.OSPID)
+		if info, ok := osproc.Read(p.OSPID); ok && !info.Zombie() {
+			alive = append(alive, p.OSPID)
+		}
+	}
+	if len(alive) > 0 {
+		return killed, fmt.Errorf("camera %s restarted but processes %v of the old instance are still alive", c.ID, alive)
+	}
+	return killed, nil
+}
+
+// StartLive asks the playback policy for a live view of camera on an
+// operator's behalf: the same budget and limits as a detection's.
+func (t *Tree) StartLive(ctx context.Context, camera, reason string) (*messages.PlaybackAnswer, error) {
+	return askFor[messages.PlaybackAnswer](ctx, t, t.env.peers.playback, "the playback policy", &messages.StartPlayback{Camera: camera, Reason: reason})
+}
+
+// StopLive ends camera's live view.
+func (t *Tree) StopLive(camera, reason string) {
+	t.System.Root.Send(t.env.peers.playback, &messages.StopPlayback{Camera: camera, Reason: reason})
+}
+
+// Playbacks is what plays now.
+func (t *Tree) Playbacks(ctx context.Context) ([]messages.PlaybackStarted, error) {
+	p, err := askFor[messages.Playbacks](ctx, t, t.env.peers.playback, "the playback policy", &messages.GetPlaybacks{})
+	if err != nil {
+		return nil, err
+	}
+	return p.Live, nil
+}
+
+// Go2RTCHealth is the gateway's view of go2rtc; an error when go2rtc is
+// not configured or the gateway does not answer.
+func (t *Tree) Go2RTCHealth(ctx context.Context) (*messages.ServiceHealth, error) {
+	return askFor[messages.ServiceHealth](ctx, t, t.env.peers.gateway, "the gateway", &messages.GetHealth{})
+}
+
+// Describe is the live supervision tree, for display: every actor asked
+// to describe itself by the deadline of ctx.
+func (t *Tree) Describe(ctx context.Context) (*messages.Node, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(t.env.Policy.DescribeTimeout)
+	}
+	return askFor[messages.Node](ctx, t, t.Root, "the root", &messages.Describe{Deadline: deadline})
+}
+
+// Process is an ffmpeg process on the machine as /proc shows it, with
+// what camvisor knows of it.
+type Process struct {
+	osproc.Info
+	Class osproc.Class
+	Owner string // the live actor that owns it; else what its tag claims
+	Owned bool   // a live actor of this tree owns it
+}
+
+// Processes lists every ffmpeg process on the machine, each marked owned
+// by a live actor of this tree or not, by pid.
+func (t *Tree) Processes(ctx context.Context) []Process {
+	procs := osproc.Scan("ffmpeg")
+	owners := map[int]string{}
+	if o, err := askFor[messages.OwnedProcesses](ctx, t, t.env.peers.patrol, "the patrol", &messages.ListOwnedProcesses{}); err == nil {
+		for _, p := range o.Processes {
+			owners[p.OSPID] = p.Owner
+		}
+	}
+	out := make([]Process, 0, len(procs))
+	for _, p := range procs {
+		owner, owned := owners[p.PID]
+		if !owned {
+			owner = p.Owner
+		}
+		out = append(out, Process{Info: p, Class: osproc.Classify(p, t.env.RunID, t.env.Home), Owner: owner, Owned: owned})
+	}
+	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
+	return out
+}
+
+// LiveProcesses counts this run's live ffmpeg processes in /proc.
+func (t *Tree) LiveProcesses() int {
+	n := 0
+	for _, p := range osproc.Scan("ffmpeg") {
+		if osproc.Classify(p, t.env.RunID, t.env.Home) == osproc.ThisRun && !p.Zombie() {
+			n++
+		}
+	}
+	return n
+}
+
+// Join hands a dashboard's WebSocket to the hub, which owns it from then
+// on (and closes it when the dashboard goes).
+func (t *Tree) Join(ctx context.Context, sock Socket, remote string) error {
+	_, err := askFor[hubJoined](ctx, t, t.env.peers.hub, "the hub", &joinHub{socket: sock, remote: remote})
+	return err
+}

@@ -1,0 +1,71 @@
+package actors
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// The tree's well-known names: every actor path is spelled here and
+// nowhere else.
+const (
+	RootName     = "root"
+	PatrolName   = "patrol"
+	RecorderName = "recorder"
+	ReaperName   = "reaper"
+	AlertsName   = "alerts"
+	MetricsName  = "metrics"
+	GatewayName  = "gateway"
+	DetectorName = "detector"
+	PlaybackName = "playback"
+	HubName      = "hub"
+
+	leaseName = "lease/go2rtc" // a camera's one live view
+)
+
+func subnetName(name string) string { return "subnet/" + name }
+func cameraName(id string) string   { return "camera/" + id }
+func ffmpegName(seq int64) string   { return "ffmpeg/" + strconv.FormatInt(seq, 10) }
+func clientName(seq int) string     { return "client/" + strconv.Itoa(seq) }
+
+// CameraPath is the path of camera id's actor below the root.
+func CameraPath(subnet, id string) string {
+	return PatrolName + "/" + subnetName(subnet) + "/" + cameraName(id)
+}
+
+// SubnetPath is the path of a subnet's actor below the root.
+func SubnetPath(name string) string { return PatrolName + "/" + subnetName(name) }
+
+// kindOf names the kind of actor at path ("root/patrol/subnet/lab/camera/c1"
+// → camera, "root/gateway" → gateway): the segment that names a numbered
+// or named child, else the last one.
+func kindOf(path string) string {
+	segs := strings.Split(path, "/")
+	if n := len(segs); n >= 2 {
+		switch segs[n-2] {
+		case "subnet", "camera", "ffmpeg", "lease", "client":
+			return segs[n-2]
+		}
+	}
+	return segs[len(segs)-1]
+}
+
+// peers are the pids actors talk to across the tree. A restarted actor
+// keeps its pid, so these hold for the tree's whole life.
+type peers struct {
+	system                                                         *actor.ActorSystem
+	root, patrol, recorder, reaper, gateway, detector, playback, hub *actor.PID
+}
+
+func newPeers(system *actor.ActorSystem) *peers {
+	pid := func(name string) *actor.PID { return system.NewLocalPID(RootName + "/" + name) }
+	return &peers{system: system, root: system.NewLocalPID(RootName), patrol: pid(PatrolName),
+		recorder: pid(RecorderName), reaper: pid(ReaperName), gateway: pid(GatewayName),
+		detector: pid(DetectorName), playback: pid(PlaybackName), hub: pid(HubName)}
+}
+
+// camera is the pid of a camera's actor.
+func (p *peers) camera(subnet, id string) *actor.PID {
+	return p.system.NewLocalPID(RootName + "/" + CameraPath(subnet, id))
+}

@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Policy is the tree's own policy: how it restarts what fails and the
+// timings inside it. Operators tune camvisor through config (config
+// package, defaults.go); these are the internals, declared once here with
+// their defaults and the reason for each, so that no handler hides a
+// literal. Env.Policy nil means DefaultPolicy.
+type Policy struct {
+	// Restart is how the root, the patrol, the subnets and the cameras
+	// restart a crashed child: after a delay that grows with the child's
+	// failures within the window, never giving up (a camera is never
+	// dropped). ffmpeg children are retried by their camera instead, at
+	// most ffmpeg.retries times within capture_timeout (config).
+	Restart RestartPolicy
+
+	// StartupSweep bounds the sweep for an earlier run's processes before
+	// the first cycle: past it the patrol starts anyway.
+	StartupSweep time.Duration
+	// DescribeTimeout is how long a description (or an ownership
+	// question) may take when the asker gives no deadline; a child that
+	// does not answer within it shows as "no answer".
+	DescribeTimeout time.Duration
+	// MinCaptureWindow is the least time left in a cycle for which a
+	// capture is still started (less would only start a process to kill
+	// it), or a quarter of the interval when that is shorter.
+	MinCaptureWindow time.Duration
+
+	Lease    LeasePolicy
+	Gateway  GatewayPolicy
+	Reaper   ReaperPolicy
+	Recorder RecorderPolicy
+	Hub      HubPolicy
+	// AlertRefresh bounds how often a still-firing alert re-announces its
+	// last_seen.
+	AlertRefresh time.Duration
+	// WebhookMaxBackoff caps the wait between two tries of the alert
+	// webhook.
+	WebhookMaxBackoff time.Duration
+}
+
+// RestartPolicy is a supervisor's back-off.
+type RestartPolicy struct {
+	Window  time.Duration // failures older than this are forgotten
+	Initial time.Duration // the delay per failure within the window
+}
+
+// LeasePolicy times a live view's end.
+type LeasePolicy struct {
+	DrainPoll time.Duration // how often a draining lease asks go2rtc for viewers
+	// DrainSettle: go2rtc closes the camera connection ~60 ms after the
+	// last viewer left; the slot is freed after this much more.
+	DrainSettle time.Duration
+	// DrainWarnAfter: a viewer still attached this long after the end is
+	// logged (its slot stays held: it holds the connection).
+	DrainWarnAfter time.Duration
+	// DrainBlindFor bounds how long a slot stays held while go2rtc cannot
+	// say how many viewers there are (down or slow): past it, the
+	// stream's connection is presumed gone with go2rtc.
+	DrainBlindFor time.Duration
+}
+
+// GatewayPolicy times the go2rtc client.
+type GatewayPolicy struct {
+	ProbeInitial time.Duration // the first probe of an unreachable go2rtc
+	ProbeMax     time.Duration // the longest wait between probes
+}
+
+// ReaperPolicy times the safety net.
+type ReaperPolicy struct {
+	// ConfirmAfter is the wait before the second look at a process of
+	// this run no actor claimed: one being started or stopped is never
+	// mistaken for an orphan.
+	ConfirmAfter time.Duration
+	// KillWait bounds how long a sweep waits for killed processes to
+	// leave /proc before it reports.
+	KillWait time.Duration
+}
+
+// RecorderPolicy sizes the record's writes.
+type RecorderPolicy struct {
+	MaxBatch        int           // rows per transaction
+	PruneBatch      int           // rows per retention DELETE
+	PrunePerJob     int           // DELETE statements per retention job, so writes interleave
+	PruneFirst      time.Duration // the first retention run after start
+	PruneEvery      time.Duration // then this often
+	MaxWriteBackoff time.Duration // the longest wait before a failed write is tried again
+	StopWait        time.Duration // how long the last batch may take at shutdown
+}
+
+// HubPolicy bounds what a dashboard may cost.
+type HubPolicy struct {
+	// CameraFlush coalesces camera state changes: slots change with every
+	// capture; a dashboard needs them a couple of times a second at most.
+	CameraFlush  time.Duration
+	ClientQueue  int           // messages a dashboard may have waiting before it is dropped as too slow
+	WriteTimeout time.Duration // one WebSocket write
+}
+
+// DefaultPolicy is the policy camvisor runs with.
+func DefaultPolicy() *Policy {
+	return &Policy{
+		Restart:          RestartPolicy{Window: time.Minute, Initial: 100 * time.Millisecond},
+		StartupSweep:     15 * time.Second,
+		DescribeTimeout:  2 * time.Second,
+		MinCaptureWindow: 500 * time.Millisecond,
+		Lease: LeasePolicy{
+			DrainPoll:      250 * time.Millisecond,
+			DrainSettle:    200 * time.Millisecond,
+			DrainWarnAfter: 10 * time.Second,
+			DrainBlindFor:  30 * time.Second,
+		},
+		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
+		Reaper:  ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second},
+		Recorder: RecorderPolicy{
+			MaxBatch:        2000,
+			PruneBatch:      500,
+			PrunePerJob:     20,
+			PruneFirst:      time.Minute,
+			PruneEvery:      time.Hour,
+			MaxWriteBackoff: 30 * time.Second,
+			StopWait:        10 * time.Second,
+		},
+		Hub:               HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
+		AlertRefresh:      time.Minute,
+		WebhookMaxBackoff: time.Minute,
+	}
+}
+
+// restartWithBackoff is Policy.Restart as a protoactor supervisor strategy.
+func restartWithBackoff(p *Policy) actor.SupervisorStrategy {
+	return actor.NewExponentialBackoffStrategy(p.Restart.Window, p.Restart.Initial)
+}

@@ -54,7 +54,7 @@ func kindOf(path string) string {
 // peers are the pids actors talk to across the tree. A restarted actor
 // keeps its pid, so these hold for the tree's whole life.
 type peers struct {
-	system                                                         *actor.ActorSystem
+	system                                                           *actor.ActorSystem
 	root, patrol, recorder, reaper, gateway, detector, playback, hub *actor.PID
 }
 

@@ -53,7 +53,6 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
-
 // Receive handles one message.
 func (a *subnetActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {

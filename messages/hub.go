@@ -1,6 +1,5 @@
 package messages
 
-
 // ClientJoined is the fact that a dashboard connected and its client
 // actor runs.
 type ClientJoined struct {

@@ -67,4 +67,3 @@ func (d Duration) check(field string) error {
 	}
 	return nil
 }
-

@@ -33,8 +33,7 @@ type cameraActor struct {
 	queue     []*captureJob          // waiting for a slot, oldest first
 	fetching  map[int64]*captureJob  // frames asked of go2rtc
 
-	lease      *camLease // holds one slot while set
-	endedLease *camLease // terminated, answers pending
+	lease *actor.PID // the live view's child: holds one slot while it lives
 
 	failures    int // consecutive failed captures
 	failing     bool
@@ -69,20 +68,6 @@ type captureJob struct {
 	viaErr   string      // why go2rtc did not serve it, when it fell back
 }
 
-// camLease is the camera's view of its lease child.
-type camLease struct {
-	pid       *actor.PID
-	id        int64
-	stream    string
-	grantedAt time.Time
-	until     time.Time
-	reason    string
-	live      bool
-	draining  bool
-	endReason string
-	waiters   []*actor.PID // asked before the stream was registered
-}
-
 // fallbackNote says why go2rtc did not serve a job that fell back to
 // ffmpeg, for its error text.
 func (j *captureJob) fallbackNote() string {
@@ -97,7 +82,6 @@ type (
 	queueExpired struct{ job int64 } // a queued capture's deadline passed
 	childGone    struct{ id string } // sent to self behind a child's last report
 	fetchExpired struct{ job int64 } // a frame asked of go2rtc is past its deadline
-	leaseGone    struct{}            // the lease child terminated
 )
 
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
@@ -143,15 +127,7 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 	case *messages.GrantLease:
 		a.onGrantLease(ctx, msg)
 	case *messages.ReleaseLease:
-		a.onReleaseLease(ctx, msg)
-	case *messages.LeaseRegistered:
-		a.onLeaseRegistered(ctx, msg)
-	case *messages.LeaseFailed:
-		a.onLeaseFailed(ctx, msg)
-	case *messages.LeaseDraining:
-		a.onLeaseDraining(ctx, msg)
-	case *leaseGone:
-		a.onLeaseGone(ctx)
+		a.onReleaseLease(ctx)
 	case *fetchExpired:
 		a.onFetchExpired(ctx, msg)
 	case *actor.Stopping:
@@ -167,7 +143,7 @@ func (a *cameraActor) onStarted(ctx actor.Context) {
 		// The previous instance's live view may still have a viewer, and
 		// go2rtc its camera connection: hold a slot until go2rtc shows none.
 		a.carry.drain = false
-		a.drainLease(ctx)
+		a.spawnLease(ctx, leaseSpec{drainOnly: true})
 	}
 	// A restarted camera holds only that: say so, or the dashboard and the
 	// census keep the old instance's slots.
@@ -189,10 +165,8 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
-	case a.lease != nil && a.lease.live && !a.lease.draining:
-		a.fetching[job.id] = job
-		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &fetchExpired{job: job.id})
-		ctx.Request(a.env.peers.gateway, &messages.FetchFrame{Ref: job.id, Stream: a.lease.stream, Deadline: job.req.Deadline})
+	case a.lease != nil:
+		a.fetchThroughLease(ctx, job)
 	default:
 		a.admit(ctx, job)
 	}
@@ -283,7 +257,7 @@ func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotT
 // answer waits for childGone: Terminated is a system message and overtakes
 // the child's last report, which is still in the mailbox.
 func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
-	if a.lease != nil && msg.Who.Id == a.lease.pid.Id {
+	if a.lease != nil && msg.Who.Id == a.lease.Id {
 		a.onLeaseTerminated(ctx)
 		return
 	}
@@ -361,9 +335,6 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 	for id, job := range a.finishing {
 		delete(a.finishing, id)
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), job.last)
-	}
-	if a.endedLease != nil {
-		a.onLeaseGone(ctx)
 	}
 	if a.lease != nil {
 		a.carry.drain = true

@@ -48,7 +48,6 @@ type gwStream struct {
 	name, camera, subnet string
 	source               string
 	expired              bool // its lease ended: remove at the subnet's next cycle end
-	draining             bool // its playback is over: no frames through it
 	attempts             int  // removals tried
 }
 
@@ -117,10 +116,6 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onAddStream(ctx, msg)
 	case *messages.StreamExpired:
 		a.onStreamExpired(msg)
-	case *messages.StreamDraining:
-		if s := a.streams[msg.Stream]; s != nil {
-			s.draining = true
-		}
 	case *messages.FetchFrame:
 		a.onFetchFrame(ctx, msg)
 	case *messages.CountViewers:
@@ -156,7 +151,7 @@ func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
 	if s := a.streams[msg.Stream]; s != nil && !a.removing[msg.Stream] {
 		// Registered and maybe watched: never register it again (a second
 		// stream object would open a second connection to the camera).
-		s.expired, s.draining = false, false
+		s.expired = false
 		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream})
 		return
 	}
@@ -182,9 +177,9 @@ func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame)
 		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr})
 		return
 	}
-	if s := a.streams[msg.Stream]; s == nil || s.expired || s.draining {
-		// Its lease is ending: a frame.jpeg now could open a connection
-		// after the lease gave its slot back.
+	if s := a.streams[msg.Stream]; s == nil || s.expired {
+		// Its lease ended: a frame.jpeg now could open a connection after
+		// the lease gave its slot back.
 		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: "the live view of " + msg.Stream + " is ending"})
 		return
 	}

@@ -9,27 +9,63 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// leaseActor is one live view of a camera: one go2rtc stream, holding one
-// of the camera's slots from the moment it is spawned until it stops. At
-// its end time (or when released) it drains: the gateway stops taking
-// frames through the stream, and the lease waits until go2rtc shows no
-// viewer, because the camera connection lasts as long as one watches. Only
-// then does it tell the gateway the stream expired (removed at the next
-// cycle end) and give its slot back. The stream stays registered while it
-// drains: go2rtc shows the viewers of registered streams only.
+// leaseActor is one live view of a camera, and the single owner of its
+// state: its stream, its end time, whether it is registered, live or
+// ending, and why it ended. Its camera only counts the slot it holds: one,
+// from the moment it is spawned until it stops. The lease answers every
+// request for a live view of its camera (the first, and extensions), takes
+// the frames the camera asks of it through go2rtc while it is live, and
+// publishes its own facts (LeaseGranted, LeaseEnding, LeaseEnded).
+//
+// At its end time (or when released) it drains: it serves no more frames,
+// and waits until go2rtc shows no viewer, because the camera connection
+// lasts as long as one watches. Only then does it tell the gateway the
+// stream expired (removed at the next cycle end) and stop, giving its slot
+// back. The stream stays registered while it drains: go2rtc shows the
+// viewers of registered streams only.
 type leaseActor struct {
 	life
-	env       *Env
-	cam       config.SubnetCamera
+	env   *Env
+	cam   config.SubnetCamera
+	cause *stopCause // the camera's: why we are being stopped
+
+	id        int64 // unique within the run; 0 for a drain-only lease
 	stream    string
+	grantedAt time.Time
 	until     time.Time
-	gateway   *actor.PID
-	live      bool
-	draining  bool
-	timer     *time.Timer
-	drainAt   time.Time
-	warned    bool
-	drainOnly bool // left by a previous incarnation: only wait for the viewers to leave
+	reason    string // why it was granted: detection, operator
+	state     leaseState
+	announced bool         // LeaseGranted was published: LeaseEnded will be
+	endReason string       // why it ends, once it does
+	waiters   []*actor.PID // asked before the stream was registered
+
+	timer   *time.Timer
+	drainAt time.Time
+	warned  bool
+}
+
+// leaseState is where a lease is in its life.
+type leaseState int
+
+const (
+	leaseRegistering leaseState = iota // the gateway is registering the stream
+	leaseLive                          // registered: playing, frames through go2rtc
+	leaseDraining                      // over: waiting for the viewers to leave
+)
+
+func (s leaseState) String() string {
+	return [...]string{"registering", "live", "draining"}[s]
+}
+
+// leaseSpec is what a camera gives its lease child.
+type leaseSpec struct {
+	id     int64
+	until  time.Time
+	reason string
+	asker  *actor.PID // the first GrantLease's sender, answered on registration
+	// drainOnly: left by a previous incarnation of the camera, whose live
+	// view may still have a viewer; only wait for them to leave.
+	drainOnly bool
 }
 
 // Internal messages.
@@ -37,17 +73,7 @@ type (
 	leaseDue    struct{}
 	drainCheck  struct{}
 	drainSettle struct{}
-)
-
-// Lease drain policy.
-const (
-	drainPoll      = 250 * time.Millisecond
-	drainSettleFor = 200 * time.Millisecond // go2rtc closes the camera connection ~60 ms after the last viewer
-	drainWarnAfter = 10 * time.Second
-	// drainBlindFor bounds how long a slot stays held while go2rtc cannot
-	// say how many viewers there are (down or slow): past it, the stream's
-	// connection is presumed gone with go2rtc.
-	drainBlindFor = 30 * time.Second
+	registerDue struct{} // the registration took too long
 )
 
 // registerTimeout is how long a lease waits for the gateway to register
@@ -56,12 +82,18 @@ func registerTimeout(env *Env) time.Duration {
 	return 3*env.Config.Go2RTC.RequestTimeout.Duration + time.Second
 }
 
-// registerDue fires when the registration took too long.
-type registerDue struct{}
-
-func leaseProps(env *Env, cam config.SubnetCamera, until time.Time, gateway *actor.PID, drainOnly bool) *actor.Props {
+func leaseProps(env *Env, cam config.SubnetCamera, spec leaseSpec, cause *stopCause) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *leaseActor {
-		return &leaseActor{env: env, cam: cam, stream: StreamName(cam.ID), until: until, gateway: gateway, drainOnly: drainOnly}
+		a := &leaseActor{env: env, cam: cam, cause: cause, id: spec.id, stream: StreamName(cam.ID), grantedAt: time.Now(),
+			until: spec.until, reason: spec.reason}
+		if spec.asker != nil {
+			a.waiters = []*actor.PID{spec.asker}
+		}
+		if spec.drainOnly {
+			// As far as go2rtc goes it may have viewers.
+			a.state, a.endReason = leaseLive, "drained after a restart"
+		}
+		return a
 	}))
 }
 
@@ -70,67 +102,107 @@ func (a *leaseActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.onStarted(ctx)
-	case *registerDue:
-		if !a.live && !a.draining {
-			ctx.Request(ctx.Parent(), &messages.LeaseFailed{Reason: "go2rtc did not register the stream in time"})
-			a.drain(ctx, "registration timed out")
-		}
+	case *messages.GrantLease:
+		a.onGrantLease(ctx, msg)
 	case *messages.StreamAdded:
 		a.onStreamAdded(ctx, msg)
-	case *messages.GrantLease:
-		a.onExtend(ctx, msg)
+	case *registerDue:
+		a.onRegisterDue(ctx)
+	case *messages.FetchFrame:
+		a.onFetchFrame(ctx, msg)
 	case *messages.ReleaseLease:
 		a.drain(ctx, "released: "+msg.Reason)
 	case *leaseDue:
 		a.onLeaseDue(ctx)
 	case *drainCheck:
-		ctx.Request(a.gateway, &messages.CountViewers{Stream: a.stream})
+		ctx.Request(a.env.peers.gateway, &messages.CountViewers{Stream: a.stream})
 	case *messages.ViewersCounted:
 		a.onViewersCounted(ctx, msg)
 	case *drainSettle:
 		a.expire(ctx)
 	case *messages.Describe:
-		state := map[bool]string{true: "live", false: "registering"}[a.live]
-		if a.draining {
-			state = "draining"
-		}
-		answerDescribe(ctx, a.node(ctx, "lease", state, map[string]any{"camera": a.cam.ID, "stream": a.stream, "until": a.until}))
+		answerDescribe(ctx, a.node(ctx, "lease", a.state.String(), map[string]any{"camera": a.cam.ID, "stream": a.stream, "until": a.until}))
 	case *actor.Stopping, *actor.Restarting:
 		a.onStopping(ctx)
 	}
 }
 
 func (a *leaseActor) onStarted(ctx actor.Context) {
-	if a.drainOnly {
-		a.live = true // as far as go2rtc goes: it may have viewers
-		a.drain(ctx, "drained after a restart")
+	if a.state == leaseLive { // drain-only
+		a.drain(ctx, a.endReason)
 		return
 	}
-	ctx.Request(a.gateway, &messages.AddStream{Stream: a.stream, Camera: a.cam.ID, Subnet: a.cam.Subnet, Source: a.cam.URL})
+	ctx.Request(a.env.peers.gateway, &messages.AddStream{Stream: a.stream, Camera: a.cam.ID, Subnet: a.cam.Subnet, Source: a.cam.URL})
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), registerTimeout(a.env), &registerDue{})
 }
 
-func (a *leaseActor) onStreamAdded(ctx actor.Context, msg *messages.StreamAdded) {
-	if a.draining {
-		return // too late: it ended (timed out, released) before this answer
-	}
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	if msg.Error != "" {
-		ctx.Request(ctx.Parent(), &messages.LeaseFailed{Reason: msg.Error})
-		a.drain(ctx, "refused")
+// onGrantLease answers another request for this camera's live view: the
+// same lease, extended (one lease per camera, never two).
+func (a *leaseActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) {
+	if a.state == leaseDraining {
+		a.respond(ctx, ctx.Sender(), &messages.LeaseAnswer{Camera: a.cam.ID,
+			Reason: "the previous live view of this camera is ending; ask again in a moment"})
 		return
 	}
-	a.live = true
-	ctx.Request(ctx.Parent(), &messages.LeaseRegistered{Stream: a.stream})
+	until := msg.Until
+	if until.IsZero() {
+		until = time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)
+	}
+	if until.After(a.until) {
+		a.until = until
+	}
+	if a.state == leaseRegistering {
+		a.waiters = append(a.waiters, ctx.Sender())
+		return
+	}
+	a.publishGranted(ctx, msg.Reason, true)
+	a.respond(ctx, ctx.Sender(), a.granted(true))
+}
+
+func (a *leaseActor) onStreamAdded(ctx actor.Context, msg *messages.StreamAdded) {
+	if a.state != leaseRegistering {
+		return // too late: it ended (timed out, released) before this answer
+	}
+	a.timer.Stop()
+	if msg.Error != "" {
+		a.refuse(ctx, msg.Error)
+		return
+	}
+	a.state = leaseLive
+	a.env.Log.Info("live view granted", "camera", a.cam.ID, "stream", a.stream, "until", a.until.Format(time.TimeOnly), "reason", a.reason)
+	a.publishGranted(ctx, a.reason, false)
+	for _, w := range a.waiters {
+		a.respond(ctx, w, a.granted(false))
+	}
+	a.waiters = nil
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(a.until), &leaseDue{})
 }
 
-func (a *leaseActor) onExtend(ctx actor.Context, msg *messages.GrantLease) {
-	if msg.Until.After(a.until) {
-		a.until = msg.Until
+func (a *leaseActor) onRegisterDue(ctx actor.Context) {
+	if a.state == leaseRegistering {
+		a.refuse(ctx, "go2rtc did not register the stream in time")
 	}
+}
+
+// refuse ends a lease whose stream could not be registered.
+func (a *leaseActor) refuse(ctx actor.Context, reason string) {
+	a.endReason = "refused: " + reason
+	for _, w := range a.waiters {
+		a.respond(ctx, w, &messages.LeaseAnswer{Camera: a.cam.ID, Reason: reason})
+	}
+	a.waiters = nil
+	a.drain(ctx, "refused")
+}
+
+// onFetchFrame takes a frame for the camera through go2rtc, over the live
+// view's connection; the gateway answers the camera. A lease that is not
+// live serves none: the camera takes the frame another way.
+func (a *leaseActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
+	if a.state != leaseLive {
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Unavailable: true, Error: "the live view is " + a.state.String()})
+		return
+	}
+	ctx.Forward(a.env.peers.gateway)
 }
 
 func (a *leaseActor) onLeaseDue(ctx actor.Context) {
@@ -144,34 +216,41 @@ func (a *leaseActor) onLeaseDue(ctx actor.Context) {
 // drain ends the playback: the gateway removes the stream at the next
 // cycle end; the slot is held until no viewer is attached.
 func (a *leaseActor) drain(ctx actor.Context, reason string) {
-	if a.draining {
+	if a.state == leaseDraining {
 		return
 	}
-	a.draining = true
+	wasLive := a.state == leaseLive
+	a.state = leaseDraining
+	if a.endReason == "" {
+		a.endReason = reason
+	}
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	ctx.Request(ctx.Parent(), &messages.LeaseDraining{Reason: reason})
-	if !a.live {
+	if a.announced {
+		ctx.ActorSystem().EventStream.Publish(&messages.LeaseEnding{ID: a.id, Camera: a.cam.ID, Subnet: a.cam.Subnet,
+			Stream: a.stream, Reason: a.endReason, At: time.Now()})
+	}
+	if !wasLive {
 		// Never registered, but an addition may still be under way: the
 		// gateway removes what it registers for us.
 		a.expire(ctx)
 		return
 	}
-	ctx.Send(a.gateway, &messages.StreamDraining{Stream: a.stream})
 	a.drainAt = time.Now()
-	ctx.Request(a.gateway, &messages.CountViewers{Stream: a.stream})
+	ctx.Request(a.env.peers.gateway, &messages.CountViewers{Stream: a.stream})
 }
 
 // expire ends the lease: the stream goes at the next cycle end, the slot
 // now.
 func (a *leaseActor) expire(ctx actor.Context) {
-	ctx.Send(a.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	ctx.Send(a.env.peers.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
 	ctx.Stop(ctx.Self())
 }
 
 func (a *leaseActor) onViewersCounted(ctx actor.Context, msg *messages.ViewersCounted) {
-	blindTooLong := msg.Error != "" && time.Since(a.drainAt) > drainBlindFor
+	p := a.env.Policy.Lease
+	blindTooLong := msg.Error != "" && time.Since(a.drainAt) > p.DrainBlindFor
 	if msg.Consumers == 0 && (msg.Error == "" || blindTooLong) {
 		// Nobody watches (or go2rtc could not tell for long enough: it is
 		// gone, and its connection with it): let the camera connection
@@ -179,27 +258,57 @@ func (a *leaseActor) onViewersCounted(ctx actor.Context, msg *messages.ViewersCo
 		if blindTooLong {
 			a.env.Log.Warn("go2rtc cannot say whether the live view has viewers; freeing its slot", "camera", a.cam.ID, "reason", msg.Error)
 		}
-		a.timer = after(ctx.ActorSystem(), ctx.Self(), drainSettleFor, &drainSettle{})
+		a.timer = after(ctx.ActorSystem(), ctx.Self(), p.DrainSettle, &drainSettle{})
 		return
 	}
-	if !a.warned && time.Since(a.drainAt) > drainWarnAfter {
+	if !a.warned && time.Since(a.drainAt) > p.DrainWarnAfter {
 		a.warned = true
 		a.env.Log.Warn("viewer still attached after the live view ended: its slot stays held", "camera", a.cam.ID, "stream", a.stream, "viewers", msg.Consumers)
 	}
-	a.timer = after(ctx.ActorSystem(), ctx.Self(), drainPoll, &drainCheck{})
+	a.timer = after(ctx.ActorSystem(), ctx.Self(), p.DrainPoll, &drainCheck{})
 }
 
+// onStopping answers who still waits and publishes the end. A lease
+// stopped with its camera while live or draining leaves its stream to the
+// camera's next instance, which drains it (a viewer may still hold the
+// connection); one still registering gives its stream up now.
 func (a *leaseActor) onStopping(ctx actor.Context) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	switch {
-	case a.draining:
-	case a.live:
-		// Stopped with its camera: the camera's next instance drains it (a
-		// viewer may still hold the connection) and expires the stream.
-		ctx.Send(a.gateway, &messages.StreamDraining{Stream: a.stream})
-	default:
-		ctx.Send(a.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	if a.endReason == "" {
+		a.endReason = "camera stopped: " + string(a.cause.get())
+	}
+	for _, w := range a.waiters {
+		a.respond(ctx, w, &messages.LeaseAnswer{Camera: a.cam.ID, Reason: a.endReason})
+	}
+	a.waiters = nil
+	if a.state == leaseRegistering {
+		ctx.Send(a.env.peers.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	}
+	if a.announced {
+		a.env.Log.Info("live view ended", "camera", a.cam.ID, "stream", a.stream, "reason", a.endReason)
+		ctx.ActorSystem().EventStream.Publish(&messages.LeaseEnded{ID: a.id, Camera: a.cam.ID, Subnet: a.cam.Subnet,
+			Stream: a.stream, Until: a.until, ReleasedAt: time.Now(), Reason: a.endReason})
+	}
+}
+
+func (a *leaseActor) publishGranted(ctx actor.Context, reason string, extended bool) {
+	a.announced = true
+	ctx.ActorSystem().EventStream.Publish(&messages.LeaseGranted{ID: a.id, Camera: a.cam.ID, Subnet: a.cam.Subnet,
+		Stream: a.stream, GrantedAt: a.grantedAt, Until: a.until, Reason: reason, Extended: extended})
+}
+
+func (a *leaseActor) granted(extended bool) *messages.LeaseAnswer {
+	ans := &messages.LeaseAnswer{Camera: a.cam.ID, Granted: true, Extended: extended, Stream: a.stream, Until: a.until}
+	if p := a.env.Config.Go2RTC.Player(); p != "" {
+		ans.PlayerURL = p + "/stream.html?src=" + a.stream
+	}
+	return ans
+}
+
+func (a *leaseActor) respond(ctx actor.Context, to *actor.PID, ans *messages.LeaseAnswer) {
+	if to != nil {
+		ctx.Send(to, ans)
 	}
 }

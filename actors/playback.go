@@ -19,6 +19,11 @@ import (
 // lease on the camera and, once granted, plays until now + go2rtc.lease;
 // another qualifying detection on a playing camera extends it (one lease,
 // not two). Connecting a dashboard or fetching history starts nothing.
+//
+// With go2rtc the lease owns the end time: the policy asks for it and
+// extends it, and says `stop` when the lease's playback is over
+// (LeaseEnding). Without go2rtc there is no lease; the policy keeps the
+// time itself and the dashboards show snapshots.
 type playbackActor struct {
 	life
 	env      *Env
@@ -31,8 +36,9 @@ type playbackActor struct {
 // playing is one camera's playback.
 type playing struct {
 	fact    messages.PlaybackStarted
-	timer   *time.Timer
+	timer   *time.Timer  // its end, without go2rtc only
 	waiters []*actor.PID // operators waiting for the answer
+	event   int64        // the detection an extension asked for is about
 }
 
 // Internal messages.
@@ -63,7 +69,7 @@ func playbackProps(env *Env) *actor.Props {
 // playbackWants are the facts the root subscribes the policy to.
 func playbackWants(evt any) bool {
 	switch evt.(type) {
-	case *messages.Detected, *messages.LeaseEnded:
+	case *messages.Detected, *messages.LeaseEnding, *messages.LeaseEnded:
 		return true
 	}
 	return false
@@ -80,6 +86,8 @@ func (a *playbackActor) Receive(ctx actor.Context) {
 		a.stop(ctx, msg.Camera, msg.Reason)
 	case *messages.LeaseAnswer:
 		a.onLeaseAnswer(ctx, msg)
+	case *messages.LeaseEnding:
+		a.onLeaseEnding(ctx, msg)
 	case *messages.LeaseEnded:
 		a.onLeaseEnded(ctx, msg)
 	case *playbackOver:
@@ -101,7 +109,7 @@ func (a *playbackActor) Receive(ctx actor.Context) {
 		answerDescribe(ctx, a.node(ctx, "playback", "running", map[string]any{"live": live, "pending": len(a.pending)}))
 	case *actor.Stopping, *actor.Restarting:
 		for _, p := range a.live {
-			p.timer.Stop()
+			stopTimer(p.timer)
 		}
 	}
 }
@@ -176,10 +184,8 @@ func (a *playbackActor) start(ctx actor.Context, camera, kind, reason string, ev
 func (a *playbackActor) onLeaseAnswer(ctx actor.Context, msg *messages.LeaseAnswer) {
 	p := a.pending[msg.Camera]
 	if p == nil {
-		// An extension's answer: a refused one means the dashboards would
-		// play a stream that is going away.
-		if live := a.live[msg.Camera]; live != nil && !msg.Granted {
-			a.stop(ctx, msg.Camera, "the live view could not be extended: "+msg.Reason)
+		if live := a.live[msg.Camera]; live != nil {
+			a.onExtended(ctx, live, msg)
 		}
 		return
 	}
@@ -195,10 +201,11 @@ func (a *playbackActor) onLeaseAnswer(ctx actor.Context, msg *messages.LeaseAnsw
 	a.play(ctx, p)
 }
 
-// play publishes `play` and arms the end of the playback.
+// play publishes `play`; without go2rtc it arms the end of the playback
+// (with go2rtc, the lease ends it).
 func (a *playbackActor) play(ctx actor.Context, p *playing) {
 	a.live[p.fact.Camera] = p
-	p.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(p.fact.Until), &playbackOver{camera: p.fact.Camera, until: p.fact.Until})
+	a.armEnd(ctx, p)
 	fact := p.fact
 	ctx.ActorSystem().EventStream.Publish(&fact)
 	for _, w := range p.waiters {
@@ -207,22 +214,46 @@ func (a *playbackActor) play(ctx actor.Context, p *playing) {
 	p.waiters = nil
 }
 
-// extend moves a playing camera's end to now + go2rtc.lease.
+// armEnd schedules the end of a playback that has no lease to end it.
+func (a *playbackActor) armEnd(ctx actor.Context, p *playing) {
+	if a.env.Config.Go2RTC.Enabled() {
+		return
+	}
+	stopTimer(p.timer)
+	p.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(p.fact.Until), &playbackOver{camera: p.fact.Camera, until: p.fact.Until})
+}
+
+// extend moves a playing camera's end to now + go2rtc.lease: the lease's,
+// announced once it answers; without go2rtc, at once.
 func (a *playbackActor) extend(ctx actor.Context, p *playing, event int64) {
 	until := time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)
 	if !until.After(p.fact.Until) {
 		return
 	}
-	p.fact.Until, p.fact.Extended = until, true
-	if event != 0 {
-		p.fact.EventID = event
-	}
-	p.timer.Stop()
-	p.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(until), &playbackOver{camera: p.fact.Camera, until: until})
+	p.event = event
 	if a.env.Config.Go2RTC.Enabled() {
 		ctx.Request(a.env.peers.camera(p.fact.Subnet, p.fact.Camera),
 			&messages.GrantLease{Camera: p.fact.Camera, Until: until, Reason: "detection"})
+		return
 	}
+	a.onExtended(ctx, p, &messages.LeaseAnswer{Camera: p.fact.Camera, Granted: true, Until: until})
+}
+
+// onExtended announces a playback's new end, or stops one whose lease
+// could not be extended (the dashboards would play a stream going away).
+func (a *playbackActor) onExtended(ctx actor.Context, p *playing, ans *messages.LeaseAnswer) {
+	if !ans.Granted {
+		a.stop(ctx, p.fact.Camera, "the live view could not be extended: "+ans.Reason)
+		return
+	}
+	if !ans.Until.After(p.fact.Until) {
+		return
+	}
+	p.fact.Until, p.fact.Extended = ans.Until, true
+	if p.event != 0 {
+		p.fact.EventID = p.event
+	}
+	a.armEnd(ctx, p)
 	fact := p.fact
 	ctx.ActorSystem().EventStream.Publish(&fact)
 }
@@ -233,8 +264,21 @@ func (a *playbackActor) onPlaybackOver(ctx actor.Context, msg *playbackOver) {
 	}
 }
 
+// onLeaseEnding stops a playback whose lease's time is over, or that
+// ended early (released by an operator).
+func (a *playbackActor) onLeaseEnding(ctx actor.Context, msg *messages.LeaseEnding) {
+	if a.live[msg.Camera] == nil {
+		return
+	}
+	reason := "live view ended: " + msg.Reason
+	if msg.Reason == "expired" {
+		reason = "playback time over"
+	}
+	a.stop(ctx, msg.Camera, reason)
+}
+
 // onLeaseEnded stops a playback whose lease ended under it (the camera
-// restarted, an operator released it).
+// restarted).
 func (a *playbackActor) onLeaseEnded(ctx actor.Context, msg *messages.LeaseEnded) {
 	if a.live[msg.Camera] != nil {
 		a.stop(ctx, msg.Camera, "live view ended: "+msg.Reason)
@@ -249,7 +293,7 @@ func (a *playbackActor) stop(ctx actor.Context, camera, reason string) {
 		return
 	}
 	delete(a.live, camera)
-	p.timer.Stop()
+	stopTimer(p.timer)
 	a.cooldown[camera] = time.Now().Add(a.env.Config.Playback.Cooldown.Duration)
 	if a.env.Config.Go2RTC.Enabled() {
 		ctx.Send(a.env.peers.camera(p.fact.Subnet, camera), &messages.ReleaseLease{Camera: camera, Reason: reason})
@@ -267,4 +311,10 @@ func (a *playbackActor) onGetPlaybacks(ctx actor.Context) {
 
 func answerOf(p *playing) *messages.PlaybackAnswer {
 	return &messages.PlaybackAnswer{Camera: p.fact.Camera, Playing: true, PlayerURL: p.fact.PlayerURL, Until: p.fact.Until}
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
 }

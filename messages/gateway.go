@@ -17,13 +17,6 @@ type StreamAdded struct {
 	Error  string // empty when registered
 }
 
-// StreamDraining tells the gateway a stream's playback is over and its lease
-// waits for the viewers to leave: no more frame.jpeg on it, but it stays
-// registered, because go2rtc shows the viewers of registered streams only.
-type StreamDraining struct {
-	Stream string
-}
-
 // StreamExpired tells the gateway a stream's lease ended (its viewers
 // left): it is removed from go2rtc at its subnet's next CycleEnded.
 type StreamExpired struct {
@@ -31,9 +24,9 @@ type StreamExpired struct {
 	Subnet string
 }
 
-// FetchFrame asks the gateway for a snapshot through go2rtc's frame.jpeg,
-// which shares the live view's connection. The gateway answers the sender
-// with FrameFetched.
+// FetchFrame asks a camera's lease for a snapshot through go2rtc's
+// frame.jpeg, which shares the live view's connection; the lease passes it
+// to the gateway while it is live. The sender gets FrameFetched.
 type FetchFrame struct {
 	Ref      int64 // the asker's reference, echoed
 	Stream   string
@@ -45,6 +38,9 @@ type FrameFetched struct {
 	Ref   int64
 	JPEG  []byte `json:"-"`
 	Error string
+	// Unavailable: the live view serves no frames now (registering or
+	// ending); nothing was asked of go2rtc.
+	Unavailable bool
 }
 
 // CountViewers asks the gateway how many consumers go2rtc shows for a

@@ -3,9 +3,9 @@ package messages
 import "time"
 
 // GrantLease asks a camera for a live view: one slot held for as long as
-// the lease lasts, its stream registered in go2rtc. A camera with a live
-// lease extends it instead (one lease, not two). The camera answers the
-// sender with LeaseAnswer.
+// the lease lasts, its stream registered in go2rtc. A camera with a lease
+// extends it instead (one lease, not two). The lease answers the sender
+// with LeaseAnswer.
 type GrantLease struct {
 	Camera string
 	Until  time.Time // when playback is over; zero means now + go2rtc.lease
@@ -53,21 +53,14 @@ type LeaseEnded struct {
 	Reason     string // "expired", "released", "camera stopped", "refused: …"
 }
 
-// LeaseRegistered is a lease child's report to its camera: the stream is
-// registered in go2rtc and the live view may start.
-type LeaseRegistered struct {
+// LeaseEnding is the fact that a lease's playback is over (its end time
+// came, or it was released): the dashboards stop playing it now. Its slot
+// stays held until go2rtc shows no viewer (LeaseEnded).
+type LeaseEnding struct {
+	ID     int64
+	Camera string
+	Subnet string
 	Stream string
-}
-
-// LeaseFailed is a lease child's report that the stream could not be
-// registered; the child stops and its slot is freed.
-type LeaseFailed struct {
-	Reason string
-}
-
-// LeaseDraining is a lease child's report that its playback time is over
-// (or it was released): it holds its slot until go2rtc shows no viewer,
-// because the camera connection closes only when the last one leaves.
-type LeaseDraining struct {
-	Reason string
+	Reason string // "expired", "released: …"
+	At     time.Time
 }

@@ -62,9 +62,7 @@ func (cam *camera) admit(c *conn) (admission, Camera) {
 	cam.mu.Lock()
 	defer cam.mu.Unlock()
 	cfg := cam.cfg
-	if cfg.MaxConnections > 0 && cam.open >= cfg.MaxConnections {
-		cam.releaseClosedLocked()
-	}
+	cam.releaseClosedLocked()
 	switch {
 	case cam.removed:
 		return refusedGone, cfg
@@ -89,11 +87,13 @@ func (cam *camera) admit(c *conn) (admission, Camera) {
 }
 
 // releaseClosedLocked releases the connections whose client has already
-// closed them: the FIN is in, the reader has not seen it yet. A camera handles events in the order they arrive, so a close
-// that came before a new connection frees its place first; camsim's
-// goroutines may see them in either order, and without this would refuse
-// a client that stayed within the limit. A connection the client still
-// holds open is never released here. The caller holds cam.mu.
+// closed them: the FIN is in, the reader has not seen it yet. A camera
+// handles events in the order they arrive, so a close that came before a
+// new connection frees its place first (and is not counted in MaxOpen
+// beside it); camsim's goroutines may see them in either order, and
+// without this would refuse a client that stayed within the limit. A
+// connection the client still holds open is never released here. The
+// caller holds cam.mu.
 func (cam *camera) releaseClosedLocked() {
 	for c := range cam.conns {
 		if peerClosed(c.nc) {

@@ -391,6 +391,21 @@ func TestCloseBeforeConnectFreesThePlace(t *testing.T) {
 	if st := s.Stats("tapo"); st.Open != 1 || st.MaxOpen != 1 || st.Refused != 1 {
 		t.Errorf("stats %+v, want 1 open, max 1, 1 refused", st)
 	}
+
+	// With room for two, a closed connection is not counted beside the next.
+	if err := s.AddCamera(Camera{Name: "wide", MaxConnections: 2}); err != nil {
+		t.Fatal(err)
+	}
+	wide := s.camera("wide")
+	old, oldClient := pair()
+	wide.admit(old)
+	oldClient.Close()
+	waitFor(t, 5*time.Second, "the close to reach the camera's kernel", func() bool { return peerClosed(old.nc) })
+	next, _ := pair()
+	wide.admit(next)
+	if st := s.Stats("wide"); st.Open != 1 || st.MaxOpen != 1 {
+		t.Errorf("stats %+v, want the closed connection not counted beside the new one", st)
+	}
 }
 
 // TestReconnectRightAfterClose: a client that closes and at once connects

@@ -27,10 +27,9 @@ type detectorActor struct {
 	env  *Env
 	kind string
 
-	jobs    chan detectJob
-	stopped chan struct{}
+	worker  *worker[detectJob, detectResult]
+	close   func() // releases the detector's resources once the worker is done
 	queue   []detectJob
-	busy    bool
 
 	events  map[string]*openEvent // by camera + "\x00" + label
 	lastID  int64
@@ -44,10 +43,8 @@ type detectJob struct {
 	capture *messages.CaptureDone
 }
 
-// detectDone carries a worker result back to the actor.
-type detectDone struct {
-	jobs       chan detectJob // the worker's channel: a previous incarnation's results are ignored
-	job        detectJob
+// detectResult is what the detector made of a frame.
+type detectResult struct {
 	detections []detect.Detection
 	err        error
 	width      int
@@ -81,7 +78,7 @@ func (a *detectorActor) Receive(ctx actor.Context) {
 		a.onStarted(ctx)
 	case *messages.CaptureDone:
 		a.onFrame(ctx, msg)
-	case *detectDone:
+	case *workDone[detectJob, detectResult]:
 		a.onDetectDone(ctx, msg)
 	case *messages.Describe:
 		state := map[bool]string{true: "running", false: "degraded"}[a.healthy]
@@ -94,25 +91,30 @@ func (a *detectorActor) Receive(ctx actor.Context) {
 
 func (a *detectorActor) onStarted(ctx actor.Context) {
 	cfg := a.env.Config.Detector
-	var examine func(ctx context.Context, camera string, frame []byte) ([]detect.Detection, error)
+	var examine func(camera string, frame []byte) ([]detect.Detection, error)
+	a.close = func() {}
 	switch a.kind {
 	case "http":
 		client, err := detect.NewHTTP(detect.HTTPOptions{URL: cfg.URL, Timeout: cfg.Timeout.Duration})
 		if err != nil {
 			panic(fmt.Errorf("detector: %w", err)) // config validation let a bad URL through: a bug
 		}
-		examine = func(ctx context.Context, _ string, frame []byte) ([]detect.Detection, error) {
-			return client.Detect(ctx, frame)
-		}
+		// The client applies detector.timeout itself.
+		examine = func(_ string, frame []byte) ([]detect.Detection, error) { return client.Detect(context.Background(), frame) }
+		a.close = client.Close
 	default:
 		motion := detect.NewMotion(detect.DefaultMotionOptions())
-		examine = func(_ context.Context, camera string, frame []byte) ([]detect.Detection, error) {
-			return motion.Detect(camera, frame)
-		}
+		examine = motion.Detect
 	}
-	a.jobs = make(chan detectJob)
-	a.stopped = make(chan struct{})
-	go a.worker(ctx.ActorSystem(), ctx.Self(), a.jobs, a.stopped, examine)
+	a.worker = startWorker(ctx.ActorSystem(), ctx.Self(), func(job detectJob) detectResult {
+		var d detectResult
+		c := job.capture
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.JPEG)); err == nil {
+			d.width, d.height = cfg.Width, cfg.Height
+		}
+		d.detections, d.err = examine(c.Camera, c.JPEG)
+		return d
+	})
 }
 
 // onFrame queues a frame, or drops it when the queue is full.
@@ -131,22 +133,20 @@ func (a *detectorActor) onFrame(ctx actor.Context, msg *messages.CaptureDone) {
 }
 
 func (a *detectorActor) next() {
-	if a.busy || len(a.queue) == 0 || a.jobs == nil {
+	if !a.worker.idle() || len(a.queue) == 0 {
 		return
 	}
 	job := a.queue[0]
 	a.queue = a.queue[1:]
-	a.busy = true
-	a.jobs <- job
+	a.worker.give(job)
 }
 
-func (a *detectorActor) onDetectDone(ctx actor.Context, d *detectDone) {
-	if d.jobs != a.jobs {
+func (a *detectorActor) onDetectDone(ctx actor.Context, w *workDone[detectJob, detectResult]) {
+	if !a.worker.done(w) {
 		return // a previous incarnation's worker
 	}
-	a.busy = false
 	defer a.next()
-	c := d.job.capture
+	c, d := w.job.capture, w.res
 	if d.err != nil {
 		a.noteHealth(ctx, d.err)
 		ctx.ActorSystem().EventStream.Publish(&messages.DetectionFailed{Camera: c.Camera, CaptureKey: c.Key, At: time.Now(), Error: d.err.Error()})
@@ -205,28 +205,15 @@ func (a *detectorActor) noteHealth(ctx actor.Context, err error) {
 	}
 }
 
+// onStopping lets the frame in flight finish (bounded by the detector's
+// timeout), then releases the detector.
 func (a *detectorActor) onStopping() {
-	if a.jobs == nil {
+	if a.worker == nil {
 		return
 	}
-	close(a.jobs)
-	a.jobs = nil
-}
-
-// worker examines one frame at a time and reports each.
-// The channels are arguments, not fields: the actor drops its fields when
-// it stops.
-func (a *detectorActor) worker(system *actor.ActorSystem, self *actor.PID, jobs chan detectJob, stopped chan<- struct{},
-	examine func(context.Context, string, []byte) ([]detect.Detection, error)) {
-	defer close(stopped)
-	for job := range jobs {
-		d := &detectDone{jobs: jobs, job: job}
-		c := job.capture
-		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.JPEG)); err == nil {
-			d.width, d.height = cfg.Width, cfg.Height
-		}
-		// The http detector applies detector.timeout itself.
-		d.detections, d.err = examine(context.Background(), c.Camera, c.JPEG)
-		system.Root.Send(self, d)
+	if !a.worker.stop(a.env.Config.Detector.Timeout.Duration + time.Second) {
+		a.env.Log.Warn("detector did not finish its frame in time", "detector", a.kind)
 	}
+	a.worker = nil
+	a.close()
 }

@@ -27,10 +27,8 @@ type gatewayActor struct {
 	env    *Env
 	client *go2rtc.Client // used by the worker goroutine only
 
-	ops     chan gwOp
-	stopped chan struct{}
-	queue   []gwOp
-	busy    bool
+	worker *worker[gwOp, gwResult] // one request at a time
+	queue  []gwOp
 
 	healthy  bool
 	lastErr  string
@@ -75,10 +73,8 @@ const (
 	opViewers
 )
 
-// gwDone carries a worker result back to the actor.
-type gwDone struct {
-	ops       chan gwOp // the worker's channel: a previous incarnation's results are ignored
-	op        gwOp
+// gwResult is go2rtc's answer to one request.
+type gwResult struct {
 	err       error
 	jpeg      []byte
 	list      map[string]go2rtc.Stream
@@ -122,7 +118,7 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onCountViewers(ctx, msg)
 	case *messages.CycleEnded:
 		a.onCycleEnded(ctx, msg)
-	case *gwDone:
+	case *workDone[gwOp, gwResult]:
 		a.onDone(ctx, msg)
 	case *gwProbe:
 		a.onProbe(ctx)
@@ -138,11 +134,9 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 func (a *gatewayActor) onStarted(ctx actor.Context) {
 	cfg := a.env.Config.Go2RTC
 	a.client = go2rtc.New(cfg.URL, cfg.RequestTimeout.Duration)
-	a.ops = make(chan gwOp)
-	a.stopped = make(chan struct{})
 	a.healthy = true // until a request says otherwise
 	a.backoff = a.env.Policy.Gateway.ProbeInitial
-	go a.worker(ctx.ActorSystem(), ctx.Self(), a.ops, a.stopped)
+	a.worker = startWorker(ctx.ActorSystem(), ctx.Self(), a.request)
 	// Start-up: list, then remove what earlier runs left.
 	a.enqueue(ctx, gwOp{kind: opList})
 }
@@ -226,59 +220,58 @@ func (a *gatewayActor) enqueue(ctx actor.Context, op gwOp) {
 
 // next hands the worker the next request when it is idle.
 func (a *gatewayActor) next(ctx actor.Context) {
-	if a.busy || len(a.queue) == 0 || a.ops == nil {
+	if !a.worker.idle() || len(a.queue) == 0 {
 		return
 	}
 	op := a.queue[0]
 	a.queue = a.queue[1:]
 	if !op.deadline.IsZero() && time.Now().After(op.deadline) {
-		a.reply(ctx, op, &gwDone{op: op, err: errors.New("capture deadline passed while waiting for go2rtc")})
+		a.reply(ctx, op, gwResult{err: errors.New("capture deadline passed while waiting for go2rtc")})
 		a.next(ctx)
 		return
 	}
-	a.busy = true
-	a.ops <- op
+	a.worker.give(op)
 }
 
-func (a *gatewayActor) onDone(ctx actor.Context, d *gwDone) {
-	if d.ops != a.ops {
+func (a *gatewayActor) onDone(ctx actor.Context, w *workDone[gwOp, gwResult]) {
+	if !a.worker.done(w) {
 		return // a previous incarnation's worker
 	}
-	a.busy = false
+	d := w.res
 	if d.err != nil && errors.Is(d.err, go2rtc.ErrUnreachable) {
 		a.degrade(ctx, d.err)
-	} else if d.op.kind == opList && d.err == nil {
+	} else if w.job.kind == opList && d.err == nil {
 		a.recover(ctx, d.list)
 	}
-	switch d.op.kind {
+	switch w.job.kind {
 	case opAdd:
-		delete(a.adding, d.op.stream)
+		delete(a.adding, w.job.stream)
 		if d.err == nil {
-			op := d.op
+			op := w.job
 			a.streams[op.stream] = &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source, expired: a.expireOn[op.stream]}
 			delete(a.expireOn, op.stream)
 			ctx.ActorSystem().EventStream.Publish(&messages.StreamRegistered{Stream: op.stream, Camera: op.camera, Subnet: op.subnet, At: time.Now()})
 		}
 	case opRemove:
 		if d.err != nil {
-			a.env.Log.Warn("go2rtc removal failed", "stream", d.op.stream, "reason", d.err.Error())
+			a.env.Log.Warn("go2rtc removal failed", "stream", w.job.stream, "reason", d.err.Error())
 		}
 	case opList:
-		if len(d.op.confirm) > 0 {
-			a.confirmRemovals(ctx, d)
+		if len(w.job.confirm) > 0 {
+			a.confirmRemovals(ctx, w.job, d)
 		}
 	}
-	a.reply(ctx, d.op, d)
+	a.reply(ctx, w.job, d)
 	a.next(ctx)
 }
 
 // confirmRemovals checks a listing taken after removals: a name still
 // listed is a failed removal, recorded and retried at the next cycle end.
-func (a *gatewayActor) confirmRemovals(ctx actor.Context, d *gwDone) {
-	for _, name := range d.op.confirm {
+func (a *gatewayActor) confirmRemovals(ctx actor.Context, op gwOp, d gwResult) {
+	for _, name := range op.confirm {
 		delete(a.removing, name)
 		s := a.streams[name]
-		fact := &messages.StreamRemoved{Stream: name, At: time.Now(), Reason: d.op.reason}
+		fact := &messages.StreamRemoved{Stream: name, At: time.Now(), Reason: op.reason}
 		if s != nil {
 			s.attempts++
 			fact.Camera, fact.Subnet, fact.Attempts = s.camera, s.subnet, s.attempts
@@ -294,14 +287,14 @@ func (a *gatewayActor) confirmRemovals(ctx actor.Context, d *gwDone) {
 			a.env.Log.Warn("go2rtc stream not removed; retried at the next cycle end", "stream", name, "reason", fact.Error)
 		} else {
 			delete(a.streams, name)
-			a.env.Log.Info("go2rtc stream removed", "stream", name, "reason", d.op.reason)
+			a.env.Log.Info("go2rtc stream removed", "stream", name, "reason", op.reason)
 		}
 		ctx.ActorSystem().EventStream.Publish(fact)
 	}
 }
 
 // reply answers whoever asked for op.
-func (a *gatewayActor) reply(ctx actor.Context, op gwOp, d *gwDone) {
+func (a *gatewayActor) reply(ctx actor.Context, op gwOp, d gwResult) {
 	if op.replyTo == nil {
 		return
 	}
@@ -341,7 +334,7 @@ func (a *gatewayActor) degrade(ctx actor.Context, err error) {
 			delete(a.removing, op.stream)
 			continue // the streams stay expired: removed after recovery
 		}
-		a.reply(ctx, op, &gwDone{op: op, err: err})
+		a.reply(ctx, op, gwResult{err: err})
 	}
 	if a.probe == nil {
 		a.probe = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &gwProbe{})
@@ -401,8 +394,8 @@ func (a *gatewayActor) describe(ctx actor.Context) *messages.Node {
 		"queued": len(a.queue), "url": a.env.Config.Go2RTC.URL})
 }
 
-// onStopping removes the streams this run created, then ends the worker.
-// It blocks, bounded by request_timeout per stream: the stop is not over
+// onStopping ends the worker, then removes the streams this run created.
+// It blocks, bounded by request_timeout per request: the stop is not over
 // while our streams stay in go2rtc.
 func (a *gatewayActor) onStopping(ctx actor.Context) {
 	defer func() {
@@ -413,16 +406,16 @@ func (a *gatewayActor) onStopping(ctx actor.Context) {
 	if a.probe != nil {
 		a.probe.Stop()
 	}
-	if a.ops == nil {
+	if a.worker == nil {
 		return
 	}
 	for _, op := range a.queue {
-		a.reply(ctx, op, &gwDone{op: op, err: errors.New("the gateway stopped")})
+		a.reply(ctx, op, gwResult{err: errors.New("the gateway stopped")})
 	}
 	a.queue = nil
-	close(a.ops) // the worker finishes its request in flight, then exits
-	a.ops = nil
-	<-a.stopped
+	// The request in flight finishes first: go2rtc takes one at a time.
+	a.worker.stop(2 * a.env.Config.Go2RTC.RequestTimeout.Duration)
+	a.worker = nil
 	if !a.healthy {
 		return
 	}
@@ -437,38 +430,33 @@ func (a *gatewayActor) onStopping(ctx actor.Context) {
 	}
 }
 
-// worker runs requests one at a time and reports each to the actor.
-// The channels are arguments, not fields: the actor drops its fields when
-// it stops.
-func (a *gatewayActor) worker(system *actor.ActorSystem, self *actor.PID, ops chan gwOp, stopped chan<- struct{}) {
-	defer close(stopped)
-	for op := range ops {
-		ctx := context.Background()
-		cancel := context.CancelFunc(func() {})
-		if !op.deadline.IsZero() {
-			ctx, cancel = context.WithDeadline(ctx, op.deadline)
-		}
-		d := &gwDone{ops: ops, op: op}
-		switch op.kind {
-		case opAdd:
-			d.err = a.client.Add(ctx, op.stream, op.source)
-		case opRemove:
-			d.err = a.client.Remove(ctx, op.stream)
-		case opList:
-			d.list, d.err = a.client.List(ctx)
-		case opFrame:
-			fctx, fcancel := context.WithTimeout(ctx, a.env.Config.Go2RTC.RequestTimeout.Duration)
-			d.jpeg, d.err = a.client.Frame(fctx, op.stream)
-			fcancel()
-		case opViewers:
-			var s go2rtc.Stream
-			s, d.err = a.client.Get(ctx, op.stream)
-			if errors.Is(d.err, go2rtc.ErrNotFound) {
-				d.err = nil // gone: nobody watches
-			}
-			d.consumers = len(s.Consumers)
-		}
-		cancel()
-		system.Root.Send(self, d)
+// request runs one request to go2rtc on the worker's goroutine.
+func (a *gatewayActor) request(op gwOp) gwResult {
+	ctx := context.Background()
+	if !op.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, op.deadline)
+		defer cancel()
 	}
+	var d gwResult
+	switch op.kind {
+	case opAdd:
+		d.err = a.client.Add(ctx, op.stream, op.source)
+	case opRemove:
+		d.err = a.client.Remove(ctx, op.stream)
+	case opList:
+		d.list, d.err = a.client.List(ctx)
+	case opFrame:
+		fctx, fcancel := context.WithTimeout(ctx, a.env.Config.Go2RTC.RequestTimeout.Duration)
+		d.jpeg, d.err = a.client.Frame(fctx, op.stream)
+		fcancel()
+	case opViewers:
+		var s go2rtc.Stream
+		s, d.err = a.client.Get(ctx, op.stream)
+		if errors.Is(d.err, go2rtc.ErrNotFound) {
+			d.err = nil // gone: nobody watches
+		}
+		d.consumers = len(s.Consumers)
+	}
+	return d
 }

@@ -22,17 +22,14 @@ type recorderActor struct {
 	env *Env
 
 	pending []any
-	writing bool
 	retry   *time.Timer
 	backoff time.Duration
 
 	dropped    int64
 	lastErr    string
-	prunedAt   time.Time
 	pruneTimer *time.Timer
 
-	jobs    chan recordJob
-	stopped chan struct{} // closed when the writer goroutine has exited
+	writer *worker[recordJob, recordResult] // owns the store
 }
 
 // recordJob is one unit of work for the writer goroutine.
@@ -42,16 +39,14 @@ type recordJob struct {
 	final bool      // the last batch: nobody reads its report, log failures here
 }
 
+// recordResult is what the writer reports of a job.
+type recordResult struct {
+	err  error
+	more bool // a prune job that has more to delete
+}
+
 // Internal messages.
 type (
-	batchWritten struct {
-		jobs  chan recordJob // the writer's channel: a previous incarnation's results are ignored
-		n     int
-		err   error
-		took  time.Duration
-		facts []any // the batch, when it failed
-		more  bool  // a prune job that has more to delete
-	}
 	retryWrite struct{}
 	pruneDue   struct{} // the hourly retention run
 	pruneMore  struct{} // the retention run has more to delete
@@ -83,8 +78,8 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.onStarted(ctx)
-	case *batchWritten:
-		a.onBatchWritten(ctx, msg)
+	case *workDone[recordJob, recordResult]:
+		a.onWritten(ctx, msg)
 	case *retryWrite:
 		a.onRetry(ctx)
 	case *pruneDue:
@@ -99,10 +94,8 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 		}
 		answerDescribe(ctx, a.node(ctx, "recorder", state, map[string]any{"queued": len(a.pending), "dropped": a.dropped,
 			"error": a.lastErr, "db": a.env.Store.Path}))
-	case *actor.Stopping:
-		a.onStopping(ctx)
-	case *actor.Restarting:
-		a.onStopping(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		a.onStopping()
 	default:
 		if recorded(msg) {
 			a.onFact(ctx, msg)
@@ -111,10 +104,8 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 }
 
 func (a *recorderActor) onStarted(ctx actor.Context) {
-	a.jobs = make(chan recordJob)
-	a.stopped = make(chan struct{})
 	a.backoff = time.Second
-	go a.writer(ctx.ActorSystem(), ctx.Self(), a.jobs, a.stopped)
+	a.writer = startWorker(ctx.ActorSystem(), ctx.Self(), a.write)
 	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneFirst, &pruneDue{})
 }
 
@@ -134,7 +125,7 @@ func (a *recorderActor) onFact(ctx actor.Context, fact any) {
 
 // flush hands the writer the next batch when it is idle.
 func (a *recorderActor) flush(ctx actor.Context) {
-	if a.writing || len(a.pending) == 0 || a.retry != nil {
+	if !a.writer.idle() || len(a.pending) == 0 || a.retry != nil {
 		return
 	}
 	n := min(len(a.pending), a.env.Policy.Recorder.MaxBatch)
@@ -144,24 +135,22 @@ func (a *recorderActor) flush(ctx actor.Context) {
 	if a.dropped > 0 {
 		batch = append(batch, &db.Dropped{Rows: a.dropped})
 	}
-	a.writing = true
-	a.jobs <- recordJob{facts: batch}
+	a.writer.give(recordJob{facts: batch})
 }
 
-func (a *recorderActor) onBatchWritten(ctx actor.Context, msg *batchWritten) {
-	if msg.jobs != a.jobs {
+func (a *recorderActor) onWritten(ctx actor.Context, d *workDone[recordJob, recordResult]) {
+	if !a.writer.done(d) {
 		return // a previous incarnation's writer
 	}
-	a.writing = false
-	if msg.err != nil {
-		errText := msg.err.Error()
+	if err := d.res.err; err != nil {
+		errText := err.Error()
 		if a.lastErr == "" {
-			a.env.Log.Error("record write failing; patrol continues, rows queue", "reason", errText, "queued", len(a.pending)+len(msg.facts))
+			a.env.Log.Error("record write failing; patrol continues, rows queue", "reason", errText, "queued", len(a.pending)+len(d.job.facts))
 			a.publishHealth(ctx, false, errText)
 		}
 		a.lastErr = errText
 		// Keep the failed batch first in line, within the bound.
-		a.pending = append(msg.facts, a.pending...)
+		a.pending = append(d.job.facts, a.pending...)
 		if over := len(a.pending) - a.env.Config.Record.QueueRows; over > 0 {
 			a.pending = a.pending[:len(a.pending)-over]
 			a.dropped += int64(over)
@@ -176,7 +165,7 @@ func (a *recorderActor) onBatchWritten(ctx actor.Context, msg *batchWritten) {
 		a.publishHealth(ctx, true, "")
 	}
 	a.backoff = time.Second
-	if msg.more {
+	if d.res.more {
 		ctx.Send(ctx.Self(), &pruneMore{})
 	}
 	a.flush(ctx)
@@ -185,12 +174,11 @@ func (a *recorderActor) onBatchWritten(ctx actor.Context, msg *batchWritten) {
 // onPruneDue hands the writer a retention job, or tries again shortly when
 // it is busy; the hourly timer is re-armed only by pruneDue itself.
 func (a *recorderActor) onPruneDue(ctx actor.Context) {
-	if a.writing {
+	if !a.writer.idle() {
 		after(ctx.ActorSystem(), ctx.Self(), time.Second, &pruneMore{})
 		return
 	}
-	a.writing = true
-	a.jobs <- recordJob{prune: time.Now().Add(-a.env.Config.Record.Retention.Duration)}
+	a.writer.give(recordJob{prune: time.Now().Add(-a.env.Config.Record.Retention.Duration)})
 }
 
 func (a *recorderActor) onRetry(ctx actor.Context) {
@@ -202,13 +190,13 @@ func (a *recorderActor) onRetry(ctx actor.Context) {
 // purpose, bounded: the stop is not over while facts are unwritten. The
 // root stops the recorder last and with a poison pill, so every fact
 // published before is already in the mailbox and handled.
-func (a *recorderActor) onStopping(ctx actor.Context) {
+func (a *recorderActor) onStopping() {
 	defer func() {
 		if r := recover(); r != nil {
 			a.env.Log.Error("panic while stopping recorder", "reason", fmt.Sprint(r))
 		}
 	}()
-	if a.jobs == nil {
+	if a.writer == nil {
 		return
 	}
 	for _, t := range []*time.Timer{a.retry, a.pruneTimer} {
@@ -216,44 +204,24 @@ func (a *recorderActor) onStopping(ctx actor.Context) {
 			t.Stop()
 		}
 	}
-	jobs := a.jobs
-	a.jobs = nil
-	// The send waits for a batch in flight to finish first.
 	final := recordJob{facts: append(a.pending, &db.Dropped{Rows: a.dropped}), final: true}
-	select {
-	case jobs <- final:
-	case <-time.After(a.env.Policy.Recorder.StopWait):
-	}
-	close(jobs)
-	select {
-	case <-a.stopped:
-	case <-time.After(a.env.Policy.Recorder.StopWait):
+	if !a.writer.stop(a.env.Policy.Recorder.StopWait, final) {
 		a.env.Log.Error("record writer did not finish in time; rows may be lost", "queued", len(a.pending), "waited", a.env.Policy.Recorder.StopWait.String())
 	}
+	a.writer = nil
 }
 
-// writer owns the store: it runs jobs one at a time and reports each.
-// The channels are arguments, not fields: the actor drops its fields when
-// it stops.
-func (a *recorderActor) writer(system *actor.ActorSystem, self *actor.PID, jobs chan recordJob, stopped chan<- struct{}) {
-	defer close(stopped)
-	for job := range jobs {
-		start := time.Now()
-		if !job.prune.IsZero() {
-			more, err := a.prune(job.prune)
-			system.Root.Send(self, &batchWritten{jobs: jobs, err: err, took: time.Since(start), more: more})
-			continue
-		}
-		err := a.env.Store.WriteBatch(a.env.RunRow, job.facts)
-		if err != nil && job.final {
-			a.env.Log.Error("final record write failed", "rows", len(job.facts), "reason", err.Error())
-		}
-		res := &batchWritten{jobs: jobs, n: len(job.facts), err: err, took: time.Since(start)}
-		if err != nil {
-			res.facts = job.facts
-		}
-		system.Root.Send(self, res)
+// write runs one job on the writer's goroutine, which owns the store.
+func (a *recorderActor) write(job recordJob) recordResult {
+	if !job.prune.IsZero() {
+		more, err := a.prune(job.prune)
+		return recordResult{err: err, more: more}
 	}
+	err := a.env.Store.WriteBatch(a.env.RunRow, job.facts)
+	if err != nil && job.final {
+		a.env.Log.Error("final record write failed", "rows", len(job.facts), "reason", err.Error())
+	}
+	return recordResult{err: err}
 }
 
 // prune deletes old rows in small statements; more reports unfinished work.

@@ -27,9 +27,9 @@ type detectorActor struct {
 	env  *Env
 	kind string
 
-	worker  *worker[detectJob, detectResult]
-	close   func() // releases the detector's resources once the worker is done
-	queue   []detectJob
+	worker *worker[detectJob, detectResult]
+	close  func() // releases the detector's resources once the worker is done
+	queue  []detectJob
 
 	events  map[string]*openEvent // by camera + "\x00" + label
 	lastID  int64
@@ -100,7 +100,9 @@ func (a *detectorActor) onStarted(ctx actor.Context) {
 			panic(fmt.Errorf("detector: %w", err)) // config validation let a bad URL through: a bug
 		}
 		// The client applies detector.timeout itself.
-		examine = func(_ string, frame []byte) ([]detect.Detection, error) { return client.Detect(context.Background(), frame) }
+		examine = func(_ string, frame []byte) ([]detect.Detection, error) {
+			return client.Detect(context.Background(), frame)
+		}
 		a.close = client.Close
 	default:
 		motion := detect.NewMotion(detect.DefaultMotionOptions())

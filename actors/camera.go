@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"camvisor/actors/redact"
 	"fmt"
 	"time"
 
@@ -22,7 +23,7 @@ type cameraActor struct {
 	life
 	env      *Env
 	cam      config.SubnetCamera
-	redactor config.Redactor
+	redactor redact.Redactor
 	cause    *stopCause // ours, read by our children
 	strategy actor.SupervisorStrategy
 	stopping bool
@@ -88,7 +89,7 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 	carry := &cameraCarry{}
 	return actor.PropsFromProducer(lived(func() *cameraActor {
 		a := &cameraActor{carry: carry,
-			env: env, cam: cam, redactor: config.NewRedactor(cam.URL),
+			env: env, cam: cam, redactor: redact.ForURL(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{},
 		}
@@ -394,7 +395,7 @@ func (a *cameraActor) describe(ctx actor.Context) *messages.Node {
 	st := a.status()
 	f := map[string]any{"camera": a.cam.ID, "max_connections": st.MaxConnections, "slots_held": a.slotsHeld(),
 		"slots_ffmpeg": st.SlotsFFmpeg, "slots_lease": st.SlotsLease, "queue_length": st.QueueLength,
-		"failing": st.Failing, "consecutive_failures": st.ConsecutiveFailures, "url": config.RedactURL(a.cam.URL), "last_capture": nil}
+		"failing": st.Failing, "consecutive_failures": st.ConsecutiveFailures, "url": redact.URL(a.cam.URL), "last_capture": nil}
 	if d := st.Last; d != nil {
 		f["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
 			"via": d.Via, "error": d.Error, "os_pid": d.OSPID}

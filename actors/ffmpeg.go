@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"camvisor/actors/redact"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -35,7 +36,7 @@ type snapshotJob struct {
 	Camera   string
 	Subnet   string
 	URL      string // with credentials: only ever passed to the process
-	Redactor config.Redactor
+	Redactor redact.Redactor
 	Deadline time.Time
 	// DeepProbe lets ffmpeg read the stream longer before it decides on
 	// its codec (see probeArgs).

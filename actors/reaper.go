@@ -1,10 +1,10 @@
 package actors
 
 import (
+	"camvisor/actors/redact"
 	"slices"
 	"time"
 
-	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/messages"
 
@@ -242,7 +242,7 @@ func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign,
 				}
 				argv := make([]string, len(p.Argv))
 				for i, s := range p.Argv {
-					argv[i] = config.RedactText(s)
+					argv[i] = redact.Text(s)
 				}
 				reaped = append(reaped, &messages.ProcessReaped{OSPID: p.PID, Run: p.Run, Owner: p.Owner, Camera: p.Camera(),
 					ThisRun: group.thisRun, Argv: argv, At: time.Now()})

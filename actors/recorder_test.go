@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"camvisor/actors/redact"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func startRecordedTree(t *testing.T, cams *camsim.Server, cfg *config.Config) (*
 		env.Store = store
 		run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: "test", Config: cfg.Redacted()}
 		for _, c := range cfg.Cameras() {
-			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: config.RedactURL(c.URL), MaxConnections: c.MaxConnections})
+			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
 		}
 		var err error
 		if env.RunRow, err = store.BeginRun(run); err != nil {

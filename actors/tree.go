@@ -23,6 +23,7 @@
 package actors
 
 import (
+	"camvisor/actors/redact"
 	"context"
 	"fmt"
 	"log/slog"
@@ -195,7 +196,7 @@ func restartReason(reason any) string {
 	case restartRequested:
 		return "requested: " + r.reason
 	}
-	return config.RedactText(fmt.Sprint(reason))
+	return redact.Text(fmt.Sprint(reason))
 }
 
 // forward subscribes pid to the facts of the event stream that want

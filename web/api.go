@@ -1,6 +1,7 @@
 package web
 
 import (
+	"camvisor/actors/redact"
 	"context"
 	"errors"
 	"fmt"
@@ -72,7 +73,7 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 	cams := s.opts.Config.Cameras()
 	out := make([]map[string]any, len(cams))
 	for i, c := range cams {
-		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": config.RedactURL(c.URL), "max_connections": c.MaxConnections,
+		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": redact.URL(c.URL), "max_connections": c.MaxConnections,
 			"slots_ffmpeg": 0, "slots_lease": 0, "queue_length": 0, "failing": false, "consecutive_failures": 0,
 			"last_capture": nil, "live": nil, "state": "no answer"}
 		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
@@ -226,7 +227,7 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 	for _, p := range procs {
 		argv := make([]string, len(p.Argv))
 		for i, a := range p.Argv {
-			argv[i] = config.RedactText(a)
+			argv[i] = redact.Text(a)
 		}
 		out = append(out, map[string]any{"os_pid": p.PID, "ppid": p.PPID, "pgid": p.PGID, "state": p.State,
 			"age_s": osproc.Age(p.Info).Seconds(), "argv": argv, "run": p.Run, "owner": p.Owner, "owned": p.Owned,

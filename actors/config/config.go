@@ -4,6 +4,7 @@
 package config
 
 import (
+	"camvisor/actors/redact"
 	"bytes"
 	"errors"
 	"fmt"
@@ -193,7 +194,7 @@ func Parse(data []byte) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("not valid YAML: %s", RedactText(err.Error()))
+		return nil, fmt.Errorf("not valid YAML: %s", redact.Text(err.Error()))
 	}
 	if len(root.Content) == 0 {
 		return nil, errors.New("empty file: at least one subnet with one camera is needed")
@@ -203,7 +204,7 @@ func Parse(data []byte) (*Config, error) {
 	}
 	cfg := Defaults()
 	if err := root.Content[0].Decode(cfg); err != nil {
-		return nil, fmt.Errorf("%s", RedactText(err.Error()))
+		return nil, fmt.Errorf("%s", redact.Text(err.Error()))
 	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -287,16 +288,16 @@ func (c *Config) Redacted() string {
 		cp.Subnets[i] = s
 		cp.Subnets[i].Cameras = make([]Camera, len(s.Cameras))
 		for j, cam := range s.Cameras {
-			cam.URL = RedactURL(cam.URL)
+			cam.URL = redact.URL(cam.URL)
 			cp.Subnets[i].Cameras[j] = cam
 		}
 	}
 	if cp.Auth.Token != "" {
 		cp.Auth.Token = "***"
 	}
-	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = RedactURL(cp.Go2RTC.URL), RedactURL(cp.Go2RTC.PlayerURL)
-	cp.Detector.URL = RedactURL(cp.Detector.URL)
-	cp.Alerts.Webhook.URL = RedactURL(cp.Alerts.Webhook.URL)
+	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
+	cp.Detector.URL = redact.URL(cp.Detector.URL)
+	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"camvisor/actors/redact"
 	"errors"
 	"fmt"
 	"net"
@@ -54,7 +55,7 @@ func (c *Config) Validate() error {
 	switch c.Detector.Kind {
 	case "motion":
 		if c.Detector.URL != "" {
-			add(fmt.Errorf("detector.url: %q is set but detector.kind is motion, which needs no server", RedactURL(c.Detector.URL)))
+			add(fmt.Errorf("detector.url: %q is set but detector.kind is motion, which needs no server", redact.URL(c.Detector.URL)))
 		}
 	case "http":
 		add(checkHTTPURL("detector.url", c.Detector.URL, true))
@@ -136,7 +137,7 @@ func (c *Config) Validate() error {
 // checkURL accepts only rtsp:// and rtsps:// URLs with a host; anything
 // else could be read by ffmpeg as an option or as a local file.
 func checkURL(field, raw string) error {
-	shown := RedactURL(raw)
+	shown := redact.URL(raw)
 	if strings.HasPrefix(raw, "-") {
 		return fmt.Errorf("%s: %q must not start with '-'", field, shown)
 	}
@@ -161,10 +162,10 @@ func checkURL(field, raw string) error {
 func checkHTTPURL(field, raw string, endpoint bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, RedactURL(raw))
+		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, redact.URL(raw))
 	}
 	if !endpoint && u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, RedactURL(raw))
+		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, redact.URL(raw))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"camvisor/actors/redact"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,7 +84,7 @@ var errTimeoutCause = errors.New("detector.timeout elapsed")
 func NewHTTP(opts HTTPOptions) (*HTTP, error) {
 	u, err := url.Parse(opts.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("detector.url: %q must be an http:// or https:// URL with a host", redactURL(opts.URL))
+		return nil, fmt.Errorf("detector.url: %q must be an http:// or https:// URL with a host", redact.URL(opts.URL))
 	}
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("detector.timeout: must be positive, got %v", opts.Timeout)
@@ -99,7 +100,7 @@ func NewHTTP(opts HTTPOptions) (*HTTP, error) {
 	}
 	d := &HTTP{
 		url:     opts.URL,
-		shown:   redactURL(opts.URL),
+		shown:   redact.URL(opts.URL),
 		host:    u.Scheme + "://" + u.Host,
 		timeout: opts.Timeout,
 		maxBody: opts.MaxBody,
@@ -111,28 +112,11 @@ func NewHTTP(opts HTTPOptions) (*HTTP, error) {
 	return d, nil
 }
 
-// redactURL hides a URL's password for error messages, even when the URL
-// does not parse, and shows it otherwise as written.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if _, has := u.User.Password(); has {
-			return u.Redacted()
-		}
-		return raw
-	}
-	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			return scheme + "://xxxxx@" + rest[at+1:]
-		}
-	}
-	return raw
-}
-
 // checkRedirect follows a redirect only to the same scheme, host and port:
 // frames must never be sent to a server nobody configured.
 func (d *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
 	if to := req.URL.Scheme + "://" + req.URL.Host; to != d.host {
-		return fmt.Errorf("%w: redirected to %s, another host; not followed (point detector.url at the detector itself)", ErrBadAnswer, req.URL.Redacted())
+		return fmt.Errorf("%w: redirected to %s, another host; not followed (point detector.url at the detector itself)", ErrBadAnswer, redact.URL(req.URL.String()))
 	}
 	if len(via) > maxRedirects {
 		return fmt.Errorf("%w: more than %d redirects", ErrBadAnswer, maxRedirects)

@@ -57,7 +57,7 @@ func TestNewHTTPRefusesBadOptions(t *testing.T) {
 		{HTTPOptions{URL: "http://"}, "detector.url", `"http://"`},
 		{HTTPOptions{URL: "http:///v1/vision/detection"}, "detector.url", "http:///v1"},
 		{HTTPOptions{URL: "127.0.0.1:5000/v1/vision/detection"}, "detector.url", "127.0.0.1:5000"},
-		{HTTPOptions{URL: "http://user:hunter2@:80/x"}, "detector.url", "user:xxxxx@"},
+		{HTTPOptions{URL: "http://user:hunter2@:80/x"}, "detector.url", "user:***@"},
 		{HTTPOptions{URL: "http://127.0.0.1:5000/x", Timeout: -time.Second}, "detector.timeout", "-1s"},
 		{HTTPOptions{URL: "http://127.0.0.1:5000/x", MaxBody: -1}, "detector.max_body", "-1"},
 	}

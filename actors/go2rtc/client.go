@@ -7,6 +7,7 @@
 package go2rtc
 
 import (
+	"camvisor/actors/redact"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"camvisor/actors/config"
 )
 
 // Client talks to one go2rtc.
@@ -71,7 +71,7 @@ func (c *Client) Add(ctx context.Context, name, src string) error {
 	}
 	if code != http.StatusOK {
 		// go2rtc may quote the source, credentials and all.
-		return fmt.Errorf("add stream %s: go2rtc answered %d %s", name, code, config.RedactText(strings.TrimSpace(string(body))))
+		return fmt.Errorf("add stream %s: go2rtc answered %d %s", name, code, redact.Text(strings.TrimSpace(string(body))))
 	}
 	return nil
 }

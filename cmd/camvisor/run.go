@@ -1,6 +1,7 @@
 package main
 
 import (
+	"camvisor/actors/redact"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -57,7 +58,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	env := &actors.Env{Config: cfg, Log: log, RunID: newRunID(), Store: store, Wire: web.Wire}
 	run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: version, Config: cfg.Redacted()}
 	for _, c := range cfg.Cameras() {
-		run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: config.RedactURL(c.URL), MaxConnections: c.MaxConnections})
+		run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
 	}
 	if env.RunRow, err = store.BeginRun(run); err != nil {
 		return fmt.Errorf("record %s: %w", cfg.DB, err)

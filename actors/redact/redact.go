@@ -1,4 +1,6 @@
-package config
+// Package redact hides secrets (RTSP and other URL passwords) from every
+// text camvisor shows, logs or records: one place, one convention (***).
+package redact
 
 import (
 	"net/url"
@@ -6,12 +8,12 @@ import (
 	"strings"
 )
 
-// RedactURL returns u with its password replaced by ***. Text that does not
-// parse as a URL goes through RedactText instead, so nothing leaks on a typo.
-func RedactURL(u string) string {
+// URL returns u with its password replaced by ***. Text that does not
+// parse as a URL goes through Text instead, so nothing leaks on a typo.
+func URL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.User == nil {
-		return RedactText(u)
+		return Text(u)
 	}
 	if _, has := p.User.Password(); !has {
 		return u
@@ -34,8 +36,8 @@ func RedactURL(u string) string {
 // little.
 var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):\S*@`)
 
-// RedactText replaces every URL password in s with ***.
-func RedactText(s string) string {
+// Text replaces every URL password in s with ***.
+func Text(s string) string {
 	return userinfo.ReplaceAllString(s, "$1:***@")
 }
 
@@ -43,8 +45,8 @@ func RedactText(s string) string {
 // without its URL (ffmpeg stderr can print either).
 type Redactor struct{ secrets []string }
 
-// NewRedactor returns a Redactor for the password in rawURL.
-func NewRedactor(rawURL string) Redactor {
+// ForURL returns a Redactor for the password in rawURL.
+func ForURL(rawURL string) Redactor {
 	p, err := url.Parse(rawURL)
 	if err != nil || p.User == nil {
 		return Redactor{}
@@ -69,5 +71,5 @@ func (r Redactor) Redact(s string) string {
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, "***")
 	}
-	return RedactText(s)
+	return Text(s)
 }

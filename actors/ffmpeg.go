@@ -1,8 +1,8 @@
 package actors
 
 import (
-	"camvisor/actors/redact"
 	"bytes"
+	"camvisor/actors/redact"
 	"fmt"
 	"strconv"
 	"strings"

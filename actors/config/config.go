@@ -4,8 +4,8 @@
 package config
 
 import (
-	"camvisor/actors/redact"
 	"bytes"
+	"camvisor/actors/redact"
 	"errors"
 	"fmt"
 	"os"

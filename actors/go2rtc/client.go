@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
 )
 
 // Client talks to one go2rtc.

@@ -2,6 +2,23 @@ package messages
 
 import "time"
 
+// Protocol: messages internal to the tree, between an actor and its
+// children or a service it uses. Nothing outside the actors package sends
+// them.
+
+// SnapshotTaken is an ffmpeg child's report to its camera when its process
+// ended: a frame, or why not. A failed attempt is also the panic reason the
+// child fails with, so the camera's supervision strategy decides on a retry.
+type SnapshotTaken struct {
+	Outcome   Outcome
+	JPEG      []byte `json:"-"`
+	Error     string // redacted
+	OSPID     int
+	StartedAt time.Time
+	EndedAt   time.Time
+	Deadline  time.Time
+}
+
 // AddStream asks the gateway to register a camera's stream in go2rtc. The
 // gateway answers the sender with StreamAdded.
 type AddStream struct {
@@ -54,34 +71,4 @@ type ViewersCounted struct {
 	Stream    string
 	Consumers int
 	Error     string
-}
-
-// StreamRegistered is the fact that the gateway registered a stream.
-type StreamRegistered struct {
-	Stream string
-	Camera string
-	Subnet string
-	At     time.Time
-}
-
-// StreamRemoved is the fact that a stream was removed from go2rtc and a
-// listing confirmed it gone; or, with Error, that the listing still showed
-// it (retried at the next cycle end).
-type StreamRemoved struct {
-	Stream   string
-	Camera   string
-	Subnet   string
-	At       time.Time
-	Reason   string // "lease expired", "left by an earlier run", "shutdown"
-	Error    string
-	Attempts int
-}
-
-// ServiceHealth is published when a service (go2rtc, the detector) turns
-// unreachable or recovers.
-type ServiceHealth struct {
-	Service string // "go2rtc", "detector"
-	Healthy bool
-	Error   string
-	At      time.Time
 }

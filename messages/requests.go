@@ -1,0 +1,178 @@
+package messages
+
+import "time"
+
+// Requests: what the rest of the program (the HTTP API through the tree's
+// facade, the command) and the actors ask of each other, and the answers.
+// A request reads as a command; its answer names the request.
+
+// Capture asks a camera actor for one frame. The camera answers the sender
+// with CaptureDone.
+type Capture struct {
+	Camera   string
+	Cycle    int64     // the subnet cycle, 0 when an operator asked
+	Deadline time.Time // the process is killed at this time
+	Reason   string    // "patrol" or "operator"
+}
+
+// RestartCamera asks a camera actor to restart from a clean state: it
+// fails on purpose, its children are stopped (their processes killed and
+// reaped) and its subnet's supervision strategy starts a new instance,
+// which answers the sender with CameraRestarted.
+type RestartCamera struct {
+	Reason string
+}
+
+// CameraRestarted answers RestartCamera once the new instance runs.
+type CameraRestarted struct {
+	Camera   string
+	Restarts int // restarts of this camera in this run so far
+}
+
+// GetFrame asks a camera for its latest frame; it answers with Frame.
+type GetFrame struct{}
+
+// Frame is a camera's latest frame (JPEG nil before the first).
+type Frame struct {
+	Camera string
+	JPEG   []byte
+	At     time.Time
+}
+
+// GetCameraStatus asks a camera actor for its state; it answers with
+// CameraStatus.
+type GetCameraStatus struct{}
+
+// CameraStatus is a camera's state as its actor knows it.
+type CameraStatus struct {
+	Camera              string
+	Subnet              string
+	State               string // running, failing, stopping
+	MaxConnections      int
+	SlotsFFmpeg         int // slots held by ffmpeg children
+	SlotsLease          int // slots held by a live view
+	QueueLength         int
+	Failing             bool
+	ConsecutiveFailures int
+	Last                *CaptureDone // the last capture answered (without its JPEG), nil before the first
+}
+
+// ListOwnedProcesses asks an actor which OS processes it and the actors
+// below it own, each child asked with a deadline earlier than Deadline. It
+// answers with OwnedProcesses. This, not Describe, is what decisions about
+// processes read (the reaper's sweep, a restart's check).
+type ListOwnedProcesses struct {
+	Deadline time.Time // zero: the default question timeout
+}
+
+// OwnedProcesses answers ListOwnedProcesses.
+type OwnedProcesses struct {
+	Processes []OwnedProcess
+	// Silent are the paths of actors that did not answer in time: the
+	// processes below them cannot be judged now.
+	Silent []string
+}
+
+// OwnedProcess is one OS process a live actor owns.
+type OwnedProcess struct {
+	OSPID     int
+	Owner     string // the owning actor's path
+	Camera    string
+	StartedAt time.Time
+}
+
+// Describe asks an actor to describe itself and, unless Shallow, its
+// children, each asked with a per-child timeout. It answers with *Node.
+type Describe struct {
+	Shallow bool
+	// Deadline is when the asker stops waiting: each level gives its
+	// children a shorter one, so one slow leaf shows as such instead of
+	// timing out every ancestor at once. Zero means describeTimeout.
+	Deadline time.Time
+}
+
+// Node is one actor of the live supervision tree.
+type Node struct {
+	Path      string         `json:"path"`
+	Kind      string         `json:"kind"`
+	State     string         `json:"state"` // running, stopping, failing, degraded, no answer
+	StartedAt time.Time      `json:"started_at"`
+	Restarts  int            `json:"restarts"`
+	Fields    map[string]any `json:"-"` // kind-specific fields, shown beside the common ones
+	Children  []*Node        `json:"children"`
+}
+
+// GetHealth asks a service (the gateway) how its outside part is; it
+// answers with ServiceHealth.
+type GetHealth struct{}
+
+// GrantLease asks a camera for a live view: one slot held for as long as
+// the lease lasts, its stream registered in go2rtc. A camera with a lease
+// extends it instead (one lease, not two). The lease answers the sender
+// with LeaseAnswer.
+type GrantLease struct {
+	Camera string
+	Until  time.Time // when playback is over; zero means now + go2rtc.lease
+	Reason string    // "detection", "operator"
+}
+
+// ReleaseLease ends a camera's lease early.
+type ReleaseLease struct {
+	Camera string
+	Reason string
+}
+
+// LeaseAnswer answers GrantLease.
+type LeaseAnswer struct {
+	Camera    string
+	Granted   bool
+	Extended  bool   // an existing lease was extended
+	Stream    string // the go2rtc stream name
+	PlayerURL string // the page a browser plays, empty when none
+	Until     time.Time
+	Reason    string // why it was refused
+}
+
+// StartPlayback asks the playback policy for a live view of a camera on an
+// operator's behalf: the same budget and limits as a detection's, without
+// the label and score rules. The policy answers the sender with
+// PlaybackAnswer.
+type StartPlayback struct {
+	Camera string
+	Reason string
+}
+
+// StopPlayback asks the playback policy to end a camera's live view (the
+// dashboard's Stop button, the API).
+type StopPlayback struct {
+	Camera string
+	Reason string
+}
+
+// PlaybackAnswer answers StartPlayback.
+type PlaybackAnswer struct {
+	Camera    string
+	Playing   bool
+	PlayerURL string
+	Until     time.Time
+	Reason    string // why not
+}
+
+// GetPlaybacks asks the playback policy what plays now; it answers with
+// Playbacks.
+type GetPlaybacks struct{}
+
+// Playbacks is what plays now.
+type Playbacks struct {
+	Live []PlaybackStarted
+}
+
+// Sweep asks the reaper for a sweep of /proc now; it answers with
+// SweepDone. The root asks for one before it starts the patrol.
+type Sweep struct{}
+
+// Shutdown asks the root to stop the tree in order: patrol first (every
+// process killed and recorded), then the services, then itself.
+type Shutdown struct {
+	Reason string
+}

@@ -1,0 +1,51 @@
+package messages
+
+import "errors"
+
+// Values the messages carry: outcomes, reasons and states, which the
+// record stores as they are.
+
+// Outcome is how a capture ended; the values are stored in the record.
+type Outcome string
+
+// Capture outcomes.
+const (
+	OutcomeOK         Outcome = "ok"          // a JPEG was returned
+	OutcomeTimeout    Outcome = "timeout"     // the deadline passed; the process was killed
+	OutcomeExit       Outcome = "exit"        // ffmpeg exited non-zero
+	OutcomeSignal     Outcome = "signal"      // ffmpeg was killed by a signal camvisor did not send
+	OutcomeSpawnError Outcome = "spawn_error" // ffmpeg could not be started
+	OutcomeEmpty      Outcome = "empty"       // ffmpeg exited 0 without a JPEG
+	OutcomeNoSlot     Outcome = "no_slot"     // every slot was held and the queue was full, or stayed full until the deadline
+	OutcomeStopped    Outcome = "stopped"     // the camera actor stopped or restarted mid-capture
+	OutcomeSkipped    Outcome = "skipped"     // the cycle deadline came before the capture could start
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNoSlot  = errors.New("no free slot")
+	ErrTimeout = errors.New("capture deadline passed")
+)
+
+// StopReason says why an OS process ended; the values are stored in the
+// record.
+type StopReason string
+
+// Why a process ended.
+const (
+	StopDone          StopReason = "done"           // it exited by itself
+	StopTimeout       StopReason = "timeout"        // its capture deadline passed
+	StopParentStopped StopReason = "parent_stopped" // its camera actor was stopped
+	StopRestart       StopReason = "restart"        // its camera actor (or itself) was restarted
+	StopShutdown      StopReason = "shutdown"       // camvisor is shutting down
+	StopReaped        StopReason = "reaped"         // the reaper found it unowned
+)
+
+// Alert states.
+const (
+	AlertFiring   = "firing"
+	AlertResolved = "resolved"
+)
+
+// Box is a detection's rectangle in frame pixels: x_min, y_min, x_max, y_max.
+type Box [4]int

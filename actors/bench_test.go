@@ -333,15 +333,7 @@ func BenchmarkRecorder(b *testing.B) {
 		s.Cameras = append(s.Cameras, config.Camera{ID: c.Name, URL: cams.URL(c.Name), MaxConnections: 2, Queue: 8})
 	}
 	cfg.Subnets = []config.Subnet{s}
-	store, err := db.Open(cfg.DB)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b), Store: store}
-	if env.RunRow, err = store.BeginRun(db.Run{Key: env.RunID, Started: time.Now(), Version: "bench", Config: "{}"}); err != nil {
-		b.Fatal(err)
-	}
+	env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b), Record: true, Version: "bench"}
 	tree := benchTree(b, env)
 	reader, err := db.OpenReadOnly(cfg.DB)
 	if err != nil {
@@ -390,6 +382,7 @@ func BenchmarkRecorder(b *testing.B) {
 		}
 	}
 	fmt.Printf("sustained: %.0f rows/s (process start+exit are one row, written twice)\n", float64(totalRows)/totalTime.Seconds())
+	store := tree.Store()
 	store.DB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	size := fileSize(cfg.DB)
 	fmt.Printf("file size after %d captures (plus the patrol's own rows), checkpointed: %.1f MB, %.0f bytes per capture\n",
@@ -415,7 +408,7 @@ func benchTree(b *testing.B, env *Env) *Tree {
 	b.Cleanup(func() {
 		ctx, cancel := contextWithTimeout(30 * time.Second)
 		defer cancel()
-		tree.Shutdown(ctx, "bench over")
+		tree.Stop(ctx, "bench over")
 	})
 	testkit.Eventually(b, 5*time.Second, "tree up", func() bool { return tree.Running("patrol") })
 	return tree

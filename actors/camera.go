@@ -1,11 +1,11 @@
 package actors
 
 import (
-	"camvisor/actors/redact"
 	"fmt"
 	"time"
 
 	"camvisor/actors/config"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"bytes"
-	"camvisor/actors/redact"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"

@@ -64,7 +64,7 @@ func startTreeWith(t *testing.T, cams *camsim.Server, cfg *config.Config, setup 
 	logs := &testkit.SyncBuffer{}
 	h := &harness{t: t, cams: cams, facts: testkit.NewFacts()}
 	h.env = &Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), RunID: testkit.RunID(t),
-		Tap: h.facts.Add}
+		Version: "test", Tap: h.facts.Add}
 	run := h.env.RunID
 	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
 	t.Cleanup(func() {
@@ -83,7 +83,7 @@ func startTreeWith(t *testing.T, cams *camsim.Server, cfg *config.Config, setup 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := tree.Shutdown(ctx, "test over"); err != nil {
+		if err := tree.Stop(ctx, "test over"); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})

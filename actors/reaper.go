@@ -1,11 +1,11 @@
 package actors
 
 import (
-	"camvisor/actors/redact"
 	"slices"
 	"time"
 
 	"camvisor/actors/osproc"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"

@@ -68,12 +68,7 @@ func TestEarlierRunOrphansReapedBeforeFirstCycle(t *testing.T) {
 	}
 	someoneElses := strayFFmpeg(t, cams.URL("attic"), "", "", "")
 
-	h := startTreeWith(t, cams, cfg, func(env *Env) {
-		env.Store = store
-		if env.RunRow, err = store.BeginRun(db.Run{Key: env.RunID, Started: time.Now(), Version: "test", Config: "{}"}); err != nil {
-			t.Fatal(err)
-		}
-	})
+	h := startTreeWith(t, cams, cfg, func(env *Env) { env.Store, env.Record = store, true })
 	reaped := waitFor(h, 10*time.Second, "the orphan reaped", func(e *messages.ProcessReaped) bool { return e.OSPID == orphan.Process.Pid })
 	if reaped.ThisRun || reaped.Run != "old-run" || reaped.Camera != "attic" {
 		t.Errorf("reaped %+v", reaped)

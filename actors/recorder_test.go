@@ -2,7 +2,6 @@ package actors
 
 import (
 	"bytes"
-	"camvisor/actors/redact"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,8 +16,8 @@ import (
 	"camvisor/messages"
 )
 
-// withRecord opens a record for cfg in a temporary directory and begins
-// the run, as camvisor run does.
+// withRecord opens a record for cfg in a temporary directory, for a test
+// that writes history into it before the tree starts.
 func withRecord(t *testing.T, cfg *config.Config) *db.Store {
 	t.Helper()
 	cfg.DB = filepath.Join(t.TempDir(), "camvisor.db")
@@ -30,21 +29,13 @@ func withRecord(t *testing.T, cfg *config.Config) *db.Store {
 	return store
 }
 
+// startRecordedTree starts a tree that records everything in a new record
+// in a temporary directory, as camvisor run does.
 func startRecordedTree(t *testing.T, cams *camsim.Server, cfg *config.Config) (*harness, *db.Store) {
 	t.Helper()
-	store := withRecord(t, cfg)
-	h := startTreeWith(t, cams, cfg, func(env *Env) {
-		env.Store = store
-		run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: "test", Config: cfg.Redacted()}
-		for _, c := range cfg.Cameras() {
-			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
-		}
-		var err error
-		if env.RunRow, err = store.BeginRun(run); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return h, store
+	cfg.DB = filepath.Join(t.TempDir(), "camvisor.db")
+	h := startTreeWith(t, cams, cfg, func(env *Env) { env.Record = true })
+	return h, h.env.Store
 }
 
 // TestEverythingOnRecord: a run against camsim cameras, one hung, records

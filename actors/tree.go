@@ -23,15 +23,18 @@
 package actors
 
 import (
-	"camvisor/actors/redact"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"camvisor/actors/config"
+	"camvisor/actors/redact"
 	"camvisor/db"
 	"camvisor/messages"
 
@@ -49,11 +52,17 @@ type Env struct {
 	// Home tags them with the installation (CAMVISOR_HOME); Start sets it
 	// to the record's absolute path when empty.
 	Home string
+	// Record begins this run in the record and records everything: Start
+	// opens Config.DB unless Store is set, and Stop closes what it opened.
+	// Without it the tree runs with no record (capture-core tests).
+	Record bool
 	// Store is the record, written only by the recorder's writer
-	// goroutine; nil runs the tree without a record (capture-core tests).
+	// goroutine; set by Start when Record.
 	Store *db.Store
-	// RunRow is this run's id in the record's runs table.
+	// RunRow is this run's id in the record's runs table; set by Start.
 	RunRow int64
+	// Version is the build's, recorded with the run.
+	Version string
 	// Metrics are the Prometheus collectors; Start creates them when nil.
 	Metrics *Metrics
 	// Wire is the dashboards' wire format (web's); nil: nothing is pushed.
@@ -78,10 +87,63 @@ type Tree struct {
 	Metrics *Metrics
 	env     *Env
 	done    chan struct{}
+	opened  bool // Start opened the record: Stop closes it
 }
 
-// Start builds the actor system and spawns the tree for env.Config.
+// Start is how camvisor starts, the server and its tests alike: it opens
+// the record and begins the run in it (env.Record), then builds the actor
+// system and spawns the tree for env.Config. Env's unset fields get their
+// defaults (a new run id, the default policy, the metrics).
 func Start(env *Env) (*Tree, error) {
+	if env.RunID == "" {
+		env.RunID = NewRunID()
+	}
+	opened := false
+	if env.Record {
+		if env.Store == nil {
+			store, err := db.Open(env.Config.DB)
+			if err != nil {
+				return nil, err
+			}
+			env.Store, opened = store, true
+		}
+		run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: env.Version, Config: env.Config.Redacted()}
+		for _, c := range env.Config.Cameras() {
+			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
+		}
+		var err error
+		if env.RunRow, err = env.Store.BeginRun(run); err != nil {
+			if opened {
+				env.Store.Close()
+			}
+			return nil, fmt.Errorf("record %s: %w", env.Config.DB, err)
+		}
+	}
+	t, err := spawnTree(env)
+	if err != nil {
+		if env.Record {
+			_ = env.Store.EndRun(env.RunRow, time.Now(), "start failed: "+err.Error())
+		}
+		if opened {
+			env.Store.Close()
+		}
+		return nil, err
+	}
+	t.opened = opened
+	return t, nil
+}
+
+// NewRunID names a run; every process it starts carries it.
+func NewRunID() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+// spawnTree builds the actor system and spawns the root.
+func spawnTree(env *Env) (*Tree, error) {
 	if env.Home == "" {
 		home, err := filepath.Abs(env.Config.DB)
 		if err != nil {
@@ -113,6 +175,32 @@ func Start(env *Env) (*Tree, error) {
 	t.Root = pid
 	return t, nil
 }
+
+// Stop shuts the tree down in order (Shutdown), then records the stop in
+// the run's row and closes the record if Start opened it.
+func (t *Tree) Stop(ctx context.Context, reason string) error {
+	err := t.Shutdown(ctx, reason)
+	if !t.env.Record {
+		return err
+	}
+	if err != nil {
+		reason += "; shutdown incomplete: " + err.Error()
+	}
+	if endErr := t.env.Store.EndRun(t.env.RunRow, time.Now(), reason); endErr != nil {
+		t.env.Log.Error("record the stop", "reason", endErr.Error())
+	}
+	if t.opened {
+		t.opened = false
+		t.env.Store.Close()
+	}
+	return err
+}
+
+// RunID is this run's id, which every process it starts carries.
+func (t *Tree) RunID() string { return t.env.RunID }
+
+// Store is the record this tree writes, nil without one.
+func (t *Tree) Store() *db.Store { return t.env.Store }
 
 // Done is closed when the root actor has stopped.
 func (t *Tree) Done() <-chan struct{} { return t.done }

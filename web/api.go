@@ -1,7 +1,6 @@
 package web
 
 import (
-	"camvisor/actors/redact"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"camvisor/actors"
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
+	"camvisor/actors/redact"
 	"camvisor/db"
 	"camvisor/messages"
 

@@ -56,17 +56,10 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	store, err := db.Open(cfg.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &testkit.SyncBuffer{}
-	st := &stack{t: t, cams: cams, store: store, facts: testkit.NewFacts()}
+	st := &stack{t: t, cams: cams, facts: testkit.NewFacts()}
 	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RunID: testkit.RunID(t), Store: store, Tap: st.facts.Add, Wire: Wire}
-	if st.env.RunRow, err = store.BeginRun(db.Run{Key: st.env.RunID, Started: time.Now(), Version: "test", Config: cfg.Redacted()}); err != nil {
-		t.Fatal(err)
-	}
+		RunID: testkit.RunID(t), Record: true, Version: "test", Tap: st.facts.Add, Wire: Wire}
 	run := st.env.RunID
 	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
 	t.Cleanup(func() {
@@ -74,9 +67,11 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 			t.Logf("camvisor log:\n%s", logs.String())
 		}
 	})
+	var err error
 	if st.tree, err = actors.Start(st.env); err != nil {
 		t.Fatal(err)
 	}
+	st.store = st.tree.Store()
 	st.token = "test-token-0123456789abcdef"
 	st.srv = New(Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: st.tree, Config: cfg, Log: st.env.Log, Token: st.token,
 		Version: "test", RunID: st.env.RunID, StartedAt: time.Now()})
@@ -87,10 +82,9 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		st.srv.Shutdown(ctx)
-		if err := st.tree.Shutdown(ctx, "test over"); err != nil {
+		if err := st.tree.Stop(ctx, "test over"); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		store.Close()
 	})
 	testkit.Eventually(t, 5*time.Second, "tree up", func() bool { return st.tree.Running("patrol") })
 	return st

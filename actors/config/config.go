@@ -5,12 +5,13 @@ package config
 
 import (
 	"bytes"
-	"camvisor/actors/redact"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"strings"
+
+	"camvisor/actors/redact"
 
 	"go.yaml.in/yaml/v3"
 )

@@ -1,13 +1,14 @@
 package config
 
 import (
-	"camvisor/actors/redact"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"camvisor/actors/redact"
 )
 
 // idPattern is what camera ids and subnet names may contain: they become

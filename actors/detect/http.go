@@ -2,7 +2,6 @@ package detect
 
 import (
 	"bytes"
-	"camvisor/actors/redact"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"camvisor/actors/redact"
 )
 
 // Defaults of HTTPOptions fields left zero. They live here and nowhere

@@ -7,7 +7,6 @@
 package go2rtc
 
 import (
-	"camvisor/actors/redact"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"camvisor/actors/redact"
 )
 
 // Client talks to one go2rtc.

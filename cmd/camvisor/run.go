@@ -1,10 +1,7 @@
 package main
 
 import (
-	"camvisor/actors/redact"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +12,6 @@ import (
 
 	"camvisor/actors"
 	"camvisor/actors/config"
-	"camvisor/db"
 	"camvisor/web"
 
 	"github.com/lmittmann/tint"
@@ -50,35 +46,21 @@ func cmdRun(args []string, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 
-	store, err := db.Open(cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	env := &actors.Env{Config: cfg, Log: log, RunID: newRunID(), Store: store, Wire: web.Wire}
-	run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: version, Config: cfg.Redacted()}
-	for _, c := range cfg.Cameras() {
-		run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
-	}
-	if env.RunRow, err = store.BeginRun(run); err != nil {
-		return fmt.Errorf("record %s: %w", cfg.DB, err)
-	}
-
+	started := time.Now()
+	env := &actors.Env{Config: cfg, Log: log, Record: true, Version: version, Wire: web.Wire}
 	tree, err := actors.Start(env)
 	if err != nil {
 		return err
 	}
 	token, created, err := web.LoadToken(cfg.Auth.Token, cfg.DB)
 	if err != nil {
-		shutdownTree(tree, cfg, "token: "+err.Error())
-		store.EndRun(env.RunRow, time.Now(), "token: "+err.Error())
+		stopTree(tree, cfg, "token: "+err.Error())
 		return err
 	}
 	httpd := web.New(web.Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: tree, Config: cfg, Log: log, Token: token,
-		Version: version, RunID: env.RunID, StartedAt: run.Started})
+		Version: version, RunID: env.RunID, StartedAt: started})
 	if err := httpd.Start(); err != nil {
-		shutdownTree(tree, cfg, "http listen failed")
-		store.EndRun(env.RunRow, time.Now(), "http listen failed: "+err.Error())
+		stopTree(tree, cfg, "http listen failed: "+err.Error())
 		return err
 	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
@@ -103,26 +85,20 @@ func cmdRun(args []string, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = httpd.Shutdown(ctx)
 	cancel()
-	err = shutdownTree(tree, cfg, reason)
-	if err != nil {
-		reason += "; shutdown incomplete: " + err.Error()
-	}
-	if endErr := store.EndRun(env.RunRow, time.Now(), reason); endErr != nil {
-		log.Error("record the stop", "reason", endErr.Error())
-	}
-	if err != nil {
+	if err := stopTree(tree, cfg, reason); err != nil {
 		return err
 	}
 	log.Info("camvisor stopped", "reason", reason)
 	return nil
 }
 
-// shutdownTree stops the actor tree in order. Every process's stop takes
-// at most kill_grace, and they stop in parallel; leave room for the rest.
-func shutdownTree(tree *actors.Tree, cfg *config.Config, reason string) error {
+// stopTree stops the actor tree in order and records the stop. Every
+// process's stop takes at most kill_grace, and they stop in parallel;
+// leave room for the rest.
+func stopTree(tree *actors.Tree, cfg *config.Config, reason string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.FFmpeg.KillGrace.Duration+20*time.Second)
 	defer cancel()
-	return tree.Shutdown(ctx, reason)
+	return tree.Stop(ctx, reason)
 }
 
 // newLogger writes tint-coloured lines to a terminal and JSON otherwise.
@@ -137,13 +113,4 @@ func newLogger(w io.Writer) *slog.Logger {
 		}
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// newRunID names this run; every process it starts carries it.
-func newRunID() string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err))
-	}
-	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
 }

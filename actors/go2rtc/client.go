@@ -1,5 +1,5 @@
 // Package go2rtc is a client for go2rtc's REST API as the real server
-// behaves (../shared/GO2RTC.md): removal by ?src= (?name= silently does
+// behaves (observed, March 2026 source): removal by ?src= (?name= silently does
 // nothing), a failed snapshot is a 200 with an empty body, and every
 // request needs a client-side timeout because go2rtc sets none. It does
 // not serialise requests: the gateway actor, its only user, sends one at

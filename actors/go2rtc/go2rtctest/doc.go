@@ -4,8 +4,9 @@
 // cannot be installed on our machines, so its tests run against this
 // stand-in instead. It is test code and never part of the server.
 //
-// It answers as the real go2rtc does, quirks included, following
-// shared/GO2RTC.md (which wins over anything written here):
+// It answers as the real go2rtc does, quirks included, as observed against
+// go2rtc built from its March 2026 source (where an observation and this
+// stand-in disagree, the observation wins and the stand-in is mended):
 //
 //   - /api/streams: PUT, PATCH, GET and DELETE with go2rtc's status codes and
 //     bodies. DELETE ?name=N is a silent no-op that returns the list; only
@@ -19,7 +20,7 @@
 //   - /stream.html?src=N and the WebSocket /api/ws?src=N it opens: a live
 //     viewer for as long as the WebSocket is open.
 //   - Camera connections: a stream holds exactly one RTSP connection (made
-//     with camsim's client, sim.Dial) while it has consumers, shared by all
+//     with camsim's client, camsim.Dial) while it has consumers, shared by all
 //     of them, and none otherwise. Stream objects are kept apart from names,
 //     so a stream deleted or replaced while watched keeps its connection
 //     until its last consumer leaves.

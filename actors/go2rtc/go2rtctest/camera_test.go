@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,6 +136,7 @@ func TestListShowsConsumersWhileAttached(t *testing.T) {
 	put(t, s, "cam1", cams.URL("cam1"))
 	v := watch(t, s, "cam1")
 	waitFor(t, 5*time.Second, "the viewer to be attached", func() bool { return s.Consumers("cam1") == 1 })
+	waitFor(t, 5*time.Second, "the camera connection open", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 
 	var list map[string]struct {
 		Producers []map[string]any `json:"producers"`
@@ -147,9 +149,16 @@ func TestListShowsConsumersWhileAttached(t *testing.T) {
 	if c := list["cam1"].Consumers; len(c) != 1 || c[0]["format_name"] != "mjpeg" || c[0]["protocol"] != "ws" {
 		t.Errorf("consumers while watched: %v, want one ws viewer", c)
 	}
+	// The producer of a watched stream shows its connection; its URL hides
+	// the user and password as go2rtc does.
+	u, _ := url.Parse(cams.URL("cam1"))
+	if p := list["cam1"].Producers; len(p) != 1 || p[0]["remote_addr"] != u.Host || p[0]["format_name"] != "rtsp" ||
+		p[0]["url"] != "rtsp://***@"+u.Host+u.Path || strings.Contains(r.body, "admin") {
+		t.Errorf("producers while watched: %v", p)
+	}
 
 	v.close()
 	waitFor(t, 5*time.Second, "the viewer to be detached", func() bool { return s.Consumers("cam1") == 0 })
 	expect(t, "GET list after the viewer left", call(t, s, http.MethodGet, "/api/streams", nil), http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+cams.URL("cam1")+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(cams.URL("cam1"))+`"}],"consumers":null}}`+"\n")
 }

@@ -117,7 +117,7 @@ func TestDownRefusesAndUpRestores(t *testing.T) {
 
 	s.Up()
 	expect(t, "GET list after Up", call(t, s, http.MethodGet, "/api/streams", nil), http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+cams.URL("cam1")+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(cams.URL("cam1"))+`"}],"consumers":null}}`+"\n")
 	if _, ok := s.ConfigFile()["cam1"]; !ok {
 		t.Errorf("config file lost cam1 across Down and Up: %v", s.ConfigFile())
 	}

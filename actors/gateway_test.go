@@ -15,7 +15,6 @@ import (
 	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
 	"camvisor/messages"
-
 )
 
 // Invariant 3 (cycle end releases) and the go2rtc half of invariant 2,
@@ -452,7 +451,9 @@ func TestGo2RTCDownFallsBackToFFmpeg(t *testing.T) {
 	cfg.Subnets[0].Via = config.ViaGo2RTC
 	h := startTree(t, cams, cfg)
 	ok := func(via string) func(*messages.CaptureDone) bool {
-		return func(d *messages.CaptureDone) bool { return d.Cycle > 0 && d.Outcome == messages.OutcomeOK && d.Via == via }
+		return func(d *messages.CaptureDone) bool {
+			return d.Cycle > 0 && d.Outcome == messages.OutcomeOK && d.Via == via
+		}
 	}
 	waitFor(h, 20*time.Second, "a patrol frame through go2rtc", ok("go2rtc"))
 

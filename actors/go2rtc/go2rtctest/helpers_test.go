@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"camvisor/actors/camsim"
-
 )
 
 // startCamsim serves cams with credentials on an ephemeral loopback port

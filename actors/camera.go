@@ -60,6 +60,10 @@ type cameraCarry struct {
 	drain                       bool         // the previous incarnation had a lease
 	restartWaiters              []*actor.PID // asked for the restart: answered by the next incarnation
 	deepProbe                   bool         // a capture succeeded only on its deep-probing retry
+	// inflight are the frames asked of go2rtc, by job id, that an earlier
+	// incarnation left: their camera connections last until go2rtc
+	// answers (to the same pid), so their slots stay held until then.
+	inflight map[int64]bool
 }
 
 // captureJob is one Capture from request to answer.
@@ -390,7 +394,13 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
 	a.queue = nil
-	for _, job := range a.fetching {
+	for id, job := range a.fetching {
+		if job.slot {
+			if a.carry.inflight == nil {
+				a.carry.inflight = map[int64]bool{}
+			}
+			a.carry.inflight[id] = true
+		}
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
 	a.fetching = map[int64]*captureJob{}
@@ -440,9 +450,9 @@ func (a *cameraActor) slotsHeld() int {
 }
 
 // fetchSlots counts the frames asked of go2rtc that may hold a camera
-// connection of their own.
+// connection of their own (an earlier incarnation's included).
 func (a *cameraActor) fetchSlots() int {
-	n := 0
+	n := len(a.carry.inflight)
 	for _, job := range a.fetching {
 		if job.slot {
 			n++

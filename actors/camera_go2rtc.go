@@ -179,6 +179,11 @@ func (a *cameraActor) onFetchExpired(ctx actor.Context, msg *fetchExpired) {
 func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetched) {
 	job := a.fetching[msg.Ref]
 	if job == nil {
+		if a.carry.inflight[msg.Ref] { // an earlier incarnation's: its slot frees now
+			delete(a.carry.inflight, msg.Ref)
+			a.publishSlots(ctx)
+			a.dispatch(ctx)
+		}
 		return
 	}
 	delete(a.fetching, msg.Ref)

@@ -109,7 +109,7 @@ func TestSlowAnswersLate(t *testing.T) {
 }
 
 func TestDropClosesAfterPlay(t *testing.T) {
-	drop := 300 * time.Millisecond
+	drop := time.Second // room for the first frames on a busy machine, under -race too
 	s := newServer(t, Options{Cameras: []Camera{{Name: "flaky", Drop: Duration(drop), FPS: 20}}})
 	c := dial(t, s.URL("flaky"))
 	played := time.Now()
@@ -314,7 +314,8 @@ func TestIdleCamerasCostNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if after := runtime.NumGoroutine(); after != before {
+	// Fewer is fine: an earlier test's goroutine may end meanwhile.
+	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("goroutines went from %d to %d", before, after)
 	}
 	if s.lib.bg != nil || s.lib.pattern != nil || s.lib.motion != nil {

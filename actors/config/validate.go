@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"camvisor/actors/redact"
@@ -93,6 +94,11 @@ func (c *Config) Validate() error {
 		add(checkHTTPURL("alerts.webhook.url", c.Alerts.Webhook.URL, true))
 	}
 	add(c.Alerts.Webhook.Timeout.check("alerts.webhook.timeout"))
+	switch c.Alerts.Webhook.Format {
+	case FormatCamvisor, FormatAlertmanager:
+	default:
+		add(fmt.Errorf("alerts.webhook.format: %q must be camvisor or alertmanager", c.Alerts.Webhook.Format))
+	}
 	if c.Alerts.Webhook.MaxAttempts < 1 {
 		add(fmt.Errorf("alerts.webhook.max_attempts: must be at least 1, got %d", c.Alerts.Webhook.MaxAttempts))
 	}
@@ -143,6 +149,19 @@ func (c *Config) Validate() error {
 			if cam.Queue < 0 {
 				add(fmt.Errorf("%s.queue: must be 0 or more, got %d", cat, cam.Queue))
 			}
+			if cam.SnapshotURL != "" {
+				add(checkHTTPURL(cat+".snapshot_url", cam.SnapshotURL, true))
+				if strings.ContainsAny(cam.SnapshotURL, " \t\r\n") {
+					add(fmt.Errorf("%s.snapshot_url: %q contains white space", cat, redact.URL(cam.SnapshotURL)))
+				}
+			}
+			if cam.DetectURL != "" {
+				add(checkURL(cat+".detect_url", cam.DetectURL))
+			}
+			add(checkInputArgs(cat+".input_args", cam.InputArgs))
+			if cam.HWAccel != "" && !slices.Contains(hwaccels, cam.HWAccel) {
+				add(fmt.Errorf("%s.hwaccel: %q must be one of %s", cat, cam.HWAccel, strings.Join(hwaccels, ", ")))
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -180,6 +199,25 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 	}
 	if !endpoint && u.Path != "" && u.Path != "/" {
 		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, redact.URL(raw))
+	}
+	return nil
+}
+
+// hwaccels are ffmpeg's -hwaccel methods (ffmpeg -hwaccels).
+var hwaccels = []string{"auto", "vaapi", "cuda", "qsv", "vdpau", "drm", "opencl", "vulkan", "videotoolbox", "d3d11va", "dxva2"}
+
+// checkInputArgs refuses what would make ffmpeg read something else than
+// the camera: another input, or an argument that is not one.
+func checkInputArgs(field string, args []string) error {
+	for i, a := range args {
+		switch {
+		case a == "":
+			return fmt.Errorf("%s[%d]: empty argument", field, i)
+		case strings.ContainsAny(a, "\r\n\x00"):
+			return fmt.Errorf("%s[%d]: %q contains a line break", field, i, redact.Text(a))
+		case a == "-i" || a == "-f" && i+1 < len(args) && args[i+1] == "concat":
+			return fmt.Errorf("%s[%d]: %q would add an input: the camera's url is the only one", field, i, a)
+		}
 	}
 	return nil
 }

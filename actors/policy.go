@@ -120,6 +120,7 @@ type RecorderPolicy struct {
 	PruneEvery      time.Duration // then this often
 	MaxWriteBackoff time.Duration // the longest wait before a failed write is tried again
 	StopWait        time.Duration // how long the last batch may take at shutdown
+	OptimizeEvery   time.Duration // PRAGMA optimize, at the end of a retention pass at most this often (and at close)
 }
 
 // HubPolicy bounds what a dashboard may cost.
@@ -158,6 +159,7 @@ func DefaultPolicy() *Policy {
 			PruneEvery:      time.Hour,
 			MaxWriteBackoff: 30 * time.Second,
 			StopWait:        10 * time.Second,
+			OptimizeEvery:   24 * time.Hour,
 		},
 		Hub:               HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
 		AlertRefresh:      time.Minute,

@@ -44,6 +44,7 @@ type cameraActor struct {
 	leaseWait []*leaseRequest      // live views waiting for a slot
 	external  messages.ExternalUse // go2rtc's connections not ours, as of this cycle
 
+	retiring    *time.Timer  // retired by a reload, its live view draining (camera_reload.go)
 	health      cameraHealth // its breaker, busy spells, recent durations (camera_health.go)
 	last        *messages.CaptureDone
 	lastFrame   []byte // the latest JPEG, for the dashboard
@@ -64,6 +65,7 @@ type cameraCarry struct {
 	// incarnation left: their camera connections last until go2rtc
 	// answers (to the same pid), so their slots stay held until then.
 	inflight map[int64]bool
+	interval time.Duration // the subnet's, when a reload changed it
 }
 
 // captureJob is one Capture from request to answer.
@@ -116,6 +118,8 @@ type (
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
 	carry := &cameraCarry{}
 	return actor.PropsFromProducer(lived(func() *cameraActor {
+		cam := cam
+		cam.Interval = carry.intervalOr(cam.Interval)
 		a := &cameraActor{carry: carry,
 			env: env, cam: cam, redactor: redact.ForURL(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
@@ -171,6 +175,12 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onAdmissionExpired(ctx, msg)
 	case *busyOver:
 		a.onBusyOver(ctx)
+	case *messages.RetireCamera:
+		a.onRetireCamera(ctx, msg)
+	case *retireDue:
+		a.onRetireDue(ctx)
+	case *messages.SetInterval:
+		a.onSetInterval(msg)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.parent.get())
 	case *actor.Restarting:
@@ -402,6 +412,7 @@ func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotT
 func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 	if a.lease != nil && msg.Who.Id == a.lease.Id {
 		a.onLeaseTerminated(ctx)
+		a.onLeaseDrained(ctx)
 		return
 	}
 	job := a.running[msg.Who.Id]

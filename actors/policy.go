@@ -42,8 +42,16 @@ type Policy struct {
 	// last_seen.
 	AlertRefresh time.Duration
 	// WebhookMaxBackoff caps the wait between two tries of the alert
-	// webhook.
-	WebhookMaxBackoff time.Duration
+	// webhook; WebhookMaxRetryAfter caps how long a receiver's
+	// Retry-After is honoured; WebhookInFlight bounds the deliveries
+	// posted at once (each alert is delivered on its own).
+	WebhookMaxBackoff    time.Duration
+	WebhookMaxRetryAfter time.Duration
+	WebhookInFlight      int
+	// RetireWait bounds how long a camera removed or changed by a reload
+	// waits for its live view to drain (the dashboards told to stop, the
+	// viewers gone from go2rtc) before it stops anyway.
+	RetireWait time.Duration
 }
 
 // RestartPolicy is a supervisor's back-off.
@@ -162,8 +170,11 @@ func DefaultPolicy() *Policy {
 			OptimizeEvery:   24 * time.Hour,
 		},
 		Hub:               HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
-		AlertRefresh:      time.Minute,
-		WebhookMaxBackoff: time.Minute,
+		AlertRefresh:         time.Minute,
+		WebhookMaxBackoff:    time.Minute,
+		WebhookMaxRetryAfter: 5 * time.Minute,
+		WebhookInFlight:      8,
+		RetireWait:           10 * time.Second,
 	}
 }
 

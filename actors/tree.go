@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,8 +77,27 @@ type Env struct {
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
 	KillDisabled bool
+	// Load reads the configuration again for a reload (SIGHUP, POST
+	// /api/config/reload): the command's file, with its command-line
+	// overrides. Nil: this tree cannot reload.
+	Load func() (*config.Config, error)
 
 	peers *peers // set by Start
+	// current is the configuration that runs: Config, with the subnets
+	// and cameras of the last reload. An immutable value swapped whole: a
+	// restarted actor (the patrol, a subnet) and the HTTP handlers must
+	// find the cameras that run now without asking anyone, and a message
+	// could not reach an actor that is not started yet.
+	current atomic.Pointer[config.Config]
+}
+
+// Current is the configuration that runs now: Config, with the subnets
+// and cameras as last reloaded.
+func (e *Env) Current() *config.Config {
+	if c := e.current.Load(); c != nil {
+		return c
+	}
+	return e.Config
 }
 
 // Tree is a running supervision tree.
@@ -88,6 +108,10 @@ type Tree struct {
 	env     *Env
 	done    chan struct{}
 	opened  bool // Start opened the record: Stop closes it
+	// reloading lets one reload at a time compare against what runs: a
+	// reload is a sequence of steps (read, compare, apply, publish) that
+	// two callers (SIGHUP and the API) must not interleave.
+	reloading sync.Mutex
 }
 
 // Start is how camvisor starts, the server and its tests alike: it opens
@@ -152,7 +176,7 @@ func spawnTree(env *Env) (*Tree, error) {
 		env.Home = home
 	}
 	if env.Metrics == nil {
-		env.Metrics = NewMetrics(env.RunID, env.Home)
+		env.Metrics = NewMetrics(env)
 	}
 	if env.Policy == nil {
 		env.Policy = DefaultPolicy()

@@ -439,6 +439,16 @@ func (c *Config) WithSubnets(next *Config) *Config {
 	return &cp
 }
 
+// Subnet is the configured subnet name.
+func (c *Config) Subnet(name string) (Subnet, bool) {
+	for _, s := range c.Subnets {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Subnet{}, false
+}
+
 // Camera is the configured camera id, with its subnet.
 func (c *Config) Camera(id string) (SubnetCamera, bool) {
 	for _, s := range c.Subnets {

@@ -276,6 +276,10 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source)
 		return
 	}
+	if a.cam.SnapshotURL != "" {
+		a.startHTTP(ctx, job) // the camera's own JPEG: no process (camera_http.go)
+		return
+	}
 	// The slot is ours from now; the process starts when the machine-wide
 	// admission grants it (invariant 7). Waiting is not charged to it.
 	a.admitting[job.id] = job
@@ -302,9 +306,13 @@ func (a *cameraActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 	}
 	a.carry.ffmpegSeq++
 	job.cause = newStopCause(a.cause)
+	url := a.cam.URL
+	if job.req.Cycle != 0 {
+		url = a.cam.PatrolURL() // the patrol's frames are for detection: the sub-stream when there is one
+	}
 	props := ffmpegProps(a.env, snapshotJob{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: deadline,
-		DeepProbe: a.carry.deepProbe,
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: url, Redactor: redact.ForURL(url), Deadline: deadline,
+		DeepProbe: a.carry.deepProbe, InputArgs: a.cam.InputArgs, HWAccel: a.cam.HWAccel,
 	}, job.cause)
 	pid, err := ctx.SpawnNamed(props, ffmpegName(a.carry.ffmpegSeq))
 	if err != nil {

@@ -41,6 +41,10 @@ type snapshotJob struct {
 	// DeepProbe lets ffmpeg read the stream longer before it decides on
 	// its codec (see probeArgs).
 	DeepProbe bool
+	// InputArgs and HWAccel are the camera's own input options
+	// (input_args, hwaccel), placed before -i after camvisor's.
+	InputArgs []string
+	HWAccel   string
 }
 
 // Internal messages the actor sends itself.
@@ -91,7 +95,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		return
 	}
 	cfg := a.env.Config.FFmpeg
-	args := snapshotArgs(cfg, a.job.URL, a.deepProbe())
+	args := snapshotArgs(cfg, a.job, a.deepProbe())
 	proc, err := osproc.Start(osproc.Spec{
 		Path:      cfg.Path,
 		Args:      args,
@@ -199,7 +203,7 @@ func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
 	state := "exited"
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, snapshotArgs(a.env.Config.FFmpeg, a.job.URL, a.deepProbe()))
+		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, snapshotArgs(a.env.Config.FFmpeg, a.job, a.deepProbe()))
 		state = "running"
 		if a.reason != "" {
 			state = "killing: " + string(a.reason)
@@ -288,15 +292,21 @@ func (a *ffmpegActor) deepProbe() bool { return a.job.DeepProbe || a.incarnation
 // snapshotArgs is the ffmpeg argument list for one JPEG on stdout. The URL
 // follows -i, so it is never read as an option (and config refuses a
 // leading '-').
-func snapshotArgs(cfg config.FFmpeg, url string, deep bool) []string {
+func snapshotArgs(cfg config.FFmpeg, job snapshotJob, deep bool) []string {
 	args := []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-rtsp_transport", "tcp",
 		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
 	}
 	args = append(args, probeArgs(deep)...)
+	if job.HWAccel != "" {
+		args = append(args, "-hwaccel", job.HWAccel)
+	}
+	// The camera's own options come last among the input options: ffmpeg
+	// takes the last of a repeated one, so they override ours.
+	args = append(args, job.InputArgs...)
 	return append(args,
-		"-i", url,
+		"-i", job.URL,
 		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
 	)
 }

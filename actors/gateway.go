@@ -219,7 +219,15 @@ func (a *gatewayActor) onPrepared(ctx actor.Context, p *preparing, list map[stri
 		return
 	}
 	for _, cam := range p.req.Cameras {
-		if use := externalUse(list, cam.URL); use.Connections > 0 {
+		use := externalUse(list, cam.URL)
+		if cam.Other != "" {
+			other := externalUse(list, cam.Other)
+			use.Connections += other.Connections
+			if use.Stream == "" {
+				use.Stream = other.Stream
+			}
+		}
+		if use.Connections > 0 {
 			p.answer.External[cam.ID] = use
 		}
 	}

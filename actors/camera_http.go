@@ -102,7 +102,7 @@ func (a *httpFetchActor) onStarted(ctx actor.Context) {
 	go func() {
 		defer close(done)
 		started := time.Now()
-		jpeg, outcome, err := fetchJPEG(fctx, snapshotClient, job.URL)
+		jpeg, outcome, err := fetchJPEG(fctx, job.URL)
 		res := messages.SnapshotTaken{Outcome: outcome, JPEG: jpeg, StartedAt: started, EndedAt: time.Now(), Deadline: job.Deadline}
 		if err != nil {
 			res.Error = redact.ForURL(job.URL).Redact(err.Error())
@@ -137,16 +137,16 @@ func (a *httpFetchActor) report(ctx actor.Context, res messages.SnapshotTaken) {
 	ctx.Request(ctx.Parent(), &res)
 }
 
-// snapshotClient fetches every camera's snapshot_url. It keeps no idle
-// connection: an idle keep-alive connection is one of the camera's few
-// connections held for nothing.
-var snapshotClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil,
-	ResponseHeaderTimeout: 0, MaxResponseHeaderBytes: 64 << 10}}
-
 // fetchJPEG GETs a JPEG from raw, answering the camera's Basic or Digest
 // challenge with the URL's credentials (never sent unasked, nor in the
-// clear over Basic when Digest is offered).
-func fetchJPEG(ctx context.Context, client *http.Client, raw string) ([]byte, messages.Outcome, error) {
+// clear over Basic when Digest is offered). One fetch is one connection:
+// the challenge and the answer share it, and it is closed when the fetch
+// ends; no idle connection is kept, which would hold one of the camera's
+// few connections for nothing.
+func fetchJPEG(ctx context.Context, raw string) ([]byte, messages.Outcome, error) {
+	tr := &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, MaxResponseHeaderBytes: 64 << 10}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, messages.OutcomeSpawnError, fmt.Errorf("snapshot_url: %v", err)
@@ -160,6 +160,7 @@ func fetchJPEG(ctx context.Context, client *http.Client, raw string) ([]byte, me
 	resp, err := get(ctx, client, u.String(), "")
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && user != "" {
 		challenges := resp.Header.Values("WWW-Authenticate")
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the answer reuses the connection
 		resp.Body.Close()
 		var auth string
 		if auth, err = authorize(challenges, user, pass, u.RequestURI()); err == nil {

@@ -169,7 +169,7 @@ func DefaultPolicy() *Policy {
 			StopWait:        10 * time.Second,
 			OptimizeEvery:   24 * time.Hour,
 		},
-		Hub:               HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
+		Hub:                  HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
 		AlertRefresh:         time.Minute,
 		WebhookMaxBackoff:    time.Minute,
 		WebhookMaxRetryAfter: 5 * time.Minute,

@@ -140,7 +140,14 @@ func (s *Store) Compact(optimizeEvery time.Duration) (freed int64, err error) {
 		return 0, fmt.Errorf("compact: %w", err)
 	}
 	_ = s.DB.Get(&before, "PRAGMA page_count")
-	if _, err := s.DB.Exec("PRAGMA incremental_vacuum"); err != nil {
+	// The pragma frees one page per row it returns: every row must be read.
+	rows, err := s.DB.Query("PRAGMA incremental_vacuum")
+	if err != nil {
+		return 0, fmt.Errorf("compact: incremental_vacuum: %w", err)
+	}
+	for rows.Next() {
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("compact: incremental_vacuum: %w", err)
 	}
 	_ = s.DB.Get(&after, "PRAGMA page_count")

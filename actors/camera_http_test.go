@@ -28,11 +28,11 @@ import (
 type jpegCamera struct {
 	*httptest.Server
 	user, pass string
-	mu       sync.Mutex
-	conns    map[net.Conn]bool // open, as the server sees them
-	serving  int               // requests being answered now
-	most     int               // requests answered at once, at most
-	requests int
+	mu         sync.Mutex
+	conns      map[net.Conn]bool // open, as the server sees them
+	serving    int               // requests being answered now
+	most       int               // requests answered at once, at most
+	requests   int
 }
 
 func newJPEGCamera(t *testing.T, user, pass string) *jpegCamera {

@@ -304,6 +304,15 @@ func (a *metricsActor) addCamera(id string, maxConnections int) {
 	m.cameraBusy.WithLabelValues(id).Set(0)
 	m.captures.WithLabelValues(id, string(messages.OutcomeOK))
 	m.lastCapture.WithLabelValues(id, string(messages.OutcomeOK))
+	// The labels the detector may give: motion's one, or those an http
+	// detector is limited to.
+	labels := a.env.Config.Detector.Labels
+	if a.env.Config.Detector.Kind == "motion" {
+		labels = []string{"motion"}
+	}
+	for _, l := range labels {
+		m.events.WithLabelValues(id, l)
+	}
 }
 
 func (a *metricsActor) addSubnet(name string) {

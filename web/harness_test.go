@@ -32,12 +32,19 @@ type stack struct {
 	store *db.Store
 	cams  *camsim.Server
 	token string // the operator token
+	logs  *testkit.SyncBuffer
 
 	facts *testkit.Facts
 }
 
 // startStack runs camvisor against cams with cfg adjusted by tune.
 func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *stack {
+	t.Helper()
+	return startStackWith(t, cams, tune, nil)
+}
+
+// startStackWith is startStack reloadable with load (the tree's Env.Load).
+func startStackWith(t *testing.T, cams *camsim.Server, tune func(*config.Config), load func() (*config.Config, error)) *stack {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	cfg := config.Defaults()
@@ -57,9 +64,9 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 		t.Fatal(err)
 	}
 	logs := &testkit.SyncBuffer{}
-	st := &stack{t: t, cams: cams, facts: testkit.NewFacts()}
+	st := &stack{t: t, cams: cams, facts: testkit.NewFacts(), logs: logs}
 	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RunID: testkit.RunID(t), Record: true, Version: "test", Tap: st.facts.Add, Wire: Wire}
+		RunID: testkit.RunID(t), Record: true, Version: "test", Tap: st.facts.Add, Wire: Wire, Load: load}
 	run := st.env.RunID
 	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
 	t.Cleanup(func() {

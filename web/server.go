@@ -79,6 +79,7 @@ func New(opts Options) *Server {
 		"GET /api/cycles":                    s.cycles,
 		"GET /api/alerts":                    s.alerts,
 		"GET /api/db/backup":                 s.dbBackup,
+		"POST /api/config/reload":            s.reload,
 		"GET /ws":                            s.ws,
 		"GET /metrics":                       s.metrics,
 	} {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"regexp"
 	"slices"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // that: shared, but synchronised by the library, not by us).
 type Metrics struct {
 	Registry *prometheus.Registry
+	all      []prometheus.Collector // camvisor's own, for Names
 
 	slotsHeld      *prometheus.GaugeVec
 	slotsMax       *prometheus.GaugeVec
@@ -114,26 +116,50 @@ func NewMetrics(env *Env) *Metrics {
 		recorderUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_recorder_up",
 			Help: "1 while writing the record succeeds, 0 while it fails (disk full, read-only)."}),
 	}
-	r.MustRegister(m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
+	m.all = []prometheus.Collector{m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
 		m.cycleSeconds, m.cycleOverruns, m.rowsDropped, m.restarts,
 		m.admissionLimit, m.admissionRunning, m.admissionWaiting, m.admissionWait, m.breakerOpen, m.nextProbe, m.cameraBusy,
 		m.buildInfo, m.lastCapture, m.events, m.detectorUp, m.detectorSeconds, m.detectorDropped, m.intervalTooShort, m.recorderUp,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&procCollector{env: env, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
-			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)})
+			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)}}
 	if env.Config.Go2RTC.Enabled() {
 		// Without go2rtc there is nothing to be up or down: no series,
 		// rather than a 0 that reads as an outage.
-		r.MustRegister(m.go2rtcStreams, m.go2rtcUp)
+		m.all = append(m.all, m.go2rtcStreams, m.go2rtcUp)
 	}
 	if env.Store != nil {
 		store := env.Store
-		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "camvisor_record_bytes",
+		m.all = append(m.all, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "camvisor_record_bytes",
 			Help: "The record's size on disk: the SQLite file and its WAL, read at scrape time."},
 			func() float64 { return float64(store.Size()) }))
 	}
+	r.MustRegister(m.all...)
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// Names are the names of camvisor's own metrics in this registry, series
+// or not yet (for checking the alert rules file against).
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range m.all {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		if s := fqName.FindStringSubmatch(d.String()); s != nil {
+			out = append(out, s[1])
+		}
+	}
+	return out
+}
+
+// fqName reads a Desc's name from its String (the library exports no
+// accessor).
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // procCollector reads /proc at every scrape: the process gauge never
 // drifts from what the kernel says. Every camera that runs has a series,

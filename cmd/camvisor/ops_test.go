@@ -95,7 +95,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 			t.Fatalf("%s: %v %s", arg, err, out)
 		}
 		want := fmt.Sprintf("camvisor v0.0.0-YYYYMMDDhhmmss-%s (%s, go1...)", head[:12], head)
-		if !regexp.MustCompile(`^camvisor v0\.0\.0-\d{14}-`+head[:12]+` \(`+head+`, go1\.`).Match(out) {
+		if !regexp.MustCompile(`^camvisor v0\.0\.0-\d{14}-` + head[:12] + ` \(` + head + `, go1\.`).Match(out) {
 			t.Errorf("camvisor %s: %q, want like %q", arg, out, want)
 		}
 	}

@@ -40,7 +40,7 @@ func (t *Tree) Reload(ctx context.Context, who string) (*messages.ConfigReloaded
 	if err != nil {
 		rec.Outcome, rec.Error = messages.ReloadRejected, redact.Text(err.Error())
 		t.publishReload(rec)
-		return rec, fmt.Errorf("%w: %s", ErrReloadRejected, rec.Error)
+		return detached(rec), fmt.Errorf("%w: %s", ErrReloadRejected, rec.Error)
 	}
 	cur := t.env.Current()
 	ch := config.Compare(cur, next)
@@ -49,7 +49,7 @@ func (t *Tree) Reload(ctx context.Context, who string) (*messages.ConfigReloaded
 	if !ch.Applies() {
 		rec.Outcome = messages.ReloadUnchanged
 		t.publishReload(rec)
-		return rec, nil
+		return detached(rec), nil
 	}
 	runs := cur.WithSubnets(next)
 	// What runs from now on, also for a patrol or subnet restarted in
@@ -69,7 +69,7 @@ func (t *Tree) Reload(ctx context.Context, who string) (*messages.ConfigReloaded
 		rec.Cameras = append(rec.Cameras, messages.ConfiguredCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
 	}
 	t.publishReload(rec)
-	return rec, nil
+	return detached(rec), nil
 }
 
 // publishReload logs the reload and publishes its fact.
@@ -94,4 +94,15 @@ func (t *Tree) publishReload(rec *messages.ConfigReloaded) {
 	}
 	log("configuration reloaded", args...)
 	t.System.EventStream.Publish(rec)
+}
+
+// detached is a copy of a published reload for the caller, who may change
+// it while the actors read the original.
+func detached(rec *messages.ConfigReloaded) *messages.ConfigReloaded {
+	c := *rec
+	for _, s := range []*[]string{&c.Added, &c.Removed, &c.Changed, &c.AddedSubnets, &c.RemovedSubnets, &c.Restart, &c.Lines} {
+		*s = slices.Clone(*s)
+	}
+	c.Cameras = slices.Clone(c.Cameras)
+	return &c
 }

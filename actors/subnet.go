@@ -47,8 +47,8 @@ type cycle struct {
 	number    int64
 	started   time.Time
 	deadline  time.Time
-	order    []string // every camera, in the order this cycle asks them
-	pending  []string // not asked yet, in that order
+	order     []string // every camera, in the order this cycle asks them
+	pending   []string // not asked yet, in that order
 	waiting   map[string]bool
 	outcomes  map[string]messages.CameraOutcome
 	durations map[string]time.Duration // how long each answered capture took

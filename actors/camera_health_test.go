@@ -19,20 +19,20 @@ func TestDeadCameraBacksOff(t *testing.T) {
 	cam := camsim.Camera{Name: "attic", Hang: true, Mode: camsim.ModeStatic}
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
-	cfg.Subnets[0].Interval = testDuration(400 * time.Millisecond)
-	cfg.FFmpeg.CaptureTimeout = testDuration(300 * time.Millisecond)
+	cfg.Subnets[0].Interval = testDuration(time.Second)
+	cfg.FFmpeg.CaptureTimeout = testDuration(800 * time.Millisecond)
 	cfg.Alerts.CameraFailingAfter = 2
-	cfg.Patrol.MaxBackoff = testDuration(3 * time.Second)
+	cfg.Patrol.MaxBackoff = testDuration(4 * time.Second)
 	h, _ := startRecordedTree(t, cams, cfg)
 
 	opened := waitFor(h, 20*time.Second, "the breaker open", func(e *messages.CameraStateChanged) bool { return e.Camera == "attic" && e.Failing })
-	if opened.ConsecutiveFailures != 2 || opened.NextProbe.IsZero() || opened.Backoff != 400*time.Millisecond {
+	if opened.ConsecutiveFailures != 2 || opened.NextProbe.IsZero() || opened.Backoff != time.Second {
 		t.Errorf("opened %+v, want after 2 failures with a first back-off of one interval", opened)
 	}
 	mark := h.mark()
 	// Watch the patrol for several back-off periods: skipped cycles cost no
 	// process; probes come at most once per period, each period longer.
-	testkit.WaitCount(t, h.facts, mark, 3, 30*time.Second, "three probes", func(e *messages.ProcessStarted) bool { return e.Camera == "attic" })
+	testkit.WaitCount(t, h.facts, mark, 3, 60*time.Second, "three probes", func(e *messages.ProcessStarted) bool { return e.Camera == "attic" })
 	backoffs := testkit.All(h.facts, mark, func(d *messages.CaptureDone) bool { return d.Outcome == messages.OutcomeBackoff })
 	if len(backoffs) == 0 {
 		t.Fatal("no capture answered backoff while the breaker was open")
@@ -44,8 +44,8 @@ func TestDeadCameraBacksOff(t *testing.T) {
 	}
 	probes := testkit.All(h.facts, mark, func(e *messages.ProcessStarted) bool { return e.Camera == "attic" })
 	for i := 1; i < len(probes); i++ {
-		// Back-off doubles from 400 ms (less 10% jitter) up to 3 s.
-		if gap := probes[i].StartedAt.Sub(probes[i-1].StartedAt); gap < 700*time.Millisecond {
+		// Back-off doubles from 1 s (less 10% jitter) up to 4 s.
+		if gap := probes[i].StartedAt.Sub(probes[i-1].StartedAt); gap < 1700*time.Millisecond {
 			t.Errorf("probes %d and %d only %s apart", i-1, i, gap)
 		}
 	}
@@ -59,8 +59,8 @@ func TestDeadCameraBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	healed := h.mark()
-	waitAfter(h, healed, 20*time.Second, "the breaker closed", func(e *messages.CameraStateChanged) bool { return e.Camera == "attic" && !e.Failing })
-	testkit.WaitCount(t, h.facts, healed, 2, 20*time.Second, "patrol captures again", func(d *messages.CaptureDone) bool {
+	waitAfter(h, healed, 60*time.Second, "the breaker closed", func(e *messages.CameraStateChanged) bool { return e.Camera == "attic" && !e.Failing })
+	testkit.WaitCount(t, h.facts, healed, 2, 60*time.Second, "patrol captures again", func(d *messages.CaptureDone) bool {
 		return d.Cycle > 0 && d.Outcome == messages.OutcomeOK
 	})
 	h.shutdown()
@@ -88,12 +88,13 @@ func TestBusyIsNotFailing(t *testing.T) {
 	}
 	defer outsider.Close()
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"tapo": 2}) // we think it takes two
-	cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
+	// Cycles long enough that a 453 comes back in time on a busy machine.
+	cfg.Subnets[0].Interval = testDuration(2 * time.Second)
 	cfg.Alerts.CameraFailingAfter = 2
 	cfg.Alerts.CameraBusyAfter = 3
 	h := startTree(t, cams, cfg)
 
-	busy := waitFor(h, 20*time.Second, "camera_busy fires", func(e *messages.AlertChanged) bool { return e.Rule == "camera_busy" && e.State == "firing" })
+	busy := waitFor(h, 40*time.Second, "camera_busy fires", func(e *messages.AlertChanged) bool { return e.Rule == "camera_busy" && e.State == "firing" })
 	if busy.Subject != "tapo" {
 		t.Errorf("alert %+v", busy)
 	}

@@ -132,10 +132,11 @@ func TestCameraFailingAlert(t *testing.T) {
 	hung := camsim.Camera{Name: "attic", Hang: true}
 	cams := startCamsim(t, hung)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {hung}}, nil)
-	cfg.Subnets[0].Interval = testDuration(700 * time.Millisecond)
-	cfg.FFmpeg.CaptureTimeout = testDuration(400 * time.Millisecond)
+	cfg.Subnets[0].Interval = testDuration(1500 * time.Millisecond)
+	cfg.FFmpeg.CaptureTimeout = testDuration(time.Second)
+	cfg.Patrol.MaxBackoff = testDuration(2 * time.Second) // probes often once healed
 	h := startTree(t, cams, cfg)
-	fired := waitFor(h, 15*time.Second, "camera_failing fires", func(e *messages.AlertChanged) bool {
+	fired := waitFor(h, 30*time.Second, "camera_failing fires", func(e *messages.AlertChanged) bool {
 		return e.Rule == "camera_failing" && e.State == messages.AlertFiring
 	})
 	if fired.Subject != "attic" {
@@ -147,7 +148,7 @@ func TestCameraFailingAlert(t *testing.T) {
 	if err := cams.Update("attic", camsim.CameraPatch{Hang: boolPtr(false)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(h, 15*time.Second, "camera_failing resolves once healed", func(e *messages.AlertChanged) bool {
+	waitFor(h, 30*time.Second, "camera_failing resolves once healed", func(e *messages.AlertChanged) bool {
 		return e.Rule == "camera_failing" && e.State == messages.AlertResolved
 	})
 }

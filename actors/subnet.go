@@ -54,7 +54,8 @@ type cycle struct {
 	number    int64
 	started   time.Time
 	deadline  time.Time
-	pending   []string // not asked yet, in config order
+	order     []string // every camera, in the order this cycle asks them
+	pending   []string // not asked yet, in that order
 	waiting   map[string]bool
 	outcomes  map[string]messages.CameraOutcome
 	durations map[string]time.Duration // how long each answered capture took
@@ -150,13 +151,15 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 		number: *a.number, started: now, deadline: now.Add(a.sub.Interval.Duration),
 		waiting: map[string]bool{}, outcomes: map[string]messages.CameraOutcome{},
 	}
-	// The cameras the last cycle did not reach go first: none starves.
+	// The cameras the last cycle did not reach go first, in the order it
+	// would have reached them: none starves.
 	c.pending = append(c.pending, a.skipped...)
 	for _, cam := range a.sub.Cameras {
 		if !slices.Contains(a.skipped, cam.ID) {
 			c.pending = append(c.pending, cam.ID)
 		}
 	}
+	c.order = slices.Clone(c.pending)
 	a.cur = c
 	ctx.ActorSystem().EventStream.Publish(&messages.CycleStarted{Subnet: a.sub.Name, Number: c.number, StartedAt: now, Deadline: c.deadline})
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(c.deadline), &cycleDeadline{number: c.number})
@@ -297,6 +300,7 @@ func (a *subnetActor) end(ctx actor.Context) {
 	now := time.Now()
 	ended := &messages.CycleEnded{Subnet: a.sub.Name, Number: c.number, StartedAt: c.started, EndedAt: now, Interval: a.sub.Interval.Duration}
 	counts := map[messages.Outcome]int{}
+	outcome := map[string]messages.Outcome{}
 	for _, cam := range a.sub.Cameras {
 		o, ok := c.outcomes[cam.ID]
 		switch {
@@ -307,6 +311,7 @@ func (a *subnetActor) end(ctx actor.Context) {
 			o = messages.CameraOutcome{Camera: cam.ID, Outcome: messages.OutcomeSkipped, Error: "cycle deadline came before the capture could start"}
 		}
 		counts[o.Outcome]++
+		outcome[cam.ID] = o.Outcome
 		ended.Outcomes = append(ended.Outcomes, o)
 	}
 	a.last = now.Sub(c.started)
@@ -318,9 +323,9 @@ func (a *subnetActor) end(ctx actor.Context) {
 		ended.Why = overrunWhy(ended)
 	}
 	a.skipped = a.skipped[:0]
-	for _, o := range ended.Outcomes {
-		if o.Outcome == messages.OutcomeSkipped {
-			a.skipped = append(a.skipped, o.Camera)
+	for _, id := range c.order {
+		if outcome[id] == messages.OutcomeSkipped {
+			a.skipped = append(a.skipped, id)
 		}
 	}
 	ctx.ActorSystem().EventStream.Publish(ended)

@@ -11,9 +11,13 @@
 //	├── hub             dashboards' WebSockets, one client actor each (hub.go, wsclient.go)
 //	└── patrol
 //	    └── subnet/<name>           cycles (subnet.go)
-//	        └── camera/<id>         slot budget (camera.go, camera_lease.go)
+//	        └── camera/<id>         slot budget (camera.go, camera_go2rtc.go, camera_health.go)
 //	            ├── ffmpeg/<seq>    one OS process (ffmpeg.go)
+//	            ├── http/<seq>      one snapshot_url fetch (camera_http.go)
 //	            └── lease/go2rtc    one live view (lease.go)
+//
+// A reload (reload.go) goes through the patrol (patrol.go), the subnets
+// (subnet_reload.go) and the cameras (camera_reload.go).
 //
 // The homes of the invariants: 1 no orphan, ffmpeg.go (and the reaper as
 // the safety net); 2 slot budget, camera.go; 3 cycle end releases,

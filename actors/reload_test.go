@@ -229,3 +229,41 @@ func TestReloadRejectsBadFileChangesNothing(t *testing.T) {
 		t.Errorf("recorded rejection: %q", why)
 	}
 }
+
+// TestReloadDrainsLeaseAndRemovesStreams: a removed camera's live view is
+// drained (it ends, its slot freed when go2rtc shows no viewer) and its
+// go2rtc stream removed, although its subnet has no cycle end to come.
+func TestReloadDrainsLeaseAndRemovesStreams(t *testing.T) {
+	cams := startCamsim(t, camsim.Camera{Name: "live"}, camsim.Camera{Name: "keep"})
+	f := newReloadFile(t, cams)
+	probe := config.Defaults()
+	g2 := withGo2RTC(t, probe, time.Minute)
+	extra := fmt.Sprintf("go2rtc: { url: %q, lease: 1m, request_timeout: 3s }", g2.URL())
+	f.write(map[string][]string{"lab": {"keep"}, "cams": {"live"}}, extra)
+	h := f.start(cams)
+	if ans := h.leaseWhenFree("cams", "live"); !ans.Granted {
+		t.Fatalf("lease: %+v", ans)
+	}
+	testkit.Eventually(t, 10*time.Second, "camvisor_live in go2rtc", func() bool { _, ok := g2.Streams()["camvisor_live"]; return ok })
+
+	f.write(map[string][]string{"lab": {"keep"}}, extra)
+	mark := h.mark()
+	ctx, cancel := contextWithTimeout(time.Minute)
+	defer cancel()
+	if rec, err := h.tree.Reload(ctx, "test"); err != nil || rec.Outcome != messages.ReloadApplied {
+		t.Fatalf("reload: %v %+v", err, rec)
+	}
+	ended := waitAfter(h, mark, 10*time.Second, "the live view's end", func(e *messages.LeaseEnded) bool { return e.Camera == "live" })
+	if !strings.Contains(ended.Reason, "reload") {
+		t.Errorf("lease ended: %q", ended.Reason)
+	}
+	waitAfter(h, mark, 10*time.Second, "camvisor_live removed", func(e *messages.StreamRemoved) bool {
+		return e.Stream == "camvisor_live" && e.Error == ""
+	})
+	if _, ok := g2.Streams()["camvisor_live"]; ok {
+		t.Error("the removed camera's stream is still in go2rtc")
+	}
+	if h.tree.Running(CameraPath("cams", "live")) || !h.tree.Running(CameraPath("lab", "keep")) {
+		t.Error("the wrong cameras run after the reload")
+	}
+}

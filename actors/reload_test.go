@@ -64,6 +64,10 @@ func (f *reloadFile) start(cams *camsim.Server) *harness {
 	return startTreeWith(f.t, cams, cfg, func(env *Env) {
 		env.Record = true
 		env.Load = func() (*config.Config, error) { return config.Load(f.path) }
+		// Captures in flight on two cameras at once, also when a busy
+		// machine made the admission cut its limit to its floor.
+		env.Policy = DefaultPolicy()
+		env.Policy.Admission.Min = 4
 	})
 }
 

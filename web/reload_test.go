@@ -132,6 +132,9 @@ func TestReloadEndpoint(t *testing.T) {
 	path := configFile(t, dir, cams, "envcam")
 	st := reloadableStack(t, cams, path)
 	dash := st.connect(true)
+	testkit.Eventually(t, 10*time.Second, "the dashboard joined", func() bool {
+		return count(st, func(*messages.ClientJoined) bool { return true }) == 1
+	})
 
 	configFile(t, dir, cams, "envcam", "added")
 	resp, body := st.do("POST", "/api/config/reload", nil, true)
@@ -169,7 +172,6 @@ func TestReloadEndpoint(t *testing.T) {
 		r := dash.of("reload")
 		return len(r) == 2 && r[0]["outcome"] == "applied" && r[1]["outcome"] == "rejected"
 	})
-	_ = messages.ReloadApplied
 }
 
 // TestMetricsSeriesForIdleCamera: a camera that has done nothing yet has

@@ -5,20 +5,61 @@
 // which answers and, if it grants a live view, sends a `play` message: that
 // message, not this button or /api/cameras, is what shows a player.
 
-import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow } from "./util.js";
+import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow, outcomeKind } from "./util.js";
 
 const cams = new Map(); // id -> {id, view: {...}, el, refs}
-let list, empty;
+let list, empty, sortSelect;
+let configOrder = new Map(); // id -> its place in the configuration
+const RESULT_KEEP_OK = 8000; // a result that went well is read, then goes
+const RESULT_KEEP_BAD = 60000; // a refusal or failure stays longer
+const SORT_KEY = "camvisor.sort";
+
+// A card's state, from worst to best: the order "state" sorts by.
+const RANK = { failing: 0, warn: 1, waiting: 2, ok: 3 };
 
 export function init() {
   list = document.getElementById("camera-list");
   empty = document.getElementById("cameras-empty");
+  sortSelect = document.getElementById("camera-sort");
   list.addEventListener("click", onClick);
+  try {
+    const saved = localStorage.getItem(SORT_KEY);
+    if (saved && [...sortSelect.options].some((o) => o.value === saved)) sortSelect.value = saved;
+  } catch {
+    // no storage: the default order
+  }
+  sortSelect.addEventListener("change", () => {
+    try {
+      localStorage.setItem(SORT_KEY, sortSelect.value);
+    } catch {
+      // not kept: fine
+    }
+    arrange();
+  });
 }
 
-/** ids lists the cameras known, in display order. */
+/** ids lists the cameras known, in configuration order. */
 export function ids() {
-  return [...cams.keys()];
+  return [...cams.keys()].sort((a, b) => (configOrder.get(a) ?? 1e9) - (configOrder.get(b) ?? 1e9));
+}
+
+// arrange puts the cards in the chosen order. Cards move only when their
+// order changes, so a card under the pointer stays put between changes.
+function arrange() {
+  const by = sortSelect ? sortSelect.value : "config";
+  const place = (id) => configOrder.get(id) ?? 1e9;
+  const order = [...cams.values()].sort((a, b) => {
+    if (by === "state") {
+      const d = RANK[stateOf(a.view)] - RANK[stateOf(b.view)];
+      if (d) return d;
+    }
+    if (by === "name") return a.id.localeCompare(b.id);
+    return place(a.id) - place(b.id) || a.id.localeCompare(b.id);
+  });
+  order.forEach((c, i) => {
+    if (list.children[i] !== c.el) list.insertBefore(c.el, list.children[i] || null);
+  });
+  list.dataset.sort = by;
 }
 
 /** load reads every camera from /api/cameras. */
@@ -54,6 +95,7 @@ export async function load() {
       via: last ? last.via : null,
       error: last ? last.error : "",
       liveUntil: c.live ? parseTime(c.live.until) : null,
+      frameAt: parseTime(c.frame_at),
     });
   }
   for (const id of [...cams.keys()]) {
@@ -62,8 +104,8 @@ export async function load() {
       cams.delete(id);
     }
   }
-  // The configuration's order, whatever order live messages created cards in.
-  for (const c of res.data.cameras || []) list.append(cams.get(c.id).el);
+  configOrder = new Map((res.data.cameras || []).map((c, i) => [c.id, i]));
+  arrange();
   empty.textContent = cams.size ? "" : "No camera is configured.";
   empty.hidden = cams.size > 0;
 }
@@ -80,11 +122,16 @@ export function onCamera(m) {
     failures: m.consecutive_failures,
   };
   if (m.last_capture_at) {
-    const at = parseTime(m.last_capture_at);
-    const c = cams.get(m.camera);
-    if (!c || c.view.at !== at) patch.via = null; // not in the message: unknown for a new capture
-    Object.assign(patch, { outcome: m.last_outcome, at, ms: m.last_capture_ms ?? null, error: m.last_error || "" });
+    Object.assign(patch, {
+      outcome: m.last_outcome,
+      at: parseTime(m.last_capture_at),
+      ms: m.last_capture_ms ?? null,
+      via: m.last_via || null,
+      error: m.last_error || "",
+    });
   }
+  if (m.frame_at) patch.frameAt = parseTime(m.frame_at);
+  if (Array.isArray(m.recent)) patch.recent = m.recent;
   upsert(m.camera, patch);
   empty.hidden = true;
 }
@@ -102,13 +149,24 @@ export function tick() {
 function upsert(id, patch) {
   let c = cams.get(id);
   if (!c) {
-    c = { id, view: { max: 0, ffmpeg: 0, lease: 0, queue: 0, failing: false, failures: 0, at: null }, frameAt: undefined };
+    c = { id, view: { max: 0, ffmpeg: 0, lease: 0, queue: 0, failing: false, failures: 0, at: null, frameAt: null, recent: [] }, shown: null };
     build(c);
     cams.set(id, c);
     list.append(c.el);
   }
+  const before = stateOf(c.view);
   for (const [k, v] of Object.entries(patch)) if (v !== undefined) c.view[k] = v;
   render(c);
+  if (stateOf(c.view) !== before || c.el.parentNode !== list) arrange();
+}
+
+// stateOf is what a card's badge says, from its facts: failing (the
+// server says so), warn (the last capture failed, not failing yet),
+// waiting (no capture yet) or ok (the last capture brought a frame).
+function stateOf(v) {
+  if (v.failing) return "failing";
+  if (!v.outcome) return "waiting";
+  return v.outcome === "ok" ? "ok" : "warn";
 }
 
 function build(c) {
@@ -127,6 +185,8 @@ function build(c) {
     r.nosnap.hidden = false;
   });
   r.img.hidden = true;
+  r.strip = el("div", { class: "strip", dataset: { role: "outcomes" }, role: "img" });
+  r.stripText = el("span", { class: "strip-text", dataset: { role: "outcomes-text" }, "aria-hidden": "true" });
   r.pips = el("div", { class: "pips", dataset: { role: "slots" }, role: "img" });
   r.slotsText = el("span", { class: "slots-text", dataset: { role: "slots-text" }, "aria-hidden": "true" });
   r.last = el("dd", { dataset: { role: "last-capture" } });
@@ -148,9 +208,11 @@ function build(c) {
     el("button", { type: "button", dataset: { action: "restart-cancel" } }, "Cancel"));
   r.confirm.hidden = true;
   r.result = el("p", { class: "result", dataset: { role: "result" }, role: "status" });
+  r.result.hidden = true;
   c.el = el("article", { class: "card", dataset: { camera: c.id }, "aria-label": `Camera ${c.id}` },
     el("header", { class: "card-head" }, r.title, r.subnet, r.status),
     el("div", { class: "snap" }, r.img, r.nosnap),
+    el("div", { class: "outcomes" }, r.strip, r.stripText),
     el("div", { class: "slots" }, r.pips, r.slotsText),
     el("dl", { class: "facts" },
       el("div", {}, el("dt", {}, "Last capture"), r.last),
@@ -165,11 +227,19 @@ function render(c) {
   const v = c.view;
   const r = c.refs;
   r.subnet.textContent = v.subnet ? `subnet ${v.subnet}` : "";
-  r.status.textContent = v.failing ? `failing (${v.failures} in a row)` : "ok";
-  r.status.dataset.state = v.failing ? "failing" : "ok";
+  const state = stateOf(v);
+  r.status.dataset.state = state;
+  r.status.textContent =
+    state === "failing" ? `failing${v.failures ? ` (${v.failures} in a row)` : ""}`
+    : state === "warn" ? `last capture ${v.outcome}`
+    : state === "waiting" ? "no capture yet" : "ok";
+  r.status.title =
+    state === "warn" ? "The last capture failed; the camera counts as failing after a few in a row." : "";
   c.el.dataset.failing = v.failing ? "true" : "false";
+  c.el.dataset.state = state;
   c.el.title = v.url ? v.url : "";
   renderPips(c);
+  renderStrip(c);
   if (v.outcome) {
     const parts = [v.outcome];
     if (v.ms !== null && v.ms !== undefined) parts.push(millis(v.ms));
@@ -184,11 +254,41 @@ function render(c) {
   r.error.textContent = v.error || "";
   r.errorRow.hidden = !v.error;
   renderTimes(c);
-  // A new frame exists after each good capture: fetch it once.
-  if (v.at !== c.frameAt && (v.outcome === "ok" || c.frameAt === undefined)) {
-    c.frameAt = v.at;
-    r.img.src = `${cameraPath(c.id, "snapshot.jpg")}?at=${v.at ?? 0}`;
+  // Ask for the frame only when the server says there is a new one: a
+  // camera that never had one gets no request (and no 404).
+  if (v.frameAt && v.frameAt !== c.shown) {
+    c.shown = v.frameAt;
+    r.img.src = `${cameraPath(c.id, "snapshot.jpg")}?at=${v.frameAt}`;
   }
+  if (!v.frameAt) {
+    r.img.hidden = true;
+    r.nosnap.hidden = false;
+    r.nosnap.textContent = v.outcome && v.outcome !== "ok" ? `No frame yet: last capture ${v.outcome}` : "No frame yet";
+  }
+}
+
+// renderStrip draws the last captures as ticks, oldest on the left, each
+// coloured by its kind and named in its tooltip; the text beside it counts
+// them in words.
+function renderStrip(c) {
+  const r = c.refs;
+  const recent = c.view.recent || [];
+  const counts = new Map();
+  const ticks = recent.map((t) => {
+    const kind = outcomeKind(t.outcome);
+    counts.set(t.outcome, (counts.get(t.outcome) || 0) + 1);
+    const at = parseTime(t.at);
+    const tip = [t.outcome, clock(at)];
+    if (typeof t.duration_ms === "number") tip.push(millis(t.duration_ms));
+    if (t.via) tip.push(`via ${t.via}`);
+    return el("span", { class: `tick ${kind}`, dataset: { outcome: t.outcome, kind }, title: tip.join(" · ") });
+  });
+  r.strip.replaceChildren(...ticks);
+  const words = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${n} ${o}`).join(", ");
+  const text = recent.length ? `last ${recent.length}: ${words}` : "no capture yet";
+  r.strip.setAttribute("aria-label", `Outcomes of the last captures, oldest first: ${text}`);
+  r.strip.dataset.count = String(recent.length);
+  r.stripText.textContent = text;
 }
 
 function renderTimes(c) {
@@ -254,14 +354,33 @@ function onClick(ev) {
       return;
     case "restart-confirm":
       return restart(c);
+    case "dismiss":
+      return clearResult(c);
   }
 }
 
+// result says on the card how an operator's action went, with the time;
+// it goes by itself after a while (a failure stays longer), or when the
+// operator dismisses it.
 function result(c, action, outcome, text) {
   const p = c.refs.result;
+  clearTimeout(c.resultTimer);
   p.dataset.action = action;
   p.dataset.outcome = outcome;
-  p.textContent = text;
+  p.hidden = false;
+  const dismiss = el("button", { type: "button", class: "quiet dismiss", dataset: { action: "dismiss" }, "aria-label": "Dismiss this message" }, "×");
+  p.replaceChildren(el("span", {}, text), " ", el("span", { class: "muted" }, `(${clock(Date.now())})`), " ", dismiss);
+  if (outcome === "pending") return;
+  c.resultTimer = setTimeout(() => clearResult(c), outcome === "ok" ? RESULT_KEEP_OK : RESULT_KEEP_BAD);
+}
+
+function clearResult(c) {
+  clearTimeout(c.resultTimer);
+  const p = c.refs.result;
+  p.hidden = true;
+  p.replaceChildren();
+  delete p.dataset.outcome;
+  delete p.dataset.action;
 }
 
 async function capture(c, button) {
@@ -284,10 +403,7 @@ async function capture(c, button) {
     if (d.error) text += `: ${d.error}`;
     result(c, "capture", d.outcome, text);
     document.dispatchEvent(new Event("camvisor:changed"));
-    if (d.outcome === "ok") {
-      c.frameAt = null; // fetch the new frame even if the camera message has not come yet
-      c.refs.img.src = `${cameraPath(c.id, "snapshot.jpg")}?op=${Date.now()}`;
-    }
+    if (d.outcome === "ok") upsert(c.id, { frameAt: Date.now() }); // a new frame: fetch it now, not at the next camera message
   } catch (e) {
     if (!(e instanceof Unauthorized)) result(c, "capture", "error", `Capture failed: ${e.message}`);
   } finally {

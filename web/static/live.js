@@ -56,6 +56,7 @@ export function onPlay(m) {
   p.refs.reason.textContent = why.join(" · ");
   if (m.event_id) p.el.dataset.eventId = m.event_id;
   p.refs.extended.hidden = !m.extended;
+  document.getElementById("live-extended-note").hidden = ![...plays.values()].some((x) => x.el.dataset.extended === "true");
   if (url !== p.url || !p.refs.player) setPlayer(p, url);
   renderTime(p);
   pane.hidden = false;
@@ -98,16 +99,27 @@ function build(p) {
   const r = {};
   r.title = el("h3", {}, p.camera);
   r.reason = el("span", { class: "muted", dataset: { role: "reason" } });
-  r.extended = el("span", { class: "badge", dataset: { role: "extended" } }, "extended");
+  r.extended = el("span", {
+    class: "badge", dataset: { role: "extended" }, "aria-describedby": "live-extended-note",
+    title: "A new detection came while it played: the server moved its end later.",
+  }, "extended");
   r.remaining = el("span", { class: "remaining", dataset: { role: "remaining" }, "aria-live": "off" });
   r.stop = el("button", { type: "button", class: "danger", dataset: { action: "stop" }, "aria-label": `Stop live view of ${p.camera}` }, "Stop");
   r.stop.addEventListener("click", () => stop(p));
+  // Views are small so the cameras stay in sight; one can be made large.
+  r.size = el("button", { type: "button", class: "quiet", dataset: { action: "enlarge" }, "aria-pressed": "false", "aria-label": `Enlarge live view of ${p.camera}` }, "Enlarge");
+  r.size.addEventListener("click", () => {
+    const big = !p.el.classList.contains("big");
+    p.el.classList.toggle("big", big);
+    r.size.setAttribute("aria-pressed", big ? "true" : "false");
+    r.size.textContent = big ? "Shrink" : "Enlarge";
+  });
   r.screen = el("div", { class: "screen" });
   r.note = el("p", { class: "note", dataset: { role: "note" }, role: "status" });
   p.el = el("article", { class: "live-item", dataset: { camera: p.camera }, "aria-label": `Live view of ${p.camera}` },
     el("header", { class: "live-head" },
       el("div", { class: "who" }, el("div", { class: "who-top" }, r.title, r.extended), r.reason),
-      r.remaining, r.stop),
+      r.remaining, r.size, r.stop),
     r.screen, r.note);
   p.refs = r;
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -200,6 +201,9 @@ func (s *Store) buildReport(opts ReportOptions) (*report, error) {
 	return r, nil
 }
 
+// ErrUnknownCamera is the error for a report of a camera the record never had.
+var ErrUnknownCamera = errors.New("no camera")
+
 // checkCamera refuses a camera the record never had, naming those it has.
 func (s *Store) checkCamera(camera string) error {
 	if camera == "" {
@@ -217,7 +221,7 @@ func (s *Store) checkCamera(camera string) error {
 	if len(known) > 20 {
 		known = append(known[:20], "…")
 	}
-	return fmt.Errorf("camera: no camera %q in the record (it has %s)", camera, strings.Join(known, ", "))
+	return fmt.Errorf("camera: %w %q in the record (it has %s)", ErrUnknownCamera, camera, strings.Join(known, ", "))
 }
 
 // reportPeriod is the span of what the record holds from since on: its

@@ -23,6 +23,7 @@ let running = false; // signed in and the app is shown
 let statusTimer = null;
 let camerasTimer = null;
 let tickTimer = null;
+let uptimeTimer = null;
 let status = null; // last /api/status
 
 // ---------------------------------------------------------------- sign-in
@@ -111,6 +112,7 @@ async function startApp() {
   statusTimer = setInterval(refreshStatus, STATUS_EVERY);
   camerasTimer = setInterval(() => cameras.load().catch(() => {}), CAMERAS_EVERY);
   tickTimer = setInterval(tick, 1000);
+  scheduleUptime();
   await Promise.allSettled([cameras.load(), events.load(), loadAlerts()]);
   events.setCameras(cameras.ids());
 }
@@ -120,14 +122,14 @@ function stopApp() {
   clearInterval(statusTimer);
   clearInterval(camerasTimer);
   clearInterval(tickTimer);
-  statusTimer = camerasTimer = tickTimer = null;
+  clearTimeout(uptimeTimer);
+  statusTimer = camerasTimer = tickTimer = uptimeTimer = null;
   closeWS();
   actors.setVisible(false);
   charts.setVisible(false);
 }
 
 function tick() {
-  renderUptime();
   live.tick();
   cameras.tick();
 }
@@ -175,6 +177,16 @@ function applyStatus(s, sent) {
   gd.dataset.state = !g.enabled ? "off" : g.healthy ? "ok" : "bad";
   // The record's count disagrees with ours (a message missed while away): re-read.
   if (s.alerts_firing !== undefined && s.alerts_firing !== firingCount()) loadAlerts().catch(() => {});
+}
+
+// scheduleUptime redraws the uptime as each of its seconds begins, so it
+// never trails the server's by a tick.
+function scheduleUptime() {
+  clearTimeout(uptimeTimer);
+  renderUptime();
+  const started = status ? parseTime(status.started_at) : null;
+  const wait = started === null ? 1000 : 1000 - ((serverNow() - started) % 1000);
+  uptimeTimer = setTimeout(scheduleUptime, wait + 5);
 }
 
 // renderUptime counts from the server's start on the server's clock: not

@@ -11,7 +11,7 @@ import { api, errorText, el, svg, clock, hhmm, millis, duration, parseTime, PALE
 
 const REFRESH_EVERY = 10000;
 const WINDOW = 60 * 60 * 1000; // the most shown
-const MIN_SPAN = 30 * 1000; // the least: a young run's first points spread across
+const MIN_SPAN = 5 * 1000; // the least span drawn: one sample step
 const HEIGHT = 240;
 const M = { l: 56, r: 70, t: 12, b: 26 }; // margins (right: budget labels)
 const STEPS = [5, 10, 15, 30, 60].map((s) => s * 1000); // sample steps the server folds into
@@ -120,6 +120,7 @@ function draw() {
   let first = now;
   for (const s of samples) first = Math.min(first, Date.parse(s.at));
   for (const c of cycles) first = Math.min(first, Date.parse(c.started_at));
+  // From the first point on: a young run's points fill the width.
   const t0 = Math.max(now - WINDOW, Math.min(first, now - MIN_SPAN));
   document.getElementById("charts-title").textContent = now - t0 >= WINDOW - 1000 ? "Last hour" : `Since ${hhmm(t0)} (${duration((now - t0) / 1000)})`;
   drawProcesses(t0, now);

@@ -505,7 +505,7 @@ func (s *Store) timelineChart(p period, since, camera string) (*chart, error) {
 			shape{K: "rect", X: plotLeft, Y: y, W: plotWidth, H: h, Fill: "#f4f5f7"},
 			shape{K: "text", X: plotLeft - 8, Y: y + math.Min(h, 20)/2 + 4, Text: l.cam, Anchor: "end", Class: "name"},
 			shape{K: "text", X: plotLeft + plotWidth + 8, Y: y + math.Min(h, 20)/2 + 4,
-				Text: fmt.Sprintf("%d · %d at once", l.total, len(l.ends)), Class: map[bool]string{true: "bad", false: "muted"}[len(l.ends) > 2]})
+				Text: fmt.Sprintf("%d processes · %d at once", l.total, len(l.ends)), Class: map[bool]string{true: "bad", false: "muted"}[len(l.ends) > 2]})
 		for _, b := range l.bars {
 			what := b.reason
 			if what == "" {

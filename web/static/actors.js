@@ -189,7 +189,8 @@ function kindFacts(kind, f, started) {
     }
     case "subnet": {
       if (f.cycle !== undefined) out.push(["cycle", `cycle ${f.cycle}`]);
-      if (f.last_cycle_duration_ms !== undefined) out.push(["last_cycle_duration_ms", `last took ${millis(f.last_cycle_duration_ms)}`]);
+      if (f.last_cycle_duration_ms) out.push(["last_cycle_duration_ms", `last took ${millis(f.last_cycle_duration_ms)}`]);
+      else out.push(["last_cycle_duration_ms", "no cycle ended yet"]);
       for (const [k, val] of Object.entries(f)) {
         if (k === "cycle" || k === "last_cycle_duration_ms" || k === "cycle_started_at") continue;
         const fact = genericFact(k, val);

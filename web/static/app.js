@@ -401,6 +401,7 @@ function dispatch(m) {
       break;
     case "camera":
       cameras.onCamera(m);
+      if (m.frame_at) live.onFrame(m.camera, parseTime(m.frame_at));
       break;
     case "event":
       events.onEvent(m);
@@ -429,6 +430,7 @@ function dispatch(m) {
 function boot() {
   setUnauthorizedHandler(() => showLogin());
   live.setSender(send);
+  live.setFrames(cameras.frameAt);
   $("login-form").addEventListener("submit", onLoginSubmit);
   $("logout").addEventListener("click", logout);
   $("hdr-alerts").addEventListener("click", () => {

@@ -62,6 +62,12 @@ function arrange() {
   list.dataset.sort = by;
 }
 
+/** frameAt is the time of a camera's latest frame (ms), null before its first. */
+export function frameAt(id) {
+  const c = cams.get(id);
+  return c ? c.view.frameAt : null;
+}
+
 /** load reads every camera from /api/cameras. */
 export async function load() {
   let res;

@@ -107,7 +107,8 @@ async function refresh() {
 
 function style(name) {
   if (!styles.has(name)) {
-    const i = styles.size;
+    // Each chart counts its own series: its first is solid, its second dashed…
+    const i = [...styles.keys()].filter((k) => k.startsWith("subnet:") === name.startsWith("subnet:")).length;
     // Colours and dashes cycle at different lengths: pairs repeat late.
     styles.set(name, { colour: PALETTE[i % PALETTE.length], dash: DASHES[i % DASHES.length] });
   }
@@ -131,7 +132,7 @@ function draw() {
 // drawn side by side instead of on top of each other.
 function dodge(i, n) {
   if (n < 2) return 0;
-  const gap = Math.min(3, 14 / (n - 1));
+  const gap = Math.min(4, 16 / (n - 1));
   return (i - (n - 1) / 2) * gap;
 }
 
@@ -282,7 +283,7 @@ function fmtSeconds(v) {
 }
 
 // TIME_TICKS are the spacings the time axis may use, finest first.
-const TIME_TICKS = [10, 15, 30, 60, 120, 300, 600, 900, 1800].map((s) => s * 1000);
+const TIME_TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800].map((s) => s * 1000);
 
 // axes draws the frame of a chart into box: t0..now across, 0..top up;
 // integer ticks when ints. It returns the svg and the scales.

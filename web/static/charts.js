@@ -121,8 +121,9 @@ function draw() {
   let first = now;
   for (const s of samples) first = Math.min(first, Date.parse(s.at));
   for (const c of cycles) first = Math.min(first, Date.parse(c.started_at));
-  // From the first point on: a young run's points fill the width.
-  const t0 = Math.max(now - WINDOW, Math.min(first, now - MIN_SPAN));
+  // From the first point on: a young run's points fill the width (a very
+  // young one's leave room on the right, never squeezed against it).
+  const t0 = Math.max(now - WINDOW, first);
   document.getElementById("charts-title").textContent = now - t0 >= WINDOW - 1000 ? "Last hour" : `Since ${hhmm(t0)} (${duration((now - t0) / 1000)})`;
   drawProcesses(t0, now);
   drawCycles(t0, now);
@@ -149,7 +150,7 @@ function drawProcesses(t0, now) {
   }
   let top = 1;
   for (const s of samples) top = Math.max(top, s.processes || 0, s.max_connections || 0);
-  const frame = axes(box, t0, now, top + 1, (v) => String(v), true);
+  const frame = axes(box, t0, Math.max(now, t0 + MIN_SPAN), top + 1, (v) => String(v), true);
   const root = frame.svg;
   root.dataset.chart = "processes";
   root.dataset.series = String(byCam.size);
@@ -231,7 +232,7 @@ function drawCycles(t0, now) {
   }
   let top = 0.1;
   for (const c of cycles) top = Math.max(top, (c.duration_ms || 0) / 1000, (c.interval_ms || 0) / 1000);
-  const frame = axes(box, t0, now, top * 1.1, (v) => `${fmtSeconds(v)}`, false);
+  const frame = axes(box, t0, Math.max(now, t0 + MIN_SPAN), top * 1.1, (v) => `${fmtSeconds(v)}`, false);
   const root = frame.svg;
   root.dataset.chart = "cycles";
   root.dataset.series = String(bySubnet.size);
@@ -285,13 +286,13 @@ function fmtSeconds(v) {
 // TIME_TICKS are the spacings the time axis may use, finest first.
 const TIME_TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800].map((s) => s * 1000);
 
-// axes draws the frame of a chart into box: t0..now across, 0..top up;
+// axes draws the frame of a chart into box: t0..t1 across, 0..top up;
 // integer ticks when ints. It returns the svg and the scales.
-function axes(box, t0, now, top, label, ints) {
+function axes(box, t0, t1, top, label, ints) {
   const width = Math.max(280, Math.floor(box.clientWidth || 600));
   const w = width - M.l - M.r;
   const h = HEIGHT - M.t - M.b;
-  const span = Math.max(now - t0, 1);
+  const span = Math.max(t1 - t0, 1);
   const x = (t) => M.l + ((t - t0) / span) * w;
   const y = (v) => M.t + h - (v / top) * h;
   const root = svg("svg", { width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: "img", class: "plot" });
@@ -303,7 +304,7 @@ function axes(box, t0, now, top, label, ints) {
   // About one label per 90 px.
   const step = TIME_TICKS.find((s) => (s / span) * w >= 90) || 3600 * 1000;
   const withSeconds = step < 60000;
-  for (let t = Math.ceil(t0 / step) * step; t <= now; t += step) {
+  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
     grid.append(svg("line", { x1: x(t), x2: x(t), y1: M.t, y2: M.t + h, class: "vgrid" }));
     grid.append(svg("text", { x: x(t), y: HEIGHT - 8, "text-anchor": "middle", text: withSeconds ? clock(t) : hhmm(t) }));
   }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"camvisor/actors/config"
@@ -12,13 +13,17 @@ import (
 )
 
 // cameraActor owns one camera's slot budget: it is the home of invariant 2.
-// It never has more than max_connections slots held, counting its ffmpeg
-// children and its go2rtc lease alike; a capture that finds them all held
-// waits in a bounded queue or is refused with ErrNoSlot, a lease is
-// refused. It is the single source of truth for the budget: slots are
-// taken and freed only here, as children are spawned and terminate. While
-// a lease is live, a capture takes its frame through go2rtc, sharing the
-// lease's connection: no extra slot.
+// It never has more than max_connections slots held, counting every
+// connection to the camera it knows of: its ffmpeg children, its patrol
+// frames asked of go2rtc, its go2rtc lease, and the connections go2rtc
+// holds for streams camvisor did not create. A capture that finds them all
+// held waits in a bounded queue or is refused with ErrNoSlot. It is the
+// single source of truth for the budget: slots are taken and freed only
+// here. When slots are short an operator's capture comes first, then a
+// live view (which preempts a patrol capture's ffmpeg rather than be
+// refused), then the patrol. A capture takes its frame over a connection
+// that is open already when there is one: a live lease's, or an external
+// stream's; then no slot is taken.
 type cameraActor struct {
 	life
 	env      *Env
@@ -31,10 +36,12 @@ type cameraActor struct {
 	carry     *cameraCarry           // what outlives an incarnation
 	running   map[string]*captureJob // by child actor id: each holds one slot
 	finishing map[string]*captureJob // child terminated, answer pending
-	queue     []*captureJob          // waiting for a slot, oldest first
-	fetching  map[int64]*captureJob  // frames asked of go2rtc
+	queue     []*captureJob          // waiting for a slot: operators' first, then oldest first
+	fetching  map[int64]*captureJob  // frames asked of go2rtc, until go2rtc answers
 
-	lease *actor.PID // the live view's child: holds one slot while it lives
+	lease     *actor.PID           // the live view's child: holds one slot while it lives
+	leaseWait []*leaseRequest      // live views waiting for a slot
+	external  messages.ExternalUse // go2rtc's connections not ours, as of this cycle
 
 	failures    int // consecutive failed captures
 	failing     bool
@@ -59,6 +66,10 @@ type cameraCarry struct {
 	last    *messages.CaptureDone
 	frame   []byte
 	frameAt time.Time
+	// inflight are the frames asked of go2rtc, by job id, that an earlier
+	// incarnation left: their camera connections last until go2rtc
+	// answers (to the same pid), so their slots stay held until then.
+	inflight map[int64]bool
 }
 
 // captureJob is one Capture from request to answer.
@@ -70,9 +81,19 @@ type captureJob struct {
 	attempts int
 	last     *messages.SnapshotTaken
 	answered bool
-	expiry   *time.Timer // while queued
-	via      string      // "go2rtc" when the frame came through the lease
+	expiry   *time.Timer // while queued, or while its frame is asked of go2rtc
+	via      string      // the path its frame came by when not ffmpeg: lease, go2rtc, external
 	viaErr   string      // why go2rtc did not serve it, when it fell back
+	slot     bool        // a frame asked of go2rtc that may open a camera connection holds a slot
+	cause    *stopCause  // its ffmpeg child's: set to preempted when a live view takes its slot
+	preempt  bool        // its ffmpeg was stopped for a live view: retried through the lease
+}
+
+// leaseRequest is a live view waiting for a slot.
+type leaseRequest struct {
+	grant  *messages.GrantLease
+	asker  *actor.PID
+	expiry *time.Timer
 }
 
 // fallbackNote says why go2rtc did not serve a job that fell back to
@@ -86,9 +107,10 @@ func (j *captureJob) fallbackNote() string {
 
 // Internal messages.
 type (
-	queueExpired struct{ job int64 } // a queued capture's deadline passed
-	childGone    struct{ id string } // sent to self behind a child's last report
-	fetchExpired struct{ job int64 } // a frame asked of go2rtc is past its deadline
+	queueExpired struct{ job int64 }             // a queued capture's deadline passed
+	childGone    struct{ id string }             // sent to self behind a child's last report
+	fetchExpired struct{ job int64 }             // a frame asked of go2rtc is past its deadline
+	leaseWaited  struct{ request *leaseRequest } // a live view waited request_timeout for a slot
 )
 
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
@@ -132,9 +154,15 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 	case *messages.FrameFetched:
 		a.onFrameFetched(ctx, msg)
 	case *messages.GrantLease:
-		a.onGrantLease(ctx, msg)
+		a.onGrantLease(ctx, &leaseRequest{grant: msg, asker: ctx.Sender()})
+	case *grantDeferred:
+		a.waitForSlot(ctx, msg.request)
+	case *leaseWaited:
+		a.onLeaseWaited(ctx, msg)
 	case *messages.ReleaseLease:
 		a.onReleaseLease(ctx)
+	case *messages.ConnectionsSeen:
+		a.onConnectionsSeen(ctx, msg)
 	case *fetchExpired:
 		a.onFetchExpired(ctx, msg)
 	case *actor.Stopping:
@@ -169,37 +197,73 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 	if job.req.Deadline.IsZero() {
 		job.req.Deadline = job.asked.Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
 	}
+	a.route(ctx, job)
+}
+
+// route takes job's frame by the cheapest path in the budget: over a
+// connection that is open already (a live lease's, an external stream's),
+// else through the cycle's go2rtc source or an ffmpeg child, each of which
+// takes a slot.
+func (a *cameraActor) route(ctx actor.Context, job *captureJob) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
-	case a.lease != nil:
-		a.fetchThroughLease(ctx, job)
+	case a.lease != nil && job.viaErr == "":
+		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
+	case a.external.Connections > 0 && a.external.Stream != "" && job.viaErr == "":
+		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.external.Stream)
 	default:
 		a.admit(ctx, job)
 	}
 }
 
-// admit gives job a slot, or a place in the queue, or refuses it.
+// Frame paths recorded in captures.via.
+const (
+	viaFFmpeg   = "ffmpeg"
+	viaGo2RTC   = "go2rtc"   // the cycle's patrol source in go2rtc
+	viaLease    = "lease"    // a live view's connection
+	viaExternal = "external" // the connection of a go2rtc stream camvisor did not create
+)
+
+// admit gives job a slot, or a place in the queue, or refuses it. A
+// patrol capture leaves a free slot to a live view that waits for one.
 func (a *cameraActor) admit(ctx actor.Context, job *captureJob) {
 	switch {
-	case a.slotsHeld() < a.cam.MaxConnections:
+	case a.slotsHeld() < a.cam.MaxConnections && !(job.req.Cycle != 0 && len(a.leaseWait) > 0):
 		a.start(ctx, job)
 	case len(a.queue) < a.cam.Queue:
 		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &queueExpired{job: job.id})
-		a.queue = append(a.queue, job)
+		a.enqueue(job)
 	default:
-		a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v: %d of %d slots held and %d captures queued",
-			job.fallbackNote(), messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections, len(a.queue)), nil)
+		a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v: %s and %d captures queued",
+			job.fallbackNote(), messages.ErrNoSlot, a.holders(), len(a.queue)), nil)
 	}
 }
 
-// start takes a slot by spawning an ffmpeg child for job.
+// enqueue puts job in the queue: an operator's before the patrol's.
+func (a *cameraActor) enqueue(job *captureJob) {
+	i := len(a.queue)
+	if job.req.Cycle == 0 {
+		for i = 0; i < len(a.queue) && a.queue[i].req.Cycle == 0; i++ {
+		}
+	}
+	a.queue = append(a.queue[:i], append([]*captureJob{job}, a.queue[i:]...)...)
+}
+
+// start takes a slot for job: its frame asked of the cycle's go2rtc
+// source, or, when there is none (or it gave no frame), an ffmpeg child.
 func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
+	if job.req.Source != "" && job.viaErr == "" {
+		job.slot = true
+		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source)
+		return
+	}
 	a.carry.ffmpegSeq++
+	job.cause = newStopCause(a.cause)
 	props := ffmpegProps(a.env, snapshotJob{
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: job.req.Deadline,
 		DeepProbe: a.carry.deepProbe,
-	}, a.cause)
+	}, job.cause)
 	pid, err := ctx.SpawnNamed(props, ffmpegName(a.carry.ffmpegSeq))
 	if err != nil {
 		a.answer(ctx, job, messages.OutcomeSpawnError, "spawn ffmpeg actor: "+err.Error(), nil)
@@ -292,6 +356,10 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 	if job == nil || job.answered {
 		return
 	}
+	if job.preempt {
+		a.retryPreempted(ctx, job)
+		return
+	}
 	if job.last != nil {
 		a.answer(ctx, job, job.last.Outcome, job.last.Error, job.last)
 		return
@@ -332,7 +400,13 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
 	a.queue = nil
-	for _, job := range a.fetching {
+	for id, job := range a.fetching {
+		if job.slot {
+			if a.carry.inflight == nil {
+				a.carry.inflight = map[int64]bool{}
+			}
+			a.carry.inflight[id] = true
+		}
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
 	a.fetching = map[int64]*captureJob{}
@@ -343,26 +417,83 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		delete(a.finishing, id)
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), job.last)
 	}
+	for _, r := range a.leaseWait {
+		r.expiry.Stop()
+		a.refuseLease(ctx, r, "camera stopped: "+string(reason))
+	}
+	a.leaseWait = nil
 	if a.lease != nil {
 		a.carry.drain = true
 	}
 }
 
+// dispatch hands free slots on: to an operator's capture first, then to a
+// live view, then to the patrol's captures.
 func (a *cameraActor) dispatch(ctx actor.Context) {
-	for !a.stopping && len(a.queue) > 0 && a.slotsHeld() < a.cam.MaxConnections {
+	for !a.stopping && a.slotsHeld() < a.cam.MaxConnections {
+		switch {
+		case len(a.queue) > 0 && a.queue[0].req.Cycle == 0:
+		case len(a.leaseWait) > 0 && a.lease == nil:
+			r := a.leaseWait[0]
+			a.leaseWait = a.leaseWait[1:]
+			r.expiry.Stop()
+			a.grantLease(ctx, r)
+			continue
+		case len(a.queue) > 0:
+		default:
+			return
+		}
 		job := a.queue[0]
 		a.queue = a.queue[1:]
 		job.expiry.Stop()
-		a.start(ctx, job)
+		a.route(ctx, job)
 	}
 }
 
+// slotsHeld counts every connection to the camera we know of.
 func (a *cameraActor) slotsHeld() int {
-	n := len(a.running)
-	if a.lease != nil {
-		n++
+	return len(a.running) + a.fetchSlots() + a.leaseSlots() + a.external.Connections
+}
+
+// fetchSlots counts the frames asked of go2rtc that may hold a camera
+// connection of their own (an earlier incarnation's included).
+func (a *cameraActor) fetchSlots() int {
+	n := len(a.carry.inflight)
+	for _, job := range a.fetching {
+		if job.slot {
+			n++
+		}
 	}
 	return n
+}
+
+// leaseSlots is the live view's slot.
+func (a *cameraActor) leaseSlots() int {
+	if a.lease != nil {
+		return 1
+	}
+	return 0
+}
+
+// holders says what holds the camera's slots, for a refusal.
+func (a *cameraActor) holders() string {
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(len(a.running), "by ffmpeg captures")
+	add(a.fetchSlots(), "by frames asked of go2rtc")
+	add(a.leaseSlots(), "by a live view")
+	if e := a.external; e.Connections > 0 {
+		add(e.Connections, fmt.Sprintf("by go2rtc for streams not camvisor's (%s)", e.Stream))
+	}
+	held := fmt.Sprintf("%d of %d slots held", a.slotsHeld(), a.cam.MaxConnections)
+	if len(parts) == 0 {
+		return held
+	}
+	return held + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // processChildren are the children that may own a process: the ffmpeg
@@ -380,8 +511,8 @@ func (a *cameraActor) processChildren(ctx actor.Context) []*actor.PID {
 // status is the camera's state, typed.
 func (a *cameraActor) status() *messages.CameraStatus {
 	st := &messages.CameraStatus{Camera: a.cam.ID, Subnet: a.cam.Subnet, State: "running", MaxConnections: a.cam.MaxConnections,
-		SlotsFFmpeg: len(a.running), SlotsLease: a.slotsHeld() - len(a.running), QueueLength: len(a.queue),
-		Failing: a.failing, ConsecutiveFailures: a.failures}
+		SlotsFFmpeg: len(a.running), SlotsGo2RTC: a.fetchSlots(), SlotsLease: a.leaseSlots(), SlotsExternal: a.external.Connections,
+		QueueLength: len(a.queue), Failing: a.failing, ConsecutiveFailures: a.failures}
 	switch {
 	case a.stopping:
 		st.State = "stopping"
@@ -400,7 +531,8 @@ func (a *cameraActor) status() *messages.CameraStatus {
 func (a *cameraActor) describe(ctx actor.Context) *messages.Node {
 	st := a.status()
 	f := map[string]any{"camera": a.cam.ID, "max_connections": st.MaxConnections, "slots_held": a.slotsHeld(),
-		"slots_ffmpeg": st.SlotsFFmpeg, "slots_lease": st.SlotsLease, "queue_length": st.QueueLength,
+		"slots_ffmpeg": st.SlotsFFmpeg, "slots_go2rtc": st.SlotsGo2RTC, "slots_lease": st.SlotsLease,
+		"slots_external": st.SlotsExternal, "queue_length": st.QueueLength,
 		"failing": st.Failing, "consecutive_failures": st.ConsecutiveFailures, "url": redact.URL(a.cam.URL), "last_capture": nil}
 	if d := st.Last; d != nil {
 		f["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
@@ -412,8 +544,8 @@ func (a *cameraActor) describe(ctx actor.Context) *messages.Node {
 // publishSlots tells the census, the hub and the metrics the slot use.
 func (a *cameraActor) publishSlots(ctx actor.Context) {
 	ctx.ActorSystem().EventStream.Publish(&messages.SlotsChanged{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: len(a.running), Leases: a.slotsHeld() - len(a.running), MaxConnections: a.cam.MaxConnections,
-		QueueLength: len(a.queue), At: time.Now(),
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: len(a.running), Go2RTC: a.fetchSlots(), Leases: a.leaseSlots(),
+		External: a.external.Connections, MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
 	})
 }
 
@@ -426,10 +558,19 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 	if job.expiry != nil {
 		job.expiry.Stop()
 	}
+	done := a.record(ctx, job, o, errText, snap)
+	if job.replyTo != nil {
+		ctx.Send(job.replyTo, done)
+	}
+	a.noteOutcome(ctx, done)
+}
+
+// record publishes the outcome of job's attempt (a capture row).
+func (a *cameraActor) record(ctx actor.Context, job *captureJob, o messages.Outcome, errText string, snap *messages.SnapshotTaken) *messages.CaptureDone {
 	done := &messages.CaptureDone{
 		Key:    fmt.Sprintf("%s-%d-%d", a.cam.ID, a.life.incarnation, job.id),
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Cycle: job.req.Cycle, Outcome: o,
-		Error: a.redactor.Redact(errText), Via: "ffmpeg", Attempts: job.attempts,
+		Error: a.redactor.Redact(errText), Via: viaFFmpeg, Attempts: job.attempts,
 		StartedAt: job.asked, EndedAt: time.Now(),
 	}
 	if job.via != "" {
@@ -441,11 +582,8 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 			done.JPEG, done.Bytes = snap.JPEG, len(snap.JPEG)
 		}
 	}
-	if job.replyTo != nil {
-		ctx.Send(job.replyTo, done)
-	}
 	ctx.ActorSystem().EventStream.Publish(done)
-	a.noteOutcome(ctx, done)
+	return done
 }
 
 // noteOutcome tracks consecutive failures; crossing into or out of failing
@@ -457,7 +595,7 @@ func (a *cameraActor) noteOutcome(ctx actor.Context, done *messages.CaptureDone)
 	}
 	a.carry.last, a.carry.frame, a.carry.frameAt = done, a.lastFrame, a.lastFrameAt
 	switch done.Outcome {
-	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped:
+	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped, messages.OutcomePreempted:
 		return // camvisor's doing, not the camera's
 	}
 	wasFailing := a.failing

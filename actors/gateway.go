@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -14,10 +15,15 @@ import (
 )
 
 // gatewayActor is the only code that talks to go2rtc, and the home of
-// invariant 3: at each subnet's CycleEnded it removes from go2rtc every
-// stream of that subnet whose lease expired, and confirms with a listing
-// that each is gone; one still listed is recorded and retried at the next
-// cycle end. Requests go one at a time (go2rtc crashes on overlapping
+// invariant 3. When a subnet's cycle starts it lists go2rtc's streams once:
+// it tells the subnet how many camera connections go2rtc holds for streams
+// camvisor did not create (they count against the cameras' budgets), and
+// for a subnet patrolled through go2rtc it makes sure a camvisor_<camera>
+// source exists for every camera (construct). At the cycle's CycleEnded it
+// removes every stream of that subnet whose lease expired and every patrol
+// source no live lease holds (destruct), and confirms with a listing that
+// each is gone; one still listed is recorded and retried at the next cycle
+// end. Requests go one at a time (go2rtc crashes on overlapping
 // ones) on a worker goroutine, so the mailbox answers at once and the
 // patrol never waits: while go2rtc is unreachable the gateway refuses
 // leases and frames with the reason, probes with back-off, and recovers by
@@ -45,8 +51,19 @@ type gatewayActor struct {
 type gwStream struct {
 	name, camera, subnet string
 	source               string
+	patrol               bool // registered for a cycle: removed at its end unless leased
+	leased               bool // a live view holds it
 	expired              bool // its lease ended: remove at the subnet's next cycle end
 	attempts             int  // removals tried
+}
+
+// preparing is a PrepareCycle being answered: its listing is taken, its
+// sources are being added.
+type preparing struct {
+	req     *messages.PrepareCycle
+	replyTo *actor.PID
+	answer  *messages.CyclePrepared
+	adding  int // additions still under way
 }
 
 // gwOp is one request to go2rtc, run by the worker.
@@ -59,8 +76,10 @@ type gwOp struct {
 	replyTo  *actor.PID
 	ref      int64
 	deadline time.Time
-	reason   string   // for removals
-	confirm  []string // for a listing that confirms removals
+	reason   string     // for removals
+	confirm  []string   // for a listing that confirms removals
+	purpose  string     // for additions: patrol or lease
+	prepare  *preparing // the cycle a listing or an addition is for
 }
 
 type gwKind int
@@ -116,6 +135,8 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onFetchFrame(ctx, msg)
 	case *messages.CountViewers:
 		a.onCountViewers(ctx, msg)
+	case *messages.PrepareCycle:
+		a.onPrepareCycle(ctx, msg)
 	case *messages.CycleEnded:
 		a.onCycleEnded(ctx, msg)
 	case *workDone[gwOp, gwResult]:
@@ -142,39 +163,142 @@ func (a *gatewayActor) onStarted(ctx actor.Context) {
 }
 
 func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
-	if s := a.streams[msg.Stream]; s != nil && !a.removing[msg.Stream] {
-		// Registered and maybe watched: never register it again (a second
-		// stream object would open a second connection to the camera).
-		s.expired = false
-		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream})
-		return
-	}
 	if !a.healthy {
 		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream, Error: "live view refused: " + a.lastErr})
 		return
 	}
+	if s := a.streams[msg.Stream]; s != nil && !a.removing[msg.Stream] {
+		// Registered (for the patrol, or an earlier view) and maybe watched:
+		// never register it again (a second stream object would open a
+		// second connection to the camera).
+		s.expired, s.leased = false, true
+		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream})
+		return
+	}
 	a.adding[msg.Stream] = true
 	delete(a.expireOn, msg.Stream)
-	a.enqueue(ctx, gwOp{kind: opAdd, stream: msg.Stream, camera: msg.Camera, subnet: msg.Subnet, source: msg.Source, replyTo: ctx.Sender()})
+	a.enqueue(ctx, gwOp{kind: opAdd, stream: msg.Stream, camera: msg.Camera, subnet: msg.Subnet, source: msg.Source,
+		purpose: purposeLease, replyTo: ctx.Sender()})
 }
 
 func (a *gatewayActor) onStreamExpired(msg *messages.StreamExpired) {
 	if s := a.streams[msg.Stream]; s != nil {
-		s.expired = true
+		s.expired, s.leased = true, false
 	} else if a.adding[msg.Stream] {
 		a.expireOn[msg.Stream] = true // applied when the addition completes
 	}
 }
 
-func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
+// Why a stream was registered (go2rtc_streams.purpose).
+const (
+	purposePatrol = "patrol"
+	purposeLease  = "lease"
+)
+
+// onPrepareCycle lists go2rtc's streams for a starting cycle, then adds
+// the patrol sources it lacks, one request at a time, and answers.
+func (a *gatewayActor) onPrepareCycle(ctx actor.Context, msg *messages.PrepareCycle) {
+	answer := &messages.CyclePrepared{Subnet: msg.Subnet, Sources: map[string]string{}, External: map[string]messages.ExternalUse{}}
 	if !a.healthy {
-		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr})
+		answer.Error = a.lastErr
+		ctx.Respond(answer)
 		return
 	}
-	if s := a.streams[msg.Stream]; s == nil || s.expired {
+	a.enqueue(ctx, gwOp{kind: opList, prepare: &preparing{req: msg, replyTo: ctx.Sender(), answer: answer}})
+}
+
+// onPrepared goes on with a cycle's preparation once go2rtc was listed.
+func (a *gatewayActor) onPrepared(ctx actor.Context, p *preparing, list map[string]go2rtc.Stream, err error) {
+	if err != nil {
+		p.answer.Error = err.Error()
+		a.answerPrepare(ctx, p)
+		return
+	}
+	for _, cam := range p.req.Cameras {
+		if use := externalUse(list, cam.URL); use.Connections > 0 {
+			p.answer.External[cam.ID] = use
+		}
+	}
+	if p.req.Construct {
+		for _, cam := range p.req.Cameras {
+			if p.answer.External[cam.ID].Connections > 0 {
+				continue // its frames ride on the connection open already
+			}
+			name := StreamName(cam.ID)
+			if s := a.streams[name]; s != nil && !a.removing[name] {
+				s.patrol = true
+				p.answer.Sources[cam.ID] = name
+				continue
+			}
+			if a.adding[name] {
+				continue // a live view is registering it: not this cycle's source
+			}
+			p.adding++
+			a.adding[name] = true
+			a.enqueue(ctx, gwOp{kind: opAdd, stream: name, camera: cam.ID, subnet: p.req.Subnet, source: cam.URL,
+				purpose: purposePatrol, prepare: p})
+		}
+	}
+	if p.adding == 0 {
+		a.answerPrepare(ctx, p)
+	}
+}
+
+func (a *gatewayActor) answerPrepare(ctx actor.Context, p *preparing) {
+	if p.replyTo != nil {
+		ctx.Send(p.replyTo, p.answer)
+	}
+}
+
+// externalUse counts the camera connections go2rtc holds open for streams
+// camvisor did not create whose source is the camera at camURL, matched
+// on scheme, host, port and path (go2rtc lists credentials as ***).
+func externalUse(list map[string]go2rtc.Stream, camURL string) messages.ExternalUse {
+	var use messages.ExternalUse
+	want, ok := endpoint(camURL)
+	if !ok {
+		return use
+	}
+	for name, s := range list {
+		if strings.HasPrefix(name, StreamPrefix) {
+			continue
+		}
+		for _, p := range s.Producers {
+			if got, ok := endpoint(p.URL); ok && got == want && p.RemoteAddr != "" {
+				use.Connections++
+				if use.Stream == "" || name < use.Stream {
+					use.Stream = name
+				}
+			}
+		}
+	}
+	return use
+}
+
+// endpoint is what identifies a camera in a URL: scheme, host, port and
+// path, without credentials.
+func endpoint(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	port := u.Port()
+	if port == "" && u.Scheme == "rtsp" {
+		port = "554"
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port + u.EscapedPath(), true
+}
+
+func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
+	if !a.healthy {
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr, Unreachable: true})
+		return
+	}
+	if s := a.streams[msg.Stream]; strings.HasPrefix(msg.Stream, StreamPrefix) && (s == nil || (s.expired && !s.patrol)) {
 		// Its lease ended: a frame.jpeg now could open a connection after
-		// the lease gave its slot back.
-		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: "the live view of " + msg.Stream + " is ending"})
+		// the lease gave its slot back. (Streams camvisor did not create
+		// are the operator's: frames ride on their connection.)
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: msg.Stream + " is not registered for frames"})
 		return
 	}
 	a.enqueue(ctx, gwOp{kind: opFrame, stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline})
@@ -193,13 +317,18 @@ func (a *gatewayActor) onCycleEnded(ctx actor.Context, msg *messages.CycleEnded)
 	if !a.healthy {
 		return // kept expired: retried at a cycle end after recovery
 	}
-	var names []string
+	var expired, patrol []string
 	for _, s := range a.streams {
-		if s.subnet == msg.Subnet && s.expired && !a.removing[s.name] {
-			names = append(names, s.name)
+		switch {
+		case s.subnet != msg.Subnet || s.leased || a.removing[s.name]:
+		case s.expired:
+			expired = append(expired, s.name)
+		case s.patrol:
+			patrol = append(patrol, s.name)
 		}
 	}
-	a.removeAndConfirm(ctx, names, "lease expired")
+	a.removeAndConfirm(ctx, expired, "lease expired")
+	a.removeAndConfirm(ctx, patrol, "cycle ended")
 }
 
 func (a *gatewayActor) removeAndConfirm(ctx actor.Context, names []string, reason string) {
@@ -246,11 +375,25 @@ func (a *gatewayActor) onDone(ctx actor.Context, w *workDone[gwOp, gwResult]) {
 	switch w.job.kind {
 	case opAdd:
 		delete(a.adding, w.job.stream)
+		op := w.job
 		if d.err == nil {
-			op := w.job
-			a.streams[op.stream] = &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source, expired: a.expireOn[op.stream]}
+			s := &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source,
+				patrol: op.purpose == purposePatrol, leased: op.purpose == purposeLease}
+			if a.expireOn[op.stream] {
+				s.expired, s.leased = true, false
+			}
+			a.streams[op.stream] = s
 			delete(a.expireOn, op.stream)
-			ctx.ActorSystem().EventStream.Publish(&messages.StreamRegistered{Stream: op.stream, Camera: op.camera, Subnet: op.subnet, At: time.Now()})
+			ctx.ActorSystem().EventStream.Publish(&messages.StreamRegistered{Stream: op.stream, Camera: op.camera, Subnet: op.subnet,
+				Purpose: op.purpose, At: time.Now()})
+		}
+		if p := op.prepare; p != nil {
+			if d.err == nil {
+				p.answer.Sources[op.camera] = op.stream
+			}
+			if p.adding--; p.adding == 0 {
+				a.answerPrepare(ctx, p)
+			}
 		}
 	case opRemove:
 		if d.err != nil {
@@ -259,6 +402,9 @@ func (a *gatewayActor) onDone(ctx actor.Context, w *workDone[gwOp, gwResult]) {
 	case opList:
 		if len(w.job.confirm) > 0 {
 			a.confirmRemovals(ctx, w.job, d)
+		}
+		if p := w.job.prepare; p != nil {
+			a.onPrepared(ctx, p, d.list, d.err)
 		}
 	}
 	a.reply(ctx, w.job, d)
@@ -309,7 +455,8 @@ func (a *gatewayActor) reply(ctx actor.Context, op gwOp, d gwResult) {
 		}
 		ctx.Send(op.replyTo, &messages.StreamAdded{Stream: op.stream, Error: errText})
 	case opFrame:
-		ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: d.jpeg, Error: errText})
+		ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: d.jpeg, Error: errText,
+			Unreachable: d.err != nil && (errors.Is(d.err, go2rtc.ErrUnreachable) || !a.healthy)})
 	case opViewers:
 		ctx.Send(op.replyTo, &messages.ViewersCounted{Stream: op.stream, Consumers: d.consumers, Error: errText})
 	}
@@ -334,12 +481,29 @@ func (a *gatewayActor) degrade(ctx actor.Context, err error) {
 			delete(a.removing, op.stream)
 			continue // the streams stay expired: removed after recovery
 		}
-		a.reply(ctx, op, gwResult{err: err})
+		a.abandon(ctx, op, err)
 	}
 	if a.probe == nil {
 		a.probe = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &gwProbe{})
 		a.backoff = min(2*a.backoff, a.env.Policy.Gateway.ProbeMax)
 	}
+}
+
+// abandon answers a request that will not be sent, with err.
+func (a *gatewayActor) abandon(ctx actor.Context, op gwOp, err error) {
+	if op.kind == opAdd {
+		delete(a.adding, op.stream)
+	}
+	if p := op.prepare; p != nil {
+		if op.kind == opList {
+			p.answer.Error = err.Error()
+			a.answerPrepare(ctx, p)
+		} else if p.adding--; p.adding == 0 {
+			a.answerPrepare(ctx, p)
+		}
+		return
+	}
+	a.reply(ctx, op, gwResult{err: err})
 }
 
 func (a *gatewayActor) onProbe(ctx actor.Context) {
@@ -410,7 +574,7 @@ func (a *gatewayActor) onStopping(ctx actor.Context) {
 		return
 	}
 	for _, op := range a.queue {
-		a.reply(ctx, op, gwResult{err: errors.New("the gateway stopped")})
+		a.abandon(ctx, op, errors.New("the gateway stopped"))
 	}
 	a.queue = nil
 	// The request in flight finishes first: go2rtc takes one at a time.

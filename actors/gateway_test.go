@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
 	"net/http"
 	"net/url"
@@ -14,8 +15,6 @@ import (
 	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
 	"camvisor/messages"
-
-	"github.com/gorilla/websocket"
 )
 
 // Invariant 3 (cycle end releases) and the go2rtc half of invariant 2,
@@ -42,6 +41,14 @@ func (h *harness) lease(subnet, id string, until time.Time) *messages.LeaseAnswe
 	return res.(*messages.LeaseAnswer)
 }
 
+// patrolByFFmpeg makes every subnet of cfg take its frames with ffmpeg, for
+// the tests of live views beside an ffmpeg patrol.
+func patrolByFFmpeg(cfg *config.Config) {
+	for i := range cfg.Subnets {
+		cfg.Subnets[i].Via = config.ViaFFmpeg
+	}
+}
+
 // leaseWhenFree asks for a live view until a slot is free for it: a patrol
 // capture may hold the camera's slots for a moment.
 func (h *harness) leaseWhenFree(subnet, id string) *messages.LeaseAnswer {
@@ -57,40 +64,13 @@ func (h *harness) leaseWhenFree(subnet, id string) *messages.LeaseAnswer {
 	}
 }
 
-// watch attaches a viewer to the stand-in's player WebSocket, as the
-// dashboard's iframe does; close to leave.
-func watch(t *testing.T, g *go2rtctest.Server, stream string) *websocket.Conn {
-	t.Helper()
-	u, _ := url.Parse(g.URL())
-	u.Scheme = "ws"
-	u.Path = "/api/ws"
-	u.RawQuery = url.Values{"src": {stream}}.Encode()
-	ws, resp, err := websocket.DefaultDialer.Dial(u.String(), http.Header{"Origin": {g.URL()}})
-	if err != nil {
-		code := 0
-		if resp != nil {
-			code = resp.StatusCode
-		}
-		t.Fatalf("watch %s: %v (HTTP %d)", stream, err, code)
-	}
-	t.Cleanup(func() { ws.Close() })
-	// Read like a browser's player does, or the viewer stalls and is dropped.
-	go func() {
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	return ws
-}
-
 func TestLeaseLifecycle(t *testing.T) {
 	cam := camsim.Camera{Name: "door", MaxConnections: 2, Mode: camsim.ModeStatic} // no motion: no playback joins the lease
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	g := withGo2RTC(t, cfg, time.Second)
+	patrolByFFmpeg(cfg)
 	h, store := startRecordedTree(t, cams, cfg)
 
 	ans := h.lease("lab", "door", time.Now().Add(1500*time.Millisecond))
@@ -155,6 +135,7 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 		cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 		cfg.Subnets[0].Interval = testDuration(700 * time.Millisecond)
 		g := withGo2RTC(t, cfg, time.Minute)
+		patrolByFFmpeg(cfg)
 		h := startTree(t, cams, cfg)
 		// Let the first cycle's ffmpeg finish: from the grant on, every
 		// capture goes through the viewer's one connection.
@@ -163,7 +144,7 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 		// the next one's runs: both slots held. Ask until one is free.
 		granted := h.mark()
 		h.leaseWhenFree("lab", "tapo")
-		watch(t, g, "camvisor_tapo")
+		g.Watch(t, "camvisor_tapo")
 		// A patrol capture started before the grant may still run on its
 		// own connection (within the budget of 2); from its end on, every
 		// capture goes through the viewer's one connection.
@@ -177,7 +158,7 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 		cams.ResetStats()
 		since := time.Now()
 		for range 6 {
-			if d := h.capture("lab", "tapo", 10*time.Second); d.Outcome != messages.OutcomeOK || d.Via != "go2rtc" {
+			if d := h.capture("lab", "tapo", 10*time.Second); d.Outcome != messages.OutcomeOK || d.Via != "lease" {
 				t.Errorf("capture while watched: %s via %s: %s", d.Outcome, d.Via, d.Error)
 			}
 		}
@@ -187,7 +168,7 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 			t.Errorf("camsim: max_open %d refused %d; captures through go2rtc must share the one connection", st.MaxOpen, st.Refused)
 		}
 		for _, d := range all(h, func(d *messages.CaptureDone) bool { return d.Cycle > 0 && d.StartedAt.After(since) }) {
-			if d.Via != "go2rtc" || d.Outcome != messages.OutcomeOK {
+			if d.Via != "lease" || d.Outcome != messages.OutcomeOK {
 				t.Errorf("patrol capture of cycle %d while a lease was live: %s via %s", d.Cycle, d.Outcome, d.Via)
 			}
 		}
@@ -198,6 +179,7 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 		cams := startCamsim(t, cam)
 		cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
 		g := withGo2RTC(t, cfg, time.Minute)
+		patrolByFFmpeg(cfg)
 		h := startTree(t, cams, cfg)
 		waitFor(h, 10*time.Second, "first patrol cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 		testkit.Eventually(t, 10*time.Second, "the patrol's connection closed", func() bool { return cams.Stats("solo").Open == 0 })
@@ -205,7 +187,7 @@ func TestSlotBudgetNeverExceededWithLeases(t *testing.T) {
 		h.leaseWhenFree("lab", "solo")
 		for range 3 {
 			d := h.capture("lab", "solo", 15*time.Second)
-			if d.Outcome != messages.OutcomeOK || d.Via != "go2rtc" || d.Attempts != 0 {
+			if d.Outcome != messages.OutcomeOK || d.Via != "lease" || d.Attempts != 0 {
 				t.Fatalf("capture: %s via %s attempts %d: %s", d.Outcome, d.Via, d.Attempts, d.Error)
 			}
 			if _, err := jpeg.Decode(bytes.NewReader(d.JPEG)); err != nil {
@@ -232,6 +214,7 @@ func TestStreamsOfEarlierRunsRemovedAtStart(t *testing.T) {
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	g := withGo2RTC(t, cfg, time.Minute)
+	patrolByFFmpeg(cfg)
 	for _, name := range []string{"camvisor_ghost", "operator_cam"} {
 		req, _ := http.NewRequest(http.MethodPut, g.URL()+"/api/streams?"+url.Values{"name": {name}, "src": {cams.URL("porch")}}.Encode(), nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -295,6 +278,7 @@ func TestEmptyFrameIsAFailure(t *testing.T) {
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"dead": 1})
 	g := withGo2RTC(t, cfg, time.Minute)
+	patrolByFFmpeg(cfg)
 	h := startTree(t, cams, cfg)
 	waitFor(h, 15*time.Second, "first cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 	if ans := h.lease("lab", "dead", time.Time{}); !ans.Granted {
@@ -323,10 +307,11 @@ func TestRestartDuringWatchedLiveViewKeepsBudget(t *testing.T) {
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"solo": 1})
 	cfg.Subnets[0].Interval = testDuration(500 * time.Millisecond)
 	g := withGo2RTC(t, cfg, time.Minute)
+	patrolByFFmpeg(cfg)
 	h := startTree(t, cams, cfg)
 	waitFor(h, 10*time.Second, "first cycle", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 	h.leaseWhenFree("lab", "solo")
-	viewer := watch(t, g, "camvisor_solo")
+	viewer := g.Watch(t, "camvisor_solo")
 	testkit.Eventually(t, 5*time.Second, "the viewer's connection open", func() bool { return cams.Stats("solo").Open == 1 })
 	cams.ResetStats()
 
@@ -353,6 +338,7 @@ func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	g := withGo2RTC(t, cfg, time.Minute)
+	patrolByFFmpeg(cfg)
 	h := startTree(t, cams, cfg)
 	h.waitCamera("lab", "door")
 	waitFor(h, 10*time.Second, "start-up cleanup done", func(e *messages.CycleEnded) bool { return e.Number == 1 })
@@ -371,5 +357,122 @@ func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
 	waitFor(h, 15*time.Second, "the stream removed at a cycle end", func(e *messages.StreamRemoved) bool { return e.Stream == "camvisor_door" && e.Error == "" })
 	if _, still := g.Streams()["camvisor_door"]; still {
 		t.Error("stream still in go2rtc")
+	}
+}
+
+// TestConstructDestructCycle: a subnet patrolled through go2rtc registers
+// a camvisor_<camera> source for each camera when its cycle starts, takes
+// every frame through it, and removes (and confirms gone) every source at
+// the cycle's end: none outlives its cycle by more than one cycle. The
+// cameras' own counts never exceed their budgets.
+func TestConstructDestructCycle(t *testing.T) {
+	// Static pictures: no detection starts a live view of its own.
+	list := []camsim.Camera{{Name: "p1", MaxConnections: 1, Mode: camsim.ModeStatic}, {Name: "p2", MaxConnections: 1, Mode: camsim.ModeStatic}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, map[string]int{"p1": 1, "p2": 1})
+	cfg.Subnets[0].Interval = testDuration(time.Second)
+	g := withGo2RTC(t, cfg, time.Minute)
+	cfg.Subnets[0].Via = config.ViaGo2RTC
+	h, store := startRecordedTree(t, cams, cfg)
+
+	for n := int64(1); n <= 3; n++ {
+		started := waitFor(h, 20*time.Second, fmt.Sprintf("cycle %d started", n), func(e *messages.CycleStarted) bool { return e.Number == n })
+		ended := waitFor(h, 20*time.Second, fmt.Sprintf("cycle %d ended", n), func(e *messages.CycleEnded) bool { return e.Number == n })
+		if ended.OK != 2 {
+			t.Errorf("cycle %d: %+v", n, ended.Outcomes)
+		}
+		for _, c := range list {
+			stream := StreamName(c.Name)
+			reg := waitFor(h, 5*time.Second, "source of "+c.Name+" registered", func(e *messages.StreamRegistered) bool {
+				return e.Stream == stream && !e.At.Before(started.StartedAt)
+			})
+			if reg.Purpose != "patrol" || reg.At.After(ended.EndedAt) {
+				t.Errorf("cycle %d: %s registered %+v, want a patrol source made before the cycle ended", n, c.Name, reg)
+			}
+			d := waitFor(h, 5*time.Second, "capture of "+c.Name, func(d *messages.CaptureDone) bool { return d.Camera == c.Name && d.Cycle == n })
+			if d.Outcome != messages.OutcomeOK || d.Via != "go2rtc" || d.OSPID != 0 {
+				t.Errorf("cycle %d: %s %s via %s pid %d: %s", n, c.Name, d.Outcome, d.Via, d.OSPID, d.Error)
+			}
+			rm := waitFor(h, 20*time.Second, "source of "+c.Name+" removed after its cycle", func(e *messages.StreamRemoved) bool {
+				return e.Stream == stream && !e.At.Before(ended.EndedAt)
+			})
+			if rm.Error != "" || rm.Reason != "cycle ended" {
+				t.Errorf("cycle %d: removal of %s %+v", n, c.Name, rm)
+			}
+			if next := all(h, func(e *messages.CycleEnded) bool { return e.Number == n+1 }); len(next) > 0 && rm.At.After(next[0].EndedAt) {
+				t.Errorf("cycle %d's source of %s removed after the next cycle ended", n, c.Name)
+			}
+		}
+	}
+	for _, c := range list {
+		if st := cams.Stats(c.Name); st.MaxOpen > 1 || st.Refused != 0 {
+			t.Errorf("camsim %s: max_open %d refused %d, budget 1", c.Name, st.MaxOpen, st.Refused)
+		}
+	}
+	var usedName bool
+	for _, r := range g.Requests() {
+		usedName = usedName || (strings.HasPrefix(r, "DELETE") && strings.Contains(r, "name="))
+		if strings.HasPrefix(r, "GET /api/frame.jpeg") && !strings.HasPrefix(r, "GET /api/frame.jpeg?src=camvisor_") {
+			t.Errorf("frame asked by something else than a stream name: %s", r)
+		}
+	}
+	if usedName {
+		t.Error("a removal used ?name=, which go2rtc ignores")
+	}
+
+	h.shutdown()
+	for name := range g.Streams() {
+		if strings.HasPrefix(name, StreamPrefix) {
+			t.Errorf("%s still in go2rtc after shutdown", name)
+		}
+	}
+	var patrolRows, removedRows int
+	store.DB.Get(&patrolRows, "SELECT COUNT(*) FROM go2rtc_streams WHERE purpose = 'patrol'")
+	store.DB.Get(&removedRows, "SELECT COUNT(*) FROM go2rtc_streams WHERE purpose = 'patrol' AND removed_at IS NOT NULL")
+	if patrolRows < 6 || removedRows != patrolRows {
+		t.Errorf("go2rtc_streams: %d patrol rows, %d of them removed", patrolRows, removedRows)
+	}
+	var viaGo2RTC int
+	store.DB.Get(&viaGo2RTC, "SELECT COUNT(*) FROM captures WHERE via = 'go2rtc' AND outcome = 'ok'")
+	if viaGo2RTC < 6 {
+		t.Errorf("%d captures recorded via go2rtc", viaGo2RTC)
+	}
+}
+
+// TestGo2RTCDownFallsBackToFFmpeg: with go2rtc down the patrol of a go2rtc
+// subnet goes on with ffmpeg within the budget; once go2rtc is back the
+// patrol goes through it again and the sources left behind are removed.
+func TestGo2RTCDownFallsBackToFFmpeg(t *testing.T) {
+	list := []camsim.Camera{{Name: "c1", MaxConnections: 1, Mode: camsim.ModeStatic}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, map[string]int{"c1": 1})
+	cfg.Subnets[0].Interval = testDuration(time.Second)
+	g := withGo2RTC(t, cfg, time.Minute)
+	cfg.Subnets[0].Via = config.ViaGo2RTC
+	h := startTree(t, cams, cfg)
+	ok := func(via string) func(*messages.CaptureDone) bool {
+		return func(d *messages.CaptureDone) bool {
+			return d.Cycle > 0 && d.Outcome == messages.OutcomeOK && d.Via == via
+		}
+	}
+	waitFor(h, 20*time.Second, "a patrol frame through go2rtc", ok("go2rtc"))
+
+	down := h.mark()
+	g.Down()
+	d := waitAfter(h, down, 30*time.Second, "a patrol frame by ffmpeg while go2rtc is down", ok("ffmpeg"))
+	if d.OSPID == 0 {
+		t.Errorf("ffmpeg capture without a process: %+v", d)
+	}
+
+	up := h.mark()
+	g.Up()
+	waitAfter(h, up, 45*time.Second, "gateway recovered", func(e *messages.ServiceHealth) bool { return e.Service == "go2rtc" && e.Healthy })
+	back := h.mark()
+	waitAfter(h, back, 30*time.Second, "a patrol frame through go2rtc again", ok("go2rtc"))
+	waitAfter(h, up, 30*time.Second, "the source left while go2rtc was down removed", func(e *messages.StreamRemoved) bool {
+		return e.Stream == "camvisor_c1" && e.Error == ""
+	})
+	if st := cams.Stats("c1"); st.MaxOpen > 1 || st.Refused != 0 {
+		t.Errorf("camsim: max_open %d refused %d, budget 1", st.MaxOpen, st.Refused)
 	}
 }

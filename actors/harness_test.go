@@ -144,6 +144,23 @@ func (h *harness) ffmpegOf(camera string) []osproc.Info {
 	return out
 }
 
+// viaModes runs test once per patrol path (subnets[].via), with a go2rtc
+// stand-in where the path needs one: the invariants hold on every path.
+func viaModes(t *testing.T, test func(t *testing.T, patrol func(*config.Config))) {
+	for _, via := range []string{config.ViaFFmpeg, config.ViaGo2RTC, config.ViaAuto} {
+		t.Run("via="+via, func(t *testing.T) {
+			test(t, func(cfg *config.Config) {
+				if via != config.ViaFFmpeg {
+					withGo2RTC(t, cfg, time.Minute)
+				}
+				for i := range cfg.Subnets {
+					cfg.Subnets[i].Via = via
+				}
+			})
+		})
+	}
+}
+
 // startCamsim serves cams on loopback for the test's duration.
 func startCamsim(t *testing.T, cams ...camsim.Camera) *camsim.Server {
 	t.Helper()

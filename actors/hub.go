@@ -44,7 +44,9 @@ type Wire interface {
 type CameraView struct {
 	Camera, Subnet      string
 	SlotsFFmpeg         int
+	SlotsGo2RTC         int
 	SlotsLease          int
+	SlotsExternal       int
 	MaxConnections      int
 	Queue               int
 	Failing             bool
@@ -209,7 +211,8 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 	case *messages.SlotsChanged:
 		camera, subnet = m.Camera, m.Subnet
 		apply = func(v *CameraView) {
-			v.SlotsFFmpeg, v.SlotsLease, v.MaxConnections, v.Queue = m.FFmpeg, m.Leases, m.MaxConnections, m.QueueLength
+			v.SlotsFFmpeg, v.SlotsGo2RTC, v.SlotsLease, v.SlotsExternal = m.FFmpeg, m.Go2RTC, m.Leases, m.External
+			v.MaxConnections, v.Queue = m.MaxConnections, m.QueueLength
 		}
 	case *messages.CameraStateChanged:
 		camera, subnet = m.Camera, m.Subnet

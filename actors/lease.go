@@ -35,9 +35,10 @@ type leaseActor struct {
 	until     time.Time
 	reason    string // why it was granted: detection, operator
 	state     leaseState
-	announced bool         // LeaseGranted was published: LeaseEnded will be
-	endReason string       // why it ends, once it does
-	waiters   []*actor.PID // asked before the stream was registered
+	announced bool           // LeaseGranted was published: LeaseEnded will be
+	endReason string         // why it ends, once it does
+	waiters   []*actor.PID   // asked before the stream was registered
+	frames    []frameRequest // frames asked before the stream was registered
 
 	timer   *time.Timer
 	drainAt time.Time
@@ -55,6 +56,12 @@ const (
 
 func (s leaseState) String() string {
 	return [...]string{"registering", "live", "draining"}[s]
+}
+
+// frameRequest is a frame asked of the lease while it registers.
+type frameRequest struct {
+	msg    *messages.FetchFrame
+	sender *actor.PID
 }
 
 // leaseSpec is what a camera gives its lease child.
@@ -140,8 +147,9 @@ func (a *leaseActor) onStarted(ctx actor.Context) {
 // same lease, extended (one lease per camera, never two).
 func (a *leaseActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) {
 	if a.state == leaseDraining {
-		a.respond(ctx, ctx.Sender(), &messages.LeaseAnswer{Camera: a.cam.ID,
-			Reason: "the previous live view of this camera is ending; ask again in a moment"})
+		// Its slot is still held (a viewer may still be attached): the
+		// camera keeps the request until the slot is free again.
+		ctx.Send(ctx.Parent(), &grantDeferred{request: &leaseRequest{grant: msg, asker: ctx.Sender()}})
 		return
 	}
 	until := msg.Until
@@ -175,6 +183,10 @@ func (a *leaseActor) onStreamAdded(ctx actor.Context, msg *messages.StreamAdded)
 		a.respond(ctx, w, a.granted(false))
 	}
 	a.waiters = nil
+	for _, f := range a.frames {
+		ctx.RequestWithCustomSender(a.env.peers.gateway, f.msg, f.sender)
+	}
+	a.frames = nil
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(a.until), &leaseDue{})
 }
 
@@ -195,14 +207,34 @@ func (a *leaseActor) refuse(ctx actor.Context, reason string) {
 }
 
 // onFetchFrame takes a frame for the camera through go2rtc, over the live
-// view's connection; the gateway answers the camera. A lease that is not
-// live serves none: the camera takes the frame another way.
+// view's connection; the gateway answers the camera. A frame asked while
+// the stream registers waits for it; an ending lease serves none: the
+// camera takes the frame another way.
 func (a *leaseActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
-	if a.state != leaseLive {
-		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Unavailable: true, Error: "the live view is " + a.state.String()})
-		return
+	switch a.state {
+	case leaseRegistering:
+		a.frames = append(a.frames, frameRequest{msg: msg, sender: ctx.Sender()})
+	case leaseLive:
+		ctx.Forward(a.env.peers.gateway)
+	default:
+		ctx.Respond(unavailable(msg.Ref, a.state))
 	}
-	ctx.Forward(a.env.peers.gateway)
+}
+
+// unavailable is the answer to a frame the lease will not serve.
+func unavailable(ref int64, s leaseState) *messages.FrameFetched {
+	return &messages.FrameFetched{Ref: ref, Unavailable: true, Error: "the live view is " + s.String()}
+}
+
+// dropFrames answers the frames asked while the stream registered, which
+// will not be served.
+func (a *leaseActor) dropFrames(ctx actor.Context) {
+	for _, f := range a.frames {
+		if f.sender != nil {
+			ctx.Send(f.sender, unavailable(f.msg.Ref, a.state))
+		}
+	}
+	a.frames = nil
 }
 
 func (a *leaseActor) onLeaseDue(ctx actor.Context) {
@@ -221,6 +253,7 @@ func (a *leaseActor) drain(ctx actor.Context, reason string) {
 	}
 	wasLive := a.state == leaseLive
 	a.state = leaseDraining
+	a.dropFrames(ctx)
 	if a.endReason == "" {
 		a.endReason = reason
 	}
@@ -283,6 +316,7 @@ func (a *leaseActor) onStopping(ctx actor.Context) {
 		a.respond(ctx, w, &messages.LeaseAnswer{Camera: a.cam.ID, Reason: a.endReason})
 	}
 	a.waiters = nil
+	a.dropFrames(ctx)
 	if a.state == leaseRegistering {
 		ctx.Send(a.env.peers.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
 	}

@@ -40,7 +40,7 @@ func NewMetrics(runID, home string) *Metrics {
 	m := &Metrics{
 		Registry: r,
 		slotsHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_slots_held",
-			Help: "Connection slots a camera actor holds, by kind (ffmpeg, lease)."}, []string{"camera", "kind"}),
+			Help: "Connections to a camera its actor counts, by kind: ffmpeg, go2rtc (patrol frames asked of go2rtc), lease (a live view), external (go2rtc's, for streams camvisor did not create)."}, []string{"camera", "kind"}),
 		slotsMax: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_slots_max",
 			Help: "A camera's budget: its max_connections."}, []string{"camera"}),
 		captures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvisor_captures_total",
@@ -123,8 +123,9 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		for _, c := range a.env.Config.Cameras() {
 			m.slotsMax.WithLabelValues(c.ID).Set(float64(c.MaxConnections))
-			m.slotsHeld.WithLabelValues(c.ID, "ffmpeg").Set(0)
-			m.slotsHeld.WithLabelValues(c.ID, "lease").Set(0)
+			for _, kind := range []string{"ffmpeg", "go2rtc", "lease", "external"} {
+				m.slotsHeld.WithLabelValues(c.ID, kind).Set(0)
+			}
 		}
 		if a.env.Config.Go2RTC.Enabled() {
 			m.go2rtcUp.Set(1)
@@ -146,7 +147,9 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		}
 	case *messages.SlotsChanged:
 		m.slotsHeld.WithLabelValues(msg.Camera, "ffmpeg").Set(float64(msg.FFmpeg))
+		m.slotsHeld.WithLabelValues(msg.Camera, "go2rtc").Set(float64(msg.Go2RTC))
 		m.slotsHeld.WithLabelValues(msg.Camera, "lease").Set(float64(msg.Leases))
+		m.slotsHeld.WithLabelValues(msg.Camera, "external").Set(float64(msg.External))
 	case *messages.CaptureDone:
 		m.captures.WithLabelValues(msg.Camera, string(msg.Outcome)).Inc()
 		m.captureSeconds.Observe(msg.EndedAt.Sub(msg.StartedAt).Seconds())

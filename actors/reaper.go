@@ -143,7 +143,7 @@ func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 	for _, cam := range a.env.Config.Cameras() {
 		line := messages.CameraCensus{Camera: cam.ID, Subnet: cam.Subnet, Processes: perCamera[cam.ID], MaxConnections: cam.MaxConnections}
 		if s := a.slots[cam.ID]; s != nil {
-			line.SlotsHeld = s.FFmpeg + s.Leases
+			line.SlotsHeld, line.SlotsExternal = s.FFmpeg+s.Go2RTC+s.Leases+s.External, s.External
 		}
 		census.Cameras = append(census.Cameras, line)
 	}

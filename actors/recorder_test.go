@@ -203,6 +203,23 @@ func TestRestartsOnRecord(t *testing.T) {
 	if !strings.Contains(retry.Actor, "/camera/down/ffmpeg/") || !strings.Contains(retry.Reason, "retry after exit") {
 		t.Errorf("ffmpeg restart %+v", retry)
 	}
+	// Each subscriber hears a fact in turn: wait for the metrics actor's.
+	restarts := func() map[string]float64 {
+		families, err := h.tree.Metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted := map[string]float64{}
+		for _, f := range families {
+			if f.GetName() == "camvisor_restarts_total" {
+				for _, m := range f.GetMetric() {
+					counted[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+		return counted
+	}
+	testkit.Eventually(t, 10*time.Second, "the restarts counted", func() bool { return restarts()["camera"] == 1 })
 	h.shutdown()
 	var rows []struct {
 		Actor  string `db:"actor"`
@@ -222,19 +239,7 @@ func TestRestartsOnRecord(t *testing.T) {
 	if kinds["camera"] != 1 || kinds["ffmpeg"] < 1 {
 		t.Errorf("restarts on record by kind: %v, want one camera and the ffmpeg retries", kinds)
 	}
-	families, err := h.tree.Metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() == "camvisor_restarts_total" {
-			for _, m := range f.GetMetric() {
-				counted[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	if counted["camera"] != 1 || counted["ffmpeg"] != float64(kinds["ffmpeg"]) {
+	if counted := restarts(); counted["camera"] != 1 || counted["ffmpeg"] != float64(kinds["ffmpeg"]) {
 		t.Errorf("camvisor_restarts_total %v, want the record's %v", counted, kinds)
 	}
 }

@@ -15,6 +15,12 @@ import (
 // when all answered or the deadline (one interval after the start) passed.
 // Every cycle ends with CycleEnded, whatever the cameras did (invariant 3
 // starts here). Cycles never overlap: one that overran is followed at once.
+//
+// With go2rtc, a cycle starts by asking the gateway what go2rtc holds for
+// its cameras (PrepareCycle): the connections of streams camvisor did not
+// create, which each camera counts against its budget, and, for a subnet
+// patrolled through go2rtc, a camvisor_<camera> source for each camera,
+// which the gateway removes again when the cycle ends.
 type subnetActor struct {
 	life
 	env   *Env
@@ -22,6 +28,7 @@ type subnetActor struct {
 	cause *stopCause
 
 	cameras map[string]*actor.PID
+	via     string // how the patrol takes its frames: config.ViaFFmpeg, ViaGo2RTC or ViaAuto
 	number  *int64 // the last cycle's number; outlives an incarnation (it keys the record's cycles)
 	cur     *cycle
 	timer   *time.Timer // the next cycle's start, or the current deadline
@@ -36,12 +43,18 @@ type cycle struct {
 	pending  []string // not asked yet, in config order
 	waiting  map[string]bool
 	outcomes map[string]messages.CameraOutcome
+	// preparing: the gateway has not answered PrepareCycle yet; nothing
+	// is asked until it does or prepareDue.
+	preparing bool
+	sources   map[string]string // the go2rtc patrol source of each camera, when ready
+	prepare   *time.Timer
 }
 
 // Internal timer messages.
 type (
 	cycleDue      struct{}
 	cycleDeadline struct{ number int64 }
+	prepareDue    struct{ number int64 } // the gateway took too long to prepare the cycle
 )
 
 func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
@@ -49,7 +62,8 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 	// counter needs no lock.
 	var number int64
 	return actor.PropsFromProducer(lived(func() *subnetActor {
-		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number}
+		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number,
+			via: env.Config.PatrolVia(sub)}
 	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
@@ -64,6 +78,10 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 		a.onCaptureDone(ctx, msg)
 	case *cycleDeadline:
 		a.onCycleDeadline(ctx, msg)
+	case *messages.CyclePrepared:
+		a.onCyclePrepared(ctx, msg)
+	case *prepareDue:
+		a.onPrepareDue(ctx, msg)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
 	case *messages.ListOwnedProcesses:
@@ -104,6 +122,55 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 	a.cur = c
 	ctx.ActorSystem().EventStream.Publish(&messages.CycleStarted{Subnet: a.sub.Name, Number: c.number, StartedAt: now, Deadline: c.deadline})
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(c.deadline), &cycleDeadline{number: c.number})
+	if a.env.Config.Go2RTC.Enabled() {
+		a.prepareCycle(ctx, c)
+		return
+	}
+	a.ask(ctx)
+	a.endIfDone(ctx)
+}
+
+// prepareCycle asks the gateway what go2rtc holds for the cycle's cameras
+// and, for a go2rtc patrol, for their sources; the captures wait for the
+// answer, at most request_timeout (then they go by ffmpeg).
+func (a *subnetActor) prepareCycle(ctx actor.Context, c *cycle) {
+	req := &messages.PrepareCycle{Subnet: a.sub.Name, Construct: a.via != config.ViaFFmpeg}
+	for _, cam := range a.sub.Cameras {
+		req.Cameras = append(req.Cameras, messages.CycleCamera{ID: cam.ID, URL: cam.URL})
+	}
+	c.preparing = true
+	ctx.Request(a.env.peers.gateway, req)
+	c.prepare = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Go2RTC.RequestTimeout.Duration, &prepareDue{number: c.number})
+}
+
+// onCyclePrepared tells each camera the connections to it that are not
+// ours, and starts the captures with their sources.
+func (a *subnetActor) onCyclePrepared(ctx actor.Context, msg *messages.CyclePrepared) {
+	c := a.cur
+	if c == nil || !c.preparing {
+		return // too late: the cycle went on without it
+	}
+	c.preparing = false
+	c.prepare.Stop()
+	if msg.Error != "" {
+		a.env.Log.Debug("go2rtc could not prepare the cycle: patrol by ffmpeg", "subnet", a.sub.Name, "reason", msg.Error)
+	} else {
+		c.sources = msg.Sources
+		for id, pid := range a.cameras {
+			ctx.Send(pid, &messages.ConnectionsSeen{External: msg.External[id]})
+		}
+	}
+	a.ask(ctx)
+	a.endIfDone(ctx)
+}
+
+func (a *subnetActor) onPrepareDue(ctx actor.Context, msg *prepareDue) {
+	c := a.cur
+	if c == nil || c.number != msg.number || !c.preparing {
+		return
+	}
+	c.preparing = false
+	a.env.Log.Warn("go2rtc did not prepare the cycle in time: patrol by ffmpeg", "subnet", a.sub.Name, "cycle", c.number)
 	a.ask(ctx)
 	a.endIfDone(ctx)
 }
@@ -111,7 +178,7 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 // ask keeps up to concurrency captures of the cycle in flight.
 func (a *subnetActor) ask(ctx actor.Context) {
 	c := a.cur
-	for len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
+	for !c.preparing && len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
 		left := time.Until(c.deadline)
 		if left < min(a.env.Policy.MinCaptureWindow, a.sub.Interval.Duration/4) {
 			return
@@ -125,7 +192,7 @@ func (a *subnetActor) ask(ctx actor.Context) {
 		}
 		c.waiting[id] = true
 		ctx.Request(pid, &messages.Capture{
-			Camera: id, Cycle: c.number, Reason: "patrol",
+			Camera: id, Cycle: c.number, Reason: "patrol", Source: c.sources[id], Fallback: a.via != config.ViaGo2RTC,
 			Deadline: time.Now().Add(min(left, a.env.Config.FFmpeg.CaptureTimeout.Duration)),
 		})
 	}
@@ -149,7 +216,7 @@ func (a *subnetActor) onCycleDeadline(ctx actor.Context, msg *cycleDeadline) {
 }
 
 func (a *subnetActor) endIfDone(ctx actor.Context) {
-	if a.cur != nil && len(a.cur.waiting) == 0 && len(a.cur.pending) == 0 {
+	if a.cur != nil && !a.cur.preparing && len(a.cur.waiting) == 0 && len(a.cur.pending) == 0 {
 		a.end(ctx)
 	}
 }
@@ -161,6 +228,9 @@ func (a *subnetActor) end(ctx actor.Context) {
 	a.cur = nil
 	if a.timer != nil {
 		a.timer.Stop()
+	}
+	if c.prepare != nil {
+		c.prepare.Stop()
 	}
 	now := time.Now()
 	ended := &messages.CycleEnded{Subnet: a.sub.Name, Number: c.number, StartedAt: c.started, EndedAt: now, Interval: a.sub.Interval.Duration}
@@ -217,6 +287,7 @@ func (a *subnetActor) describe(ctx actor.Context) *messages.Node {
 		f["cycle_started_at"] = a.cur.started
 		f["waiting"] = len(a.cur.waiting)
 	}
+	f["via"] = a.via
 	return a.node(ctx, "subnet", "running", f)
 }
 

@@ -8,14 +8,21 @@ import (
 	"time"
 
 	"camvisor/actors/camsim"
+	"camvisor/actors/config"
 	"camvisor/messages"
 )
 
 func TestPatrolCapturesFrames(t *testing.T) {
+	viaModes(t, testPatrolCapturesFrames)
+}
+
+func testPatrolCapturesFrames(t *testing.T, patrol func(*config.Config)) {
 	list := []camsim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c", Mode: camsim.ModeMotion}}
 	cams := startCamsim(t, list...)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Concurrency = 2
+	patrol(cfg)
+	via := cfg.PatrolVia(cfg.Subnets[0])
 	h := startTree(t, cams, cfg)
 	e := waitFor(h, 20*time.Second, "first cycle ended", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 	if len(e.Outcomes) != 3 {
@@ -34,8 +41,15 @@ func TestPatrolCapturesFrames(t *testing.T) {
 		if b := img.Bounds(); b.Dx() != camsim.DefaultWidth || b.Dy() != camsim.DefaultHeight {
 			t.Errorf("%s: %v", d.Camera, b)
 		}
-		if d.OSPID == 0 || d.Attempts != 1 {
-			t.Errorf("%s: pid %d attempts %d", d.Camera, d.OSPID, d.Attempts)
+		switch via {
+		case config.ViaFFmpeg:
+			if d.Via != "ffmpeg" || d.OSPID == 0 || d.Attempts != 1 {
+				t.Errorf("%s: via %s pid %d attempts %d, want one ffmpeg", d.Camera, d.Via, d.OSPID, d.Attempts)
+			}
+		default:
+			if d.Via != "go2rtc" || d.OSPID != 0 || d.Attempts != 0 {
+				t.Errorf("%s: via %s pid %d attempts %d, want the frame of its go2rtc source and no process", d.Camera, d.Via, d.OSPID, d.Attempts)
+			}
 		}
 	}
 	// The processes ran one per capture and ended by themselves.
@@ -47,6 +61,10 @@ func TestPatrolCapturesFrames(t *testing.T) {
 }
 
 func TestCycleEndedAlwaysSent(t *testing.T) {
+	viaModes(t, testCycleEndedAlwaysSent)
+}
+
+func testCycleEndedAlwaysSent(t *testing.T, patrol func(*config.Config)) {
 	// Four hung cameras, two at a time, captures allowed longer than the
 	// interval: only the cycle deadline can end the cycle.
 	hung := []camsim.Camera{{Name: "h1", Hang: true}, {Name: "h2", Hang: true}, {Name: "h3", Hang: true}, {Name: "h4", Hang: true}}
@@ -55,6 +73,7 @@ func TestCycleEndedAlwaysSent(t *testing.T) {
 	cfg.Subnets[0].Interval = testDuration(2 * time.Second)
 	cfg.Subnets[0].Concurrency = 2
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute)
+	patrol(cfg)
 	h := startTree(t, cams, cfg)
 
 	for n := int64(1); n <= 2; n++ {

@@ -184,8 +184,8 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			m.Interval.Milliseconds(), m.OK, m.Failed, m.TimedOut, m.Skipped, m.Overran)
 	case *messages.ProcessCensus:
 		for _, c := range m.Cameras {
-			if _, err = tx.Exec(`INSERT INTO process_samples (run_id, at, camera, processes, slots_held, max_connections)
-				VALUES (?, ?, ?, ?, ?, ?)`, run, T(m.At), c.Camera, c.Processes, c.SlotsHeld, c.MaxConnections); err != nil {
+			if _, err = tx.Exec(`INSERT INTO process_samples (run_id, at, camera, processes, slots_held, max_connections, slots_external)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, run, T(m.At), c.Camera, c.Processes, c.SlotsHeld, c.MaxConnections, c.SlotsExternal); err != nil {
 				return err
 			}
 		}
@@ -202,8 +202,8 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 		_, err = tx.Exec(`UPDATE leases SET released_at = ?, reason = ?, until = ? WHERE run_id = ? AND camera = ? AND lease_id = ?`,
 			T(m.ReleasedAt), m.Reason, T(m.Until), run, m.Camera, m.ID)
 	case *messages.StreamRegistered:
-		_, err = tx.Exec(`INSERT INTO go2rtc_streams (run_id, stream, camera, subnet, registered_at) VALUES (?, ?, ?, ?, ?)`,
-			run, m.Stream, m.Camera, m.Subnet, T(m.At))
+		_, err = tx.Exec(`INSERT INTO go2rtc_streams (run_id, stream, camera, subnet, registered_at, purpose) VALUES (?, ?, ?, ?, ?, ?)`,
+			run, m.Stream, m.Camera, m.Subnet, T(m.At), nullString(m.Purpose))
 	case *messages.StreamRemoved:
 		err = writeStreamRemoved(tx, run, m)
 	case *messages.ServiceHealth:

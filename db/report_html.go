@@ -46,7 +46,7 @@ var outcomeKinds = []struct{ Kind, Colour, Words string }{
 	{"ok", "#1f8a4c", "ok: a frame"},
 	{"timeout", "#e08a00", "timeout: killed at its deadline"},
 	{"busy", "#7c4dbd", "busy: no connection free (no_slot, camera busy)"},
-	{"backoff", "#a3a8b0", "not tried: backoff, skipped, stopped"},
+	{"backoff", "#a3a8b0", "not tried: backoff, skipped, stopped, preempted"},
 	{"failed", "#c2261b", "failed: exit, signal, empty, spawn error"},
 }
 
@@ -60,7 +60,7 @@ func outcomeKind(o string) string {
 		return "timeout"
 	case o == "no_slot" || strings.Contains(o, "busy"):
 		return "busy"
-	case o == "backoff" || o == "skipped" || o == "stopped":
+	case o == "backoff" || o == "skipped" || o == "stopped" || o == "preempted":
 		return "backoff"
 	}
 	return "failed"
@@ -73,6 +73,7 @@ var stopColours = []struct{ Reason, Colour, Words string }{
 	{"parent_stopped", "#3b73b9", "parent_stopped: its camera stopped"},
 	{"restart", "#8e5bd6", "restart"},
 	{"shutdown", "#8a8f98", "shutdown"},
+	{"preempted", "#56b4e9", "preempted: a live view took its slot"},
 	{"reaped", "#c2261b", "reaped: found unowned and killed"},
 	{"unclean", "#7a1f1f", "unclean: its camvisor died"},
 	{"", "#111111", "end never recorded"},

@@ -46,7 +46,9 @@ type SlotsChanged struct {
 	Camera         string
 	Subnet         string
 	FFmpeg         int // slots held by ffmpeg children
+	Go2RTC         int // slots held by patrol frames asked of go2rtc
 	Leases         int // slots held by go2rtc leases
+	External       int // camera connections go2rtc holds for streams not camvisor's
 	MaxConnections int
 	QueueLength    int
 	At             time.Time
@@ -129,7 +131,8 @@ type CameraCensus struct {
 	Camera         string
 	Subnet         string
 	Processes      int // live (not zombie) ffmpeg processes tagged with this camera
-	SlotsHeld      int // as the camera actor counts them
+	SlotsHeld      int // as the camera actor counts them, external ones included
+	SlotsExternal  int // of which held by go2rtc for streams not camvisor's
 	MaxConnections int
 }
 
@@ -212,10 +215,11 @@ type LeaseEnded struct {
 
 // StreamRegistered is the fact that the gateway registered a stream.
 type StreamRegistered struct {
-	Stream string
-	Camera string
-	Subnet string
-	At     time.Time
+	Stream  string
+	Camera  string
+	Subnet  string
+	Purpose string // "patrol" (a cycle's source) or "lease" (a live view)
+	At      time.Time
 }
 
 // StreamRemoved is the fact that a stream was removed from go2rtc and a

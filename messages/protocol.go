@@ -58,6 +58,9 @@ type FrameFetched struct {
 	// Unavailable: the live view serves no frames now (registering or
 	// ending); nothing was asked of go2rtc.
 	Unavailable bool
+	// Unreachable: go2rtc did not answer (or is known to be down), as
+	// opposed to answering without a frame.
+	Unreachable bool
 }
 
 // CountViewers asks the gateway how many consumers go2rtc shows for a
@@ -71,4 +74,45 @@ type ViewersCounted struct {
 	Stream    string
 	Consumers int
 	Error     string
+}
+
+// PrepareCycle asks the gateway, as a subnet's cycle starts, what go2rtc
+// holds for its cameras: it lists go2rtc's streams once and counts the
+// camera connections of streams camvisor did not create; with Construct it
+// makes sure a camvisor_<camera> source exists for each camera (removed
+// again at the cycle's end). The gateway answers CyclePrepared.
+type PrepareCycle struct {
+	Subnet    string
+	Cameras   []CycleCamera
+	Construct bool
+}
+
+// CycleCamera is a camera a cycle will visit.
+type CycleCamera struct {
+	ID  string
+	URL string // credentials included: only go2rtc sees it
+}
+
+// CyclePrepared answers PrepareCycle.
+type CyclePrepared struct {
+	Subnet string
+	// Sources are the patrol sources ready, by camera: the stream name a
+	// capture asks frame.jpeg for.
+	Sources map[string]string
+	// External is go2rtc's use of each camera for streams not camvisor's.
+	External map[string]ExternalUse
+	Error    string // why nothing could be prepared (go2rtc unreachable)
+}
+
+// ExternalUse is what go2rtc holds of a camera for streams camvisor did not
+// create (an operator's, Home Assistant's).
+type ExternalUse struct {
+	Connections int    // open camera connections: they count against the budget
+	Stream      string // one such stream, by name: a frame can ride on it
+}
+
+// ConnectionsSeen tells a camera, each cycle, the connections to it that
+// are not camvisor's: they count against its budget until the next.
+type ConnectionsSeen struct {
+	External ExternalUse
 }

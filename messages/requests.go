@@ -13,6 +13,13 @@ type Capture struct {
 	Cycle    int64     // the subnet cycle, 0 when an operator asked
 	Deadline time.Time // the process is killed at this time
 	Reason   string    // "patrol" or "operator"
+	// Source is the cycle's go2rtc source for this camera (a stream
+	// name), when the subnet is patrolled through go2rtc.
+	Source string
+	// Fallback: when go2rtc answers without a frame (the camera failed
+	// it), try once more with ffmpeg (via auto). Without it (via go2rtc)
+	// only an unreachable go2rtc sends the capture to ffmpeg.
+	Fallback bool
 }
 
 // RestartCamera asks a camera actor to restart from a clean state: it
@@ -50,7 +57,9 @@ type CameraStatus struct {
 	State               string // running, failing, stopping
 	MaxConnections      int
 	SlotsFFmpeg         int // slots held by ffmpeg children
+	SlotsGo2RTC         int // slots held by patrol frames asked of go2rtc
 	SlotsLease          int // slots held by a live view
+	SlotsExternal       int // connections go2rtc holds for streams not camvisor's
 	QueueLength         int
 	Failing             bool
 	ConsecutiveFailures int

@@ -19,6 +19,7 @@ const (
 	OutcomeNoSlot     Outcome = "no_slot"     // every slot was held and the queue was full, or stayed full until the deadline
 	OutcomeStopped    Outcome = "stopped"     // the camera actor stopped or restarted mid-capture
 	OutcomeSkipped    Outcome = "skipped"     // the cycle deadline came before the capture could start
+	OutcomePreempted  Outcome = "preempted"   // a live view took this attempt's slot; the capture was retried through it
 )
 
 // Sentinel errors callers branch on.
@@ -39,6 +40,7 @@ const (
 	StopRestart       StopReason = "restart"        // its camera actor (or itself) was restarted
 	StopShutdown      StopReason = "shutdown"       // camvisor is shutting down
 	StopReaped        StopReason = "reaped"         // the reaper found it unowned
+	StopPreempted     StopReason = "preempted"      // a live view took its slot
 )
 
 // Alert states.

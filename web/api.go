@@ -74,10 +74,11 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 	out := make([]map[string]any, len(cams))
 	for i, c := range cams {
 		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": redact.URL(c.URL), "max_connections": c.MaxConnections,
-			"slots_ffmpeg": 0, "slots_lease": 0, "queue_length": 0, "failing": false, "consecutive_failures": 0,
+			"slots_ffmpeg": 0, "slots_go2rtc": 0, "slots_lease": 0, "slots_external": 0, "queue_length": 0, "failing": false, "consecutive_failures": 0,
 			"last_capture": nil, "live": nil, "state": "no answer", "frame_at": nil}
 		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
-			v["state"], v["slots_ffmpeg"], v["slots_lease"], v["queue_length"] = st.State, st.SlotsFFmpeg, st.SlotsLease, st.QueueLength
+			v["state"], v["slots_ffmpeg"], v["slots_go2rtc"], v["slots_lease"], v["slots_external"] = st.State, st.SlotsFFmpeg, st.SlotsGo2RTC, st.SlotsLease, st.SlotsExternal
+			v["queue_length"] = st.QueueLength
 			v["failing"], v["consecutive_failures"] = st.Failing, st.ConsecutiveFailures
 			if d := st.Last; d != nil {
 				v["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,8 +13,10 @@ import (
 
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
+	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
+	"camvisor/messages"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
@@ -226,4 +229,70 @@ func TestMetricsParseAndMatchProc(t *testing.T) {
 func (st *stack) scrape() []byte {
 	_, body := st.do("GET", "/metrics", nil, true)
 	return body
+}
+
+// TestExternalConnectionCounted: go2rtc already has the camera as an
+// operator's stream (Home Assistant's, say), and someone watches it: that
+// connection counts against the camera's budget (slots_external), and the
+// patrol takes its frames over it instead of opening another (via
+// external). A camera with room for one is never refused.
+func TestExternalConnectionCounted(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front", MaxConnections: 1, Mode: camsim.ModeStatic})
+	g2 := go2rtctest.New(t, go2rtctest.Options{})
+	req, _ := http.NewRequest(http.MethodPut, g2.URL()+"/api/streams?"+url.Values{"name": {"front_cam"}, "src": {cams.URL("front")}}.Encode(), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the operator's stream: %v %v", err, resp)
+	}
+	viewer := g2.Watch(t, "front_cam")
+	testkit.Eventually(t, 10*time.Second, "the operator's viewer holding the camera's connection", func() bool { return cams.Stats("front").Open == 1 })
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Go2RTC.RequestTimeout = config.D(2 * time.Second)
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Subnets[0].Cameras[0].MaxConnections = 1
+	})
+	mark := st.facts.Mark()
+	frames := testkit.WaitCount(t, st.facts, mark, 3, 30*time.Second, "patrol frames over the operator's connection", func(d *messages.CaptureDone) bool {
+		return d.Camera == "front" && d.Cycle > 0 && d.Outcome == messages.OutcomeOK && d.Via == "external"
+	})
+	for _, d := range frames {
+		if d.OSPID != 0 || d.Attempts != 0 {
+			t.Errorf("a frame over the operator's connection started a process: %+v", d)
+		}
+	}
+	if s := cams.Stats("front"); s.MaxOpen != 1 || s.Refused != 0 {
+		t.Errorf("camsim: max_open %d refused %d; the patrol must ride on the one connection", s.MaxOpen, s.Refused)
+	}
+	var cameras struct {
+		Cameras []map[string]any `json:"cameras"`
+	}
+	st.get("/api/cameras", &cameras)
+	if len(cameras.Cameras) != 1 || cameras.Cameras[0]["slots_external"] != 1.0 {
+		t.Errorf("/api/cameras: %v, want slots_external 1", cameras.Cameras)
+	}
+	if !strings.Contains(string(st.scrape()), `camvisor_slots_held{camera="front",kind="external"} 1`) {
+		t.Error("/metrics has no external slot for front")
+	}
+	testkit.Eventually(t, 20*time.Second, "the external connection in the leak graph", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM process_samples WHERE camera = 'front' AND slots_external = 1 AND slots_held = 1`) > 0
+	})
+
+	// A live view of ours needs a slot the operator's connection holds: it
+	// waits request_timeout for it, then is refused saying what holds it.
+	asked := time.Now()
+	resp, body := st.do(http.MethodPost, "/api/cameras/front/live", nil, true)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "not camvisor's") {
+		t.Errorf("POST live with the only slot held by the operator's stream: %d %s", resp.StatusCode, body)
+	}
+	if waited := time.Since(asked); waited < 2*time.Second {
+		t.Errorf("refused after %s, before waiting request_timeout (2s) for the slot", waited)
+	}
+
+	// The viewer leaves: the connection closes, the next cycle counts none,
+	// and the patrol goes back to its own.
+	viewer.Close()
+	left := st.facts.Mark()
+	testkit.WaitFor(t, st.facts, left, 30*time.Second, "a patrol frame of its own after the viewer left", func(d *messages.CaptureDone) bool {
+		return d.Camera == "front" && d.Cycle > 0 && d.Outcome == messages.OutcomeOK && d.Via != "external"
+	})
 }

@@ -3,11 +3,15 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"camvisor/actors/camsim"
+	"camvisor/actors/config"
+	"camvisor/actors/go2rtc/go2rtctest"
+	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/messages"
 
@@ -138,4 +142,52 @@ func TestDashboardMessagesValidated(t *testing.T) {
 	b, _ := json.Marshal(map[string]string{"type": "ping"})
 	d.conn.WriteMessage(websocket.TextMessage, b)
 	testkit.Eventually(t, 2*time.Second, "pong", func() bool { return len(d.of("pong")) == 1 })
+}
+
+// TestLiveViewPreemptsPatrol: on a camera with room for one connection,
+// held by a patrol snapshot that takes longer than the interval, an
+// operator's live view is granted at once: the patrol's ffmpeg gives its
+// slot up (recorded preempted, gone from /proc) instead of the view being
+// refused because a snapshot is in flight.
+func TestLiveViewPreemptsPatrol(t *testing.T) {
+	// Each RTSP answer takes 1.5 s: a snapshot takes 6 s, the interval is 3.
+	cams := testkit.Camsim(t, camsim.Camera{Name: "c1", MaxConnections: 1, Mode: camsim.ModeStatic, Slow: camsim.Duration(1500 * time.Millisecond)})
+	g2 := go2rtctest.New(t, go2rtctest.Options{})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Go2RTC.URL = g2.URL()
+		cfg.Subnets[0].Via = config.ViaFFmpeg
+		cfg.Subnets[0].Interval = config.D(3 * time.Second)
+		cfg.Subnets[0].Cameras[0].MaxConnections = 1
+		cfg.FFmpeg.CaptureTimeout = config.D(20 * time.Second)
+	})
+	var patrol osproc.Info
+	testkit.Eventually(t, 20*time.Second, "the patrol's ffmpeg holding the only slot", func() bool {
+		for _, p := range testkit.FFmpeg(st.env.RunID) {
+			if p.Camera() == "c1" && !p.Zombie() {
+				patrol = p
+				return cams.Stats("c1").Open == 1
+			}
+		}
+		return false
+	})
+	asked := time.Now()
+	resp, body := st.do(http.MethodPost, "/api/cameras/c1/live", nil, true)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST live while a patrol snapshot held the only slot: %d %s", resp.StatusCode, body)
+	}
+	// A snapshot takes 6 s here: the view did not wait for it to end.
+	if took := time.Since(asked); took > 4*time.Second {
+		t.Errorf("live view granted after %s: it waited for the snapshot", took)
+	}
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("the preempted pid %d gone from /proc", patrol.PID), func() bool {
+		info, ok := osproc.Read(patrol.PID)
+		return !ok || info.Zombie() || info.StartAt != patrol.StartAt
+	})
+	testkit.Eventually(t, 10*time.Second, "the preempted process and capture in the record", func() bool {
+		return st.dbInt(`SELECT COUNT(*) FROM processes WHERE os_pid = ? AND stop_reason = 'preempted'`, patrol.PID) == 1 &&
+			st.dbInt(`SELECT COUNT(*) FROM captures WHERE camera = 'c1' AND outcome = 'preempted' AND os_pid = ?`, patrol.PID) == 1
+	})
+	if s := cams.Stats("c1"); s.MaxOpen > 1 || s.Refused != 0 {
+		t.Errorf("camsim: max_open %d refused %d, budget 1", s.MaxOpen, s.Refused)
+	}
 }

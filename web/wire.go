@@ -24,7 +24,9 @@ type cameraMessage struct {
 	Camera              string `json:"camera"`
 	Subnet              string `json:"subnet"`
 	SlotsFFmpeg         int    `json:"slots_ffmpeg"`
+	SlotsGo2RTC         int    `json:"slots_go2rtc"`
 	SlotsLease          int    `json:"slots_lease"`
+	SlotsExternal       int    `json:"slots_external"`
 	MaxConnections      int    `json:"max_connections"`
 	Queue               int    `json:"queue"`
 	Failing             bool   `json:"failing"`
@@ -53,7 +55,8 @@ func (wire) Encode(v any) ([]byte, bool) {
 	var out any
 	switch m := v.(type) {
 	case *actors.CameraView:
-		c := cameraMessage{Type: "camera", Camera: m.Camera, Subnet: m.Subnet, SlotsFFmpeg: m.SlotsFFmpeg, SlotsLease: m.SlotsLease,
+		c := cameraMessage{Type: "camera", Camera: m.Camera, Subnet: m.Subnet, SlotsFFmpeg: m.SlotsFFmpeg, SlotsGo2RTC: m.SlotsGo2RTC,
+			SlotsLease: m.SlotsLease, SlotsExternal: m.SlotsExternal,
 			MaxConnections: m.MaxConnections, Queue: m.Queue, Failing: m.Failing, ConsecutiveFailures: m.ConsecutiveFailures,
 			LastOutcome: string(m.LastOutcome), LastVia: m.LastVia, LastCaptureMS: m.LastCapture.Milliseconds(), LastError: m.LastError}
 		if !m.LastCaptureAt.IsZero() {

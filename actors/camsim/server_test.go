@@ -110,7 +110,10 @@ func TestSlowAnswersLate(t *testing.T) {
 
 func TestDropClosesAfterPlay(t *testing.T) {
 	drop := 300 * time.Millisecond
-	s := newServer(t, Options{Cameras: []Camera{{Name: "flaky", Drop: Duration(drop), FPS: 20}}})
+	s := newServer(t, Options{Cameras: []Camera{{Name: "flaky", Drop: Duration(drop), FPS: 20}, {Name: "warm", FPS: 20}}})
+	// The first picture a server sends is encoded then (1.5 s under -race):
+	// not part of the time to the drop.
+	nextFrame(t, dial(t, s.URL("warm")))
 	c := dial(t, s.URL("flaky"))
 	played := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -314,7 +317,8 @@ func TestIdleCamerasCostNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if after := runtime.NumGoroutine(); after != before {
+	// Fewer is fine: an earlier test's goroutine may end meanwhile.
+	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("goroutines went from %d to %d", before, after)
 	}
 	if s.lib.bg != nil || s.lib.pattern != nil || s.lib.motion != nil {

@@ -150,8 +150,33 @@ type Subnet struct {
 	// Interval is from the start of one cycle to the start of the next.
 	Interval Duration `yaml:"interval"`
 	// Concurrency is how many cameras of this subnet are captured at once.
-	Concurrency int      `yaml:"concurrency"`
-	Cameras     []Camera `yaml:"cameras"`
+	Concurrency int `yaml:"concurrency"`
+	// Via is how the patrol takes its frames: "ffmpeg" (one ffmpeg per
+	// capture), "go2rtc" (through a camvisor_<camera> source registered for
+	// the cycle and removed at its end), or "auto": go2rtc while the
+	// gateway is healthy, ffmpeg while it is not. Empty means auto when
+	// go2rtc.url is set, else ffmpeg.
+	Via     string   `yaml:"via"`
+	Cameras []Camera `yaml:"cameras"`
+}
+
+// Patrol paths (Subnet.Via).
+const (
+	ViaFFmpeg = "ffmpeg"
+	ViaGo2RTC = "go2rtc"
+	ViaAuto   = "auto"
+)
+
+// PatrolVia is how subnet s's patrol takes its frames, its default
+// resolved.
+func (c *Config) PatrolVia(s Subnet) string {
+	switch {
+	case s.Via != "":
+		return s.Via
+	case c.Go2RTC.Enabled():
+		return ViaAuto
+	}
+	return ViaFFmpeg
 }
 
 // Camera is one IP camera.

@@ -111,6 +111,15 @@ func (c *Config) Validate() error {
 		if s.Concurrency < 1 {
 			add(fmt.Errorf("%s.concurrency: must be at least 1, got %d", at, s.Concurrency))
 		}
+		switch s.Via {
+		case "", ViaFFmpeg:
+		case ViaGo2RTC, ViaAuto:
+			if !c.Go2RTC.Enabled() {
+				add(fmt.Errorf("%s.via: %q needs go2rtc.url to be set", at, s.Via))
+			}
+		default:
+			add(fmt.Errorf("%s.via: %q must be ffmpeg, go2rtc or auto", at, s.Via))
+		}
 		if len(s.Cameras) == 0 {
 			add(fmt.Errorf("%s.cameras: subnet %q has no camera", at, s.Name))
 		}

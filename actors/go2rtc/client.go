@@ -54,10 +54,15 @@ var ErrNotFound = errors.New("stream not found")
 
 // Stream is one entry of GET /api/streams.
 type Stream struct {
-	Producers []struct {
-		URL string `json:"url"`
-	} `json:"producers"`
+	Producers []Producer        `json:"producers"`
 	Consumers []json.RawMessage `json:"consumers"`
+}
+
+// Producer is a stream's source. go2rtc lists its URL with the user and
+// password as ***, and RemoteAddr only while a camera connection is open.
+type Producer struct {
+	URL        string `json:"url"`
+	RemoteAddr string `json:"remote_addr"`
 }
 
 // Add registers (or updates) stream name with src in go2rtc's memory: PATCH

@@ -91,7 +91,9 @@ export async function load() {
       url: c.url,
       max: c.max_connections,
       ffmpeg: c.slots_ffmpeg,
+      go2rtc: c.slots_go2rtc ?? 0,
       lease: c.slots_lease,
+      external: c.slots_external ?? 0,
       queue: c.queue_length,
       failing: c.failing,
       failures: c.consecutive_failures,
@@ -122,7 +124,9 @@ export function onCamera(m) {
     subnet: m.subnet,
     max: m.max_connections,
     ffmpeg: m.slots_ffmpeg,
+    go2rtc: m.slots_go2rtc ?? 0,
     lease: m.slots_lease,
+    external: m.slots_external ?? 0,
     queue: m.queue,
     failing: m.failing,
     failures: m.consecutive_failures,
@@ -155,7 +159,7 @@ export function tick() {
 function upsert(id, patch) {
   let c = cams.get(id);
   if (!c) {
-    c = { id, view: { max: 0, ffmpeg: 0, lease: 0, queue: 0, failing: false, failures: 0, at: null, frameAt: null, recent: [] }, shown: null };
+    c = { id, view: { max: 0, ffmpeg: 0, go2rtc: 0, lease: 0, external: 0, queue: 0, failing: false, failures: 0, at: null, frameAt: null, recent: [] }, shown: null };
     build(c);
     cams.set(id, c);
     list.append(c.el);
@@ -306,30 +310,38 @@ function renderTimes(c) {
   if (until) r.live.textContent = until > serverNow() ? `until ${clock(until)}` : "ending";
 }
 
+// PIP_KINDS are the connections a camera's budget counts, in pip order:
+// [kind, letter, words].
+const PIP_KINDS = [
+  ["ffmpeg", "F", "ffmpeg"],
+  ["go2rtc", "G", "patrol through go2rtc"],
+  ["lease", "L", "live"],
+  ["external", "X", "not camvisor's"],
+];
+
 function renderPips(c) {
   const v = c.view;
-  const held = v.ffmpeg + v.lease;
+  const counts = PIP_KINDS.map(([k]) => v[k] || 0);
+  const held = counts.reduce((a, b) => a + b, 0);
   const n = Math.max(v.max, held);
   const pips = [];
-  for (let i = 0; i < n; i++) {
-    let kind = "free";
-    let mark = "";
-    if (i < v.ffmpeg) {
-      kind = "ffmpeg";
-      mark = "F";
-    } else if (i < held) {
-      kind = "lease";
-      mark = "L";
+  let i = 0;
+  PIP_KINDS.forEach(([kind, mark], j) => {
+    for (let k = 0; k < counts[j]; k++, i++) {
+      const over = i >= v.max;
+      pips.push(el("span", { class: `pip ${kind}${over ? " over" : ""}`, dataset: { slot: kind } }, over ? "!" : mark));
     }
-    const over = i >= v.max;
-    pips.push(el("span", { class: `pip ${kind}${over ? " over" : ""}`, dataset: { slot: kind } }, over ? "!" : mark));
-  }
+  });
+  for (; i < n; i++) pips.push(el("span", { class: "pip free", dataset: { slot: "free" } }));
   const refs = c.refs;
   refs.pips.replaceChildren(...pips);
-  const text = `${held} of ${v.max} slots held: ${v.ffmpeg} ffmpeg, ${v.lease} live` + (held > v.max ? " — OVER BUDGET" : "");
+  const parts = PIP_KINDS.map(([, , words], j) => [counts[j], words]).filter(([k], j) => k > 0 || j === 0 || j === 2).map(([k, w]) => `${k} ${w}`);
+  const text = `${held} of ${v.max} slots held: ${parts.join(", ")}` + (held > v.max ? " — OVER BUDGET" : "");
   refs.pips.setAttribute("aria-label", text);
   refs.pips.dataset.ffmpeg = v.ffmpeg;
+  refs.pips.dataset.go2rtc = v.go2rtc || 0;
   refs.pips.dataset.lease = v.lease;
+  refs.pips.dataset.external = v.external || 0;
   refs.pips.dataset.max = v.max;
   refs.slotsText.textContent = text;
   refs.slotsText.classList.toggle("bad", held > v.max);

@@ -202,7 +202,7 @@ export function outcomeKind(outcome) {
   if (o === "ok") return "ok";
   if (o === "timeout") return "timeout";
   if (o === "no_slot" || o.includes("busy")) return "busy";
-  if (o === "backoff" || o === "skipped" || o === "stopped") return "backoff";
+  if (o === "backoff" || o === "skipped" || o === "stopped" || o === "preempted") return "backoff";
   return "failed";
 }
 
@@ -211,6 +211,6 @@ export const OUTCOME_KINDS = [
   ["ok", "ok", "a frame came back"],
   ["timeout", "timeout", "no frame before the deadline: the process was killed"],
   ["busy", "busy", "no connection free: the camera or its slots were busy"],
-  ["backoff", "backoff", "not tried: backing off, skipped at the cycle's deadline, or stopped"],
+  ["backoff", "backoff", "not tried: backing off, skipped at the cycle's deadline, stopped, or preempted by a live view"],
   ["failed", "failed", "ffmpeg exited, was killed, or gave no frame"],
 ];

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type producer struct {
 	st     *stream
 	cancel context.CancelFunc
 	client *camsim.Client // the connection once dialled; guarded by Server.mu
+	url    string         // the source it dialled; guarded by Server.mu
+	addr   string         // the camera's address (host:port); guarded by Server.mu
+	bytes  int64          // frame bytes received; guarded by Server.mu
 	done   chan struct{}  // closed when the connection failed or was closed
 	err    error          // why it ended; set before done is closed
 }
@@ -140,13 +144,16 @@ func (s *Server) startProducerLocked(st *stream) *producer {
 // camera fails.
 func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
 	defer s.wg.Done()
-	client, err := s.dial(ctx, urls)
+	client, u, err := s.dial(ctx, urls)
 	if err != nil {
 		s.endProducer(p, err)
 		return
 	}
 	s.mu.Lock()
-	p.client = client
+	p.client, p.url = client, u
+	if parsed, err := url.Parse(u); err == nil {
+		p.addr = parsed.Host
+	}
 	s.mu.Unlock()
 	for {
 		frame, err := client.NextFrame(ctx)
@@ -161,7 +168,7 @@ func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
 
 // dial connects to the first rtsp:// source that answers, giving each
 // DialTimeout, as go2rtc tries a stream's producers in order.
-func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, error) {
+func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, string, error) {
 	var errs []error
 	for _, u := range urls {
 		if !strings.HasPrefix(u, "rtsp://") {
@@ -171,7 +178,7 @@ func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, error
 		c, err := camsim.Dial(dctx, u)
 		cancel()
 		if err == nil {
-			return c, nil
+			return c, u, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
@@ -179,9 +186,9 @@ func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, error
 		}
 	}
 	if len(errs) == 0 {
-		return nil, errors.New("go2rtc stand-in: no rtsp:// source to dial")
+		return nil, "", errors.New("go2rtc stand-in: no rtsp:// source to dial")
 	}
-	return nil, fmt.Errorf("go2rtc stand-in: %w", errors.Join(errs...))
+	return nil, "", fmt.Errorf("go2rtc stand-in: %w", errors.Join(errs...))
 }
 
 // endProducer forgets p, whose connection is closed, records why it ended
@@ -206,6 +213,7 @@ func (s *Server) endProducer(p *producer, err error) {
 func (s *Server) broadcast(p *producer, frame []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	p.bytes += int64(len(frame))
 	for _, c := range p.st.consumers {
 		if c.prod != p {
 			continue

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,11 +34,11 @@ func TestViewersShareOneConnection(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v1 := watch(t, s, "cam1")
-	v2 := watch(t, s, "cam1")
+	v1 := s.Watch(t, "cam1")
+	v2 := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "both viewers to get frames", func() bool {
-		n1, _ := v1.received()
-		n2, _ := v2.received()
+		n1, _ := v1.Received()
+		n2, _ := v2.Received()
 		return n1 > 0 && n2 > 0
 	})
 	if st := cams.Stats("cam1"); st.Open != 1 || st.MaxOpen != 1 {
@@ -55,18 +56,18 @@ func TestLastViewerLeavingClosesConnection(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v1 := watch(t, s, "cam1")
-	v2 := watch(t, s, "cam1")
+	v1 := s.Watch(t, "cam1")
+	v2 := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "one camera connection", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 
-	v1.close()
+	v1.Close()
 	waitFor(t, 5*time.Second, "the first viewer to be detached", func() bool { return s.Consumers("cam1") == 1 })
 	if n := openOnCamera(cams, "cam1")(); n != 1 {
 		t.Fatalf("one viewer left: camera has %d open, want 1", n)
 	}
 
 	left := time.Now()
-	v2.close()
+	v2.Close()
 	waitFor(t, promptly, "the camera connection to close after the last viewer left", func() bool {
 		return openOnCamera(cams, "cam1")() == 0
 	})
@@ -80,7 +81,7 @@ func TestDeleteWhileWatchedKeepsConnectionUntilViewerLeaves(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v := watch(t, s, "cam1")
+	v := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "one camera connection", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 
 	r := call(t, s, http.MethodDelete, "/api/streams", url.Values{"src": {"cam1"}})
@@ -92,7 +93,7 @@ func TestDeleteWhileWatchedKeepsConnectionUntilViewerLeaves(t *testing.T) {
 		t.Errorf("Connections = %d, want 1 (the deleted stream object keeps its connection)", n)
 	}
 
-	if _, code, err := dialViewer(s, "cam1", nil); code != http.StatusNotFound {
+	if _, code, err := s.DialViewer("cam1", nil); code != http.StatusNotFound {
 		t.Errorf("new viewer of a deleted stream: status %d (%v), want 404", code, err)
 	}
 	r = call(t, s, http.MethodGet, "/api/frame.jpeg", url.Values{"src": {"cam1"}})
@@ -101,7 +102,7 @@ func TestDeleteWhileWatchedKeepsConnectionUntilViewerLeaves(t *testing.T) {
 		t.Errorf("refused consumers opened connections: %d open, at most %d", st.Open, st.MaxOpen)
 	}
 
-	v.close()
+	v.Close()
 	waitFor(t, promptly, "the camera connection to close when the viewer left", func() bool {
 		return openOnCamera(cams, "cam1")() == 0
 	})
@@ -111,11 +112,11 @@ func TestRePutWhileWatchedThenNewViewerHoldsTwo(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v1 := watch(t, s, "cam1")
+	v1 := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "one camera connection", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 
 	put(t, s, "cam1", cams.URL("cam1"))
-	v2 := watch(t, s, "cam1")
+	v2 := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "a second camera connection for the new stream object", func() bool {
 		return openOnCamera(cams, "cam1")() == 2
 	})
@@ -123,9 +124,9 @@ func TestRePutWhileWatchedThenNewViewerHoldsTwo(t *testing.T) {
 		t.Errorf("Connections = %d, want 2", n)
 	}
 
-	v1.close()
+	v1.Close()
 	waitFor(t, promptly, "the old stream object's connection to close", func() bool { return openOnCamera(cams, "cam1")() == 1 })
-	v2.close()
+	v2.Close()
 	waitFor(t, promptly, "the new stream object's connection to close", func() bool { return openOnCamera(cams, "cam1")() == 0 })
 }
 
@@ -133,8 +134,9 @@ func TestListShowsConsumersWhileAttached(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v := watch(t, s, "cam1")
+	v := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "the viewer to be attached", func() bool { return s.Consumers("cam1") == 1 })
+	waitFor(t, 5*time.Second, "the camera connection open", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 
 	var list map[string]struct {
 		Producers []map[string]any `json:"producers"`
@@ -147,9 +149,16 @@ func TestListShowsConsumersWhileAttached(t *testing.T) {
 	if c := list["cam1"].Consumers; len(c) != 1 || c[0]["format_name"] != "mjpeg" || c[0]["protocol"] != "ws" {
 		t.Errorf("consumers while watched: %v, want one ws viewer", c)
 	}
+	// The producer of a watched stream shows its connection; its URL hides
+	// the user and password as go2rtc does.
+	u, _ := url.Parse(cams.URL("cam1"))
+	if p := list["cam1"].Producers; len(p) != 1 || p[0]["remote_addr"] != u.Host || p[0]["format_name"] != "rtsp" ||
+		p[0]["url"] != "rtsp://***@"+u.Host+u.Path || strings.Contains(r.body, "admin") {
+		t.Errorf("producers while watched: %v", p)
+	}
 
-	v.close()
+	v.Close()
 	waitFor(t, 5*time.Second, "the viewer to be detached", func() bool { return s.Consumers("cam1") == 0 })
 	expect(t, "GET list after the viewer left", call(t, s, http.MethodGet, "/api/streams", nil), http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+cams.URL("cam1")+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(cams.URL("cam1"))+`"}],"consumers":null}}`+"\n")
 }

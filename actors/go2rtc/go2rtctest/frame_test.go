@@ -59,7 +59,7 @@ func TestFrameWhileWatchedTakesNoExtraConnection(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	watch(t, s, "cam1")
+	s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "one camera connection", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 	for range 3 {
 		if r := frame(t, s, "cam1"); r.code != http.StatusOK || r.header.Get("Content-Type") != "image/jpeg" || r.body == "" {
@@ -111,13 +111,13 @@ func TestViewerOfFailingCameraGetsErrorAndIsDetached(t *testing.T) {
 	cams := startCamsim(t, camsim.Camera{Name: "cam1", Refuse: true})
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v := watch(t, s, "cam1")
+	v := s.Watch(t, "cam1")
 	select {
 	case <-v.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("viewer of a refusing camera still open after 5 s")
 	}
-	if _, texts := v.received(); len(texts) != 2 || texts[0] != `{"type":"mjpeg"}` {
+	if _, texts := v.Received(); len(texts) != 2 || texts[0] != `{"type":"mjpeg"}` {
 		t.Errorf("viewer got %q, want the mjpeg greeting and an error", texts)
 	}
 	waitFor(t, 5*time.Second, "the viewer to be detached", func() bool { return s.Consumers("cam1") == 0 })

@@ -7,14 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"camvisor/actors/camsim"
-
-	"github.com/gorilla/websocket"
 )
 
 // startCamsim serves cams with credentials on an ephemeral loopback port
@@ -116,83 +113,6 @@ func put(t testing.TB, s *Server, name string, srcs ...string) {
 	t.Helper()
 	r := call(t, s, http.MethodPut, "/api/streams", url.Values{"name": {name}, "src": srcs})
 	expect(t, "PUT "+name, r, http.StatusOK, "")
-}
-
-// viewer is a WebSocket client of /api/ws that reads (and drops) whatever
-// the stand-in sends until it is closed.
-type viewer struct {
-	ws     *websocket.Conn
-	done   chan struct{}
-	mu     sync.Mutex
-	frames int
-	texts  []string
-	closer sync.Once
-}
-
-// dialViewer opens /api/ws?src=name; on a refused handshake it returns the
-// HTTP status.
-func dialViewer(s *Server, name string, header http.Header) (*viewer, int, error) {
-	u := "ws" + strings.TrimPrefix(s.URL(), "http") + "/api/ws?" + url.Values{"src": {name}}.Encode()
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	ws, resp, err := d.Dial(u, header)
-	if err != nil {
-		code := 0
-		if resp != nil {
-			code = resp.StatusCode
-			resp.Body.Close()
-		}
-		return nil, code, err
-	}
-	v := &viewer{ws: ws, done: make(chan struct{})}
-	go v.read()
-	return v, http.StatusSwitchingProtocols, nil
-}
-
-// watch opens a viewer that must be accepted and closes it when the test
-// ends.
-func watch(t testing.TB, s *Server, name string) *viewer {
-	t.Helper()
-	v, code, err := dialViewer(s, name, nil)
-	if err != nil {
-		t.Fatalf("watch %s: status %d: %v", name, code, err)
-	}
-	t.Cleanup(v.close)
-	return v
-}
-
-func (v *viewer) read() {
-	defer close(v.done)
-	for {
-		kind, b, err := v.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		v.mu.Lock()
-		if kind == websocket.BinaryMessage {
-			v.frames++
-		} else {
-			v.texts = append(v.texts, string(b))
-		}
-		v.mu.Unlock()
-	}
-}
-
-// received returns how many frames and which text messages came so far.
-func (v *viewer) received() (int, []string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.frames, append([]string(nil), v.texts...)
-}
-
-// close ends the WebSocket as a browser leaving the page would, and waits
-// for the reader.
-func (v *viewer) close() {
-	v.closer.Do(func() {
-		_ = v.ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
-		_ = v.ws.Close()
-		<-v.done
-	})
 }
 
 // stallProxy relays RTSP connections to a camera but passes on only the

@@ -77,7 +77,7 @@ func TestPlayerAndViewersAreNotAPIRequests(t *testing.T) {
 	rec := &testkit.RecordingTB{TB: t}
 	s := New(rec, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	watch(t, s, "cam1")
+	s.Watch(t, "cam1")
 	call(t, s, http.MethodGet, "/stream.html", url.Values{"src": {"cam1"}})
 	call(t, s, http.MethodGet, "/api/streams", nil)
 	if errs := rec.Errors(); len(errs) != 0 {
@@ -100,7 +100,7 @@ func TestDownRefusesAndUpRestores(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	v := watch(t, s, "cam1")
+	v := s.Watch(t, "cam1")
 	waitFor(t, 5*time.Second, "one camera connection", func() bool { return openOnCamera(cams, "cam1")() == 1 })
 
 	s.Down()
@@ -117,7 +117,7 @@ func TestDownRefusesAndUpRestores(t *testing.T) {
 
 	s.Up()
 	expect(t, "GET list after Up", call(t, s, http.MethodGet, "/api/streams", nil), http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+cams.URL("cam1")+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(cams.URL("cam1"))+`"}],"consumers":null}}`+"\n")
 	if _, ok := s.ConfigFile()["cam1"]; !ok {
 		t.Errorf("config file lost cam1 across Down and Up: %v", s.ConfigFile())
 	}
@@ -166,14 +166,14 @@ func TestCrossOriginWebSocketRefused(t *testing.T) {
 	cams := startCamsim(t)
 	s := New(t, Options{})
 	put(t, s, "cam1", cams.URL("cam1"))
-	if _, code, err := dialViewer(s, "cam1", http.Header{"Origin": {"http://dashboard.example:8080"}}); code != http.StatusForbidden {
+	if _, code, err := s.DialViewer("cam1", http.Header{"Origin": {"http://dashboard.example:8080"}}); code != http.StatusForbidden {
 		t.Errorf("cross-origin WebSocket: status %d (%v), want 403", code, err)
 	}
-	v, code, err := dialViewer(s, "cam1", http.Header{"Origin": {s.URL()}})
+	v, code, err := s.DialViewer("cam1", http.Header{"Origin": {s.URL()}})
 	if err != nil {
 		t.Fatalf("same-origin WebSocket (the iframe's): status %d: %v", code, err)
 	}
-	v.close()
+	v.Close()
 }
 
 func TestNoGoroutineLeftAfterCleanup(t *testing.T) {
@@ -183,9 +183,9 @@ func TestNoGoroutineLeftAfterCleanup(t *testing.T) {
 		s := New(t, Options{DialTimeout: time.Minute})
 		put(t, s, "cam1", cams.URL("cam1"))
 		put(t, s, "hang", cams.URL("hang"))
-		watch(t, s, "cam1")
-		v := watch(t, s, "cam1")
-		waitFor(t, 5*time.Second, "frames", func() bool { n, _ := v.received(); return n > 0 })
+		s.Watch(t, "cam1")
+		v := s.Watch(t, "cam1")
+		waitFor(t, 5*time.Second, "frames", func() bool { n, _ := v.Received(); return n > 0 })
 		frame(t, s, "cam1")
 		// Left waiting on the hanging camera when the test ends.
 		ctx, cancel := context.WithCancel(context.Background())

@@ -45,8 +45,14 @@ type streamJSON struct {
 	Consumers []consumerJSON `json:"consumers"` // null when nobody is attached
 }
 
+// producerJSON is a stream's source. go2rtc hides a URL's user and
+// password as *** and shows the camera connection's fields only while
+// one is open.
 type producerJSON struct {
-	URL string `json:"url"`
+	URL        string `json:"url"`
+	RemoteAddr string `json:"remote_addr,omitempty"`
+	FormatName string `json:"format_name,omitempty"`
+	BytesRecv  int64  `json:"bytes_recv,omitempty"`
 }
 
 type consumerJSON struct {
@@ -61,7 +67,11 @@ type consumerJSON struct {
 func (st *stream) jsonLocked() streamJSON {
 	var j streamJSON
 	for _, u := range st.urls {
-		j.Producers = append(j.Producers, producerJSON{URL: u})
+		pj := producerJSON{URL: maskUserinfo(u)}
+		if p := st.prod; p != nil && p.client != nil && p.url == u {
+			pj.RemoteAddr, pj.FormatName, pj.BytesRecv = p.addr, "rtsp", p.bytes
+		}
+		j.Producers = append(j.Producers, pj)
 	}
 	for _, c := range st.consumers {
 		j.Consumers = append(j.Consumers, consumerJSON{
@@ -195,4 +205,22 @@ func (s *Server) onDelete(w http.ResponseWriter, name string) {
 	if !hasKey {
 		http.Error(w, errNoStreamsKey, http.StatusBadRequest)
 	}
+}
+
+// maskUserinfo writes a URL's user and password as go2rtc's listing does:
+// rtsp://***@host:port/path.
+func maskUserinfo(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return u
+	}
+	return scheme + "://***@" + authority[at+1:] + path
 }

@@ -43,7 +43,7 @@ func TestPutTakesRepeatedSrc(t *testing.T) {
 	s := New(t, Options{})
 	put(t, s, "cam1", srcA, srcB)
 	expect(t, "GET list", call(t, s, http.MethodGet, "/api/streams", nil), http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+srcA+`"},{"url":"`+srcB+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(srcA)+`"},{"url":"`+maskUserinfo(srcB)+`"}],"consumers":null}}`+"\n")
 }
 
 func TestPutWithoutNameNamesStreamAfterURL(t *testing.T) {
@@ -60,7 +60,7 @@ func TestPutNameWithoutSrcListsAndCreatesNothing(t *testing.T) {
 	put(t, s, "cam1", srcA)
 	r := call(t, s, http.MethodPut, "/api/streams", url.Values{"name": {"cam2"}})
 	expect(t, "PUT ?name= without src", r, http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+srcA+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(srcA)+`"}],"consumers":null}}`+"\n")
 	if ct := r.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q, want application/json", ct)
 	}
@@ -129,7 +129,7 @@ func TestGetListsStreamsByName(t *testing.T) {
 	call(t, s, http.MethodPatch, "/api/streams", url.Values{"name": {"cam1"}, "src": {srcA}})
 	r = call(t, s, http.MethodGet, "/api/streams", nil)
 	expect(t, "GET list", r, http.StatusOK,
-		`{"cam1":{"producers":[{"url":"`+srcA+`"}],"consumers":null},"cam2":{"producers":[{"url":"`+srcB+`"}],"consumers":null}}`+"\n")
+		`{"cam1":{"producers":[{"url":"`+maskUserinfo(srcA)+`"}],"consumers":null},"cam2":{"producers":[{"url":"`+maskUserinfo(srcB)+`"}],"consumers":null}}`+"\n")
 	if ct := r.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q, want application/json", ct)
 	}
@@ -140,7 +140,7 @@ func TestGetOneStream(t *testing.T) {
 	put(t, s, "cam1", srcA)
 	r := call(t, s, http.MethodGet, "/api/streams", url.Values{"src": {"cam1"}})
 	expect(t, "GET ?src=cam1", r, http.StatusOK,
-		"{\n  \"producers\": [\n    {\n      \"url\": \""+srcA+"\"\n    }\n  ],\n  \"consumers\": null\n}\n")
+		"{\n  \"producers\": [\n    {\n      \"url\": \""+maskUserinfo(srcA)+"\"\n    }\n  ],\n  \"consumers\": null\n}\n")
 	r = call(t, s, http.MethodGet, "/api/streams", url.Values{"src": {"nope"}})
 	expect(t, "GET ?src=unknown", r, http.StatusNotFound, "\n")
 }
@@ -181,7 +181,7 @@ func TestDeleteWithoutStreamsKeyAnswers400ButRemoves(t *testing.T) {
 func TestDeleteByNameIsSilentNoOp(t *testing.T) {
 	s := New(t, Options{})
 	put(t, s, "cam1", srcA)
-	list := `{"cam1":{"producers":[{"url":"` + srcA + `"}],"consumers":null}}` + "\n"
+	list := `{"cam1":{"producers":[{"url":"` + maskUserinfo(srcA) + `"}],"consumers":null}}` + "\n"
 	r := call(t, s, http.MethodDelete, "/api/streams", url.Values{"name": {"cam1"}})
 	expect(t, "DELETE ?name=cam1", r, http.StatusOK, list)
 	expect(t, "GET after DELETE ?name=", call(t, s, http.MethodGet, "/api/streams", nil), http.StatusOK, list)

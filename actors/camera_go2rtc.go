@@ -1,0 +1,239 @@
+package actors
+
+import (
+	"time"
+
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// The camera's side of go2rtc: live views (a lease child owns everything
+// about one, lease.go; the camera only counts its slot), patrol frames
+// through the cycle's go2rtc source, and the connections go2rtc holds for
+// streams camvisor did not create, which count against the budget and
+// carry frames for free.
+
+// grantDeferred is a lease's answer to a request for a live view while it
+// ends: the camera keeps the request until the slot is free again.
+type grantDeferred struct{ request *leaseRequest }
+
+// onGrantLease grants a live view when a slot is free. A camera with a
+// lease lets it answer (it extends itself): one lease per camera, never
+// two. When every slot is held the request waits, up to request_timeout,
+// and a patrol capture's ffmpeg gives its slot up for it: a live view is
+// never refused because a snapshot is in flight.
+func (a *cameraActor) onGrantLease(ctx actor.Context, r *leaseRequest) {
+	switch {
+	case !a.env.Config.Go2RTC.Enabled():
+		a.refuseLease(ctx, r, "live view disabled: no go2rtc configured")
+	case a.stopping:
+		a.refuseLease(ctx, r, "camera is stopping")
+	case a.lease != nil:
+		ctx.Forward(a.lease)
+	case a.slotsHeld() < a.cam.MaxConnections:
+		a.grantLease(ctx, r)
+	default:
+		a.waitForSlot(ctx, r)
+		a.preemptPatrol(ctx)
+	}
+}
+
+// grantLease spawns the lease child for r, which takes a slot and answers.
+func (a *cameraActor) grantLease(ctx actor.Context, r *leaseRequest) {
+	until := r.grant.Until
+	if until.IsZero() {
+		until = time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)
+	}
+	a.carry.leaseSeq++
+	a.spawnLease(ctx, leaseSpec{id: a.carry.leaseSeq, until: until, reason: r.grant.Reason, asker: r.asker})
+}
+
+// waitForSlot keeps a live view waiting for a slot, for request_timeout.
+func (a *cameraActor) waitForSlot(ctx actor.Context, r *leaseRequest) {
+	if a.stopping {
+		a.refuseLease(ctx, r, "camera is stopping")
+		return
+	}
+	r.expiry = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Go2RTC.RequestTimeout.Duration, &leaseWaited{request: r})
+	a.leaseWait = append(a.leaseWait, r)
+	a.dispatch(ctx)
+}
+
+// onLeaseWaited refuses a live view that found no slot in time, saying
+// what holds them.
+func (a *cameraActor) onLeaseWaited(ctx actor.Context, msg *leaseWaited) {
+	for i, r := range a.leaseWait {
+		if r == msg.request {
+			a.leaseWait = append(a.leaseWait[:i], a.leaseWait[i+1:]...)
+			reason := messages.ErrNoSlot.Error() + ": " + a.holders()
+			if a.lease != nil {
+				reason = "the previous live view of this camera is ending (its viewers have not left); " + reason
+			}
+			a.refuseLease(ctx, r, reason)
+			return
+		}
+	}
+}
+
+func (a *cameraActor) refuseLease(ctx actor.Context, r *leaseRequest, reason string) {
+	if r.asker != nil {
+		ctx.Send(r.asker, &messages.LeaseAnswer{Camera: a.cam.ID, Reason: reason})
+	}
+}
+
+// preemptPatrol stops a patrol capture's ffmpeg so that a live view gets
+// its slot: the process is killed and reaped (stop reason preempted), the
+// attempt recorded as preempted, and the capture retried through the live
+// view. An operator's capture, another live view, a frame asked of go2rtc
+// and a connection not ours are never preempted.
+func (a *cameraActor) preemptPatrol(ctx actor.Context) {
+	for _, job := range a.running {
+		if job.preempt {
+			return // one is on its way out already
+		}
+	}
+	for _, c := range ctx.Children() {
+		job := a.running[c.Id]
+		if job == nil || job.req.Cycle == 0 || job.answered {
+			continue
+		}
+		job.preempt = true
+		job.cause.set(messages.StopPreempted)
+		a.env.Log.Info("live view preempts a patrol capture", "camera", a.cam.ID, "reason", "every slot was held")
+		ctx.Stop(c)
+		return
+	}
+}
+
+// retryPreempted records the preempted attempt and takes the capture's
+// frame again, through the live view that took its slot.
+func (a *cameraActor) retryPreempted(ctx actor.Context, job *captureJob) {
+	a.record(ctx, job, messages.OutcomePreempted, "ffmpeg stopped: a live view took its slot", job.last)
+	a.carry.jobSeq++
+	job.id, job.preempt, job.last, job.cause = a.carry.jobSeq, false, nil, nil
+	a.route(ctx, job)
+}
+
+// spawnLease takes a slot for a lease child.
+func (a *cameraActor) spawnLease(ctx actor.Context, spec leaseSpec) {
+	pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, spec, a.cause), leaseName)
+	if err != nil {
+		a.env.Log.Error("spawn lease", "camera", a.cam.ID, "reason", err.Error())
+		if spec.asker != nil {
+			ctx.Send(spec.asker, &messages.LeaseAnswer{Camera: a.cam.ID, Reason: "spawn lease actor: " + err.Error()})
+		}
+		return
+	}
+	a.lease = pid
+	a.publishSlots(ctx)
+}
+
+func (a *cameraActor) onReleaseLease(ctx actor.Context) {
+	if a.lease != nil {
+		ctx.Forward(a.lease)
+	}
+}
+
+// onConnectionsSeen takes this cycle's count of go2rtc's connections not
+// ours: they hold slots until the next count.
+func (a *cameraActor) onConnectionsSeen(ctx actor.Context, msg *messages.ConnectionsSeen) {
+	if msg.External == a.external {
+		return
+	}
+	a.external = msg.External
+	a.publishSlots(ctx)
+	a.dispatch(ctx)
+}
+
+// fetch asks for job's frame by path: of the lease (over its connection),
+// or of the gateway by stream name (a patrol source, or an external
+// stream's open connection).
+func (a *cameraActor) fetch(ctx actor.Context, job *captureJob, path string, to *actor.PID, stream string) {
+	job.via = path
+	a.fetching[job.id] = job
+	job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &fetchExpired{job: job.id})
+	ctx.Request(to, &messages.FetchFrame{Ref: job.id, Stream: stream, Deadline: job.req.Deadline})
+	if job.slot {
+		a.publishSlots(ctx)
+	}
+}
+
+// onFetchExpired answers a capture whose go2rtc frame did not come in
+// time. A frame that may hold a camera connection keeps its slot until
+// go2rtc answers: the connection lasts as long as the request.
+func (a *cameraActor) onFetchExpired(ctx actor.Context, msg *fetchExpired) {
+	job := a.fetching[msg.job]
+	if job == nil || job.answered {
+		return
+	}
+	if !job.slot {
+		delete(a.fetching, msg.job)
+	}
+	a.answer(ctx, job, messages.OutcomeTimeout, "go2rtc gave no frame before the capture deadline", nil)
+}
+
+// onFrameFetched answers a capture served through go2rtc, or takes the
+// frame with ffmpeg when go2rtc gave none (or the live view serves none
+// now) and a slot is free.
+func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetched) {
+	job := a.fetching[msg.Ref]
+	if job == nil {
+		if a.carry.inflight[msg.Ref] { // an earlier incarnation's: its slot frees now
+			delete(a.carry.inflight, msg.Ref)
+			a.publishSlots(ctx)
+			a.dispatch(ctx)
+		}
+		return
+	}
+	delete(a.fetching, msg.Ref)
+	if job.slot {
+		job.slot = false
+		defer a.publishSlots(ctx)
+		defer a.dispatch(ctx)
+	}
+	if job.answered {
+		return
+	}
+	if job.expiry != nil {
+		job.expiry.Stop()
+		job.expiry = nil
+	}
+	switch {
+	case msg.Unavailable: // the live view is ending: no frame was asked of go2rtc
+		job.via = ""
+	case msg.Error == "":
+		a.answer(ctx, job, messages.OutcomeOK, "", &messages.SnapshotTaken{Outcome: messages.OutcomeOK, JPEG: msg.JPEG})
+		return
+	case job.via == viaGo2RTC && !job.req.Fallback && !msg.Unreachable:
+		// via go2rtc: go2rtc reached the camera and got no frame; a
+		// second connection attempt by ffmpeg would fail the same way.
+		a.answer(ctx, job, messages.OutcomeEmpty, "go2rtc gave no frame: "+msg.Error, nil)
+		return
+	default:
+		job.via, job.viaErr = "", msg.Error
+		a.env.Log.Info("go2rtc frame failed: falling back to ffmpeg", "camera", a.cam.ID, "reason", msg.Error)
+	}
+	a.admit(ctx, job)
+}
+
+// onLeaseTerminated frees the lease's slot and hands it on. A frame asked
+// of a lease that stopped meanwhile is never answered: it is taken another
+// way instead.
+func (a *cameraActor) onLeaseTerminated(ctx actor.Context) {
+	a.lease = nil
+	a.publishSlots(ctx)
+	if a.stopping {
+		return
+	}
+	for id, job := range a.fetching {
+		if job.via != viaLease || job.answered {
+			continue
+		}
+		delete(a.fetching, id)
+		job.expiry.Stop()
+		job.expiry, job.via = nil, ""
+		a.route(ctx, job)
+	}
+	a.dispatch(ctx)
+}

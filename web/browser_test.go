@@ -652,9 +652,8 @@ func TestBrowserCardsAgreeWithThemselves(t *testing.T) {
 	if badge := b.text(cam("hung", "[data-role=status]")); badge == "ok" || !strings.Contains(badge, "timeout") {
 		t.Errorf("hung's badge reads %q beside a timeout", badge)
 	}
-	if n := eval[int](b, hung+`.querySelectorAll("[data-role=outcomes] .tick[data-kind=timeout]").length`); n != 1 {
-		t.Errorf("hung's outcomes strip has %d timeout ticks, want its one capture", n)
-	}
+	b.waitJS(5*time.Second, "hung's one capture on its outcomes strip, a timeout",
+		hung+`.querySelectorAll("[data-role=outcomes] .tick").length === 1 && `+hung+`.querySelector("[data-role=outcomes] .tick").dataset.kind === "timeout"`)
 	if got := b.text(cam("hung", "[data-role=nosnap]")); !strings.Contains(got, "No frame yet: last capture timeout") {
 		t.Errorf("hung's picture reads %q", got)
 	}

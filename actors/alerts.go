@@ -21,7 +21,9 @@ import (
 //
 //	process_budget_exceeded  a camera has more live processes (/proc) than max_connections
 //	unowned_process          the reaper killed a process of this run that no actor owned
-//	camera_failing           alerts.camera_failing_after captures failed in a row
+//	camera_failing           alerts.camera_failing_after captures failed in a row (its breaker is open)
+//	camera_busy              a camera answered busy (453) for alerts.camera_busy_after cycles in a row
+//	interval_too_short       a subnet's cameras cannot fit its interval at its concurrency
 //	cycle_overrun            a subnet's cycle took longer than its interval
 //	go2rtc_unreachable, detector_unreachable, record_write_failing
 type alertsActor struct {
@@ -41,7 +43,7 @@ func alertsProps(env *Env) *actor.Props {
 func alertsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.ProcessCensus, *messages.ProcessReaped, *messages.SweepDone, *messages.CameraStateChanged,
-		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth:
+		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth, *messages.IntervalChecked:
 		return true
 	}
 	return false
@@ -70,12 +72,21 @@ func (a *alertsActor) Receive(ctx actor.Context) {
 			a.resolveRule(ctx, "unowned_process")
 		}
 	case *messages.CameraStateChanged:
-		a.set(ctx, "camera_failing", msg.Camera, msg.Failing,
-			fmt.Sprintf("%d captures of camera %s failed in a row", msg.ConsecutiveFailures, msg.Camera))
+		detail := fmt.Sprintf("%d captures of camera %s failed in a row", msg.ConsecutiveFailures, msg.Camera)
+		if msg.Failing {
+			detail += fmt.Sprintf("; the patrol skips it and probes it every %s (next at %s)", msg.Backoff.Round(time.Second), msg.NextProbe.UTC().Format(time.TimeOnly))
+		}
+		a.set(ctx, "camera_failing", msg.Camera, msg.Failing, detail)
+		a.set(ctx, "camera_busy", msg.Camera, msg.Busy,
+			fmt.Sprintf("camera %s answered busy (its connections taken by other clients) %d cycles in a row", msg.Camera, msg.BusyCycles))
+	case *messages.IntervalChecked:
+		a.set(ctx, "interval_too_short", msg.Subnet, msg.TooShort,
+			fmt.Sprintf("subnet %s needs %s per cycle (%d cameras at their median capture time, %d at once), its interval is %s",
+				msg.Subnet, msg.Needed.Round(100*time.Millisecond), msg.Cameras, msg.Concurrency, msg.Interval))
 	case *messages.CycleEnded:
 		a.set(ctx, "cycle_overrun", msg.Subnet, msg.Overran,
-			fmt.Sprintf("cycle %d of subnet %s took %s (interval %s): %d timed out, %d skipped",
-				msg.Number, msg.Subnet, msg.EndedAt.Sub(msg.StartedAt).Round(time.Millisecond), msg.Interval, msg.TimedOut-msg.Skipped, msg.Skipped))
+			fmt.Sprintf("cycle %d of subnet %s took %s (interval %s): %d timed out, %d skipped; %s",
+				msg.Number, msg.Subnet, msg.EndedAt.Sub(msg.StartedAt).Round(time.Millisecond), msg.Interval, msg.TimedOut-msg.Skipped, msg.Skipped, msg.Why))
 	case *messages.ServiceHealth:
 		a.set(ctx, msg.Service+"_unreachable", msg.Service, !msg.Healthy, msg.Error)
 	case *messages.RecorderHealth:

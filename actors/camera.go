@@ -38,13 +38,13 @@ type cameraActor struct {
 	finishing map[string]*captureJob // child terminated, answer pending
 	queue     []*captureJob          // waiting for a slot: operators' first, then oldest first
 	fetching  map[int64]*captureJob  // frames asked of go2rtc, until go2rtc answers
+	admitting map[int64]*captureJob  // holding a slot, waiting for the machine-wide admission
 
 	lease     *actor.PID           // the live view's child: holds one slot while it lives
 	leaseWait []*leaseRequest      // live views waiting for a slot
 	external  messages.ExternalUse // go2rtc's connections not ours, as of this cycle
 
-	failures    int // consecutive failed captures
-	failing     bool
+	health      cameraHealth // its breaker, busy spells, recent durations (camera_health.go)
 	last        *messages.CaptureDone
 	lastFrame   []byte // the latest JPEG, for the dashboard
 	lastFrameAt time.Time
@@ -74,19 +74,24 @@ type cameraCarry struct {
 
 // captureJob is one Capture from request to answer.
 type captureJob struct {
-	id       int64
-	req      messages.Capture
-	replyTo  *actor.PID
-	asked    time.Time
-	attempts int
-	last     *messages.SnapshotTaken
-	answered bool
-	expiry   *time.Timer // while queued, or while its frame is asked of go2rtc
-	via      string      // the path its frame came by when not ffmpeg: lease, go2rtc, external
-	viaErr   string      // why go2rtc did not serve it, when it fell back
-	slot     bool        // a frame asked of go2rtc that may open a camera connection holds a slot
-	cause    *stopCause  // its ffmpeg child's: set to preempted when a live view takes its slot
-	preempt  bool        // its ffmpeg was stopped for a live view: retried through the lease
+	id          int64
+	req         messages.Capture
+	replyTo     *actor.PID
+	asked       time.Time
+	attempts    int
+	last        *messages.SnapshotTaken
+	answered    bool
+	expiry      *time.Timer   // while queued, or while its frame is asked of go2rtc
+	via         string        // the path its frame came by when not ffmpeg: lease, go2rtc, external
+	viaErr      string        // why go2rtc did not serve it, when it fell back
+	slot        bool          // a frame asked of go2rtc that may open a camera connection holds a slot
+	admitted    bool          // holds a grant of the machine-wide admission
+	probe       bool          // a probe of a camera whose breaker is open
+	busyRetried bool          // tried again within its deadline after the camera was busy
+	busyCounted bool          // counted in the camera's busy cycles
+	waited      time.Duration // for that grant
+	cause       *stopCause    // its ffmpeg child's: set to preempted when a live view takes its slot
+	preempt     bool          // its ffmpeg was stopped for a live view: retried through the lease
 }
 
 // leaseRequest is a live view waiting for a slot.
@@ -107,10 +112,11 @@ func (j *captureJob) fallbackNote() string {
 
 // Internal messages.
 type (
-	queueExpired struct{ job int64 }             // a queued capture's deadline passed
-	childGone    struct{ id string }             // sent to self behind a child's last report
-	fetchExpired struct{ job int64 }             // a frame asked of go2rtc is past its deadline
-	leaseWaited  struct{ request *leaseRequest } // a live view waited request_timeout for a slot
+	queueExpired     struct{ job int64 }             // a queued capture's deadline passed
+	childGone        struct{ id string }             // sent to self behind a child's last report
+	fetchExpired     struct{ job int64 }             // a frame asked of go2rtc is past its deadline
+	leaseWaited      struct{ request *leaseRequest } // a live view waited request_timeout for a slot
+	admissionExpired struct{ job int64 }             // a capture's admission did not come in time
 )
 
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
@@ -119,7 +125,7 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 		a := &cameraActor{carry: carry, last: carry.last, lastFrame: carry.frame, lastFrameAt: carry.frameAt,
 			env: env, cam: cam, redactor: redact.ForURL(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
-			fetching: map[int64]*captureJob{},
+			fetching: map[int64]*captureJob{}, admitting: map[int64]*captureJob{},
 		}
 		a.strategy = actor.NewOneForOneStrategy(*env.Config.FFmpeg.Retries, env.Config.FFmpeg.CaptureTimeout.Duration, a.decide)
 		return a
@@ -165,6 +171,12 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onConnectionsSeen(ctx, msg)
 	case *fetchExpired:
 		a.onFetchExpired(ctx, msg)
+	case *messages.AdmissionGranted:
+		a.onAdmissionGranted(ctx, msg)
+	case *admissionExpired:
+		a.onAdmissionExpired(ctx, msg)
+	case *busyOver:
+		a.onBusyOver(ctx)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.parent.get())
 	case *actor.Restarting:
@@ -197,7 +209,9 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 	if job.req.Deadline.IsZero() {
 		job.req.Deadline = job.asked.Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
 	}
-	a.route(ctx, job)
+	if a.gate(ctx, job) {
+		a.route(ctx, job)
+	}
 }
 
 // route takes job's frame by the cheapest path in the budget: over a
@@ -258,19 +272,83 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source)
 		return
 	}
+	// The slot is ours from now; the process starts when the machine-wide
+	// admission grants it (invariant 7). Waiting is not charged to it.
+	a.admitting[job.id] = job
+	job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline)-a.minWindow(), &admissionExpired{job: job.id})
+	ctx.Request(a.env.peers.admission, &messages.RequestAdmission{Ref: job.id, Camera: a.cam.ID, Operator: job.req.Cycle == 0, Due: job.req.Due})
+	a.publishSlots(ctx)
+}
+
+// onAdmissionGranted starts the process of a capture the machine-wide
+// admission let through: its whole capture timeout from now, within the
+// capture's own deadline.
+func (a *cameraActor) onAdmissionGranted(ctx actor.Context, msg *messages.AdmissionGranted) {
+	job := a.admitting[msg.Ref]
+	if job == nil || a.stopping {
+		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: msg.Ref})
+		return
+	}
+	delete(a.admitting, msg.Ref)
+	job.expiry.Stop()
+	job.expiry, job.waited, job.admitted = nil, msg.Waited, true
+	deadline := time.Now().Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
+	if job.req.Deadline.Before(deadline) {
+		deadline = job.req.Deadline
+	}
 	a.carry.ffmpegSeq++
 	job.cause = newStopCause(a.cause)
 	props := ffmpegProps(a.env, snapshotJob{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: job.req.Deadline,
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: deadline,
 		DeepProbe: a.carry.deepProbe,
 	}, job.cause)
 	pid, err := ctx.SpawnNamed(props, ffmpegName(a.carry.ffmpegSeq))
 	if err != nil {
+		a.releaseAdmission(ctx, job)
 		a.answer(ctx, job, messages.OutcomeSpawnError, "spawn ffmpeg actor: "+err.Error(), nil)
+		a.dispatch(ctx)
 		return
 	}
 	a.running[pid.Id] = job
+}
+
+// onAdmissionExpired gives up a capture the admission did not let through
+// in time: the cycle is about to end (or an operator's deadline passed).
+func (a *cameraActor) onAdmissionExpired(ctx actor.Context, msg *admissionExpired) {
+	job := a.admitting[msg.job]
+	if job == nil {
+		return
+	}
+	delete(a.admitting, msg.job)
+	ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: job.id})
+	job.waited = time.Since(job.asked)
+	if job.req.Cycle != 0 {
+		a.answer(ctx, job, messages.OutcomeSkipped, "waited for admission (the machine was busy) until the cycle's end", nil)
+	} else {
+		a.answer(ctx, job, messages.OutcomeNoSlot, "the machine was too busy: no admission before the deadline", nil)
+	}
 	a.publishSlots(ctx)
+	a.dispatch(ctx)
+}
+
+// releaseAdmission gives a job's grant back once its process is gone.
+func (a *cameraActor) releaseAdmission(ctx actor.Context, job *captureJob) {
+	if !job.admitted {
+		return
+	}
+	job.admitted = false
+	var ran time.Duration
+	ok := false
+	if l := job.last; l != nil {
+		ran, ok = l.EndedAt.Sub(l.StartedAt), l.Outcome == messages.OutcomeOK
+	}
+	ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: job.id, Ran: ran, OK: ok})
+}
+
+// minWindow is the least time a process is started for: less would only
+// start it to kill it.
+func (a *cameraActor) minWindow() time.Duration {
+	return min(a.env.Policy.MinCaptureWindow, a.cam.Interval/4)
 }
 
 // HandleFailure makes the camera the supervisor of its ffmpeg children:
@@ -291,7 +369,7 @@ func (a *cameraActor) decide(reason any) actor.Directive {
 	}
 	switch res.Outcome {
 	case messages.OutcomeExit, messages.OutcomeEmpty, messages.OutcomeSignal:
-		if a.failing || time.Until(res.Deadline) < time.Second {
+		if a.health.open || time.Until(res.Deadline) < time.Second {
 			return actor.StopDirective
 		}
 		return actor.RestartDirective
@@ -337,6 +415,7 @@ func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 		return
 	}
 	delete(a.running, msg.Who.Id)
+	a.releaseAdmission(ctx, job)
 	if a.stopping {
 		// No user message is read after the last child is gone: answer now.
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(a.cause.get()), job.last)
@@ -359,6 +438,16 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 	if job.preempt {
 		a.retryPreempted(ctx, job)
 		return
+	}
+	if job.last != nil && job.last.Outcome == messages.OutcomeBusy && !job.busyRetried && !a.stopping {
+		// Other clients hold the camera's connections: count one slot less
+		// for a while, and try once more if one of ours is still free.
+		job.busyRetried = true
+		a.noteBusy(ctx, job)
+		if a.slotsHeld() < a.cam.MaxConnections && time.Until(job.req.Deadline) > a.minWindow() {
+			a.admit(ctx, job)
+			return
+		}
 	}
 	if job.last != nil {
 		a.answer(ctx, job, job.last.Outcome, job.last.Error, job.last)
@@ -417,6 +506,12 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		delete(a.finishing, id)
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), job.last)
 	}
+	stopTimer(a.health.busyTimer)
+	for id, job := range a.admitting {
+		delete(a.admitting, id)
+		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: id})
+		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
+	}
 	for _, r := range a.leaseWait {
 		r.expiry.Stop()
 		a.refuseLease(ctx, r, "camera stopped: "+string(reason))
@@ -450,10 +545,19 @@ func (a *cameraActor) dispatch(ctx actor.Context) {
 	}
 }
 
-// slotsHeld counts every connection to the camera we know of.
+// slotsHeld counts every connection to the camera we know of, and the
+// slots reserved for captures waiting for their process's admission.
 func (a *cameraActor) slotsHeld() int {
-	return len(a.running) + a.fetchSlots() + a.leaseSlots() + a.external.Connections
+	return a.ffmpegSlots() + a.fetchSlots() + a.leaseSlots() + a.externalSlots()
 }
+
+// externalSlots are the connections of other clients: go2rtc's for streams
+// not ours, and the one a busy camera holds back for them.
+func (a *cameraActor) externalSlots() int { return a.external.Connections + a.busyReserve() }
+
+// ffmpegSlots counts the ffmpeg children and the captures waiting for the
+// admission to start theirs.
+func (a *cameraActor) ffmpegSlots() int { return len(a.running) + len(a.admitting) }
 
 // fetchSlots counts the frames asked of go2rtc that may hold a camera
 // connection of their own (an earlier incarnation's included).
@@ -483,7 +587,7 @@ func (a *cameraActor) holders() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, what))
 		}
 	}
-	add(len(a.running), "by ffmpeg captures")
+	add(a.ffmpegSlots(), "by ffmpeg captures")
 	add(a.fetchSlots(), "by frames asked of go2rtc")
 	add(a.leaseSlots(), "by a live view")
 	if e := a.external; e.Connections > 0 {
@@ -511,13 +615,21 @@ func (a *cameraActor) processChildren(ctx actor.Context) []*actor.PID {
 // status is the camera's state, typed.
 func (a *cameraActor) status() *messages.CameraStatus {
 	st := &messages.CameraStatus{Camera: a.cam.ID, Subnet: a.cam.Subnet, State: "running", MaxConnections: a.cam.MaxConnections,
-		SlotsFFmpeg: len(a.running), SlotsGo2RTC: a.fetchSlots(), SlotsLease: a.leaseSlots(), SlotsExternal: a.external.Connections,
-		QueueLength: len(a.queue), Failing: a.failing, ConsecutiveFailures: a.failures}
+		SlotsFFmpeg: a.ffmpegSlots(), SlotsGo2RTC: a.fetchSlots(), SlotsLease: a.leaseSlots(), SlotsExternal: a.externalSlots(),
+		QueueLength: len(a.queue), Failing: a.health.open, ConsecutiveFailures: a.health.failures, Busy: a.health.busy}
+	st.CaptureP50, st.CaptureP95 = a.durations()
+	if a.health.open {
+		st.Breaker, st.NextProbe, st.Backoff = "open", a.health.nextProbe, a.health.backoff
+	} else {
+		st.Breaker = "closed"
+	}
 	switch {
 	case a.stopping:
 		st.State = "stopping"
-	case a.failing:
+	case a.health.open:
 		st.State = "failing"
+	case a.health.busy:
+		st.State = "busy"
 	}
 	if a.last != nil {
 		last := *a.last
@@ -544,8 +656,8 @@ func (a *cameraActor) describe(ctx actor.Context) *messages.Node {
 // publishSlots tells the census, the hub and the metrics the slot use.
 func (a *cameraActor) publishSlots(ctx actor.Context) {
 	ctx.ActorSystem().EventStream.Publish(&messages.SlotsChanged{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: len(a.running), Go2RTC: a.fetchSlots(), Leases: a.leaseSlots(),
-		External: a.external.Connections, MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, FFmpeg: a.ffmpegSlots(), Go2RTC: a.fetchSlots(), Leases: a.leaseSlots(),
+		External: a.externalSlots(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
 	})
 }
 
@@ -562,7 +674,12 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 	if job.replyTo != nil {
 		ctx.Send(job.replyTo, done)
 	}
-	a.noteOutcome(ctx, done)
+	a.last = done
+	if len(done.JPEG) > 0 {
+		a.lastFrame, a.lastFrameAt = done.JPEG, done.EndedAt
+	}
+	a.carry.last, a.carry.frame, a.carry.frameAt = done, a.lastFrame, a.lastFrameAt
+	a.noteHealth(ctx, job, done)
 }
 
 // record publishes the outcome of job's attempt (a capture row).
@@ -570,7 +687,7 @@ func (a *cameraActor) record(ctx actor.Context, job *captureJob, o messages.Outc
 	done := &messages.CaptureDone{
 		Key:    fmt.Sprintf("%s-%d-%d", a.cam.ID, a.life.incarnation, job.id),
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Cycle: job.req.Cycle, Outcome: o,
-		Error: a.redactor.Redact(errText), Via: viaFFmpeg, Attempts: job.attempts,
+		Error: a.redactor.Redact(errText), Via: viaFFmpeg, Attempts: job.attempts, Waited: job.waited,
 		StartedAt: job.asked, EndedAt: time.Now(),
 	}
 	if job.via != "" {
@@ -584,39 +701,4 @@ func (a *cameraActor) record(ctx actor.Context, job *captureJob, o messages.Outc
 	}
 	ctx.ActorSystem().EventStream.Publish(done)
 	return done
-}
-
-// noteOutcome tracks consecutive failures; crossing into or out of failing
-// is logged once and published.
-func (a *cameraActor) noteOutcome(ctx actor.Context, done *messages.CaptureDone) {
-	a.last = done
-	if len(done.JPEG) > 0 {
-		a.lastFrame, a.lastFrameAt = done.JPEG, done.EndedAt
-	}
-	a.carry.last, a.carry.frame, a.carry.frameAt = done, a.lastFrame, a.lastFrameAt
-	switch done.Outcome {
-	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped, messages.OutcomePreempted:
-		return // camvisor's doing, not the camera's
-	}
-	wasFailing := a.failing
-	if done.Outcome == messages.OutcomeOK {
-		a.failures, a.failing = 0, false
-	} else {
-		a.failures++
-		// alerts.camera_failing_after: the camera_failing alert and the end
-		// of retries share one threshold.
-		a.failing = a.failures >= a.env.Config.Alerts.CameraFailingAfter
-	}
-	if a.failing != wasFailing {
-		if a.failing {
-			a.env.Log.Warn("camera failing", "camera", a.cam.ID, "subnet", a.cam.Subnet,
-				"failures", a.failures, "reason", done.Error)
-		} else {
-			a.env.Log.Info("camera recovered", "camera", a.cam.ID, "subnet", a.cam.Subnet)
-		}
-		ctx.ActorSystem().EventStream.Publish(&messages.CameraStateChanged{
-			Camera: a.cam.ID, Subnet: a.cam.Subnet, Failing: a.failing, ConsecutiveFailures: a.failures,
-			SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
-		})
-	}
 }

@@ -205,6 +205,9 @@ func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetch
 	case msg.Error == "":
 		a.answer(ctx, job, messages.OutcomeOK, "", &messages.SnapshotTaken{Outcome: messages.OutcomeOK, JPEG: msg.JPEG})
 		return
+	case msg.TimedOut:
+		a.answer(ctx, job, messages.OutcomeTimeout, "go2rtc gave no frame before the capture deadline: "+msg.Error, nil)
+		return
 	case job.via == viaGo2RTC && !job.req.Fallback && !msg.Unreachable:
 		// via go2rtc: go2rtc reached the camera and got no frame; a
 		// second connection attempt by ffmpeg would fail the same way.

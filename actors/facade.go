@@ -125,6 +125,11 @@ func (t *Tree) Go2RTCHealth(ctx context.Context) (*messages.ServiceHealth, error
 	return askFor[messages.ServiceHealth](ctx, t, t.env.peers.gateway, "the gateway", &messages.GetHealth{})
 }
 
+// Admission is the machine-wide admission's state.
+func (t *Tree) Admission(ctx context.Context) (*messages.AdmissionStatus, error) {
+	return askFor[messages.AdmissionStatus](ctx, t, t.env.peers.admission, "the admission", &messages.GetAdmission{})
+}
+
 // Describe is the live supervision tree, for display: every actor asked
 // to describe itself by the deadline of ctx.
 func (t *Tree) Describe(ctx context.Context) (*messages.Node, error) {

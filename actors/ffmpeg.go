@@ -224,6 +224,8 @@ func (a *ffmpegActor) classify(p *osproc.Process, exit osproc.Exit, reason messa
 		return a.result(p, messages.OutcomeTimeout, fmt.Sprintf("%v: ffmpeg killed after running %s", messages.ErrTimeout, a.job.Deadline.Sub(p.Started).Round(time.Millisecond)), nil)
 	case exit.Signal != "":
 		return a.result(p, messages.OutcomeSignal, "ffmpeg killed by "+exit.Signal+withTail(tail), nil)
+	case exit.Code != 0 && isBusy(tail):
+		return a.result(p, messages.OutcomeBusy, fmt.Sprintf("the camera's connections are taken by other clients: ffmpeg exited %d%s", exit.Code, withTail(tail)), nil)
 	case exit.Code != 0:
 		return a.result(p, messages.OutcomeExit, fmt.Sprintf("ffmpeg exited %d%s", exit.Code, withTail(tail)), nil)
 	case exit.StdoutOver:
@@ -320,4 +322,12 @@ func withTail(tail string) string {
 		return ""
 	}
 	return ": " + tail
+}
+
+// isBusy reads ffmpeg's stderr for a camera that turned the connection
+// away because others hold its connections: RTSP 453 Not Enough Bandwidth
+// (Tapo-class cameras), or a refused TCP connection.
+func isBusy(stderr string) bool {
+	return strings.Contains(stderr, "453 Not Enough Bandwidth") || strings.Contains(stderr, "failed: 453") ||
+		strings.Contains(stderr, "Connection refused")
 }

@@ -355,7 +355,7 @@ func (a *gatewayActor) next(ctx actor.Context) {
 	op := a.queue[0]
 	a.queue = a.queue[1:]
 	if !op.deadline.IsZero() && time.Now().After(op.deadline) {
-		a.reply(ctx, op, gwResult{err: errors.New("capture deadline passed while waiting for go2rtc")})
+		a.reply(ctx, op, gwResult{err: fmt.Errorf("%w: the capture's deadline passed while waiting for go2rtc", go2rtc.ErrNoFrameInTime)})
 		a.next(ctx)
 		return
 	}
@@ -456,7 +456,8 @@ func (a *gatewayActor) reply(ctx actor.Context, op gwOp, d gwResult) {
 		ctx.Send(op.replyTo, &messages.StreamAdded{Stream: op.stream, Error: errText})
 	case opFrame:
 		ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: d.jpeg, Error: errText,
-			Unreachable: d.err != nil && (errors.Is(d.err, go2rtc.ErrUnreachable) || !a.healthy)})
+			Unreachable: d.err != nil && (errors.Is(d.err, go2rtc.ErrUnreachable) || !a.healthy),
+			TimedOut:    errors.Is(d.err, go2rtc.ErrNoFrameInTime)})
 	case opViewers:
 		ctx.Send(op.replyTo, &messages.ViewersCounted{Stream: op.stream, Consumers: d.consumers, Error: errText})
 	}

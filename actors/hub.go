@@ -25,6 +25,8 @@ type hubActor struct {
 	cameras map[string]*CameraView // latest state, for camera messages
 	dirty   map[string]bool        // changed since the last flush
 	flush   *time.Timer
+
+	admission *messages.AdmissionChanged // the latest, sent at the next flush when set
 }
 
 // Wire is the dashboards' wire format. It lives with the HTTP API (web),
@@ -49,8 +51,10 @@ type CameraView struct {
 	SlotsExternal       int
 	MaxConnections      int
 	Queue               int
-	Failing             bool
+	Failing             bool // its breaker is open
 	ConsecutiveFailures int
+	NextProbe           time.Time
+	Busy                bool
 	LastOutcome         messages.Outcome
 	LastVia             string
 	LastCaptureAt       time.Time
@@ -114,7 +118,8 @@ func hubProps(env *Env) *actor.Props {
 func hubWants(evt any) bool {
 	switch evt.(type) {
 	case *messages.EventOpened, *messages.EventUpdated, *messages.PlaybackStarted, *messages.PlaybackStopped, *messages.CycleEnded,
-		*messages.SlotsChanged, *messages.CameraStateChanged, *messages.CaptureDone, *messages.AlertChanged:
+		*messages.SlotsChanged, *messages.CameraStateChanged, *messages.CaptureDone, *messages.AlertChanged,
+		*messages.AdmissionChanged:
 		return true
 	}
 	return false
@@ -182,6 +187,12 @@ func (a *hubActor) onFact(ctx actor.Context, fact any) {
 	if a.noteCamera(ctx, fact) {
 		return
 	}
+	if m, ok := fact.(*messages.AdmissionChanged); ok {
+		// Grants change with every capture: coalesced like the cameras.
+		a.admission = m
+		a.scheduleFlush(ctx)
+		return
+	}
 	data, ok := a.encode(fact)
 	if !ok {
 		return
@@ -216,7 +227,9 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 		}
 	case *messages.CameraStateChanged:
 		camera, subnet = m.Camera, m.Subnet
-		apply = func(v *CameraView) { v.Failing, v.ConsecutiveFailures = m.Failing, m.ConsecutiveFailures }
+		apply = func(v *CameraView) {
+			v.Failing, v.ConsecutiveFailures, v.NextProbe, v.Busy = m.Failing, m.ConsecutiveFailures, m.NextProbe, m.Busy
+		}
 	case *messages.CaptureDone:
 		camera, subnet = m.Camera, m.Subnet
 		apply = func(v *CameraView) {
@@ -243,9 +256,7 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 	}
 	apply(v)
 	a.dirty[camera] = true
-	if a.flush == nil {
-		a.flush = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Hub.CameraFlush, &flushCameras{})
-	}
+	a.scheduleFlush(ctx)
 	return true
 }
 
@@ -257,4 +268,17 @@ func (a *hubActor) onFlushCameras(ctx actor.Context) {
 		}
 	}
 	a.dirty = map[string]bool{}
+	if a.admission != nil {
+		if data, ok := a.encode(a.admission); ok {
+			a.broadcast(ctx, data)
+		}
+		a.admission = nil
+	}
+}
+
+// scheduleFlush arms the next flush of coalesced state.
+func (a *hubActor) scheduleFlush(ctx actor.Context) {
+	if a.flush == nil {
+		a.flush = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Hub.CameraFlush, &flushCameras{})
+	}
 }

@@ -30,6 +30,14 @@ type Metrics struct {
 	go2rtcUp       prometheus.Gauge
 	rowsDropped    prometheus.Counter
 	restarts       *prometheus.CounterVec
+
+	admissionLimit   prometheus.Gauge
+	admissionRunning prometheus.Gauge
+	admissionWaiting prometheus.Gauge
+	admissionWait    prometheus.Histogram
+	breakerOpen      *prometheus.GaugeVec
+	nextProbe        *prometheus.GaugeVec
+	cameraBusy       *prometheus.GaugeVec
 }
 
 // NewMetrics registers camvisor's collectors, Go's runtime and process
@@ -63,9 +71,24 @@ func NewMetrics(runID, home string) *Metrics {
 			Help: "Record rows dropped because the write queue was full."}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvisor_restarts_total",
 			Help: "Actors a supervisor restarted, by kind (camera, ffmpeg, subnet, a service's name)."}, []string{"kind"}),
+		admissionLimit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_admission_limit",
+			Help: "Capture processes the machine-wide admission lets run at once now (it adapts)."}),
+		admissionRunning: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_admission_running",
+			Help: "Capture processes running under the admission's grants."}),
+		admissionWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_admission_waiting",
+			Help: "Captures waiting for the admission to let their process start."}),
+		admissionWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "camvisor_admission_wait_seconds",
+			Help: "How long captures waited for the admission before their process started.", Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30}}),
+		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_camera_breaker_open",
+			Help: "1 while a camera's breaker is open: it failed too often and the patrol only probes it."}, []string{"camera"}),
+		nextProbe: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_camera_next_probe_timestamp_seconds",
+			Help: "While a camera's breaker is open: when the patrol probes it next (Unix time); 0 when closed."}, []string{"camera"}),
+		cameraBusy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_camera_busy",
+			Help: "1 while a camera answers busy (its connections taken by other clients) cycle after cycle."}, []string{"camera"}),
 	}
 	r.MustRegister(m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
 		m.cycleSeconds, m.cycleOverruns, m.go2rtcStreams, m.go2rtcUp, m.rowsDropped, m.restarts,
+		m.admissionLimit, m.admissionRunning, m.admissionWaiting, m.admissionWait, m.breakerOpen, m.nextProbe, m.cameraBusy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&procCollector{run: runID, home: home, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
 			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)})
@@ -110,7 +133,7 @@ func metricsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.SlotsChanged, *messages.CaptureDone, *messages.ProcessExited, *messages.ProcessReaped,
 		*messages.CycleEnded, *messages.StreamRegistered, *messages.StreamRemoved, *messages.ServiceHealth,
-		*messages.RecorderHealth, *messages.ActorRestarted:
+		*messages.RecorderHealth, *messages.ActorRestarted, *messages.AdmissionChanged, *messages.CameraStateChanged:
 		return true
 	}
 	return false
@@ -126,6 +149,9 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 			for _, kind := range []string{"ffmpeg", "go2rtc", "lease", "external"} {
 				m.slotsHeld.WithLabelValues(c.ID, kind).Set(0)
 			}
+			m.breakerOpen.WithLabelValues(c.ID).Set(0)
+			m.nextProbe.WithLabelValues(c.ID).Set(0)
+			m.cameraBusy.WithLabelValues(c.ID).Set(0)
 		}
 		if a.env.Config.Go2RTC.Enabled() {
 			m.go2rtcUp.Set(1)
@@ -153,6 +179,21 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 	case *messages.CaptureDone:
 		m.captures.WithLabelValues(msg.Camera, string(msg.Outcome)).Inc()
 		m.captureSeconds.Observe(msg.EndedAt.Sub(msg.StartedAt).Seconds())
+		if msg.Waited > 0 {
+			m.admissionWait.Observe(msg.Waited.Seconds())
+		}
+	case *messages.AdmissionChanged:
+		m.admissionLimit.Set(float64(msg.Limit))
+		m.admissionRunning.Set(float64(msg.Running))
+		m.admissionWaiting.Set(float64(msg.Waiting))
+	case *messages.CameraStateChanged:
+		m.breakerOpen.WithLabelValues(msg.Camera).Set(map[bool]float64{true: 1, false: 0}[msg.Failing])
+		probe := 0.0
+		if msg.Failing {
+			probe = float64(msg.NextProbe.Unix())
+		}
+		m.nextProbe.WithLabelValues(msg.Camera).Set(probe)
+		m.cameraBusy.WithLabelValues(msg.Camera).Set(map[bool]float64{true: 1, false: 0}[msg.Busy])
 	case *messages.ProcessExited:
 		m.processStops.WithLabelValues(string(msg.StopReason)).Inc()
 	case *messages.ProcessReaped:

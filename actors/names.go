@@ -10,16 +10,17 @@ import (
 // The tree's well-known names: every actor path is spelled here and
 // nowhere else.
 const (
-	RootName     = "root"
-	PatrolName   = "patrol"
-	RecorderName = "recorder"
-	ReaperName   = "reaper"
-	AlertsName   = "alerts"
-	MetricsName  = "metrics"
-	GatewayName  = "gateway"
-	DetectorName = "detector"
-	PlaybackName = "playback"
-	HubName      = "hub"
+	RootName      = "root"
+	PatrolName    = "patrol"
+	RecorderName  = "recorder"
+	ReaperName    = "reaper"
+	AdmissionName = "admission"
+	AlertsName    = "alerts"
+	MetricsName   = "metrics"
+	GatewayName   = "gateway"
+	DetectorName  = "detector"
+	PlaybackName  = "playback"
+	HubName       = "hub"
 
 	leaseName = "lease/go2rtc" // a camera's one live view
 )
@@ -54,14 +55,14 @@ func kindOf(path string) string {
 // peers are the pids actors talk to across the tree. A restarted actor
 // keeps its pid, so these hold for the tree's whole life.
 type peers struct {
-	system                                                           *actor.ActorSystem
-	root, patrol, recorder, reaper, gateway, detector, playback, hub *actor.PID
+	system                                                                      *actor.ActorSystem
+	root, patrol, recorder, reaper, admission, gateway, detector, playback, hub *actor.PID
 }
 
 func newPeers(system *actor.ActorSystem) *peers {
 	pid := func(name string) *actor.PID { return system.NewLocalPID(RootName + "/" + name) }
 	return &peers{system: system, root: system.NewLocalPID(RootName), patrol: pid(PatrolName),
-		recorder: pid(RecorderName), reaper: pid(ReaperName), gateway: pid(GatewayName),
+		recorder: pid(RecorderName), reaper: pid(ReaperName), admission: pid(AdmissionName), gateway: pid(GatewayName),
 		detector: pid(DetectorName), playback: pid(PlaybackName), hub: pid(HubName)}
 }
 

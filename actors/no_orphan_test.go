@@ -25,6 +25,7 @@ func TestNoOrphanAfterTimeout(t *testing.T) {
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": hung}, nil)
 	cfg.Subnets[0].Interval = testDuration(1500 * time.Millisecond)
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Second)
+	cfg.Alerts.CameraFailingAfter = 100 // no breaker opens: every cycle's capture times out and is killed
 	h := startTree(t, cams, cfg)
 
 	// Sample /proc and the cameras' own counts while four cycles run.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -31,11 +32,12 @@ type Policy struct {
 	// it), or a quarter of the interval when that is shorter.
 	MinCaptureWindow time.Duration
 
-	Lease    LeasePolicy
-	Gateway  GatewayPolicy
-	Reaper   ReaperPolicy
-	Recorder RecorderPolicy
-	Hub      HubPolicy
+	Admission AdmissionPolicy
+	Lease     LeasePolicy
+	Gateway   GatewayPolicy
+	Reaper    ReaperPolicy
+	Recorder  RecorderPolicy
+	Hub       HubPolicy
 	// AlertRefresh bounds how often a still-firing alert re-announces its
 	// last_seen.
 	AlertRefresh time.Duration
@@ -48,6 +50,33 @@ type Policy struct {
 type RestartPolicy struct {
 	Window  time.Duration // failures older than this are forgotten
 	Initial time.Duration // the delay per failure within the window
+}
+
+// AdmissionPolicy is how the machine-wide admission adapts its limit
+// (admission.go): additive increase, multiplicative decrease, on the wall
+// time of captures against the uncontended one.
+type AdmissionPolicy struct {
+	Tick         time.Duration // how often the limit is reconsidered
+	MinSamples   int           // good captures a tick needs to judge by
+	Tolerance    float64       // slower than this × the uncontended time: cut the limit
+	Near         float64       // up to this × the uncontended time: room to grow
+	CPUSaturated float64       // this share of CPU busy: saturated
+	Decrease     float64       // the limit's cut, as a factor
+	BaselineRise float64       // how fast a stale uncontended time is forgotten, per tick
+	Min          int           // the limit never falls below this
+	Max          int           // nor rises above this; 0: four per CPU
+	Leak         time.Duration // a grant held this long past any capture's end is taken back
+	// BusyHold is how long a camera that answered 453 (its connections
+	// taken by other clients) counts one slot less; 0: its subnet's
+	// interval.
+	BusyHold time.Duration
+}
+
+func (p AdmissionPolicy) maxOf() int {
+	if p.Max > 0 {
+		return p.Max
+	}
+	return 4 * runtime.NumCPU()
 }
 
 // LeasePolicy times a live view's end.
@@ -109,6 +138,10 @@ func DefaultPolicy() *Policy {
 		StartupSweep:     15 * time.Second,
 		DescribeTimeout:  2 * time.Second,
 		MinCaptureWindow: 500 * time.Millisecond,
+		Admission: AdmissionPolicy{
+			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Near: 1.2, CPUSaturated: 0.97,
+			Decrease: 0.75, BaselineRise: 1.02, Min: 1, Leak: 30 * time.Second,
+		},
 		Lease: LeasePolicy{
 			DrainPoll:      250 * time.Millisecond,
 			DrainSettle:    200 * time.Millisecond,

@@ -67,7 +67,7 @@ func recorded(evt any) bool {
 		*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered,
 		*messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed,
-		*messages.ProcessReaped, *messages.AlertChanged, *messages.ActorRestarted:
+		*messages.ProcessReaped, *messages.AlertChanged, *messages.ActorRestarted, *messages.CameraStateChanged:
 		return true
 	}
 	return false

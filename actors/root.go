@@ -38,6 +38,7 @@ type service struct {
 var services = []service{
 	{name: RecorderName, props: recorderProps, wants: recorded, runs: func(e *Env) bool { return e.Store != nil }},
 	{name: ReaperName, props: reaperProps, wants: reaperWants},
+	{name: AdmissionName, props: admissionProps},
 	{name: AlertsName, props: alertsProps, wants: alertsWant},
 	{name: MetricsName, props: metricsProps, wants: metricsWant},
 	{name: GatewayName, props: gatewayProps, wants: gatewayWants, runs: func(e *Env) bool { return e.Config.Go2RTC.Enabled() }},

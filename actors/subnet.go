@@ -2,6 +2,8 @@ package actors
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"camvisor/actors/config"
@@ -33,16 +35,22 @@ type subnetActor struct {
 	cur     *cycle
 	timer   *time.Timer // the next cycle's start, or the current deadline
 	last    time.Duration
+
+	asked     map[string]time.Time       // when each camera was last asked: it is due an interval later
+	skipped   []string                   // cameras the last cycle did not reach: asked first in the next
+	durations map[string][]time.Duration // each camera's recent capture durations
+	tooShort  bool                       // interval_too_short is firing
 }
 
 // cycle is the state of the running cycle.
 type cycle struct {
-	number   int64
-	started  time.Time
-	deadline time.Time
-	pending  []string // not asked yet, in config order
-	waiting  map[string]bool
-	outcomes map[string]messages.CameraOutcome
+	number    int64
+	started   time.Time
+	deadline  time.Time
+	pending   []string // not asked yet, in config order
+	waiting   map[string]bool
+	outcomes  map[string]messages.CameraOutcome
+	durations map[string]time.Duration // how long each answered capture took
 	// preparing: the gateway has not answered PrepareCycle yet; nothing
 	// is asked until it does or prepareDue.
 	preparing bool
@@ -63,7 +71,7 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 	var number int64
 	return actor.PropsFromProducer(lived(func() *subnetActor {
 		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number,
-			via: env.Config.PatrolVia(sub)}
+			via: env.Config.PatrolVia(sub), asked: map[string]time.Time{}, durations: map[string][]time.Duration{}}
 	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
@@ -96,7 +104,7 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 
 func (a *subnetActor) onStarted(ctx actor.Context) {
 	for _, cam := range a.sub.Cameras {
-		pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Camera: cam}, a.cause), cameraName(cam.ID))
+		pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Interval: a.sub.Interval.Duration, Camera: cam}, a.cause), cameraName(cam.ID))
 		if err != nil {
 			a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
 			continue
@@ -116,8 +124,12 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 		number: *a.number, started: now, deadline: now.Add(a.sub.Interval.Duration),
 		waiting: map[string]bool{}, outcomes: map[string]messages.CameraOutcome{},
 	}
+	// The cameras the last cycle did not reach go first: none starves.
+	c.pending = append(c.pending, a.skipped...)
 	for _, cam := range a.sub.Cameras {
-		c.pending = append(c.pending, cam.ID)
+		if !slices.Contains(a.skipped, cam.ID) {
+			c.pending = append(c.pending, cam.ID)
+		}
 	}
 	a.cur = c
 	ctx.ActorSystem().EventStream.Publish(&messages.CycleStarted{Subnet: a.sub.Name, Number: c.number, StartedAt: now, Deadline: c.deadline})
@@ -180,10 +192,12 @@ func (a *subnetActor) ask(ctx actor.Context) {
 	c := a.cur
 	for !c.preparing && len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
 		left := time.Until(c.deadline)
-		if left < min(a.env.Policy.MinCaptureWindow, a.sub.Interval.Duration/4) {
+		id := c.pending[0]
+		// A capture that could not end before the cycle does would only
+		// start a process to kill it: the camera goes first next cycle.
+		if left < max(min(a.env.Policy.MinCaptureWindow, a.sub.Interval.Duration/4), a.median(id)) {
 			return
 		}
-		id := c.pending[0]
 		c.pending = c.pending[1:]
 		pid := a.cameras[id]
 		if pid == nil {
@@ -191,9 +205,18 @@ func (a *subnetActor) ask(ctx actor.Context) {
 			continue
 		}
 		c.waiting[id] = true
+		due, ok := a.asked[id]
+		if ok {
+			due = due.Add(a.sub.Interval.Duration)
+		} else {
+			due = c.started
+		}
+		a.asked[id] = time.Now()
+		// The capture may take until the cycle's end; its process gets
+		// capture_timeout from the moment the admission lets it start.
 		ctx.Request(pid, &messages.Capture{
 			Camera: id, Cycle: c.number, Reason: "patrol", Source: c.sources[id], Fallback: a.via != config.ViaGo2RTC,
-			Deadline: time.Now().Add(min(left, a.env.Config.FFmpeg.CaptureTimeout.Duration)),
+			Deadline: c.deadline, Due: due,
 		})
 	}
 }
@@ -205,6 +228,11 @@ func (a *subnetActor) onCaptureDone(ctx actor.Context, msg *messages.CaptureDone
 	}
 	delete(c.waiting, msg.Camera)
 	c.outcomes[msg.Camera] = messages.CameraOutcome{Camera: msg.Camera, Outcome: msg.Outcome, Error: msg.Error}
+	if msg.Outcome == messages.OutcomeOK {
+		// How long a good capture of this camera takes, admission wait aside.
+		d := append(a.durations[msg.Camera], msg.EndedAt.Sub(msg.StartedAt)-msg.Waited)
+		a.durations[msg.Camera] = d[max(0, len(d)-recentDurations):]
+	}
 	a.ask(ctx)
 	a.endIfDone(ctx)
 }
@@ -248,11 +276,21 @@ func (a *subnetActor) end(ctx actor.Context) {
 		ended.Outcomes = append(ended.Outcomes, o)
 	}
 	a.last = now.Sub(c.started)
-	ended.OK, ended.Skipped = counts[messages.OutcomeOK], counts[messages.OutcomeSkipped]
+	ended.OK, ended.Skipped, ended.Backoff = counts[messages.OutcomeOK], counts[messages.OutcomeSkipped], counts[messages.OutcomeBackoff]
 	ended.TimedOut = counts[messages.OutcomeTimeout] + ended.Skipped
-	ended.Failed = len(ended.Outcomes) - ended.OK - ended.TimedOut
+	ended.Failed = len(ended.Outcomes) - ended.OK - ended.TimedOut - ended.Backoff
 	ended.Overran = a.last >= a.sub.Interval.Duration || ended.Skipped > 0
+	if ended.Overran {
+		ended.Why = overrunWhy(ended)
+	}
+	a.skipped = a.skipped[:0]
+	for _, o := range ended.Outcomes {
+		if o.Outcome == messages.OutcomeSkipped {
+			a.skipped = append(a.skipped, o.Camera)
+		}
+	}
 	ctx.ActorSystem().EventStream.Publish(ended)
+	a.checkInterval(ctx, ended)
 
 	log := a.env.Log.Info
 	if ended.Overran {
@@ -268,6 +306,67 @@ func (a *subnetActor) end(ctx actor.Context) {
 		return
 	}
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(next), &cycleDue{})
+}
+
+// overrunWhy says why a cycle did not reach every camera in its interval:
+// the machine-wide admission held captures back, dead cameras took their
+// whole deadline, or the cameras are too slow for the interval.
+func overrunWhy(e *messages.CycleEnded) string {
+	var admission, notReached, timedOut int
+	for _, o := range e.Outcomes {
+		switch {
+		case o.Outcome == messages.OutcomeSkipped && strings.Contains(o.Error, "admission"):
+			admission++
+		case o.Outcome == messages.OutcomeSkipped:
+			notReached++
+		case o.Outcome == messages.OutcomeTimeout:
+			timedOut++
+		}
+	}
+	var why []string
+	if admission > 0 {
+		why = append(why, fmt.Sprintf("admission: %d waited for the machine", admission))
+	}
+	if timedOut > 0 {
+		why = append(why, fmt.Sprintf("dead cameras: %d timed out", timedOut))
+	}
+	if notReached > 0 || len(why) == 0 {
+		why = append(why, fmt.Sprintf("slow cameras: %d not reached in %s", notReached, e.Interval))
+	}
+	return strings.Join(why, "; ")
+}
+
+// median is a camera's median good capture time lately (0 before one).
+func (a *subnetActor) median(camera string) time.Duration {
+	d := a.durations[camera]
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// checkInterval raises interval_too_short when the subnet's cameras, at
+// their recent pace and the subnet's concurrency, cannot fit its interval
+// (a camera whose breaker is open costs nothing and is not counted).
+func (a *subnetActor) checkInterval(ctx actor.Context, e *messages.CycleEnded) {
+	var need time.Duration
+	counted := 0
+	for _, o := range e.Outcomes {
+		if m := a.median(o.Camera); m > 0 && o.Outcome != messages.OutcomeBackoff {
+			need += m
+			counted++
+		}
+	}
+	need /= time.Duration(a.sub.Concurrency)
+	tooShort := need > a.sub.Interval.Duration
+	if tooShort == a.tooShort {
+		return
+	}
+	a.tooShort = tooShort
+	ctx.ActorSystem().EventStream.Publish(&messages.IntervalChecked{Subnet: a.sub.Name, TooShort: tooShort, Needed: need,
+		Interval: a.sub.Interval.Duration, Concurrency: a.sub.Concurrency, Cameras: counted, At: time.Now()})
 }
 
 // summary names the first failure of a cycle for its log line.

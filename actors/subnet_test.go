@@ -2,7 +2,9 @@ package actors
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,8 +75,10 @@ func testCycleEndedAlwaysSent(t *testing.T, patrol func(*config.Config)) {
 	cfg.Subnets[0].Interval = testDuration(2 * time.Second)
 	cfg.Subnets[0].Concurrency = 2
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute)
+	cfg.Alerts.CameraFailingAfter = 100 // no breaker opens: every cycle asks every camera
 	patrol(cfg)
-	h := startTree(t, cams, cfg)
+	// Room for every capture at once: only the cycle deadline holds them back.
+	h := startTreeWith(t, cams, cfg, func(env *Env) { env.Policy = DefaultPolicy(); env.Policy.Admission.Min = 8 })
 
 	for n := int64(1); n <= 2; n++ {
 		e := waitFor(h, 10*time.Second, "cycle ended", func(e *messages.CycleEnded) bool { return e.Number == n })
@@ -143,4 +147,59 @@ func TestFailedCaptureRetriedThenCameraFailing(t *testing.T) {
 		t.Fatalf("healed camera: %s %s", ok.Outcome, ok.Error)
 	}
 	waitFor(h, 5*time.Second, "camera recovered", func(e *messages.CameraStateChanged) bool { return e.Camera == "down" && !e.Failing })
+}
+
+// TestSkippedCamerasGoFirst: a cycle that cannot reach every camera in its
+// interval ends with the rest skipped, says why, and asks those first in
+// the next cycle: no camera starves. The subnet raises interval_too_short
+// with the numbers.
+func TestSkippedCamerasGoFirst(t *testing.T) {
+	// Each RTSP answer takes 60 ms: a capture takes about half a second;
+	// four cameras one at a time cannot fit a 1.5 s interval.
+	var list []camsim.Camera
+	for _, n := range []string{"a", "b", "c", "d"} {
+		list = append(list, camsim.Camera{Name: n, Mode: camsim.ModeStatic, Slow: camsim.Duration(60 * time.Millisecond)})
+	}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
+	cfg.Subnets[0].Interval = testDuration(1500 * time.Millisecond)
+	cfg.Subnets[0].Concurrency = 1
+	h := startTree(t, cams, cfg)
+
+	for n := int64(1); n <= 4; n++ {
+		e := waitFor(h, 30*time.Second, fmt.Sprintf("cycle %d", n), func(e *messages.CycleEnded) bool { return e.Number == n })
+		if n == 1 && (e.Skipped == 0 || !e.Overran || !strings.Contains(e.Why, "slow cameras")) {
+			t.Fatalf("cycle 1 reached every camera or did not say why it overran: %+v", e)
+		}
+		if n == 1 {
+			continue
+		}
+		prev := waitFor(h, time.Second, "the cycle before", func(p *messages.CycleEnded) bool { return p.Number == n-1 })
+		var skipped []string
+		for _, o := range prev.Outcomes {
+			if o.Outcome == messages.OutcomeSkipped {
+				skipped = append(skipped, o.Camera)
+			}
+		}
+		first := waitFor(h, time.Second, "the cycle's first capture", func(d *messages.CaptureDone) bool { return d.Cycle == n })
+		for _, d := range all(h, func(d *messages.CaptureDone) bool { return d.Cycle == n }) {
+			if d.StartedAt.Before(first.StartedAt) {
+				first = d
+			}
+		}
+		if len(skipped) > 0 && !slices.Contains(skipped, first.Camera) {
+			t.Errorf("cycle %d began with %s although cycle %d skipped %v", n, first.Camera, n-1, skipped)
+		}
+	}
+	for _, c := range list {
+		if len(all(h, func(d *messages.CaptureDone) bool { return d.Camera == c.Name && d.Outcome == messages.OutcomeOK })) == 0 {
+			t.Errorf("camera %s starved: never captured in four cycles", c.Name)
+		}
+	}
+	alert := waitFor(h, 5*time.Second, "interval_too_short fires", func(e *messages.AlertChanged) bool {
+		return e.Rule == "interval_too_short" && e.State == messages.AlertFiring
+	})
+	if alert.Subject != "lab" || !strings.Contains(alert.Detail, "interval is 1.5s") {
+		t.Errorf("alert %+v", alert)
+	}
 }

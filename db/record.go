@@ -155,10 +155,10 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			reason = "operator"
 		}
 		_, err = tx.Exec(`INSERT INTO captures (run_id, camera, subnet, cycle, reason, started_at, ended_at, duration_ms,
-				outcome, via, bytes, attempts, os_pid, error, capture_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				outcome, via, bytes, attempts, os_pid, error, capture_key, waited_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			run, m.Camera, m.Subnet, cycle, reason, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error, nullString(m.Key))
+			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error, nullString(m.Key), m.Waited.Milliseconds())
 	case *messages.EventOpened:
 		_, err = tx.Exec(`INSERT INTO events (id, run_id, camera, subnet, at, last_seen, label, score, x_min, y_min, x_max, y_max,
 				detector, capture_key, snapshot, snapshot_width, snapshot_height)
@@ -177,11 +177,18 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			"error: "+m.Error, run, m.CaptureKey)
 	case *messages.CycleEnded:
 		_, err = tx.Exec(`INSERT INTO cycles (run_id, subnet, number, started_at, ended_at, duration_ms, interval_ms,
-				cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped, overran)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped, overran, cameras_backoff, overrun_reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, subnet, number) DO NOTHING`,
 			run, m.Subnet, m.Number, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			m.Interval.Milliseconds(), m.OK, m.Failed, m.TimedOut, m.Skipped, m.Overran)
+			m.Interval.Milliseconds(), m.OK, m.Failed, m.TimedOut, m.Skipped, m.Overran, m.Backoff, nullString(m.Why))
+	case *messages.CameraStateChanged:
+		breaker := "closed"
+		if m.Failing {
+			breaker = "open"
+		}
+		_, err = tx.Exec(`UPDATE cameras SET breaker = ?, next_probe_at = ?, busy = ?, state_at = ? WHERE run_id = ? AND id = ?`,
+			breaker, T(m.NextProbe), m.Busy, T(m.At), run, m.Camera)
 	case *messages.ProcessCensus:
 		for _, c := range m.Cameras {
 			if _, err = tx.Exec(`INSERT INTO process_samples (run_id, at, camera, processes, slots_held, max_connections, slots_external)

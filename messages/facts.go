@@ -19,10 +19,11 @@ type CaptureDone struct {
 	Outcome   Outcome
 	JPEG      []byte `json:"-"`
 	Bytes     int
-	Error     string // redacted; empty when Outcome is ok
-	Via       string // "ffmpeg" or "go2rtc"
-	OSPID     int    // the last process that served it, 0 if none
-	Attempts  int    // processes started for it
+	Error     string        // redacted; empty when Outcome is ok
+	Via       string        // "ffmpeg" or "go2rtc"
+	OSPID     int           // the last process that served it, 0 if none
+	Attempts  int           // processes started for it
+	Waited    time.Duration // for machine-wide admission before its process could start
 	StartedAt time.Time
 	EndedAt   time.Time
 }
@@ -32,8 +33,12 @@ type CaptureDone struct {
 type CameraStateChanged struct {
 	Camera              string
 	Subnet              string
-	Failing             bool
+	Failing             bool // its breaker is open: skipped by the patrol but for probes
 	ConsecutiveFailures int
+	NextProbe           time.Time     // while failing
+	Backoff             time.Duration // while failing
+	Busy                bool          // busy for alerts.camera_busy_after cycles in a row
+	BusyCycles          int
 	SlotsHeld           int
 	MaxConnections      int
 	QueueLength         int
@@ -76,8 +81,12 @@ type CycleEnded struct {
 	// deadline passed for them too); Failed is every other failure.
 	OK, Failed, TimedOut, Skipped int
 	// Overran is true when the cycle did not get every camera answered
-	// within its interval.
+	// within its interval; Why says why (admission, dead cameras, slow
+	// cameras).
 	Overran bool
+	Why     string
+	// Backoff counts the cameras skipped because their breaker is open.
+	Backoff int
 }
 
 // CameraOutcome is one camera's result within a cycle.
@@ -337,4 +346,26 @@ type AlertChanged struct {
 	LastSeen   time.Time
 	ResolvedAt time.Time
 	Detail     string
+}
+
+// AdmissionChanged is the fact that the machine-wide admission's limit,
+// or the number of captures running or waiting under it, changed.
+type AdmissionChanged struct {
+	Limit   int
+	Running int
+	Waiting int
+	At      time.Time
+}
+
+// IntervalChecked is the fact that a subnet's cameras stopped (TooShort)
+// or started again to fit its interval at its concurrency, by their
+// recent capture durations: interval_too_short fires and resolves on it.
+type IntervalChecked struct {
+	Subnet      string
+	TooShort    bool
+	Needed      time.Duration // the cameras' median capture durations, summed, over the concurrency
+	Interval    time.Duration
+	Concurrency int
+	Cameras     int // counted (those whose breaker is open are not)
+	At          time.Time
 }

@@ -61,6 +61,8 @@ type FrameFetched struct {
 	// Unreachable: go2rtc did not answer (or is known to be down), as
 	// opposed to answering without a frame.
 	Unreachable bool
+	// TimedOut: no frame came before the capture's deadline.
+	TimedOut bool
 }
 
 // CountViewers asks the gateway how many consumers go2rtc shows for a
@@ -115,4 +117,34 @@ type ExternalUse struct {
 // are not camvisor's: they count against its budget until the next.
 type ConnectionsSeen struct {
 	External ExternalUse
+}
+
+// RequestAdmission asks the admission actor for the right to start one
+// capture process (invariant 7). It answers AdmissionGranted when the
+// process may start: an operator's request first, then the patrol's, the
+// most overdue first.
+type RequestAdmission struct {
+	Ref      int64 // the asker's reference, echoed
+	Camera   string
+	Operator bool      // an operator's capture
+	Due      time.Time // when the camera's patrol capture was due
+}
+
+// AdmissionGranted answers RequestAdmission.
+type AdmissionGranted struct {
+	Ref    int64
+	Waited time.Duration
+}
+
+// WithdrawAdmission takes back a request not granted yet, or gives back a
+// grant whose process never started.
+type WithdrawAdmission struct {
+	Ref int64
+}
+
+// ReleaseAdmission gives a grant back: its process ended (and was reaped).
+type ReleaseAdmission struct {
+	Ref int64
+	Ran time.Duration // the process's wall time
+	OK  bool          // it gave a frame: its time tells how busy the machine is
 }

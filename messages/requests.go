@@ -9,10 +9,15 @@ import "time"
 // Capture asks a camera actor for one frame. The camera answers the sender
 // with CaptureDone.
 type Capture struct {
-	Camera   string
-	Cycle    int64     // the subnet cycle, 0 when an operator asked
-	Deadline time.Time // the process is killed at this time
-	Reason   string    // "patrol" or "operator"
+	Camera string
+	Cycle  int64 // the subnet cycle, 0 when an operator asked
+	// Deadline is when the capture must be answered (the cycle's end);
+	// its process is killed by then, or capture_timeout after it started.
+	Deadline time.Time
+	Reason   string // "patrol" or "operator"
+	// Due is when this camera's patrol capture was due: the machine-wide
+	// admission lets the most overdue through first.
+	Due time.Time
 	// Source is the cycle's go2rtc source for this camera (a stream
 	// name), when the subnet is patrolled through go2rtc.
 	Source string
@@ -61,8 +66,14 @@ type CameraStatus struct {
 	SlotsLease          int // slots held by a live view
 	SlotsExternal       int // connections go2rtc holds for streams not camvisor's
 	QueueLength         int
-	Failing             bool
+	Failing             bool // its breaker is open
 	ConsecutiveFailures int
+	Breaker             string        // closed or open
+	NextProbe           time.Time     // while open: when the patrol tries it next
+	Backoff             time.Duration // while open: the wait between probes now
+	Busy                bool          // answered busy for alerts.camera_busy_after cycles in a row
+	CaptureP50          time.Duration // of its recent captures
+	CaptureP95          time.Duration
 	Last                *CaptureDone // the last capture answered (without its JPEG), nil before the first
 }
 
@@ -184,4 +195,16 @@ type Sweep struct{}
 // process killed and recorded), then the services, then itself.
 type Shutdown struct {
 	Reason string
+}
+
+// GetAdmission asks the admission actor for its state; it answers
+// AdmissionStatus.
+type GetAdmission struct{}
+
+// AdmissionStatus is the machine-wide admission's state.
+type AdmissionStatus struct {
+	Limit       int           // capture processes that may run at once now
+	Running     int           // granted and not given back
+	Waiting     int           // captures waiting for a grant
+	Uncontended time.Duration // a capture's wall time on an idle machine, as seen lately
 }

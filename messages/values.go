@@ -20,6 +20,8 @@ const (
 	OutcomeStopped    Outcome = "stopped"     // the camera actor stopped or restarted mid-capture
 	OutcomeSkipped    Outcome = "skipped"     // the cycle deadline came before the capture could start
 	OutcomePreempted  Outcome = "preempted"   // a live view took this attempt's slot; the capture was retried through it
+	OutcomeBackoff    Outcome = "backoff"     // the camera's breaker is open (it failed too often): skipped until its next probe
+	OutcomeBusy       Outcome = "camera_busy" // the camera answered 453 (or refused): other clients hold its connections
 )
 
 // Sentinel errors callers branch on.

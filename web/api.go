@@ -54,10 +54,16 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		state = "stopped"
 	default:
 	}
+	admission := map[string]any{"limit": nil, "running": nil, "waiting": nil, "uncontended_ms": nil}
+	ctx, cancel := askCtx(r, 2*time.Second)
+	if a, err := s.opts.Tree.Admission(ctx); err == nil {
+		admission = map[string]any{"limit": a.Limit, "running": a.Running, "waiting": a.Waiting, "uncontended_ms": a.Uncontended.Milliseconds()}
+	}
+	cancel()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state": state, "version": s.opts.Version, "run": s.opts.RunID, "started_at": s.opts.StartedAt.UTC(), "now": time.Now().UTC(),
 		"uptime_s": int(time.Since(s.opts.StartedAt).Seconds()), "ffmpeg_processes": s.opts.Tree.LiveProcesses(), "budget": budget,
-		"alerts_firing": s.firingAlerts(), "go2rtc": g2, "detector": map[string]any{"kind": cfg.Detector.Kind},
+		"alerts_firing": s.firingAlerts(), "go2rtc": g2, "detector": map[string]any{"kind": cfg.Detector.Kind}, "admission": admission,
 	})
 }
 
@@ -75,11 +81,17 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 	for i, c := range cams {
 		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": redact.URL(c.URL), "max_connections": c.MaxConnections,
 			"slots_ffmpeg": 0, "slots_go2rtc": 0, "slots_lease": 0, "slots_external": 0, "queue_length": 0, "failing": false, "consecutive_failures": 0,
-			"last_capture": nil, "live": nil, "state": "no answer", "frame_at": nil}
+			"last_capture": nil, "live": nil, "state": "no answer", "busy": false, "breaker": nil, "capture_p50_ms": nil, "capture_p95_ms": nil, "frame_at": nil}
 		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
 			v["state"], v["slots_ffmpeg"], v["slots_go2rtc"], v["slots_lease"], v["slots_external"] = st.State, st.SlotsFFmpeg, st.SlotsGo2RTC, st.SlotsLease, st.SlotsExternal
 			v["queue_length"] = st.QueueLength
-			v["failing"], v["consecutive_failures"] = st.Failing, st.ConsecutiveFailures
+			v["failing"], v["consecutive_failures"], v["busy"] = st.Failing, st.ConsecutiveFailures, st.Busy
+			v["capture_p50_ms"], v["capture_p95_ms"] = st.CaptureP50.Milliseconds(), st.CaptureP95.Milliseconds()
+			breaker := map[string]any{"state": st.Breaker, "next_probe_at": nil, "backoff_s": nil}
+			if st.Breaker == "open" {
+				breaker["next_probe_at"], breaker["backoff_s"] = st.NextProbe.UTC(), st.Backoff.Seconds()
+			}
+			v["breaker"] = breaker
 			if d := st.Last; d != nil {
 				v["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
 					"via": d.Via, "error": d.Error, "os_pid": d.OSPID}

@@ -528,11 +528,11 @@ func TestBrowserFailingCameraAlert(t *testing.T) {
 		const li = document.querySelector('#alert-list li[data-rule=camera_failing][data-subject=down]');
 		return n >= 1 && li && !document.getElementById("alerts").hidden; })()`)
 	b.waitJS(5*time.Second, "the card marked failing, with the error",
-		`document.querySelector('[data-camera="down"]').dataset.failing === "true" && document.querySelector('[data-camera="down"] [data-role=error]').textContent !== ""`)
+		`document.querySelector('#camera-list [data-camera="down"]').dataset.failing === "true" && document.querySelector('[data-camera="down"] [data-role=error]').textContent !== ""`)
 	if n := st.dbInt(`SELECT COUNT(*) FROM alerts WHERE rule = 'camera_failing' AND subject = 'down' AND state = 'firing'`); n != 1 {
 		t.Errorf("%d firing camera_failing alerts for down in the record", n)
 	}
-	if eval[string](b, `document.querySelector('[data-camera="fine"]').dataset.failing`) != "false" {
+	if eval[string](b, `document.querySelector('#camera-list [data-camera="fine"]').dataset.failing`) != "false" {
 		t.Error("the good camera is marked failing")
 	}
 	b.noSecret()
@@ -544,7 +544,7 @@ func TestBrowserFailingCameraAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitJS(20*time.Second, "the alert resolved on the page", `document.getElementById("alerts").hidden &&
-		document.getElementById("hdr-alerts").dataset.count === "0" && document.querySelector('[data-camera="down"]').dataset.failing === "false"`)
+		document.getElementById("hdr-alerts").dataset.count === "0" && document.querySelector('#camera-list [data-camera="down"]').dataset.failing === "false"`)
 
 	// The live record as pictures (GET /api/report.html), with the page's
 	// session: the alert's span, down's failures, every chart drawn.
@@ -644,7 +644,7 @@ func TestBrowserCardsAgreeWithThemselves(t *testing.T) {
 		}
 	}
 
-	hung := `document.querySelector('[data-camera="hung"]')`
+	hung := `document.querySelector('#camera-list [data-camera="hung"]')`
 	b.waitJS(20*time.Second, "hung's first timeout on its card", hung+`.querySelector("[data-role=last-capture]").dataset.outcome === "timeout"`)
 	if state := eval[string](b, hung+`.querySelector("[data-role=status]").dataset.state`); state == "ok" {
 		t.Errorf("a card whose last capture timed out has the badge state %q (%q)", state, b.text(cam("hung", "[data-role=status]")))
@@ -664,7 +664,7 @@ func TestBrowserCardsAgreeWithThemselves(t *testing.T) {
 
 	// Capture now: the card's last capture keeps saying how it came, and
 	// the result goes by itself.
-	good := `document.querySelector('[data-camera="good"]')`
+	good := `document.querySelector('#camera-list [data-camera="good"]')`
 	b.waitJS(15*time.Second, "good's frame", good+`.querySelector("[data-role=snapshot]").naturalWidth > 0`)
 	before := b.text(cam("good", "[data-role=last-capture-at]"))
 	b.click(cam("good", "[data-action=capture]"))
@@ -735,14 +735,14 @@ func TestBrowserBusyNight(t *testing.T) {
 	b.signIn("/")
 
 	b.waitJS(30*time.Second, "two cameras playing and shed failing", `document.querySelectorAll("#live-list .live-item").length === 2 &&
-		document.querySelector('[data-camera="shed"]').dataset.failing === "true"`)
+		document.querySelector('#camera-list [data-camera="shed"]').dataset.failing === "true"`)
 	if first := eval[string](b, `document.querySelector("#camera-list .card").dataset.camera`); first != "shed" {
 		t.Errorf("sorted by state, the first card is %q, want the failing shed", first)
 	}
 	// The failing camera's card, its outcomes strip and its buttons are in
 	// sight below the live views.
 	b.waitJS(5*time.Second, "shed's card in sight", `(() => {
-		const c = document.querySelector('[data-camera="shed"]');
+		const c = document.querySelector('#camera-list [data-camera="shed"]');
 		const strip = c.querySelector("[data-role=outcomes]").getBoundingClientRect();
 		return c.getBoundingClientRect().top >= 0 && strip.bottom <= window.innerHeight; })()`)
 	// The strip comes with the camera's next pushed message (they are

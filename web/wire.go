@@ -31,6 +31,8 @@ type cameraMessage struct {
 	Queue               int    `json:"queue"`
 	Failing             bool   `json:"failing"`
 	ConsecutiveFailures int    `json:"consecutive_failures"`
+	NextProbeAt         string `json:"next_probe_at,omitempty"`
+	Busy                bool   `json:"busy"`
 	LastOutcome         string `json:"last_outcome,omitempty"`
 	LastVia             string `json:"last_via,omitempty"`
 	LastCaptureAt       string `json:"last_capture_at,omitempty"`
@@ -69,6 +71,10 @@ func (wire) Encode(v any) ([]byte, bool) {
 		for i, r := range m.Recent {
 			c.Recent[i] = tick{Outcome: string(r.Outcome), At: wireTime(r.At), DurationMS: r.Duration.Milliseconds(), Via: r.Via}
 		}
+		c.Busy = m.Busy
+		if m.Failing && !m.NextProbe.IsZero() {
+			c.NextProbeAt = m.NextProbe.UTC().Format(time.RFC3339)
+		}
 		out = c
 	case *messages.EventOpened:
 		out = map[string]any{"type": "event", "id": m.ID, "camera": m.Camera, "subnet": m.Subnet, "at": m.At.UTC(),
@@ -90,6 +96,8 @@ func (wire) Encode(v any) ([]byte, bool) {
 	case *messages.AlertChanged:
 		out = map[string]any{"type": "alert", "rule": m.Rule, "subject": m.Subject, "state": m.State,
 			"first_seen": m.FirstSeen.UTC(), "last_seen": m.LastSeen.UTC(), "detail": m.Detail}
+	case *messages.AdmissionChanged:
+		out = map[string]any{"type": "admission", "limit": m.Limit, "running": m.Running, "waiting": m.Waiting}
 	case actors.ClientPong:
 		out = map[string]string{"type": "pong"}
 	default:

@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"camvisor/actors/redact"
 
@@ -41,6 +42,16 @@ type Config struct {
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
 	Alerts Alerts `yaml:"alerts"`
+	// Patrol is how the patrol treats cameras that fail or are busy.
+	Patrol Patrol `yaml:"patrol"`
+}
+
+// Patrol configures what the patrol does with cameras that do not answer.
+type Patrol struct {
+	// MaxBackoff caps the wait between two probes of a camera whose
+	// breaker is open (after alerts.camera_failing_after failures in a
+	// row): the wait starts at the subnet's interval and doubles.
+	MaxBackoff Duration `yaml:"max_backoff"`
 }
 
 // Reaper configures the scan for processes no actor owns.
@@ -54,6 +65,9 @@ type Alerts struct {
 	// CameraFailingAfter is K: consecutive failed captures that fire
 	// camera_failing (and stop retries of that camera's captures).
 	CameraFailingAfter int `yaml:"camera_failing_after"`
+	// CameraBusyAfter is how many cycles in a row a camera must answer
+	// busy (its connections taken by other clients) to fire camera_busy.
+	CameraBusyAfter int `yaml:"camera_busy_after"`
 	// Webhook, when set, receives every alert change as a JSON POST.
 	Webhook Webhook `yaml:"webhook"`
 }
@@ -293,7 +307,7 @@ func (c *Config) Cameras() []SubnetCamera {
 	var out []SubnetCamera
 	for _, s := range c.Subnets {
 		for _, cam := range s.Cameras {
-			out = append(out, SubnetCamera{Subnet: s.Name, Camera: cam})
+			out = append(out, SubnetCamera{Subnet: s.Name, Interval: s.Interval.Duration, Camera: cam})
 		}
 	}
 	return out
@@ -301,7 +315,8 @@ func (c *Config) Cameras() []SubnetCamera {
 
 // SubnetCamera is a camera and the name of its subnet.
 type SubnetCamera struct {
-	Subnet string
+	Subnet   string
+	Interval time.Duration // the subnet's
 	Camera
 }
 

@@ -34,8 +34,10 @@ func Defaults() *Config {
 			MaxLive:  2,
 		},
 		Reaper: Reaper{Interval: D(30 * time.Second)},
+		Patrol: Patrol{MaxBackoff: D(10 * time.Minute)},
 		Alerts: Alerts{
 			CameraFailingAfter: 3,
+			CameraBusyAfter:    3,
 			Webhook:            Webhook{Timeout: D(5 * time.Second), MaxAttempts: 8},
 		},
 		Record: Record{

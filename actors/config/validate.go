@@ -82,6 +82,10 @@ func (c *Config) Validate() error {
 	}
 
 	add(c.Reaper.Interval.check("reaper.interval"))
+	if c.Alerts.CameraBusyAfter < 1 {
+		add(fmt.Errorf("alerts.camera_busy_after: must be at least 1, got %d", c.Alerts.CameraBusyAfter))
+	}
+	add(c.Patrol.MaxBackoff.check("patrol.max_backoff"))
 	if c.Alerts.CameraFailingAfter < 1 {
 		add(fmt.Errorf("alerts.camera_failing_after: must be at least 1, got %d", c.Alerts.CameraFailingAfter))
 	}

@@ -49,6 +49,11 @@ func New(base string, timeout time.Duration) *Client {
 // answering garbage. Other errors are go2rtc's own answers.
 var ErrUnreachable = errors.New("go2rtc unreachable")
 
+// ErrNoFrameInTime is a frame that did not come before the caller's
+// deadline: go2rtc waits for the camera's next keyframe, and a stalled
+// camera leaves the request hanging.
+var ErrNoFrameInTime = errors.New("no frame before the deadline")
+
 // ErrNotFound is go2rtc's 404 for an unknown stream.
 var ErrNotFound = errors.New("stream not found")
 
@@ -141,7 +146,7 @@ func (c *Client) Frame(ctx context.Context, name string) ([]byte, error) {
 	if err != nil && ctx.Err() != nil {
 		// go2rtc waits for the camera's next keyframe; a stalled camera
 		// leaves the request hanging. That is the camera's failure.
-		return nil, fmt.Errorf("frame %s: no frame before the deadline (the camera stalls)", name)
+		return nil, fmt.Errorf("frame %s: %w (the camera stalls)", name, ErrNoFrameInTime)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: frame %s: %v", ErrUnreachable, name, bare(err))

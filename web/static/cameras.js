@@ -104,6 +104,8 @@ export async function load() {
       error: last ? last.error : "",
       liveUntil: c.live ? parseTime(c.live.until) : null,
       frameAt: parseTime(c.frame_at),
+      busy: !!c.busy,
+      nextProbe: c.breaker && c.breaker.state === "open" ? parseTime(c.breaker.next_probe_at) : null,
     });
   }
   for (const id of [...cams.keys()]) {
@@ -130,6 +132,8 @@ export function onCamera(m) {
     queue: m.queue,
     failing: m.failing,
     failures: m.consecutive_failures,
+    busy: !!m.busy,
+    nextProbe: m.failing ? parseTime(m.next_probe_at) : null,
   };
   if (m.last_capture_at) {
     Object.assign(patch, {
@@ -175,6 +179,7 @@ function upsert(id, patch) {
 // waiting (no capture yet) or ok (the last capture brought a frame).
 function stateOf(v) {
   if (v.failing) return "failing";
+  if (v.busy) return "warn";
   if (!v.outcome) return "waiting";
   return v.outcome === "ok" ? "ok" : "warn";
 }
@@ -241,10 +246,12 @@ function render(c) {
   r.status.dataset.state = state;
   r.status.textContent =
     state === "failing" ? `failing${v.failures ? ` (${v.failures} in a row)` : ""}`
-    : state === "warn" ? `last capture ${v.outcome}`
+    : state === "warn" ? (v.busy ? "camera busy" : `last capture ${v.outcome}`)
     : state === "waiting" ? "no capture yet" : "ok";
   r.status.title =
-    state === "warn" ? "The last capture failed; the camera counts as failing after a few in a row." : "";
+    state === "failing" && v.nextProbe ? `The patrol backs off: next try at ${clock(v.nextProbe)}.`
+    : state === "warn" && v.busy ? "The camera answers busy (all its connections taken) cycle after cycle."
+    : state === "warn" ? "The last capture failed; the camera counts as failing after a few in a row." : "";
   c.el.dataset.failing = v.failing ? "true" : "false";
   c.el.dataset.state = state;
   c.el.title = v.url ? v.url : "";

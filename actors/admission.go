@@ -1,0 +1,263 @@
+package actors
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"time"
+
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// admissionActor is the home of invariant 7: no capture process starts
+// without its grant, machine-wide, so that the machine is never
+// oversubscribed. Two cores run about two snapshots at full speed; forty
+// ffmpeg processes fighting over them each take fifty times as long, cost
+// twice the CPU, and run into their deadlines with their work thrown away.
+//
+// Its limit adapts (AIMD on latency): it starts at the number of CPUs;
+// once a second it compares the median wall time of the captures that
+// ended in that second with the uncontended one (the lowest seen lately)
+// and the machine's CPU use. Slower than 1.5× the uncontended time, or the
+// CPU saturated while captures slow down, and the limit is cut by a
+// quarter; near the uncontended time, the CPU not saturated and every
+// grant in use while others wait, and it grows by one. Waiting is cheap (a
+// message in a queue) and is not charged to a capture's process: the
+// camera gives its process its whole capture timeout from the grant on.
+// An operator's capture goes first, then the patrol's, most overdue first.
+type admissionActor struct {
+	life
+	env *Env
+
+	limit    float64
+	granted  map[admitKey]time.Time // grant time, by asker and ref
+	waiting  []*admitWait
+	baseline time.Duration   // the uncontended wall time, as seen lately
+	ended    []time.Duration // wall times of the good captures since the last tick
+	cpu      cpuSampler
+	tick     *time.Timer
+	last     messages.AdmissionChanged // as last published
+}
+
+type admitKey struct {
+	asker string
+	ref   int64
+}
+
+// admitWait is a request waiting for a grant.
+type admitWait struct {
+	key   admitKey
+	req   *messages.RequestAdmission
+	asker *actor.PID
+	since time.Time
+}
+
+type admissionTick struct{}
+
+func admissionProps(env *Env) *actor.Props {
+	return actor.PropsFromProducer(lived(func() *admissionActor {
+		p := env.Policy.Admission
+		return &admissionActor{env: env, limit: float64(max(p.Min, min(runtime.NumCPU(), p.maxOf()))), granted: map[admitKey]time.Time{}}
+	}))
+}
+
+// Receive handles one message.
+func (a *admissionActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.cpu.busy() // the first reading starts the measurement
+		a.tick = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Admission.Tick, &admissionTick{})
+		a.publish(ctx)
+	case *messages.RequestAdmission, *messages.WithdrawAdmission, *messages.ReleaseAdmission:
+		if ctx.Sender() == nil {
+			a.env.Log.Error("admission message without a sender: ignored", "reason", fmt.Sprintf("%T", msg))
+			return
+		}
+		switch m := msg.(type) {
+		case *messages.RequestAdmission:
+			a.onRequest(ctx, m)
+		case *messages.WithdrawAdmission:
+			a.onWithdraw(ctx, m)
+		case *messages.ReleaseAdmission:
+			a.onRelease(ctx, m)
+		}
+	case *admissionTick:
+		a.onTick(ctx)
+	case *messages.GetAdmission:
+		ctx.Respond(&messages.AdmissionStatus{Limit: int(a.limit), Running: len(a.granted), Waiting: len(a.waiting),
+			Uncontended: a.baseline})
+	case *messages.Describe:
+		answerDescribe(ctx, a.node(ctx, "admission", "running", map[string]any{"limit": int(a.limit), "running": len(a.granted),
+			"waiting": len(a.waiting), "uncontended_ms": a.baseline.Milliseconds()}))
+	case *actor.Stopping, *actor.Restarting:
+		stopTimer(a.tick)
+	}
+}
+
+func (a *admissionActor) onRequest(ctx actor.Context, msg *messages.RequestAdmission) {
+	w := &admitWait{key: admitKey{ctx.Sender().Id, msg.Ref}, req: msg, asker: ctx.Sender(), since: time.Now()}
+	// An operator's first; then the patrol's, the most overdue first.
+	i, _ := slices.BinarySearchFunc(a.waiting, w, func(x, y *admitWait) int {
+		switch {
+		case x.req.Operator != y.req.Operator:
+			if x.req.Operator {
+				return -1
+			}
+			return 1
+		case x.req.Due.Before(y.req.Due):
+			return -1
+		case x.req.Due.After(y.req.Due):
+			return 1
+		}
+		return 0
+	})
+	a.waiting = slices.Insert(a.waiting, i+countEqual(a.waiting[i:], w), w)
+	a.grant(ctx)
+}
+
+// countEqual keeps arrival order among equals.
+func countEqual(rest []*admitWait, w *admitWait) int {
+	n := 0
+	for _, x := range rest {
+		if x.req.Operator != w.req.Operator || !x.req.Due.Equal(w.req.Due) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// grant hands out grants while the limit allows.
+func (a *admissionActor) grant(ctx actor.Context) {
+	changed := false
+	for len(a.waiting) > 0 && len(a.granted) < int(a.limit) {
+		w := a.waiting[0]
+		a.waiting = a.waiting[1:]
+		now := time.Now()
+		a.granted[w.key] = now
+		ctx.Send(w.asker, &messages.AdmissionGranted{Ref: w.req.Ref, Waited: now.Sub(w.since)})
+		changed = true
+	}
+	if changed {
+		a.publish(ctx)
+	}
+}
+
+func (a *admissionActor) onWithdraw(ctx actor.Context, msg *messages.WithdrawAdmission) {
+	key := admitKey{ctx.Sender().Id, msg.Ref}
+	if _, ok := a.granted[key]; ok {
+		delete(a.granted, key)
+		a.grant(ctx)
+		a.publish(ctx)
+		return
+	}
+	if i := slices.IndexFunc(a.waiting, func(w *admitWait) bool { return w.key == key }); i >= 0 {
+		a.waiting = slices.Delete(a.waiting, i, i+1)
+		a.publish(ctx)
+	}
+}
+
+func (a *admissionActor) onRelease(ctx actor.Context, msg *messages.ReleaseAdmission) {
+	key := admitKey{ctx.Sender().Id, msg.Ref}
+	if _, ok := a.granted[key]; !ok {
+		return
+	}
+	delete(a.granted, key)
+	if msg.OK && msg.Ran > 0 {
+		a.ended = append(a.ended, msg.Ran)
+	}
+	a.grant(ctx)
+	a.publish(ctx)
+}
+
+// onTick adapts the limit to what the last second showed.
+func (a *admissionActor) onTick(ctx actor.Context) {
+	p := a.env.Policy.Admission
+	a.tick = after(ctx.ActorSystem(), ctx.Self(), p.Tick, &admissionTick{})
+	busy := a.cpu.busy()
+	a.reclaim(ctx)
+	if len(a.ended) < p.MinSamples {
+		return // too few captures ended to judge: keep the limit
+	}
+	slices.Sort(a.ended)
+	median := a.ended[len(a.ended)/2]
+	a.ended = a.ended[:0]
+	if a.baseline == 0 || median < a.baseline {
+		a.baseline = median
+	} else {
+		// Forget a low that the cameras no longer show, slowly.
+		a.baseline = time.Duration(float64(a.baseline) * p.BaselineRise)
+	}
+	slow := float64(median) > p.Tolerance*float64(a.baseline)
+	saturated := busy >= p.CPUSaturated && float64(median) > p.Near*float64(a.baseline)
+	switch {
+	case slow || saturated:
+		a.limit = max(float64(p.Min), a.limit*p.Decrease)
+	case float64(median) <= p.Near*float64(a.baseline) && busy < p.CPUSaturated &&
+		len(a.waiting) > 0 && len(a.granted) >= int(a.limit):
+		a.limit = min(float64(p.maxOf()), a.limit+1)
+	}
+	a.grant(ctx)
+	a.publish(ctx)
+}
+
+// reclaim takes back grants held far longer than any capture may last:
+// their asker died without releasing them (a bug; logged).
+func (a *admissionActor) reclaim(ctx actor.Context) {
+	ff := a.env.Config.FFmpeg
+	limit := ff.CaptureTimeout.Duration + 2*ff.KillGrace.Duration + a.env.Policy.Admission.Leak
+	for key, at := range a.granted {
+		if time.Since(at) > limit {
+			delete(a.granted, key)
+			a.env.Log.Error("admission grant never released: taken back", "owner", key.asker, "held", time.Since(at).Round(time.Second).String())
+		}
+	}
+}
+
+// publish tells the metrics, the hub and the API the admission's state,
+// when it changed.
+func (a *admissionActor) publish(ctx actor.Context) {
+	now := messages.AdmissionChanged{Limit: int(a.limit), Running: len(a.granted), Waiting: len(a.waiting)}
+	if now == a.last {
+		return
+	}
+	a.last = now
+	now.At = time.Now()
+	ctx.ActorSystem().EventStream.Publish(&now)
+	a.last.At = time.Time{}
+}
+
+// cpuSampler reads the machine's CPU use from /proc/stat.
+type cpuSampler struct{ total, idle uint64 }
+
+// busy is the share of CPU time spent busy since the last call (0 to 1).
+func (c *cpuSampler) busy() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(data, []byte{'\n'})
+	fields := bytes.Fields(line)
+	if len(fields) < 5 || string(fields[0]) != "cpu" {
+		return 0
+	}
+	var total, idle uint64
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseUint(string(f), 10, 64)
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	dt, di := total-c.total, idle-c.idle
+	c.total, c.idle = total, idle
+	if dt == 0 {
+		return 0
+	}
+	return 1 - float64(di)/float64(dt)
+}

@@ -274,7 +274,7 @@ func (s *Store) heatChart(p period, since, camera string) (*chart, error) {
 	for _, b := range []struct {
 		d    time.Duration
 		name string
-	}{{time.Minute, "minute"}, {5 * time.Minute, "5 minutes"}, {15 * time.Minute, "15 minutes"}, {time.Hour, "hour"}} {
+	}{{10 * time.Second, "10 seconds"}, {time.Minute, "minute"}, {5 * time.Minute, "5 minutes"}, {15 * time.Minute, "15 minutes"}, {time.Hour, "hour"}} {
 		if span < 6*time.Hour && span/b.d <= 60 {
 			bucket, name = b.d, b.name
 			break
@@ -350,7 +350,11 @@ func (s *Store) heatChart(p period, since, camera string) (*chart, error) {
 			}
 			total += cl.total
 			failed += cl.total - kinds["ok"]
-			title := fmt.Sprintf("%s, %s – %s: %d captures: %s", cam, t0.UTC().Format("15:04"), t0.Add(bucket).UTC().Format("15:04"),
+			layout := "15:04"
+			if bucket < time.Minute {
+				layout = "15:04:05"
+			}
+			title := fmt.Sprintf("%s, %s – %s: %d captures: %s", cam, t0.UTC().Format(layout), t0.Add(bucket).UTC().Format(layout),
 				cl.total, strings.Join(words, ", "))
 			// Stacked from the bottom: ok first, the worst on top.
 			yy := y + rowH

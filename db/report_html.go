@@ -247,8 +247,8 @@ func (s *Store) reportPeriod(since, camera string) (period, bool, error) {
 	if !ok1 || !ok2 {
 		return period{}, false, fmt.Errorf("times %q and %q do not parse", lo.String, hi.String)
 	}
-	if to.Sub(from) < time.Minute {
-		to = from.Add(time.Minute)
+	if to.Sub(from) < 10*time.Second { // a few seconds of record still spread across
+		to = from.Add(10 * time.Second)
 	}
 	return period{from: from, to: to}, true, nil
 }

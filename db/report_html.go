@@ -256,7 +256,7 @@ func (s *Store) reportPeriod(since, camera string) (period, bool, error) {
 // axis draws the time axis at y: ticks about every 100 px, UTC.
 func axis(p period, y, top float64) []shape {
 	span := p.to.Sub(p.from)
-	steps := []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
+	steps := []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
 		15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
 		48 * time.Hour, 7 * 24 * time.Hour}
 	step := steps[len(steps)-1]

@@ -260,7 +260,7 @@ function render(c) {
   if (v.outcome) {
     const parts = [v.outcome];
     if (v.ms !== null && v.ms !== undefined) parts.push(millis(v.ms));
-    if (v.via) parts.push(`via ${v.via}`);
+    if (v.via && outcomeKind(v.outcome) !== "backoff") parts.push(`via ${v.via}`); // a capture not tried came through nothing
     r.last.textContent = parts.join(" · ");
     r.last.dataset.outcome = v.outcome;
   } else {
@@ -297,7 +297,7 @@ function renderStrip(c) {
     const at = parseTime(t.at);
     const tip = [t.outcome, clock(at)];
     if (typeof t.duration_ms === "number") tip.push(millis(t.duration_ms));
-    if (t.via) tip.push(`via ${t.via}`);
+    if (t.via && kind !== "backoff") tip.push(`via ${t.via}`);
     return el("span", { class: `tick ${kind}`, dataset: { outcome: t.outcome, kind }, title: tip.join(" · ") });
   });
   r.strip.replaceChildren(...ticks);

@@ -249,11 +249,23 @@ func (b *browser) waitReady() {
 		`document.querySelector("#camera-list [data-camera]") && document.body.dataset.synced === "true"`)
 }
 
-// view switches to a view with its tab.
+// view switches to a view with its tab. A page that reflows between
+// finding the tab and the click (a banner's text changing) makes the
+// click miss, as it would an operator's: then it clicks again.
 func (b *browser) view(name string) {
 	b.t.Helper()
-	b.click("#tab-" + name)
-	b.waitVisible("#view-"+name, 5*time.Second)
+	shown := fmt.Sprintf(`!document.getElementById(%s).hidden`, jsString("view-"+name))
+	for range 3 {
+		b.click("#tab-" + name)
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if eval[bool](b, shown) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // polling pace, not a wait for a condition
+		}
+	}
+	b.t.Fatalf("the %s tab, clicked three times, did not show its view\npage: %s", name, b.describePage())
 }
 
 // shot saves a full-page screenshot as <name>.png in the test's folder.

@@ -78,6 +78,9 @@ GROUP BY camera ORDER BY first_failure`},
 
 // Report prints the incident report: each query of Queries as a table.
 func (s *Store) Report(w io.Writer, opts ReportOptions) error {
+	if err := s.checkCamera(opts.Camera); err != nil {
+		return err
+	}
 	since := ""
 	if !opts.Since.IsZero() {
 		since = opts.Since.UTC().Format(TimeFormat)

@@ -759,6 +759,16 @@ func TestBrowserBusyNight(t *testing.T) {
 	if order := eval[[]string](b, `[...document.querySelectorAll("#camera-list .card")].map(c => c.dataset.camera + ":" + c.dataset.state)`); !failingFirst(order, "shed") {
 		t.Errorf("sorted by state the cards read %v: want shed among the failing ones, all before the rest", order)
 	}
+	// The header shows the machine-wide admission as /api/status does (the
+	// limit adapts, so they agree at some instant, not at every one).
+	testkit.Eventually(t, 10*time.Second, "the header's admission limit equal to /api/status's", func() bool {
+		var s struct {
+			Admission struct{ Limit int } `json:"admission"`
+		}
+		st.get("/api/status", &s)
+		shown := eval[string](b, `document.getElementById("hdr-admission").dataset.limit || ""`)
+		return s.Admission.Limit > 0 && shown == strconv.Itoa(s.Admission.Limit)
+	})
 	// The failing camera's card, its outcomes strip and its buttons are in
 	// sight below the live views.
 	b.waitJS(5*time.Second, "shed's card in sight", `(() => {

@@ -171,12 +171,29 @@ function applyStatus(s, sent) {
   f.classList.toggle("bad", n > budget);
   f.title = n > budget ? "More ffmpeg processes than the cameras' connection budgets allow: a leak" : "Live ffmpeg processes at this instant, as /proc shows them";
   document.dispatchEvent(new CustomEvent("camvisor:status", { detail: status }));
+  if (s.admission) applyAdmission(s.admission);
   const g = s.go2rtc || {};
   const gd = $("hdr-go2rtc");
   gd.textContent = !g.enabled ? "off" : g.healthy ? "healthy" : "down";
   gd.dataset.state = !g.enabled ? "off" : g.healthy ? "ok" : "bad";
   // The record's count disagrees with ours (a message missed while away): re-read.
   if (s.alerts_firing !== undefined && s.alerts_firing !== firingCount()) loadAlerts().catch(() => {});
+}
+
+// applyAdmission shows the machine-wide admission: running of limit, and
+// how many captures wait for a turn.
+function applyAdmission(a) {
+  const d = $("hdr-admission");
+  if (a.limit === null || a.limit === undefined) {
+    d.textContent = "–";
+    return;
+  }
+  d.textContent = `${a.running} / ${a.limit}` + (a.waiting ? ` · ${a.waiting} waiting` : "");
+  d.dataset.limit = a.limit;
+  d.dataset.running = a.running;
+  d.dataset.waiting = a.waiting;
+  d.title = `${a.running} capture processes running, limit ${a.limit}, ${a.waiting} waiting` +
+    (a.uncontended_ms ? `; an uncontended capture takes ${a.uncontended_ms} ms` : "");
 }
 
 // scheduleUptime redraws the uptime as each of its seconds begins, so it
@@ -414,6 +431,9 @@ function dispatch(m) {
       break;
     case "alert":
       onAlert(m);
+      break;
+    case "admission":
+      applyAdmission({ ...(status && status.admission), ...m });
       break;
     case "pong":
       if (syncing) {

@@ -134,17 +134,7 @@ func (s *Store) table(w io.Writer, query string, args ...any) error {
 		if err != nil {
 			return err
 		}
-		cells := make([]string, len(vals))
-		for i, v := range vals {
-			switch v := v.(type) {
-			case nil:
-				cells[i] = "-"
-			case []byte:
-				cells[i] = string(v)
-			default:
-				cells[i] = fmt.Sprint(v)
-			}
-		}
+		cells := cellTexts(vals)
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		n++
 	}
@@ -155,4 +145,20 @@ func (s *Store) table(w io.Writer, query string, args ...any) error {
 		fmt.Fprintln(tw, "(none)")
 	}
 	return tw.Flush()
+}
+
+// cellTexts writes a row's values as a report shows them: NULL as "-".
+func cellTexts(vals []any) []string {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+			cells[i] = "-"
+		case []byte:
+			cells[i] = string(v)
+		default:
+			cells[i] = fmt.Sprint(v)
+		}
+	}
+	return cells
 }

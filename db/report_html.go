@@ -312,17 +312,7 @@ func (s *Store) tableOf(title, query string, args ...any) (table, error) {
 		if err != nil {
 			return t, err
 		}
-		cells := make([]string, len(vals))
-		for i, v := range vals {
-			switch v := v.(type) {
-			case nil:
-				cells[i] = "-"
-			case []byte:
-				cells[i] = string(v)
-			default:
-				cells[i] = fmt.Sprint(v)
-			}
-		}
+		cells := cellTexts(vals)
 		t.Rows = append(t.Rows, cells)
 	}
 	return t, rows.Err()

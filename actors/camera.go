@@ -61,6 +61,12 @@ type cameraCarry struct {
 	drain                       bool         // the previous incarnation had a lease
 	restartWaiters              []*actor.PID // asked for the restart: answered by the next incarnation
 	deepProbe                   bool         // a capture succeeded only on its deep-probing retry
+	// The last capture and the latest frame: a restart does not make the
+	// camera forget what it last showed (the dashboard and the API keep
+	// agreeing with the hub, which saw them).
+	last    *messages.CaptureDone
+	frame   []byte
+	frameAt time.Time
 	// inflight are the frames asked of go2rtc, by job id, that an earlier
 	// incarnation left: their camera connections last until go2rtc
 	// answers (to the same pid), so their slots stay held until then.
@@ -120,7 +126,7 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 	return actor.PropsFromProducer(lived(func() *cameraActor {
 		cam := cam
 		cam.Interval = carry.intervalOr(cam.Interval)
-		a := &cameraActor{carry: carry,
+		a := &cameraActor{carry: carry, last: carry.last, lastFrame: carry.frame, lastFrameAt: carry.frameAt,
 			env: env, cam: cam, redactor: redact.ForURL(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{}, admitting: map[int64]*captureJob{},
@@ -691,6 +697,7 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 	if len(done.JPEG) > 0 {
 		a.lastFrame, a.lastFrameAt = done.JPEG, done.EndedAt
 	}
+	a.carry.last, a.carry.frame, a.carry.frameAt = done, a.lastFrame, a.lastFrameAt
 	a.noteHealth(ctx, job, done)
 }
 

@@ -60,6 +60,23 @@ type CameraView struct {
 	LastCaptureAt       time.Time
 	LastCapture         time.Duration
 	LastError           string
+	// FrameAt is when the camera's latest frame was taken; zero before
+	// its first: a dashboard asks for the snapshot only when there is one.
+	FrameAt time.Time
+	// Recent are the camera's last captures, oldest first (at most
+	// RecentCaptures): the card's outcomes strip.
+	Recent []RecentCapture
+}
+
+// RecentCaptures is how many of a camera's last captures its view keeps.
+const RecentCaptures = 20
+
+// RecentCapture is one capture of a camera's outcomes strip.
+type RecentCapture struct {
+	Outcome  messages.Outcome
+	Via      string
+	At       time.Time // when it ended
+	Duration time.Duration
 }
 
 // ClientPing is a dashboard's keep-alive; the hub answers ClientPong.
@@ -100,7 +117,7 @@ func hubProps(env *Env) *actor.Props {
 // hubWants are the facts the root subscribes the hub to.
 func hubWants(evt any) bool {
 	switch evt.(type) {
-	case *messages.EventOpened, *messages.PlaybackStarted, *messages.PlaybackStopped, *messages.CycleEnded,
+	case *messages.EventOpened, *messages.EventUpdated, *messages.PlaybackStarted, *messages.PlaybackStopped, *messages.CycleEnded,
 		*messages.SlotsChanged, *messages.CameraStateChanged, *messages.CaptureDone, *messages.AlertChanged,
 		*messages.AdmissionChanged, *messages.ConfigReloaded:
 		return true
@@ -218,6 +235,16 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 		apply = func(v *CameraView) {
 			v.LastOutcome, v.LastError, v.LastVia = m.Outcome, m.Error, m.Via
 			v.LastCaptureAt, v.LastCapture = m.EndedAt, m.EndedAt.Sub(m.StartedAt)
+			if m.Outcome == messages.OutcomeOK && m.Bytes > 0 {
+				v.FrameAt = m.EndedAt
+			}
+			// A fresh slice each time: an encoded view may still be read.
+			keep := v.Recent
+			if len(keep) >= RecentCaptures {
+				keep = keep[len(keep)-RecentCaptures+1:]
+			}
+			v.Recent = append(append(make([]RecentCapture, 0, len(keep)+1), keep...),
+				RecentCapture{Outcome: m.Outcome, Via: m.Via, At: m.EndedAt, Duration: m.EndedAt.Sub(m.StartedAt)})
 		}
 	default:
 		return false

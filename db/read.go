@@ -39,12 +39,23 @@ type Sample struct {
 	MaxConnections int    `db:"max_connections"`
 }
 
-// Samples is the leak graph from since on, oldest first.
+// Samples is the leak graph from since on, per minute, oldest first.
 func (s *Store) Samples(since time.Time) ([]Sample, error) {
+	return s.SamplesEvery(since, time.Minute)
+}
+
+// SamplesEvery is the leak graph from since on, oldest first, per camera
+// and step (whole seconds, at least one): each point is the most seen
+// within its step, at the step's start. A short window reads finer than
+// a minute, so a young run's graph is more than one dot.
+func (s *Store) SamplesEvery(since time.Time, step time.Duration) ([]Sample, error) {
+	sec := max(int64(step/time.Second), 1)
 	out := []Sample{}
-	err := s.DB.Select(&out, `SELECT substr(at, 1, 16) || ':00.000Z' AS at, camera, MAX(processes) AS processes,
-		MAX(slots_held) AS slots_held, MAX(max_connections) AS max_connections
-		FROM process_samples WHERE at >= ? GROUP BY substr(at, 1, 16), camera ORDER BY at, camera LIMIT 100000`, T(since))
+	err := s.DB.Select(&out, `SELECT strftime('%Y-%m-%dT%H:%M:%S.000Z', b * ?, 'unixepoch') AS at, camera, processes, slots_held, max_connections
+		FROM (SELECT CAST(strftime('%s', at) AS INTEGER) / ? AS b, camera, MAX(processes) AS processes,
+			MAX(slots_held) AS slots_held, MAX(max_connections) AS max_connections
+			FROM process_samples WHERE at >= ? GROUP BY b, camera)
+		ORDER BY at, camera LIMIT 100000`, sec, sec, T(since))
 	return out, wrap("samples", err)
 }
 

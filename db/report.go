@@ -78,6 +78,9 @@ GROUP BY camera ORDER BY first_failure`},
 
 // Report prints the incident report: each query of Queries as a table.
 func (s *Store) Report(w io.Writer, opts ReportOptions) error {
+	if err := s.checkCamera(opts.Camera); err != nil {
+		return err
+	}
 	since := ""
 	if !opts.Since.IsZero() {
 		since = opts.Since.UTC().Format(TimeFormat)
@@ -131,17 +134,7 @@ func (s *Store) table(w io.Writer, query string, args ...any) error {
 		if err != nil {
 			return err
 		}
-		cells := make([]string, len(vals))
-		for i, v := range vals {
-			switch v := v.(type) {
-			case nil:
-				cells[i] = "-"
-			case []byte:
-				cells[i] = string(v)
-			default:
-				cells[i] = fmt.Sprint(v)
-			}
-		}
+		cells := cellTexts(vals)
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		n++
 	}
@@ -152,4 +145,20 @@ func (s *Store) table(w io.Writer, query string, args ...any) error {
 		fmt.Fprintln(tw, "(none)")
 	}
 	return tw.Flush()
+}
+
+// cellTexts writes a row's values as a report shows them: NULL as "-".
+func cellTexts(vals []any) []string {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+			cells[i] = "-"
+		case []byte:
+			cells[i] = string(v)
+		default:
+			cells[i] = fmt.Sprint(v)
+		}
+	}
+	return cells
 }

@@ -97,7 +97,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	cancel()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"state": state, "version": s.opts.Version, "run": s.opts.RunID, "started_at": s.opts.StartedAt.UTC(),
+		"state": state, "version": s.opts.Version, "run": s.opts.RunID, "started_at": s.opts.StartedAt.UTC(), "now": time.Now().UTC(),
 		"uptime_s": int(time.Since(s.opts.StartedAt).Seconds()), "ffmpeg_processes": s.opts.Tree.LiveProcesses(), "budget": budget,
 		"alerts_firing": s.firingAlerts(), "go2rtc": g2, "detector": map[string]any{"kind": cfg.Detector.Kind}, "admission": admission,
 	})
@@ -117,7 +117,7 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 	for i, c := range cams {
 		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": redact.URL(c.URL), "max_connections": c.MaxConnections,
 			"slots_ffmpeg": 0, "slots_go2rtc": 0, "slots_lease": 0, "slots_external": 0, "queue_length": 0, "failing": false, "consecutive_failures": 0,
-			"last_capture": nil, "live": nil, "state": "no answer", "busy": false, "breaker": nil, "capture_p50_ms": nil, "capture_p95_ms": nil}
+			"last_capture": nil, "live": nil, "state": "no answer", "busy": false, "breaker": nil, "capture_p50_ms": nil, "capture_p95_ms": nil, "frame_at": nil}
 		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
 			v["state"], v["slots_ffmpeg"], v["slots_go2rtc"], v["slots_lease"], v["slots_external"] = st.State, st.SlotsFFmpeg, st.SlotsGo2RTC, st.SlotsLease, st.SlotsExternal
 			v["queue_length"] = st.QueueLength
@@ -132,6 +132,9 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 				v["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
 					"via": d.Via, "error": d.Error, "os_pid": d.OSPID}
 			}
+		}
+		if f, err := s.opts.Tree.Frame(ctx, c); err == nil && len(f.JPEG) > 0 {
+			v["frame_at"] = f.At.UTC()
 		}
 		if p, ok := playing[c.ID]; ok {
 			v["live"] = map[string]any{"until": p.Until.UTC(), "player_url": p.PlayerURL}
@@ -321,6 +324,15 @@ func (s *Server) samples(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	step := time.Minute
+	if v := r.URL.Query().Get("step"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("step: %q is not a duration from 1s to 24h like 10s or 1m", v))
+			return
+		}
+		step = d
+	}
 	type sample struct {
 		At             string `json:"at"`
 		Camera         string `json:"camera"`
@@ -329,7 +341,7 @@ func (s *Server) samples(w http.ResponseWriter, r *http.Request) {
 		MaxConnections int    `json:"max_connections"`
 	}
 	s.fromRecord(w, "samples", func(st *db.Store) (any, error) {
-		rows, err := st.Samples(from)
+		rows, err := st.SamplesEvery(from, step)
 		return convert(rows, func(r db.Sample) sample { return sample(r) }), err
 	})
 }

@@ -45,7 +45,7 @@ func TestEveryEndpointNeedsTheToken(t *testing.T) {
 		"GET /api/status", "GET /api/cameras", "GET /api/cameras/c/snapshot.jpg", "POST /api/cameras/c/capture",
 		"POST /api/cameras/c/live", "DELETE /api/cameras/c/live", "POST /api/cameras/c/restart", "POST /api/config/reload", "GET /api/actors",
 		"GET /api/processes", "GET /api/events", "GET /api/events/1/snapshot.jpg", "GET /api/samples", "GET /api/cycles",
-		"GET /api/alerts", "GET /api/db/backup", "GET /ws", "GET /api/nonexistent",
+		"GET /api/alerts", "GET /api/db/backup", "GET /api/report.html", "GET /ws", "GET /api/nonexistent",
 	}
 	for _, e := range endpoints {
 		method, path, _ := strings.Cut(e, " ")

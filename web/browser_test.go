@@ -1,8 +1,14 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +20,8 @@ import (
 	"camvisor/actors/config"
 	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
+	"camvisor/db"
+	"camvisor/db/dbtest"
 	"camvisor/messages"
 
 	"github.com/chromedp/chromedp"
@@ -143,7 +151,6 @@ func TestBrowserWatchLiveAndStop(t *testing.T) {
 	}
 
 	b.shot("live")
-	b.readmeShot()
 
 	// A second camera is refused (max_live 1): the card says why.
 	b.click(cam("back", "[data-action=live]"))
@@ -227,6 +234,30 @@ func TestBrowserActorTreeShowsRunningFFmpeg(t *testing.T) {
 		t.Errorf("unowned process row reads %q", row)
 	}
 	b.noSecret()
+	// Every node's name sits on its first line, right of its triangle (or
+	// of a leaf's blank), also when the line wraps in a narrow pane.
+	for _, width := range []int64{1280, 760} {
+		b.run("viewport", chromedp.EmulateViewport(width, 900))
+		b.waitVisible(node, 5*time.Second)
+		if bad := eval[[]string](b, `[...document.querySelectorAll("#actor-tree .node-line")].filter(line => {
+				const name = line.querySelector(".node-name").getBoundingClientRect();
+				const row = line.parentElement.getBoundingClientRect();
+				return name.top - row.top > 6 || name.left - row.left < 12;
+			}).map(line => line.querySelector(".node-name").textContent)`); len(bad) > 0 {
+			t.Errorf("at %dpx wide these names are not on their line right of the triangle: %v", width, bad)
+		}
+	}
+	b.run("viewport", chromedp.EmulateViewport(1280, 900))
+	// Fields read in their units, not raw.
+	sub := `#actor-tree li[data-kind=subnet] > details > summary`
+	if line := b.text(sub); !strings.Contains(line, "interval 1 h 0 min") || strings.Contains(line, " ms ") || strings.Contains(line, "interval ms") {
+		t.Errorf("subnet node reads %q", line)
+	}
+	// The playback node names the cameras that play.
+	if ans, err := st.startLive("stuck"); err != nil || !ans.Playing {
+		t.Fatalf("live view of stuck: %v %+v", err, ans)
+	}
+	b.waitJS(10*time.Second, "the playback node naming stuck", `document.querySelector("#actor-tree li[data-kind=playback]").textContent.includes("playing: stuck")`)
 	b.shot("actors")
 
 	// The record's download link works with the page's session.
@@ -435,9 +466,42 @@ func TestBrowserCharts(t *testing.T) {
 	if n := eval[int](b, `+document.querySelector("#chart-processes svg").dataset.points`); n < len(samples.Samples) {
 		t.Errorf("chart draws %d samples, /api/samples had %d", n, len(samples.Samples))
 	}
-	if legend := b.text("#legend-processes"); !strings.Contains(legend, "budget 2") {
-		t.Errorf("legend reads %q", legend)
+	if legend := b.text("#legend-processes"); !strings.Contains(legend, "budget 2") || strings.Contains(legend, "now") {
+		t.Errorf("legend reads %q: want each camera's budget, and no per-camera \"now\" to contradict the header", legend)
 	}
+	// The time axis fits the data: a young run's first sample is near the
+	// left edge, not squeezed against the right of a fixed hour.
+	leftmost := eval[float64](b, `(() => {
+		const svg = document.querySelector("#chart-processes svg");
+		const d = svg.querySelector('path[data-line=processes][data-camera="front"]').getAttribute("d");
+		return (+d.slice(1).split(",")[0]) / svg.viewBox.baseVal.width; })()`)
+	if leftmost > 0.3 {
+		t.Errorf("front's first sample is drawn %.0f%% across the chart: the axis does not fit the data", leftmost*100)
+	}
+	// Equal budgets (2 and 2) are two lines a reader can tell apart: own
+	// colour, drawn apart; the process lines have their own dashes.
+	type line struct {
+		Stroke, Dash string
+		Y            float64
+	}
+	lines := eval[map[string]line](b, `(() => {
+		const out = {};
+		for (const p of document.querySelectorAll("#chart-processes svg path[data-camera]")) {
+			out[p.dataset.line + ":" + p.dataset.camera] = {stroke: p.getAttribute("stroke"), dash: p.getAttribute("stroke-dasharray") || "",
+				y: p.getBBox().y};
+		}
+		return out; })()`)
+	fb, bb := lines["budget:front"], lines["budget:back"]
+	if fb.Stroke == bb.Stroke || math.Abs(fb.Y-bb.Y) < 2 {
+		t.Errorf("the two budgets of 2 are drawn alike: front %+v, back %+v", fb, bb)
+	}
+	if fp, bp := lines["processes:front"], lines["processes:back"]; fp.Stroke == bp.Stroke || fp.Dash == bp.Dash || math.Abs(fp.Y-bp.Y) < 2 {
+		t.Errorf("the two process lines are drawn alike: front %+v, back %+v", fp, bp)
+	}
+	// The legend's total is the header's count, at the same instant.
+	b.waitJS(10*time.Second, "the legend's total equal to the header", `(() => {
+		const h = document.getElementById("hdr-ffmpeg").dataset, l = document.getElementById("legend-total").dataset;
+		return l.processes === h.processes && l.budget === h.budget; })()`)
 	b.waitJS(15*time.Second, "the cycle line of subnet lab",
 		`document.querySelector('#chart-cycles svg[data-chart=cycles] path[data-line=duration][data-subnet="lab"]')`)
 	b.shot("charts")
@@ -455,6 +519,7 @@ func TestBrowserFailingCameraAlert(t *testing.T) {
 	st := startStack(t, cams, func(cfg *config.Config) {
 		cfg.Subnets[0].Interval = config.D(time.Second)
 		cfg.Alerts.CameraFailingAfter = 2
+		cfg.Record.SampleInterval = config.D(200 * time.Millisecond) // the report's leak graph has points
 	})
 	b := newBrowser(t, st)
 	b.signIn("/")
@@ -463,11 +528,11 @@ func TestBrowserFailingCameraAlert(t *testing.T) {
 		const li = document.querySelector('#alert-list li[data-rule=camera_failing][data-subject=down]');
 		return n >= 1 && li && !document.getElementById("alerts").hidden; })()`)
 	b.waitJS(5*time.Second, "the card marked failing, with the error",
-		`document.querySelector('[data-camera="down"]').dataset.failing === "true" && document.querySelector('[data-camera="down"] [data-role=error]').textContent !== ""`)
+		`document.querySelector('#camera-list [data-camera="down"]').dataset.failing === "true" && document.querySelector('[data-camera="down"] [data-role=error]').textContent !== ""`)
 	if n := st.dbInt(`SELECT COUNT(*) FROM alerts WHERE rule = 'camera_failing' AND subject = 'down' AND state = 'firing'`); n != 1 {
 		t.Errorf("%d firing camera_failing alerts for down in the record", n)
 	}
-	if eval[string](b, `document.querySelector('[data-camera="fine"]').dataset.failing`) != "false" {
+	if eval[string](b, `document.querySelector('#camera-list [data-camera="fine"]').dataset.failing`) != "false" {
 		t.Error("the good camera is marked failing")
 	}
 	b.noSecret()
@@ -479,7 +544,34 @@ func TestBrowserFailingCameraAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitJS(20*time.Second, "the alert resolved on the page", `document.getElementById("alerts").hidden &&
-		document.getElementById("hdr-alerts").dataset.count === "0" && document.querySelector('[data-camera="down"]').dataset.failing === "false"`)
+		document.getElementById("hdr-alerts").dataset.count === "0" && document.querySelector('#camera-list [data-camera="down"]').dataset.failing === "false"`)
+
+	// The live record as pictures (GET /api/report.html), with the page's
+	// session: the alert's span, down's failures, every chart drawn.
+	resp, body := st.do("GET", "/api/report.html?since=bogus", nil, true)
+	var answer struct{ Error string }
+	if json.Unmarshal(body, &answer); resp.StatusCode != 400 || !strings.HasPrefix(answer.Error, "since: ") {
+		t.Errorf("report with a bad since: %d %s", resp.StatusCode, body)
+	}
+	resp, body = st.do("GET", "/api/report.html?camera=nosuch", nil, true)
+	if json.Unmarshal(body, &answer); resp.StatusCode != 400 || !strings.HasPrefix(answer.Error, `camera: no camera "nosuch"`) {
+		t.Errorf("report of an unknown camera: %d %s", resp.StatusCode, body)
+	}
+	b.open("/api/report.html?since=1h")
+	b.waitJS(10*time.Second, "the report drawn", `document.querySelectorAll("svg[data-chart]").length === 5`)
+	for chart, mark := range map[string]string{"leak": "processes", "timeline": "process", "heatmap": "captures", "cycles": "cycle", "alerts": "alert"} {
+		if n := eval[int](b, fmt.Sprintf(`document.querySelectorAll('svg[data-chart=%q] [data-mark=%q]').length`, chart, mark)); n == 0 {
+			t.Errorf("the live report's %s chart has no %s marks", chart, mark)
+		}
+	}
+	if n := eval[int](b, `document.querySelectorAll('svg[data-chart=alerts] [data-mark=alert][data-key=camera_failing][data-camera=down]').length`); n != 1 {
+		t.Errorf("the live report shows %d camera_failing spans for down", n)
+	}
+	if n := eval[int](b, `document.querySelectorAll('svg[data-chart=heatmap] [data-mark=captures][data-camera=down]:not([data-key=ok])').length`); n == 0 {
+		t.Error("the live report's heat map shows none of down's failed captures")
+	}
+	b.noSecret()
+	b.shot("live-report")
 }
 
 // waitFFmpeg waits for a live ffmpeg of camera in /proc and returns its pid.
@@ -515,6 +607,24 @@ func strayFFmpeg(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
+// failingFirst reports whether the cards (camera:state, in page order)
+// list every failing camera before any other, camera among them.
+func failingFirst(order []string, camera string) bool {
+	seenOther, found := false, false
+	for _, c := range order {
+		name, state, _ := strings.Cut(c, ":")
+		if state != "failing" {
+			seenOther = true
+			continue
+		}
+		if seenOther {
+			return false
+		}
+		found = found || name == camera
+	}
+	return found
+}
+
 // int64s is ids as a JavaScript array literal.
 func int64s(ids []int64) string {
 	s := make([]string, len(ids))
@@ -522,4 +632,248 @@ func int64s(ids []int64) string {
 		s[i] = strconv.FormatInt(id, 10)
 	}
 	return "[" + strings.Join(s, ",") + "]"
+}
+
+// TestBrowserCardsAgreeWithThemselves: a camera card never says two things
+// at once. A hung camera's first timeout is not shown beside a green "ok";
+// a camera that never had a frame gets no snapshot request; "via" stays
+// with each capture; a result goes by itself; a restarted camera keeps its
+// frame; signing out is not an error; the uptime is the server's.
+func TestBrowserCardsAgreeWithThemselves(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "hung", Hang: true}, camsim.Camera{Name: "good", Mode: camsim.ModeStatic})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.FFmpeg.CaptureTimeout = config.D(2 * time.Second)
+	})
+	b := newBrowser(t, st)
+	b.signIn("/")
+
+	// The uptime is the server's, to the second: never a tick or a
+	// rounding behind it.
+	for i := range 6 {
+		if i > 0 {
+			time.Sleep(230 * time.Millisecond) // sampling pace across a second, not a wait for a condition
+		}
+		before := time.Since(st.srv.opts.StartedAt).Seconds()
+		shown := seconds(t, b.text("#hdr-uptime"))
+		after := time.Since(st.srv.opts.StartedAt).Seconds()
+		// Whole seconds, so up to one behind; never more, never ahead.
+		if shown > after+0.2 || shown < before-1.2 {
+			t.Errorf("uptime reads %v s while the server has been up %.2f–%.2f s", shown, before, after)
+		}
+	}
+
+	hung := `document.querySelector('#camera-list [data-camera="hung"]')`
+	b.waitJS(20*time.Second, "hung's first timeout on its card", hung+`.querySelector("[data-role=last-capture]").dataset.outcome === "timeout"`)
+	if state := eval[string](b, hung+`.querySelector("[data-role=status]").dataset.state`); state == "ok" {
+		t.Errorf("a card whose last capture timed out has the badge state %q (%q)", state, b.text(cam("hung", "[data-role=status]")))
+	}
+	if badge := b.text(cam("hung", "[data-role=status]")); badge == "ok" || !strings.Contains(badge, "timeout") {
+		t.Errorf("hung's badge reads %q beside a timeout", badge)
+	}
+	b.waitJS(5*time.Second, "hung's one capture on its outcomes strip, a timeout",
+		hung+`.querySelectorAll("[data-role=outcomes] .tick").length === 1 && `+hung+`.querySelector("[data-role=outcomes] .tick").dataset.kind === "timeout"`)
+	if got := b.text(cam("hung", "[data-role=nosnap]")); !strings.Contains(got, "No frame yet: last capture timeout") {
+		t.Errorf("hung's picture reads %q", got)
+	}
+	// A camera that never had a frame: nothing asked, nothing refused.
+	if r := b.responses("/api/cameras/hung/snapshot.jpg"); len(r) != 0 {
+		t.Errorf("the page asked for the snapshot of a camera that never had one: %v", r)
+	}
+
+	// Capture now: the card's last capture keeps saying how it came, and
+	// the result goes by itself.
+	good := `document.querySelector('#camera-list [data-camera="good"]')`
+	b.waitJS(15*time.Second, "good's frame", good+`.querySelector("[data-role=snapshot]").naturalWidth > 0`)
+	before := b.text(cam("good", "[data-role=last-capture-at]"))
+	b.click(cam("good", "[data-action=capture]"))
+	b.waitJS(20*time.Second, "the capture's result", good+`.querySelector("[data-role=result]").dataset.outcome === "ok"`)
+	b.waitJS(10*time.Second, "the operator's capture on the card (pushed)", fmt.Sprintf(
+		good+`.querySelector("[data-role=outcomes]").dataset.count === "2" && `+good+`.querySelector("[data-role=last-capture-at]").textContent !== %s`, jsString(before)))
+	if last := b.text(cam("good", "[data-role=last-capture]")); !strings.Contains(last, "via ffmpeg") {
+		t.Errorf("good's last capture reads %q: the way it came is gone", last)
+	}
+	b.shot("cards")
+	b.waitJS(20*time.Second, "the capture's result gone by itself", good+`.querySelector("[data-role=result]").hidden`)
+
+	// Restart, then reload: the camera still shows its last frame.
+	b.click(cam("good", "[data-action=restart]"))
+	b.click(cam("good", "[data-action=restart-confirm]"))
+	b.waitJS(30*time.Second, "the restart's result", good+`.querySelector("[data-role=result]").dataset.outcome === "ok"`)
+	b.run("reload", chromedp.Reload())
+	b.waitReady()
+	b.waitJS(10*time.Second, "good's frame after the restart", good+`.querySelector("[data-role=snapshot]").naturalWidth > 0 && `+good+`.querySelector("[data-role=nosnap]").hidden`)
+	for _, r := range b.responses("/snapshot.jpg") {
+		if !strings.HasPrefix(r, "200 ") {
+			t.Errorf("after the restart the page got %s", r)
+		}
+	}
+	var cameras struct {
+		Cameras []struct {
+			ID          string
+			FrameAt     *string                   `json:"frame_at"`
+			LastCapture *struct{ Outcome string } `json:"last_capture"`
+		} `json:"cameras"`
+	}
+	st.get("/api/cameras", &cameras)
+	for _, c := range cameras.Cameras {
+		if c.ID == "good" && (c.FrameAt == nil || c.LastCapture == nil) {
+			t.Errorf("after its restart the API says good has frame %v, last capture %v", c.FrameAt, c.LastCapture)
+		}
+	}
+
+	// Signing out is not an error.
+	b.click("#logout")
+	b.waitVisible("#login-token", 10*time.Second)
+	if note := b.text("#login-note"); note != "Signed out." {
+		t.Errorf("after signing out the note reads %q", note)
+	}
+	if eval[bool](b, `!document.getElementById("login-error").hidden`) {
+		t.Errorf("signing out shows an error: %q", b.text("#login-error"))
+	}
+	b.shot("signed-out")
+}
+
+// TestBrowserBusyNight: two cameras in motion play live, one camera fails,
+// events grow. At 1440×1000 the live views leave the cameras in sight,
+// the failing camera first; an event's row counts its detections as they
+// come; "extended" says what it means.
+func TestBrowserBusyNight(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "yard", Mode: camsim.ModeMotion}, camsim.Camera{Name: "gate", Mode: camsim.ModeMotion},
+		camsim.Camera{Name: "front", Mode: camsim.ModeStatic}, camsim.Camera{Name: "shed", Refuse: true}, camsim.Camera{Name: "porch", Mode: camsim.ModeStatic})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Detector.MinScore = 0.01
+		cfg.Detector.EventGap = config.D(time.Hour) // later detections join their event: its count grows
+		cfg.Playback.MinScore = 0.01
+		cfg.Playback.MaxLive = 2
+		cfg.Alerts.CameraFailingAfter = 2
+	})
+	b := newBrowser(t, st)
+	b.run("a 1440×1000 screen", chromedp.EmulateViewport(1440, 1000))
+	b.signIn("/")
+
+	b.waitJS(30*time.Second, "two cameras playing and shed failing", `document.querySelectorAll("#live-list .live-item").length === 2 &&
+		document.querySelector('#camera-list [data-camera="shed"]').dataset.failing === "true"`)
+	// Sorted by state: failing cards first (shed, and any other camera the
+	// busy machine made fail), then the others.
+	if order := eval[[]string](b, `[...document.querySelectorAll("#camera-list .card")].map(c => c.dataset.camera + ":" + c.dataset.state)`); !failingFirst(order, "shed") {
+		t.Errorf("sorted by state the cards read %v: want shed among the failing ones, all before the rest", order)
+	}
+	// The header shows the machine-wide admission as /api/status does (the
+	// limit adapts, so they agree at some instant, not at every one).
+	testkit.Eventually(t, 10*time.Second, "the header's admission limit equal to /api/status's", func() bool {
+		var s struct {
+			Admission struct{ Limit int } `json:"admission"`
+		}
+		st.get("/api/status", &s)
+		shown := eval[string](b, `document.getElementById("hdr-admission").dataset.limit || ""`)
+		return s.Admission.Limit > 0 && shown == strconv.Itoa(s.Admission.Limit)
+	})
+	// The failing camera's card, its outcomes strip and its buttons are in
+	// sight below the live views.
+	b.waitJS(5*time.Second, "shed's card in sight", `(() => {
+		const c = document.querySelector('#camera-list [data-camera="shed"]');
+		const strip = c.querySelector("[data-role=outcomes]").getBoundingClientRect();
+		return c.getBoundingClientRect().top >= 0 && strip.bottom <= window.innerHeight; })()`)
+	// The strip comes with the camera's next pushed message (they are
+	// coalesced): its failures are there soon after the badge says failing.
+	b.waitJS(5*time.Second, "shed's failures on its strip",
+		`document.querySelectorAll('[data-camera="shed"] [data-role=outcomes] .tick[data-kind=failed]').length >= 2`)
+	// Sorting as configured puts front first (camsim lists its cameras by name).
+	b.choose("#camera-sort", "config")
+	b.waitJS(5*time.Second, "the configured order", `document.querySelector("#camera-list .card").dataset.camera === "front"`)
+	b.choose("#camera-sort", "state")
+	b.waitJS(5*time.Second, "failing first again", `document.querySelector("#camera-list .card").dataset.state === "failing"`)
+
+	b.waitJS(30*time.Second, "a playback extended by a new detection", `document.querySelector('#live-list .live-item[data-extended="true"]')`)
+	if title := eval[string](b, `document.querySelector('#live-list .live-item[data-extended="true"] [data-role=extended]').title`); !strings.Contains(title, "detection") {
+		t.Errorf("the extended badge explains nothing: title %q", title)
+	}
+	if eval[bool](b, `document.getElementById("live-extended-note").hidden`) {
+		t.Error("no note says what extended means")
+	}
+	b.shot("busy-night")
+	b.readmeShot()
+
+	// An event's row counts its detections as they join, without a reload.
+	b.view("events")
+	b.waitJS(15*time.Second, "an event listed", `document.querySelector("#event-list tr[data-event-id]")`)
+	row := `document.querySelector("#event-list tr[data-event-id]")`
+	id := eval[string](b, row+`.dataset.eventId`)
+	n0 := eval[int](b, `+`+row+`.querySelector("[data-field=detections]").textContent`)
+	sel := fmt.Sprintf(`document.querySelector('#event-list tr[data-event-id="%s"] [data-field=detections]')`, id)
+	b.waitJS(20*time.Second, "the row's count growing", fmt.Sprintf(`+%s.textContent >= %d`, sel, n0+2))
+	shown := eval[int](b, `+`+sel+`.textContent`)
+	testkit.Eventually(t, 10*time.Second, "the record's count as high as the row's", func() bool {
+		return st.dbInt(`SELECT detections FROM events WHERE id = ?`, id) >= shown
+	})
+	// A row drawn from history after a reload counts on too.
+	b.run("reload", chromedp.Reload())
+	b.waitReady()
+	b.waitJS(10*time.Second, "the event listed from history", sel)
+	n1 := eval[int](b, `+`+sel+`.textContent`)
+	b.waitJS(20*time.Second, "the history row's count growing", fmt.Sprintf(`+%s.textContent > %d`, sel, n1))
+}
+
+// TestBrowserHTMLReport opens the incident report made from a copy of a
+// record, as a file, in the browser: every chart has marks, nothing is
+// fetched.
+func TestBrowserHTMLReport(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := dbtest.Incident(filepath.Join(dir, "live.db"), time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, "incident.db")
+	if err := db.Backup(context.Background(), filepath.Join(dir, "live.db"), cp); err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.OpenReadOnly(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	err = s.HTMLReport(&page, db.ReportOptions{})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(file, page.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, nil)
+	b.run("open the report", chromedp.Navigate("file://"+file))
+	b.waitJS(10*time.Second, "the report drawn", `document.querySelectorAll("svg[data-chart]").length === 5`)
+	for chart, mark := range map[string]string{"leak": "processes", "timeline": "process", "heatmap": "captures", "cycles": "cycle", "alerts": "alert"} {
+		n := eval[int](b, fmt.Sprintf(`document.querySelectorAll('svg[data-chart=%q] [data-mark=%q]').length`, chart, mark))
+		if n == 0 {
+			t.Errorf("chart %s shows no %s marks", chart, mark)
+		}
+		// Marks are drawn, not only present: they have an area on screen.
+		if eval[bool](b, fmt.Sprintf(`[...document.querySelectorAll('svg[data-chart=%q] [data-mark=%q]')].every(e => { const r = e.getBoundingClientRect(); return r.width === 0 && r.height === 0; })`, chart, mark)) {
+			t.Errorf("chart %s: no %s mark takes room on the page", chart, mark)
+		}
+	}
+	rows := eval[int](b, `new Set([...document.querySelectorAll('svg[data-chart=timeline] rect[data-mark=process][data-camera=attic][data-key=reaped]')].map(r => r.getAttribute("y"))).size`)
+	if rows != dbtest.Leaked {
+		t.Errorf("the timeline shows attic's leak as %d overlapping bars, want %d", rows, dbtest.Leaked)
+	}
+	if r := eval[[]string](b, `performance.getEntriesByType("resource").map(e => e.name)`); len(r) != 0 {
+		t.Errorf("the report fetched %v", r)
+	}
+	b.run("a 1360×1000 screen", chromedp.EmulateViewport(1360, 1000))
+	b.shot("report")
+	if os.Getenv("CAMVISOR_README_SHOT") == "1" {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("report.png", png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote web/report.png (%d bytes)", len(png))
+	}
 }

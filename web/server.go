@@ -78,6 +78,7 @@ func New(opts Options) *Server {
 		"GET /api/samples":                   s.samples,
 		"GET /api/cycles":                    s.cycles,
 		"GET /api/alerts":                    s.alerts,
+		"GET /api/report.html":               s.reportHTML,
 		"GET /api/db/backup":                 s.dbBackup,
 		"POST /api/config/reload":            s.reload,
 		"GET /ws":                            s.ws,

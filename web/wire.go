@@ -38,7 +38,19 @@ type cameraMessage struct {
 	LastCaptureAt       string `json:"last_capture_at,omitempty"`
 	LastCaptureMS       int64  `json:"last_capture_ms,omitempty"`
 	LastError           string `json:"last_error,omitempty"`
+	FrameAt             string `json:"frame_at,omitempty"`
+	Recent              []tick `json:"recent"`
 }
+
+// tick is one capture of a camera's outcomes strip.
+type tick struct {
+	Outcome    string `json:"outcome"`
+	At         string `json:"at"`
+	DurationMS int64  `json:"duration_ms"`
+	Via        string `json:"via,omitempty"`
+}
+
+func wireTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Encode is the message a dashboard receives for v.
 func (wire) Encode(v any) ([]byte, bool) {
@@ -50,7 +62,14 @@ func (wire) Encode(v any) ([]byte, bool) {
 			MaxConnections: m.MaxConnections, Queue: m.Queue, Failing: m.Failing, ConsecutiveFailures: m.ConsecutiveFailures,
 			LastOutcome: string(m.LastOutcome), LastVia: m.LastVia, LastCaptureMS: m.LastCapture.Milliseconds(), LastError: m.LastError}
 		if !m.LastCaptureAt.IsZero() {
-			c.LastCaptureAt = m.LastCaptureAt.UTC().Format(time.RFC3339Nano)
+			c.LastCaptureAt = wireTime(m.LastCaptureAt)
+		}
+		if !m.FrameAt.IsZero() {
+			c.FrameAt = wireTime(m.FrameAt)
+		}
+		c.Recent = make([]tick, len(m.Recent))
+		for i, r := range m.Recent {
+			c.Recent[i] = tick{Outcome: string(r.Outcome), At: wireTime(r.At), DurationMS: r.Duration.Milliseconds(), Via: r.Via}
 		}
 		c.Busy = m.Busy
 		if m.Failing && !m.NextProbe.IsZero() {
@@ -61,6 +80,9 @@ func (wire) Encode(v any) ([]byte, bool) {
 		out = map[string]any{"type": "event", "id": m.ID, "camera": m.Camera, "subnet": m.Subnet, "at": m.At.UTC(),
 			"label": m.Label, "score": m.Score, "box": m.Box, "detector": m.Detector,
 			"snapshot": fmt.Sprintf("/api/events/%d/snapshot.jpg", m.ID)}
+	case *messages.EventUpdated:
+		out = map[string]any{"type": "event_updated", "id": m.ID, "camera": m.Camera, "last_seen": m.LastSeen.UTC(),
+			"score": m.Score, "detections": m.Detections}
 	case *messages.PlaybackStarted:
 		out = map[string]any{"type": "play", "camera": m.Camera, "subnet": m.Subnet, "player_url": m.PlayerURL,
 			"until": m.Until.UTC(), "reason": m.Reason, "event_id": m.EventID, "extended": m.Extended}

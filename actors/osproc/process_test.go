@@ -107,15 +107,31 @@ func TestScanReadsTags(t *testing.T) {
 	}
 }
 
+// waitGone waits until pid, a grandchild this test cannot reap, has died:
+// gone from /proc or a zombie waiting for its new parent (PID 1 in some
+// sandboxes reaps late or never).
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for alive(pid) {
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) && !zombie(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("pid %d still alive", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// zombie reports whether pid has exited and waits to be reaped.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command, which is in parentheses and may
+	// itself contain them.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // waitTrapped waits until pid ignores SIGTERM, as /proc/<pid>/status shows.

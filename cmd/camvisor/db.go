@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"camvisor/db"
@@ -52,6 +55,7 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("db", "camvisor.db", "the record (a copy made with db backup is best)")
 	camera := fs.String("camera", "", "only this camera")
 	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
+	html := fs.String("html", "", "write the report as pictures to this HTML file (one self-contained file) instead of text")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,5 +72,42 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
+	if *html != "" {
+		return writeHTMLReport(s, *html, opts, stdout)
+	}
 	return s.Report(stdout, opts)
+}
+
+// writeHTMLReport writes the report next to its final name and renames it
+// into place: a failed report leaves no half-written file.
+func writeHTMLReport(s *db.Store, out string, opts db.ReportOptions, stdout io.Writer) error {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return fmt.Errorf("--html: %s is a directory", out)
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+	if err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	defer os.Remove(f.Name())
+	w := bufio.NewWriter(f)
+	if err := s.HTMLReport(w, opts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: report of %s written; open it in any browser\n", out, s.Path)
+	return nil
 }

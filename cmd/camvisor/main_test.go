@@ -16,6 +16,7 @@ import (
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/db"
+	"camvisor/db/dbtest"
 )
 
 // run calls the command line in-process and returns its exit code and output.
@@ -203,5 +204,59 @@ func TestRunRefusesNonSQLiteDB(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(notes); string(b) != "camera 3 went dark at 03:12\n" {
 		t.Error("file modified")
+	}
+}
+
+func TestDBReportHTML(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "live.db")
+	if _, err := dbtest.Incident(live, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, "incident-0312.db")
+	if code, out := run("db", "backup", "--db", live, "--out", cp); code != 0 {
+		t.Fatalf("backup: exit %d, %s", code, out)
+	}
+	page := filepath.Join(dir, "incident.html")
+	code, out := run("db", "report", "--db", cp, "--html", page, "--since", "2026-11-26T01:00:00Z")
+	if code != 0 || !strings.Contains(out, page) {
+		t.Fatalf("report --html: exit %d, %q", code, out)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chart := range []string{"leak", "timeline", "heatmap", "cycles", "alerts"} {
+		if !strings.Contains(string(html), `data-chart="`+chart+`"`) {
+			t.Errorf("the report has no %s chart", chart)
+		}
+	}
+	if !strings.Contains(string(html), "from <strong>2026-11-26 01:00") || strings.Contains(string(html), "<script") {
+		t.Error("the report does not start at --since, or carries a script")
+	}
+	if code, out := run("db", "report", "--db", cp, "--camera", "attic"); code != 0 || !strings.Contains(out, "attic") {
+		t.Errorf("text report of attic: exit %d, %q", code, out)
+	}
+	// Bad input is named and leaves nothing behind.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--camera", "nosuch", "--html", filepath.Join(dir, "x.html")}, `camera: no camera "nosuch"`},
+		{[]string{"--camera", "nosuch"}, `camera: no camera "nosuch"`},
+		{[]string{"--html", dir}, "--html: " + dir + " is a directory"},
+		{[]string{"--since", "yesterday", "--html", filepath.Join(dir, "x.html")}, "--since"},
+	} {
+		code, out := run(append([]string{"db", "report", "--db", cp}, c.args...)...)
+		if code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("%v: exit %d, %q; want %q", c.args, code, out, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.html")); err == nil {
+		t.Error("a refused report left a file")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

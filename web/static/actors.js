@@ -1,7 +1,7 @@
 // The actor tree (/api/actors) and the machine's ffmpeg processes
 // (/api/processes), refreshed while the view shows.
 
-import { api, errorText, el, parseTime, clock, duration, Unauthorized, serverNow } from "./util.js";
+import { api, errorText, el, parseTime, clock, duration, millis, bytes, Unauthorized, serverNow } from "./util.js";
 
 const REFRESH_EVERY = 2000;
 const COMMON = new Set(["path", "kind", "state", "started_at", "restarts", "children", "fields"]);
@@ -189,17 +189,52 @@ function kindFacts(kind, f, started) {
     }
     case "subnet": {
       if (f.cycle !== undefined) out.push(["cycle", `cycle ${f.cycle}`]);
-      if (f.last_cycle_duration_ms !== undefined) out.push(["last_cycle_duration_ms", `last ${f.last_cycle_duration_ms} ms`]);
+      if (f.last_cycle_duration_ms) out.push(["last_cycle_duration_ms", `last took ${millis(f.last_cycle_duration_ms)}`]);
+      else out.push(["last_cycle_duration_ms", "no cycle ended yet"]);
+      for (const [k, val] of Object.entries(f)) {
+        if (k === "cycle" || k === "last_cycle_duration_ms" || k === "cycle_started_at") continue;
+        const fact = genericFact(k, val);
+        if (fact) out.push(fact);
+      }
+      break;
+    }
+    case "playback": {
+      // Which cameras play, by name: the operator's first question here.
+      const live = Array.isArray(f.live) ? [...f.live].sort() : [];
+      out.push(["live", live.length ? `playing: ${live.join(", ")}` : "nothing playing"]);
+      if (f.pending) out.push(["pending", `${f.pending} waiting for a lease`]);
       break;
     }
     default:
       for (const [k, val] of Object.entries(f)) {
-        if (val === null || val === "" || typeof val === "object") continue;
-        out.push([k, `${k.replace(/_/g, " ")} ${plain(val)}`, k === "error" || (k === "healthy" && val === false)]);
+        const fact = genericFact(k, val);
+        if (fact) out.push(fact);
       }
   }
   if (kind !== "ffmpeg" && age) out.push(["age", `up ${age}`]);
   return out;
+}
+
+// genericFact is [field, text, warn] for a field this page has no words
+// for, in the units its name says: 10000 under interval_ms reads
+// "interval 10 s", not "interval ms 10000". Lists of names are listed.
+function genericFact(k, val) {
+  if (val === null || val === "" || val === undefined) return null;
+  const warn = k === "error" || (k === "healthy" && val === false);
+  const unit = /_(ms|s|bytes|at)$/.exec(k);
+  const name = (unit ? k.slice(0, -unit[0].length) : k).replace(/_/g, " ");
+  if (Array.isArray(val)) {
+    if (!val.every((v) => typeof v === "string" || typeof v === "number")) return [k, `${name}: ${val.length}`];
+    return [k, val.length ? `${name}: ${val.join(", ")}` : `${name}: none`];
+  }
+  if (typeof val === "object") return null;
+  if (typeof val === "boolean") return [k, val ? name : `not ${name}`, warn];
+  if (typeof val === "number" && unit) {
+    if (unit[1] === "ms") return [k, `${name} ${val >= 60000 ? duration(val / 1000) : millis(val)}`, warn];
+    if (unit[1] === "s") return [k, `${name} ${duration(val)}`, warn];
+    if (unit[1] === "bytes") return [k, `${name} ${bytes(val)}`, warn];
+  }
+  return [k, `${name} ${plain(val)}`, warn];
 }
 
 // plain shows a field value: times as local clock times.

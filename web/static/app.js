@@ -6,7 +6,7 @@
 // history never start one; live.js is the only place that creates a player,
 // and only onPlay calls it.
 
-import { api, errorText, setUnauthorizedHandler, Unauthorized, el, parseTime, duration, clock, announce, setServerClock } from "./util.js";
+import { api, errorText, setUnauthorizedHandler, Unauthorized, el, parseTime, duration, clock, announce, setServerClock, serverNow } from "./util.js";
 import * as cameras from "./cameras.js";
 import * as live from "./live.js";
 import * as events from "./events.js";
@@ -23,19 +23,23 @@ let running = false; // signed in and the app is shown
 let statusTimer = null;
 let camerasTimer = null;
 let tickTimer = null;
-let status = null; // last /api/status, with fetchedAt
+let uptimeTimer = null;
+let status = null; // last /api/status
 
 // ---------------------------------------------------------------- sign-in
 
-function showLogin(message) {
+// showLogin shows the sign-in form with a note (not an error: signing out
+// or a session that ended went as it should).
+function showLogin(note) {
   const wasRunning = running;
   stopApp();
   $("app").hidden = true;
   $("login").hidden = false;
-  const err = $("login-error");
-  if (message || wasRunning) {
-    err.textContent = message || "Your session ended: sign in again.";
-    err.hidden = false;
+  $("login-error").hidden = true;
+  const n = $("login-note");
+  if (note || wasRunning) {
+    n.textContent = note || "Your session ended: sign in again.";
+    n.hidden = false;
   }
   $("login-token").focus();
 }
@@ -55,6 +59,7 @@ async function onLoginSubmit(ev) {
   button.disabled = true;
   err.hidden = true;
   err.textContent = "";
+  $("login-note").hidden = true;
   try {
     const res = await api("POST", "api/login", { token });
     if (res.ok) {
@@ -92,19 +97,22 @@ async function logout() {
 
 async function startApp() {
   // Probe first: without a session the login form shows and nothing else runs.
+  const sent = Date.now();
   const res = await api("GET", "api/status");
   if (!res.ok) throw new Error(errorText(res));
   if (running) stopApp(); // a second sign-in: start over, not twice
   running = true;
   $("login").hidden = true;
   $("login-error").hidden = true;
+  $("login-note").hidden = true;
   $("app").hidden = false;
-  applyStatus(res.data);
+  applyStatus(res.data, sent);
   showView(viewFromHash(), false);
   connectWS();
   statusTimer = setInterval(refreshStatus, STATUS_EVERY);
   camerasTimer = setInterval(() => cameras.load().catch(() => {}), CAMERAS_EVERY);
   tickTimer = setInterval(tick, 1000);
+  scheduleUptime();
   await Promise.allSettled([cameras.load(), events.load(), loadAlerts()]);
   events.setCameras(cameras.ids());
 }
@@ -114,14 +122,14 @@ function stopApp() {
   clearInterval(statusTimer);
   clearInterval(camerasTimer);
   clearInterval(tickTimer);
-  statusTimer = camerasTimer = tickTimer = null;
+  clearTimeout(uptimeTimer);
+  statusTimer = camerasTimer = tickTimer = uptimeTimer = null;
   closeWS();
   actors.setVisible(false);
   charts.setVisible(false);
 }
 
 function tick() {
-  renderUptime();
   live.tick();
   cameras.tick();
 }
@@ -130,8 +138,9 @@ function tick() {
 
 async function refreshStatus() {
   try {
+    const sent = Date.now();
     const res = await api("GET", "api/status");
-    if (res.ok) applyStatus(res.data);
+    if (res.ok) applyStatus(res.data, sent);
     else setState("error", errorText(res));
   } catch (e) {
     if (!(e instanceof Unauthorized)) setState("unreachable", e.message);
@@ -145,10 +154,12 @@ function setState(state, title) {
   s.title = title || "";
 }
 
-function applyStatus(s) {
-  status = { ...s, fetchedAt: Date.now() };
-  const started = parseTime(s.started_at);
-  if (started !== null && typeof s.uptime_s === "number") setServerClock(started + s.uptime_s * 1000 + 500);
+// applyStatus shows /api/status, asked at `sent` (this machine's ms).
+function applyStatus(s, sent) {
+  status = { ...s };
+  // The server's clock: its `now`, taken about half-way through the request.
+  const now = parseTime(s.now);
+  if (now !== null && sent) setServerClock(now + (Date.now() - sent) / 2);
   setState(s.state || "unknown", s.version ? `version ${s.version}, run ${s.run || "?"}` : "");
   renderUptime();
   const f = $("hdr-ffmpeg");
@@ -158,7 +169,9 @@ function applyStatus(s) {
   f.dataset.processes = n;
   f.dataset.budget = budget;
   f.classList.toggle("bad", n > budget);
-  f.title = n > budget ? "More ffmpeg processes than the cameras' connection budgets allow: a leak" : "";
+  f.title = n > budget ? "More ffmpeg processes than the cameras' connection budgets allow: a leak" : "Live ffmpeg processes at this instant, as /proc shows them";
+  document.dispatchEvent(new CustomEvent("camvisor:status", { detail: status }));
+  if (s.admission) applyAdmission(s.admission);
   const g = s.go2rtc || {};
   const gd = $("hdr-go2rtc");
   gd.textContent = !g.enabled ? "off" : g.healthy ? "healthy" : "down";
@@ -167,11 +180,42 @@ function applyStatus(s) {
   if (s.alerts_firing !== undefined && s.alerts_firing !== firingCount()) loadAlerts().catch(() => {});
 }
 
+// applyAdmission shows the machine-wide admission: running of limit, and
+// how many captures wait for a turn.
+function applyAdmission(a) {
+  const d = $("hdr-admission");
+  if (a.limit === null || a.limit === undefined) {
+    d.textContent = "–";
+    return;
+  }
+  d.textContent = `${a.running} / ${a.limit}` + (a.waiting ? ` · ${a.waiting} waiting` : "");
+  d.dataset.limit = a.limit;
+  d.dataset.running = a.running;
+  d.dataset.waiting = a.waiting;
+  d.title = `${a.running} capture processes running, limit ${a.limit}, ${a.waiting} waiting` +
+    (a.uncontended_ms ? `; an uncontended capture takes ${a.uncontended_ms} ms` : "");
+}
+
+// scheduleUptime redraws the uptime as each of its seconds begins, so it
+// never trails the server's by a tick.
+function scheduleUptime() {
+  clearTimeout(uptimeTimer);
+  renderUptime();
+  const started = status ? parseTime(status.started_at) : null;
+  const wait = started === null ? 1000 : 1000 - ((serverNow() - started) % 1000);
+  uptimeTimer = setTimeout(scheduleUptime, wait + 5);
+}
+
+// renderUptime counts from the server's start on the server's clock: not
+// from a rounded uptime_s that has aged since it was fetched.
 function renderUptime() {
   if (!status) return;
   const started = parseTime(status.started_at);
-  $("hdr-uptime").textContent = duration((status.uptime_s || 0) + (Date.now() - status.fetchedAt) / 1000);
-  $("hdr-uptime").title = started !== null ? `since ${clock(started)}` : "";
+  if (started === null) return;
+  const u = $("hdr-uptime");
+  u.textContent = duration((serverNow() - started) / 1000);
+  u.title = `since ${clock(started)}`;
+  u.dataset.startedAt = String(started);
 }
 
 // ---------------------------------------------------------------- alerts
@@ -374,9 +418,13 @@ function dispatch(m) {
       break;
     case "camera":
       cameras.onCamera(m);
+      if (m.frame_at) live.onFrame(m.camera, parseTime(m.frame_at));
       break;
     case "event":
       events.onEvent(m);
+      break;
+    case "event_updated":
+      events.onEventUpdated(m);
       break;
     case "cycle":
       charts.onCycle(m);
@@ -395,6 +443,9 @@ function dispatch(m) {
       if (m.outcome === "applied" || m.outcome === "incomplete") cameras.load().catch(() => {});
       break;
     }
+    case "admission":
+      applyAdmission({ ...(status && status.admission), ...m });
+      break;
     case "pong":
       if (syncing) {
         syncing = false;
@@ -410,6 +461,7 @@ function dispatch(m) {
 function boot() {
   setUnauthorizedHandler(() => showLogin());
   live.setSender(send);
+  live.setFrames(cameras.frameAt);
   $("login-form").addEventListener("submit", onLoginSubmit);
   $("logout").addEventListener("click", logout);
   $("hdr-alerts").addEventListener("click", () => {

@@ -5,20 +5,67 @@
 // which answers and, if it grants a live view, sends a `play` message: that
 // message, not this button or /api/cameras, is what shows a player.
 
-import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow } from "./util.js";
+import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow, outcomeKind } from "./util.js";
 
 const cams = new Map(); // id -> {id, view: {...}, el, refs}
-let list, empty;
+let list, empty, sortSelect;
+let configOrder = new Map(); // id -> its place in the configuration
+const RESULT_KEEP_OK = 8000; // a result that went well is read, then goes
+const RESULT_KEEP_BAD = 60000; // a refusal or failure stays longer
+const SORT_KEY = "camvisor.sort";
+
+// A card's state, from worst to best: the order "state" sorts by.
+const RANK = { failing: 0, warn: 1, waiting: 2, ok: 3 };
 
 export function init() {
   list = document.getElementById("camera-list");
   empty = document.getElementById("cameras-empty");
+  sortSelect = document.getElementById("camera-sort");
   list.addEventListener("click", onClick);
+  try {
+    const saved = localStorage.getItem(SORT_KEY);
+    if (saved && [...sortSelect.options].some((o) => o.value === saved)) sortSelect.value = saved;
+  } catch {
+    // no storage: the default order
+  }
+  sortSelect.addEventListener("change", () => {
+    try {
+      localStorage.setItem(SORT_KEY, sortSelect.value);
+    } catch {
+      // not kept: fine
+    }
+    arrange();
+  });
 }
 
-/** ids lists the cameras known, in display order. */
+/** ids lists the cameras known, in configuration order. */
 export function ids() {
-  return [...cams.keys()];
+  return [...cams.keys()].sort((a, b) => (configOrder.get(a) ?? 1e9) - (configOrder.get(b) ?? 1e9));
+}
+
+// arrange puts the cards in the chosen order. Cards move only when their
+// order changes, so a card under the pointer stays put between changes.
+function arrange() {
+  const by = sortSelect ? sortSelect.value : "config";
+  const place = (id) => configOrder.get(id) ?? 1e9;
+  const order = [...cams.values()].sort((a, b) => {
+    if (by === "state") {
+      const d = RANK[stateOf(a.view)] - RANK[stateOf(b.view)];
+      if (d) return d;
+    }
+    if (by === "name") return a.id.localeCompare(b.id);
+    return place(a.id) - place(b.id) || a.id.localeCompare(b.id);
+  });
+  order.forEach((c, i) => {
+    if (list.children[i] !== c.el) list.insertBefore(c.el, list.children[i] || null);
+  });
+  list.dataset.sort = by;
+}
+
+/** frameAt is the time of a camera's latest frame (ms), null before its first. */
+export function frameAt(id) {
+  const c = cams.get(id);
+  return c ? c.view.frameAt : null;
 }
 
 /** load reads every camera from /api/cameras. */
@@ -44,7 +91,9 @@ export async function load() {
       url: c.url,
       max: c.max_connections,
       ffmpeg: c.slots_ffmpeg,
+      go2rtc: c.slots_go2rtc ?? 0,
       lease: c.slots_lease,
+      external: c.slots_external ?? 0,
       queue: c.queue_length,
       failing: c.failing,
       failures: c.consecutive_failures,
@@ -54,6 +103,9 @@ export async function load() {
       via: last ? last.via : null,
       error: last ? last.error : "",
       liveUntil: c.live ? parseTime(c.live.until) : null,
+      frameAt: parseTime(c.frame_at),
+      busy: !!c.busy,
+      nextProbe: c.breaker && c.breaker.state === "open" ? parseTime(c.breaker.next_probe_at) : null,
     });
   }
   for (const id of [...cams.keys()]) {
@@ -62,8 +114,8 @@ export async function load() {
       cams.delete(id);
     }
   }
-  // The configuration's order, whatever order live messages created cards in.
-  for (const c of res.data.cameras || []) list.append(cams.get(c.id).el);
+  configOrder = new Map((res.data.cameras || []).map((c, i) => [c.id, i]));
+  arrange();
   empty.textContent = cams.size ? "" : "No camera is configured.";
   empty.hidden = cams.size > 0;
 }
@@ -74,17 +126,26 @@ export function onCamera(m) {
     subnet: m.subnet,
     max: m.max_connections,
     ffmpeg: m.slots_ffmpeg,
+    go2rtc: m.slots_go2rtc ?? 0,
     lease: m.slots_lease,
+    external: m.slots_external ?? 0,
     queue: m.queue,
     failing: m.failing,
     failures: m.consecutive_failures,
+    busy: !!m.busy,
+    nextProbe: m.failing ? parseTime(m.next_probe_at) : null,
   };
   if (m.last_capture_at) {
-    const at = parseTime(m.last_capture_at);
-    const c = cams.get(m.camera);
-    if (!c || c.view.at !== at) patch.via = null; // not in the message: unknown for a new capture
-    Object.assign(patch, { outcome: m.last_outcome, at, ms: m.last_capture_ms ?? null, error: m.last_error || "" });
+    Object.assign(patch, {
+      outcome: m.last_outcome,
+      at: parseTime(m.last_capture_at),
+      ms: m.last_capture_ms ?? null,
+      via: m.last_via || null,
+      error: m.last_error || "",
+    });
   }
+  if (m.frame_at) patch.frameAt = parseTime(m.frame_at);
+  if (Array.isArray(m.recent)) patch.recent = m.recent;
   upsert(m.camera, patch);
   empty.hidden = true;
 }
@@ -102,13 +163,25 @@ export function tick() {
 function upsert(id, patch) {
   let c = cams.get(id);
   if (!c) {
-    c = { id, view: { max: 0, ffmpeg: 0, lease: 0, queue: 0, failing: false, failures: 0, at: null }, frameAt: undefined };
+    c = { id, view: { max: 0, ffmpeg: 0, go2rtc: 0, lease: 0, external: 0, queue: 0, failing: false, failures: 0, at: null, frameAt: null, recent: [] }, shown: null };
     build(c);
     cams.set(id, c);
     list.append(c.el);
   }
+  const before = stateOf(c.view);
   for (const [k, v] of Object.entries(patch)) if (v !== undefined) c.view[k] = v;
   render(c);
+  if (stateOf(c.view) !== before || c.el.parentNode !== list) arrange();
+}
+
+// stateOf is what a card's badge says, from its facts: failing (the
+// server says so), warn (the last capture failed, not failing yet),
+// waiting (no capture yet) or ok (the last capture brought a frame).
+function stateOf(v) {
+  if (v.failing) return "failing";
+  if (v.busy) return "warn";
+  if (!v.outcome) return "waiting";
+  return v.outcome === "ok" ? "ok" : "warn";
 }
 
 function build(c) {
@@ -127,6 +200,8 @@ function build(c) {
     r.nosnap.hidden = false;
   });
   r.img.hidden = true;
+  r.strip = el("div", { class: "strip", dataset: { role: "outcomes" }, role: "img" });
+  r.stripText = el("span", { class: "strip-text", dataset: { role: "outcomes-text" }, "aria-hidden": "true" });
   r.pips = el("div", { class: "pips", dataset: { role: "slots" }, role: "img" });
   r.slotsText = el("span", { class: "slots-text", dataset: { role: "slots-text" }, "aria-hidden": "true" });
   r.last = el("dd", { dataset: { role: "last-capture" } });
@@ -148,9 +223,11 @@ function build(c) {
     el("button", { type: "button", dataset: { action: "restart-cancel" } }, "Cancel"));
   r.confirm.hidden = true;
   r.result = el("p", { class: "result", dataset: { role: "result" }, role: "status" });
+  r.result.hidden = true;
   c.el = el("article", { class: "card", dataset: { camera: c.id }, "aria-label": `Camera ${c.id}` },
     el("header", { class: "card-head" }, r.title, r.subnet, r.status),
     el("div", { class: "snap" }, r.img, r.nosnap),
+    el("div", { class: "outcomes" }, r.strip, r.stripText),
     el("div", { class: "slots" }, r.pips, r.slotsText),
     el("dl", { class: "facts" },
       el("div", {}, el("dt", {}, "Last capture"), r.last),
@@ -165,15 +242,25 @@ function render(c) {
   const v = c.view;
   const r = c.refs;
   r.subnet.textContent = v.subnet ? `subnet ${v.subnet}` : "";
-  r.status.textContent = v.failing ? `failing (${v.failures} in a row)` : "ok";
-  r.status.dataset.state = v.failing ? "failing" : "ok";
+  const state = stateOf(v);
+  r.status.dataset.state = state;
+  r.status.textContent =
+    state === "failing" ? `failing${v.failures ? ` (${v.failures} in a row)` : ""}`
+    : state === "warn" ? (v.busy ? "camera busy" : `last capture ${v.outcome}`)
+    : state === "waiting" ? "no capture yet" : "ok";
+  r.status.title =
+    state === "failing" && v.nextProbe ? `The patrol backs off: next try at ${clock(v.nextProbe)}.`
+    : state === "warn" && v.busy ? "The camera answers busy (all its connections taken) cycle after cycle."
+    : state === "warn" ? "The last capture failed; the camera counts as failing after a few in a row." : "";
   c.el.dataset.failing = v.failing ? "true" : "false";
+  c.el.dataset.state = state;
   c.el.title = v.url ? v.url : "";
   renderPips(c);
+  renderStrip(c);
   if (v.outcome) {
     const parts = [v.outcome];
     if (v.ms !== null && v.ms !== undefined) parts.push(millis(v.ms));
-    if (v.via) parts.push(`via ${v.via}`);
+    if (v.via && outcomeKind(v.outcome) !== "backoff") parts.push(`via ${v.via}`); // a capture not tried came through nothing
     r.last.textContent = parts.join(" · ");
     r.last.dataset.outcome = v.outcome;
   } else {
@@ -184,11 +271,41 @@ function render(c) {
   r.error.textContent = v.error || "";
   r.errorRow.hidden = !v.error;
   renderTimes(c);
-  // A new frame exists after each good capture: fetch it once.
-  if (v.at !== c.frameAt && (v.outcome === "ok" || c.frameAt === undefined)) {
-    c.frameAt = v.at;
-    r.img.src = `${cameraPath(c.id, "snapshot.jpg")}?at=${v.at ?? 0}`;
+  // Ask for the frame only when the server says there is a new one: a
+  // camera that never had one gets no request (and no 404).
+  if (v.frameAt && v.frameAt !== c.shown) {
+    c.shown = v.frameAt;
+    r.img.src = `${cameraPath(c.id, "snapshot.jpg")}?at=${v.frameAt}`;
   }
+  if (!v.frameAt) {
+    r.img.hidden = true;
+    r.nosnap.hidden = false;
+    r.nosnap.textContent = v.outcome && v.outcome !== "ok" ? `No frame yet: last capture ${v.outcome}` : "No frame yet";
+  }
+}
+
+// renderStrip draws the last captures as ticks, oldest on the left, each
+// coloured by its kind and named in its tooltip; the text beside it counts
+// them in words.
+function renderStrip(c) {
+  const r = c.refs;
+  const recent = c.view.recent || [];
+  const counts = new Map();
+  const ticks = recent.map((t) => {
+    const kind = outcomeKind(t.outcome);
+    counts.set(t.outcome, (counts.get(t.outcome) || 0) + 1);
+    const at = parseTime(t.at);
+    const tip = [t.outcome, clock(at)];
+    if (typeof t.duration_ms === "number") tip.push(millis(t.duration_ms));
+    if (t.via && kind !== "backoff") tip.push(`via ${t.via}`);
+    return el("span", { class: `tick ${kind}`, dataset: { outcome: t.outcome, kind }, title: tip.join(" · ") });
+  });
+  r.strip.replaceChildren(...ticks);
+  const words = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${n} ${o}`).join(", ");
+  const text = recent.length ? `last ${recent.length}: ${words}` : "no capture yet";
+  r.strip.setAttribute("aria-label", `Outcomes of the last captures, oldest first: ${text}`);
+  r.strip.dataset.count = String(recent.length);
+  r.stripText.textContent = text;
 }
 
 function renderTimes(c) {
@@ -200,30 +317,38 @@ function renderTimes(c) {
   if (until) r.live.textContent = until > serverNow() ? `until ${clock(until)}` : "ending";
 }
 
+// PIP_KINDS are the connections a camera's budget counts, in pip order:
+// [kind, letter, words].
+const PIP_KINDS = [
+  ["ffmpeg", "F", "ffmpeg"],
+  ["go2rtc", "G", "patrol through go2rtc"],
+  ["lease", "L", "live"],
+  ["external", "X", "not camvisor's"],
+];
+
 function renderPips(c) {
   const v = c.view;
-  const held = v.ffmpeg + v.lease;
+  const counts = PIP_KINDS.map(([k]) => v[k] || 0);
+  const held = counts.reduce((a, b) => a + b, 0);
   const n = Math.max(v.max, held);
   const pips = [];
-  for (let i = 0; i < n; i++) {
-    let kind = "free";
-    let mark = "";
-    if (i < v.ffmpeg) {
-      kind = "ffmpeg";
-      mark = "F";
-    } else if (i < held) {
-      kind = "lease";
-      mark = "L";
+  let i = 0;
+  PIP_KINDS.forEach(([kind, mark], j) => {
+    for (let k = 0; k < counts[j]; k++, i++) {
+      const over = i >= v.max;
+      pips.push(el("span", { class: `pip ${kind}${over ? " over" : ""}`, dataset: { slot: kind } }, over ? "!" : mark));
     }
-    const over = i >= v.max;
-    pips.push(el("span", { class: `pip ${kind}${over ? " over" : ""}`, dataset: { slot: kind } }, over ? "!" : mark));
-  }
+  });
+  for (; i < n; i++) pips.push(el("span", { class: "pip free", dataset: { slot: "free" } }));
   const refs = c.refs;
   refs.pips.replaceChildren(...pips);
-  const text = `${held} of ${v.max} slots held: ${v.ffmpeg} ffmpeg, ${v.lease} live` + (held > v.max ? " — OVER BUDGET" : "");
+  const parts = PIP_KINDS.map(([, , words], j) => [counts[j], words]).filter(([k], j) => k > 0 || j === 0 || j === 2).map(([k, w]) => `${k} ${w}`);
+  const text = `${held} of ${v.max} slots held: ${parts.join(", ")}` + (held > v.max ? " — OVER BUDGET" : "");
   refs.pips.setAttribute("aria-label", text);
   refs.pips.dataset.ffmpeg = v.ffmpeg;
+  refs.pips.dataset.go2rtc = v.go2rtc || 0;
   refs.pips.dataset.lease = v.lease;
+  refs.pips.dataset.external = v.external || 0;
   refs.pips.dataset.max = v.max;
   refs.slotsText.textContent = text;
   refs.slotsText.classList.toggle("bad", held > v.max);
@@ -254,14 +379,33 @@ function onClick(ev) {
       return;
     case "restart-confirm":
       return restart(c);
+    case "dismiss":
+      return clearResult(c);
   }
 }
 
+// result says on the card how an operator's action went, with the time;
+// it goes by itself after a while (a failure stays longer), or when the
+// operator dismisses it.
 function result(c, action, outcome, text) {
   const p = c.refs.result;
+  clearTimeout(c.resultTimer);
   p.dataset.action = action;
   p.dataset.outcome = outcome;
-  p.textContent = text;
+  p.hidden = false;
+  const dismiss = el("button", { type: "button", class: "quiet dismiss", dataset: { action: "dismiss" }, "aria-label": "Dismiss this message" }, "×");
+  p.replaceChildren(el("span", {}, text), " ", el("span", { class: "muted" }, `(${clock(Date.now())})`), " ", dismiss);
+  if (outcome === "pending") return;
+  c.resultTimer = setTimeout(() => clearResult(c), outcome === "ok" ? RESULT_KEEP_OK : RESULT_KEEP_BAD);
+}
+
+function clearResult(c) {
+  clearTimeout(c.resultTimer);
+  const p = c.refs.result;
+  p.hidden = true;
+  p.replaceChildren();
+  delete p.dataset.outcome;
+  delete p.dataset.action;
 }
 
 async function capture(c, button) {
@@ -284,10 +428,7 @@ async function capture(c, button) {
     if (d.error) text += `: ${d.error}`;
     result(c, "capture", d.outcome, text);
     document.dispatchEvent(new Event("camvisor:changed"));
-    if (d.outcome === "ok") {
-      c.frameAt = null; // fetch the new frame even if the camera message has not come yet
-      c.refs.img.src = `${cameraPath(c.id, "snapshot.jpg")}?op=${Date.now()}`;
-    }
+    if (d.outcome === "ok") upsert(c.id, { frameAt: Date.now() }); // a new frame: fetch it now, not at the next camera message
   } catch (e) {
     if (!(e instanceof Unauthorized)) result(c, "capture", "error", `Capture failed: ${e.message}`);
   } finally {

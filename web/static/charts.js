@@ -1,26 +1,42 @@
-// The last hour as two SVG charts, drawn here (no library):
+// Two SVG charts, drawn here (no library), over the data's own span (the
+// last hour at most, from the first point on: a young run fills the width):
 //  - live ffmpeg processes per camera, each against its max_connections —
 //    the picture that shows a process leak at a glance;
 //  - cycle duration per subnet against its interval.
-// Refreshed every 10 s while the view shows; live `cycle` messages are
-// added in between.
+// Each series has its own colour and dash; series of equal value are drawn
+// a few pixels apart so none hides another. Refreshed every 10 s while the
+// view shows; live `cycle` messages are added in between.
 
-import { api, errorText, el, svg, clock, hhmm, millis, PALETTE, Unauthorized, serverNow } from "./util.js";
+import { api, errorText, el, svg, clock, hhmm, millis, duration, parseTime, PALETTE, Unauthorized, serverNow } from "./util.js";
 
 const REFRESH_EVERY = 10000;
-const WINDOW = 60 * 60 * 1000;
+const WINDOW = 60 * 60 * 1000; // the most shown
+const MIN_SPAN = 5 * 1000; // the least span drawn: one sample step
 const HEIGHT = 240;
-const M = { l: 56, r: 14, t: 12, b: 26 }; // margins
-const GAP = 150 * 1000; // samples (one a minute) further apart than this are not joined
+const M = { l: 56, r: 70, t: 12, b: 26 }; // margins (right: budget labels)
+const STEPS = [5, 10, 15, 30, 60].map((s) => s * 1000); // sample steps the server folds into
+/** DASHES are per-series dash patterns, next to the colours: told apart without colour too. */
+const DASHES = ["", "9 4", "3 3", "12 4 3 4", "6 6", "2 6", "14 3 3 3 3 3"];
+const BUDGET_DASH = "1 4";
 
 let timer = null;
 let visible = false;
 let samples = [];
+let sampleStep = 60000;
 let cycles = [];
 let inflight = false;
-const colours = new Map(); // series name -> colour, stable across refreshes
+let runStarted = null; // the server's start (ms): how far back to look on a young run
+let header = null; // the header's count, for the legend's total
+const styles = new Map(); // series name -> {colour, dash}, stable across refreshes
 let observer = null;
 let redrawQueued = false;
+
+document.addEventListener("camvisor:status", (ev) => {
+  const s = ev.detail || {};
+  runStarted = parseTime(s.started_at);
+  header = { processes: s.ffmpeg_processes ?? 0, budget: s.budget ?? 0 };
+  renderTotal();
+});
 
 /** setVisible starts or stops the refresh. */
 export function setVisible(v) {
@@ -59,13 +75,25 @@ function queueRedraw() {
   });
 }
 
+// stepFor is the sample step for the span the charts will show: about 200
+// points across, never finer than the record's 5 s samples.
+function stepFor(now) {
+  const from = runStarted !== null ? Math.max(runStarted, now - WINDOW) : now - WINDOW;
+  const span = Math.max(now - from, MIN_SPAN);
+  return STEPS.find((s) => span / s <= 200) || STEPS[STEPS.length - 1];
+}
+
 async function refresh() {
   if (inflight) return;
   inflight = true;
   const note = document.getElementById("charts-updated");
   try {
-    const [s, c] = await Promise.all([api("GET", "api/samples?since=1h"), api("GET", "api/cycles?since=1h")]);
-    if (s.ok) samples = s.data.samples || [];
+    const step = stepFor(serverNow());
+    const [s, c] = await Promise.all([api("GET", `api/samples?since=1h&step=${step / 1000}s`), api("GET", "api/cycles?since=1h")]);
+    if (s.ok) {
+      samples = s.data.samples || [];
+      sampleStep = step;
+    }
     if (c.ok) cycles = c.data.cycles || [];
     const errs = [s, c].filter((r) => !r.ok).map(errorText);
     note.textContent = errs.length ? `Cannot load: ${errs.join("; ")}` : `updated ${clock(Date.now())}`;
@@ -77,20 +105,41 @@ async function refresh() {
   }
 }
 
-function colour(name) {
-  if (!colours.has(name)) colours.set(name, PALETTE[colours.size % PALETTE.length]);
-  return colours.get(name);
+function style(name) {
+  if (!styles.has(name)) {
+    // Each chart counts its own series: its first is solid, its second dashed…
+    const i = [...styles.keys()].filter((k) => k.startsWith("subnet:") === name.startsWith("subnet:")).length;
+    // Colours and dashes cycle at different lengths: pairs repeat late.
+    styles.set(name, { colour: PALETTE[i % PALETTE.length], dash: DASHES[i % DASHES.length] });
+  }
+  return styles.get(name);
 }
 
 function draw() {
   const now = serverNow();
-  drawProcesses(now);
-  drawCycles(now);
+  // One span for both charts, fitted to what they show.
+  let first = now;
+  for (const s of samples) first = Math.min(first, Date.parse(s.at));
+  for (const c of cycles) first = Math.min(first, Date.parse(c.started_at));
+  // From the first point on: a young run's points fill the width (a very
+  // young one's leave room on the right, never squeezed against it).
+  const t0 = Math.max(now - WINDOW, first);
+  document.getElementById("charts-title").textContent = now - t0 >= WINDOW - 1000 ? "Last hour" : `Since ${hhmm(t0)} (${duration((now - t0) / 1000)})`;
+  drawProcesses(t0, now);
+  drawCycles(t0, now);
+}
+
+// dodge is series i's vertical offset in pixels, of n: equal values are
+// drawn side by side instead of on top of each other.
+function dodge(i, n) {
+  if (n < 2) return 0;
+  const gap = Math.min(4, 16 / (n - 1));
+  return (i - (n - 1) / 2) * gap;
 }
 
 // ---------------------------------------------------------------- processes
 
-function drawProcesses(now) {
+function drawProcesses(t0, now) {
   const byCam = group(samples, (s) => s.camera);
   const box = document.getElementById("chart-processes");
   const legend = document.getElementById("legend-processes");
@@ -101,38 +150,79 @@ function drawProcesses(now) {
   }
   let top = 1;
   for (const s of samples) top = Math.max(top, s.processes || 0, s.max_connections || 0);
-  const frame = axes(box, now, top + 1, (v) => String(v), true);
+  const frame = axes(box, t0, Math.max(now, t0 + MIN_SPAN), top + 1, (v) => String(v), true);
   const root = frame.svg;
   root.dataset.chart = "processes";
   root.dataset.series = String(byCam.size);
   root.dataset.points = String(samples.length);
+  root.dataset.from = String(t0);
+  root.dataset.step = String(sampleStep);
   const items = [];
   const summary = [];
-  for (const [cam, pts] of [...byCam.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const c = colour(cam);
+  const cams = [...byCam.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const labels = [];
+  cams.forEach(([cam, pts], i) => {
+    const { colour, dash } = style(cam);
+    const off = dodge(i, cams.length);
     const series = pts.map((p) => ({ t: Date.parse(p.at), v: p.processes || 0, budget: p.max_connections || 0 }));
-    root.append(svg("path", { d: line(series, frame, (p) => p.budget, true), class: "budget", stroke: c, "data-camera": cam, "data-line": "budget" }));
-    root.append(svg("path", { d: line(series, frame, (p) => p.v, false), class: "series", stroke: c, "data-camera": cam, "data-line": "processes" }));
     const last = series[series.length - 1];
-    root.append(svg("circle", { cx: frame.x(last.t), cy: frame.y(last.v), r: 3, fill: c },
-      svg("title", { text: `${cam}: ${last.v} at ${clock(last.t)}` })));
+    root.append(svg("path", {
+      d: line(series, frame, (p) => p.budget, { step: true, off, end: now }), class: "budget", stroke: colour, "stroke-dasharray": BUDGET_DASH,
+      "data-camera": cam, "data-line": "budget", "data-offset": off.toFixed(1),
+    }));
+    root.append(svg("path", {
+      d: line(series, frame, (p) => p.v, { step: true, off, end: Math.min(last.t + sampleStep, now) }), class: "series", stroke: colour, "stroke-dasharray": dash || null,
+      "data-camera": cam, "data-line": "processes", "data-offset": off.toFixed(1),
+    }));
+    root.append(svg("circle", { cx: frame.x(last.t), cy: frame.y(last.v) + off, r: 3, fill: colour },
+      svg("title", { text: `${cam}: at most ${last.v} in the ${millis(sampleStep)} from ${clock(last.t)}` })));
+    labels.push({ y: frame.y(last.budget) + off, text: `${cam} ≤${last.budget}`, colour });
     const peak = Math.max(...series.map((p) => p.v));
-    const budget = last.budget;
     const over = series.some((p) => p.v > p.budget);
     items.push(el("li", { dataset: { camera: cam } },
-      el("span", { class: "swatch", style: `background:${c}` }),
-      el("strong", {}, `${cam}:`), ` now ${last.v} · peak ${peak} · budget ${budget}`,
+      swatch(colour, dash),
+      el("strong", {}, `${cam}:`), ` last ${millis(sampleStep)} ${last.v} · highest ${peak} · budget ${last.budget} `,
+      swatch(colour, BUDGET_DASH, true),
       over ? el("span", { class: "badge bad" }, "over budget") : null));
-    summary.push(`${cam} now ${last.v}, peak ${peak}, budget ${budget}${over ? ", over budget" : ""}`);
+    summary.push(`${cam}: last ${last.v}, highest ${peak}, budget ${last.budget}${over ? ", over budget" : ""}`);
+  });
+  // Budget labels at the right edge, pushed apart when they would overlap.
+  labels.sort((a, b) => a.y - b.y);
+  let prev = -Infinity;
+  for (const l of labels) {
+    const y = Math.max(l.y + 4, prev + 12);
+    prev = y;
+    root.append(svg("text", { x: frame.right + 4, y, class: "budget-label", fill: l.colour, text: l.text }));
   }
-  root.setAttribute("aria-label", `ffmpeg processes per camera, last hour: ${summary.join("; ")}`);
+  root.setAttribute("aria-label", `ffmpeg processes per camera since ${clock(t0)}: ${summary.join("; ")}`);
   legend.replaceChildren(...items);
+  renderTotal();
+}
+
+// renderTotal is the legend's line for all cameras: the header's numbers,
+// the same instant, so the two never disagree.
+function renderTotal() {
+  const p = document.getElementById("legend-total");
+  if (!p) return;
+  if (!header) {
+    p.textContent = "";
+    return;
+  }
+  p.textContent = `All cameras now: ${header.processes} live of a budget of ${header.budget} (as in the header; the lines show the most within each ${millis(sampleStep)}, so a capture of a moment shows there and not here)`;
+  p.dataset.processes = String(header.processes);
+  p.dataset.budget = String(header.budget);
+}
+
+// swatch is a short sample of a line's colour and dash, for the legend.
+function swatch(colour, dash, thin) {
+  return svg("svg", { class: "swatch", width: 28, height: 10, viewBox: "0 0 28 10", "aria-hidden": "true" },
+    svg("line", { x1: 1, x2: 27, y1: 5, y2: 5, stroke: colour, "stroke-width": thin ? 1.5 : 2.5, "stroke-dasharray": dash || null }));
 }
 
 // ---------------------------------------------------------------- cycles
 
-function drawCycles(now) {
-  const bySubnet = group(cycles, (c) => c.subnet);
+function drawCycles(t0, now) {
+  const bySubnet = group(cycles.filter((c) => Date.parse(c.started_at) >= t0), (c) => c.subnet);
   const box = document.getElementById("chart-cycles");
   const legend = document.getElementById("legend-cycles");
   if (bySubnet.size === 0) {
@@ -142,34 +232,36 @@ function drawCycles(now) {
   }
   let top = 0.1;
   for (const c of cycles) top = Math.max(top, (c.duration_ms || 0) / 1000, (c.interval_ms || 0) / 1000);
-  const frame = axes(box, now, top * 1.1, (v) => `${fmtSeconds(v)}`, false);
+  const frame = axes(box, t0, Math.max(now, t0 + MIN_SPAN), top * 1.1, (v) => `${fmtSeconds(v)}`, false);
   const root = frame.svg;
   root.dataset.chart = "cycles";
   root.dataset.series = String(bySubnet.size);
   root.dataset.points = String(cycles.length);
   const items = [];
   const summary = [];
-  for (const [subnet, pts] of [...bySubnet.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const c = colour(`subnet:${subnet}`);
-    const series = pts.map((p) => ({ t: Date.parse(p.started_at), v: (p.duration_ms || 0) / 1000, budget: (p.interval_ms || 0) / 1000, over: !!p.overran, n: p.number }))
-      .filter((p) => p.t >= now - WINDOW);
-    if (series.length === 0) continue;
-    root.append(svg("path", { d: line(series, frame, (p) => p.budget, true), class: "budget", stroke: c, "data-subnet": subnet, "data-line": "interval" }));
-    root.append(svg("path", { d: line(series, frame, (p) => p.v, false, Infinity), class: "series", stroke: c, "data-subnet": subnet, "data-line": "duration" }));
+  const subnets = [...bySubnet.entries()].sort(([a], [b]) => a.localeCompare(b));
+  subnets.forEach(([subnet, pts], i) => {
+    const { colour, dash } = style(`subnet:${subnet}`);
+    const off = dodge(i, subnets.length);
+    const series = pts.map((p) => ({ t: Date.parse(p.started_at), v: (p.duration_ms || 0) / 1000, budget: (p.interval_ms || 0) / 1000, over: !!p.overran, n: p.number }));
+    root.append(svg("path", { d: line(series, frame, (p) => p.budget, { step: true, off, gap: Infinity, end: now }), class: "budget", stroke: colour, "stroke-dasharray": BUDGET_DASH, "data-subnet": subnet, "data-line": "interval" }));
+    root.append(svg("path", { d: line(series, frame, (p) => p.v, { off, gap: Infinity }), class: "series", stroke: colour, "stroke-dasharray": dash || null, "data-subnet": subnet, "data-line": "duration" }));
     for (const p of series) {
+      if (series.length <= 120) root.append(svg("circle", { cx: frame.x(p.t), cy: frame.y(p.v) + off, r: 2.5, fill: colour, "data-subnet": subnet, "data-point": "cycle" }));
       if (!p.over) continue;
-      root.append(svg("circle", { cx: frame.x(p.t), cy: frame.y(p.v), r: 5, class: "overran", stroke: c },
+      root.append(svg("circle", { cx: frame.x(p.t), cy: frame.y(p.v) + off, r: 5, class: "overran", stroke: colour },
         svg("title", { text: `cycle ${p.n} of ${subnet} overran: ${millis(p.v * 1000)}` })));
     }
     const last = series[series.length - 1];
     const overs = series.filter((p) => p.over).length;
     items.push(el("li", { dataset: { subnet } },
-      el("span", { class: "swatch", style: `background:${c}` }),
-      el("strong", {}, `${subnet}:`), ` last ${millis(last.v * 1000)} of ${millis(last.budget * 1000)} · ${series.length} cycles`,
+      swatch(colour, dash),
+      el("strong", {}, `${subnet}:`), ` last ${millis(last.v * 1000)} of ${millis(last.budget * 1000)} · ${series.length} cycles `,
+      swatch(colour, BUDGET_DASH, true),
       overs ? el("span", { class: "badge bad" }, `${overs} overran`) : null));
     summary.push(`${subnet} last ${millis(last.v * 1000)}, ${overs} overran`);
-  }
-  root.setAttribute("aria-label", `Cycle duration per subnet, last hour: ${summary.join("; ")}`);
+  });
+  root.setAttribute("aria-label", `Cycle duration per subnet since ${clock(t0)}: ${summary.join("; ")}`);
   legend.replaceChildren(...items);
 }
 
@@ -191,14 +283,17 @@ function fmtSeconds(v) {
   return `${Number(v.toFixed(1))} s`;
 }
 
-// axes draws the frame of a chart into box: the last hour across, 0..top
-// up; integer ticks when ints. It returns the svg and the scales.
-function axes(box, now, top, label, ints) {
+// TIME_TICKS are the spacings the time axis may use, finest first.
+const TIME_TICKS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800].map((s) => s * 1000);
+
+// axes draws the frame of a chart into box: t0..t1 across, 0..top up;
+// integer ticks when ints. It returns the svg and the scales.
+function axes(box, t0, t1, top, label, ints) {
   const width = Math.max(280, Math.floor(box.clientWidth || 600));
   const w = width - M.l - M.r;
   const h = HEIGHT - M.t - M.b;
-  const t0 = now - WINDOW;
-  const x = (t) => M.l + ((t - t0) / WINDOW) * w;
+  const span = Math.max(t1 - t0, 1);
+  const x = (t) => M.l + ((t - t0) / span) * w;
   const y = (v) => M.t + h - (v / top) * h;
   const root = svg("svg", { width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: "img", class: "plot" });
   const grid = svg("g", { class: "grid" });
@@ -206,10 +301,12 @@ function axes(box, now, top, label, ints) {
     grid.append(svg("line", { x1: M.l, x2: M.l + w, y1: y(v), y2: y(v) }));
     grid.append(svg("text", { x: M.l - 6, y: y(v) + 4, "text-anchor": "end", text: label(v) }));
   }
-  const step = 10 * 60 * 1000;
-  for (let t = Math.ceil(t0 / step) * step; t <= now; t += step) {
+  // About one label per 90 px.
+  const step = TIME_TICKS.find((s) => (s / span) * w >= 90) || 3600 * 1000;
+  const withSeconds = step < 60000;
+  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
     grid.append(svg("line", { x1: x(t), x2: x(t), y1: M.t, y2: M.t + h, class: "vgrid" }));
-    grid.append(svg("text", { x: x(t), y: HEIGHT - 8, "text-anchor": "middle", text: hhmm(t) }));
+    grid.append(svg("text", { x: x(t), y: HEIGHT - 8, "text-anchor": "middle", text: withSeconds ? clock(t) : hhmm(t) }));
   }
   grid.append(svg("line", { x1: M.l, x2: M.l + w, y1: M.t + h, y2: M.t + h, class: "axis" }));
   root.append(grid);
@@ -231,22 +328,25 @@ function ticks(top, ints) {
   return out;
 }
 
-// line is an SVG path through the points inside the window; step draws a
-// step line (a budget changes at a sample, it does not slope); points
-// further apart than gap start a new segment.
-function line(points, frame, val, step, gap = GAP) {
+// line is an SVG path through the points inside the window, off pixels
+// down. With step it is a step line: a value holds until the next point
+// (a budget changes at a sample, a step's most holds for the step), and
+// the last one holds until `end`. Points further apart than gap start a
+// new segment.
+function line(points, frame, val, { step = false, off = 0, gap = 3 * sampleStep, end = null } = {}) {
   let d = "";
   let prev = null;
   for (const p of points) {
     if (p.t < frame.t0) continue;
     const px = frame.x(p.t).toFixed(1);
-    const py = frame.y(val(p)).toFixed(1);
-    if (prev === null || p.t - prev.t > gap) d += `M${px},${py}`;
-    else if (step) d += `H${px}V${py}`;
+    const py = (frame.y(val(p)) + off).toFixed(1);
+    if (prev === null || p.t - prev.t > gap) {
+      if (prev !== null && step) d += `H${frame.x(Math.min(prev.t + sampleStep, p.t)).toFixed(1)}`;
+      d += `M${px},${py}`;
+    } else if (step) d += `H${px}V${py}`;
     else d += `L${px},${py}`;
     prev = p;
   }
-  // A budget holds until it changes: carry the last one to the right edge.
-  if (step && d) d += `H${frame.right.toFixed(1)}`;
+  if (step && d && end !== null) d += `H${Math.min(frame.x(end), frame.right).toFixed(1)}`;
   return d || "M0,0";
 }

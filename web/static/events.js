@@ -87,6 +87,22 @@ export function onEvent(m) {
   renderStatus();
 }
 
+/**
+ * onEventUpdated applies a later detection that joined an event: its row
+ * (and its dialog, when open) shows the new count, best score and last
+ * sighting.
+ */
+export function onEventUpdated(m) {
+  const e = shown.find((x) => String(x.id) === String(m.id));
+  if (!e) return; // not listed (filtered out, or older than the history read)
+  e.detections = m.detections;
+  e.score = m.score;
+  e.last_seen = m.last_seen;
+  const tr = rows.querySelector(`tr[data-event-id="${CSS.escape(String(m.id))}"]`);
+  if (tr) fillRow(tr, e);
+  if (dialog.open && dialog.dataset.eventId === String(m.id)) fillDetails(e);
+}
+
 /** seen: the events view is showing. */
 export function seen() {
   unseen = 0;
@@ -130,14 +146,24 @@ function fillSelect(sel, values, all) {
 
 function row(e, isNew) {
   const at = parseTime(e.at);
-  const score = typeof e.score === "number" ? e.score.toFixed(2) : "—";
-  return el("tr", { class: isNew ? "new" : "", dataset: { eventId: e.id, camera: e.camera, label: e.label } },
+  const tr = el("tr", { class: isNew ? "new" : "", dataset: { eventId: e.id, camera: e.camera, label: e.label } },
     el("td", { title: isoLocal(at) }, clock(at)),
     el("td", {}, e.camera),
     el("td", {}, e.label || "—"),
-    el("td", { class: "num" }, score),
-    el("td", { class: "num" }, e.detections ?? 1), // a live event is new: its first detection
+    el("td", { class: "num", dataset: { field: "score" } }),
+    el("td", { class: "num", dataset: { field: "detections" } }),
     el("td", {}, el("button", { type: "button", class: "quiet", dataset: { action: "open-event" }, "aria-label": `View snapshot of event ${e.id} (${e.camera}, ${e.label})` }, "View")));
+  fillRow(tr, e);
+  return tr;
+}
+
+// fillRow writes what a later detection may change: score, count, last seen.
+function fillRow(tr, e) {
+  tr.querySelector("[data-field=score]").textContent = typeof e.score === "number" ? e.score.toFixed(2) : "—";
+  const n = tr.querySelector("[data-field=detections]");
+  n.textContent = String(e.detections ?? 1); // a live event is new: its first detection
+  const last = parseTime(e.last_seen);
+  n.title = last ? `last seen ${clock(last)}` : "";
 }
 
 /** open shows an event's frame and details in the dialog. */
@@ -145,13 +171,19 @@ function open(e) {
   if (!e) return;
   const img = document.getElementById("event-dialog-img");
   const box = document.getElementById("event-dialog-box");
-  const details = document.getElementById("event-dialog-details");
   document.getElementById("event-dialog-title").textContent = `${e.label || "Event"} on ${e.camera}`;
   dialog.dataset.eventId = e.id;
   box.replaceChildren();
   img.alt = `Frame that opened event ${e.id} on ${e.camera}`;
   img.onload = () => drawBox(img, box, e.box);
   img.src = e.snapshot || `api/events/${e.id}/snapshot.jpg`;
+  fillDetails(e);
+  dialog.showModal();
+}
+
+// fillDetails lists an event's facts in the dialog.
+function fillDetails(e) {
+  const details = document.getElementById("event-dialog-details");
   const at = parseTime(e.at);
   const last = parseTime(e.last_seen);
   const facts = [
@@ -166,7 +198,6 @@ function open(e) {
   if (e.detector) facts.push(["Detector", e.detector]);
   if (Array.isArray(e.box)) facts.push(["Box", e.box.join(", ")]);
   details.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-  dialog.showModal();
 }
 
 // drawBox outlines the detection on the frame, in the frame's own pixels.

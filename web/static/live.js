@@ -11,16 +11,31 @@
 
 import { el, parseTime, clock, countdown, httpURL, cameraPath, api, announce, serverNow } from "./util.js";
 
-const SNAPSHOT_EVERY = 1500; // without go2rtc: the latest frame this often
 const STOP_PATIENCE = 10000; // the server's `stop` is expected within this
 
-const plays = new Map(); // camera -> {until, url, el, refs, confirmed, timer}
+const plays = new Map(); // camera -> {until, url, el, refs, confirmed}
 let pane, listEl;
 let sendWS = () => false;
+let frameOf = () => null; // a camera's latest frame time, from the cards
 
 /** setSender gives the pane the WebSocket's send (app.js owns the socket). */
 export function setSender(fn) {
   sendWS = fn;
+}
+
+/** setFrames tells the pane where to read a camera's latest frame time. */
+export function setFrames(fn) {
+  frameOf = fn;
+}
+
+/**
+ * onFrame: a camera has a new frame (its `camera` message said so). A live
+ * view without go2rtc shows it: frames are asked for as they come, never
+ * polled, and never before a camera has one.
+ */
+export function onFrame(camera, at) {
+  const p = plays.get(camera);
+  if (p && !p.url && p.refs.player && at) p.refs.player.show(at);
 }
 
 function ensureDOM() {
@@ -56,6 +71,7 @@ export function onPlay(m) {
   p.refs.reason.textContent = why.join(" · ");
   if (m.event_id) p.el.dataset.eventId = m.event_id;
   p.refs.extended.hidden = !m.extended;
+  document.getElementById("live-extended-note").hidden = ![...plays.values()].some((x) => x.el.dataset.extended === "true");
   if (url !== p.url || !p.refs.player) setPlayer(p, url);
   renderTime(p);
   pane.hidden = false;
@@ -98,23 +114,32 @@ function build(p) {
   const r = {};
   r.title = el("h3", {}, p.camera);
   r.reason = el("span", { class: "muted", dataset: { role: "reason" } });
-  r.extended = el("span", { class: "badge", dataset: { role: "extended" } }, "extended");
+  r.extended = el("span", {
+    class: "badge", dataset: { role: "extended" }, "aria-describedby": "live-extended-note",
+    title: "A new detection came while it played: the server moved its end later.",
+  }, "extended");
   r.remaining = el("span", { class: "remaining", dataset: { role: "remaining" }, "aria-live": "off" });
   r.stop = el("button", { type: "button", class: "danger", dataset: { action: "stop" }, "aria-label": `Stop live view of ${p.camera}` }, "Stop");
   r.stop.addEventListener("click", () => stop(p));
+  // Views are small so the cameras stay in sight; one can be made large.
+  r.size = el("button", { type: "button", class: "quiet", dataset: { action: "enlarge" }, "aria-pressed": "false", "aria-label": `Enlarge live view of ${p.camera}` }, "Enlarge");
+  r.size.addEventListener("click", () => {
+    const big = !p.el.classList.contains("big");
+    p.el.classList.toggle("big", big);
+    r.size.setAttribute("aria-pressed", big ? "true" : "false");
+    r.size.textContent = big ? "Shrink" : "Enlarge";
+  });
   r.screen = el("div", { class: "screen" });
   r.note = el("p", { class: "note", dataset: { role: "note" }, role: "status" });
   p.el = el("article", { class: "live-item", dataset: { camera: p.camera }, "aria-label": `Live view of ${p.camera}` },
     el("header", { class: "live-head" },
       el("div", { class: "who" }, el("div", { class: "who-top" }, r.title, r.extended), r.reason),
-      r.remaining, r.stop),
+      r.remaining, r.size, r.stop),
     r.screen, r.note);
   p.refs = r;
 }
 
 function setPlayer(p, url) {
-  clearInterval(p.timer);
-  p.timer = null;
   p.url = url;
   let player;
   if (url) {
@@ -127,18 +152,23 @@ function setPlayer(p, url) {
       sandbox: "allow-scripts allow-same-origin",
     });
   } else {
-    // No go2rtc: the latest frame, refreshed, one request at a time.
-    player = el("img", { alt: `Latest frame from ${p.camera}`, dataset: { role: "player-snapshot" } });
-    let busy = false;
-    const next = () => {
-      if (busy) return;
-      busy = true;
-      player.src = `${cameraPath(p.camera, "snapshot.jpg")}?live=${Date.now()}`;
+    // No go2rtc: the camera's frames, each as it is taken.
+    const img = el("img", { alt: `Latest frame from ${p.camera}`, dataset: { role: "player-snapshot" } });
+    const none = el("p", { class: "nosnap", dataset: { role: "player-nosnap" } }, "No frame yet: waiting for the camera's next capture");
+    player = el("div", { class: "snapshots" }, img, none);
+    img.hidden = true;
+    img.addEventListener("load", () => {
+      img.hidden = false;
+      none.hidden = true;
+    });
+    let shown = null;
+    player.show = (at) => {
+      if (at === shown) return;
+      shown = at;
+      img.src = `${cameraPath(p.camera, "snapshot.jpg")}?at=${at}`;
     };
-    player.addEventListener("load", () => (busy = false));
-    player.addEventListener("error", () => (busy = false));
-    next();
-    p.timer = setInterval(next, SNAPSHOT_EVERY);
+    const at = frameOf(p.camera);
+    if (at) player.show(at);
   }
   p.refs.player = player;
   p.refs.screen.replaceChildren(player);
@@ -179,7 +209,6 @@ async function stop(p) {
 }
 
 function remove(p) {
-  clearInterval(p.timer);
   clearTimeout(p.stopWait);
   if (p.el.contains(document.activeElement)) document.getElementById("main").focus(); // not lost on <body>
   p.refs.screen.replaceChildren(); // the viewer leaves go2rtc now

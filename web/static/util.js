@@ -90,14 +90,13 @@ export function parseTime(s) {
 }
 
 // The server's clock, as far as we can tell: times from the server (a
-// playback's end, a capture's time) are compared with it, not with this
-// machine's clock, which may be off.
+// playback's end, a capture's time, the uptime) are compared with it, not
+// with this machine's clock, which may be off.
 let skew = 0;
 
-/** setServerClock notes the server's time now (ms); small differences are noise. */
+/** setServerClock notes the server's time now (ms), measured by the caller. */
 export function setServerClock(serverMs) {
-  const d = serverMs - Date.now();
-  skew = Math.abs(d) > 2000 ? d : 0;
+  skew = serverMs - Date.now();
 }
 
 /** serverNow is the server's time now, in ms. */
@@ -191,3 +190,27 @@ export function announce(text) {
   const r = document.getElementById("announcer");
   if (r) r.textContent = text;
 }
+
+/**
+ * outcomeKind sorts a capture outcome into the five kinds the outcomes
+ * strip colours: ok, timeout, busy (the camera or its slots were busy),
+ * backoff (not tried: backing off, skipped, stopped) and failed. Outcomes
+ * this page does not know yet are failures: shown, in red, by name.
+ */
+export function outcomeKind(outcome) {
+  const o = String(outcome || "");
+  if (o === "ok") return "ok";
+  if (o === "timeout") return "timeout";
+  if (o === "no_slot" || o.includes("busy")) return "busy";
+  if (o === "backoff" || o === "skipped" || o === "stopped" || o === "preempted") return "backoff";
+  return "failed";
+}
+
+/** OUTCOME_KINDS are the strip's kinds, in legend order, with what each means. */
+export const OUTCOME_KINDS = [
+  ["ok", "ok", "a frame came back"],
+  ["timeout", "timeout", "no frame before the deadline: the process was killed"],
+  ["busy", "busy", "no connection free: the camera or its slots were busy"],
+  ["backoff", "backoff", "not tried: backing off, skipped at the cycle's deadline, stopped, or preempted by a live view"],
+  ["failed", "failed", "ffmpeg exited, was killed, or gave no frame"],
+];

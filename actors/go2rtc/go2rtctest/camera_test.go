@@ -142,10 +142,17 @@ func TestListShowsConsumersWhileAttached(t *testing.T) {
 		Producers []map[string]any `json:"producers"`
 		Consumers []map[string]any `json:"consumers"`
 	}
-	r := call(t, s, http.MethodGet, "/api/streams", nil)
-	if err := json.Unmarshal([]byte(r.body), &list); err != nil {
-		t.Fatalf("GET list %q: %v", r.body, err)
-	}
+	var r reply
+	// The camera counts the connection when it accepts it; go2rtc shows it
+	// once the RTSP handshake is done.
+	waitFor(t, 5*time.Second, "the listing to show the camera connection", func() bool {
+		r = call(t, s, http.MethodGet, "/api/streams", nil)
+		if err := json.Unmarshal([]byte(r.body), &list); err != nil {
+			t.Fatalf("GET list %q: %v", r.body, err)
+		}
+		p := list["cam1"].Producers
+		return len(p) == 1 && p[0]["remote_addr"] != nil
+	})
 	if c := list["cam1"].Consumers; len(c) != 1 || c[0]["format_name"] != "mjpeg" || c[0]["protocol"] != "ws" {
 		t.Errorf("consumers while watched: %v, want one ws viewer", c)
 	}

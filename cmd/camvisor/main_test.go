@@ -76,7 +76,7 @@ func TestDBCommandsRefuseBadFiles(t *testing.T) {
 // server is a camvisor binary started by a test.
 type server struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *testkit.SyncBuffer
 	db  string
 }
 
@@ -90,7 +90,7 @@ func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath strin
 		fmt.Fprintf(&b, "      - id: %s\n        url: %s\n        max_connections: 2\n", n, cams.URL(n))
 	}
 	cfg := writeFile(t, "camvisor.yaml", b.String())
-	s := &server{cmd: exec.Command(bin, "run", "--config", cfg), log: &bytes.Buffer{}, db: dbPath}
+	s := &server{cmd: exec.Command(bin, "run", "--config", cfg), log: &testkit.SyncBuffer{}, db: dbPath}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,13 @@ type stack struct {
 // startStack runs camvisor against cams with cfg adjusted by tune.
 func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *stack {
 	t.Helper()
+	return startStackWith(t, cams, tune, nil)
+}
+
+// startStackWith is startStack with a chance to adjust the Env (its
+// policy) before the tree starts.
+func startStackWith(t *testing.T, cams *camsim.Server, tune func(*config.Config), setup func(*actors.Env)) *stack {
+	t.Helper()
 	testkit.RequireFFmpeg(t)
 	cfg := config.Defaults()
 	cfg.DB = filepath.Join(t.TempDir(), "camvisor.db")
@@ -67,6 +74,9 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 			t.Logf("camvisor log:\n%s", logs.String())
 		}
 	})
+	if setup != nil {
+		setup(st.env)
+	}
 	var err error
 	if st.tree, err = actors.Start(st.env); err != nil {
 		t.Fatal(err)

@@ -25,14 +25,14 @@ func TestDiskFullAlertVisible(t *testing.T) {
 		cfg.Subnets[0].Interval = config.D(300 * time.Millisecond)
 		cfg.Record.SampleInterval = config.D(50 * time.Millisecond)
 		cfg.Record.QueueRows = 40
-	}, func(env *actors.Env) {
+	}, stackOptions{env: func(env *actors.Env) {
 		p := actors.DefaultPolicy()
 		p.Recorder.MaxWriteBackoff = 300 * time.Millisecond
 		p.Recorder.PruneFirst = 200 * time.Millisecond // retention runs all along: a DELETE of nothing succeeds on a full disk
 		p.Recorder.PruneEvery = 300 * time.Millisecond
 		p.AlertRefresh = 200 * time.Millisecond
 		env.Policy = p
-	})
+	}})
 	testkit.WaitFor(t, st.facts, testkit.Start, 20*time.Second, "the first cycle", func(*messages.CycleEnded) bool { return true })
 
 	var pages int

@@ -139,7 +139,9 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ff := s.opts.Config.FFmpeg
-	ctx, cancel := askCtx(r, ff.CaptureTimeout.Duration+ff.KillGrace.Duration+5*time.Second)
+	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + 5*time.Second
+	s.extendWrite(w, wait)
+	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	d, err := s.opts.Tree.Capture(ctx, c)
 	if err != nil {
@@ -187,7 +189,9 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := askCtx(r, s.opts.Config.FFmpeg.KillGrace.Duration+15*time.Second)
+	wait := s.opts.Config.FFmpeg.KillGrace.Duration + 15*time.Second
+	s.extendWrite(w, wait)
+	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	killed, err := s.opts.Tree.RestartCamera(ctx, c, "requested from the dashboard")
 	switch {

@@ -140,7 +140,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 	}
 	ff := s.opts.Config.FFmpeg
 	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + 5*time.Second
-	s.extendWrite(w, wait)
+	s.extend(w, wait)
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	d, err := s.opts.Tree.Capture(ctx, c)
@@ -190,7 +190,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait := s.opts.Config.FFmpeg.KillGrace.Duration + 15*time.Second
-	s.extendWrite(w, wait)
+	s.extend(w, wait)
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	killed, err := s.opts.Tree.RestartCamera(ctx, c, "requested from the dashboard")

@@ -34,10 +34,16 @@ func (s *Server) dbBackup(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	// Taking the copy may take long on a big record: no deadline while it
+	// runs (a client that leaves still cancels it); then one per chunk.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	started := time.Now()
 	f, err := s.takeBackup(r, name)
 	if err != nil {
 		w.Header().Del("Content-Disposition")
+		s.extend(w, 0)
 		if r.Context().Err() == nil {
 			s.opts.Log.Error("backup failed", "reason", err.Error())
 			writeError(w, http.StatusInternalServerError, err.Error())
@@ -53,13 +59,13 @@ func (s *Server) dbBackup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.opts.Log.Info("record backup taken", "bytes", st.Size(), "took", time.Since(started).Round(time.Millisecond).String(), "remote", r.RemoteAddr)
 	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	s.extend(w, 0)
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	buf := make([]byte, backupChunk)
 	for {
 		n, err := f.Read(buf)
 		if n > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(s.lim.Write))
+			s.extend(w, 0)
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				s.opts.Log.Warn("backup download abandoned", "remote", r.RemoteAddr, "reason", werr.Error())
 				return

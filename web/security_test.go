@@ -303,11 +303,21 @@ func TestLoginRateLimited(t *testing.T) {
 // once) nor its connection for long, while one that reads slowly gets the
 // whole copy; WebSockets are capped and an unanswering one is closed.
 func TestSlowClientsCannotHoldServer(t *testing.T) {
-	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"}, camsim.Camera{Name: "attic", Hang: true})
 	lim := DefaultLimits()
 	lim.ReadHeader, lim.Read, lim.Write, lim.Idle = 500*time.Millisecond, time.Second, time.Second, 500*time.Millisecond
 	lim.Dashboards, lim.Ping = 2, 300*time.Millisecond
-	st := startStackWith(t, cams, nil, stackOptions{limits: lim})
+	st := startStackWith(t, cams, func(cfg *config.Config) { cfg.FFmpeg.CaptureTimeout = config.D(2500 * time.Millisecond) },
+		stackOptions{limits: lim})
+
+	t.Run("long answer", func(t *testing.T) {
+		// A capture of a hung camera takes its capture_timeout, longer
+		// than the read and write limits: it is still answered.
+		resp, body := st.request("POST", "/api/cameras/attic/capture", "", map[string]string{"Authorization": "Bearer " + st.token})
+		if resp.StatusCode != 200 || !strings.Contains(body, `"outcome": "timeout"`) {
+			t.Errorf("capture of a hung camera: %d %s", resp.StatusCode, body)
+		}
+	})
 
 	t.Run("idle keep-alive", func(t *testing.T) {
 		c := st.dial(t)

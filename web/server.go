@@ -189,10 +189,15 @@ func (s *Server) headers(next http.Handler) http.Handler {
 	})
 }
 
-// extendWrite gives the answer to r another d beyond what the handler
-// waits: for handlers that wait on the tree longer than Limits.Write.
-func (s *Server) extendWrite(w http.ResponseWriter, d time.Duration) {
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + s.lim.Write))
+// extend gives the request another d beyond Limits.Write to be answered,
+// for handlers that wait on the tree longer: its write deadline, and the
+// read deadline under which net/http watches for the client going away
+// (past it, net/http would cancel the request's context).
+func (s *Server) extend(w http.ResponseWriter, d time.Duration) {
+	rc := http.NewResponseController(w)
+	until := time.Now().Add(d + s.lim.Write)
+	_ = rc.SetWriteDeadline(until)
+	_ = rc.SetReadDeadline(until)
 }
 
 // contentPolicy allows the dashboard its own scripts, styles, images and

@@ -10,6 +10,7 @@ import (
 	"camvisor/actors/config"
 	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
+	"camvisor/messages"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -48,5 +49,15 @@ func TestBrowserUnderContentPolicy(t *testing.T) {
 	b.waitJS(30*time.Second, "a chart legend with its colour", `(() => { const s = document.querySelector("#view-charts .swatch"); return s && getComputedStyle(s).backgroundColor !== "rgba(0, 0, 0, 0)"; })()`)
 	if v := eval[[]string](b, `window.__csp`); len(v) > 0 {
 		t.Errorf("the content policy was violated: %s", strings.Join(v, "; "))
+	}
+
+	// Signing out ends the session on the server: its WebSocket closes and
+	// the sign-in form shows.
+	mark := st.facts.Mark()
+	b.click("#logout")
+	b.waitVisible("#login-token", 10*time.Second)
+	testkit.WaitFor(t, st.facts, mark, 10*time.Second, "the dashboard's WebSocket closed", func(*messages.ClientLeft) bool { return true })
+	if code := eval[int](b, `fetch("api/status", {credentials: "same-origin"}).then((r) => r.status)`, chromedp.EvalAwaitPromise); code != 401 {
+		t.Errorf("after signing out the page's requests answer %d, want 401", code)
 	}
 }

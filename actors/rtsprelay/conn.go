@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -99,7 +100,7 @@ func (c *conn) serve() {
 		if !errors.Is(err, context.Canceled) {
 			c.log.Debug("rtsp relay could not reach the camera", "reason", err.Error())
 		}
-		c.reply(first, 503, "camera unreachable: "+err.Error())
+		c.reply(first, 503, "camera unreachable: "+reason(err))
 		return
 	}
 	defer cam.Close() // before done: a released path's camera socket is closed
@@ -297,9 +298,9 @@ func (c *conn) onResponse(m *message) bool {
 // failPending answers the process's requests in flight when the camera
 // connection ended, so ffmpeg reports why instead of a bare end of stream.
 func (c *conn) failPending(err error) {
-	reason := "camera closed the connection"
+	why := "camera closed the connection"
 	if !errors.Is(err, io.EOF) {
-		reason = "camera connection failed: " + err.Error()
+		why = "camera connection failed: " + reason(err)
 	}
 	c.pmu.Lock()
 	var answers []*pending
@@ -309,8 +310,21 @@ func (c *conn) failPending(err error) {
 	}
 	c.pmu.Unlock()
 	for _, p := range answers {
-		c.replyCSeq(p.clientCSeq, 502, reason)
+		c.replyCSeq(p.clientCSeq, 502, why)
 	}
+}
+
+// reason words a camera's failure as ffmpeg itself would on a direct
+// connection — strerror's "Connection refused" — so that what reads
+// ffmpeg's stderr (a busy camera's refusal) reads the same, then the
+// detail.
+func reason(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	s := errno.Error()
+	return strings.ToUpper(s[:1]) + s[1:] + " (" + err.Error() + ")"
 }
 
 func (c *conn) closeCamera() {

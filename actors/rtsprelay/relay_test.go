@@ -326,7 +326,9 @@ func TestRelayCameraUnreachable(t *testing.T) {
 	if err := cmd.Run(); err == nil {
 		t.Fatal("ffmpeg succeeded against nothing")
 	}
-	if s := stderr.String(); !strings.Contains(s, "camera unreachable") || !strings.Contains(s, "refused") {
+	// In ffmpeg's own words too ("Connection refused"), as a direct
+	// connection's failure reads.
+	if s := stderr.String(); !strings.Contains(s, "camera unreachable") || !strings.Contains(s, "Connection refused") {
 		t.Errorf("ffmpeg's stderr does not say why:\n%s", s)
 	}
 }

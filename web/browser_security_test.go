@@ -46,7 +46,7 @@ func TestBrowserUnderContentPolicy(t *testing.T) {
 	b.waitPlayerFrame(player)
 	b.waitJS(15*time.Second, "a picture on front's card", `(() => { const i = document.querySelector('[data-camera="front"] [data-role=snapshot]'); return i && i.complete && i.naturalWidth > 0; })()`)
 	b.view("charts")
-	b.waitJS(30*time.Second, "a chart legend with its colour", `(() => { const s = document.querySelector("#view-charts .swatch"); return s && getComputedStyle(s).backgroundColor !== "rgba(0, 0, 0, 0)"; })()`)
+	b.waitJS(30*time.Second, "a chart legend with its colour", `(() => { const l = document.querySelector("#view-charts .swatch line"); return l && getComputedStyle(l).stroke !== "none"; })()`)
 	if v := eval[[]string](b, `window.__csp`); len(v) > 0 {
 		t.Errorf("the content policy was violated: %s", strings.Join(v, "; "))
 	}

@@ -58,13 +58,13 @@ func reloadableStack(t *testing.T, cams *camsim.Server, path string) *stack {
 		db, listen = cfg.DB, cfg.Listen
 		*cfg = *loaded
 		cfg.DB, cfg.Listen = db, listen
-	}, func() (*config.Config, error) {
+	}, stackOptions{load: func() (*config.Config, error) {
 		c, err := load()
 		if err == nil {
 			c.DB, c.Listen = db, listen
 		}
 		return c, err
-	})
+	}})
 }
 
 // TestSecretFromEnvAndFileNeverShown: a camera's password from the
@@ -110,7 +110,7 @@ func TestSecretFromEnvAndFileNeverShown(t *testing.T) {
 	if !strings.Contains(recorded, "envcam") || !strings.Contains(recorded, "password_file: cam.pw") || !strings.Contains(recorded, "admin:***@") {
 		t.Errorf("the recorded configuration does not say where the secrets come from:\n%s", recorded)
 	}
-	shown["log"] = []byte(st.logs.String())
+	shown["log"] = []byte(st.logs())
 	for _, f := range []string{st.env.Config.DB, st.env.Config.DB + "-wal"} {
 		shown[f], _ = os.ReadFile(f)
 	}

@@ -81,15 +81,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
 		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
-	// Printed once, not logged: the operator needs it to log in.
-	where := "from config auth.token"
-	if cfg.Auth.Token == "" {
-		where = "stored in " + cfg.DB + ".token"
-		if created {
-			where = "new, " + where
-		}
-	}
-	fmt.Fprintf(stderr, "\n  dashboard: %s\n  token:     %s  (%s)\n\n", httpd.URL(), token, where)
+	showToken(stderr, log, httpd.URL(), token, cfg, created)
 
 	var reason string
 	for reason == "" {
@@ -131,6 +123,25 @@ func stopBudget(cfg *config.Config) time.Duration {
 	return httpStopWait + 4*cfg.FFmpeg.KillGrace.Duration + stopTreeWait
 }
 
+// showToken tells the operator how to sign in. The token itself is
+// printed only to a terminal, once, and never logged: stderr that is not a
+// terminal ends in a journal or a file other users or backups may read.
+// Otherwise the log says where the token is.
+func showToken(stderr io.Writer, log *slog.Logger, url, token string, cfg *config.Config, created bool) {
+	where := "from config auth.token"
+	if cfg.Auth.Token == "" {
+		where = "stored in " + cfg.DB + ".token, mode 0600"
+		if created {
+			where = "new, " + where
+		}
+	}
+	if isTerminal(stderr) {
+		fmt.Fprintf(stderr, "\n  dashboard: %s\n  token:     %s  (%s)\n\n", url, token, where)
+		return
+	}
+	log.Info("dashboard ready; the operator token is not printed (stderr is not a terminal)", "url", url, "token", where)
+}
+
 // stopTree stops the actor tree in order and records the stop.
 func stopTree(tree *actors.Tree, cfg *config.Config, reason string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.FFmpeg.KillGrace.Duration+stopTreeWait)
@@ -153,11 +164,19 @@ func parseLevel(v string) (slog.Level, error) {
 // newLogger writes tint-coloured lines to a terminal (plain when NO_COLOR
 // is set, as no-color.org asks) and JSON otherwise.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			noColor := os.Getenv("NO_COLOR") != ""
-			return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly, NoColor: noColor}))
-		}
+	if isTerminal(w) {
+		noColor := os.Getenv("NO_COLOR") != ""
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly, NoColor: noColor}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// isTerminal reports whether w is a terminal (a person reads it now).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -286,11 +287,11 @@ func parse(data []byte, dir string) (*Config, error) {
 	// Two decodings of the same text: the one that runs, with ${NAME}
 	// expanded and the password files read, and the one that is shown
 	// (recorded, served, logged), where a string keeps its ${NAME}.
-	run, err := decode(data, true)
+	run, values, err := decode(data, true)
 	if err != nil {
 		return nil, err
 	}
-	shown, err := decode(data, false)
+	shown, _, err := decode(data, false)
 	if err != nil {
 		return nil, err
 	}
@@ -298,47 +299,75 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	if err := run.Validate(); err != nil {
-		return nil, err
+		// A message quotes the value it refuses: the expanded one, maybe
+		// a secret outside a URL (which redact would not recognise).
+		return nil, errors.New(hideValues(err.Error(), values))
 	}
 	run.shown = shown
 	return run, nil
 }
 
+// hideValues replaces each environment value a string took in msg by ***.
+func hideValues(msg string, values []string) string {
+	for _, v := range values {
+		msg = strings.ReplaceAll(msg, v, "***")
+	}
+	return msg
+}
+
+// onCommandLine reports whether a field's value goes onto ffmpeg's
+// command line, which every local user can read (/proc/<pid>/cmdline).
+func onCommandLine(path string) bool {
+	i := strings.LastIndex(path, ".")
+	field, _, _ := strings.Cut(path[i+1:], "[")
+	return strings.HasPrefix(path, "subnets[") && (field == "input_args" || field == "hwaccel")
+}
+
 // decode parses data into a defaulted Config. Every scalar's ${NAME} is
 // expanded from the environment when secrets is set; otherwise only those
 // of fields that are not strings (numbers and durations are no secrets,
-// and must expand to decode).
-func decode(data []byte, secrets bool) (*Config, error) {
+// and must expand to decode). It also returns the values the strings
+// took from the environment (secrets, maybe), longest first.
+func decode(data []byte, secrets bool) (*Config, []string, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("not valid YAML: %s", redact.Text(err.Error()))
+		return nil, nil, fmt.Errorf("not valid YAML: %s", redact.Text(err.Error()))
 	}
 	if len(root.Content) == 0 {
-		return nil, errors.New("empty file: at least one subnet with one camera is needed")
+		return nil, nil, errors.New("empty file: at least one subnet with one camera is needed")
 	}
 	seen := map[*yaml.Node]bool{}
+	var values []string
 	err := walk(root.Content[0], reflect.TypeOf(Config{}), "", func(n *yaml.Node, t reflect.Type, path string) error {
 		if seen[n] || (!secrets && t.Kind() == reflect.String) {
 			return nil
 		}
 		seen[n] = true
+		if onCommandLine(path) && hasEnvRef(n.Value) {
+			return fmt.Errorf("%s: %q takes a value from the environment, which would be on ffmpeg's command line for every local user to read: "+
+				"write the value itself (a secret belongs in the camera's url or password_file)", path, n.Value)
+		}
 		v, err := expandEnv(n.Value, os.LookupEnv)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
+		}
+		if t.Kind() == reflect.String && v != n.Value {
+			values = append(values, envValues(n.Value)...)
 		}
 		n.Value = v
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg := Defaults()
 	if err := root.Content[0].Decode(cfg); err != nil {
-		return nil, fmt.Errorf("%s", redact.Text(err.Error()))
+		return nil, nil, fmt.Errorf("%s", hideValues(redact.Text(err.Error()), values))
 	}
 	cfg.applyDefaults()
-	return cfg, nil
+	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	return cfg, values, nil
 }
 
 // walk goes through the YAML mapping against the struct's yaml tags: an

@@ -182,6 +182,23 @@ subnets:
 			t.Errorf("%s: error shows the password: %v", name, err)
 		}
 	}
+
+	// A value from the environment that does not validate is refused
+	// without being quoted: it may be a secret outside any URL.
+	t.Setenv("CAMVISOR_TEST_G", "not-a-url-pa55")
+	os.WriteFile(path, []byte(strings.Replace(text, "alerts:", "go2rtc: { url: \"${CAMVISOR_TEST_G}\" }\nalerts:", 1)), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "go2rtc.url") || strings.Contains(err.Error(), "pa55") {
+		t.Errorf("a bad value from the environment: %v", err)
+	}
+	// input_args and hwaccel go onto ffmpeg's command line, which every
+	// local user reads: a value from the environment is refused there.
+	for _, field := range []string{`input_args: ["-headers", "${CAMVISOR_TEST_PW}"]`, `hwaccel: "${CAMVISOR_TEST_PW}"`} {
+		os.WriteFile(path, []byte(strings.Replace(text, `input_args: ["$${literal}"]`, field, 1)), 0o600)
+		name, _, _ := strings.Cut(field, ":")
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "subnets[0].cameras[1]."+name) || !strings.Contains(err.Error(), "command line") {
+			t.Errorf("%s from the environment: %v", name, err)
+		}
+	}
 }
 
 func TestCompare(t *testing.T) {

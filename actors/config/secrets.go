@@ -49,6 +49,30 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
 	return out, nil
 }
 
+// hasEnvRef reports whether s names an environment variable (${NAME}; a
+// literal $${...} does not).
+func hasEnvRef(s string) bool {
+	for _, m := range envRef.FindAllStringSubmatch(s, -1) {
+		if m[1] == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// envValues are the values of the variables s names, those long enough
+// to be hidden in a message without hiding the message (a secret of one
+// to three characters protects nothing anyway).
+func envValues(s string) []string {
+	var out []string
+	for _, m := range envRef.FindAllStringSubmatch(s, -1) {
+		if v, ok := os.LookupEnv(m[2]); ok && m[1] == "" && len(v) >= 4 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // readPasswordFiles puts each camera's password_file into its URLs: into
 // url always, and into snapshot_url and detect_url when they name a user
 // without a password. The file's content is the password, without its

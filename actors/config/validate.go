@@ -151,9 +151,6 @@ func (c *Config) Validate() error {
 			}
 			if cam.SnapshotURL != "" {
 				add(checkHTTPURL(cat+".snapshot_url", cam.SnapshotURL, true))
-				if strings.ContainsAny(cam.SnapshotURL, " \t\r\n") {
-					add(fmt.Errorf("%s.snapshot_url: %q contains white space", cat, redact.URL(cam.SnapshotURL)))
-				}
 			}
 			if cam.DetectURL != "" {
 				add(checkURL(cat+".detect_url", cam.DetectURL))

@@ -99,6 +99,8 @@ func TestReloadAddsRemovesChangesCameras(t *testing.T) {
 	})
 	keepPID := h.ffmpegOf("keep")[0].PID
 	gonePIDs := []int{h.ffmpegOf("gone")[0].PID}
+	// gone's capture holds a camera connection (through the relay).
+	testkit.Eventually(t, 10*time.Second, "gone's capture connected at camsim", func() bool { return cams.Stats("gone").Open == 1 })
 
 	f.write(map[string][]string{"lab": {"keep", "change:3", "fresh"}, "new": {"newsub"}}, "")
 	ctx, cancel := contextWithTimeout(time.Minute)
@@ -126,6 +128,12 @@ func TestReloadAddsRemovesChangesCameras(t *testing.T) {
 			t.Errorf("pid %d stop reason %q, want reload", pid, exit.StopReason)
 		}
 	}
+	// Their relay connections are closed with them: nothing of theirs is
+	// connected at the camera any more (camsim sees the close a moment
+	// after the relay made it).
+	testkit.Eventually(t, 5*time.Second, "no connection of gone or far open at camsim", func() bool {
+		return cams.Stats("gone").Open == 0 && cams.Stats("far").Open == 0
+	})
 	if res, err := gone.Result(); err != nil || res.(*messages.CaptureDone).Outcome != messages.OutcomeStopped {
 		t.Errorf("the removed camera's capture: %v %+v", err, res)
 	}

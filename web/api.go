@@ -36,7 +36,9 @@ func (s *Server) config() *config.Config {
 // reload is POST /api/config/reload: the file read again and applied.
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	ff := s.opts.Config.FFmpeg
-	ctx, cancel := askCtx(r, 2*(actors.DefaultPolicy().RetireWait+2*ff.KillGrace.Duration+5*time.Second)+10*time.Second)
+	wait := 2*(actors.DefaultPolicy().RetireWait+2*ff.KillGrace.Duration+5*time.Second) + 10*time.Second
+	s.extend(w, wait) // a reload that drains live views outlasts the write limit
+	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	rec, err := s.opts.Tree.Reload(ctx, "api "+r.RemoteAddr)
 	body := map[string]any{"outcome": rec.Outcome, "error": rec.Error, "added": nonNil(rec.Added), "removed": nonNil(rec.Removed),

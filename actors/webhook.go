@@ -208,7 +208,7 @@ func (w *webhook) stop() {
 func (w *webhook) do(body []byte) *hookDone {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return &hookDone{err: err}
+		return &hookDone{err: fmt.Errorf("%s", redact.Text(err.Error()))}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.client.Do(req)

@@ -3,8 +3,10 @@ package actors
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,8 +103,18 @@ func TestAlertmanagerWebhook(t *testing.T) {
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {{Name: "down"}, {Name: "fine"}, {Name: "refused"}, {Name: "limited"}}}, nil)
 	cfg.FFmpeg.CaptureTimeout = config.D(20 * time.Second)
 	cfg.Alerts.CameraFailingAfter = 1
-	cfg.Alerts.Webhook = config.Webhook{URL: am.URL, Format: config.FormatAlertmanager, Timeout: config.D(2 * time.Second), MaxAttempts: 8}
-	h := startTree(t, cams, cfg)
+	// A query secret in the URL (a receiver's API key) is sent, never logged.
+	const apiKey = "hook-s3cret-55"
+	cfg.Alerts.Webhook = config.Webhook{URL: am.URL + "/?apikey=" + apiKey, Format: config.FormatAlertmanager, Timeout: config.D(2 * time.Second), MaxAttempts: 8}
+	logs := &testkit.SyncBuffer{}
+	h := startTreeWith(t, cams, cfg, func(env *Env) {
+		env.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	defer func() {
+		if l := logs.String(); strings.Contains(l, apiKey) || !strings.Contains(l, "alert webhook refused") {
+			t.Errorf("the webhook's log lines show its query secret, or there are none:\n%s", l)
+		}
+	}()
 	// The first cycle fails the cameras without a stream: each fires
 	// camera_failing; down's delivery starts failing.
 	testkit.Eventually(t, 30*time.Second, "down's first attempt", func() bool { return len(am.of("down")) >= 1 })

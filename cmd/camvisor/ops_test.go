@@ -133,6 +133,14 @@ func TestServiceUnit(t *testing.T) {
 			t.Errorf("camvisor.service: %s=%v, want %s", k, keys[k], want)
 		}
 	}
+	// The relay asks the kernel who connects to it (sock_diag, a netlink
+	// socket): a unit that forbids netlink refuses every capture of a
+	// camera with a password.
+	for _, families := range keys["RestrictAddressFamilies"] {
+		if !strings.Contains(families, "AF_NETLINK") {
+			t.Errorf("camvisor.service: RestrictAddressFamilies=%s leaves out AF_NETLINK, which the RTSP relay needs", families)
+		}
+	}
 	stop, err := strconv.Atoi(strings.TrimSuffix(keys["TimeoutStopSec"][0], "s"))
 	if need := stopBudget(config.Defaults()); err != nil || time.Duration(stop)*time.Second < need {
 		t.Errorf("TimeoutStopSec=%v: camvisor's stop may take %s with the default kill_grace", keys["TimeoutStopSec"], need)
@@ -153,10 +161,21 @@ func TestServiceUnit(t *testing.T) {
 	// KillMode=mixed: systemd sends SIGTERM to camvisor alone.
 	testkit.RequireFFmpeg(t)
 	cams := testkit.Camsim(t, camsim.Camera{Name: "h1", Hang: true}, camsim.Camera{Name: "h2", Hang: true}, camsim.Camera{Name: "ok"})
-	port := ":" + strings.Split(cams.RTSPAddr(), ":")[1] + "/"
-	testkit.NoProcessesLeft(t, "camvisor binary", func() []osproc.Info { return testkit.FFmpegMatching(port) })
-	s := startServer(t, cams, []string{"h1", "h2", "ok"}, filepath.Join(t.TempDir(), "camvisor.db"))
-	testkit.Eventually(t, 20*time.Second, "ffmpeg of a hung camera running", func() bool { return len(testkit.FFmpegMatching(port)) >= 1 })
+	// ffmpeg's command line names the relay, not the camera: its children
+	// are found by their tag, the installation (the record's absolute path).
+	dbPath := filepath.Join(t.TempDir(), "camvisor.db")
+	live := func() []osproc.Info {
+		var out []osproc.Info
+		for _, p := range testkit.FFmpegOfHome(dbPath) {
+			if !p.Zombie() {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	testkit.NoProcessesLeft(t, "camvisor binary", live)
+	s := startServer(t, cams, []string{"h1", "h2", "ok"}, dbPath)
+	testkit.Eventually(t, 20*time.Second, "ffmpeg of a hung camera running", func() bool { return len(live()) >= 1 })
 	start := time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -167,7 +186,7 @@ func TestServiceUnit(t *testing.T) {
 	if took := time.Since(start); took > time.Duration(stop)*time.Second {
 		t.Errorf("the stop took %s, longer than TimeoutStopSec", took)
 	}
-	if left := testkit.FFmpegMatching(port); len(left) > 0 {
+	if left := live(); len(left) > 0 {
 		t.Errorf("SIGTERM to camvisor alone left %d ffmpeg processes:%s", len(left), testkit.Describe(left))
 	}
 	if n := count(t, s.db, "processes WHERE stop_reason = 'shutdown'"); n < 1 {

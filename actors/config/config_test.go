@@ -190,6 +190,11 @@ subnets:
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "go2rtc.url") || strings.Contains(err.Error(), "pa55") {
 		t.Errorf("a bad value from the environment: %v", err)
 	}
+	// Through the relay (a url with credentials) RTP comes over TCP only.
+	os.WriteFile(path, []byte(strings.Replace(text, `input_args: ["$${literal}"]`, `input_args: [-rtsp_transport, udp]`, 1)), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "subnets[0].cameras[1].input_args[1]") || !strings.Contains(err.Error(), "relay") {
+		t.Errorf("udp through the relay: %v", err)
+	}
 	// input_args and hwaccel go onto ffmpeg's command line, which every
 	// local user reads: a value from the environment is refused there.
 	for _, field := range []string{`input_args: ["-headers", "${CAMVISOR_TEST_PW}"]`, `hwaccel: "${CAMVISOR_TEST_PW}"`} {

@@ -155,7 +155,7 @@ func (c *Config) Validate() error {
 			if cam.DetectURL != "" {
 				add(checkURL(cat+".detect_url", cam.DetectURL))
 			}
-			add(checkInputArgs(cat+".input_args", cam.InputArgs))
+			add(checkInputArgs(cat+".input_args", cam.InputArgs, relayed(cam.URL) || relayed(cam.DetectURL)))
 			if cam.HWAccel != "" && !slices.Contains(hwaccels, cam.HWAccel) {
 				add(fmt.Errorf("%s.hwaccel: %q must be one of %s", cat, cam.HWAccel, strings.Join(hwaccels, ", ")))
 			}
@@ -258,11 +258,23 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 // hwaccels are ffmpeg's -hwaccel methods (ffmpeg -hwaccels).
 var hwaccels = []string{"auto", "vaapi", "cuda", "qsv", "vdpau", "drm", "opencl", "vulkan", "videotoolbox", "d3d11va", "dxva2"}
 
+// relayed reports whether ffmpeg reads raw through camvisor's RTSP relay:
+// a URL with a user or a query (a secret, maybe) never goes on a command
+// line (actors/rtsprelay).
+func relayed(raw string) bool {
+	u, err := url.Parse(raw)
+	return raw != "" && (err != nil || u.User != nil || u.RawQuery != "" || u.ForceQuery)
+}
+
 // checkInputArgs refuses what would make ffmpeg read something else than
-// the camera: another input, or an argument that is not one.
-func checkInputArgs(field string, args []string) error {
+// the camera: another input, or an argument that is not one. Through the
+// relay, RTP is carried on the RTSP connection (TCP) only.
+func checkInputArgs(field string, args []string, relay bool) error {
 	for i, a := range args {
 		switch {
+		case relay && a == "-rtsp_transport" && i+1 < len(args) && args[i+1] != "tcp":
+			return fmt.Errorf("%s[%d]: -rtsp_transport %s: the camera's url holds credentials, so ffmpeg reads it through camvisor's relay, "+
+				"which carries the video on the RTSP connection (tcp) only", field, i+1, args[i+1])
 		case a == "":
 			return fmt.Errorf("%s[%d]: empty argument", field, i)
 		case strings.ContainsAny(a, "\r\n\x00"):

@@ -1,11 +1,7 @@
 package actors
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -17,8 +13,8 @@ import (
 // alertsActor evaluates the alert rules on the facts of the tree. Each
 // alert is a rule about a subject, firing or resolved; each transition is
 // logged once, recorded, pushed to the dashboards and, when configured,
-// posted to a webhook by a goroutine that retries with back-off and never
-// holds anything up.
+// posted to a webhook (webhook.go): each alert on its own, so that one
+// alert's retries never hold back another's.
 //
 //	process_budget_exceeded  a camera has more live processes (/proc) than max_connections
 //	unowned_process          the reaper killed a process of this run that no actor owned
@@ -35,8 +31,13 @@ type alertsActor struct {
 	env      *Env
 	firing   map[string]*messages.AlertChanged // by rule + "\x00" + subject
 	resolved []messages.AlertChanged           // the latest, oldest first, at most keepResolved
-	hook     chan *messages.AlertChanged
+	hook     *webhook                          // nil without alerts.webhook.url
 }
+
+// AlertRules are the rules the alerts actor evaluates, by name: the
+// Prometheus rules file in the repository mirrors each (label rule).
+var AlertRules = []string{"process_budget_exceeded", "unowned_process", "camera_failing", "camera_busy",
+	"interval_too_short", "cycle_overrun", "go2rtc_unreachable", "detector_unreachable", "record_write_failing"}
 
 // keepResolved is how many resolved alerts are kept in memory: those whose
 // row may not be written yet, and then some.
@@ -62,7 +63,8 @@ func alertsProps(env *Env) *actor.Props {
 func alertsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.ProcessCensus, *messages.ProcessReaped, *messages.SweepDone, *messages.CameraStateChanged,
-		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth, *messages.IntervalChecked:
+		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth, *messages.IntervalChecked,
+		*messages.ConfigReloaded:
 		return true
 	}
 	return false
@@ -72,10 +74,15 @@ func alertsWant(evt any) bool {
 func (a *alertsActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		if url := a.env.Config.Alerts.Webhook.URL; url != "" {
-			a.hook = make(chan *messages.AlertChanged, 256)
-			go a.deliver(a.hook)
+		if a.env.Config.Alerts.Webhook.URL != "" {
+			a.hook = newWebhook(a.env)
 		}
+	case *hookDone:
+		a.hook.onDone(ctx, msg)
+	case *hookRetry:
+		a.hook.onRetry(ctx, msg)
+	case *messages.ConfigReloaded:
+		a.onConfigReloaded(ctx, msg)
 	case *messages.ProcessCensus:
 		for _, c := range msg.Cameras {
 			a.set(ctx, "process_budget_exceeded", c.Camera, c.Processes > c.MaxConnections,
@@ -120,9 +127,21 @@ func (a *alertsActor) Receive(ctx actor.Context) {
 		}
 		answerDescribe(ctx, a.node(ctx, "alerts", "running", map[string]any{"firing": names}))
 	case *actor.Stopping, *actor.Restarting:
-		if a.hook != nil {
-			close(a.hook)
-			a.hook = nil
+		a.hook.stop()
+	}
+}
+
+// onConfigReloaded resolves the alerts about cameras and subnets a reload
+// stopped: nothing watches them any more.
+func (a *alertsActor) onConfigReloaded(ctx actor.Context, msg *messages.ConfigReloaded) {
+	running := map[string]bool{}
+	for _, c := range msg.Cameras {
+		running[c.ID], running[c.Subnet] = true, true
+	}
+	gone := append(append([]string{}, msg.Removed...), msg.RemovedSubnets...)
+	for _, f := range a.firing {
+		if slices.Contains(gone, f.Subject) && !running[f.Subject] {
+			a.set(ctx, f.Rule, f.Subject, false, "")
 		}
 	}
 }
@@ -181,53 +200,7 @@ func (a *alertsActor) resolveRule(ctx actor.Context, rule string) {
 func (a *alertsActor) publish(ctx actor.Context, f *messages.AlertChanged) {
 	c := *f
 	ctx.ActorSystem().EventStream.Publish(&c)
-	if a.hook != nil {
-		select {
-		case a.hook <- &c:
-		default:
-			a.env.Log.Warn("alert webhook backlog full: an alert change is not delivered", "alert", c.Rule, "subject", c.Subject)
-		}
-	}
-}
-
-// deliver posts each alert change to the webhook, retrying with back-off.
-func (a *alertsActor) deliver(changes <-chan *messages.AlertChanged) {
-	cfg := a.env.Config.Alerts.Webhook
-	client := &http.Client{Timeout: cfg.Timeout.Duration}
-	for c := range changes {
-		body, _ := json.Marshal(map[string]any{"rule": c.Rule, "subject": c.Subject, "state": c.State, "first_seen": c.FirstSeen.UTC(),
-			"last_seen": c.LastSeen.UTC(), "detail": c.Detail, "run": a.env.RunID})
-		wait := time.Second
-		for attempt := 1; ; attempt++ {
-			err := post(client, cfg.URL, body)
-			if err == nil {
-				break
-			}
-			if attempt >= cfg.MaxAttempts {
-				a.env.Log.Error("alert webhook failed; giving up on this alert change", "alert", c.Rule, "subject", c.Subject, "reason", err.Error())
-				break
-			}
-			time.Sleep(wait) // this goroutine only: nothing else waits on it
-			wait = min(2*wait, a.env.Policy.WebhookMaxBackoff)
-		}
-	}
-}
-
-func post(client *http.Client, url string, body []byte) error {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
+	a.hook.send(ctx, &c)
 }
 
 // subjectOf names what an unowned process was about: its camera, else its

@@ -106,7 +106,7 @@ func isolatedSnapshot(b *testing.B, addr, camera string) (wall, cpu time.Duratio
 	url := fmt.Sprintf("rtsp://admin:%s@%s/%s", testkit.CamsimPassword, addr, camera)
 	var walls, cpus []time.Duration
 	for range 10 {
-		cmd := exec.Command(cfg.FFmpeg.Path, snapshotArgs(cfg.FFmpeg, url, false)...)
+		cmd := exec.Command(cfg.FFmpeg.Path, snapshotArgs(cfg.FFmpeg, snapshotJob{}, url, false)...)
 		start := time.Now()
 		out, err := cmd.Output()
 		if err != nil || !isJPEG(out) {

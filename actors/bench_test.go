@@ -50,7 +50,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	// (a) the bare loop.
 	bareCapture := func(worker int) (time.Duration, error) {
 		start := time.Now()
-		cmd := exec.Command(cfg.FFmpeg.Path, snapshotArgs(cfg.FFmpeg, url(worker), false)...)
+		cmd := exec.Command(cfg.FFmpeg.Path, snapshotArgs(cfg.FFmpeg, snapshotJob{}, url(worker), false)...)
 		out, err := cmd.Output()
 		if err == nil && !isJPEG(out) {
 			err = fmt.Errorf("not a JPEG")

@@ -44,6 +44,7 @@ type cameraActor struct {
 	leaseWait []*leaseRequest      // live views waiting for a slot
 	external  messages.ExternalUse // go2rtc's connections not ours, as of this cycle
 
+	retiring    *time.Timer  // retired by a reload, its live view draining (camera_reload.go)
 	health      cameraHealth // its breaker, busy spells, recent durations (camera_health.go)
 	last        *messages.CaptureDone
 	lastFrame   []byte // the latest JPEG, for the dashboard
@@ -70,6 +71,7 @@ type cameraCarry struct {
 	// incarnation left: their camera connections last until go2rtc
 	// answers (to the same pid), so their slots stay held until then.
 	inflight map[int64]bool
+	interval time.Duration // the subnet's, when a reload changed it
 }
 
 // captureJob is one Capture from request to answer.
@@ -122,6 +124,8 @@ type (
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
 	carry := &cameraCarry{}
 	return actor.PropsFromProducer(lived(func() *cameraActor {
+		cam := cam
+		cam.Interval = carry.intervalOr(cam.Interval)
 		a := &cameraActor{carry: carry, last: carry.last, lastFrame: carry.frame, lastFrameAt: carry.frameAt,
 			env: env, cam: cam, redactor: redact.ForURL(cam.URL),
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
@@ -177,6 +181,12 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onAdmissionExpired(ctx, msg)
 	case *busyOver:
 		a.onBusyOver(ctx)
+	case *messages.RetireCamera:
+		a.onRetireCamera(ctx, msg)
+	case *retireDue:
+		a.onRetireDue(ctx)
+	case *messages.SetInterval:
+		a.onSetInterval(msg)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.parent.get())
 	case *actor.Restarting:
@@ -272,6 +282,10 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source)
 		return
 	}
+	if a.cam.SnapshotURL != "" {
+		a.startHTTP(ctx, job) // the camera's own JPEG: no process (camera_http.go)
+		return
+	}
 	// The slot is ours from now; the process starts when the machine-wide
 	// admission grants it (invariant 7). Waiting is not charged to it.
 	a.admitting[job.id] = job
@@ -298,9 +312,13 @@ func (a *cameraActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 	}
 	a.carry.ffmpegSeq++
 	job.cause = newStopCause(a.cause)
+	url := a.cam.URL
+	if job.req.Cycle != 0 {
+		url = a.cam.PatrolURL() // the patrol's frames are for detection: the sub-stream when there is one
+	}
 	props := ffmpegProps(a.env, snapshotJob{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, Deadline: deadline,
-		DeepProbe: a.carry.deepProbe,
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: url, Redactor: redact.ForURL(url), Deadline: deadline,
+		DeepProbe: a.carry.deepProbe, InputArgs: a.cam.InputArgs, HWAccel: a.cam.HWAccel,
 	}, job.cause)
 	pid, err := ctx.SpawnNamed(props, ffmpegName(a.carry.ffmpegSeq))
 	if err != nil {
@@ -408,6 +426,7 @@ func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotT
 func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 	if a.lease != nil && msg.Who.Id == a.lease.Id {
 		a.onLeaseTerminated(ctx)
+		a.onLeaseDrained(ctx)
 		return
 	}
 	job := a.running[msg.Who.Id]

@@ -49,6 +49,7 @@ type detectResult struct {
 	err        error
 	width      int
 	height     int
+	took       time.Duration // the detector's time on the frame
 }
 
 // openEvent is an event still collecting detections.
@@ -114,7 +115,9 @@ func (a *detectorActor) onStarted(ctx actor.Context) {
 		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.JPEG)); err == nil {
 			d.width, d.height = cfg.Width, cfg.Height
 		}
+		start := time.Now()
 		d.detections, d.err = examine(c.Camera, c.JPEG)
+		d.took = time.Since(start)
 		return d
 	})
 }
@@ -149,6 +152,7 @@ func (a *detectorActor) onDetectDone(ctx actor.Context, w *workDone[detectJob, d
 	}
 	defer a.next()
 	c, d := w.job.capture, w.res
+	ctx.ActorSystem().EventStream.Publish(&messages.FrameExamined{Camera: c.Camera, Took: d.took, Detections: len(d.detections), Failed: d.err != nil})
 	if d.err != nil {
 		a.noteHealth(ctx, d.err)
 		ctx.ActorSystem().EventStream.Publish(&messages.DetectionFailed{Camera: c.Camera, CaptureKey: c.Key, At: time.Now(), Error: d.err.Error()})

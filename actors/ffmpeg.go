@@ -44,6 +44,10 @@ type snapshotJob struct {
 	// DeepProbe lets ffmpeg read the stream longer before it decides on
 	// its codec (see probeArgs).
 	DeepProbe bool
+	// InputArgs and HWAccel are the camera's own input options
+	// (input_args, hwaccel), placed before -i after camvisor's.
+	InputArgs []string
+	HWAccel   string
 }
 
 // Internal messages the actor sends itself.
@@ -101,7 +105,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 		return
 	}
-	args := snapshotArgs(cfg, input, a.deepProbe())
+	args := snapshotArgs(cfg, a.job, input, a.deepProbe())
 	a.args = args
 	proc, err := osproc.Start(osproc.Spec{
 		Path:      cfg.Path,
@@ -324,18 +328,25 @@ const maxSnapshotBytes = 32 << 20
 // want of codec parameters.
 func (a *ffmpegActor) deepProbe() bool { return a.job.DeepProbe || a.incarnation > 1 }
 
-// snapshotArgs is the ffmpeg argument list for one JPEG on stdout. The URL
-// follows -i, so it is never read as an option (and config refuses a
-// leading '-').
-func snapshotArgs(cfg config.FFmpeg, url string, deep bool) []string {
+// snapshotArgs is the ffmpeg argument list for one JPEG on stdout from
+// input (job.URL itself, or its relay path when job.URL holds a secret).
+// The URL follows -i, so it is never read as an option (and config refuses
+// a leading '-').
+func snapshotArgs(cfg config.FFmpeg, job snapshotJob, input string, deep bool) []string {
 	args := []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-rtsp_transport", "tcp",
 		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
 	}
 	args = append(args, probeArgs(deep)...)
+	if job.HWAccel != "" {
+		args = append(args, "-hwaccel", job.HWAccel)
+	}
+	// The camera's own options come last among the input options: ffmpeg
+	// takes the last of a repeated one, so they override ours.
+	args = append(args, job.InputArgs...)
 	return append(args,
-		"-i", url,
+		"-i", input,
 		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
 	)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ type gwStream struct {
 	patrol               bool // registered for a cycle: removed at its end unless leased
 	leased               bool // a live view holds it
 	expired              bool // its lease ended: remove at the subnet's next cycle end
+	retired              bool // its camera no longer runs (a reload): removed at once, or at any cycle end
 	attempts             int  // removals tried
 }
 
@@ -131,6 +133,8 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onAddStream(ctx, msg)
 	case *messages.StreamExpired:
 		a.onStreamExpired(msg)
+	case *messages.ReleaseCameras:
+		a.onReleaseCameras(ctx, msg)
 	case *messages.FetchFrame:
 		a.onFetchFrame(ctx, msg)
 	case *messages.CountViewers:
@@ -215,7 +219,15 @@ func (a *gatewayActor) onPrepared(ctx actor.Context, p *preparing, list map[stri
 		return
 	}
 	for _, cam := range p.req.Cameras {
-		if use := externalUse(list, cam.URL); use.Connections > 0 {
+		use := externalUse(list, cam.URL)
+		if cam.Other != "" {
+			other := externalUse(list, cam.Other)
+			use.Connections += other.Connections
+			if use.Stream == "" {
+				use.Stream = other.Stream
+			}
+		}
+		if use.Connections > 0 {
 			p.answer.External[cam.ID] = use
 		}
 	}
@@ -320,6 +332,8 @@ func (a *gatewayActor) onCycleEnded(ctx actor.Context, msg *messages.CycleEnded)
 	var expired, patrol []string
 	for _, s := range a.streams {
 		switch {
+		case s.retired && !a.removing[s.name]:
+			expired = append(expired, s.name)
 		case s.subnet != msg.Subnet || s.leased || a.removing[s.name]:
 		case s.expired:
 			expired = append(expired, s.name)
@@ -329,6 +343,23 @@ func (a *gatewayActor) onCycleEnded(ctx actor.Context, msg *messages.CycleEnded)
 	}
 	a.removeAndConfirm(ctx, expired, "lease expired")
 	a.removeAndConfirm(ctx, patrol, "cycle ended")
+}
+
+// onReleaseCameras removes the streams of cameras a reload stopped: their
+// subnet may have no cycle end left to do it.
+func (a *gatewayActor) onReleaseCameras(ctx actor.Context, msg *messages.ReleaseCameras) {
+	var names []string
+	for _, s := range a.streams {
+		if slices.Contains(msg.Cameras, s.camera) {
+			s.retired, s.expired, s.leased, s.patrol = true, true, false, false
+			if !a.removing[s.name] {
+				names = append(names, s.name)
+			}
+		}
+	}
+	if a.healthy {
+		a.removeAndConfirm(ctx, names, msg.Reason)
+	}
 }
 
 func (a *gatewayActor) removeAndConfirm(ctx actor.Context, names []string, reason string) {
@@ -521,6 +552,13 @@ func (a *gatewayActor) recover(ctx actor.Context, list map[string]go2rtc.Stream)
 		a.backoff = a.env.Policy.Gateway.ProbeInitial
 		a.env.Log.Info("go2rtc reachable again", "streams", len(list))
 		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "go2rtc", Healthy: true, At: time.Now()})
+		var retired []string
+		for name, s := range a.streams {
+			if s.retired && !a.removing[name] {
+				retired = append(retired, name)
+			}
+		}
+		a.removeAndConfirm(ctx, retired, "camera removed or changed by a reload")
 		// A restarted go2rtc lost what PATCH put in its memory: register
 		// the live streams again.
 		for name, s := range a.streams {

@@ -119,7 +119,7 @@ func hubWants(evt any) bool {
 	switch evt.(type) {
 	case *messages.EventOpened, *messages.EventUpdated, *messages.PlaybackStarted, *messages.PlaybackStopped, *messages.CycleEnded,
 		*messages.SlotsChanged, *messages.CameraStateChanged, *messages.CaptureDone, *messages.AlertChanged,
-		*messages.AdmissionChanged:
+		*messages.AdmissionChanged, *messages.ConfigReloaded:
 		return true
 	}
 	return false

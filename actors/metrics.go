@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"regexp"
+	"slices"
 	"time"
 
 	"camvisor/actors/osproc"
@@ -17,6 +19,7 @@ import (
 // that: shared, but synchronised by the library, not by us).
 type Metrics struct {
 	Registry *prometheus.Registry
+	all      []prometheus.Collector // camvisor's own, for Names
 
 	slotsHeld      *prometheus.GaugeVec
 	slotsMax       *prometheus.GaugeVec
@@ -38,12 +41,23 @@ type Metrics struct {
 	breakerOpen      *prometheus.GaugeVec
 	nextProbe        *prometheus.GaugeVec
 	cameraBusy       *prometheus.GaugeVec
+
+	buildInfo        *prometheus.GaugeVec
+	lastCapture      *prometheus.GaugeVec
+	events           *prometheus.CounterVec
+	detectorUp       prometheus.Gauge
+	detectorSeconds  prometheus.Histogram
+	detectorDropped  prometheus.Counter
+	intervalTooShort *prometheus.GaugeVec
+	recorderUp       prometheus.Gauge
 }
 
-// NewMetrics registers camvisor's collectors, Go's runtime and process
-// collectors, and a /proc-backed gauge of live ffmpeg processes per camera
-// for the run runID.
-func NewMetrics(runID, home string) *Metrics {
+// NewMetrics registers camvisor's collectors for env's tree, Go's runtime
+// and process collectors, a /proc-backed gauge of live ffmpeg processes
+// per camera (every camera that runs has its series, 0 included), and
+// the record's size on disk. go2rtc's gauges exist only with a go2rtc
+// configured.
+func NewMetrics(env *Env) *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: r,
@@ -85,29 +99,85 @@ func NewMetrics(runID, home string) *Metrics {
 			Help: "While a camera's breaker is open: when the patrol probes it next (Unix time); 0 when closed."}, []string{"camera"}),
 		cameraBusy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_camera_busy",
 			Help: "1 while a camera answers busy (its connections taken by other clients) cycle after cycle."}, []string{"camera"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_build_info",
+			Help: "Always 1: the running binary's version (module version or pseudo-version), VCS revision and Go version."}, []string{"version", "revision", "goversion"}),
+		lastCapture: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_last_capture_timestamp_seconds",
+			Help: "When a camera's last capture with this outcome ended (Unix time); outcome=\"ok\" is its last good frame, 0 before the first."}, []string{"camera", "outcome"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvisor_events_total",
+			Help: "Events (detections at or above detector.min_score, merged within detector.event_gap) opened, by camera and label."}, []string{"camera", "label"}),
+		detectorUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_detector_up",
+			Help: "1 when the detector answers (always 1 for the built-in motion detector), 0 while unreachable."}),
+		detectorSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "camvisor_detector_seconds",
+			Help: "How long the detector took to examine a frame.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5}}),
+		detectorDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "camvisor_detector_dropped_total",
+			Help: "Frames not examined because the detector's queue was full."}),
+		intervalTooShort: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_subnet_interval_too_short",
+			Help: "1 while a subnet's cameras, at their median capture time and its concurrency, need longer than its interval."}, []string{"subnet"}),
+		recorderUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_recorder_up",
+			Help: "1 while writing the record succeeds, 0 while it fails (disk full, read-only)."}),
 	}
-	r.MustRegister(m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
-		m.cycleSeconds, m.cycleOverruns, m.go2rtcStreams, m.go2rtcUp, m.rowsDropped, m.restarts,
+	m.all = []prometheus.Collector{m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
+		m.cycleSeconds, m.cycleOverruns, m.rowsDropped, m.restarts,
 		m.admissionLimit, m.admissionRunning, m.admissionWaiting, m.admissionWait, m.breakerOpen, m.nextProbe, m.cameraBusy,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&procCollector{run: runID, home: home, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
-			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)})
+		m.buildInfo, m.lastCapture, m.events, m.detectorUp, m.detectorSeconds, m.detectorDropped, m.intervalTooShort, m.recorderUp,
+		&procCollector{env: env, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
+			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)}}
+	if env.Config.Go2RTC.Enabled() {
+		// Without go2rtc there is nothing to be up or down: no series,
+		// rather than a 0 that reads as an outage.
+		m.all = append(m.all, m.go2rtcStreams, m.go2rtcUp)
+	}
+	if env.Store != nil {
+		store := env.Store
+		m.all = append(m.all, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "camvisor_record_bytes",
+			Help: "The record's size on disk: the SQLite file and its WAL, read at scrape time."},
+			func() float64 { return float64(store.Size()) }))
+	}
+	r.MustRegister(m.all...)
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+// Names are the names of camvisor's own metrics in this registry, series
+// or not yet (for checking the alert rules file against).
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range m.all {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		if s := fqName.FindStringSubmatch(d.String()); s != nil {
+			out = append(out, s[1])
+		}
+	}
+	return out
+}
+
+// fqName reads a Desc's name from its String (the library exports no
+// accessor).
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
 // procCollector reads /proc at every scrape: the process gauge never
-// drifts from what the kernel says.
+// drifts from what the kernel says. Every camera that runs has a series,
+// 0 included: a dashboard tells an idle camera from a missing one.
 type procCollector struct {
-	run, home string
-	desc      *prometheus.Desc
+	env  *Env
+	desc *prometheus.Desc
 }
 
 func (c *procCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *procCollector) Collect(ch chan<- prometheus.Metric) {
 	per := map[string]int{}
+	for _, cam := range c.env.Current().Cameras() {
+		per[cam.ID] = 0
+	}
 	for _, p := range osproc.Scan("ffmpeg") {
-		if osproc.Classify(p, c.run, c.home) == osproc.ThisRun && !p.Zombie() {
+		if osproc.Classify(p, c.env.RunID, c.env.Home) == osproc.ThisRun && !p.Zombie() {
 			per[p.Camera()]++
 		}
 	}
@@ -133,7 +203,8 @@ func metricsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.SlotsChanged, *messages.CaptureDone, *messages.ProcessExited, *messages.ProcessReaped,
 		*messages.CycleEnded, *messages.StreamRegistered, *messages.StreamRemoved, *messages.ServiceHealth,
-		*messages.RecorderHealth, *messages.ActorRestarted, *messages.AdmissionChanged, *messages.CameraStateChanged:
+		*messages.RecorderHealth, *messages.ActorRestarted, *messages.AdmissionChanged, *messages.CameraStateChanged,
+		*messages.ConfigReloaded, *messages.EventOpened, *messages.FrameExamined, *messages.DetectionFailed, *messages.IntervalChecked:
 		return true
 	}
 	return false
@@ -144,18 +215,16 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 	m := a.env.Metrics
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		for _, c := range a.env.Config.Cameras() {
-			m.slotsMax.WithLabelValues(c.ID).Set(float64(c.MaxConnections))
-			for _, kind := range []string{"ffmpeg", "go2rtc", "lease", "external"} {
-				m.slotsHeld.WithLabelValues(c.ID, kind).Set(0)
-			}
-			m.breakerOpen.WithLabelValues(c.ID).Set(0)
-			m.nextProbe.WithLabelValues(c.ID).Set(0)
-			m.cameraBusy.WithLabelValues(c.ID).Set(0)
+		for _, c := range a.env.Current().Cameras() {
+			a.addCamera(c.ID, c.MaxConnections)
 		}
 		if a.env.Config.Go2RTC.Enabled() {
 			m.go2rtcUp.Set(1)
 		}
+		b := ReadBuild()
+		m.buildInfo.WithLabelValues(a.env.Version, b.Revision, b.GoVersion).Set(1)
+		m.detectorUp.Set(1)
+		m.recorderUp.Set(1)
 		// Every series a dashboard graphs exists from the first scrape.
 		for _, origin := range []string{"earlier_run", "this_run"} {
 			m.orphansReaped.WithLabelValues(origin)
@@ -167,10 +236,21 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		for _, kind := range []string{"camera", "ffmpeg", "subnet"} {
 			m.restarts.WithLabelValues(kind)
 		}
-		for _, sub := range a.env.Config.Subnets {
-			m.cycleOverruns.WithLabelValues(sub.Name)
-			m.cycleSeconds.WithLabelValues(sub.Name)
+		for _, sub := range a.env.Current().Subnets {
+			a.addSubnet(sub.Name)
 		}
+	case *messages.ConfigReloaded:
+		a.onConfigReloaded(msg)
+	case *messages.EventOpened:
+		m.events.WithLabelValues(msg.Camera, msg.Label).Inc()
+	case *messages.FrameExamined:
+		m.detectorSeconds.Observe(msg.Took.Seconds())
+	case *messages.DetectionFailed:
+		if msg.Dropped {
+			m.detectorDropped.Inc()
+		}
+	case *messages.IntervalChecked:
+		m.intervalTooShort.WithLabelValues(msg.Subnet).Set(map[bool]float64{true: 1, false: 0}[msg.TooShort])
 	case *messages.SlotsChanged:
 		m.slotsHeld.WithLabelValues(msg.Camera, "ffmpeg").Set(float64(msg.FFmpeg))
 		m.slotsHeld.WithLabelValues(msg.Camera, "go2rtc").Set(float64(msg.Go2RTC))
@@ -178,6 +258,7 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		m.slotsHeld.WithLabelValues(msg.Camera, "external").Set(float64(msg.External))
 	case *messages.CaptureDone:
 		m.captures.WithLabelValues(msg.Camera, string(msg.Outcome)).Inc()
+		m.lastCapture.WithLabelValues(msg.Camera, string(msg.Outcome)).Set(float64(msg.EndedAt.UnixMilli()) / 1000)
 		m.captureSeconds.Observe(msg.EndedAt.Sub(msg.StartedAt).Seconds())
 		if msg.Waited > 0 {
 			m.admissionWait.Observe(msg.Waited.Seconds())
@@ -217,10 +298,14 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 			m.go2rtcStreams.Set(float64(len(a.streams)))
 		}
 	case *messages.ServiceHealth:
-		if msg.Service == "go2rtc" {
+		switch msg.Service {
+		case "go2rtc":
 			m.go2rtcUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
+		case "detector":
+			m.detectorUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
 		}
 	case *messages.RecorderHealth:
+		m.recorderUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
 		if msg.Dropped > a.dropped {
 			m.rowsDropped.Add(float64(msg.Dropped - a.dropped))
 			a.dropped = msg.Dropped
@@ -229,5 +314,75 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		m.restarts.WithLabelValues(msg.Kind).Inc()
 	case *messages.Describe:
 		answerDescribe(ctx, a.node(ctx, "metrics", "running", map[string]any{"since": a.startedAt.Format(time.RFC3339)}))
+	}
+}
+
+// addCamera makes every per-camera series exist, at 0: a dashboard graphs
+// an idle camera as 0, not as missing.
+func (a *metricsActor) addCamera(id string, maxConnections int) {
+	m := a.env.Metrics
+	m.slotsMax.WithLabelValues(id).Set(float64(maxConnections))
+	for _, kind := range []string{"ffmpeg", "go2rtc", "lease", "external"} {
+		m.slotsHeld.WithLabelValues(id, kind).Set(0)
+	}
+	m.breakerOpen.WithLabelValues(id).Set(0)
+	m.nextProbe.WithLabelValues(id).Set(0)
+	m.cameraBusy.WithLabelValues(id).Set(0)
+	m.captures.WithLabelValues(id, string(messages.OutcomeOK))
+	m.lastCapture.WithLabelValues(id, string(messages.OutcomeOK))
+	// The labels the detector may give: motion's one, or those an http
+	// detector is limited to.
+	labels := a.env.Config.Detector.Labels
+	if a.env.Config.Detector.Kind == "motion" {
+		labels = []string{"motion"}
+	}
+	for _, l := range labels {
+		m.events.WithLabelValues(id, l)
+	}
+}
+
+func (a *metricsActor) addSubnet(name string) {
+	m := a.env.Metrics
+	m.cycleOverruns.WithLabelValues(name)
+	m.cycleSeconds.WithLabelValues(name)
+	m.intervalTooShort.WithLabelValues(name).Set(0)
+}
+
+// onConfigReloaded gives the cameras and subnets a reload started their
+// series and removes those of the ones it stopped.
+func (a *metricsActor) onConfigReloaded(msg *messages.ConfigReloaded) {
+	if msg.Outcome != messages.ReloadApplied && msg.Outcome != messages.ReloadIncomplete {
+		return
+	}
+	m := a.env.Metrics
+	running := map[string]bool{}
+	for _, c := range msg.Cameras {
+		running[c.ID] = true
+	}
+	for _, id := range msg.Removed {
+		if running[id] {
+			continue // moved to another subnet: it keeps its series
+		}
+		by := prometheus.Labels{"camera": id}
+		for _, v := range []interface {
+			DeletePartialMatch(prometheus.Labels) int
+		}{m.slotsHeld, m.slotsMax, m.captures, m.breakerOpen, m.nextProbe, m.cameraBusy, m.lastCapture, m.events} {
+			v.DeletePartialMatch(by)
+		}
+	}
+	for _, c := range msg.Cameras {
+		m.slotsMax.WithLabelValues(c.ID).Set(float64(c.MaxConnections))
+		if slices.Contains(msg.Added, c.ID) {
+			a.addCamera(c.ID, c.MaxConnections)
+		}
+	}
+	for _, s := range msg.RemovedSubnets {
+		by := prometheus.Labels{"subnet": s}
+		m.cycleOverruns.DeletePartialMatch(by)
+		m.cycleSeconds.DeletePartialMatch(by)
+		m.intervalTooShort.DeletePartialMatch(by)
+	}
+	for _, s := range msg.AddedSubnets {
+		a.addSubnet(s)
 	}
 }

@@ -28,6 +28,7 @@ const (
 func subnetName(name string) string { return "subnet/" + name }
 func cameraName(id string) string   { return "camera/" + id }
 func ffmpegName(seq int64) string   { return "ffmpeg/" + strconv.FormatInt(seq, 10) }
+func httpName(seq int64) string     { return "http/" + strconv.FormatInt(seq, 10) }
 func clientName(seq int) string     { return "client/" + strconv.Itoa(seq) }
 
 // CameraPath is the path of camera id's actor below the root.
@@ -45,7 +46,7 @@ func kindOf(path string) string {
 	segs := strings.Split(path, "/")
 	if n := len(segs); n >= 2 {
 		switch segs[n-2] {
-		case "subnet", "camera", "ffmpeg", "lease", "client":
+		case "subnet", "camera", "ffmpeg", "http", "lease", "client":
 			return segs[n-2]
 		}
 	}

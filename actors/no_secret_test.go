@@ -16,22 +16,30 @@ import (
 )
 
 // TestNoSecretInArgv (invariant 6): while captures run — of a camera that
-// answers, one that hangs and one whose URL carries a password in its
-// query — the command line of every running capture, read from
+// answers, one that hangs, one whose URL carries a password in its query
+// and one whose patrol reads its detect_url with its own input_args and
+// hwaccel — the command line of every running capture, read from
 // /proc/<pid>/cmdline as any local user can, holds no password, no user
 // name and no query secret. The captures still work (through the relay,
 // which answers camsim's Digest challenge), and each camera's connection
 // count at camsim stays within its budget.
 func TestNoSecretInArgv(t *testing.T) {
 	const querySecret = "q-s3cret-7781"
-	list := []camsim.Camera{{Name: "front", MaxConnections: 2}, {Name: "attic", Hang: true, MaxConnections: 2}, {Name: "foscam", MaxConnections: 2}}
-	cams := startCamsim(t, list...)
+	list := []camsim.Camera{{Name: "front", MaxConnections: 2}, {Name: "attic", Hang: true, MaxConnections: 2}, {Name: "foscam", MaxConnections: 2},
+		{Name: "tuned", MaxConnections: 2}}
+	// tuned's sub-stream: a camera of its own at camsim, to count its
+	// connections apart.
+	cams := startCamsim(t, append(list, camsim.Camera{Name: "tuned-sub", MaxConnections: 2})...)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Interval = testDuration(time.Second)
 	cfg.FFmpeg.CaptureTimeout = testDuration(3 * time.Second)
 	for i, c := range cfg.Subnets[0].Cameras {
-		if c.ID == "foscam" {
+		switch c.ID {
+		case "foscam":
 			cfg.Subnets[0].Cameras[i].URL += "?usr=admin&pwd=" + querySecret
+		case "tuned":
+			cam := &cfg.Subnets[0].Cameras[i]
+			cam.DetectURL, cam.InputArgs, cam.HWAccel = cams.URL("tuned-sub"), []string{"-fflags", "nobuffer"}, "auto"
 		}
 	}
 	h := startTree(t, cams, cfg)
@@ -66,23 +74,29 @@ func TestNoSecretInArgv(t *testing.T) {
 	for {
 		check()
 		mu.Lock()
-		every := seen["front"] > 0 && seen["attic"] > 0 && seen["foscam"] > 0
+		every := seen["front"] > 0 && seen["attic"] > 0 && seen["foscam"] > 0 && seen["tuned"] > 0
 		mu.Unlock()
-		ok := len(testkit.All(h.facts, mark, func(e *messages.CaptureDone) bool { return e.Outcome == messages.OutcomeOK && e.Camera == "foscam" })) > 0 &&
-			len(testkit.All(h.facts, mark, func(e *messages.CaptureDone) bool { return e.Outcome == messages.OutcomeOK && e.Camera == "front" })) > 0 &&
-			len(testkit.All(h.facts, mark, func(e *messages.CaptureDone) bool { return e.Outcome == messages.OutcomeTimeout && e.Camera == "attic" })) > 0
+		done := func(camera string, o messages.Outcome) bool {
+			return len(testkit.All(h.facts, mark, func(e *messages.CaptureDone) bool { return e.Outcome == o && e.Camera == camera })) > 0
+		}
+		ok := done("foscam", messages.OutcomeOK) && done("front", messages.OutcomeOK) && done("tuned", messages.OutcomeOK) &&
+			done("attic", messages.OutcomeTimeout)
 		if every && ok {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: processes read per camera %v; still waiting for a capture of front and foscam to succeed and one of attic to time out", seen)
+			t.Fatalf("after 30s: processes read per camera %v; still waiting for a capture of front, foscam and tuned to succeed and one of attic to time out", seen)
 		}
 		time.Sleep(5 * time.Millisecond) // sampling pace: every running capture is read many times
 	}
-	for _, c := range list {
+	for _, c := range cams.Cameras() {
 		if st := cams.Stats(c.Name); st.MaxOpen > 2 || st.Refused > 0 {
 			t.Errorf("camera %s: camsim counts %+v, budget 2", c.Name, st)
 		}
+	}
+	// tuned's patrol read its sub-stream, through the relay like the rest.
+	if main, sub := cams.Stats("tuned").Total, cams.Stats("tuned-sub").Total; main != 0 || sub == 0 {
+		t.Errorf("tuned's patrol connected %d times to its url and %d to its detect_url; want 0 and some", main, sub)
 	}
 	// What ffmpeg was told is what the record and the API show: the relay's
 	// address, never the camera's credentials.
@@ -91,6 +105,9 @@ func TestNoSecretInArgv(t *testing.T) {
 		argv := strings.Join(e.Argv, " ")
 		if !strings.Contains(argv, "rtsp://"+h.env.Relay.Addr()+"/") {
 			t.Errorf("process %d of %s was not given a relay URL: %s", e.OSPID, e.Camera, argv)
+		}
+		if e.Camera == "tuned" && (!strings.Contains(argv, "-fflags nobuffer") || !strings.Contains(argv, "-hwaccel auto")) {
+			t.Errorf("process %d of tuned was not given its input_args and hwaccel: %s", e.OSPID, argv)
 		}
 	}
 	t.Logf("command lines read per camera: %v; %d processes started", seen, len(started))

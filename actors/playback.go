@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"camvisor/actors/config"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -27,7 +26,6 @@ import (
 type playbackActor struct {
 	life
 	env      *Env
-	cams     map[string]config.SubnetCamera
 	live     map[string]*playing
 	pending  map[string]*playing // lease asked, not yet answered
 	cooldown map[string]time.Time
@@ -57,12 +55,8 @@ type (
 
 func playbackProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *playbackActor {
-		a := &playbackActor{env: env, cams: map[string]config.SubnetCamera{}, live: map[string]*playing{},
+		return &playbackActor{env: env, live: map[string]*playing{},
 			pending: map[string]*playing{}, cooldown: map[string]time.Time{}}
-		for _, c := range env.Config.Cameras() {
-			a.cams[c.ID] = c
-		}
-		return a
 	}))
 }
 
@@ -140,7 +134,7 @@ func (a *playbackActor) onDetected(ctx actor.Context, msg *messages.Detected) {
 // onStartPlayback is an operator's request: no label, score or cooldown
 // rule, but the same limit on cameras playing and the same slot budget.
 func (a *playbackActor) onStartPlayback(ctx actor.Context, msg *messages.StartPlayback) {
-	if _, ok := a.cams[msg.Camera]; !ok {
+	if _, ok := a.env.Current().Camera(msg.Camera); !ok {
 		ctx.Respond(&messages.PlaybackAnswer{Camera: msg.Camera, Reason: fmt.Sprintf("no camera %q", msg.Camera)})
 		return
 	}
@@ -163,7 +157,7 @@ func (a *playbackActor) onStartPlayback(ctx actor.Context, msg *messages.StartPl
 // start asks the camera for a lease (granted for kind: detection or
 // operator); without go2rtc the playback shows snapshots and needs none.
 func (a *playbackActor) start(ctx actor.Context, camera, kind, reason string, event int64, waiter *actor.PID) {
-	cam := a.cams[camera]
+	cam, _ := a.env.Current().Camera(camera) // the cameras that run now
 	p := &playing{fact: messages.PlaybackStarted{Camera: camera, Subnet: cam.Subnet, Reason: reason, EventID: event,
 		Until: time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)}}
 	if waiter != nil {

@@ -43,8 +43,16 @@ type Policy struct {
 	// last_seen.
 	AlertRefresh time.Duration
 	// WebhookMaxBackoff caps the wait between two tries of the alert
-	// webhook.
-	WebhookMaxBackoff time.Duration
+	// webhook; WebhookMaxRetryAfter caps how long a receiver's
+	// Retry-After is honoured; WebhookInFlight bounds the deliveries
+	// posted at once (each alert is delivered on its own).
+	WebhookMaxBackoff    time.Duration
+	WebhookMaxRetryAfter time.Duration
+	WebhookInFlight      int
+	// RetireWait bounds how long a camera removed or changed by a reload
+	// waits for its live view to drain (the dashboards told to stop, the
+	// viewers gone from go2rtc) before it stops anyway.
+	RetireWait time.Duration
 }
 
 // RestartPolicy is a supervisor's back-off.
@@ -121,6 +129,7 @@ type RecorderPolicy struct {
 	PruneEvery      time.Duration // then this often
 	MaxWriteBackoff time.Duration // the longest wait before a failed write is tried again
 	StopWait        time.Duration // how long the last batch may take at shutdown
+	OptimizeEvery   time.Duration // PRAGMA optimize, at the end of a retention pass at most this often (and at close)
 }
 
 // HubPolicy bounds what a dashboard may cost.
@@ -172,11 +181,15 @@ func DefaultPolicy() *Policy {
 			PruneEvery:      time.Hour,
 			MaxWriteBackoff: 30 * time.Second,
 			StopWait:        10 * time.Second,
+			OptimizeEvery:   24 * time.Hour,
 		},
-		Hub:               HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
-		Relay:             RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
-		AlertRefresh:      time.Minute,
-		WebhookMaxBackoff: time.Minute,
+		Hub:                  HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
+		Relay:                RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
+		AlertRefresh:         time.Minute,
+		WebhookMaxBackoff:    time.Minute,
+		WebhookMaxRetryAfter: 5 * time.Minute,
+		WebhookInFlight:      8,
+		RetireWait:           10 * time.Second,
 	}
 }
 

@@ -156,7 +156,7 @@ func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 	for cam, g := range groups {
 		perCamera[cam] = len(g)
 	}
-	for _, cam := range a.env.Config.Cameras() {
+	for _, cam := range a.env.Current().Cameras() {
 		line := messages.CameraCensus{Camera: cam.ID, Subnet: cam.Subnet, Processes: perCamera[cam.ID], MaxConnections: cam.MaxConnections}
 		if s := a.slots[cam.ID]; s != nil {
 			line.SlotsHeld, line.SlotsExternal = s.FFmpeg+s.Go2RTC+s.Leases+s.External, s.External

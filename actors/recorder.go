@@ -78,7 +78,8 @@ func recorded(evt any) bool {
 		*messages.LeaseGranted, *messages.LeaseEnded, *messages.StreamRegistered,
 		*messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed,
-		*messages.ProcessReaped, *messages.AlertChanged, *messages.ActorRestarted, *messages.CameraStateChanged:
+		*messages.ProcessReaped, *messages.AlertChanged, *messages.ActorRestarted, *messages.CameraStateChanged,
+		*messages.ConfigReloaded:
 		return true
 	}
 	return false
@@ -296,10 +297,13 @@ func (a *recorderActor) prune(before time.Time) (more bool, err error) {
 			return false, err
 		}
 		if n == 0 {
+			// The pass is over: give the freed pages back, so the file
+			// shrinks (and, daily, refresh the planner's statistics).
+			freed, err := a.env.Store.Compact(a.env.Policy.Recorder.OptimizeEvery)
 			if total > 0 {
-				a.env.Log.Info("retention pruned old rows", "rows", total, "before", before.Format(time.RFC3339))
+				a.env.Log.Info("retention pruned old rows", "rows", total, "before", before.Format(time.RFC3339), "freed_bytes", freed)
 			}
-			return false, nil
+			return false, err
 		}
 	}
 	return true, nil

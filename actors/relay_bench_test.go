@@ -50,7 +50,7 @@ func BenchmarkRelaySnapshot(b *testing.B) {
 				defer p.Close()
 				input = p.URL()
 			}
-			out, err := exec.Command(cfg.Path, snapshotArgs(cfg, input, false)...).Output()
+			out, err := exec.Command(cfg.Path, snapshotArgs(cfg, snapshotJob{}, input, false)...).Output()
 			if err == nil && !isJPEG(out) {
 				err = fmt.Errorf("not a JPEG")
 			}

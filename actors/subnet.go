@@ -40,6 +40,13 @@ type subnetActor struct {
 	skipped   []string                   // cameras the last cycle did not reach: asked first in the next
 	durations map[string][]time.Duration // each camera's recent capture durations
 	tooShort  bool                       // interval_too_short is firing
+	started   time.Time                  // the last cycle's start
+
+	// A reload's retirements (subnet_reload.go).
+	retiring map[string]string // camera id by actor id, until it is gone
+	retirers []*actor.PID      // asked RetireCameras: answered when none is left
+	retired  bool              // RetireSubnet: stop once the cameras are gone
+	released []string          // cameras retired since the gateway was last told
 }
 
 // cycle is the state of the running cycle.
@@ -71,8 +78,14 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 	// counter needs no lock.
 	var number int64
 	return actor.PropsFromProducer(lived(func() *subnetActor {
+		// A restarted subnet runs its settings as last reloaded.
+		sub := sub
+		if now, ok := env.Current().Subnet(sub.Name); ok {
+			sub = now
+		}
 		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number,
-			via: env.Config.PatrolVia(sub), asked: map[string]time.Time{}, durations: map[string][]time.Duration{}}
+			via: env.Config.PatrolVia(sub), asked: map[string]time.Time{}, durations: map[string][]time.Duration{},
+			retiring: map[string]string{}}
 	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
 }
 
@@ -91,6 +104,14 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 		a.onCyclePrepared(ctx, msg)
 	case *prepareDue:
 		a.onPrepareDue(ctx, msg)
+	case *messages.RetireCameras:
+		a.onRetireCameras(ctx, msg)
+	case *messages.RetireSubnet:
+		a.onRetireSubnet(ctx, msg)
+	case *messages.ApplySubnet:
+		a.onApplySubnet(ctx, msg)
+	case *actor.Terminated:
+		a.onCameraGone(ctx, msg)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
 	case *messages.ListOwnedProcesses:
@@ -105,14 +126,18 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 
 func (a *subnetActor) onStarted(ctx actor.Context) {
 	for _, cam := range a.sub.Cameras {
-		pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Interval: a.sub.Interval.Duration, Camera: cam}, a.cause), cameraName(cam.ID))
-		if err != nil {
-			a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
-			continue
-		}
-		a.cameras[cam.ID] = pid
+		a.spawnCamera(ctx, cam)
 	}
 	ctx.Send(ctx.Self(), &cycleDue{})
+}
+
+func (a *subnetActor) spawnCamera(ctx actor.Context, cam config.Camera) {
+	pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Interval: a.sub.Interval.Duration, Camera: cam}, a.cause), cameraName(cam.ID))
+	if err != nil {
+		a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
+		return
+	}
+	a.cameras[cam.ID] = pid
 }
 
 func (a *subnetActor) onCycleDue(ctx actor.Context) {
@@ -121,6 +146,7 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 	}
 	*a.number++
 	now := time.Now()
+	a.started = now
 	c := &cycle{
 		number: *a.number, started: now, deadline: now.Add(a.sub.Interval.Duration),
 		waiting: map[string]bool{}, outcomes: map[string]messages.CameraOutcome{},
@@ -151,7 +177,11 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 func (a *subnetActor) prepareCycle(ctx actor.Context, c *cycle) {
 	req := &messages.PrepareCycle{Subnet: a.sub.Name, Construct: a.via != config.ViaFFmpeg}
 	for _, cam := range a.sub.Cameras {
-		req.Cameras = append(req.Cameras, messages.CycleCamera{ID: cam.ID, URL: cam.URL})
+		cc := messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()}
+		if cc.URL != cam.URL {
+			cc.Other = cam.URL
+		}
+		req.Cameras = append(req.Cameras, cc)
 	}
 	c.preparing = true
 	ctx.Request(a.env.peers.gateway, req)
@@ -204,7 +234,11 @@ func (a *subnetActor) ask(ctx actor.Context) {
 		c.pending = c.pending[1:]
 		pid := a.cameras[id]
 		if pid == nil {
-			c.outcomes[id] = messages.CameraOutcome{Camera: id, Outcome: messages.OutcomeSpawnError, Error: "camera actor not running"}
+			if a.isRetiring(id) {
+				c.outcomes[id] = messages.CameraOutcome{Camera: id, Outcome: messages.OutcomeStopped, Error: "camera removed or changed by a config reload"}
+			} else {
+				c.outcomes[id] = messages.CameraOutcome{Camera: id, Outcome: messages.OutcomeSpawnError, Error: "camera actor not running"}
+			}
 			continue
 		}
 		c.waiting[id] = true

@@ -11,9 +11,13 @@
 //	├── hub             dashboards' WebSockets, one client actor each (hub.go, wsclient.go)
 //	└── patrol
 //	    └── subnet/<name>           cycles (subnet.go)
-//	        └── camera/<id>         slot budget (camera.go, camera_lease.go)
+//	        └── camera/<id>         slot budget (camera.go, camera_go2rtc.go, camera_health.go)
 //	            ├── ffmpeg/<seq>    one OS process (ffmpeg.go)
+//	            ├── http/<seq>      one snapshot_url fetch (camera_http.go)
 //	            └── lease/go2rtc    one live view (lease.go)
+//
+// A reload (reload.go) goes through the patrol (patrol.go), the subnets
+// (subnet_reload.go) and the cameras (camera_reload.go).
 //
 // The homes of the invariants: 1 no orphan, ffmpeg.go (and the reaper as
 // the safety net); 2 slot budget, camera.go; 3 cycle end releases,
@@ -30,6 +34,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,8 +86,27 @@ type Env struct {
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
 	KillDisabled bool
+	// Load reads the configuration again for a reload (SIGHUP, POST
+	// /api/config/reload): the command's file, with its command-line
+	// overrides. Nil: this tree cannot reload.
+	Load func() (*config.Config, error)
 
 	peers *peers // set by Start
+	// current is the configuration that runs: Config, with the subnets
+	// and cameras of the last reload. An immutable value swapped whole: a
+	// restarted actor (the patrol, a subnet) and the HTTP handlers must
+	// find the cameras that run now without asking anyone, and a message
+	// could not reach an actor that is not started yet.
+	current atomic.Pointer[config.Config]
+}
+
+// Current is the configuration that runs now: Config, with the subnets
+// and cameras as last reloaded.
+func (e *Env) Current() *config.Config {
+	if c := e.current.Load(); c != nil {
+		return c
+	}
+	return e.Config
 }
 
 // Tree is a running supervision tree.
@@ -94,6 +118,10 @@ type Tree struct {
 	done    chan struct{}
 	opened  bool             // Start opened the record: Stop closes it
 	relay   *rtsprelay.Relay // Start created it: Shutdown closes it
+	// reloading lets one reload at a time compare against what runs: a
+	// reload is a sequence of steps (read, compare, apply, publish) that
+	// two callers (SIGHUP and the API) must not interleave.
+	reloading sync.Mutex
 }
 
 // Start is how camvisor starts, the server and its tests alike: it opens
@@ -158,7 +186,7 @@ func spawnTree(env *Env) (*Tree, error) {
 		env.Home = home
 	}
 	if env.Metrics == nil {
-		env.Metrics = NewMetrics(env.RunID, env.Home)
+		env.Metrics = NewMetrics(env)
 	}
 	if env.Policy == nil {
 		env.Policy = DefaultPolicy()

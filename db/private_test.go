@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"camvisor/messages"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // TestRecordFilesPrivate: the record, its WAL and shared-memory files and
@@ -41,7 +43,18 @@ func TestRecordFilesPrivate(t *testing.T) {
 	}
 	store.Close()
 
-	// A record created by an earlier camvisor, readable by everyone.
+	// A record created by an earlier camvisor, readable by everyone and
+	// without incremental vacuum: Open converts it (VACUUM rewrites it).
+	raw, err := sqlx.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"PRAGMA auto_vacuum = NONE", "VACUUM"} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if _, err := os.Stat(p); err == nil {
 			if err := os.Chmod(p, 0o644); err != nil {
@@ -55,6 +68,14 @@ func TestRecordFilesPrivate(t *testing.T) {
 	}
 	defer store.Close()
 	if err := store.WriteBatch(run, []any{&messages.CaptureDone{Camera: "c", Subnet: "s", Outcome: messages.OutcomeOK, Via: "ffmpeg", StartedAt: now, EndedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	var mode int
+	if err := store.DB.Get(&mode, "PRAGMA auto_vacuum"); err != nil || mode != 2 {
+		t.Errorf("the earlier record was not converted to incremental vacuum: %d %v", mode, err)
+	}
+	// A retention pass's vacuum and checkpoint keep the modes too.
+	if _, err := store.Compact(0); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {

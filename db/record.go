@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,10 +224,49 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 	case *messages.ActorRestarted:
 		_, err = tx.Exec(`INSERT INTO restarts (run_id, at, actor, kind, reason) VALUES (?, ?, ?, ?, ?)`,
 			run, T(m.At), m.Actor, m.Kind, m.Reason)
+	case *messages.ConfigReloaded:
+		err = writeReload(tx, run, m)
 	case *Dropped:
 		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
 	}
 	return err
+}
+
+// writeReload records a reload and the cameras it started and stopped: a
+// removed camera's row gets its removed_at; a changed or re-added one's
+// takes its new settings and added_at (the old ones are in the change's
+// detail).
+func writeReload(tx *sqlx.Tx, run int64, m *messages.ConfigReloaded) error {
+	var config any
+	if m.Config != "" {
+		config = m.Config
+	}
+	if _, err := tx.Exec(`INSERT INTO config_changes (run_id, at, who, outcome, error, added, removed, changed, restart_needed, detail, config)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		run, T(m.At), m.Who, m.Outcome, m.Error, strings.Join(m.Added, ","), strings.Join(m.Removed, ","),
+		strings.Join(m.Changed, ","), strings.Join(m.Restart, ","), strings.Join(m.Lines, "\n"), config); err != nil {
+		return err
+	}
+	gone := append(append([]string{}, m.Removed...), m.Changed...)
+	for _, id := range gone {
+		if _, err := tx.Exec(`UPDATE cameras SET removed_at = ? WHERE run_id = ? AND id = ? AND removed_at IS NULL`, T(m.At), run, id); err != nil {
+			return err
+		}
+	}
+	for _, c := range m.Cameras {
+		if !slices.Contains(m.Added, c.ID) && !slices.Contains(m.Changed, c.ID) {
+			continue
+		}
+		// (run_id, id) is the key: the row of a camera a reload brings back
+		// is reopened with its new settings.
+		if _, err := tx.Exec(`INSERT INTO cameras (run_id, id, subnet, url, max_connections, added_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, id) DO UPDATE SET subnet = excluded.subnet, url = excluded.url,
+				max_connections = excluded.max_connections, added_at = excluded.added_at, removed_at = NULL`,
+			run, c.ID, c.Subnet, c.URL, c.MaxConnections, T(m.At)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeReaped closes the process's row in the run it came from (by its
@@ -318,6 +358,7 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 		`DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,
+		`DELETE FROM config_changes WHERE id IN (SELECT id FROM config_changes WHERE at < ? LIMIT ?)`,
 		// A run goes once its rows are gone: deleting it first would cascade
 		// to all of them in one statement.
 		`DELETE FROM runs WHERE id IN (SELECT id FROM runs r WHERE stopped_at < ?

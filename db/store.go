@@ -7,6 +7,7 @@ package db
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,10 +18,27 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver
+	"github.com/mattn/go-sqlite3"
 )
+
+// writerDriver is SQLite with the settings every writing connection
+// needs that a DSN cannot carry.
+const writerDriver = "sqlite3_camvisor"
+
+// JournalSizeLimit bounds the WAL file left after a checkpoint: without
+// it, a burst of writes (a retention pass, a reload of thousands of
+// cameras) leaves a WAL as large as the burst for good.
+const JournalSizeLimit = 64 << 20
+
+func init() {
+	sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA journal_size_limit = "+strconv.Itoa(JournalSizeLimit), nil)
+		return err
+	}})
+}
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -36,6 +54,9 @@ var SchemaVersion = len(migrations)
 type Store struct {
 	DB   *sqlx.DB
 	Path string
+
+	writer    bool      // opened by Open: optimized at close
+	optimized time.Time // the last PRAGMA optimize; used by the writer only
 }
 
 // ErrNewerSchema is returned for a file written by a newer camvisor.
@@ -61,15 +82,17 @@ func Open(path string) (*Store, error) {
 	if err := private(path); err != nil {
 		return nil, err
 	}
-	dsn := path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
-	db, err := sqlx.Open("sqlite3", dsn)
+	// auto_vacuum takes effect on a new file here; an older file is
+	// converted once by migrate (VACUUM).
+	dsn := path + "?_auto_vacuum=incremental&_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+	db, err := sqlx.Open(writerDriver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// One connection: the recorder is the only writer, and SQLite allows one
 	// writer at a time anyway. Readers open their own Store.
 	db.SetMaxOpenConns(1)
-	s := &Store{DB: db, Path: path}
+	s := &Store{DB: db, Path: path, writer: true}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -130,8 +153,59 @@ func OpenReadOnly(path string) (*Store, error) {
 	return &Store{DB: db, Path: path}, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.DB.Close() }
+// Close closes the file; a writer runs PRAGMA optimize first, as SQLite
+// advises, so the query planner's statistics follow the data.
+func (s *Store) Close() error {
+	if s.writer {
+		_, _ = s.DB.Exec("PRAGMA optimize")
+	}
+	return s.DB.Close()
+}
+
+// Compact gives the pages that deletions freed back to the file system
+// (PRAGMA incremental_vacuum) and checkpoints the WAL so the file really
+// shrinks; every optimizeEvery it also runs PRAGMA optimize. The recorder
+// calls it after each retention pass. A reader holding the WAL open only
+// delays the shrink to the next pass.
+func (s *Store) Compact(optimizeEvery time.Duration) (freed int64, err error) {
+	var before, after, pageSize int64
+	if err := s.DB.Get(&pageSize, "PRAGMA page_size"); err != nil {
+		return 0, fmt.Errorf("compact: %w", err)
+	}
+	_ = s.DB.Get(&before, "PRAGMA page_count")
+	// The pragma frees one page per row it returns: every row must be read.
+	rows, err := s.DB.Query("PRAGMA incremental_vacuum")
+	if err != nil {
+		return 0, fmt.Errorf("compact: incremental_vacuum: %w", err)
+	}
+	for rows.Next() {
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("compact: incremental_vacuum: %w", err)
+	}
+	_ = s.DB.Get(&after, "PRAGMA page_count")
+	if _, err := s.DB.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return (before - after) * pageSize, fmt.Errorf("compact: checkpoint: %w", err)
+	}
+	if time.Since(s.optimized) >= optimizeEvery {
+		s.optimized = time.Now()
+		if _, err := s.DB.Exec("PRAGMA optimize"); err != nil {
+			return (before - after) * pageSize, fmt.Errorf("compact: optimize: %w", err)
+		}
+	}
+	return (before - after) * pageSize, nil
+}
+
+// Size is the record's size on disk: the file and its WAL.
+func (s *Store) Size() int64 {
+	var n int64
+	for _, p := range []string{s.Path, s.Path + "-wal"} {
+		if st, err := os.Stat(p); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}
 
 // Version is the file's schema version.
 func (s *Store) Version() (int, error) {
@@ -218,7 +292,31 @@ func (s *Store) migrate() error {
 	if v > SchemaVersion {
 		return fmt.Errorf("%s: %w (%d > %d)", s.Path, ErrNewerSchema, v, SchemaVersion)
 	}
-	return s.migrateTo(v, SchemaVersion)
+	if err := s.migrateTo(v, SchemaVersion); err != nil {
+		return err
+	}
+	return s.incrementalVacuum()
+}
+
+// incrementalVacuum converts a file made before version 9 to
+// auto_vacuum=INCREMENTAL, so that retention can give space back: the
+// mode changes only with a VACUUM, which rewrites the file once (and
+// needs as much free disk space as the file takes).
+func (s *Store) incrementalVacuum() error {
+	var mode int
+	if err := s.DB.Get(&mode, "PRAGMA auto_vacuum"); err != nil {
+		return fmt.Errorf("%s: auto_vacuum: %w", s.Path, err)
+	}
+	if mode == 2 {
+		return nil
+	}
+	if _, err := s.DB.Exec("PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+		return fmt.Errorf("%s: auto_vacuum: %w", s.Path, err)
+	}
+	if _, err := s.DB.Exec("VACUUM"); err != nil {
+		return fmt.Errorf("%s: converting to incremental vacuum (VACUUM): %w", s.Path, err)
+	}
+	return nil
 }
 
 // migrateTo applies migrations from version from to version to.

@@ -338,3 +338,48 @@ func TestParseSince(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderRecordConvertedToIncrementalVacuum: a record made before
+// auto_vacuum=INCREMENTAL is converted once at open, its rows kept.
+func TestOlderRecordConvertedToIncrementalVacuum(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginRun(Run{Key: "r1", Started: time.Now(), Version: "old", Config: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	raw, err := sqlx.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"PRAGMA auto_vacuum = NONE", "VACUUM"} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mode int
+	raw.Get(&mode, "PRAGMA auto_vacuum")
+	raw.Close()
+	if mode != 0 {
+		t.Fatalf("could not make an old-style file: auto_vacuum %d", mode)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var runs int
+	s.DB.Get(&mode, "PRAGMA auto_vacuum")
+	s.DB.Get(&runs, "SELECT COUNT(*) FROM runs")
+	if mode != 2 || runs != 1 {
+		t.Errorf("after open: auto_vacuum %d, %d runs", mode, runs)
+	}
+	var limit int
+	s.DB.Get(&limit, "PRAGMA journal_size_limit")
+	if limit != JournalSizeLimit {
+		t.Errorf("journal_size_limit %d", limit)
+	}
+}

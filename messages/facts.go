@@ -303,6 +303,15 @@ type DetectionFailed struct {
 	Dropped    bool
 }
 
+// FrameExamined is the fact that the detector looked at a frame, and how
+// long it took (the metrics' detector latency).
+type FrameExamined struct {
+	Camera     string
+	Took       time.Duration
+	Detections int
+	Failed     bool
+}
+
 // PlaybackStarted is the fact that the backend decided a camera plays (or
 // plays longer: Extended). The hub sends it as a `play` message.
 type PlaybackStarted struct {

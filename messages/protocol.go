@@ -93,6 +93,9 @@ type PrepareCycle struct {
 type CycleCamera struct {
 	ID  string
 	URL string // credentials included: only go2rtc sees it
+	// Other is the camera's main stream when URL is its detection
+	// sub-stream: go2rtc's connections to either count.
+	Other string
 }
 
 // CyclePrepared answers PrepareCycle.

@@ -22,6 +22,7 @@ const (
 	OutcomePreempted  Outcome = "preempted"   // a live view took this attempt's slot; the capture was retried through it
 	OutcomeBackoff    Outcome = "backoff"     // the camera's breaker is open (it failed too often): skipped until its next probe
 	OutcomeBusy       Outcome = "camera_busy" // the camera answered 453 (or refused): other clients hold its connections
+	OutcomeHTTPError  Outcome = "http_error"  // the camera's snapshot_url answered an error, or its connection failed
 )
 
 // Sentinel errors callers branch on.

@@ -24,10 +24,48 @@ func askCtx(r *http.Request, d time.Duration) (context.Context, context.CancelFu
 	return context.WithTimeout(r.Context(), d)
 }
 
+// config is the configuration that runs now: the cameras as last
+// reloaded.
+func (s *Server) config() *config.Config {
+	if s.opts.Tree != nil {
+		return s.opts.Tree.Config()
+	}
+	return s.opts.Config
+}
+
+// reload is POST /api/config/reload: the file read again and applied.
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	ff := s.opts.Config.FFmpeg
+	wait := 2*(actors.DefaultPolicy().RetireWait+2*ff.KillGrace.Duration+5*time.Second) + 10*time.Second
+	s.extend(w, wait) // a reload that drains live views outlasts the write limit
+	ctx, cancel := askCtx(r, wait)
+	defer cancel()
+	rec, err := s.opts.Tree.Reload(ctx, "api "+r.RemoteAddr)
+	body := map[string]any{"outcome": rec.Outcome, "error": rec.Error, "added": nonNil(rec.Added), "removed": nonNil(rec.Removed),
+		"changed": nonNil(rec.Changed), "added_subnets": nonNil(rec.AddedSubnets), "removed_subnets": nonNil(rec.RemovedSubnets),
+		"restart_needed": nonNil(rec.Restart), "changes": nonNil(rec.Lines), "at": rec.At.UTC()}
+	switch {
+	case errors.Is(err, actors.ErrReloadRejected):
+		body["error"] = rec.Error
+		writeJSON(w, http.StatusUnprocessableEntity, body)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // camera finds a configured camera by id.
 func (s *Server) camera(w http.ResponseWriter, r *http.Request) (config.SubnetCamera, bool) {
 	id := r.PathValue("id")
-	for _, c := range s.opts.Config.Cameras() {
+	for _, c := range s.config().Cameras() {
 		if c.ID == id {
 			return c, true
 		}
@@ -37,7 +75,7 @@ func (s *Server) camera(w http.ResponseWriter, r *http.Request) (config.SubnetCa
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	cfg := s.opts.Config
+	cfg := s.config()
 	budget := 0
 	for _, c := range cfg.Cameras() {
 		budget += c.MaxConnections
@@ -78,7 +116,7 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 			playing[p.Camera] = p
 		}
 	}
-	cams := s.opts.Config.Cameras()
+	cams := s.config().Cameras()
 	out := make([]map[string]any, len(cams))
 	for i, c := range cams {
 		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": redact.URL(c.URL), "max_connections": c.MaxConnections,

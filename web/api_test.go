@@ -46,7 +46,7 @@ func TestEveryEndpointNeedsTheToken(t *testing.T) {
 	st := startStack(t, cams, nil)
 	endpoints := []string{
 		"GET /api/status", "GET /api/cameras", "GET /api/cameras/c/snapshot.jpg", "POST /api/cameras/c/capture",
-		"POST /api/cameras/c/live", "DELETE /api/cameras/c/live", "POST /api/cameras/c/restart", "GET /api/actors",
+		"POST /api/cameras/c/live", "DELETE /api/cameras/c/live", "POST /api/cameras/c/restart", "POST /api/config/reload", "GET /api/actors",
 		"GET /api/processes", "GET /api/events", "GET /api/events/1/snapshot.jpg", "GET /api/samples", "GET /api/cycles",
 		"GET /api/alerts", "GET /api/db/backup", "GET /api/report.html", "GET /ws", "GET /api/nonexistent",
 	}
@@ -194,7 +194,7 @@ func TestMetricsParseAndMatchProc(t *testing.T) {
 	}
 	for _, name := range []string{"camvisor_ffmpeg_processes", "camvisor_slots_held", "camvisor_slots_max", "camvisor_captures_total",
 		"camvisor_capture_seconds", "camvisor_process_stops_total", "camvisor_orphans_reaped_total", "camvisor_cycle_seconds",
-		"camvisor_cycle_overruns_total", "camvisor_go2rtc_streams", "camvisor_go2rtc_up", "camvisor_recorder_rows_dropped_total",
+		"camvisor_cycle_overruns_total", "camvisor_recorder_rows_dropped_total",
 		"go_goroutines", "process_cpu_seconds_total"} {
 		if families[name] == nil {
 			t.Errorf("/metrics lacks %s", name)

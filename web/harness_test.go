@@ -48,8 +48,9 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 
 // stackOptions adjust a stack beyond its config.
 type stackOptions struct {
-	env    func(*actors.Env) // before the tree starts (its policy)
-	limits *Limits           // the HTTP server's; nil for the defaults
+	env    func(*actors.Env)              // before the tree starts (its policy)
+	limits *Limits                        // the HTTP server's; nil for the defaults
+	load   func() (*config.Config, error) // the tree's Env.Load: what a reload reads
 }
 
 // startStackWith is startStack with opt applied.
@@ -75,7 +76,7 @@ func startStackWith(t *testing.T, cams *camsim.Server, tune func(*config.Config)
 	logs := &testkit.SyncBuffer{}
 	st := &stack{t: t, cams: cams, facts: testkit.NewFacts(), log: logs}
 	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RunID: testkit.RunID(t), Record: true, Version: "test", Tap: st.facts.Add, Wire: Wire}
+		RunID: testkit.RunID(t), Record: true, Version: "test", Tap: st.facts.Add, Wire: Wire, Load: opt.load}
 	run := st.env.RunID
 	testkit.NoProcessesLeft(t, "run "+run, func() []osproc.Info { return testkit.FFmpeg(run) })
 	t.Cleanup(func() {

@@ -84,6 +84,7 @@ func TestCrossSiteRequestRefused(t *testing.T) {
 		{"GET", "/api/status", "", ""},
 		{"POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), "application/json"},
 		{"POST", "/api/logout", "", ""},
+		{"POST", "/api/config/reload", "", ""},
 	}
 	testkit.WaitFor(t, st.facts, testkit.Start, 20*time.Second, "the patrol's first cycle over", func(*messages.CycleEnded) bool { return true })
 	mark := st.facts.Mark() // the next cycle is an hour away: whatever happens now, a request did
@@ -110,7 +111,8 @@ func TestCrossSiteRequestRefused(t *testing.T) {
 	}
 	if n := testkit.Count(st.facts, mark, func(*messages.ActorRestarted) bool { return true }) +
 		testkit.Count(st.facts, mark, func(*messages.CaptureDone) bool { return true }) +
-		testkit.Count(st.facts, mark, func(*messages.PlaybackStarted) bool { return true }); n > 0 {
+		testkit.Count(st.facts, mark, func(*messages.PlaybackStarted) bool { return true }) +
+		testkit.Count(st.facts, mark, func(*messages.ConfigReloaded) bool { return true }); n > 0 {
 		t.Errorf("refused requests did %d things", n)
 	}
 	// The session survived the forged logout.
@@ -131,6 +133,7 @@ func TestCrossSiteRequestRefused(t *testing.T) {
 	for _, rq := range []struct{ method, path, body string }{
 		{"POST", "/api/cameras/front/capture", "x"},
 		{"POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token)},
+		{"POST", "/api/config/reload", "x"},
 	} {
 		if resp, body := st.request(rq.method, rq.path, rq.body, same); resp.StatusCode != http.StatusUnsupportedMediaType {
 			t.Errorf("%s %s as text/plain: %d %s, want 415", rq.method, rq.path, resp.StatusCode, body)
@@ -140,6 +143,9 @@ func TestCrossSiteRequestRefused(t *testing.T) {
 	same["Content-Type"] = ""
 	if resp, body := st.request("POST", "/api/cameras/front/capture", "", same); resp.StatusCode != 200 {
 		t.Errorf("same-origin capture: %d %s", resp.StatusCode, body)
+	}
+	if n := testkit.Count(st.facts, mark, func(*messages.ConfigReloaded) bool { return true }); n > 0 {
+		t.Errorf("a reload refused for its body was carried out (%d)", n)
 	}
 }
 

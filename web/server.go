@@ -128,6 +128,7 @@ func (s *Server) routes() map[string]http.HandlerFunc {
 		"GET /api/alerts":                    s.alerts,
 		"GET /api/report.html":               s.reportHTML,
 		"GET /api/db/backup":                 s.dbBackup,
+		"POST /api/config/reload":            s.reload,
 		"GET /ws":                            s.ws,
 		"GET /metrics":                       s.metrics,
 	}

@@ -96,6 +96,9 @@ func (wire) Encode(v any) ([]byte, bool) {
 	case *messages.AlertChanged:
 		out = map[string]any{"type": "alert", "rule": m.Rule, "subject": m.Subject, "state": m.State,
 			"first_seen": m.FirstSeen.UTC(), "last_seen": m.LastSeen.UTC(), "detail": m.Detail}
+	case *messages.ConfigReloaded:
+		out = map[string]any{"type": "reload", "at": m.At.UTC(), "who": m.Who, "outcome": m.Outcome, "error": m.Error,
+			"added": m.Added, "removed": m.Removed, "changed": m.Changed, "restart_needed": m.Restart}
 	case *messages.AdmissionChanged:
 		out = map[string]any{"type": "admission", "limit": m.Limit, "running": m.Running, "waiting": m.Waiting}
 	case actors.ClientPong:

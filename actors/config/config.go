@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +46,11 @@ type Config struct {
 	Alerts Alerts `yaml:"alerts"`
 	// Patrol is how the patrol treats cameras that fail or are busy.
 	Patrol Patrol `yaml:"patrol"`
+
+	// shown is the same file decoded without expanding ${NAME} in strings
+	// and without the password files: what Redacted shows. Nil for a
+	// Config built in code.
+	shown *Config
 }
 
 // Patrol configures what the patrol does with cameras that do not answer.
@@ -78,7 +85,18 @@ type Webhook struct {
 	Timeout Duration `yaml:"timeout"`
 	// MaxAttempts is how often one delivery is tried, with back-off.
 	MaxAttempts int `yaml:"max_attempts"`
+	// Format is the body posted: "camvisor" (camvisor's own JSON, one
+	// alert change per POST) or "alertmanager" (Alertmanager's
+	// /api/v2/alerts body: a list of alerts with labels, annotations,
+	// startsAt and endsAt).
+	Format string `yaml:"format"`
 }
+
+// Webhook formats (alerts.webhook.format).
+const (
+	FormatCamvisor     = "camvisor"
+	FormatAlertmanager = "alertmanager"
+)
 
 // Auth configures the operator token.
 type Auth struct {
@@ -198,11 +216,41 @@ type Camera struct {
 	ID string `yaml:"id"`
 	// URL is the RTSP URL, credentials included. Never log it: use Redacted.
 	URL string `yaml:"url"`
-	// MaxConnections is N, the camera's RTSP connection limit: ffmpeg
-	// children and go2rtc leases together never exceed it.
+	// MaxConnections is N, the camera's connection limit: ffmpeg
+	// children, HTTP snapshot fetches and go2rtc leases together never
+	// exceed it.
 	MaxConnections int `yaml:"max_connections"`
 	// Queue is how many capture requests may wait for a free slot.
 	Queue int `yaml:"queue"`
+	// PasswordFile names a file that holds the camera's password (a
+	// systemd credential, a Docker secret): it is put into url, and into
+	// snapshot_url and detect_url when they name a user without one.
+	// Relative to the config file's directory.
+	PasswordFile string `yaml:"password_file"`
+	// SnapshotURL is the camera's own HTTP(S) JPEG endpoint. When set,
+	// captures fetch it (Basic or Digest auth) instead of running ffmpeg:
+	// one HTTP connection, counted against max_connections like an RTSP
+	// one, under the same deadline.
+	SnapshotURL string `yaml:"snapshot_url"`
+	// DetectURL is a sub-stream (lower resolution) the patrol's captures
+	// read for detection; an operator's capture and the live view use
+	// URL. Counted against the same max_connections.
+	DetectURL string `yaml:"detect_url"`
+	// InputArgs are extra ffmpeg input options, placed before -i (after
+	// camvisor's own, so they override them).
+	InputArgs []string `yaml:"input_args"`
+	// HWAccel is ffmpeg's -hwaccel for this camera's decoding (vaapi,
+	// cuda, qsv, auto, ...); empty decodes in software.
+	HWAccel string `yaml:"hwaccel"`
+}
+
+// PatrolURL is the RTSP URL the patrol's ffmpeg captures read: the
+// detection sub-stream when there is one.
+func (c Camera) PatrolURL() string {
+	if c.DetectURL != "" {
+		return c.DetectURL
+	}
+	return c.URL
 }
 
 // Record configures the SQLite incident record.
@@ -215,49 +263,125 @@ type Record struct {
 	QueueRows int `yaml:"queue_rows"`
 }
 
-// Load reads, defaults and validates the file at path.
+// Load reads, expands, defaults and validates the file at path; a
+// password_file is read relative to the file's directory.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := Parse(data)
+	cfg, err := parse(data, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// Parse decodes YAML, applies Defaults and validates. Errors name the field
-// path and the offending value, with passwords redacted.
-func Parse(data []byte) (*Config, error) {
+// Parse decodes YAML, expands ${NAME} from the environment, reads the
+// password files (relative to the working directory), applies Defaults
+// and validates. Errors name the field path and the offending value, with
+// passwords redacted.
+func Parse(data []byte) (*Config, error) { return parse(data, ".") }
+
+func parse(data []byte, dir string) (*Config, error) {
+	// Two decodings of the same text: the one that runs, with ${NAME}
+	// expanded and the password files read, and the one that is shown
+	// (recorded, served, logged), where a string keeps its ${NAME}.
+	run, values, err := decode(data, true)
+	if err != nil {
+		return nil, err
+	}
+	shown, _, err := decode(data, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := run.readPasswordFiles(dir); err != nil {
+		return nil, err
+	}
+	if err := run.Validate(); err != nil {
+		// A message quotes the value it refuses: the expanded one, maybe
+		// a secret outside a URL (which redact would not recognise).
+		return nil, errors.New(hideValues(err.Error(), values))
+	}
+	run.shown = shown
+	return run, nil
+}
+
+// hideValues replaces each environment value a string took in msg by ***.
+func hideValues(msg string, values []string) string {
+	for _, v := range values {
+		msg = strings.ReplaceAll(msg, v, "***")
+	}
+	return msg
+}
+
+// onCommandLine reports whether a field's value goes onto ffmpeg's
+// command line, which every local user can read (/proc/<pid>/cmdline).
+func onCommandLine(path string) bool {
+	i := strings.LastIndex(path, ".")
+	field, _, _ := strings.Cut(path[i+1:], "[")
+	return strings.HasPrefix(path, "subnets[") && (field == "input_args" || field == "hwaccel")
+}
+
+// decode parses data into a defaulted Config. Every scalar's ${NAME} is
+// expanded from the environment when secrets is set; otherwise only those
+// of fields that are not strings (numbers and durations are no secrets,
+// and must expand to decode). It also returns the values the strings
+// took from the environment (secrets, maybe), longest first.
+func decode(data []byte, secrets bool) (*Config, []string, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("not valid YAML: %s", redact.Text(err.Error()))
+		return nil, nil, fmt.Errorf("not valid YAML: %s", redact.Text(err.Error()))
 	}
 	if len(root.Content) == 0 {
-		return nil, errors.New("empty file: at least one subnet with one camera is needed")
+		return nil, nil, errors.New("empty file: at least one subnet with one camera is needed")
 	}
-	if err := checkKeys(root.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
-		return nil, err
+	seen := map[*yaml.Node]bool{}
+	var values []string
+	err := walk(root.Content[0], reflect.TypeOf(Config{}), "", func(n *yaml.Node, t reflect.Type, path string) error {
+		if seen[n] || (!secrets && t.Kind() == reflect.String) {
+			return nil
+		}
+		seen[n] = true
+		if onCommandLine(path) && hasEnvRef(n.Value) {
+			return fmt.Errorf("%s: %q takes a value from the environment, which would be on ffmpeg's command line for every local user to read: "+
+				"write the value itself (a secret belongs in the camera's url or password_file)", path, n.Value)
+		}
+		v, err := expandEnv(n.Value, os.LookupEnv)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if t.Kind() == reflect.String && v != n.Value {
+			values = append(values, envValues(n.Value)...)
+		}
+		n.Value = v
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg := Defaults()
 	if err := root.Content[0].Decode(cfg); err != nil {
-		return nil, fmt.Errorf("%s", redact.Text(err.Error()))
+		return nil, nil, fmt.Errorf("%s", hideValues(redact.Text(err.Error()), values))
 	}
 	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	return cfg, values, nil
 }
 
-// checkKeys walks the YAML mapping against the struct's yaml tags so an
-// unknown key is reported with its full path (subnets[0].cameras[1].foo).
-func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+// walk goes through the YAML mapping against the struct's yaml tags: an
+// unknown key is reported with its full path (subnets[0].cameras[1].foo),
+// and scalar is called for every scalar with the type it decodes into.
+func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t reflect.Type, path string) error) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode {
+		return scalar(n, t, path)
 	}
 	switch {
 	case t.Kind() == reflect.Struct && t != reflect.TypeOf(Duration{}):
@@ -278,7 +402,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 			if !ok {
 				return fmt.Errorf("%s: unknown key %q (line %d)", join(path, key), key, n.Content[i].Line)
 			}
-			if err := checkKeys(n.Content[i+1], ft, join(path, key)); err != nil {
+			if err := walk(n.Content[i+1], ft, join(path, key), scalar); err != nil {
 				return err
 			}
 		}
@@ -287,7 +411,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 			return nil
 		}
 		for i, item := range n.Content {
-			if err := checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), scalar); err != nil {
 				return err
 			}
 		}
@@ -320,16 +444,63 @@ type SubnetCamera struct {
 	Camera
 }
 
-// Redacted returns the configuration as YAML with every password replaced
-// by ***, for the record and for API answers.
-func (c *Config) Redacted() string {
+// display is the configuration as it may be shown: strings keep their
+// ${NAME}, cameras their password_file (not its content).
+func (c *Config) display() *Config {
+	if c.shown == nil {
+		return c
+	}
+	d := *c.shown
+	// Set from the command line after the file was read; no secrets.
+	d.Listen, d.DB = c.Listen, c.DB
+	return &d
+}
+
+// WithSubnets is c with the subnets (and cameras) of next: what runs after
+// a reload, whose other sections take effect only at the next start.
+func (c *Config) WithSubnets(next *Config) *Config {
 	cp := *c
-	cp.Subnets = make([]Subnet, len(c.Subnets))
-	for i, s := range c.Subnets {
+	cp.Subnets = next.Subnets
+	d := *c.display()
+	d.Subnets = next.display().Subnets
+	d.shown = nil
+	cp.shown = &d
+	return &cp
+}
+
+// Subnet is the configured subnet name.
+func (c *Config) Subnet(name string) (Subnet, bool) {
+	for _, s := range c.Subnets {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Subnet{}, false
+}
+
+// Camera is the configured camera id, with its subnet.
+func (c *Config) Camera(id string) (SubnetCamera, bool) {
+	for _, s := range c.Subnets {
+		for _, cam := range s.Cameras {
+			if cam.ID == id {
+				return SubnetCamera{Subnet: s.Name, Interval: s.Interval.Duration, Camera: cam}, true
+			}
+		}
+	}
+	return SubnetCamera{}, false
+}
+
+// Redacted returns the configuration as YAML with every password replaced
+// by ***, and every string that came from ${NAME} shown as ${NAME}, for
+// the record and for API answers.
+func (c *Config) Redacted() string {
+	cp := *c.display()
+	cp.Subnets = make([]Subnet, len(cp.Subnets))
+	for i, s := range c.display().Subnets {
 		cp.Subnets[i] = s
 		cp.Subnets[i].Cameras = make([]Camera, len(s.Cameras))
 		for j, cam := range s.Cameras {
-			cam.URL = redact.URL(cam.URL)
+			cam.URL, cam.SnapshotURL, cam.DetectURL = redact.URL(cam.URL), redact.URL(cam.SnapshotURL), redact.URL(cam.DetectURL)
 			cp.Subnets[i].Cameras[j] = cam
 		}
 	}

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +76,11 @@ func TestConfigRejects(t *testing.T) {
 		{"detector score above 1", "db: camvisor.db", "db: camvisor.db\ndetector: { min_score: 1.5 }", []string{"detector.min_score", "1.5"}},
 		{"playback max_live zero", "db: camvisor.db", "db: camvisor.db\nplayback: { max_live: 0 }", []string{"playback.max_live", "got 0"}},
 		{"playback cooldown unparsable", "db: camvisor.db", "db: camvisor.db\nplayback: { cooldown: later }", []string{"playback.cooldown", "later"}},
+		{"snapshot_url not http", "max_connections: 2", "max_connections: 2\n        snapshot_url: ftp://user:secret@127.0.0.1/s.jpg", []string{"subnets[0].cameras[0].snapshot_url", "user:***@"}},
+		{"detect_url not rtsp", "max_connections: 2", "max_connections: 2\n        detect_url: http://127.0.0.1/sub", []string{"subnets[0].cameras[0].detect_url", `"http"`}},
+		{"hwaccel unknown", "max_connections: 2", "max_connections: 2\n        hwaccel: turbo", []string{"subnets[0].cameras[0].hwaccel", `"turbo"`}},
+		{"input_args second input", "max_connections: 2", "max_connections: 2\n        input_args: [-i, /etc/passwd]", []string{"subnets[0].cameras[0].input_args[0]", "input"}},
+		{"webhook format", "db: camvisor.db", "db: camvisor.db\nalerts: { webhook: { url: http://127.0.0.1:9093, format: slack } }", []string{"alerts.webhook.format", `"slack"`}},
 		{"go2rtc unknown key", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, origin: x }", []string{"go2rtc.origin", "unknown key"}},
 	}
 	for _, tc := range cases {
@@ -92,5 +101,169 @@ func TestConfigRejects(t *testing.T) {
 				t.Errorf("error shows the password: %q", err)
 			}
 		})
+	}
+}
+
+func TestEnvExpansionAndPasswordFile(t *testing.T) {
+	t.Setenv("CAMVISOR_TEST_PW", "env-pa55")
+	t.Setenv("CAMVISOR_TEST_HOST", "127.0.0.1")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "front.pw"), []byte("file-pa55:/@\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "c.yaml")
+	text := `
+alerts: { webhook: { url: "http://${CAMVISOR_TEST_HOST}:9093/x", timeout: "${CAMVISOR_TEST_T}" } }
+subnets:
+  - name: lab
+    cameras:
+      - id: a
+        url: rtsp://admin:${CAMVISOR_TEST_PW}@${CAMVISOR_TEST_HOST}:8554/a
+        max_connections: 2
+      - id: b
+        url: rtsp://admin@127.0.0.1:8554/b
+        snapshot_url: http://admin@127.0.0.1/snap.jpg
+        password_file: front.pw
+        max_connections: 2
+        input_args: ["$${literal}"]
+`
+	os.WriteFile(path, []byte(text), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "alerts.webhook.timeout") || !strings.Contains(err.Error(), "CAMVISOR_TEST_T") {
+		t.Fatalf("unset variable: %v", err)
+	}
+	t.Setenv("CAMVISOR_TEST_T", "3s")
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := cfg.Camera("a")
+	b, _ := cfg.Camera("b")
+	if a.URL != "rtsp://admin:env-pa55@127.0.0.1:8554/a" || cfg.Alerts.Webhook.Timeout.Duration != 3*time.Second {
+		t.Errorf("expanded: %q, %v", a.URL, cfg.Alerts.Webhook.Timeout)
+	}
+	u, _ := url.Parse(b.URL)
+	if pw, _ := u.User.Password(); pw != "file-pa55:/@" || !strings.Contains(b.SnapshotURL, "admin:") || b.InputArgs[0] != "${literal}" {
+		t.Errorf("password file: %q %q %q", b.URL, b.SnapshotURL, b.InputArgs)
+	}
+	shown := cfg.Redacted()
+	for _, secret := range []string{"env-pa55", "file-pa55"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("Redacted shows %s:\n%s", secret, shown)
+		}
+	}
+	if !strings.Contains(shown, "${CAMVISOR_TEST_PW}") && !strings.Contains(shown, "admin:***@${CAMVISOR_TEST_HOST}") {
+		t.Errorf("Redacted does not show the reference:\n%s", shown)
+	}
+
+	// A new password in the file is a change of camera b, said without it.
+	os.WriteFile(filepath.Join(dir, "front.pw"), []byte("other-pa55"), 0o600)
+	next, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := Compare(cfg, next)
+	if !slices.Equal(ch.Changed, []string{"b"}) || len(ch.Added)+len(ch.Removed) != 0 || ch.Restart != nil {
+		t.Fatalf("changes %+v", ch)
+	}
+	if l := strings.Join(ch.Lines, "\n"); !strings.Contains(l, "url: credentials changed") || strings.Contains(l, "pa55") {
+		t.Errorf("lines %q", l)
+	}
+
+	for name, bad := range map[string]string{
+		"no user":       strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://127.0.0.1:8554/b", 1),
+		"two passwords": strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://admin:x@127.0.0.1:8554/b", 1),
+		"missing file":  strings.Replace(text, "front.pw", "nope.pw", 1),
+		"bad name":      strings.Replace(text, "${CAMVISOR_TEST_T}", "${1X}", 1),
+	} {
+		os.WriteFile(path, []byte(bad), 0o600)
+		if _, err := Load(path); err == nil || (!strings.Contains(err.Error(), "password_file") && !strings.Contains(err.Error(), "timeout")) {
+			t.Errorf("%s: %v", name, err)
+		} else if strings.Contains(err.Error(), "pa55") {
+			t.Errorf("%s: error shows the password: %v", name, err)
+		}
+	}
+
+	// A value from the environment that does not validate is refused
+	// without being quoted: it may be a secret outside any URL.
+	t.Setenv("CAMVISOR_TEST_G", "not-a-url-pa55")
+	os.WriteFile(path, []byte(strings.Replace(text, "alerts:", "go2rtc: { url: \"${CAMVISOR_TEST_G}\" }\nalerts:", 1)), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "go2rtc.url") || strings.Contains(err.Error(), "pa55") {
+		t.Errorf("a bad value from the environment: %v", err)
+	}
+	// Through the relay (a url with credentials) RTP comes over TCP only.
+	os.WriteFile(path, []byte(strings.Replace(text, `input_args: ["$${literal}"]`, `input_args: [-rtsp_transport, udp]`, 1)), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "subnets[0].cameras[1].input_args[1]") || !strings.Contains(err.Error(), "relay") {
+		t.Errorf("udp through the relay: %v", err)
+	}
+	// input_args and hwaccel go onto ffmpeg's command line, which every
+	// local user reads: a value from the environment is refused there.
+	for _, field := range []string{`input_args: ["-headers", "${CAMVISOR_TEST_PW}"]`, `hwaccel: "${CAMVISOR_TEST_PW}"`} {
+		os.WriteFile(path, []byte(strings.Replace(text, `input_args: ["$${literal}"]`, field, 1)), 0o600)
+		name, _, _ := strings.Cut(field, ":")
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "subnets[0].cameras[1]."+name) || !strings.Contains(err.Error(), "command line") {
+			t.Errorf("%s from the environment: %v", name, err)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	base := `
+listen: 127.0.0.1:8080
+subnets:
+  - name: lab
+    interval: 30s
+    cameras:
+      - { id: a, url: "rtsp://u:p@127.0.0.1/a", max_connections: 2 }
+      - { id: b, url: "rtsp://u:p@127.0.0.1/b", max_connections: 2 }
+      - { id: c, url: "rtsp://u:p@127.0.0.1/c", max_connections: 2 }
+  - name: old
+    cameras:
+      - { id: d, url: "rtsp://u:p@127.0.0.1/d", max_connections: 2 }
+`
+	next := `
+listen: 127.0.0.1:9090
+subnets:
+  - name: lab
+    interval: 10s
+    cameras:
+      - { id: a, url: "rtsp://u:p@127.0.0.1/a", max_connections: 2 }
+      - { id: b, url: "rtsp://u:p@127.0.0.1/b", max_connections: 3 }
+      - { id: e, url: "rtsp://u:p@127.0.0.1/e", max_connections: 2 }
+  - name: new
+    cameras:
+      - { id: c, url: "rtsp://u:p@127.0.0.1/c", max_connections: 2 }
+`
+	o, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Parse([]byte(next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := Compare(o, n)
+	check := func(what string, got, want []string) {
+		t.Helper()
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", what, got, want)
+		}
+	}
+	check("added subnets", ch.AddedSubnets, []string{"new"})
+	check("removed subnets", ch.RemovedSubnets, []string{"old"})
+	check("changed subnets", ch.ChangedSubnets, []string{"lab"})
+	check("added", ch.Added, []string{"c", "e"})
+	check("removed", ch.Removed, []string{"c", "d"})
+	check("changed", ch.Changed, []string{"b"})
+	check("retire lab", ch.Retire["lab"], []string{"b", "c"})
+	check("restart", ch.Restart, []string{"listen"})
+	if _, ok := ch.Retire["old"]; ok {
+		t.Error("a removed subnet's cameras are listed to retire one by one")
+	}
+	if l := strings.Join(ch.Lines, "\n"); !strings.Contains(l, "max_connections 2 → 3") || !strings.Contains(l, "moved from subnet lab to new") {
+		t.Errorf("lines:\n%s", l)
+	}
+	if Compare(o, o).None() != true {
+		t.Error("no change is a change")
 	}
 }

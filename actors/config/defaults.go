@@ -38,7 +38,7 @@ func Defaults() *Config {
 		Alerts: Alerts{
 			CameraFailingAfter: 3,
 			CameraBusyAfter:    3,
-			Webhook:            Webhook{Timeout: D(5 * time.Second), MaxAttempts: 8},
+			Webhook:            Webhook{Timeout: D(5 * time.Second), MaxAttempts: 8, Format: FormatCamvisor},
 		},
 		Record: Record{
 			Retention:      D(14 * 24 * time.Hour),

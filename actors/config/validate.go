@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"camvisor/actors/redact"
@@ -93,6 +94,11 @@ func (c *Config) Validate() error {
 		add(checkHTTPURL("alerts.webhook.url", c.Alerts.Webhook.URL, true))
 	}
 	add(c.Alerts.Webhook.Timeout.check("alerts.webhook.timeout"))
+	switch c.Alerts.Webhook.Format {
+	case FormatCamvisor, FormatAlertmanager:
+	default:
+		add(fmt.Errorf("alerts.webhook.format: %q must be camvisor or alertmanager", c.Alerts.Webhook.Format))
+	}
 	if c.Alerts.Webhook.MaxAttempts < 1 {
 		add(fmt.Errorf("alerts.webhook.max_attempts: must be at least 1, got %d", c.Alerts.Webhook.MaxAttempts))
 	}
@@ -142,6 +148,16 @@ func (c *Config) Validate() error {
 			}
 			if cam.Queue < 0 {
 				add(fmt.Errorf("%s.queue: must be 0 or more, got %d", cat, cam.Queue))
+			}
+			if cam.SnapshotURL != "" {
+				add(checkHTTPURL(cat+".snapshot_url", cam.SnapshotURL, true))
+			}
+			if cam.DetectURL != "" {
+				add(checkURL(cat+".detect_url", cam.DetectURL))
+			}
+			add(checkInputArgs(cat+".input_args", cam.InputArgs, relayed(cam.URL) || relayed(cam.DetectURL)))
+			if cam.HWAccel != "" && !slices.Contains(hwaccels, cam.HWAccel) {
+				add(fmt.Errorf("%s.hwaccel: %q must be one of %s", cat, cam.HWAccel, strings.Join(hwaccels, ", ")))
 			}
 		}
 	}
@@ -235,6 +251,37 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 	}
 	if !endpoint && u.Path != "" && u.Path != "/" {
 		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, redact.URL(raw))
+	}
+	return nil
+}
+
+// hwaccels are ffmpeg's -hwaccel methods (ffmpeg -hwaccels).
+var hwaccels = []string{"auto", "vaapi", "cuda", "qsv", "vdpau", "drm", "opencl", "vulkan", "videotoolbox", "d3d11va", "dxva2"}
+
+// relayed reports whether ffmpeg reads raw through camvisor's RTSP relay:
+// a URL with a user or a query (a secret, maybe) never goes on a command
+// line (actors/rtsprelay).
+func relayed(raw string) bool {
+	u, err := url.Parse(raw)
+	return raw != "" && (err != nil || u.User != nil || u.RawQuery != "" || u.ForceQuery)
+}
+
+// checkInputArgs refuses what would make ffmpeg read something else than
+// the camera: another input, or an argument that is not one. Through the
+// relay, RTP is carried on the RTSP connection (TCP) only.
+func checkInputArgs(field string, args []string, relay bool) error {
+	for i, a := range args {
+		switch {
+		case relay && a == "-rtsp_transport" && i+1 < len(args) && args[i+1] != "tcp":
+			return fmt.Errorf("%s[%d]: -rtsp_transport %s: the camera's url holds credentials, so ffmpeg reads it through camvisor's relay, "+
+				"which carries the video on the RTSP connection (tcp) only", field, i+1, args[i+1])
+		case a == "":
+			return fmt.Errorf("%s[%d]: empty argument", field, i)
+		case strings.ContainsAny(a, "\r\n\x00"):
+			return fmt.Errorf("%s[%d]: %q contains a line break", field, i, redact.Text(a))
+		case a == "-i" || a == "-f" && i+1 < len(args) && args[i+1] == "concat":
+			return fmt.Errorf("%s[%d]: %q would add an input: the camera's url is the only one", field, i, a)
+		}
 	}
 	return nil
 }

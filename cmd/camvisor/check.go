@@ -11,8 +11,8 @@ import (
 func cmdCheck(args []string, out io.Writer) error {
 	fs := newFlags("check", out)
 	path := fs.String("config", "camvisor.yaml", "config file to validate")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -23,5 +23,6 @@ func cmdCheck(args []string, out io.Writer) error {
 		n += len(s.Cameras)
 	}
 	fmt.Fprintf(out, "%s: ok, %d subnets, %d cameras\n", *path, len(cfg.Subnets), n)
+	fmt.Fprintf(out, "systemd: TimeoutStopSec=%d or more (from ffmpeg.kill_grace %s)\n", int(stopBudget(cfg).Seconds()+0.999), cfg.FFmpeg.KillGrace)
 	return nil
 }

@@ -19,6 +19,9 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, "camvisor db backup --db FILE --out COPY   consistent copy, safe while the server runs\ncamvisor db report --db FILE [--camera ID] [--since T]   the incident report\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
+		return nil
 	case "backup":
 		return cmdDBBackup(args[1:], stdout, stderr)
 	case "report":
@@ -29,11 +32,11 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("db backup", stderr)
+	fs := newFlags("db backup", stdout)
 	src := fs.String("db", "camvisor.db", "the record to copy (the server may be running)")
 	out := fs.String("out", "", "the copy to write (must not exist)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "camvisor db backup: --out is required")
@@ -48,17 +51,13 @@ func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdDBReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("db report", stderr)
+	fs := newFlags("db report", stdout)
 	path := fs.String("db", "camvisor.db", "the record (a copy made with db backup is best)")
 	camera := fs.String("camera", "", "only this camera")
 	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
 	html := fs.String("html", "", "write the report as pictures to this HTML file (one self-contained file) instead of text")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "camvisor db report: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	opts := db.ReportOptions{Camera: *camera}
 	if *since != "" {

@@ -17,37 +17,53 @@ import (
 	"github.com/lmittmann/tint"
 )
 
-// cmdRun starts the server and runs until SIGTERM or SIGINT.
-func cmdRun(args []string, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
+// cmdRun starts the server and runs until SIGTERM or SIGINT; SIGHUP
+// reloads the configuration.
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stdout)
 	path := fs.String("config", "camvisor.yaml", "config file")
 	listen := fs.String("listen", "", "HTTP listen address (overrides the config's listen)")
 	dbPath := fs.String("db", "", "SQLite file (overrides the config's db)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
 	}
-	cfg, err := config.Load(*path)
+	logLevel, err := parseLevel(*level)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	// The file with the command line's overrides: at start and at each
+	// reload alike.
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return nil, err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		if *dbPath != "" {
+			cfg.DB = *dbPath
+		}
+		return cfg, cfg.Validate()
 	}
-	if *dbPath != "" {
-		cfg.DB = *dbPath
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := load()
+	if err != nil {
 		return err
 	}
-	log := newLogger(stderr)
+	log := newLogger(stderr, logLevel)
 	// Before anything starts: a SIGTERM during start-up must still get the
 	// ordered shutdown, not the default death.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 
+	version := versionString()
 	started := time.Now()
-	env := &actors.Env{Config: cfg, Log: log, Record: true, Version: version, Wire: web.Wire}
+	env := &actors.Env{Config: cfg, Log: log, Record: true, Version: version, Wire: web.Wire, Load: load}
 	tree, err := actors.Start(env)
 	if err != nil {
 		return err
@@ -68,13 +84,20 @@ func cmdRun(args []string, stderr io.Writer) error {
 	showToken(stderr, log, httpd.URL(), token, cfg, created)
 
 	var reason string
-	select {
-	case s := <-sigs:
-		reason = s.String()
-	case <-tree.Done():
-		reason = "root stopped"
+	for reason == "" {
+		select {
+		case s := <-sigs:
+			reason = s.String()
+		case <-tree.Done():
+			reason = "root stopped"
+		case <-hups:
+			// Logged and recorded by the tree; a bad file changes nothing.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*stopBudget(cfg))
+			_, _ = tree.Reload(ctx, "signal SIGHUP")
+			cancel()
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), httpStopWait)
 	_ = httpd.Shutdown(ctx)
 	cancel()
 	if err := stopTree(tree, cfg, reason); err != nil {
@@ -82,6 +105,22 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	log.Info("camvisor stopped", "reason", reason)
 	return nil
+}
+
+// httpStopWait bounds the HTTP server's shutdown, before the tree's.
+const httpStopWait = 5 * time.Second
+
+// stopTreeWait is the tree's shutdown beyond its processes' kill grace:
+// the recorder's last batch, the gateway's removals.
+const stopTreeWait = 20 * time.Second
+
+// stopBudget is how long a stop may take, from SIGTERM to exit: every
+// process's stop takes at most kill_grace, and they stop in parallel,
+// with room for the rest. A service manager must wait longer before it
+// kills what is left (systemd's TimeoutStopSec): camvisor.service's is
+// this, for the default kill_grace, plus a margin.
+func stopBudget(cfg *config.Config) time.Duration {
+	return httpStopWait + 4*cfg.FFmpeg.KillGrace.Duration + stopTreeWait
 }
 
 // showToken tells the operator how to sign in. The token itself is
@@ -103,23 +142,31 @@ func showToken(stderr io.Writer, log *slog.Logger, url, token string, cfg *confi
 	log.Info("dashboard ready; the operator token is not printed (stderr is not a terminal)", "url", url, "token", where)
 }
 
-// stopTree stops the actor tree in order and records the stop. Every
-// process's stop takes at most kill_grace, and they stop in parallel;
-// leave room for the rest.
+// stopTree stops the actor tree in order and records the stop.
 func stopTree(tree *actors.Tree, cfg *config.Config, reason string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.FFmpeg.KillGrace.Duration+20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.FFmpeg.KillGrace.Duration+stopTreeWait)
 	defer cancel()
 	return tree.Stop(ctx, reason)
 }
 
-// newLogger writes tint-coloured lines to a terminal and JSON otherwise.
-func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
+// parseLevel reads --log-level; CAMVISOR_DEBUG=1 still means debug.
+func parseLevel(v string) (slog.Level, error) {
 	if os.Getenv("CAMVISOR_DEBUG") != "" {
-		level = slog.LevelDebug
+		return slog.LevelDebug, nil
 	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return 0, fmt.Errorf("--log-level: %q must be debug, info, warn or error", v)
+	}
+	return l, nil
+}
+
+// newLogger writes tint-coloured lines to a terminal (plain when NO_COLOR
+// is set, as no-color.org asks) and JSON otherwise.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	if isTerminal(w) {
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
+		noColor := os.Getenv("NO_COLOR") != ""
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly, NoColor: noColor}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -432,6 +432,17 @@ function dispatch(m) {
     case "alert":
       onAlert(m);
       break;
+    case "reload": { // the configuration was reloaded: say so, show the cameras that run now
+      const text = m.outcome === "rejected" ? `Config reload rejected (nothing changed): ${m.error}`
+        : `Config reloaded at ${clock(parseTime(m.at))} by ${m.who}: ${m.outcome}` +
+          ["added", "removed", "changed"].map((k) => (m[k] || []).length ? `, ${k} ${m[k].join(" ")}` : "").join("");
+      let n = $("reload-notice");
+      if (!n) $("main").prepend((n = el("p", { id: "reload-notice", role: "status" })));
+      n.textContent = text;
+      n.classList.toggle("bad", m.outcome === "rejected");
+      if (m.outcome === "applied" || m.outcome === "incomplete") cameras.load().catch(() => {});
+      break;
+    }
     case "admission":
       applyAdmission({ ...(status && status.admission), ...m });
       break;

@@ -176,7 +176,9 @@ func patrolRun(b *testing.B, plain, hung int, window time.Duration) patrolResult
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	mine := func() []osproc.Info { return testkit.FFmpegMatching(addr + "/") }
+	// Its ffmpeg processes read the cameras through the relay: found by
+	// their installation tag, not by the camera's address.
+	mine := func() []osproc.Info { return testkit.FFmpegOfHome(dbPath) }
 	testkit.NoProcessesLeft(b, "the patrol benchmark", mine)
 	time.Sleep(window) // the load shape: a timed run
 	selfCPU := processCPU(cmd.Process.Pid)

@@ -52,17 +52,6 @@ func FFmpeg(run string) []osproc.Info {
 	return out
 }
 
-// FFmpegMatching lists the ffmpeg processes whose command line contains s
-// (a camsim port is unique to a test), tagged or not.
-func FFmpegMatching(s string) []osproc.Info {
-	var out []osproc.Info
-	for _, p := range osproc.Scan("ffmpeg") {
-		if strings.Contains(strings.Join(p.Argv, " "), s) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
 
 // FFmpegOfHome lists the ffmpeg processes (zombies included) tagged with
 // CAMVISOR_HOME home: a camvisor binary's children, whatever its run id.

@@ -52,7 +52,6 @@ func FFmpeg(run string) []osproc.Info {
 	return out
 }
 
-
 // FFmpegOfHome lists the ffmpeg processes (zombies included) tagged with
 // CAMVISOR_HOME home: a camvisor binary's children, whatever its run id.
 // Their command lines name no camera (see actors/rtsprelay), so they are

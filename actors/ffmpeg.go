@@ -285,32 +285,53 @@ const maxSnapshotBytes = 32 << 20
 // want of codec parameters.
 func (a *ffmpegActor) deepProbe() bool { return a.job.DeepProbe || a.incarnation > 1 }
 
-// snapshotArgs is the ffmpeg argument list for one JPEG on stdout. The URL
-// follows -i, so it is never read as an option (and config refuses a
-// leading '-').
+// snapshotArgs is the ffmpeg argument list for one JPEG on stdout: the
+// first whole picture of the stream.
 func snapshotArgs(cfg config.FFmpeg, url string, deep bool) []string {
-	args := []string{
-		"-hide_banner", "-nostdin", "-loglevel", "error",
-		"-rtsp_transport", "tcp",
-		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
-	}
-	args = append(args, probeArgs(deep)...)
-	return append(args,
-		"-i", url,
+	return append(inputArgs(cfg, url, deep),
 		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
 	)
 }
 
+// inputArgs open a camera's stream for decoding: every ffmpeg camvisor
+// starts (a snapshot, a stream-mode child) reads its camera through them.
+// The URL follows -i, so it is never read as an option (and config
+// refuses a leading '-').
+//
+// Only keyframes are decoded (-skip_frame nokey): a client joins an H.264
+// stream mid-GOP, and the P-frames before the next keyframe refer to
+// pictures it never received; decoded, they are grey or smeared. Debian's
+// ffmpeg 5.1 already withholds such frames (unless output_corrupt or
+// showall is set), but skipping them guarantees the first picture out is
+// a whole one whatever the decoder's flags, and spares decoding frames
+// that are thrown away. An MJPEG frame is always a keyframe. One decoder
+// thread: frame threads would delay the first picture by a frame each and
+// cost memory, for one picture.
+func inputArgs(cfg config.FFmpeg, url string, deep bool) []string {
+	args := []string{
+		"-hide_banner", "-nostdin", "-loglevel", "error",
+		"-rtsp_transport", "tcp",
+		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
+		"-skip_frame", "nokey", "-threads", "1",
+	}
+	args = append(args, probeArgs(deep)...)
+	return append(args, "-i", url)
+}
+
 // probeArgs sets how much of the stream ffmpeg reads before it decides on
-// the codec. A shallow probe takes one frame (~55 ms against camsim, ~4 s
-// more with the defaults at 5 fps) and suffices when the SDP carries the
-// codec's parameters, as most cameras' does; a camera whose SDP does not
-// needs the deep one, which reads up to its first keyframe.
+// the codec. A shallow probe stops at the second packet and suffices when
+// the SDP carries the codec's parameters, as most cameras' does (an H.264
+// camera's sprop-parameter-sets; MJPEG frames describe themselves); a
+// camera whose SDP does not needs the deep one, which reads up to its
+// first keyframe. The shallow -analyzeduration is 1 µs, not 0: 0 means
+// ffmpeg's default of 5 s, which a stream of small frames (a low-resolution
+// H.264 stream's P-frames are a few hundred bytes) takes in full, since it
+// never fills -probesize.
 func probeArgs(deep bool) []string {
 	if deep {
 		return []string{"-analyzeduration", "3000000", "-probesize", "5000000"}
 	}
-	return []string{"-analyzeduration", "0", "-probesize", "32768"}
+	return []string{"-analyzeduration", "1", "-probesize", "32768"}
 }
 
 func isJPEG(b []byte) bool {

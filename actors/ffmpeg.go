@@ -288,10 +288,16 @@ func (a *ffmpegActor) deepProbe() bool { return a.job.DeepProbe || a.incarnation
 // snapshotArgs is the ffmpeg argument list for one JPEG on stdout: the
 // first whole picture of the stream.
 func snapshotArgs(cfg config.FFmpeg, url string, deep bool) []string {
-	return append(inputArgs(cfg, url, deep),
-		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
-	)
+	args := append(inputArgs(cfg, url, deep), "-an", "-frames:v", "1", "-f", "image2pipe")
+	args = append(args, jpegEncoder...)
+	return append(args, "pipe:1")
 }
+
+// jpegEncoder encodes the pictures ffmpeg hands camvisor, on one thread:
+// with one per core, each picture would leave the encoder only when the
+// next one enters (in a stream of keyframes, a whole keyframe interval
+// late), and every thread costs memory.
+var jpegEncoder = []string{"-c:v", "mjpeg", "-q:v", "4", "-threads", "1"}
 
 // inputArgs open a camera's stream for decoding: every ffmpeg camvisor
 // starts (a snapshot, a stream-mode child) reads its camera through them.

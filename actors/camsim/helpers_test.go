@@ -117,7 +117,7 @@ func ffmpegSnapshotArgs(url string, timeoutMicros int) []string {
 	return []string{"-nostdin", "-hide_banner", "-loglevel", "error",
 		"-rtsp_transport", "tcp", "-timeout", fmt.Sprint(timeoutMicros),
 		"-skip_frame", "nokey", "-threads", "1", "-analyzeduration", "1", "-probesize", "32768",
-		"-i", url, "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"}
+		"-i", url, "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-threads", "1", "pipe:1"}
 }
 
 // ffmpegRun is one ffmpeg process a test started.

@@ -42,16 +42,22 @@ type Config struct {
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
 	Alerts Alerts `yaml:"alerts"`
-	// Patrol is how the patrol treats cameras that fail or are busy.
+	// Patrol is how the patrol treats cameras that fail or are busy, and
+	// which it keeps a stream of.
 	Patrol Patrol `yaml:"patrol"`
 }
 
-// Patrol configures what the patrol does with cameras that do not answer.
+// Patrol configures what the patrol does with cameras that do not answer,
+// and which cameras stream.
 type Patrol struct {
 	// MaxBackoff caps the wait between two probes of a camera whose
 	// breaker is open (after alerts.camera_failing_after failures in a
 	// row): the wait starts at the subnet's interval and doubles.
 	MaxBackoff Duration `yaml:"max_backoff"`
+	// StreamBelow puts in stream mode every camera patrolled at least this
+	// often (its subnet's interval at most this) whose mode is not set. 0
+	// (the default) puts none: only cameras with mode: stream stream.
+	StreamBelow Duration `yaml:"stream_below"`
 }
 
 // Reaper configures the scan for processes no actor owns.
@@ -156,6 +162,47 @@ type FFmpeg struct {
 	// Retries is how many times a failed capture is retried within its
 	// deadline (a timed-out capture is never retried).
 	Retries *int `yaml:"retries"`
+	// StallTimeout is how long a stream-mode child may go without a frame
+	// before it is killed and replaced. 0 (the default) means
+	// DefaultStallGOPs times the keyframe interval it sees, and at least
+	// DefaultStallMin.
+	StallTimeout Duration `yaml:"stall_timeout"`
+}
+
+// StallTimeoutFor is the stall timeout of a stream whose keyframes come
+// every gop (0 when not known yet).
+func (f FFmpeg) StallTimeoutFor(gop time.Duration) time.Duration {
+	if f.StallTimeout.Duration > 0 {
+		return f.StallTimeout.Duration
+	}
+	return max(DefaultStallMin, DefaultStallGOPs*gop)
+}
+
+// Camera modes (Camera.Mode).
+const (
+	ModeSnapshot = "snapshot" // one ffmpeg per capture
+	ModeStream   = "stream"   // one persistent ffmpeg per camera, keyframes only
+)
+
+// Streams reports whether camera cam of subnet runs in stream mode: its
+// mode says so, or it says nothing and its subnet's interval is at most
+// patrol.stream_below.
+func (c *Config) Streams(subnet string, cam Camera) bool {
+	switch cam.Mode {
+	case ModeStream:
+		return true
+	case ModeSnapshot:
+		return false
+	}
+	if c.Patrol.StreamBelow.Duration <= 0 {
+		return false
+	}
+	for _, s := range c.Subnets {
+		if s.Name == subnet {
+			return s.Interval.Duration <= c.Patrol.StreamBelow.Duration
+		}
+	}
+	return false
 }
 
 // Subnet is a group of cameras visited together, one cycle per interval.
@@ -203,6 +250,12 @@ type Camera struct {
 	MaxConnections int `yaml:"max_connections"`
 	// Queue is how many capture requests may wait for a free slot.
 	Queue int `yaml:"queue"`
+	// Mode is how the patrol takes this camera's frames: "snapshot" (one
+	// ffmpeg per capture) or "stream" (one ffmpeg that stays connected,
+	// decodes keyframes only and holds one slot; captures take its newest
+	// frame). Empty: stream when the subnet's interval is at most
+	// patrol.stream_below, else snapshot.
+	Mode string `yaml:"mode"`
 }
 
 // Record configures the SQLite incident record.

@@ -38,6 +38,12 @@ func (c *Config) Validate() error {
 	if c.FFmpeg.Retries != nil && *c.FFmpeg.Retries < 0 {
 		add(fmt.Errorf("ffmpeg.retries: must be 0 or more, got %d", *c.FFmpeg.Retries))
 	}
+	if err := c.FFmpeg.StallTimeout.checkOptional("ffmpeg.stall_timeout"); err != nil {
+		add(err)
+	} else if d := c.FFmpeg.StallTimeout.Duration; d > 0 && d < MinStallTimeout {
+		add(fmt.Errorf("ffmpeg.stall_timeout: must be 0 (three keyframe intervals, at least %s) or at least %s, got %s", DefaultStallMin, MinStallTimeout, d))
+	}
+	add(c.Patrol.StreamBelow.checkOptional("patrol.stream_below"))
 	add(c.Record.Retention.check("record.retention"))
 	add(c.Record.SampleInterval.check("record.sample_interval"))
 	if c.Record.QueueRows < 1 {
@@ -142,6 +148,11 @@ func (c *Config) Validate() error {
 			}
 			if cam.Queue < 0 {
 				add(fmt.Errorf("%s.queue: must be 0 or more, got %d", cat, cam.Queue))
+			}
+			switch cam.Mode {
+			case "", ModeSnapshot, ModeStream:
+			default:
+				add(fmt.Errorf("%s.mode: %q must be snapshot or stream", cat, cam.Mode))
 			}
 		}
 	}

@@ -1,0 +1,121 @@
+package actors
+
+import (
+	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// The camera's side of stream mode (a stream child owns everything about
+// its process, stream.go; the camera counts its slot, starts and stops
+// it, and takes frames from it). A camera in stream mode keeps one stream
+// child while a slot is free for it; its captures, the patrol's and the
+// operator's, take the child's newest frame. The child gives its slot up
+// to a live view that finds none free (the live view then serves the
+// frames), and when go2rtc's connections not ours leave the camera over
+// its budget; it comes back when a slot is free again.
+
+// streamChild is the camera's view of its stream child.
+type streamChild struct {
+	pid      *actor.PID // nil when there is none
+	cause    *stopCause // the child's: why the camera stops it
+	yielding bool       // stopped for its slot: it serves no more frames
+}
+
+// viaStream is the frame path of captures served by the stream child
+// (captures.via).
+const viaStream = "stream"
+
+// streams reports whether this camera runs in stream mode.
+func (a *cameraActor) streams() bool {
+	return a.env.Config.Streams(a.cam.Subnet, a.cam.Camera)
+}
+
+// serves reports whether job's frame can come from the stream child.
+func (s *streamChild) serves() bool { return s.pid != nil && !s.yielding }
+
+// streamSlots is the stream child's slot: held from its spawn until it
+// terminated, restarts included (its process is gone only meanwhile).
+func (a *cameraActor) streamSlots() int {
+	if a.stream.pid != nil {
+		return 1
+	}
+	return 0
+}
+
+// isStream reports whether pid is the stream child.
+func (a *cameraActor) isStream(pid *actor.PID) bool {
+	return a.stream.pid != nil && pid != nil && pid.Id == a.stream.pid.Id
+}
+
+// reconcileStream starts the stream child when the camera streams and a
+// slot is free for it, and stops it when it must give its slot up. It
+// runs whenever slots may have changed hands.
+func (a *cameraActor) reconcileStream(ctx actor.Context) {
+	s := &a.stream
+	switch {
+	case a.stopping || s.yielding:
+	case s.pid == nil:
+		if a.streams() && len(a.leaseWait) == 0 && a.slotsHeld() < a.cam.MaxConnections {
+			a.spawnStream(ctx)
+		}
+	case len(a.leaseWait) > 0 && a.slotsHeld() >= a.cam.MaxConnections:
+		a.yieldStream(ctx, "a live view needs its slot")
+	case a.slotsHeld() > a.cam.MaxConnections:
+		a.yieldStream(ctx, "go2rtc's connections not camvisor's leave no slot for it")
+	}
+}
+
+// spawnStream takes a slot for the stream child.
+func (a *cameraActor) spawnStream(ctx actor.Context) {
+	cause := newStopCause(a.cause)
+	spec := streamSpec{Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: a.cam.URL, Redactor: a.redactor, DeepProbe: a.carry.deepProbe}
+	pid, err := ctx.SpawnNamed(streamProps(a.env, spec, cause), streamName)
+	if err != nil {
+		a.env.Log.Error("spawn stream", "camera", a.cam.ID, "reason", err.Error())
+		return
+	}
+	a.stream = streamChild{pid: pid, cause: cause}
+	a.env.Log.Info("camera streams: one ffmpeg stays connected", "camera", a.cam.ID, "subnet", a.cam.Subnet)
+	a.publishSlots(ctx)
+}
+
+// yieldStream stops the stream child for its slot; the slot is free once
+// its process is reaped (onStreamTerminated).
+func (a *cameraActor) yieldStream(ctx actor.Context, why string) {
+	a.stream.yielding = true
+	a.stream.cause.set(messages.StopPreempted)
+	a.env.Log.Info("stream gives its slot up", "camera", a.cam.ID, "reason", why)
+	ctx.Stop(a.stream.pid)
+}
+
+// fromStream asks the stream child for job's frame.
+func (a *cameraActor) fromStream(ctx actor.Context, job *captureJob) {
+	a.fetch(ctx, job, viaStream, a.stream.pid, "")
+}
+
+// onStreamTerminated frees the stream child's slot and takes the frames
+// asked of it another way.
+func (a *cameraActor) onStreamTerminated(ctx actor.Context) {
+	a.stream = streamChild{}
+	a.publishSlots(ctx)
+	if a.stopping {
+		return
+	}
+	for id, job := range a.fetching {
+		if job.via != viaStream || job.answered {
+			continue
+		}
+		delete(a.fetching, id)
+		job.expiry.Stop()
+		job.expiry, job.via = nil, ""
+		a.route(ctx, job)
+	}
+	a.dispatch(ctx)
+}
+
+// superviseStream is the camera's strategy for its stream child: restart
+// it, with back-off, for as long as the camera streams.
+func (a *cameraActor) superviseStream() actor.SupervisorStrategy {
+	return streamBackoff{p: a.env.Policy.Stream}
+}

@@ -2,9 +2,14 @@ package actors
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,11 +26,12 @@ import (
 // the record is written from.
 
 // streamConfig patrols cams every interval in stream mode (by
-// patrol.stream_below, not by each camera's mode).
+// patrol.stream_below: they are patrolled that often; not by each camera's
+// mode).
 func streamConfig(cams *camsim.Server, list []camsim.Camera, interval time.Duration) *config.Config {
 	cfg := testConfig(cams, map[string][]camsim.Camera{"hot": list}, nil)
 	cfg.Subnets[0].Interval = config.D(interval)
-	cfg.Patrol.StreamBelow = config.D(10 * time.Second)
+	cfg.Patrol.StreamBelow = config.D(interval)
 	return cfg
 }
 
@@ -62,7 +68,7 @@ func TestStreamModeServesCaptures(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := streamConfig(cams, list, time.Second)
-		h := startTree(t, cams, cfg)
+		h, store := startRecordedTree(t, cams, cfg)
 		proc := h.waitStream("hot")
 		started := waitFor(h, 5*time.Second, "the stream's process start", func(e *messages.ProcessStarted) bool { return e.OSPID == proc.PID })
 		if started.Purpose != "stream" || !started.Deadline.IsZero() {
@@ -100,6 +106,13 @@ func TestStreamModeServesCaptures(t *testing.T) {
 		if status.SlotsFFmpeg != 1 {
 			t.Errorf("camera counts %d ffmpeg slots, want the stream's one", status.SlotsFFmpeg)
 		}
+		// The record, as an operator reads it.
+		testkit.Eventually(t, 10*time.Second, "the stream's captures and process in the record", func() bool {
+			var captures, streams int
+			store.DB.Get(&captures, `SELECT COUNT(*) FROM captures WHERE camera = 'hot' AND via = 'stream' AND outcome = 'ok' AND os_pid = ? AND attempts = 0`, proc.PID)
+			store.DB.Get(&streams, `SELECT COUNT(*) FROM processes WHERE camera = 'hot' AND purpose = 'stream' AND deadline IS NULL AND os_pid = ?`, proc.PID)
+			return captures >= 4 && streams == 1
+		})
 	})
 }
 
@@ -168,4 +181,267 @@ func greyImage(w, h int, v uint8) *image.Gray {
 		img.Pix[i] = v
 	}
 	return img
+}
+
+// TestStreamModeRestartsOnStall: a camera that stops sending without
+// closing the connection (camsim switched to hang at run time) leaves its
+// stream ffmpeg waiting: the watchdog kills it after the stall timeout and
+// the camera's supervision starts another; the old one is gone from /proc.
+func TestStreamModeRestartsOnStall(t *testing.T) {
+	list := withCodec(camsim.CodecH264, camsim.Camera{Name: "cam"})
+	cams := startCamsim(t, list...)
+	cfg := streamConfig(cams, list, time.Hour)
+	const stall = 2 * time.Second
+	cfg.FFmpeg.StallTimeout = config.D(stall)
+	h := startTree(t, cams, cfg)
+	old := h.waitStream("cam")
+	if d := h.capture("hot", "cam", 10*time.Second); d.Outcome != messages.OutcomeOK || d.OSPID != old.PID {
+		t.Fatalf("capture before the stall: %s via %s pid %d (%s), want a frame of pid %d", d.Outcome, d.Via, d.OSPID, d.Error, old.PID)
+	}
+
+	mark := h.mark()
+	hang := true
+	if err := cams.Update("cam", camsim.CameraPatch{Hang: &hang}); err != nil {
+		t.Fatal(err)
+	}
+	hungAt := time.Now()
+	exited := waitAfter(h, mark, 20*time.Second, fmt.Sprintf("the stalled pid %d's exit", old.PID), func(e *messages.ProcessExited) bool { return e.OSPID == old.PID })
+	if exited.StopReason != messages.StopStalled {
+		t.Errorf("pid %d ended %s (exit %d %s), want killed as stalled", old.PID, exited.StopReason, exited.ExitCode, exited.Signal)
+	}
+	// The watchdog waited for the stall timeout: the last frame came at
+	// most a GOP before the hang.
+	if waited := exited.EndedAt.Sub(hungAt); waited < stall-testGOP {
+		t.Errorf("killed %v after the camera hung, before the %v stall timeout", waited, stall)
+	}
+	if info, ok := osproc.Read(old.PID); ok && !info.Zombie() && info.StartAt == old.StartAt {
+		t.Errorf("pid %d still in /proc after its exit was recorded", old.PID)
+	}
+	next := waitAfter(h, mark, 20*time.Second, "a new stream ffmpeg", func(e *messages.ProcessStarted) bool {
+		return e.Camera == "cam" && e.Purpose == "stream" && e.OSPID != old.PID
+	})
+	if next.StartedAt.Before(exited.EndedAt) {
+		t.Errorf("the new stream started at %v, before the old one was reaped at %v", next.StartedAt, exited.EndedAt)
+	}
+	if r := waitAfter(h, mark, 5*time.Second, "the stream's restart on record", func(e *messages.ActorRestarted) bool {
+		return strings.HasSuffix(e.Actor, "/camera/cam/"+streamName)
+	}); r.Kind != "stream" || !strings.Contains(r.Reason, "stalled") {
+		t.Errorf("restart recorded as kind %q reason %q", r.Kind, r.Reason)
+	}
+
+	// Healed, the camera's frames come through a new stream again.
+	hang = false
+	if err := cams.Update("cam", camsim.CameraPatch{Hang: &hang}); err != nil {
+		t.Fatal(err)
+	}
+	var d *messages.CaptureDone
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		d = h.capture("hot", "cam", 10*time.Second)
+		if d.Outcome == messages.OutcomeOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	if d.Outcome != messages.OutcomeOK || d.Via != viaStream || d.OSPID == old.PID {
+		t.Errorf("capture after the camera healed: %s via %s pid %d (%s)", d.Outcome, d.Via, d.OSPID, d.Error)
+	}
+	if st := cams.Stats("cam"); st.MaxOpen > 1 {
+		t.Errorf("camsim saw %d connections at once: a stream was replaced before the old one was gone", st.MaxOpen)
+	}
+}
+
+// TestNoOrphanInStreamMode is invariant 1 for the stream child: whatever
+// ends it, or the actors above it, its process is killed and reaped first.
+func TestNoOrphanInStreamMode(t *testing.T) {
+	t.Run("stop", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			path string
+			want messages.StopReason
+		}{
+			{"camera", CameraPath("hot", "cam"), messages.StopParentStopped},
+			{"subnet", SubnetPath("hot"), messages.StopParentStopped},
+			{"root", "", messages.StopShutdown},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				list := withCodec(camsim.CodecH264, camsim.Camera{Name: "cam"})
+				cams := startCamsim(t, list...)
+				h := startTree(t, cams, streamConfig(cams, list, time.Hour))
+				p := h.waitStream("cam")
+				pid := h.tree.Root
+				if tc.path != "" {
+					pid = h.tree.PID(tc.path)
+				}
+				if err := h.tree.System.Root.StopFuture(pid).Wait(); err != nil {
+					t.Fatal(err)
+				}
+				if info, ok := osproc.Read(p.PID); ok && info.StartAt == p.StartAt {
+					t.Fatalf("the stop of %s returned with pid %d still in /proc (state %s)", pid.Id, p.PID, info.State)
+				}
+				e := waitFor(h, 5*time.Second, "the exit recorded", func(e *messages.ProcessExited) bool { return e.OSPID == p.PID })
+				if e.StopReason != tc.want {
+					t.Errorf("stop reason %q, want %q", e.StopReason, tc.want)
+				}
+				testkit.Eventually(t, 5*time.Second, "camsim sees the connection closed", func() bool { return cams.Stats("cam").Open == 0 })
+			})
+		}
+	})
+
+	t.Run("restart", func(t *testing.T) {
+		// The camera drops the connection a second after PLAY: the process
+		// exits and the child is started again, each time after the last
+		// one is reaped.
+		list := withCodec(camsim.CodecH264, camsim.Camera{Name: "cam", Drop: camsim.Duration(time.Second)})
+		cams := startCamsim(t, list...)
+		h := startTree(t, cams, streamConfig(cams, list, time.Hour))
+		first := h.waitStream("cam")
+		worst := 0
+		var ended []*messages.ProcessExited
+		testkit.Eventually(t, 30*time.Second, "the stream restarted twice", func() bool {
+			worst = max(worst, len(h.streamProcesses("cam")))
+			ended = all(h, func(e *messages.ProcessExited) bool { return e.Camera == "cam" })
+			return len(ended) >= 2 && len(h.streamProcesses("cam")) == 1
+		})
+		for _, e := range ended {
+			if e.StopReason != messages.StopDone {
+				t.Errorf("pid %d ended %s, want done (the camera dropped it)", e.OSPID, e.StopReason)
+			}
+			if info, ok := osproc.Read(e.OSPID); ok && !info.Zombie() && info.Run == h.env.RunID {
+				t.Errorf("pid %d still in /proc after its exit", e.OSPID)
+			}
+		}
+		if ended[0].OSPID != first.PID {
+			t.Errorf("the first exit recorded is pid %d's, not the first stream's (%d)", ended[0].OSPID, first.PID)
+		}
+		if worst > 1 {
+			t.Errorf("/proc showed %d stream processes of the camera at once", worst)
+		}
+		if st := cams.Stats("cam"); st.MaxOpen > 1 {
+			t.Errorf("camsim saw %d connections at once", st.MaxOpen)
+		}
+	})
+
+	t.Run("panic", func(t *testing.T) {
+		list := withCodec(camsim.CodecH264, camsim.Camera{Name: "cam"})
+		cams := startCamsim(t, list...)
+		h := startTree(t, cams, streamConfig(cams, list, time.Hour))
+		old := h.waitStream("cam")
+		mark := h.mark()
+		h.tree.System.Root.Send(h.camera("hot", "cam"), &messages.RestartCamera{Reason: "test"})
+		e := waitAfter(h, mark, 10*time.Second, "the old stream's exit", func(e *messages.ProcessExited) bool { return e.OSPID == old.PID })
+		if e.StopReason != messages.StopRestart {
+			t.Errorf("stop reason %q, want restart", e.StopReason)
+		}
+		if info, ok := osproc.Read(old.PID); ok && !info.Zombie() && info.StartAt == old.StartAt {
+			t.Errorf("pid %d still in /proc after the camera's restart", old.PID)
+		}
+		next := h.waitStream("cam")
+		if next.PID == old.PID {
+			t.Error("no new stream after the camera's restart")
+		}
+		if d := h.capture("hot", "cam", 10*time.Second); d.Outcome != messages.OutcomeOK || d.OSPID != next.PID {
+			t.Errorf("capture after the restart: %s pid %d (%s), want a frame of pid %d", d.Outcome, d.OSPID, d.Error, next.PID)
+		}
+	})
+
+	t.Run("parent kill", func(t *testing.T) {
+		var victims []osproc.Info
+		testkit.AdoptOrphans(t, func() []int { return pids(victims) })
+		cam := camsim.Camera{Name: "cam", Codec: camsim.CodecH264}
+		cams := startCamsim(t, cam)
+		cmd, port := startBinaryYAML(t, cams, fmt.Sprintf("      - id: cam\n        url: %s\n        max_connections: 2\n        mode: stream\n", cams.URL("cam")))
+		mine := func() []osproc.Info { return testkit.FFmpegMatching(port) }
+		testkit.Eventually(t, 15*time.Second, "the stream ffmpeg running", func() bool { return len(mine()) == 1 && cams.Stats("cam").Open == 1 })
+		victims = mine()
+		if !strings.HasSuffix(victims[0].Owner, "/"+streamName) {
+			t.Fatalf("the process running is %s's, not a stream's", victims[0].Owner)
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitExit(t, cmd, 5*time.Second)
+		testkit.Eventually(t, 2*time.Second, "the stream ffmpeg dead after camvisor's SIGKILL", func() bool {
+			info, ok := osproc.Read(victims[0].PID)
+			return !ok || info.Zombie()
+		})
+		testkit.Eventually(t, 5*time.Second, "camsim sees the connection closed", func() bool { return cams.Stats("cam").Open == 0 })
+	})
+}
+
+// startBinaryYAML is startBinary with the cameras of subnet lab given as
+// YAML lines.
+func startBinaryYAML(t *testing.T, cams *camsim.Server, camerasYAML string) (*exec.Cmd, string) {
+	t.Helper()
+	testkit.RequireFFmpeg(t)
+	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
+	dir := t.TempDir()
+	conf := fmt.Sprintf("listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n%s",
+		filepath.Join(dir, "camvisor.db"), camerasYAML)
+	path := filepath.Join(dir, "camvisor.yaml")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", path)
+	log := &testkit.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(cams.RTSPAddr(), ":")
+	port = ":" + port + "/"
+	testkit.NoProcessesLeft(t, "camvisor binary", func() []osproc.Info {
+		var live []osproc.Info
+		for _, p := range testkit.FFmpegMatching(port) {
+			if !p.Zombie() {
+				live = append(live, p)
+			}
+		}
+		return live
+	})
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("camvisor output:\n%s", log.String())
+		}
+	})
+	return cmd, port
+}
+
+// TestStreamYieldsToLiveView: on a camera with room for one connection,
+// held by its stream, a live view is granted: the stream gives its slot
+// up (its process killed, recorded preempted), the live view serves the
+// frames meanwhile, and the stream comes back when the view has ended.
+func TestStreamYieldsToLiveView(t *testing.T) {
+	list := []camsim.Camera{{Name: "cam", MaxConnections: 1}}
+	cams := startCamsim(t, list...)
+	cfg := streamConfig(cams, list, time.Hour)
+	cfg.Subnets[0].Cameras[0].MaxConnections = 1
+	patrolByFFmpeg(cfg)
+	withGo2RTC(t, cfg, time.Minute)
+	h := startTree(t, cams, cfg)
+	stream := h.waitStream("cam")
+	mark := h.mark()
+	if a := h.lease("hot", "cam", time.Now().Add(time.Minute)); !a.Granted {
+		t.Fatalf("live view refused: %s", a.Reason)
+	}
+	e := waitAfter(h, mark, 10*time.Second, "the stream's exit", func(e *messages.ProcessExited) bool { return e.OSPID == stream.PID })
+	if e.StopReason != messages.StopPreempted {
+		t.Errorf("stream ended %s, want preempted", e.StopReason)
+	}
+	if d := h.capture("hot", "cam", 10*time.Second); d.Outcome != messages.OutcomeOK || d.Via != viaLease {
+		t.Errorf("capture during the live view: %s via %s (%s), want ok via lease", d.Outcome, d.Via, d.Error)
+	}
+	if len(h.streamProcesses("cam")) != 0 {
+		t.Error("a stream runs beside the live view on a camera with one connection")
+	}
+	mark = h.mark()
+	h.tree.System.Root.Send(h.camera("hot", "cam"), &messages.ReleaseLease{Camera: "cam", Reason: "test"})
+	waitAfter(h, mark, 20*time.Second, "the stream back after the live view", func(e *messages.ProcessStarted) bool {
+		return e.Camera == "cam" && e.Purpose == "stream"
+	})
+	if st := cams.Stats("cam"); st.MaxOpen > 1 || st.Refused > 0 {
+		t.Errorf("camsim: max_open %d refused %d, budget 1", st.MaxOpen, st.Refused)
+	}
 }

@@ -80,6 +80,12 @@ func (i Info) Zombie() bool { return i.State == "Z" }
 // Scan lists the live processes whose executable's base name is name
 // ("ffmpeg"); all processes when name is empty. Processes that vanish
 // while being read are skipped.
+//
+// It reads each process's stat first, which names its command (comm), and
+// opens cmdline and environ only of the processes so named: on a machine
+// of a hundred processes and a few ffmpeg, a scan reads a third of the
+// files. It runs every few seconds (the census) and on every /metrics
+// scrape.
 func Scan(name string) []Info {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -91,8 +97,12 @@ func Scan(name string) []Info {
 		if err != nil {
 			continue
 		}
-		info, ok := Read(pid)
-		if !ok || (name != "" && info.Name != name) {
+		info, ok := readStat(pid)
+		if !ok || (name != "" && !commIs(info.Name, name)) {
+			continue
+		}
+		readDetails(&info)
+		if name != "" && info.Name != name {
 			continue
 		}
 		out = append(out, info)
@@ -100,27 +110,53 @@ func Scan(name string) []Info {
 	return out
 }
 
+// commLen is the most of an executable's name the kernel keeps as comm
+// (TASK_COMM_LEN 16, with the NUL).
+const commLen = 15
+
+// commIs reports whether comm may be the command name of an executable
+// named name: the kernel cuts comm to commLen bytes.
+func commIs(comm, name string) bool {
+	return comm == name || len(name) > commLen && comm == name[:commLen]
+}
+
 // Read reads one process from /proc.
 func Read(pid int) (Info, bool) {
-	dir := filepath.Join("/proc", strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	info, ok := readStat(pid)
+	if ok {
+		readDetails(&info)
+	}
+	return info, ok
+}
+
+// readStat reads /proc/PID/stat: state, parent, group, start time, and the
+// command name (comm) as Name.
+func readStat(pid int) (Info, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return Info{}, false
 	}
 	// The command name is in parentheses and may itself contain them.
+	start := bytes.IndexByte(stat, '(')
 	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
+	if start < 0 || end < start {
 		return Info{}, false
 	}
 	fields := strings.Fields(string(stat[end+1:]))
 	if len(fields) < 20 {
 		return Info{}, false
 	}
-	info := Info{PID: pid, State: fields[0]}
+	info := Info{PID: pid, State: fields[0], Name: string(stat[start+1 : end])}
 	info.PPID, _ = strconv.Atoi(fields[1])
 	info.PGID, _ = strconv.Atoi(fields[2])
 	info.StartAt, _ = strconv.ParseUint(fields[19], 10, 64)
+	return info, true
+}
 
+// readDetails adds what cmdline and environ say: the argv (and Name from
+// it, when there is one) and camvisor's tags.
+func readDetails(info *Info) {
+	dir := filepath.Join("/proc", strconv.Itoa(info.PID))
 	cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
 	for _, a := range bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0}) {
 		if len(a) > 0 {
@@ -129,9 +165,6 @@ func Read(pid int) (Info, bool) {
 	}
 	if len(info.Argv) > 0 {
 		info.Name = filepath.Base(info.Argv[0])
-	} else {
-		start := bytes.IndexByte(stat, '(')
-		info.Name = string(stat[start+1 : end])
 	}
 	environ, _ := os.ReadFile(filepath.Join(dir, "environ"))
 	for _, kv := range bytes.Split(environ, []byte{0}) {
@@ -143,7 +176,6 @@ func Read(pid int) (Info, bool) {
 			info.Home = string(v)
 		}
 	}
-	return info, true
 }
 
 // ErrGone is KillGroup's answer for a process that already ended (or

@@ -106,6 +106,17 @@ func TestStreamModeServesCaptures(t *testing.T) {
 		if status.SlotsFFmpeg != 1 {
 			t.Errorf("camera counts %d ffmpeg slots, want the stream's one", status.SlotsFFmpeg)
 		}
+		// The reaper's sweep finds the stream's process owned.
+		res, err := h.tree.System.Root.RequestFuture(h.tree.PID(ReaperName), &messages.Sweep{}, 20*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sw := res.(*messages.SweepDone); sw.Unowned != 0 {
+			t.Errorf("the reaper killed %d processes of this run as unowned", sw.Unowned)
+		}
+		if p := h.streamProcesses("hot"); len(p) != 1 || p[0].PID != proc.PID {
+			t.Errorf("after the sweep the stream processes are %v, want pid %d", p, proc.PID)
+		}
 		// The record, as an operator reads it.
 		testkit.Eventually(t, 10*time.Second, "the stream's captures and process in the record", func() bool {
 			var captures, streams int

@@ -694,6 +694,7 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 	}
 	a.carry.last, a.carry.frame, a.carry.frameAt = done, a.lastFrame, a.lastFrameAt
 	a.noteHealth(ctx, job, done)
+	a.reconcileStream(ctx)
 }
 
 // record publishes the outcome of job's attempt (a capture row).

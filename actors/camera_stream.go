@@ -13,7 +13,10 @@ import (
 // operator's, take the child's newest frame. The child gives its slot up
 // to a live view that finds none free (the live view then serves the
 // frames), and when go2rtc's connections not ours leave the camera over
-// its budget; it comes back when a slot is free again.
+// its budget; it comes back when a slot is free again. While the camera's
+// breaker is open (it failed too often) there is no stream: the breaker's
+// probes are one-shot snapshots, and the stream comes back when one
+// succeeds.
 
 // streamChild is the camera's view of its stream child.
 type streamChild struct {
@@ -48,21 +51,24 @@ func (a *cameraActor) isStream(pid *actor.PID) bool {
 	return a.stream.pid != nil && pid != nil && pid.Id == a.stream.pid.Id
 }
 
-// reconcileStream starts the stream child when the camera streams and a
-// slot is free for it, and stops it when it must give its slot up. It
-// runs whenever slots may have changed hands.
+// reconcileStream starts the stream child when the camera streams, its
+// breaker is closed and a slot is free, and stops it when it must give
+// its slot up. It runs whenever slots or the camera's health may have
+// changed.
 func (a *cameraActor) reconcileStream(ctx actor.Context) {
 	s := &a.stream
 	switch {
 	case a.stopping || s.yielding:
 	case s.pid == nil:
-		if a.streams() && len(a.leaseWait) == 0 && a.slotsHeld() < a.cam.MaxConnections {
+		if a.streams() && !a.health.open && len(a.leaseWait) == 0 && a.slotsHeld() < a.cam.MaxConnections {
 			a.spawnStream(ctx)
 		}
+	case a.health.open:
+		a.yieldStream(ctx, messages.StopBackoff, "the camera's breaker is open: it is left alone until its next probe")
 	case len(a.leaseWait) > 0 && a.slotsHeld() >= a.cam.MaxConnections:
-		a.yieldStream(ctx, "a live view needs its slot")
+		a.yieldStream(ctx, messages.StopPreempted, "a live view needs its slot")
 	case a.slotsHeld() > a.cam.MaxConnections:
-		a.yieldStream(ctx, "go2rtc's connections not camvisor's leave no slot for it")
+		a.yieldStream(ctx, messages.StopPreempted, "go2rtc's connections not camvisor's leave no slot for it")
 	}
 }
 
@@ -80,11 +86,11 @@ func (a *cameraActor) spawnStream(ctx actor.Context) {
 	a.publishSlots(ctx)
 }
 
-// yieldStream stops the stream child for its slot; the slot is free once
-// its process is reaped (onStreamTerminated).
-func (a *cameraActor) yieldStream(ctx actor.Context, why string) {
+// yieldStream stops the stream child; its slot is free once its process
+// is reaped (onStreamTerminated).
+func (a *cameraActor) yieldStream(ctx actor.Context, reason messages.StopReason, why string) {
 	a.stream.yielding = true
-	a.stream.cause.set(messages.StopPreempted)
+	a.stream.cause.set(reason)
 	a.env.Log.Info("stream gives its slot up", "camera", a.cam.ID, "reason", why)
 	ctx.Stop(a.stream.pid)
 }

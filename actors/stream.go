@@ -22,6 +22,10 @@ import (
 // of starting a process each; it holds one of the camera's slots for as
 // long as it lives.
 //
+// Its process starts under the machine-wide admission, like a capture's
+// (invariant 7): the grant is held until the first frame (or for a
+// capture's time at most), not for the stream's life.
+//
 // It is the restartable child of the design: its process ending is a
 // crash, and the camera's supervision starts it again with back-off
 // (streamBackoff). A watchdog kills the process when no frame came for
@@ -46,6 +50,11 @@ type streamActor struct {
 	waiting  []waitingFetch
 	watchdog *time.Timer
 	escalate *time.Timer
+
+	asked     bool // admission asked for this incarnation's process, not granted yet
+	granted   bool // the grant is held: released at the first frame
+	grantedAt time.Time
+	grantDue  *time.Timer
 }
 
 // streamSpec is what a camera gives its stream child.
@@ -78,7 +87,8 @@ type (
 		gen  int64
 		jpeg []byte
 	}
-	stallCheck struct{ gen int64 }
+	stallCheck   struct{ gen int64 }
+	admissionDue struct{ gen int64 } // the grant was held a capture's time
 )
 
 // streamEnded is the panic value of a stream child whose process ended:
@@ -104,6 +114,12 @@ func (a *streamActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.onStarted(ctx)
+	case *messages.AdmissionGranted:
+		a.onAdmissionGranted(ctx, msg)
+	case *admissionDue:
+		if msg.gen == a.gen {
+			a.releaseAdmission(ctx)
+		}
 	case *streamFrame:
 		a.onFrame(ctx, msg)
 	case *messages.FetchFrame:
@@ -129,11 +145,45 @@ func (a *streamActor) Receive(ctx actor.Context) {
 	}
 }
 
+// onStarted asks the machine-wide admission for the right to start the
+// process.
 func (a *streamActor) onStarted(ctx actor.Context) {
+	a.carry.gen++
+	a.gen, a.asked = a.carry.gen, true
+	ctx.Request(a.env.peers.admission, &messages.RequestAdmission{Ref: a.gen, Camera: a.spec.Camera, Due: time.Now()})
+}
+
+// onAdmissionGranted starts the process.
+func (a *streamActor) onAdmissionGranted(ctx actor.Context, msg *messages.AdmissionGranted) {
+	if msg.Ref != a.gen || !a.asked {
+		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: msg.Ref})
+		return
+	}
+	a.asked, a.granted, a.grantedAt = false, true, time.Now()
+	a.grantDue = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.FFmpeg.CaptureTimeout.Duration, &admissionDue{gen: a.gen})
+	a.start(ctx)
+}
+
+// releaseAdmission gives the grant back: the process is up (or gone).
+func (a *streamActor) releaseAdmission(ctx actor.Context) {
+	switch {
+	case a.asked:
+		a.asked = false
+		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: a.gen})
+	case a.granted:
+		a.granted = false
+		stopTimer(a.grantDue)
+		// Not a capture: its time would mislead the admission's measure of
+		// how busy the machine is.
+		ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: a.gen, Ran: time.Since(a.grantedAt)})
+	}
+}
+
+// start starts the process, its end watched and its stall watchdog set.
+func (a *streamActor) start(ctx actor.Context) {
 	cfg := a.env.Config.FFmpeg
 	args := streamArgs(cfg, a.spec.URL, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap)
-	a.carry.gen++
-	gen := a.carry.gen
+	gen := a.gen
 	self, system := ctx.Self(), ctx.ActorSystem()
 	proc, err := osproc.Start(osproc.Spec{
 		Path:      cfg.Path,
@@ -150,7 +200,7 @@ func (a *streamActor) onStarted(ctx actor.Context) {
 		a.fail(ctx, &streamEnded{reason: messages.StopDone, detail: "start ffmpeg: " + msg})
 		return
 	}
-	a.proc, a.gen = proc, gen
+	a.proc = proc
 	ctx.ActorSystem().EventStream.Publish(&messages.ProcessStarted{
 		OSPID: proc.PID, Camera: a.spec.Camera, Subnet: a.spec.Subnet, Owner: self.Id,
 		Purpose: "stream", Argv: a.redactArgv(cfg.Path, args), StartedAt: proc.Started,
@@ -178,6 +228,7 @@ func (a *streamActor) onFrame(ctx actor.Context, msg *streamFrame) {
 	a.frame, a.frameAt = msg.jpeg, now
 	a.frames++
 	if a.frames == 1 {
+		a.releaseAdmission(ctx)
 		a.env.Log.Debug("stream's first frame", "camera", a.spec.Camera, "os_pid", a.proc.PID,
 			"after", now.Sub(a.proc.Started).Round(time.Millisecond).String())
 	}
@@ -266,6 +317,7 @@ func (a *streamActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
 // fail hands the frames still asked for to the next incarnation and
 // crashes.
 func (a *streamActor) fail(ctx actor.Context, why *streamEnded) {
+	a.releaseAdmission(ctx)
 	for _, w := range a.waiting {
 		if time.Now().Before(w.deadline) {
 			ctx.Send(ctx.Self(), &messages.FetchFrame{Ref: w.ref, Deadline: w.deadline})
@@ -287,6 +339,7 @@ func (a *streamActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 	}()
 	a.stopTimers()
 	if a.proc == nil {
+		a.releaseAdmission(ctx)
 		return
 	}
 	proc := a.proc
@@ -295,6 +348,7 @@ func (a *streamActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.reason = reason
 	}
 	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
+	a.releaseAdmission(ctx)
 	a.publishExit(ctx, proc, exit, a.reason)
 }
 
@@ -318,6 +372,9 @@ func (a *streamActor) describe(ctx actor.Context) *messages.Node {
 		f["last_frame_at"] = a.frameAt
 	}
 	state := "restarting"
+	if a.asked {
+		state = "waiting for admission"
+	}
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
 		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, streamArgs(a.env.Config.FFmpeg, a.spec.URL, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap))
@@ -330,7 +387,7 @@ func (a *streamActor) describe(ctx actor.Context) *messages.Node {
 }
 
 func (a *streamActor) stopTimers() {
-	for _, t := range []*time.Timer{a.watchdog, a.escalate} {
+	for _, t := range []*time.Timer{a.watchdog, a.escalate, a.grantDue} {
 		if t != nil {
 			t.Stop()
 		}

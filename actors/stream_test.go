@@ -106,6 +106,16 @@ func TestStreamModeServesCaptures(t *testing.T) {
 		if status.SlotsFFmpeg != 1 {
 			t.Errorf("camera counts %d ffmpeg slots, want the stream's one", status.SlotsFFmpeg)
 		}
+		// The stream's start went through the machine-wide admission, and
+		// its grant was given back at its first frame: a stream does not
+		// hold one for its life.
+		if n := len(all(h, func(e *messages.AdmissionChanged) bool { return e.Running > 0 })); n == 0 {
+			t.Error("the stream's process started without the admission granting it")
+		}
+		testkit.Eventually(t, 10*time.Second, "the admission's grants all back", func() bool {
+			res, err := h.tree.System.Root.RequestFuture(h.tree.PID(AdmissionName), &messages.GetAdmission{}, 5*time.Second).Result()
+			return err == nil && res.(*messages.AdmissionStatus).Running == 0
+		})
 		// The reaper's sweep finds the stream's process owned.
 		res, err := h.tree.System.Root.RequestFuture(h.tree.PID(ReaperName), &messages.Sweep{}, 20*time.Second).Result()
 		if err != nil {
@@ -245,15 +255,17 @@ func TestStreamModeRestartsOnStall(t *testing.T) {
 	if err := cams.Update("cam", camsim.CameraPatch{Hang: &hang}); err != nil {
 		t.Fatal(err)
 	}
+	// (Captures that time out meanwhile may open the camera's breaker; its
+	// probe is a snapshot, and the stream comes back once one succeeds.)
 	var d *messages.CaptureDone
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(40 * time.Second); ; {
 		d = h.capture("hot", "cam", 10*time.Second)
-		if d.Outcome == messages.OutcomeOK || time.Now().After(deadline) {
+		if d.Outcome == messages.OutcomeOK && d.Via == viaStream || time.Now().After(deadline) {
 			break
 		}
 	}
 	if d.Outcome != messages.OutcomeOK || d.Via != viaStream || d.OSPID == old.PID {
-		t.Errorf("capture after the camera healed: %s via %s pid %d (%s)", d.Outcome, d.Via, d.OSPID, d.Error)
+		t.Errorf("capture after the camera healed: %s via %s pid %d (%s), want one from a new stream", d.Outcome, d.Via, d.OSPID, d.Error)
 	}
 	if st := cams.Stats("cam"); st.MaxOpen > 1 {
 		t.Errorf("camsim saw %d connections at once: a stream was replaced before the old one was gone", st.MaxOpen)
@@ -455,4 +467,44 @@ func TestStreamYieldsToLiveView(t *testing.T) {
 	if st := cams.Stats("cam"); st.MaxOpen > 1 || st.Refused > 0 {
 		t.Errorf("camsim: max_open %d refused %d, budget 1", st.MaxOpen, st.Refused)
 	}
+}
+
+// TestStreamLeftAloneWhileBreakerOpen: a stream-mode camera that is down
+// fails its captures until its breaker opens; then it costs no process
+// but the breaker's probes (one-shot snapshots), and its stream comes back
+// once a probe succeeds.
+func TestStreamLeftAloneWhileBreakerOpen(t *testing.T) {
+	list := withCodec(camsim.CodecH264, camsim.Camera{Name: "cam", Refuse: true})
+	cams := startCamsim(t, list...)
+	cfg := streamConfig(cams, list, time.Second)
+	cfg.FFmpeg.CaptureTimeout = config.D(time.Second)
+	cfg.Patrol.MaxBackoff = config.D(2 * time.Second)
+	h := startTree(t, cams, cfg)
+	open := waitFor(h, 30*time.Second, "the breaker open", func(e *messages.CameraStateChanged) bool { return e.Camera == "cam" && e.Failing })
+	// The stream child is stopped: within a stop's time no stream process
+	// is left, and none starts while the breaker stays open.
+	testkit.Eventually(t, 5*time.Second, "no stream process", func() bool { return len(h.streamProcesses("cam")) == 0 })
+	mark := h.mark()
+	for until := time.Now().Add(3 * time.Second); time.Now().Before(until); {
+		if p := h.streamProcesses("cam"); len(p) > 0 {
+			t.Fatalf("a stream process (pid %d) runs while the camera's breaker is open", p[0].PID)
+		}
+		time.Sleep(20 * time.Millisecond) // sampling /proc, nothing to wait for
+	}
+	if n := testkit.Count(h.facts, mark, func(e *messages.ProcessStarted) bool { return e.Purpose == "stream" }); n > 0 {
+		t.Errorf("%d stream processes started while the breaker was open", n)
+	}
+	if n := testkit.Count(h.facts, mark, func(e *messages.ProcessStarted) bool { return e.Purpose == "snapshot" }); n == 0 {
+		t.Errorf("no probe in 3 s of a breaker open since %v with a %v back-off at most", open.At, cfg.Patrol.MaxBackoff.Duration)
+	}
+	// Healed: a probe succeeds, the breaker closes, the stream is back.
+	refuse := false
+	if err := cams.Update("cam", camsim.CameraPatch{Refuse: &refuse}); err != nil {
+		t.Fatal(err)
+	}
+	waitAfter(h, mark, 20*time.Second, "the breaker closed", func(e *messages.CameraStateChanged) bool { return e.Camera == "cam" && !e.Failing })
+	waitAfter(h, mark, 20*time.Second, "the stream back", func(e *messages.ProcessStarted) bool { return e.Camera == "cam" && e.Purpose == "stream" })
+	waitAfter(h, mark, 20*time.Second, "a patrol frame from the stream", func(d *messages.CaptureDone) bool {
+		return d.Outcome == messages.OutcomeOK && d.Via == viaStream
+	})
 }

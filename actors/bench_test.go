@@ -462,6 +462,7 @@ func BenchmarkStreamMode(b *testing.B) {
 		ffmpeg, self, frames float64 // CPU seconds
 		rss                  []float64
 		restarts             int
+		limits               []int // the admission's limit as it changed
 	}
 	run := func(stream bool) result {
 		cfg := config.Defaults()
@@ -479,10 +480,13 @@ func BenchmarkStreamMode(b *testing.B) {
 		var mu sync.Mutex
 		var cyclesEnded, frames int
 		var counting bool
+		var limits []int
 		env.Tap = func(fact any) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch e := fact.(type) {
+			case *messages.AdmissionChanged:
+				limits = append(limits, e.Limit)
 			case *messages.CycleEnded:
 				cyclesEnded++
 			case *messages.CaptureDone:
@@ -499,11 +503,11 @@ func BenchmarkStreamMode(b *testing.B) {
 		// stream ffmpegs run on and are read from /proc.
 		streams := map[int]float64{}
 		if stream {
+			testkit.Eventually(b, 30*time.Second, "every camera's stream running", func() bool { return len(testkit.FFmpeg(env.RunID)) == cameras })
+			next := ended() + 1
+			testkit.Eventually(b, 2*interval, "a cycle's end", func() bool { return ended() >= next })
 			for _, p := range testkit.FFmpeg(env.RunID) {
 				streams[p.PID] = procCPUSeconds(p.PID)
-			}
-			if len(streams) != cameras {
-				b.Errorf("%d stream processes for %d cameras", len(streams), cameras)
 			}
 		}
 		mu.Lock()
@@ -515,7 +519,7 @@ func BenchmarkStreamMode(b *testing.B) {
 		mu.Lock()
 		counting = false
 		var r result
-		r.frames = float64(frames)
+		r.frames, r.limits = float64(frames), limits
 		mu.Unlock()
 		r.self = (self1 - self0).Seconds()
 		r.ffmpeg = (kids1 - kids0).Seconds()
@@ -553,7 +557,7 @@ func BenchmarkStreamMode(b *testing.B) {
 	var snap, stream result
 	add := func(to *result, r result) {
 		to.ffmpeg, to.self, to.frames = to.ffmpeg+r.ffmpeg, to.self+r.self, to.frames+r.frames
-		to.rss, to.restarts = append(to.rss, r.rss...), to.restarts+r.restarts
+		to.rss, to.restarts, to.limits = append(to.rss, r.rss...), to.restarts+r.restarts, append(to.limits, r.limits...)
 	}
 	for range rounds {
 		add(&snap, run(false))
@@ -582,6 +586,13 @@ func BenchmarkStreamMode(b *testing.B) {
 	total := ms(snap.ffmpeg+snap.self, snap.frames) / ms(stream.ffmpeg+stream.self, stream.frames)
 	fmt.Fprintf(w, "CPU per delivered frame, snapshots / stream: ffmpeg %.1fx (target >= 5), with camvisor's own %.1fx; stream restarts during the measure: %d\n",
 		ratio, total, stream.restarts)
+	span := func(v []int) string {
+		if len(v) == 0 {
+			return "unchanged"
+		}
+		return fmt.Sprintf("%d..%d", slices.Min(v), slices.Max(v))
+	}
+	fmt.Fprintf(w, "machine-wide admission limit (warm-up included): snapshots %s, stream %s\n", span(snap.limits), span(stream.limits))
 	b.ReportMetric(ratio, "ffmpeg-cpu-ratio")
 	b.ReportMetric(total, "total-cpu-ratio")
 	b.ReportMetric(ms(stream.ffmpeg, stream.frames), "stream-ffmpeg-ms/frame")

@@ -113,6 +113,12 @@ type StreamPolicy struct {
 	// default stall timeout, is the median of this many recent intervals
 	// between frames (one late keyframe does not move it).
 	GOPSamples int
+	// StartGrant: a stream's process starts under the machine-wide
+	// admission, and gives its grant back at its first frame or after
+	// this, whichever comes first: ffmpeg's start costs CPU (~50 ms), the
+	// wait for the camera's first keyframe none, and a stream that held a
+	// grant through it would keep snapshots (and other streams) waiting.
+	StartGrant time.Duration
 }
 
 // GatewayPolicy times the go2rtc client.
@@ -175,6 +181,7 @@ func DefaultPolicy() *Policy {
 			RestartWindow:  5 * time.Minute,
 			MinFrameGap:    500 * time.Millisecond,
 			GOPSamples:     5,
+			StartGrant:     time.Second,
 		},
 		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
 		Reaper:  ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second},

@@ -23,8 +23,9 @@ import (
 // long as it lives.
 //
 // Its process starts under the machine-wide admission, like a capture's
-// (invariant 7): the grant is held until the first frame (or for a
-// capture's time at most), not for the stream's life.
+// (invariant 7): the grant covers its start (ffmpeg's initialisation, the
+// handshake) until the first frame or Policy.Stream.StartGrant, not the
+// stream's life, which costs a few milliseconds of CPU a second.
 //
 // It is the restartable child of the design: its process ending is a
 // crash, and the camera's supervision starts it again with back-off
@@ -88,7 +89,7 @@ type (
 		jpeg []byte
 	}
 	stallCheck   struct{ gen int64 }
-	admissionDue struct{ gen int64 } // the grant was held a capture's time
+	admissionDue struct{ gen int64 } // the grant was held Policy.Stream.StartGrant
 )
 
 // streamEnded is the panic value of a stream child whose process ended:
@@ -160,7 +161,7 @@ func (a *streamActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 		return
 	}
 	a.asked, a.granted, a.grantedAt = false, true, time.Now()
-	a.grantDue = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.FFmpeg.CaptureTimeout.Duration, &admissionDue{gen: a.gen})
+	a.grantDue = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Stream.StartGrant, &admissionDue{gen: a.gen})
 	a.start(ctx)
 }
 

@@ -77,12 +77,13 @@ func TestStreamModeServesCaptures(t *testing.T) {
 		if argv := strings.Join(started.Argv, " "); strings.Contains(argv, testkit.CamsimPassword) || !strings.Contains(argv, "-skip_frame nokey") {
 			t.Errorf("argv %q: want the password hidden and keyframes only", argv)
 		}
-		// Three patrol cycles and an operator's capture, all from the one
-		// process.
-		mark := h.mark()
-		testkit.WaitCount(t, h.facts, mark, 3, 20*time.Second, "three cycles", func(e *messages.CycleEnded) bool { return true })
+		// Once the stream has its first frame (a fresh stream waits for the
+		// camera's keyframe as a snapshot does): three patrol cycles and an
+		// operator's capture, all from the one process.
 		op := h.capture("hot", "hot", 10*time.Second)
-		for _, d := range append(all(h, func(d *messages.CaptureDone) bool { return d.Cycle > 0 }), op) {
+		mark := h.mark()
+		captures := testkit.WaitCount(t, h.facts, mark, 3, 20*time.Second, "three patrol captures", func(d *messages.CaptureDone) bool { return d.Cycle > 0 })
+		for _, d := range append(captures, op) {
 			if d.Outcome != messages.OutcomeOK || d.Via != viaStream || d.OSPID != proc.PID || d.Attempts != 0 {
 				t.Errorf("capture %s: %s via %s pid %d attempts %d (%s); want ok via stream from pid %d, no process started",
 					d.Key, d.Outcome, d.Via, d.OSPID, d.Attempts, d.Error, proc.PID)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"camvisor/messages"
@@ -26,12 +27,30 @@ import (
 //	interval_too_short       a subnet's cameras cannot fit its interval at its concurrency
 //	cycle_overrun            a subnet's cycle took longer than its interval
 //	go2rtc_unreachable, detector_unreachable, record_write_failing
+//
+// What fires now, and what resolved lately, is answered from memory
+// (Tree.Alerts): the record may be the very thing that fails.
 type alertsActor struct {
 	life
-	env    *Env
-	firing map[string]*messages.AlertChanged // by rule + "\x00" + subject
-	hook   chan *messages.AlertChanged
+	env      *Env
+	firing   map[string]*messages.AlertChanged // by rule + "\x00" + subject
+	resolved []messages.AlertChanged           // the latest, oldest first, at most keepResolved
+	hook     chan *messages.AlertChanged
 }
+
+// keepResolved is how many resolved alerts are kept in memory: those whose
+// row may not be written yet, and then some.
+const keepResolved = 100
+
+// AlertsNow is the alerts actor's answer: what fires now, and the alerts
+// that resolved lately, newest first.
+type AlertsNow struct {
+	Firing   []messages.AlertChanged
+	Resolved []messages.AlertChanged
+}
+
+// getAlerts asks the alerts actor for AlertsNow (Tree.Alerts).
+type getAlerts struct{}
 
 func alertsProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *alertsActor {
@@ -92,6 +111,8 @@ func (a *alertsActor) Receive(ctx actor.Context) {
 	case *messages.RecorderHealth:
 		a.set(ctx, "record_write_failing", "record", !msg.Healthy,
 			fmt.Sprintf("%s (%d rows queued, %d dropped)", msg.Error, msg.Queued, msg.Dropped))
+	case *getAlerts:
+		ctx.Respond(a.now())
 	case *messages.Describe:
 		names := []string{}
 		for _, f := range a.firing {
@@ -128,7 +149,24 @@ func (a *alertsActor) set(ctx actor.Context, rule, subject string, cond bool, de
 		f.State, f.LastSeen, f.ResolvedAt = messages.AlertResolved, now, now
 		a.env.Log.Info("alert resolved", "alert", rule, "subject", subject)
 		a.publish(ctx, f)
+		a.resolved = append(a.resolved, *f)
+		if n := len(a.resolved); n > keepResolved {
+			a.resolved = append(a.resolved[:0:0], a.resolved[n-keepResolved:]...)
+		}
 	}
+}
+
+// now is what fires, latest change first, and what resolved lately.
+func (a *alertsActor) now() *AlertsNow {
+	out := &AlertsNow{Firing: make([]messages.AlertChanged, 0, len(a.firing)), Resolved: make([]messages.AlertChanged, 0, len(a.resolved))}
+	for _, f := range a.firing {
+		out.Firing = append(out.Firing, *f)
+	}
+	slices.SortFunc(out.Firing, func(x, y messages.AlertChanged) int { return y.LastSeen.Compare(x.LastSeen) })
+	for i := len(a.resolved) - 1; i >= 0; i-- {
+		out.Resolved = append(out.Resolved, a.resolved[i])
+	}
+	return out
 }
 
 func (a *alertsActor) resolveRule(ctx actor.Context, rule string) {

@@ -72,8 +72,14 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	tree := benchTree(b, env)
 	exits := make(chan *messages.ProcessExited, 1024)
 	var firstCycle atomic.Bool
+	var mu sync.Mutex
+	deadlines := map[int]time.Time{} // a process's deadline, by OS pid
 	tree.System.EventStream.Subscribe(func(evt any) {
 		switch e := evt.(type) {
+		case *messages.ProcessStarted:
+			mu.Lock()
+			deadlines[e.OSPID] = e.Deadline
+			mu.Unlock()
 		case *messages.ProcessExited:
 			exits <- e
 		case *messages.CycleEnded:
@@ -104,37 +110,40 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 		actors.add(measure(conc, captures/rounds, treeCapture))
 	}
 
-	// Kill latency: captures against the hung camera with a known deadline;
-	// the process's reap time comes from its ProcessExited.
+	// Kill latency: captures against the hung camera, each process killed
+	// at its deadline (ProcessStarted) and reaped (ProcessExited). Waves as
+	// wide as the admission lets run at once, so no capture's deadline
+	// passes while it waits for its turn.
 	for len(exits) > 0 {
 		<-exits
 	}
 	var lat []time.Duration
-	deadlines := map[int]time.Time{}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
-	// Waves of 10, within the hung camera's budget, so every capture runs.
-	for i := range kills {
-		if i%10 == 0 {
-			wg.Wait()
+	for sent := 0; sent < kills; {
+		adm, err := tree.Admission(b.Context())
+		if err != nil {
+			b.Fatal(err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			time.Sleep(time.Duration(i%10) * 30 * time.Millisecond)
-			dl := time.Now().Add(700 * time.Millisecond)
-			res, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", "hung")),
-				&messages.Capture{Camera: "hung", Deadline: dl}, time.Minute).Result()
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			mu.Lock()
-			deadlines[res.(*messages.CaptureDone).OSPID] = dl
-			mu.Unlock()
-		}()
+		wave := min(adm.Limit-adm.Running, 10, kills-sent)
+		if wave < 1 {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for i := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(i) * 30 * time.Millisecond)
+				_, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", "hung")),
+					&messages.Capture{Camera: "hung", Deadline: time.Now().Add(700 * time.Millisecond)}, time.Minute).Result()
+				if err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		sent += wave
+		wg.Wait()
 	}
-	wg.Wait()
 	timeout := time.After(10 * time.Second)
 	for len(lat) < kills {
 		select {
@@ -142,7 +151,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 			mu.Lock()
 			dl, ok := deadlines[e.OSPID]
 			mu.Unlock()
-			if ok && e.StopReason == messages.StopTimeout {
+			if ok && e.Camera == "hung" && e.StopReason == messages.StopTimeout {
 				lat = append(lat, e.EndedAt.Sub(dl))
 			}
 		case <-timeout:

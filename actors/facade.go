@@ -182,6 +182,12 @@ func (t *Tree) LiveProcesses() int {
 	return n
 }
 
+// Alerts is what fires now and what resolved lately, from the alerts
+// actor's memory: it answers while the record cannot be written.
+func (t *Tree) Alerts(ctx context.Context) (*AlertsNow, error) {
+	return askFor[AlertsNow](ctx, t, t.System.NewLocalPID(RootName+"/"+AlertsName), "the alerts", &getAlerts{})
+}
+
 // Join hands a dashboard's WebSocket to the hub, which owns it from then
 // on (and closes it when the dashboard goes).
 func (t *Tree) Join(ctx context.Context, sock Socket, remote string) error {

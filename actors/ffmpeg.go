@@ -11,6 +11,7 @@ import (
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/redact"
+	"camvisor/actors/rtsprelay"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -26,6 +27,8 @@ type ffmpegActor struct {
 	job      snapshotJob
 	cause    *stopCause // the camera's: why we are being stopped
 	proc     *osproc.Process
+	args     []string            // the process's arguments: no secret in them
+	input    *rtsprelay.Path     // the camera through the relay, held for the process's life
 	reason   messages.StopReason // set when we decided to kill
 	deadline *time.Timer
 	escalate *time.Timer
@@ -91,7 +94,15 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		return
 	}
 	cfg := a.env.Config.FFmpeg
-	args := snapshotArgs(cfg, a.job.URL, a.deepProbe())
+	input, err := a.openInput()
+	if err != nil {
+		a.report(ctx, messages.SnapshotTaken{Outcome: messages.OutcomeSpawnError,
+			Error: "start ffmpeg: " + a.job.Redactor.Redact(err.Error()), StartedAt: now, EndedAt: time.Now(), Deadline: a.job.Deadline})
+		ctx.Stop(ctx.Self())
+		return
+	}
+	args := snapshotArgs(cfg, input, a.deepProbe())
+	a.args = args
 	proc, err := osproc.Start(osproc.Spec{
 		Path:      cfg.Path,
 		Args:      args,
@@ -100,6 +111,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		TailLines: 8,
 	})
 	if err != nil {
+		a.releaseInput()
 		msg := a.job.Redactor.Redact(err.Error())
 		a.env.Log.Error("ffmpeg spawn failed", "camera", a.job.Camera, "subnet", a.job.Subnet, "reason", msg)
 		a.report(ctx, messages.SnapshotTaken{Outcome: messages.OutcomeSpawnError,
@@ -131,7 +143,7 @@ func (a *ffmpegActor) onDeadlinePassed(ctx actor.Context) {
 		// The incident: the waiting code gives up, nobody kills the child.
 		a.env.Log.Warn("kill disabled by test hook: abandoning ffmpeg", "camera", a.job.Camera, "os_pid", a.proc.PID)
 		a.report(ctx, a.result(a.proc, messages.OutcomeTimeout, messages.ErrTimeout.Error(), nil))
-		a.proc = nil
+		a.proc, a.input = nil, nil // its relay path too: nobody cleans up
 		ctx.Stop(ctx.Self())
 		return
 	}
@@ -153,6 +165,7 @@ func (a *ffmpegActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
 		return // a previous incarnation's process, already accounted for
 	}
 	a.stopTimers()
+	a.releaseInput() // the camera connection closes before the camera hears
 	exit := msg.proc.Exit()
 	reason := a.reason
 	if reason == "" {
@@ -181,6 +194,7 @@ func (a *ffmpegActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 	}()
 	a.stopTimers()
 	if a.proc == nil {
+		a.releaseInput()
 		return
 	}
 	proc := a.proc
@@ -189,6 +203,7 @@ func (a *ffmpegActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.reason = reason
 	}
 	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
+	a.releaseInput()
 	a.publishExit(ctx, proc, exit, a.reason)
 	a.report(ctx, a.result(proc, messages.OutcomeStopped, "stopped: "+string(a.reason), nil))
 }
@@ -199,13 +214,37 @@ func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
 	state := "exited"
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, snapshotArgs(a.env.Config.FFmpeg, a.job.URL, a.deepProbe()))
+		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, a.args)
 		state = "running"
 		if a.reason != "" {
 			state = "killing: " + string(a.reason)
 		}
 	}
 	return a.node(ctx, "ffmpeg", state, f)
+}
+
+// openInput is the URL ffmpeg reads: the camera's own when it holds no
+// secret, else a relay path for this process (invariant 6: no secret on a
+// command line), held until the process is reaped.
+func (a *ffmpegActor) openInput() (string, error) {
+	if a.env.Relay == nil || !rtsprelay.HasSecret(a.job.URL) {
+		return a.job.URL, nil
+	}
+	p, err := a.env.Relay.Open(a.job.URL, a.env.Config.FFmpeg.RTSPTimeout.Duration)
+	if err != nil {
+		return "", err
+	}
+	a.input = p
+	return p.URL(), nil
+}
+
+// releaseInput closes the relay path: its camera connection is closed
+// when it returns, so the slot the camera frees next is really free.
+func (a *ffmpegActor) releaseInput() {
+	if a.input != nil {
+		a.input.Close()
+		a.input = nil
+	}
 }
 
 func (a *ffmpegActor) stopTimers() {

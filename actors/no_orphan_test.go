@@ -137,8 +137,8 @@ func TestNoOrphanOnStop(t *testing.T) {
 
 	t.Run("SIGTERM to the binary", func(t *testing.T) {
 		cams := startCamsim(t, hung...)
-		cmd, port := startBinary(t, cams, hung)
-		mine := func() []osproc.Info { return testkit.FFmpegMatching(port) }
+		cmd, home := startBinary(t, cams, hung)
+		mine := func() []osproc.Info { return testkit.FFmpegOfHome(home) }
 		testkit.Eventually(t, 10*time.Second, "both hung captures running", func() bool { return len(mine()) == len(hung) })
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -194,8 +194,8 @@ func TestNoOrphanOnParentKill(t *testing.T) {
 	testkit.AdoptOrphans(t, func() []int { return pids(victims) })
 	hung := []camsim.Camera{{Name: "kill1", Hang: true}, {Name: "kill2", Hang: true}}
 	cams := startCamsim(t, hung...)
-	cmd, port := startBinary(t, cams, hung)
-	mine := func() []osproc.Info { return testkit.FFmpegMatching(port) }
+	cmd, home := startBinary(t, cams, hung)
+	mine := func() []osproc.Info { return testkit.FFmpegOfHome(home) }
 	testkit.Eventually(t, 10*time.Second, "both hung captures running", func() bool { return len(mine()) == len(hung) })
 	victims = mine()
 
@@ -224,14 +224,16 @@ func pids(procs []osproc.Info) []int {
 }
 
 // startBinary builds and starts the camvisor binary patrolling cams, and
-// returns it with the camsim RTSP port that identifies its ffmpeg children.
+// returns it with its installation (CAMVISOR_HOME), which tags its ffmpeg
+// children.
 func startBinary(t *testing.T, cams *camsim.Server, list []camsim.Camera) (*exec.Cmd, string) {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
 	dir := t.TempDir()
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n", filepath.Join(dir, "camvisor.db"))
+	home := filepath.Join(dir, "camvisor.db")
+	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n", home)
 	for _, c := range list {
 		fmt.Fprintf(&b, "      - id: %s\n        url: %s\n        max_connections: 2\n", c.Name, cams.URL(c.Name))
 	}
@@ -245,11 +247,9 @@ func startBinary(t *testing.T, cams *camsim.Server, list []camsim.Camera) (*exec
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := strings.Cut(cams.RTSPAddr(), ":")
-	port = ":" + port + "/"
 	testkit.NoProcessesLeft(t, "camvisor binary", func() []osproc.Info {
 		var live []osproc.Info
-		for _, p := range testkit.FFmpegMatching(port) {
+		for _, p := range testkit.FFmpegOfHome(home) {
 			if !p.Zombie() {
 				live = append(live, p)
 			}
@@ -265,7 +265,7 @@ func startBinary(t *testing.T, cams *camsim.Server, list []camsim.Camera) (*exec
 			t.Logf("camvisor output:\n%s", log.String())
 		}
 	})
-	return cmd, port
+	return cmd, home
 }
 
 func waitExit(t *testing.T, cmd *exec.Cmd, timeout time.Duration) {

@@ -39,6 +39,7 @@ type Policy struct {
 	Reaper    ReaperPolicy
 	Recorder  RecorderPolicy
 	Hub       HubPolicy
+	Relay     RelayPolicy
 	// AlertRefresh bounds how often a still-firing alert re-announces its
 	// last_seen.
 	AlertRefresh time.Duration
@@ -158,6 +159,19 @@ type HubPolicy struct {
 	WriteTimeout time.Duration // one WebSocket write
 }
 
+// RelayPolicy times the loopback RTSP relay that keeps camera passwords
+// off ffmpeg's command line (actors/rtsprelay). The camera connection's
+// own timeout is ffmpeg.rtsp_timeout (config).
+type RelayPolicy struct {
+	// FirstRequest bounds the wait for a new connection's first RTSP
+	// request: ffmpeg sends it at once; anything else is not ffmpeg.
+	FirstRequest time.Duration
+	// ReleaseWait bounds how long an ffmpeg actor's stop waits for its
+	// relay connection to close the camera socket (it takes microseconds:
+	// the sockets are closed first).
+	ReleaseWait time.Duration
+}
+
 // DefaultPolicy is the policy camvisor runs with.
 func DefaultPolicy() *Policy {
 	return &Policy{
@@ -195,6 +209,7 @@ func DefaultPolicy() *Policy {
 			StopWait:        10 * time.Second,
 		},
 		Hub:               HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
+		Relay:             RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
 		AlertRefresh:      time.Minute,
 		WebhookMaxBackoff: time.Minute,
 	}

@@ -15,17 +15,24 @@ import (
 // and never camvisor's own bookkeeping; it is the safety net under
 // invariant 1.
 //
-// Every record.sample_interval it counts each camera's live ffmpeg
-// processes next to the slots the camera actor holds and publishes the
-// census (the leak graph; process_budget_exceeded is judged on it).
+// Every record.sample_interval it counts each camera's live captures —
+// process groups of tagged processes, whatever their names (a wrapper
+// given as ffmpeg.path and the ffmpeg it runs are one capture) — next to
+// the slots the camera actor holds and publishes the census (the leak
+// graph; process_budget_exceeded is judged on it).
 //
-// Before the first cycle, and every reaper.interval, it sweeps: a tagged
-// process of another run of this installation (same CAMVISOR_HOME) is
-// killed (its whole group) and recorded as reaped; a tagged process of this run that no live actor owns — asked by
-// message, twice a second apart, so a process being started or stopped is
-// never mistaken — is killed, recorded, and reported loudly. Untagged
-// ffmpeg processes are someone else's: counted, never touched. All /proc
-// reading and killing runs on goroutines; the mailbox never waits.
+// Before the first cycle, and every reaper.interval, it sweeps. Processes
+// are recognised by their tags, never by their names: a wrapper's
+// grandchildren carry the tags too, and outlive a SIGKILLed camvisor (the
+// parent-death signal reaches only its direct children). A tagged process
+// of another run of this installation (same CAMVISOR_HOME) is killed (its
+// whole group when it leads one) and recorded as reaped; a tagged process
+// of this run that no live actor owns — neither it nor its group's leader,
+// asked by message, twice a second apart, so a process being started or
+// stopped is never mistaken — is killed, recorded, and reported loudly.
+// Untagged ffmpeg processes are someone else's: counted, never touched.
+// All /proc reading and killing runs on goroutines; the mailbox never
+// waits.
 type reaperActor struct {
 	life
 	env      *Env
@@ -118,7 +125,7 @@ func (a *reaperActor) onCensusDue(ctx actor.Context) {
 	a.scanning = true
 	system, self := ctx.ActorSystem(), ctx.Self()
 	go func() {
-		system.Root.Send(self, &censusTaken{at: time.Now(), procs: osproc.Scan("ffmpeg")})
+		system.Root.Send(self, &censusTaken{at: time.Now(), procs: osproc.Scan("")})
 	}()
 }
 
@@ -126,19 +133,28 @@ func (a *reaperActor) onCensusDue(ctx actor.Context) {
 func (a *reaperActor) onCensusTaken(ctx actor.Context, msg *censusTaken) {
 	a.scanning = false
 	census := &messages.ProcessCensus{At: msg.at}
-	perCamera := map[string]int{}
+	groups := map[string]map[int]bool{} // this run's process groups per camera
 	for _, p := range msg.procs {
 		if p.Zombie() {
 			continue
 		}
 		switch osproc.Classify(p, a.env.RunID, a.env.Home) {
 		case osproc.NotOurs:
-			census.Untagged++
+			if counted(p) {
+				census.Untagged++
+			}
 		case osproc.OtherRun:
 			census.Foreign++
 		case osproc.ThisRun:
-			perCamera[p.Camera()]++
+			if groups[p.Camera()] == nil {
+				groups[p.Camera()] = map[int]bool{}
+			}
+			groups[p.Camera()][p.PGID] = true
 		}
+	}
+	perCamera := map[string]int{}
+	for cam, g := range groups {
+		perCamera[cam] = len(g)
 	}
 	for _, cam := range a.env.Config.Cameras() {
 		line := messages.CameraCensus{Camera: cam.ID, Subnet: cam.Subnet, Processes: perCamera[cam.ID], MaxConnections: cam.MaxConnections}
@@ -156,7 +172,7 @@ func (a *reaperActor) startSweep(ctx actor.Context) {
 	}
 	a.sweeping = true
 	system, self := ctx.ActorSystem(), ctx.Self()
-	go func() { system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg")}) }()
+	go func() { system.Root.Send(self, &sweepScanned{procs: osproc.Scan("")}) }()
 }
 
 // onSweepScanned sorts what /proc shows: other runs' processes go at once;
@@ -175,7 +191,9 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 		switch {
 		case p.Zombie():
 		case class == osproc.NotOurs:
-			untagged++ // never touched
+			if counted(p) {
+				untagged++ // never touched
+			}
 		case class == osproc.OtherRun:
 			foreign = append(foreign, p)
 		case msg.confirm && !slices.ContainsFunc(msg.suspect, func(s osproc.Info) bool { return s.PID == p.PID && s.StartAt == p.StartAt }):
@@ -218,7 +236,7 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 			a.kill(ctx, done, foreign, nil, false)
 			system, self := ctx.ActorSystem(), ctx.Self()
 			time.AfterFunc(a.env.Policy.Reaper.ConfirmAfter, func() {
-				system.Root.Send(self, &sweepScanned{procs: osproc.Scan("ffmpeg"), confirm: true, suspect: suspects, done: done})
+				system.Root.Send(self, &sweepScanned{procs: osproc.Scan(""), confirm: true, suspect: suspects, done: done})
 			})
 		default:
 			a.kill(ctx, done, nil, suspects, true)
@@ -296,15 +314,22 @@ func (a *reaperActor) onStopping() {
 	}
 }
 
-// owns reports whether a live actor claims p.
+// owns reports whether a live actor claims p, or the group p belongs to
+// (every process an actor starts leads its own group; what it runs in
+// turn, such as a wrapper's ffmpeg, stays in that group).
 func owns(o *messages.OwnedProcesses, p osproc.Info) bool {
 	for _, op := range o.Processes {
-		if op.OSPID == p.PID {
+		if op.OSPID == p.PID || op.OSPID == p.PGID {
 			return true
 		}
 	}
 	return false
 }
+
+// counted says which processes that are not ours the census and the
+// sweep count: ffmpeg processes (someone else's), and any process another
+// camvisor tagged. Every other process of the machine is no concern.
+func counted(p osproc.Info) bool { return p.Name == "ffmpeg" || p.Run != "" }
 
 // underSilent reports whether owner is at or below an actor that did not
 // answer.

@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,5 +207,107 @@ func TestIncidentReplay(t *testing.T) {
 				t.Errorf("only %d timeouts: the enabled run did not exercise the same path", n)
 			}
 		})
+	}
+}
+
+// TestReaperReapsTaggedWhateverName: with ffmpeg.path pointing at a
+// wrapper script, what the wrapper starts carries camvisor's tags but not
+// ffmpeg's name. An earlier run killed with SIGKILL leaves such a
+// grandchild behind (the parent-death signal reaches only the wrapper); the
+// next start reaps it by its tags. This run's own wrapped captures, alive
+// through several sweeps, are never mistaken for orphans: their helpers
+// belong to the group of a process an actor owns.
+func TestReaperReapsTaggedWhateverName(t *testing.T) {
+	testkit.RequireFFmpeg(t)
+	list := []camsim.Camera{{Name: "front"}, {Name: "attic", Hang: true}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
+	cfg.DB = filepath.Join(t.TempDir(), "camvisor.db")
+	cfg.Reaper.Interval = testDuration(500 * time.Millisecond)
+	cfg.FFmpeg.CaptureTimeout = testDuration(6 * time.Second)
+	home, _ := filepath.Abs(cfg.DB)
+	wrapper := filepath.Join(t.TempDir(), "ffmpeg-wrapper")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n# a site's wrapper: a helper beside ffmpeg\nsleep 600 &\nexec ffmpeg \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var helpers []int
+	testkit.AdoptOrphans(t, func() []int { return helpers })
+	tagged := func(run string) []osproc.Info {
+		var out []osproc.Info
+		for _, p := range osproc.Scan("") {
+			if p.Run == run && !p.Zombie() {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	t.Cleanup(func() {
+		for _, p := range append(tagged("old-run"), tagged("")...) {
+			if p.Home == home {
+				osproc.KillGroup(p)
+			}
+		}
+	})
+
+	// The earlier run: the wrapper is SIGKILLed alone, as the kernel does
+	// when camvisor dies; its helper lives on, tagged, named sleep.
+	earlier := exec.Command(wrapper, "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", cams.URL("front"), "-f", "null", "-")
+	earlier.Env = append(os.Environ(), osproc.EnvRun+"=old-run", osproc.EnvHome+"="+home, osproc.EnvOwner+"=root/patrol/subnet/lab/camera/front/ffmpeg/1")
+	earlier.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := earlier.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var helper osproc.Info
+	testkit.Eventually(t, 10*time.Second, "the earlier run's helper running", func() bool {
+		for _, p := range tagged("old-run") {
+			if p.Name == "sleep" {
+				helper = p
+				return true
+			}
+		}
+		return false
+	})
+	helpers = append(helpers, helper.PID)
+	earlier.Process.Kill()
+	earlier.Wait()
+	if !alive(helper.PID) {
+		t.Fatal("the helper died with the wrapper: the test simulates nothing")
+	}
+
+	cfg.FFmpeg.Path = wrapper
+	h := startTree(t, cams, cfg)
+	reaped := waitFor(h, 15*time.Second, "the earlier run's helper reaped", func(e *messages.ProcessReaped) bool { return e.OSPID == helper.PID })
+	if reaped.ThisRun || reaped.Run != "old-run" {
+		t.Errorf("reaped %+v", reaped)
+	}
+	testkit.Eventually(t, 5*time.Second, "the helper gone from /proc", func() bool { return !alive(helper.PID) })
+
+	// This run, through the same wrapper: a capture works, and the hung
+	// camera's capture (with its helper) lives through two sweeps untouched.
+	if d := h.capture("lab", "front", 20*time.Second); d.Outcome != messages.OutcomeOK {
+		t.Fatalf("capture through the wrapper: %s %s", d.Outcome, d.Error)
+	}
+	hung := waitFor(h, 15*time.Second, "the hung camera's capture started", func(e *messages.ProcessStarted) bool { return e.Camera == "attic" })
+	mark := h.mark()
+	testkit.Eventually(t, 10*time.Second, "two sweeps during the hung capture", func() bool {
+		return testkit.Count(h.facts, mark, func(*messages.SweepDone) bool { return true }) >= 2
+	})
+	if !alive(hung.OSPID) {
+		t.Fatalf("the hung capture %d ended before two sweeps passed: the test proves nothing", hung.OSPID)
+	}
+	mine := tagged(h.env.RunID)
+	var names []string
+	for _, p := range mine {
+		names = append(names, p.Name)
+	}
+	if !slices.Contains(names, "sleep") {
+		t.Errorf("no helper of this run's wrapper in /proc (%v): the test proves nothing", names)
+	}
+	if n := testkit.Count(h.facts, testkit.Start, func(e *messages.ProcessReaped) bool { return e.ThisRun }); n > 0 {
+		t.Errorf("the reaper killed %d processes of this run that their actors own", n)
+	}
+	h.shutdown()
+	if left := tagged(h.env.RunID); len(left) > 0 {
+		t.Errorf("after shutdown, processes of this run left: %s", testkit.Describe(left))
 	}
 }

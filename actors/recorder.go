@@ -15,8 +15,12 @@ import (
 // and writes one batch per transaction, so a capture never waits on the
 // disk. While a batch is written the next one gathers. The queue is
 // bounded by record.queue_rows; rows beyond it are dropped and counted, and
-// the count is itself recorded. A failed write is kept and retried with
-// back-off; the patrol goes on.
+// the count is itself recorded — never an alert's row: to make room for one
+// the newest other row goes. A failed write is kept and retried with
+// back-off; the patrol goes on. The record counts as failing (the
+// record_write_failing alert) from the first failed write until every row
+// queued before writes succeeded again is committed: a write that squeezes
+// into a full disk's last free pages ends nothing.
 type recorderActor struct {
 	life
 	env *Env
@@ -29,12 +33,19 @@ type recorderActor struct {
 	lastErr    string
 	pruneTimer *time.Timer
 
+	// Rows queued and retired (committed or dropped) so far; drainTo is
+	// what retired must reach before a failing record counts as recovered
+	// (every row queued when writes first succeeded again), 0 while
+	// writes fail.
+	queued, retired, drainTo int64
+
 	writer *worker[recordJob, recordResult] // owns the store
 }
 
 // recordJob is one unit of work for the writer goroutine.
 type recordJob struct {
 	facts []any
+	rows  int       // how many of facts came from the queue (the rest: the dropped count)
 	prune time.Time // when not zero: delete rows older than this instead
 	final bool      // the last batch: nobody reads its report, log failures here
 }
@@ -109,9 +120,10 @@ func (a *recorderActor) onStarted(ctx actor.Context) {
 	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneFirst, &pruneDue{})
 }
 
-// onFact queues a row, or drops and counts it when the queue is full.
+// onFact queues a row, or drops and counts it when the queue is full; an
+// alert's row takes the place of the newest other row instead.
 func (a *recorderActor) onFact(ctx actor.Context, fact any) {
-	if len(a.pending) >= a.env.Config.Record.QueueRows {
+	if len(a.pending) >= a.env.Config.Record.QueueRows && !a.evictFor(fact) {
 		a.dropped++
 		if a.dropped == 1 || a.dropped%1000 == 0 {
 			a.env.Log.Error("record queue full: dropping rows", "dropped", a.dropped, "queued", len(a.pending), "reason", a.lastErr)
@@ -120,7 +132,44 @@ func (a *recorderActor) onFact(ctx actor.Context, fact any) {
 		return
 	}
 	a.pending = append(a.pending, fact)
+	a.queued++
 	a.flush(ctx)
+}
+
+// evictFor drops the newest queued row that is not an alert's to make
+// room for fact, when fact is an alert's; false when nothing was dropped.
+func (a *recorderActor) evictFor(fact any) bool {
+	if !isAlert(fact) {
+		return false
+	}
+	for i := len(a.pending) - 1; i >= 0; i-- {
+		if !isAlert(a.pending[i]) {
+			a.pending = append(a.pending[:i], a.pending[i+1:]...)
+			a.dropped++
+			a.retired++
+			return true
+		}
+	}
+	return true // all alerts: the queue may exceed its bound by alerts, which are few
+}
+
+func isAlert(fact any) bool {
+	_, ok := fact.(*messages.AlertChanged)
+	return ok
+}
+
+// trim bounds the queue after a failed batch went back to its head,
+// dropping the newest rows that are not alerts'.
+func (a *recorderActor) trim() {
+	over := len(a.pending) - a.env.Config.Record.QueueRows
+	for i := len(a.pending) - 1; i >= 0 && over > 0; i-- {
+		if !isAlert(a.pending[i]) {
+			a.pending = append(a.pending[:i], a.pending[i+1:]...)
+			a.dropped++
+			a.retired++
+			over--
+		}
+	}
 }
 
 // flush hands the writer the next batch when it is idle.
@@ -135,7 +184,7 @@ func (a *recorderActor) flush(ctx actor.Context) {
 	if a.dropped > 0 {
 		batch = append(batch, &db.Dropped{Rows: a.dropped})
 	}
-	a.writer.give(recordJob{facts: batch})
+	a.writer.give(recordJob{facts: batch, rows: n})
 }
 
 func (a *recorderActor) onWritten(ctx actor.Context, d *workDone[recordJob, recordResult]) {
@@ -145,30 +194,43 @@ func (a *recorderActor) onWritten(ctx actor.Context, d *workDone[recordJob, reco
 	if err := d.res.err; err != nil {
 		errText := err.Error()
 		if a.lastErr == "" {
-			a.env.Log.Error("record write failing; patrol continues, rows queue", "reason", errText, "queued", len(a.pending)+len(d.job.facts))
+			a.env.Log.Error("record write failing; patrol continues, rows queue", "reason", errText, "queued", len(a.pending)+d.job.rows)
 			a.publishHealth(ctx, false, errText)
 		}
-		a.lastErr = errText
+		a.lastErr, a.drainTo = errText, 0
 		// Keep the failed batch first in line, within the bound.
-		a.pending = append(d.job.facts, a.pending...)
-		if over := len(a.pending) - a.env.Config.Record.QueueRows; over > 0 {
-			a.pending = a.pending[:len(a.pending)-over]
-			a.dropped += int64(over)
-		}
+		a.pending = append(d.job.facts[:d.job.rows:d.job.rows], a.pending...)
+		a.trim()
 		a.retry = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &retryWrite{})
 		a.backoff = min(2*a.backoff, a.env.Policy.Recorder.MaxWriteBackoff)
 		return
 	}
-	if a.lastErr != "" {
-		a.env.Log.Info("record write recovered", "dropped", a.dropped)
-		a.lastErr = ""
-		a.publishHealth(ctx, true, "")
-	}
 	a.backoff = time.Second
+	if d.job.prune.IsZero() {
+		a.retired += int64(d.job.rows)
+		a.noteCommitted(ctx)
+	}
 	if d.res.more {
 		ctx.Send(ctx.Self(), &pruneMore{})
 	}
 	a.flush(ctx)
+}
+
+// noteCommitted ends a failing spell once every row queued when writes
+// first succeeded again is committed (or dropped).
+func (a *recorderActor) noteCommitted(ctx actor.Context) {
+	if a.lastErr == "" {
+		return
+	}
+	if a.drainTo == 0 {
+		a.drainTo = a.queued
+	}
+	if a.retired < a.drainTo {
+		return
+	}
+	a.env.Log.Info("record write recovered: every queued row is committed", "dropped", a.dropped)
+	a.lastErr, a.drainTo = "", 0
+	a.publishHealth(ctx, true, "")
 }
 
 // onPruneDue hands the writer a retention job, or tries again shortly when

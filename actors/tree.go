@@ -35,6 +35,7 @@ import (
 
 	"camvisor/actors/config"
 	"camvisor/actors/redact"
+	"camvisor/actors/rtsprelay"
 	"camvisor/db"
 	"camvisor/messages"
 
@@ -72,6 +73,10 @@ type Env struct {
 	// Tap, when set, receives every fact the tree publishes, from the
 	// first one on (tests and tools; a slow Tap slows every publisher).
 	Tap func(fact any)
+	// Relay is the loopback RTSP relay ffmpeg reaches password-protected
+	// cameras through, so no secret is on its command line; Start creates
+	// it when nil, and Shutdown closes what Start created.
+	Relay *rtsprelay.Relay
 	// KillDisabled is a test-only hook replaying the original incident: a
 	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
 	// config or flags.
@@ -87,7 +92,8 @@ type Tree struct {
 	Metrics *Metrics
 	env     *Env
 	done    chan struct{}
-	opened  bool // Start opened the record: Stop closes it
+	opened  bool             // Start opened the record: Stop closes it
+	relay   *rtsprelay.Relay // Start created it: Shutdown closes it
 }
 
 // Start is how camvisor starts, the server and its tests alike: it opens
@@ -157,11 +163,21 @@ func spawnTree(env *Env) (*Tree, error) {
 	if env.Policy == nil {
 		env.Policy = DefaultPolicy()
 	}
+	var relay *rtsprelay.Relay
+	if env.Relay == nil {
+		var err error
+		relay, err = rtsprelay.New(rtsprelay.Options{Log: env.Log.With("service", "rtsp-relay"),
+			FirstRequest: env.Policy.Relay.FirstRequest, ReleaseWait: env.Policy.Relay.ReleaseWait})
+		if err != nil {
+			return nil, err
+		}
+		env.Relay = relay
+	}
 	libLog := env.Log.With("lib", "protoactor")
 	system := actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
 	))
-	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{})}
+	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{}), relay: relay}
 	env.peers = newPeers(system)
 	if env.Tap != nil {
 		system.EventStream.Subscribe(env.Tap)
@@ -170,6 +186,9 @@ func spawnTree(env *Env) (*Tree, error) {
 	pid, err := system.Root.SpawnNamed(rootProps(env, t.done), RootName)
 	if err != nil {
 		system.Shutdown()
+		if relay != nil {
+			relay.Close()
+		}
 		return nil, fmt.Errorf("spawn root: %w", err)
 	}
 	t.Root = pid
@@ -222,6 +241,9 @@ func (t *Tree) Shutdown(ctx context.Context, reason string) error {
 	}
 	if !t.System.IsStopped() {
 		t.System.Shutdown()
+	}
+	if t.relay != nil { // every ffmpeg actor is gone: no Path is in use
+		t.relay.Close()
 	}
 	return nil
 }

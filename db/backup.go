@@ -26,12 +26,20 @@ func Backup(ctx context.Context, src, dst string) error {
 	return s.BackupTo(ctx, dst)
 }
 
-// BackupTo writes a consistent copy of this store to dst (see Backup).
+// BackupTo writes a consistent copy of this store to dst (see Backup),
+// readable by its owner only (FileMode), as the record is.
 func (s *Store) BackupTo(ctx context.Context, dst string) error {
 	abs, err := filepath.Abs(dst)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	// VACUUM INTO writes into an empty file as into a new one, and keeps
+	// its mode.
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, FileMode)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
 	if _, err := s.DB.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
 		os.Remove(abs)
 		return fmt.Errorf("backup %s to %s: %w", s.Path, dst, err)

@@ -58,6 +58,9 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("%s: %w: file has schema %d, this binary knows up to %d; use a newer camvisor, the file is left untouched", path, ErrNewerSchema, v, SchemaVersion)
 		}
 	}
+	if err := private(path); err != nil {
+		return nil, err
+	}
 	dsn := path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
 	db, err := sqlx.Open("sqlite3", dsn)
 	if err != nil {
@@ -72,6 +75,36 @@ func Open(path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// FileMode is the mode of the record, its -wal and -shm files and its
+// backups: they hold event pictures, camera users and hosts; only
+// camvisor's user may read them.
+const FileMode = 0o600
+
+// private creates the record owner-only before SQLite does (SQLite gives
+// the -wal and -shm files the database file's mode), and takes group and
+// other access away from a record an earlier camvisor created wider.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, FileMode)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&0o700); err != nil {
+				return fmt.Errorf("%s is readable by other users (%v) and cannot be made private: %w", p, perm, err)
+			}
+		}
+	}
+	return nil
 }
 
 // OpenReadOnly opens an existing record for reading (report, backup)

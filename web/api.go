@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"camvisor/actors"
@@ -63,7 +65,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state": state, "version": s.opts.Version, "run": s.opts.RunID, "started_at": s.opts.StartedAt.UTC(), "now": time.Now().UTC(),
 		"uptime_s": int(time.Since(s.opts.StartedAt).Seconds()), "ffmpeg_processes": s.opts.Tree.LiveProcesses(), "budget": budget,
-		"alerts_firing": s.firingAlerts(), "go2rtc": g2, "detector": map[string]any{"kind": cfg.Detector.Kind}, "admission": admission,
+		"alerts_firing": s.firingAlerts(r), "go2rtc": g2, "detector": map[string]any{"kind": cfg.Detector.Kind}, "admission": admission,
 	})
 }
 
@@ -137,7 +139,9 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ff := s.opts.Config.FFmpeg
-	ctx, cancel := askCtx(r, ff.CaptureTimeout.Duration+ff.KillGrace.Duration+5*time.Second)
+	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + 5*time.Second
+	s.extend(w, wait)
+	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	d, err := s.opts.Tree.Capture(ctx, c)
 	if err != nil {
@@ -185,7 +189,9 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := askCtx(r, s.opts.Config.FFmpeg.KillGrace.Duration+15*time.Second)
+	wait := s.opts.Config.FFmpeg.KillGrace.Duration + 15*time.Second
+	s.extend(w, wait)
+	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	killed, err := s.opts.Tree.RestartCamera(ctx, c, "requested from the dashboard")
 	switch {
@@ -333,6 +339,8 @@ func (s *Server) cycles(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// alerts lists what fires now, from the alerts actor's memory (the record
+// may be what fails), then the history from the record, newest first.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	type alert struct {
 		Rule       string  `json:"rule"`
@@ -343,10 +351,51 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 		ResolvedAt *string `json:"resolved_at"`
 		Detail     string  `json:"detail"`
 	}
-	s.fromRecord(w, "alerts", func(st *db.Store) (any, error) {
-		rows, err := st.Alerts()
-		return convert(rows, func(r db.Alert) alert { return alert(r) }), err
-	})
+	ctx, cancel := askCtx(r, 3*time.Second)
+	now, memErr := s.opts.Tree.Alerts(ctx)
+	cancel()
+	var rows []db.Alert
+	store, err := s.reader()
+	if err == nil {
+		rows, err = store.Alerts()
+	}
+	if memErr != nil {
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "alerts: "+memErr.Error()+"; record: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"alerts": convert(rows, func(r db.Alert) alert { return alert(r) })})
+		return
+	}
+	fromMemory := func(a messages.AlertChanged) alert {
+		out := alert{Rule: a.Rule, Subject: a.Subject, State: a.State, FirstSeen: db.T(a.FirstSeen).(string),
+			LastSeen: db.T(a.LastSeen).(string), Detail: a.Detail}
+		if !a.ResolvedAt.IsZero() {
+			at := db.T(a.ResolvedAt).(string)
+			out.ResolvedAt = &at
+		}
+		return out
+	}
+	out := convert(now.Firing, fromMemory)
+	seen := map[string]bool{}
+	key := func(rule, subject, first string) string { return rule + "\x00" + subject + "\x00" + first }
+	var history []alert
+	for _, a := range now.Resolved {
+		h := fromMemory(a)
+		seen[key(h.Rule, h.Subject, h.FirstSeen)] = true
+		history = append(history, h)
+	}
+	for _, row := range rows {
+		// A row still marked firing is memory's to tell: firing now (listed
+		// above) or resolved with its row not written yet.
+		if row.State == messages.AlertFiring || seen[key(row.Rule, row.Subject, row.FirstSeen)] {
+			continue
+		}
+		history = append(history, alert(row))
+	}
+	slices.SortStableFunc(history, func(a, b alert) int { return strings.Compare(b.LastSeen, a.LastSeen) })
+	out = append(out, history[:min(len(history), 500)]...)
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
 }
 
 // convert maps record rows to their JSON shape.
@@ -358,8 +407,14 @@ func convert[R, J any](rows []R, f func(R) J) []J {
 	return out
 }
 
-// firingAlerts counts the alerts firing now, from the record.
-func (s *Server) firingAlerts() int {
+// firingAlerts counts the alerts firing now, from the alerts actor's
+// memory; from the record when the actor does not answer.
+func (s *Server) firingAlerts(r *http.Request) int {
+	ctx, cancel := askCtx(r, 2*time.Second)
+	defer cancel()
+	if now, err := s.opts.Tree.Alerts(ctx); err == nil {
+		return len(now.Firing)
+	}
 	store, err := s.reader()
 	if err != nil {
 		return 0

@@ -1,19 +1,30 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
-// sessionCookie carries the token for the dashboard: the browser sends it
-// with every fetch, image and WebSocket.
+// sessionCookie names the dashboard's session: a random id the server
+// keeps, never the token itself. The browser sends it with every fetch,
+// image and WebSocket.
 const sessionCookie = "camvisor_session"
 
 // maxBody bounds every request body.
@@ -54,44 +65,345 @@ func LoadToken(configured, dbPath string) (token string, created bool, err error
 	return token, true, nil
 }
 
-// authorized reports whether r carries the operator token, as a bearer
-// header or the session cookie.
-func (s *Server) authorized(r *http.Request) bool {
-	if s.opts.Token == "" {
-		return true
-	}
-	got := ""
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		got = strings.TrimPrefix(h, "Bearer ")
-	} else if c, err := r.Cookie(sessionCookie); err == nil {
-		got = c.Value
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) == 1
+// sessions are the dashboards signed in with the token: random ids kept
+// here (lost when the server restarts: sign in again), each ending after
+// Limits.SessionIdle without use, Limits.SessionMax after sign-in, or at
+// sign-out, which also closes its WebSockets.
+type sessions struct {
+	idle, max time.Duration
+	limit     int
+
+	mu sync.Mutex // HTTP handlers run concurrently
+	m  map[string]*session
 }
 
-// guard refuses requests without the token and bounds request bodies.
+type session struct {
+	created, used time.Time
+	sockets       map[io.Closer]struct{} // its dashboards' WebSockets
+}
+
+// maxSessions bounds the sessions kept; beyond it the least recently
+// used goes.
+const maxSessions = 1000
+
+func newSessions(idle, max time.Duration) *sessions {
+	return &sessions{idle: idle, max: max, limit: maxSessions, m: map[string]*session{}}
+}
+
+// open starts a session and returns its id.
+func (s *sessions) open() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id := base64.RawURLEncoding.EncodeToString(b)
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire(now)
+	if len(s.m) >= s.limit {
+		var oldest string
+		for k, v := range s.m {
+			if oldest == "" || v.used.Before(s.m[oldest].used) {
+				oldest = k
+			}
+		}
+		s.closeLocked(oldest)
+	}
+	s.m[id] = &session{created: now, used: now, sockets: map[io.Closer]struct{}{}}
+	return id, nil
+}
+
+// valid reports whether id is a live session, and marks it used.
+func (s *sessions) valid(id string) bool {
+	if id == "" {
+		return false
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.m[id]
+	if v == nil {
+		return false
+	}
+	if s.expired(v, now) {
+		s.closeLocked(id)
+		return false
+	}
+	v.used = now
+	return true
+}
+
+// attach ties a WebSocket to its session: revoking the session closes it.
+// False when the session is gone.
+func (s *sessions) attach(id string, c io.Closer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.m[id]; v != nil {
+		v.sockets[c] = struct{}{}
+		return true
+	}
+	return false
+}
+
+func (s *sessions) detach(id string, c io.Closer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.m[id]; v != nil {
+		delete(v.sockets, c)
+	}
+}
+
+// revoke ends a session now and closes its WebSockets.
+func (s *sessions) revoke(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeLocked(id)
+}
+
+func (s *sessions) closeLocked(id string) {
+	v := s.m[id]
+	if v == nil {
+		return
+	}
+	delete(s.m, id)
+	for c := range v.sockets {
+		go c.Close() // a socket's Close may wait on its peer; never under the lock
+	}
+}
+
+func (s *sessions) expired(v *session, now time.Time) bool {
+	return now.Sub(v.used) > s.idle || now.Sub(v.created) > s.max
+}
+
+func (s *sessions) expire(now time.Time) {
+	for id, v := range s.m {
+		if s.expired(v, now) {
+			s.closeLocked(id)
+		}
+	}
+}
+
+// limiter slows down guessing of the token: per client, a bucket of
+// LoginBurst wrong tokens refilled one per LoginEvery. A client with an
+// empty bucket gets 429 for every token it sends, right or wrong, until
+// the bucket refills; the refusals are logged, the tokens never.
+type limiter struct {
+	burst int
+	every time.Duration
+	log   *slog.Logger
+
+	mu      sync.Mutex // HTTP handlers run concurrently
+	clients map[string]*bucket
+}
+
+type bucket struct {
+	tokens  float64
+	at      time.Time
+	limited bool // logged as limited; logged again when it starts anew
+}
+
+// maxClients bounds the buckets kept; full ones are forgotten first.
+const maxClients = 10000
+
+func newLimiter(burst int, every time.Duration, log *slog.Logger) *limiter {
+	return &limiter{burst: burst, every: every, log: log, clients: map[string]*bucket{}}
+}
+
+// clientOf keys a request's client: its address, every loopback address
+// as one (a local user may use any of 127.0.0.0/8).
+func clientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return "loopback"
+	}
+	return host
+}
+
+// wait is how long client must wait before its next try: 0 when it may try
+// now.
+func (l *limiter) wait(client string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refill(client, time.Now())
+	if b.tokens >= 1 {
+		return 0
+	}
+	if !b.limited {
+		b.limited = true
+		l.log.Warn("operator token attempts rate-limited", "remote", client, "reason", fmt.Sprintf("more than %d wrong tokens; one more allowed every %s", l.burst, l.every))
+	}
+	return time.Duration((1 - b.tokens) * float64(l.every))
+}
+
+// failed counts a wrong token and logs it (without the token).
+func (l *limiter) failed(client, where string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refill(client, time.Now())
+	b.tokens--
+	l.log.Warn("wrong operator token refused", "remote", client, "via", where, "attempts_left", max(0, int(b.tokens)))
+}
+
+func (l *limiter) refill(client string, now time.Time) *bucket {
+	b := l.clients[client]
+	if b == nil {
+		if len(l.clients) >= maxClients {
+			for k, v := range l.clients {
+				if v.tokens+now.Sub(v.at).Seconds()/l.every.Seconds() >= float64(l.burst) {
+					delete(l.clients, k)
+				}
+			}
+		}
+		b = &bucket{tokens: float64(l.burst), at: now}
+		l.clients[client] = b
+		return b
+	}
+	b.tokens = min(float64(l.burst), b.tokens+now.Sub(b.at).Seconds()/l.every.Seconds())
+	b.at = now
+	if b.tokens >= 1 {
+		b.limited = false
+	}
+	return b
+}
+
+// bearer is the token of an Authorization header, its scheme in any case.
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// errLimited is authorize's answer to a client over its limit.
+type errLimited struct{ retry time.Duration }
+
+func (e errLimited) Error() string {
+	return fmt.Sprintf("too many wrong tokens: try again in %s", e.retry.Round(time.Second))
+}
+
+var errUnauthorized = errors.New("operator token required: Authorization: Bearer <token>, or sign in on the dashboard")
+
+// authorize checks a request's credentials: a bearer token (rate-limited
+// per client) or a live session. It returns the session id when the
+// request came with one.
+func (s *Server) authorize(r *http.Request) (sessionID string, err error) {
+	if s.opts.Token == "" {
+		return "", nil
+	}
+	if token, ok := bearer(r); ok {
+		client := clientOf(r)
+		if d := s.limiter.wait(client); d > 0 {
+			return "", errLimited{d}
+		}
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) != 1 {
+			s.limiter.failed(client, "bearer")
+			return "", errUnauthorized
+		}
+		return "", nil
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && s.sessions.valid(c.Value) {
+		return c.Value, nil
+	}
+	return "", errUnauthorized
+}
+
+// refuse answers a request authorize refused.
+func refuse(w http.ResponseWriter, err error) {
+	var lim errLimited
+	if errors.As(err, &lim) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(lim.retry.Seconds())+1))
+		writeError(w, http.StatusTooManyRequests, err.Error())
+		return
+	}
+	writeError(w, http.StatusUnauthorized, err.Error())
+}
+
+// guard refuses requests without the token or a session, bounds request
+// bodies and requires JSON for them.
 func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "operator token required: Authorization: Bearer <token>, or log in on the dashboard")
+		if crossOrigin(r) {
+			s.opts.Log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote", r.RemoteAddr)
+			writeError(w, http.StatusForbidden, "cross-origin request refused: the dashboard's own pages only")
 			return
 		}
-		if r.ContentLength > maxBody {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is larger than %d", r.ContentLength, maxBody))
+		id, err := s.authorize(r)
+		if err != nil {
+			refuse(w, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if !bodyOK(w, r, false) {
+			return
+		}
+		if id != "" {
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, id))
+		}
 		next(w, r)
 	}
 }
 
-// login checks a token and sets the session cookie.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+// crossOrigin reports a request a browser made for a page of another
+// origin (another site, or another port of this host, such as go2rtc's
+// player), whatever its method: the API answers the dashboard's own pages
+// and clients that are not browsers, and downloads a backup for no one
+// else. Unsafe methods are refused earlier still (CrossOriginProtection,
+// in front of every route).
+func crossOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != r.Host
+}
+
+// sessionKey carries a request's session id from guard to its handler.
+type sessionKey struct{}
+
+// sessionOf is the session a guarded request came with, "" for a bearer
+// token.
+func sessionOf(r *http.Request) string {
+	id, _ := r.Context().Value(sessionKey{}).(string)
+	return id
+}
+
+// bodyOK bounds a request's body and, when it has one (or needs one),
+// requires it to be JSON: a cross-site form or text/plain POST, which
+// browsers send without asking, is refused whatever its Origin.
+func bodyOK(w http.ResponseWriter, r *http.Request, required bool) bool {
 	if r.ContentLength > maxBody {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is larger than %d", r.ContentLength, maxBody))
-		return
+		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	hasBody := r.ContentLength > 0 || len(r.TransferEncoding) > 0
+	if !hasBody && !required {
+		return true
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("request body must be application/json, got Content-Type %q", r.Header.Get("Content-Type")))
+		return false
+	}
+	return true
+}
+
+// login checks a token and opens a session: the cookie carries the
+// session's random id, never the token.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !bodyOK(w, r, true) {
+		return
+	}
 	var req struct {
 		Token string `json:"token"`
 	}
@@ -99,24 +411,52 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err)
 		return
 	}
-	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(s.opts.Token)) != 1 {
-		writeError(w, http.StatusUnauthorized, "wrong token")
+	if s.opts.Token != "" {
+		client := clientOf(r)
+		if d := s.limiter.wait(client); d > 0 {
+			refuse(w, errLimited{d})
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(req.Token), []byte(s.opts.Token)) != 1 {
+			s.limiter.failed(client, "login")
+			writeError(w, http.StatusUnauthorized, "wrong token")
+			return
+		}
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.revoke(c.Value) // a second sign-in replaces the first
+	}
+	id, err := s.sessions.open()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "session: "+err.Error())
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: req.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, s.cookie(r, id, 0))
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// logout revokes the session (its WebSockets close) and clears the cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.revoke(c.Value)
+	}
+	http.SetCookie(w, s.cookie(r, "", -1))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// cookie is the session cookie: HttpOnly, SameSite=Strict, Secure when
+// the dashboard is served over TLS (here or by a proxy in front), gone
+// when the browser session ends.
+func (s *Server) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")}
 }
 
 // decodeBody reads a JSON body (empty is fine) within the size limit.
 func decodeBody(r *http.Request, into any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil

@@ -34,10 +34,26 @@ type stack struct {
 	token string // the operator token
 
 	facts *testkit.Facts
+	log   *testkit.SyncBuffer // camvisor's log
 }
+
+// logs is what camvisor logged so far.
+func (st *stack) logs() string { return st.log.String() }
 
 // startStack runs camvisor against cams with cfg adjusted by tune.
 func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *stack {
+	t.Helper()
+	return startStackWith(t, cams, tune, stackOptions{})
+}
+
+// stackOptions adjust a stack beyond its config.
+type stackOptions struct {
+	env    func(*actors.Env) // before the tree starts (its policy)
+	limits *Limits           // the HTTP server's; nil for the defaults
+}
+
+// startStackWith is startStack with opt applied.
+func startStackWith(t *testing.T, cams *camsim.Server, tune func(*config.Config), opt stackOptions) *stack {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	cfg := config.Defaults()
@@ -57,7 +73,7 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 		t.Fatal(err)
 	}
 	logs := &testkit.SyncBuffer{}
-	st := &stack{t: t, cams: cams, facts: testkit.NewFacts()}
+	st := &stack{t: t, cams: cams, facts: testkit.NewFacts(), log: logs}
 	st.env = &actors.Env{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RunID: testkit.RunID(t), Record: true, Version: "test", Tap: st.facts.Add, Wire: Wire}
 	run := st.env.RunID
@@ -67,6 +83,9 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 			t.Logf("camvisor log:\n%s", logs.String())
 		}
 	})
+	if opt.env != nil {
+		opt.env(st.env)
+	}
 	var err error
 	if st.tree, err = actors.Start(st.env); err != nil {
 		t.Fatal(err)
@@ -74,7 +93,7 @@ func startStack(t *testing.T, cams *camsim.Server, tune func(*config.Config)) *s
 	st.store = st.tree.Store()
 	st.token = "test-token-0123456789abcdef"
 	st.srv = New(Options{Listen: cfg.Listen, DBPath: cfg.DB, Tree: st.tree, Config: cfg, Log: st.env.Log, Token: st.token,
-		Version: "test", RunID: st.env.RunID, StartedAt: time.Now()})
+		Version: "test", RunID: st.env.RunID, StartedAt: time.Now(), Limits: opt.limits})
 	if err := st.srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -159,19 +159,31 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkURL accepts only rtsp:// and rtsps:// URLs with a host; anything
-// else could be read by ffmpeg as an option or as a local file.
+// MaxURLLength bounds every URL in the config. A camera's URL ends up on
+// a command line (its path, through the relay), where one argument may not
+// exceed 128 KiB; no real camera or service needs more than a few hundred
+// bytes.
+const MaxURLLength = 2048
+
+// encodeHint tells how to write what a URL parser would misread.
+const encodeHint = "percent-encode it: '/' as %2F, '?' as %3F, '#' as %23, '@' as %40, '%' as %25 " +
+	"(a password a/b@c is written a%2Fb%40c)"
+
+// checkURL accepts only rtsp:// and rtsps:// URLs with a host that ffmpeg
+// and the relay read as the operator meant; anything else could be read by
+// ffmpeg as an option or a local file, or send the password to another
+// host.
 func checkURL(field, raw string) error {
+	if err := checkWritten(field, raw); err != nil {
+		return err
+	}
 	shown := redact.URL(raw)
 	if strings.HasPrefix(raw, "-") {
 		return fmt.Errorf("%s: %q must not start with '-'", field, shown)
 	}
-	if strings.ContainsAny(raw, " \t\r\n") {
-		return fmt.Errorf("%s: %q contains white space", field, shown)
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%s: %q is not a URL", field, shown)
+		return fmt.Errorf("%s: %q is not a URL (%s); if the user or password holds a reserved character, %s", field, shown, parseReason(err), encodeHint)
 	}
 	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
 		return fmt.Errorf("%s: scheme must be rtsp or rtsps, got %q in %q", field, u.Scheme, shown)
@@ -179,12 +191,55 @@ func checkURL(field, raw string) error {
 	if u.Hostname() == "" {
 		return fmt.Errorf("%s: %q has no host", field, shown)
 	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%s: %q has a '#', which RTSP does not send; if it belongs to the password, %s", field, shown, encodeHint)
+	}
 	return nil
+}
+
+// checkWritten refuses what no parser reads as meant: a URL too long for
+// a command line, white space, and a user or password with an unencoded
+// '/', '?', '#' or '@' (the host would be read from inside the password,
+// and part of the password shown as its path).
+func checkWritten(field, raw string) error {
+	if len(raw) > MaxURLLength {
+		return fmt.Errorf("%s: a URL of %d bytes (%q…) is longer than %d bytes, more than any camera or service needs: check what was pasted",
+			field, len(raw), redact.Text(raw[:min(len(raw), 40)]), MaxURLLength)
+	}
+	shown := redact.URL(raw)
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return fmt.Errorf("%s: %q contains white space", field, shown)
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || scheme == "" {
+		return nil // the scheme check names the problem
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 && strings.Contains(rest[i:], "@") {
+		return fmt.Errorf("%s: %q has an '@' after its host: its user or password holds a '/', '?', '#' or '@' that is not encoded; %s", field, shown, encodeHint)
+	}
+	return nil
+}
+
+// parseReason is url.Parse's complaint without the URL it quotes.
+func parseReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := err.Error()
+	// Its message quotes what it could not read: maybe part of a password.
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return msg
 }
 
 // checkHTTPURL accepts http:// and https:// URLs with a host, and a path
 // only when the URL names an endpoint rather than a server's base.
 func checkHTTPURL(field, raw string, endpoint bool) error {
+	if err := checkWritten(field, raw); err != nil {
+		return err
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, redact.URL(raw))

@@ -64,6 +64,20 @@ func FFmpegMatching(s string) []osproc.Info {
 	return out
 }
 
+// FFmpegOfHome lists the ffmpeg processes (zombies included) tagged with
+// CAMVISOR_HOME home: a camvisor binary's children, whatever its run id.
+// Their command lines name no camera (see actors/rtsprelay), so they are
+// found by their tag.
+func FFmpegOfHome(home string) []osproc.Info {
+	var out []osproc.Info
+	for _, p := range osproc.Scan("ffmpeg") {
+		if p.Home == home {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // PerCamera counts processes by the camera in their owner path.
 func PerCamera(procs []osproc.Info) map[string]int {
 	out := map[string]int{}

@@ -76,7 +76,7 @@ func TestDBCommandsRefuseBadFiles(t *testing.T) {
 // server is a camvisor binary started by a test.
 type server struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *testkit.SyncBuffer
 	db  string
 }
 
@@ -90,7 +90,7 @@ func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath strin
 		fmt.Fprintf(&b, "      - id: %s\n        url: %s\n        max_connections: 2\n", n, cams.URL(n))
 	}
 	cfg := writeFile(t, "camvisor.yaml", b.String())
-	s := &server{cmd: exec.Command(bin, "run", "--config", cfg), log: &bytes.Buffer{}, db: dbPath}
+	s := &server{cmd: exec.Command(bin, "run", "--config", cfg), log: &testkit.SyncBuffer{}, db: dbPath}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestSIGKILLDuringWritesThenReopen(t *testing.T) {
 		list = append(list, camsim.Camera{Name: names[i]})
 	}
 	cams := testkit.Camsim(t, list...)
-	port := ":" + strings.Split(cams.RTSPAddr(), ":")[1] + "/"
+	dbPath := filepath.Join(t.TempDir(), "camvisor.db") // absolute: the installation its children are tagged with
 	var orphans []osproc.Info
 	testkit.AdoptOrphans(t, func() []int {
 		out := []int{}
@@ -143,21 +143,20 @@ func TestSIGKILLDuringWritesThenReopen(t *testing.T) {
 	})
 	testkit.NoProcessesLeft(t, "camvisor binary", func() []osproc.Info {
 		var live []osproc.Info
-		for _, p := range testkit.FFmpegMatching(port) {
+		for _, p := range testkit.FFmpegOfHome(dbPath) {
 			if !p.Zombie() {
 				live = append(live, p)
 			}
 		}
 		return live
 	})
-	dbPath := filepath.Join(t.TempDir(), "camvisor.db")
 	s := startServer(t, cams, names, dbPath)
 	testkit.Eventually(t, 30*time.Second, "300 captures recorded", func() bool { return count(t, dbPath, "captures") >= 300 })
 	committed := map[string]int{}
 	for _, table := range []string{"captures", "processes", "process_samples", "cycles"} {
 		committed[table] = count(t, dbPath, table)
 	}
-	orphans = testkit.FFmpegMatching(port)
+	orphans = testkit.FFmpegOfHome(dbPath)
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

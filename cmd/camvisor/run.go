@@ -65,15 +65,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
 		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
-	// Printed once, not logged: the operator needs it to log in.
-	where := "from config auth.token"
-	if cfg.Auth.Token == "" {
-		where = "stored in " + cfg.DB + ".token"
-		if created {
-			where = "new, " + where
-		}
-	}
-	fmt.Fprintf(stderr, "\n  dashboard: %s\n  token:     %s  (%s)\n\n", httpd.URL(), token, where)
+	showToken(stderr, log, httpd.URL(), token, cfg, created)
 
 	var reason string
 	select {
@@ -92,6 +84,25 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
+// showToken tells the operator how to sign in. The token itself is
+// printed only to a terminal, once, and never logged: stderr that is not a
+// terminal ends in a journal or a file other users or backups may read.
+// Otherwise the log says where the token is.
+func showToken(stderr io.Writer, log *slog.Logger, url, token string, cfg *config.Config, created bool) {
+	where := "from config auth.token"
+	if cfg.Auth.Token == "" {
+		where = "stored in " + cfg.DB + ".token, mode 0600"
+		if created {
+			where = "new, " + where
+		}
+	}
+	if isTerminal(stderr) {
+		fmt.Fprintf(stderr, "\n  dashboard: %s\n  token:     %s  (%s)\n\n", url, token, where)
+		return
+	}
+	log.Info("dashboard ready; the operator token is not printed (stderr is not a terminal)", "url", url, "token", where)
+}
+
 // stopTree stops the actor tree in order and records the stop. Every
 // process's stop takes at most kill_grace, and they stop in parallel;
 // leave room for the rest.
@@ -107,10 +118,18 @@ func newLogger(w io.Writer) *slog.Logger {
 	if os.Getenv("CAMVISOR_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
-		}
+	if isTerminal(w) {
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// isTerminal reports whether w is a terminal (a person reads it now).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -56,6 +56,7 @@ export function el(tag, attrs, ...children) {
     if (k === "class") e.className = v;
     else if (k === "dataset") Object.assign(e.dataset, v);
     else if (k === "text") e.textContent = v;
+    else if (k === "style") e.style.cssText = v; // CSSOM: the content security policy allows no style attribute
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else if (v === true) e.setAttribute(k, "");
     else e.setAttribute(k, String(v));

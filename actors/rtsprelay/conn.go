@@ -1,0 +1,377 @@
+package rtsprelay
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// conn is one process connection and the one camera connection it gets.
+// Three goroutines at most touch it: serve (reads the process, writes the
+// camera), downstream (reads the camera, writes the process; answers the
+// camera's challenges) and the Path's owner (abort). The mutexes below are
+// for those goroutines, which share the two sockets; no actor is involved.
+type conn struct {
+	relay  *Relay
+	client net.Conn
+	cbr    *bufio.Reader
+	log    *slog.Logger
+	done   chan struct{} // closed once both sockets are closed and serve returned
+	path   *Path
+
+	mu      sync.Mutex // guards camera, cancel, aborted against abort
+	camera  net.Conn
+	cancel  context.CancelFunc
+	aborted bool
+
+	cmu sync.Mutex // one write at a time to the camera
+	wmu sync.Mutex // one write at a time to the process
+
+	pmu     sync.Mutex // guards the requests in flight and the camera's answers to challenges
+	seq     int
+	pending map[int]*pending
+	auth    auth
+}
+
+// pending is a request of the process in flight to the camera, kept until
+// its answer: a 401 is answered by sending it again with credentials.
+type pending struct {
+	clientCSeq string
+	req        *message // as the camera sees it, without CSeq and Authorization
+	method     string
+	uri        string
+	answered   bool // it carried an answer to a challenge
+	tries      int
+}
+
+func newConn(r *Relay, nc net.Conn) *conn {
+	return &conn{relay: r, client: nc, cbr: bufio.NewReaderSize(nc, lineBuffer), log: r.log,
+		done: make(chan struct{}), pending: map[int]*pending{}}
+}
+
+// serve runs the connection from accept to close.
+func (c *conn) serve() {
+	defer close(c.done)
+	defer c.client.Close()
+	if uid, err := peerUID(c.client); err != nil || !c.relay.opts.AllowUID(uid) {
+		reason := fmt.Sprintf("uid %d may not use the relay", uid)
+		if err != nil {
+			reason = "owner unknown: " + err.Error()
+		}
+		c.log.Warn("rtsp relay refused a connection", "remote", c.client.RemoteAddr().String(), "reason", reason)
+		return
+	}
+	_ = c.client.SetReadDeadline(time.Now().Add(c.relay.opts.FirstRequest))
+	if b, err := skipBlank(c.cbr); err != nil || b == '$' {
+		return
+	}
+	first, err := readMessage(c.cbr)
+	if err != nil || first.isResponse() {
+		return
+	}
+	_, uri, _, _ := first.requestLine()
+	p := c.relay.lookup(tokenOf(uri))
+	if p == nil {
+		c.log.Warn("rtsp relay refused a request for an unknown path", "remote", c.client.RemoteAddr().String())
+		c.reply(first, 404, "Not Found")
+		return
+	}
+	if err := p.attach(c); err != nil {
+		c.reply(first, 503, "relay: "+err.Error())
+		return
+	}
+	defer p.detach(c)
+	c.path = p
+	c.auth.user, c.auth.pass = p.cam.user, p.cam.pass
+	c.log = c.log.With("camera_host", p.cam.hostport)
+	_ = c.client.SetReadDeadline(time.Time{})
+
+	cam, err := c.dial()
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			c.log.Debug("rtsp relay could not reach the camera", "reason", err.Error())
+		}
+		c.reply(first, 503, "camera unreachable: "+reason(err))
+		return
+	}
+	defer cam.Close() // before done: a released path's camera socket is closed
+	c.log.Debug("rtsp relay connected", "remote", c.client.RemoteAddr().String())
+	down := make(chan struct{})
+	go func() {
+		defer close(down)
+		c.downstream(bufio.NewReaderSize(cam, frameBuffer))
+	}()
+	if c.fromClient(first) {
+		c.upstream()
+	}
+	cam.Close()
+	c.client.Close()
+	<-down
+	c.log.Debug("rtsp relay connection closed")
+}
+
+// dial connects to the camera unless the Path was released meanwhile.
+func (c *conn) dial() (net.Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.mu.Lock()
+	if c.aborted {
+		c.mu.Unlock()
+		return nil, context.Canceled
+	}
+	c.cancel = cancel
+	c.mu.Unlock()
+	cam, err := c.path.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.aborted {
+		cam.Close()
+		return nil, context.Canceled
+	}
+	c.camera = cam
+	return cam, nil
+}
+
+// abort closes both ends now (the Path was released); serve and
+// downstream then end.
+func (c *conn) abort() {
+	c.mu.Lock()
+	c.aborted = true
+	cam, cancel := c.camera, c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if cam != nil {
+		cam.Close()
+	}
+	c.client.Close()
+}
+
+// upstream forwards what the process sends until either side ends.
+func (c *conn) upstream() {
+	for {
+		b, err := skipBlank(c.cbr)
+		if err != nil {
+			return
+		}
+		if b == '$' { // RTCP receiver reports
+			buf, err := frames(c.cbr)
+			if err != nil || c.writeCamera(buf) != nil {
+				return
+			}
+			_, _ = c.cbr.Discard(len(buf))
+			continue
+		}
+		m, err := readMessage(c.cbr)
+		if err != nil {
+			return
+		}
+		if m.isResponse() { // to a request the camera sent
+			if c.writeCamera(m.appendTo(nil)) != nil {
+				return
+			}
+			continue
+		}
+		if !c.fromClient(m) {
+			return
+		}
+	}
+}
+
+// fromClient sends a request of the process to the camera, addressed to
+// the camera's URL; false when the camera can no longer be written.
+func (c *conn) fromClient(m *message) bool {
+	method, uri, proto, ok := m.requestLine()
+	if !ok {
+		c.reply(m, 400, "Bad Request")
+		return true
+	}
+	camURI, ok := c.path.toCamera(uri)
+	if !ok {
+		c.reply(m, 403, "Forbidden: another path")
+		return true
+	}
+	req := m.clone()
+	req.start = method + " " + camURI + " " + proto
+	req.del("Authorization", 0)
+	req.del("Proxy-Authorization", 0)
+	return c.send(&pending{clientCSeq: m.get("CSeq"), req: req, method: method, uri: camURI}) == nil
+}
+
+// send writes a request to the camera under a new CSeq, with the answer
+// to the camera's last challenge.
+func (c *conn) send(p *pending) error {
+	c.pmu.Lock()
+	c.seq++
+	msg := p.req.clone()
+	msg.set("CSeq", strconv.Itoa(c.seq))
+	h := c.auth.header(p.method, p.uri)
+	if h != "" {
+		msg.set("Authorization", h)
+	}
+	p.answered = h != ""
+	c.pending[c.seq] = p
+	c.pmu.Unlock()
+	return c.writeCamera(msg.appendTo(nil))
+}
+
+// downstream forwards what the camera sends: frames as they are, answers
+// with the process's CSeq and the relay's URLs, a 401 turned into a
+// second try with the credentials.
+func (c *conn) downstream(br *bufio.Reader) {
+	defer c.client.Close()
+	defer c.closeCamera()
+	for {
+		b, err := skipBlank(br)
+		if err != nil {
+			c.failPending(err)
+			return
+		}
+		if b == '$' {
+			buf, err := frames(br)
+			if err != nil {
+				c.failPending(err)
+				return
+			}
+			if c.writeClient(buf) != nil {
+				return
+			}
+			_, _ = br.Discard(len(buf))
+			continue
+		}
+		m, err := readMessage(br)
+		if err != nil {
+			c.failPending(err)
+			return
+		}
+		if !m.isResponse() { // the camera asks the process something
+			c.path.rewriteForClient(m)
+			if c.writeClient(m.appendTo(nil)) != nil {
+				return
+			}
+			continue
+		}
+		if !c.onResponse(m) {
+			return
+		}
+	}
+}
+
+// onResponse passes the camera's answer to the process, unless it is a
+// challenge the credentials can answer: then the request goes again.
+func (c *conn) onResponse(m *message) bool {
+	seq, _ := strconv.Atoi(m.get("CSeq"))
+	c.pmu.Lock()
+	p := c.pending[seq]
+	delete(c.pending, seq)
+	retry := p != nil && m.status() == 401 && c.path.cam.creds && p.tries < 2 &&
+		c.auth.accept(m.values("WWW-Authenticate"), p.answered)
+	c.pmu.Unlock()
+	if retry {
+		p.tries++
+		return c.send(p) == nil
+	}
+	if p != nil {
+		if p.clientCSeq == "" {
+			m.del("CSeq", 0)
+		} else {
+			m.set("CSeq", p.clientCSeq)
+		}
+	}
+	c.path.rewriteForClient(m)
+	return c.writeClient(m.appendTo(nil)) == nil
+}
+
+// failPending answers the process's requests in flight when the camera
+// connection ended, so ffmpeg reports why instead of a bare end of stream.
+func (c *conn) failPending(err error) {
+	why := "camera closed the connection"
+	if !errors.Is(err, io.EOF) {
+		why = "camera connection failed: " + reason(err)
+	}
+	c.pmu.Lock()
+	var answers []*pending
+	for seq, p := range c.pending {
+		answers = append(answers, p)
+		delete(c.pending, seq)
+	}
+	c.pmu.Unlock()
+	for _, p := range answers {
+		c.replyCSeq(p.clientCSeq, 502, why)
+	}
+}
+
+// reason words a camera's failure as ffmpeg itself would on a direct
+// connection — strerror's "Connection refused" — so that what reads
+// ffmpeg's stderr (a busy camera's refusal) reads the same, then the
+// detail.
+func reason(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	s := errno.Error()
+	return strings.ToUpper(s[:1]) + s[1:] + " (" + err.Error() + ")"
+}
+
+func (c *conn) closeCamera() {
+	c.mu.Lock()
+	cam := c.camera
+	c.mu.Unlock()
+	if cam != nil {
+		cam.Close()
+	}
+}
+
+func (c *conn) writeCamera(b []byte) error {
+	c.mu.Lock()
+	cam := c.camera
+	c.mu.Unlock()
+	if cam == nil {
+		return net.ErrClosed
+	}
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	_, err := cam.Write(b)
+	return err
+}
+
+func (c *conn) writeClient(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.client.Write(b)
+	return err
+}
+
+// reply answers a request of the process from the relay itself.
+func (c *conn) reply(req *message, code int, reason string) {
+	c.replyCSeq(req.get("CSeq"), code, reason)
+}
+
+func (c *conn) replyCSeq(cseq string, code int, reason string) {
+	reason = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, reason)
+	b := fmt.Appendf(nil, "RTSP/1.0 %d %s\r\n", code, reason)
+	if cseq != "" {
+		b = fmt.Appendf(b, "CSeq: %s\r\n", cseq)
+	}
+	b = append(b, "Server: camvisor-relay\r\n\r\n"...)
+	_ = c.writeClient(b)
+}

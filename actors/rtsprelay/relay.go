@@ -1,0 +1,366 @@
+// Package rtsprelay keeps camera passwords off ffmpeg's command line. It is
+// a loopback RTSP relay inside camvisor: a capture opens a Path for its
+// camera's URL and gives ffmpeg the Path's URL, which holds no credentials;
+// ffmpeg connects to the relay, the relay connects to the camera, answers
+// the camera's Basic or Digest challenge itself and then passes the
+// interleaved RTP through untouched.
+//
+// A Path serves one process for its whole life, snapshot or stream: each
+// connection the process opens gets exactly one camera connection, opened
+// when the process connects and closed when either side closes, and at
+// most one at a time (a camera's slot budget counts one connection per
+// process). Closing the Path (the owning actor's stop, whatever the
+// reason) closes both ends of its connection and returns once the camera
+// side is closed, so a freed slot is a closed camera connection.
+//
+// The relay listens on 127.0.0.1 only. A Path's URL is unguessable (128
+// random bits) but visible in the process's command line to every local
+// user, so the relay also refuses connections whose socket belongs to
+// another user than camvisor's (read from /proc/net/tcp): a process of the
+// same user could read camvisor's memory and configuration anyway.
+package rtsprelay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Relay. Zero values get the defaults noted.
+type Options struct {
+	// Listen is the loopback address to listen on; default 127.0.0.1:0.
+	Listen string
+	// Log receives the relay's lines (never a password); default discards.
+	Log *slog.Logger
+	// FirstRequest bounds the wait for a new connection's first request;
+	// default 10 s.
+	FirstRequest time.Duration
+	// ReleaseWait bounds how long Path.Close waits for its connection's
+	// goroutines to close the camera socket; default 2 s.
+	ReleaseWait time.Duration
+	// AllowUID decides which local users may connect; default: only the
+	// user camvisor runs as.
+	AllowUID func(uid uint32) bool
+}
+
+// Relay is a running loopback RTSP relay.
+type Relay struct {
+	opts Options
+	log  *slog.Logger
+	ln   net.Listener
+	host string // 127.0.0.1:port, as ffmpeg addresses it
+
+	// mu guards the registry below; the accept loop and every connection
+	// goroutine read it, the owning actors write it through Open/Close.
+	mu     sync.Mutex
+	paths  map[string]*Path
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// ErrClosed is Open's answer once the relay is closed.
+var ErrClosed = errors.New("rtsp relay closed")
+
+// New listens and serves in the background until Close.
+func New(opts Options) (*Relay, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.FirstRequest <= 0 {
+		opts.FirstRequest = 10 * time.Second
+	}
+	if opts.ReleaseWait <= 0 {
+		opts.ReleaseWait = 2 * time.Second
+	}
+	if opts.AllowUID == nil {
+		me := uint32(os.Getuid())
+		opts.AllowUID = func(uid uint32) bool { return uid == me }
+	}
+	host, _, err := net.SplitHostPort(opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("rtsp relay: listen address %q: %w", opts.Listen, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("rtsp relay: listen address %q is not a loopback address", opts.Listen)
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("rtsp relay: %w", err)
+	}
+	r := &Relay{opts: opts, log: opts.Log, ln: ln, host: ln.Addr().String(), paths: map[string]*Path{}}
+	r.wg.Add(1)
+	go r.acceptLoop()
+	return r, nil
+}
+
+// Addr is the address the relay listens on.
+func (r *Relay) Addr() string { return r.host }
+
+// Close stops listening, closes every Path and waits for every
+// connection's goroutines.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	paths := make([]*Path, 0, len(r.paths))
+	for _, p := range r.paths {
+		paths = append(paths, p)
+	}
+	r.mu.Unlock()
+	err := r.ln.Close()
+	for _, p := range paths {
+		p.Close()
+	}
+	r.wg.Wait()
+	return err
+}
+
+// Paths counts the open Paths (for describing the relay and for tests).
+func (r *Relay) Paths() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.paths)
+}
+
+// HasSecret reports whether a camera URL carries something to keep off a
+// command line: credentials or a query (some cameras take their password
+// as ?pwd=). A URL without either may be given to ffmpeg directly.
+func HasSecret(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return true // not ours to judge: never print it
+	}
+	return u.User != nil || u.RawQuery != "" || u.ForceQuery
+}
+
+// Open registers a camera URL (credentials included) and returns the Path
+// a process reaches it through. dialTimeout bounds the camera connection
+// each of the process's connections opens.
+func (r *Relay) Open(rawURL string, dialTimeout time.Duration) (*Path, error) {
+	cam, err := parseTarget(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("rtsp relay: %w", err)
+	}
+	p := &Path{relay: r, token: hex.EncodeToString(b), cam: cam, dialTimeout: dialTimeout, conns: map[*conn]struct{}{}}
+	p.prefix = "rtsp://" + r.host + "/" + p.token
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	r.paths[p.token] = p
+	return p, nil
+}
+
+// Path is one process's way to its camera through the relay.
+type Path struct {
+	relay       *Relay
+	token       string
+	prefix      string // rtsp://127.0.0.1:port/<token>
+	cam         *target
+	dialTimeout time.Duration
+
+	// mu guards the connection set and closed: the process's connection
+	// goroutines and the owner's Close race on them.
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed bool
+}
+
+// URL is what the process is given instead of the camera's URL: the
+// camera's path (and a stand-in for its query) below the Path's prefix.
+func (p *Path) URL() string {
+	u := p.prefix + p.cam.path
+	if p.cam.query != "" {
+		u += queryStandIn
+	}
+	return u
+}
+
+// Close releases the Path: no new connection is accepted, the open one is
+// closed at both ends, and Close returns once its camera socket is closed
+// (or ReleaseWait passed, which is logged). Calling it again is harmless.
+func (p *Path) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	conns := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	p.relay.mu.Lock()
+	delete(p.relay.paths, p.token)
+	p.relay.mu.Unlock()
+	for _, c := range conns {
+		c.abort()
+	}
+	deadline := time.NewTimer(p.relay.opts.ReleaseWait)
+	defer deadline.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-deadline.C:
+			p.relay.log.Error("rtsp relay: a released path's connection did not close in time", "camera_host", p.cam.hostport,
+				"waited", p.relay.opts.ReleaseWait.String())
+			return
+		}
+	}
+}
+
+// attach adds c to the Path unless it is closed or already serving a
+// connection: one camera connection per process connection, one at a time.
+func (p *Path) attach(c *conn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return errors.New("path released")
+	case len(p.conns) > 0:
+		return errors.New("path already has a connection")
+	}
+	p.conns[c] = struct{}{}
+	return nil
+}
+
+func (p *Path) detach(c *conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// lookup finds the open Path of a token.
+func (r *Relay) lookup(token string) *Path {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paths[token]
+}
+
+func (r *Relay) acceptLoop() {
+	defer r.wg.Done()
+	for {
+		nc, err := r.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			r.mu.Lock()
+			closed := r.closed
+			r.mu.Unlock()
+			if !closed {
+				r.log.Error("rtsp relay: accept failed; the relay stops", "reason", err.Error())
+			}
+			return
+		}
+		c := newConn(r, nc)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			c.serve()
+		}()
+	}
+}
+
+// target is a camera as the relay reaches it.
+type target struct {
+	scheme   string // rtsp or rtsps
+	base     string // scheme://host[:port] as the camera's URL writes it
+	hostport string // what is dialled
+	host     string // for TLS
+	path     string // escaped, "/" at least
+	query    string // raw, without '?'
+	user     string
+	pass     string
+	creds    bool
+}
+
+// queryStandIn replaces a camera URL's query in everything ffmpeg sees.
+const queryStandIn = "?camvisor-query"
+
+func parseTarget(rawURL string) (*target, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("rtsp relay: camera URL does not parse") // the error would quote it
+	}
+	t := &target{scheme: u.Scheme, base: u.Scheme + "://" + u.Host, host: u.Hostname(), path: u.EscapedPath(), query: u.RawQuery}
+	switch u.Scheme {
+	case "rtsp":
+		t.hostport = withPort(u, "554")
+	case "rtsps":
+		t.hostport = withPort(u, "322")
+	default:
+		return nil, fmt.Errorf("rtsp relay: scheme %q is not rtsp or rtsps", u.Scheme)
+	}
+	if t.host == "" {
+		return nil, errors.New("rtsp relay: camera URL has no host")
+	}
+	if t.path == "" {
+		t.path = "/"
+	}
+	if u.User != nil {
+		t.user = u.User.Username()
+		t.pass, _ = u.User.Password()
+		t.creds = true
+	}
+	return t, nil
+}
+
+func withPort(u *url.URL, port string) string {
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// tokenOf is the Path token a request URI addresses
+// (rtsp://host/<token>/...), or "".
+func tokenOf(uri string) string {
+	rest, ok := strings.CutPrefix(uri, "rtsp://")
+	if !ok {
+		return ""
+	}
+	_, p, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(p, "/?;"); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// dial opens the camera connection, bounded by the Path's timeout and ctx.
+func (p *Path) dial(ctx context.Context) (net.Conn, error) {
+	d := net.Dialer{Timeout: p.dialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", p.cam.hostport)
+	if err != nil {
+		return nil, err
+	}
+	if p.cam.scheme != "rtsps" {
+		return nc, nil
+	}
+	return tlsClient(ctx, nc, p.cam.host, p.dialTimeout)
+}

@@ -1,0 +1,591 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"camvisor/actors/camsim"
+	"camvisor/actors/config"
+	"camvisor/actors/testkit"
+	"camvisor/db"
+	"camvisor/messages"
+
+	"github.com/gorilla/websocket"
+)
+
+// request sends one request with the given headers (and a JSON body when
+// body is not empty) and returns the answer and its body.
+func (st *stack) request(method, path, body string, header map[string]string) (*http.Response, string) {
+	st.t.Helper()
+	req, err := http.NewRequest(method, st.srv.URL()+strings.TrimPrefix(path, "/"), strings.NewReader(body))
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// session signs in with the token and returns the session cookie.
+func (st *stack) session() *http.Cookie {
+	st.t.Helper()
+	resp, body := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil)
+	if resp.StatusCode != http.StatusNoContent || len(resp.Cookies()) != 1 {
+		st.t.Fatalf("login: %d %s %v", resp.StatusCode, body, resp.Cookies())
+	}
+	return resp.Cookies()[0]
+}
+
+// TestCrossSiteRequestRefused: with a valid session cookie, a request a
+// browser makes for a page of another origin — another site, or another
+// port of this host such as go2rtc's player — is refused before it does
+// anything, and a body that is not JSON is refused even without an Origin.
+func TestCrossSiteRequestRefused(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	cookie := st.session()
+	withCookie := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
+	foreign := []map[string]string{
+		{"Origin": "http://evil.example"},
+		{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Origin": "http://127.0.0.1:1984", "Sec-Fetch-Site": "same-site"}, // go2rtc's player: same site, other origin
+		{"Origin": "null"},
+	}
+	requests := []struct{ method, path, body, ctype string }{
+		{"POST", "/api/cameras/front/restart", "", ""},
+		{"POST", "/api/cameras/front/capture", "x", "text/plain"},
+		{"POST", "/api/cameras/front/live", "", ""},
+		{"DELETE", "/api/cameras/front/live", "", ""},
+		{"GET", "/api/db/backup", "", ""},
+		{"GET", "/api/status", "", ""},
+		{"POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), "application/json"},
+		{"POST", "/api/logout", "", ""},
+	}
+	testkit.WaitFor(t, st.facts, testkit.Start, 20*time.Second, "the patrol's first cycle over", func(*messages.CycleEnded) bool { return true })
+	mark := st.facts.Mark() // the next cycle is an hour away: whatever happens now, a request did
+	for _, rq := range requests {
+		for _, f := range foreign {
+			h := map[string]string{}
+			for k, v := range withCookie {
+				h[k] = v
+			}
+			for k, v := range f {
+				h[k] = v
+			}
+			if rq.ctype != "" {
+				h["Content-Type"] = rq.ctype
+			}
+			resp, body := st.request(rq.method, rq.path, rq.body, h)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s %s with %v: %d %s, want 403", rq.method, rq.path, f, resp.StatusCode, body)
+			}
+			if len(resp.Cookies()) > 0 {
+				t.Errorf("%s %s with %v set a cookie", rq.method, rq.path, f)
+			}
+		}
+	}
+	if n := testkit.Count(st.facts, mark, func(*messages.ActorRestarted) bool { return true }) +
+		testkit.Count(st.facts, mark, func(*messages.CaptureDone) bool { return true }) +
+		testkit.Count(st.facts, mark, func(*messages.PlaybackStarted) bool { return true }); n > 0 {
+		t.Errorf("refused requests did %d things", n)
+	}
+	// The session survived the forged logout.
+	if resp, _ := st.request("GET", "/api/status", "", withCookie); resp.StatusCode != 200 {
+		t.Errorf("the session no longer works after a refused cross-site logout: %d", resp.StatusCode)
+	}
+	// A WebSocket from another origin is refused too.
+	u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
+	if c, resp, err := websocket.DefaultDialer.Dial(u, http.Header{"Cookie": {withCookie["Cookie"]}, "Origin": {"http://127.0.0.1:1984"}}); err == nil {
+		c.Close()
+		t.Error("a WebSocket from another origin was accepted")
+	} else if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a WebSocket from another origin: %v", err)
+	}
+
+	// Where a body is expected it must be JSON, same origin or not.
+	same := map[string]string{"Cookie": withCookie["Cookie"], "Origin": strings.TrimSuffix(st.srv.URL(), "/"), "Sec-Fetch-Site": "same-origin", "Content-Type": "text/plain"}
+	for _, rq := range []struct{ method, path, body string }{
+		{"POST", "/api/cameras/front/capture", "x"},
+		{"POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token)},
+	} {
+		if resp, body := st.request(rq.method, rq.path, rq.body, same); resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("%s %s as text/plain: %d %s, want 415", rq.method, rq.path, resp.StatusCode, body)
+		}
+	}
+	// The dashboard's own requests pass: same origin, JSON or no body.
+	same["Content-Type"] = ""
+	if resp, body := st.request("POST", "/api/cameras/front/capture", "", same); resp.StatusCode != 200 {
+		t.Errorf("same-origin capture: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestSessionRevokedOnLogout: the session cookie is a random id the server
+// keeps, never the token; signing out revokes it on the server (a copy of
+// the cookie no longer works, its WebSocket is closed); a session ends
+// at its maximum age; the cookie is Secure when served over TLS.
+func TestSessionRevokedOnLogout(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	cookie := st.session()
+	if cookie.Value == st.token || strings.Contains(cookie.Value, st.token) || len(cookie.Value) < 40 {
+		t.Fatalf("session cookie %q: want a random id, not the token", cookie.Value)
+	}
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure {
+		t.Errorf("cookie over plain HTTP: %+v", cookie)
+	}
+	jar := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
+	if resp, _ := st.request("GET", "/api/status", "", jar); resp.StatusCode != 200 {
+		t.Fatalf("the session does not open the API: %d", resp.StatusCode)
+	}
+	if resp, _ := st.request("GET", "/api/status", "", map[string]string{"Cookie": sessionCookie + "=" + st.token}); resp.StatusCode != 401 {
+		t.Errorf("the token as a cookie: %d, want 401 (the cookie is not the token)", resp.StatusCode)
+	}
+	u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
+	ws, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Cookie": {jar["Cookie"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+
+	if resp, _ := st.request("POST", "/api/logout", "", jar); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	if resp, _ := st.request("GET", "/api/status", "", jar); resp.StatusCode != 401 {
+		t.Errorf("the session after logout: %d, want 401", resp.StatusCode)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Error("the session's WebSocket is still open 10s after logout")
+	}
+
+	// A session ends SessionMax after sign-in, however busy (here a server
+	// of its own, whose sessions last a second).
+	lim := DefaultLimits()
+	lim.SessionMax = time.Second
+	short := New(Options{Listen: "127.0.0.1:0", Token: st.token, Limits: lim, Log: st.env.Log})
+	if err := short.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer short.Shutdown(context.Background())
+	resp, err := http.Post(short.URL()+"api/login", "application/json", strings.NewReader(fmt.Sprintf(`{"token":%q}`, st.token)))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("login: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	kept := resp.Cookies()[0]
+	metrics := func() int { // 404 (no tree, no metrics) while the session lives, 401 after
+		req, _ := http.NewRequest("GET", short.URL()+"metrics", nil)
+		req.AddCookie(kept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := metrics(); code != http.StatusNotFound {
+		t.Fatalf("the fresh session: %d", code)
+	}
+	testkit.Eventually(t, 20*time.Second, "the session over at SessionMax", func() bool { return metrics() == http.StatusUnauthorized })
+
+	// Over TLS the cookie is Secure: the same handler behind TLS, and
+	// behind a proxy that terminates TLS.
+	ts := httptest.NewUnstartedServer(st.srv.srv.Handler)
+	ts.StartTLS()
+	defer ts.Close()
+	client := ts.Client()
+	resp, err = client.Post(ts.URL+"/api/login", "application/json", strings.NewReader(fmt.Sprintf(`{"token":%q}`, st.token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := resp.Cookies(); len(c) != 1 || !c[0].Secure || resp.TLS == nil {
+		t.Errorf("cookie over TLS: %v", c)
+	}
+	resp2, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), map[string]string{"X-Forwarded-Proto": "https"})
+	if c := resp2.Cookies(); len(c) != 1 || !c[0].Secure {
+		t.Errorf("cookie behind a TLS proxy: %v", c)
+	}
+}
+
+// statusWith is GET /api/status's code with the given headers; a session
+// that has not ended is used (and kept alive) by it.
+func (st *stack) statusWith(h map[string]string) int {
+	resp, _ := st.request("GET", "/api/status", "", h)
+	return resp.StatusCode
+}
+
+// TestLoginRateLimited: wrong tokens from one client are refused, logged
+// (never the token) and, past a burst, slowed down: every try gets 429 —
+// the right token too, through the login or as a bearer — until the
+// client's allowance refills.
+func TestLoginRateLimited(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	lim := DefaultLimits()
+	lim.LoginBurst = 5
+	lim.LoginEvery = time.Second
+	st := startStackWith(t, cams, nil, stackOptions{limits: lim})
+	codes := map[int]int{}
+	var retryAfter string
+	for i := range 60 {
+		wrong := fmt.Sprintf("wrong-token-%02d-xxxxxxxxxxxx", i)
+		resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, wrong), nil)
+		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retryAfter = resp.Header.Get("Retry-After")
+		}
+	}
+	if codes[401] < 5 || codes[401] > 10 || codes[429] < 50 {
+		t.Errorf("60 wrong tokens at once answered %v: want the burst (5) refused with 401, the rest with 429", codes)
+	}
+	if retryAfter == "" {
+		t.Error("429 without Retry-After")
+	}
+	// Limited: the right token waits too, and a bearer is no way around it.
+	if resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right token while limited: %d, want 429", resp.StatusCode)
+	}
+	if resp, _ := st.request("GET", "/api/status", "", map[string]string{"Authorization": "Bearer wrong-token-bearer-xxxxxxxxx"}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a wrong bearer while limited: %d, want 429", resp.StatusCode)
+	}
+	// The allowance refills: the right token then works.
+	testkit.Eventually(t, 20*time.Second, "the right token accepted once the allowance refilled", func() bool {
+		resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil)
+		return resp.StatusCode == http.StatusNoContent
+	})
+	logs := st.logs()
+	refused := strings.Count(logs, "wrong operator token refused")
+	if refused < 5 || refused > 20 || !strings.Contains(logs, "operator token attempts rate-limited") {
+		t.Errorf("%d refusals logged (want one per refused try, not one per 429), rate-limiting logged: %v", refused, strings.Contains(logs, "rate-limited"))
+	}
+	if strings.Contains(logs, "wrong-token-") {
+		t.Error("a tried token is in the log")
+	}
+}
+
+// TestSlowClientsCannotHoldServer: idle keep-alive connections and
+// clients trickling a request are cut off; a client that stops reading a
+// backup download neither holds the backup lock (the next backup works at
+// once) nor its connection for long, while one that reads slowly gets the
+// whole copy; WebSockets are capped and an unanswering one is closed.
+func TestSlowClientsCannotHoldServer(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"}, camsim.Camera{Name: "attic", Hang: true})
+	lim := DefaultLimits()
+	lim.ReadHeader, lim.Read, lim.Write, lim.Idle = 500*time.Millisecond, time.Second, time.Second, 500*time.Millisecond
+	lim.Dashboards, lim.Ping = 2, 300*time.Millisecond
+	st := startStackWith(t, cams, func(cfg *config.Config) { cfg.FFmpeg.CaptureTimeout = config.D(2500 * time.Millisecond) },
+		stackOptions{limits: lim})
+
+	t.Run("long answer", func(t *testing.T) {
+		// A capture of a hung camera takes its capture_timeout, longer
+		// than the read and write limits: it is still answered.
+		resp, body := st.request("POST", "/api/cameras/attic/capture", "", map[string]string{"Authorization": "Bearer " + st.token})
+		if resp.StatusCode != 200 || !strings.Contains(body, `"outcome": "timeout"`) {
+			t.Errorf("capture of a hung camera: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c := st.dial(t)
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("healthz: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		st.waitClosed(t, c, br, "an idle keep-alive connection")
+	})
+	t.Run("trickled header", func(t *testing.T) {
+		c := st.dial(t)
+		st.trickle(t, c, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+	})
+	t.Run("trickled body", func(t *testing.T) {
+		c := st.dial(t)
+		fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
+		st.trickle(t, c, `{"token":"`+strings.Repeat("x", 380))
+	})
+
+	t.Run("backups", func(t *testing.T) {
+		st.fillRecord(t, 24)
+		get := func(srv *Server, c net.Conn) (*bufio.Reader, *http.Response) {
+			fmt.Fprintf(c, "GET /api/db/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", st.token)
+			br := bufio.NewReaderSize(c, 4096)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("backup: %v %v", err, resp)
+			}
+			return br, resp
+		}
+		// A client that stops reading holds neither the backup lock nor its
+		// connection: the next backup is served while it is stuck (here on
+		// a server whose write limit is long, so the stuck one is surely
+		// still there), and it is cut off at the write limit (short here).
+		logs := &testkit.SyncBuffer{}
+		patient := New(Options{Listen: "127.0.0.1:0", DBPath: st.env.Config.DB, Token: st.token,
+			Log: slog.New(slog.NewTextHandler(logs, nil)), Limits: &Limits{ReadHeader: time.Second, Read: time.Second, Write: 20 * time.Second, Idle: time.Second}})
+		if err := patient.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer patient.Shutdown(context.Background())
+		dialTo := func(srv *Server) net.Conn {
+			c, err := net.Dial("tcp", srv.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		first := dialTo(patient)
+		get(patient, first) // and never read
+		_, next := get(patient, dialTo(patient))
+		if strings.Contains(logs.String(), "abandoned") {
+			t.Fatal("the stuck download had to be abandoned before the next backup was served")
+		}
+		out := filepath.Join(t.TempDir(), "next.db")
+		f, _ := os.Create(out)
+		if n, err := io.Copy(f, next.Body); err != nil || n != next.ContentLength {
+			t.Fatalf("the next backup: %d of %d bytes: %v", n, next.ContentLength, err)
+		}
+		f.Close()
+		if err := db.IntegrityCheck(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+		first.Close() // the patient server's write to it fails now: its Shutdown need not wait
+
+		stuck := st.dial(t)
+		_, resp := get(st.srv, stuck)
+		// A client reading slowly, far longer than the write limit in all,
+		// gets the whole copy: the limit is per chunk.
+		_, slowResp := get(st.srv, st.dial(t))
+		out = filepath.Join(t.TempDir(), "slow.db")
+		f, _ = os.Create(out)
+		start := time.Now()
+		n, err := io.Copy(f, &slowReader{r: slowResp.Body, chunk: 1 << 20, pause: 150 * time.Millisecond})
+		f.Close()
+		if err != nil || n != slowResp.ContentLength {
+			t.Fatalf("slow download: %d of %d bytes: %v", n, slowResp.ContentLength, err)
+		}
+		if took := time.Since(start); took < 2*lim.Write {
+			t.Logf("the slow download took only %s: buffers held most of it", took)
+		}
+		if err := db.IntegrityCheck(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+		// The stuck client is cut off: its body ends short.
+		stuck.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got, err := io.Copy(io.Discard, resp.Body)
+		if got >= resp.ContentLength || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("the stuck download: %d of %d bytes (%v): want it cut off by the server", got, resp.ContentLength, err)
+		}
+		// HEAD takes no copy.
+		before := backupsTaken(st)
+		if resp, _ := st.request("HEAD", "/api/db/backup", "", map[string]string{"Authorization": "Bearer " + st.token}); resp.StatusCode != 200 ||
+			resp.Header.Get("Content-Type") != "application/vnd.sqlite3" {
+			t.Errorf("HEAD /api/db/backup: %d %v", resp.StatusCode, resp.Header)
+		}
+		if after := backupsTaken(st); after != before || before == 0 {
+			t.Errorf("backups taken before HEAD %d, after %d: want HEAD to take none", before, after)
+		}
+	})
+
+	t.Run("dashboards", func(t *testing.T) {
+		u := "ws" + strings.TrimPrefix(st.srv.URL(), "http") + "ws"
+		h := http.Header{"Authorization": {"Bearer " + st.token}}
+		mark := st.facts.Mark()
+		var open []*websocket.Conn
+		for range 2 {
+			c, _, err := websocket.DefaultDialer.Dial(u, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			open = append(open, c)
+		}
+		if c, resp, err := websocket.DefaultDialer.Dial(u, h); err == nil {
+			c.Close()
+			t.Error("a third dashboard was accepted, the cap is 2")
+		} else if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("third dashboard: %v", err)
+		}
+		// The first answers pings (gorilla's reader does); the second is a
+		// tab that froze: it reads nothing, so it answers no ping.
+		go func() {
+			for {
+				if _, _, err := open[0].ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		open[1].SetReadDeadline(time.Now().Add(time.Hour))
+		raw := open[1].UnderlyingConn()
+		testkit.Eventually(t, 15*time.Second, "the silent dashboard closed by the server", func() bool {
+			return testkit.Count(st.facts, mark, func(e *messages.ClientLeft) bool { return true }) >= 1
+		})
+		raw.Close()
+		// Its place is free again; the answering one is still there.
+		c, _, err := websocket.DefaultDialer.Dial(u, h)
+		if err != nil {
+			t.Fatalf("a dashboard after the silent one left: %v", err)
+		}
+		c.Close()
+		if err := open[0].WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)); err != nil {
+			t.Errorf("the answering dashboard was dropped: %v", err)
+		}
+		open[0].Close()
+	})
+}
+
+// dial opens a raw connection to the server.
+func (st *stack) dial(t *testing.T) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", st.srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// trickle sends s one byte every 100 ms until the server closes the
+// connection, which it must do long before s is sent.
+func (st *stack) trickle(t *testing.T, c net.Conn, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < len(s); i++ {
+		if time.Now().After(deadline) {
+			break
+		}
+		if _, err := c.Write([]byte{s[i]}); err != nil {
+			return // closed by the server
+		}
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 512)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // the server answered (408, 400) and closed, or just closed
+		}
+	}
+	t.Fatalf("the server still reads a request trickled for %d bytes", len(s))
+}
+
+// waitClosed waits until the server closes c.
+func (st *stack) waitClosed(t *testing.T, c net.Conn, br *bufio.Reader, what string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := br.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s is still open after 20s", what)
+	}
+}
+
+// fillRecord adds events with megabyte pictures: a record of that many MB.
+func (st *stack) fillRecord(t *testing.T, mb int) {
+	t.Helper()
+	var rows []any
+	for i := range mb {
+		pic := make([]byte, 1<<20)
+		rand.Read(pic)
+		rows = append(rows, &messages.EventOpened{ID: int64(1_000_000 + i), Camera: "front", Subnet: "lab", At: time.Now(),
+			Label: "filler", Score: 1, Detector: "motion", JPEG: pic})
+	}
+	if err := st.store.WriteBatch(st.env.RunRow, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// backupsTaken counts the backups the server logged as taken.
+func backupsTaken(st *stack) int { return strings.Count(st.logs(), "record backup taken") }
+
+// slowReader reads chunk bytes per pause: a client on a slow link.
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+	left  int
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		time.Sleep(s.pause) // the slow link's pace, not a wait for a condition
+		s.left = s.chunk
+	}
+	n, err := s.r.Read(p[:min(len(p), s.left)])
+	s.left -= n
+	return n, err
+}
+
+// TestHeadersMethodsAndBearer: every answer carries the content policy
+// (frames from go2rtc's player only, never framed itself), X-Frame-Options
+// and X-Content-Type-Options; the bearer scheme is read in any case; a
+// known route asked with another method answers 405 with Allow.
+func TestHeadersMethodsAndBearer(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, func(cfg *config.Config) { cfg.Go2RTC.PlayerURL = "http://127.0.0.1:1984" })
+	for _, path := range []string{"/", "/app.js", "/healthz", "/api/status", "/api/nope"} {
+		resp, _ := st.request("GET", path, "", nil)
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "frame-src http://127.0.0.1:1984", "frame-ancestors 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("GET %s: Content-Security-Policy %q lacks %q", path, csp, want)
+			}
+		}
+		if h.Get("X-Frame-Options") != "DENY" || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: X-Frame-Options %q, X-Content-Type-Options %q", path, h.Get("X-Frame-Options"), h.Get("X-Content-Type-Options"))
+		}
+	}
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		if resp, body := st.request("GET", "/api/status", "", map[string]string{"Authorization": scheme + " " + st.token}); resp.StatusCode != 200 {
+			t.Errorf("Authorization: %s <token>: %d %s", scheme, resp.StatusCode, body)
+		}
+	}
+	bearer := map[string]string{"Authorization": "Bearer " + st.token}
+	for _, c := range []struct{ method, path, allow string }{
+		{"POST", "/api/status", "GET, HEAD"},
+		{"GET", "/api/cameras/front/capture", "POST"},
+		{"PUT", "/api/cameras/front/live", "POST, DELETE"},
+		{"DELETE", "/api/db/backup", "GET, HEAD"},
+	} {
+		resp, body := st.request(c.method, c.path, "", bearer)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != c.allow || !strings.Contains(body, `"error"`) {
+			t.Errorf("%s %s: %d Allow %q %s, want 405 Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body, c.allow)
+		}
+	}
+	if resp, _ := st.request("GET", "/api/nope", "", bearer); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /api/nope: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := st.request("POST", "/api/status", "", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST /api/status without a token: %d, want 401", resp.StatusCode)
+	}
+}

@@ -227,15 +227,24 @@ func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
 // secret, else a relay path for this process (invariant 6: no secret on a
 // command line), held until the process is reaped.
 func (a *ffmpegActor) openInput() (string, error) {
-	if a.env.Relay == nil || !rtsprelay.HasSecret(a.job.URL) {
-		return a.job.URL, nil
-	}
-	p, err := a.env.Relay.Open(a.job.URL, a.env.Config.FFmpeg.RTSPTimeout.Duration)
-	if err != nil {
-		return "", err
-	}
+	input, p, err := openInput(a.env, a.job.URL)
 	a.input = p
-	return p.URL(), nil
+	return input, err
+}
+
+// openInput is the URL an ffmpeg of camvisor's (a snapshot, a stream) is
+// given for camera URL rawURL, and the relay path that URL names (nil when
+// the camera's URL holds no secret and is given as it is). The caller
+// closes the path once its process is reaped.
+func openInput(env *Env, rawURL string) (string, *rtsprelay.Path, error) {
+	if env.Relay == nil || !rtsprelay.HasSecret(rawURL) {
+		return rawURL, nil, nil
+	}
+	p, err := env.Relay.Open(rawURL, env.Config.FFmpeg.RTSPTimeout.Duration)
+	if err != nil {
+		return "", nil, err
+	}
+	return p.URL(), p, nil
 }
 
 // releaseInput closes the relay path: its camera connection is closed

@@ -10,6 +10,7 @@ import (
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/redact"
+	"camvisor/actors/rtsprelay"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -35,6 +36,12 @@ import (
 // stall, a stop, a restart, its camera's stop, shutdown — signals the
 // process's whole group and reaps it first, as the ffmpeg actor does
 // (invariant 1).
+//
+// A camera whose URL holds a secret is read through the loopback RTSP
+// relay, as a snapshot's is (invariant 6): each process gets its own relay
+// path, opened before it starts and closed once it is reaped, whatever
+// ended it, so the camera connection the relay held for it is closed
+// before a restart opens the next one.
 type streamActor struct {
 	life
 	env   *Env
@@ -43,6 +50,8 @@ type streamActor struct {
 	carry *streamCarry // what outlives an incarnation
 
 	proc     *osproc.Process
+	args     []string            // the process's arguments: no secret in them
+	input    *rtsprelay.Path     // the camera through the relay, held for the process's life
 	gen      int64               // this incarnation's process, as its pipe's frames name it
 	reason   messages.StopReason // set when we decided to kill
 	frame    []byte              // the newest JPEG
@@ -183,7 +192,16 @@ func (a *streamActor) releaseAdmission(ctx actor.Context) {
 // start starts the process, its end watched and its stall watchdog set.
 func (a *streamActor) start(ctx actor.Context) {
 	cfg := a.env.Config.FFmpeg
-	args := streamArgs(cfg, a.spec.URL, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap)
+	input, path, err := openInput(a.env, a.spec.URL)
+	if err != nil {
+		msg := a.spec.Redactor.Redact(err.Error())
+		a.env.Log.Error("stream ffmpeg: no way to its camera", "camera", a.spec.Camera, "subnet", a.spec.Subnet, "reason", msg)
+		a.fail(ctx, &streamEnded{reason: messages.StopDone, detail: "start ffmpeg: " + msg})
+		return
+	}
+	a.input = path
+	args := streamArgs(cfg, input, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap)
+	a.args = args
 	gen := a.gen
 	self, system := ctx.Self(), ctx.ActorSystem()
 	proc, err := osproc.Start(osproc.Spec{
@@ -196,6 +214,7 @@ func (a *streamActor) start(ctx actor.Context) {
 		}},
 	})
 	if err != nil {
+		a.releaseInput()
 		msg := a.spec.Redactor.Redact(err.Error())
 		a.env.Log.Error("stream ffmpeg spawn failed", "camera", a.spec.Camera, "subnet", a.spec.Subnet, "reason", msg)
 		a.fail(ctx, &streamEnded{reason: messages.StopDone, detail: "start ffmpeg: " + msg})
@@ -295,6 +314,7 @@ func (a *streamActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
 		return
 	}
 	a.stopTimers()
+	a.releaseInput() // the camera connection closes before the restart's back-off starts
 	exit := msg.proc.Exit()
 	reason := a.reason
 	if reason == "" {
@@ -340,6 +360,7 @@ func (a *streamActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 	}()
 	a.stopTimers()
 	if a.proc == nil {
+		a.releaseInput()
 		a.releaseAdmission(ctx)
 		return
 	}
@@ -349,6 +370,7 @@ func (a *streamActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 		a.reason = reason
 	}
 	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
+	a.releaseInput()
 	a.releaseAdmission(ctx)
 	a.publishExit(ctx, proc, exit, a.reason)
 }
@@ -378,13 +400,22 @@ func (a *streamActor) describe(ctx actor.Context) *messages.Node {
 	}
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, streamArgs(a.env.Config.FFmpeg, a.spec.URL, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap))
+		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, a.args)
 		state = "running"
 		if a.reason != "" {
 			state = "killing: " + string(a.reason)
 		}
 	}
 	return a.node(ctx, "stream", state, f)
+}
+
+// releaseInput closes the process's relay path: the camera connection it
+// held is closed when it returns, so the slot is really free.
+func (a *streamActor) releaseInput() {
+	if a.input != nil {
+		a.input.Close()
+		a.input = nil
+	}
 }
 
 func (a *streamActor) stopTimers() {

@@ -365,6 +365,14 @@ func TestNoOrphanInStreamMode(t *testing.T) {
 		if d := h.capture("hot", "cam", 10*time.Second); d.Outcome != messages.OutcomeOK || d.OSPID != next.PID {
 			t.Errorf("capture after the restart: %s pid %d (%s), want a frame of pid %d", d.Outcome, d.OSPID, d.Error, next.PID)
 		}
+		// The old process's relay path was closed, its camera connection
+		// with it, before the new one connected.
+		if st := cams.Stats("cam"); st.MaxOpen > 1 {
+			t.Errorf("camsim counts %+v, want one connection at a time", st)
+		}
+		if n := h.env.Relay.Paths(); n != 1 {
+			t.Errorf("the relay holds %d paths, want the new stream's one", n)
+		}
 	})
 
 	t.Run("parent kill", func(t *testing.T) {
@@ -372,8 +380,16 @@ func TestNoOrphanInStreamMode(t *testing.T) {
 		testkit.AdoptOrphans(t, func() []int { return pids(victims) })
 		cam := camsim.Camera{Name: "cam", Codec: camsim.CodecH264}
 		cams := startCamsim(t, cam)
-		cmd, port := startBinaryYAML(t, cams, fmt.Sprintf("      - id: cam\n        url: %s\n        max_connections: 2\n        mode: stream\n", cams.URL("cam")))
-		mine := func() []osproc.Info { return testkit.FFmpegMatching(port) }
+		cmd, home := startBinaryYAML(t, cams, fmt.Sprintf("      - id: cam\n        url: %s\n        max_connections: 2\n        mode: stream\n", cams.URL("cam")))
+		mine := func() []osproc.Info {
+			var live []osproc.Info
+			for _, p := range testkit.FFmpegOfHome(home) {
+				if !p.Zombie() {
+					live = append(live, p)
+				}
+			}
+			return live
+		}
 		testkit.Eventually(t, 15*time.Second, "the stream ffmpeg running", func() bool { return len(mine()) == 1 && cams.Stats("cam").Open == 1 })
 		victims = mine()
 		if !strings.HasSuffix(victims[0].Owner, "/"+streamName) {
@@ -392,14 +408,16 @@ func TestNoOrphanInStreamMode(t *testing.T) {
 }
 
 // startBinaryYAML is startBinary with the cameras of subnet lab given as
-// YAML lines.
+// YAML lines; it returns the binary and its installation (CAMVISOR_HOME),
+// which tags its ffmpeg children.
 func startBinaryYAML(t *testing.T, cams *camsim.Server, camerasYAML string) (*exec.Cmd, string) {
 	t.Helper()
 	testkit.RequireFFmpeg(t)
 	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
 	dir := t.TempDir()
+	home := filepath.Join(dir, "camvisor.db")
 	conf := fmt.Sprintf("listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n%s",
-		filepath.Join(dir, "camvisor.db"), camerasYAML)
+		home, camerasYAML)
 	path := filepath.Join(dir, "camvisor.yaml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -410,11 +428,9 @@ func startBinaryYAML(t *testing.T, cams *camsim.Server, camerasYAML string) (*ex
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := strings.Cut(cams.RTSPAddr(), ":")
-	port = ":" + port + "/"
 	testkit.NoProcessesLeft(t, "camvisor binary", func() []osproc.Info {
 		var live []osproc.Info
-		for _, p := range testkit.FFmpegMatching(port) {
+		for _, p := range testkit.FFmpegOfHome(home) {
 			if !p.Zombie() {
 				live = append(live, p)
 			}
@@ -430,7 +446,7 @@ func startBinaryYAML(t *testing.T, cams *camsim.Server, camerasYAML string) (*ex
 			t.Logf("camvisor output:\n%s", log.String())
 		}
 	})
-	return cmd, port
+	return cmd, home
 }
 
 // TestStreamYieldsToLiveView: on a camera with room for one connection,
@@ -444,6 +460,10 @@ func TestStreamYieldsToLiveView(t *testing.T) {
 	cfg.Subnets[0].Cameras[0].MaxConnections = 1
 	patrolByFFmpeg(cfg)
 	withGo2RTC(t, cfg, time.Minute)
+	// Only the operator's live view: a motion event (camsim's moving
+	// picture, seen by the first cycle) would start another one for a
+	// minute, and the stream would not come back within the test.
+	cfg.Playback.Labels = []string{"person"}
 	h := startTree(t, cams, cfg)
 	stream := h.waitStream("cam")
 	mark := h.mark()
@@ -508,4 +528,41 @@ func TestStreamLeftAloneWhileBreakerOpen(t *testing.T) {
 	waitAfter(h, mark, 20*time.Second, "a patrol frame from the stream", func(d *messages.CaptureDone) bool {
 		return d.Outcome == messages.OutcomeOK && d.Via == viaStream
 	})
+}
+
+// TestStreamReleasesCameraWhenProcessDies: a stream's ffmpeg killed from
+// outside camvisor (the OOM killer, an operator's kill -9) reads its
+// password-protected camera through the relay; its death closes its relay
+// path, and with it the camera connection the relay held: camsim counts
+// none open while the child waits for its restart, and the relay holds no
+// path.
+func TestStreamReleasesCameraWhenProcessDies(t *testing.T) {
+	list := withCodec(camsim.CodecH264, camsim.Camera{Name: "cam"})
+	cams := startCamsim(t, list...)
+	h := startTreeWith(t, cams, streamConfig(cams, list, time.Hour), func(env *Env) {
+		env.Policy = DefaultPolicy()
+		env.Policy.Stream.RestartInitial = time.Hour // the restart never comes within the test
+	})
+	p := h.waitStream("cam")
+	started := waitFor(h, 5*time.Second, "the stream's start", func(e *messages.ProcessStarted) bool { return e.OSPID == p.PID })
+	if !strings.Contains(strings.Join(started.Argv, " "), "rtsp://"+h.env.Relay.Addr()+"/") {
+		t.Fatalf("the stream does not read its camera through the relay: %q", started.Argv)
+	}
+	testkit.Eventually(t, 10*time.Second, "the stream connected to camsim, through one relay path", func() bool {
+		return cams.Stats("cam").Open == 1 && h.env.Relay.Paths() == 1
+	})
+	mark := h.mark()
+	if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e := waitAfter(h, mark, 10*time.Second, "the killed stream's exit", func(e *messages.ProcessExited) bool { return e.OSPID == p.PID })
+	if e.Signal != "SIGKILL" || e.StopReason != messages.StopDone {
+		t.Errorf("exit recorded as %s / %q, want SIGKILL, done", e.StopReason, e.Signal)
+	}
+	testkit.Eventually(t, 10*time.Second, "the camera connection closed and the relay path released", func() bool {
+		return cams.Stats("cam").Open == 0 && h.env.Relay.Paths() == 0
+	})
+	if st := cams.Stats("cam"); st.Total != 1 || st.MaxOpen != 1 {
+		t.Errorf("camsim counts %+v, want the one stream connection", st)
+	}
 }

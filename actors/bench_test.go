@@ -24,6 +24,7 @@ import (
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
+	"camvisor/actors/rtsprelay"
 	"camvisor/actors/testkit"
 	"camvisor/db"
 	"camvisor/messages"
@@ -614,8 +615,8 @@ func BenchmarkStreamMode(b *testing.B) {
 }
 
 // BenchmarkSnapshotWallTime measures how long one snapshot takes with
-// camvisor's arguments (ffmpeg started bare, one at a time, camsim in its
-// own process) against an MJPEG camera and H.264 cameras with a keyframe
+// camvisor's arguments (ffmpeg started bare, one at a time, reading camsim,
+// in its own process, through the RTSP relay as camvisor's do) against an MJPEG camera and H.264 cameras with a keyframe
 // every 1 s and 2 s; and, for comparison, against the 2 s one with the
 // arguments camvisor used before (-analyzeduration 0, which is ffmpeg's
 // 5 s default, and every frame decoded). Each snapshot starts at a random
@@ -626,6 +627,11 @@ func BenchmarkSnapshotWallTime(b *testing.B) {
 	addr, _ := startCamsimWith(b, []string{"-size", "640x352"}, "mjpeg,mode=motion", "h264gop1,codec=h264,gop=1s,mode=motion",
 		"h264gop2,codec=h264,gop=2s,mode=motion")
 	cfg := config.Defaults().FFmpeg
+	relay, err := rtsprelay.New(rtsprelay.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer relay.Close()
 	url := func(cam string) string {
 		return fmt.Sprintf("rtsp://admin:%s@%s/%s", testkit.CamsimPassword, addr, cam)
 	}
@@ -652,7 +658,12 @@ func BenchmarkSnapshotWallTime(b *testing.B) {
 				time.Sleep(time.Duration(rand.Int64N(int64(row.gop)))) // a random phase of the GOP
 			}
 			start := time.Now()
-			out, err := exec.Command(cfg.Path, row.args(url(row.cam))...).Output()
+			path, err := relay.Open(url(row.cam), cfg.RTSPTimeout.Duration)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out, err := exec.Command(cfg.Path, row.args(path.URL())...).Output()
+			path.Close()
 			if err != nil || !isJPEG(out) {
 				b.Fatalf("%s: %v, %d bytes", row.name, err, len(out))
 			}

@@ -42,11 +42,11 @@ run: build
 	@mkdir -p $(DEMO)
 	@$(BIN)/camsim -rtsp 127.0.0.1:8554 -http 127.0.0.1:8555 -user admin -pass demo-secret \
 	  -camera front,mode=pattern -camera garage,max=2 -camera attic,hang \
-	  -camera yard,mode=motion,max=4 -camera porch,drop=1s,max=2 > $(DEMO)/camsim.log 2>&1 & \
+	  -camera yard,mode=motion,max=4 -camera porch,drop=1s,max=2 -camera lobby,codec=h264,mode=motion,max=2 > $(DEMO)/camsim.log 2>&1 & \
 	camsim=$$!; trap 'kill $$camsim 2>/dev/null; wait $$camsim 2>/dev/null' EXIT; \
 	for i in $$(seq 50); do curl -fsS http://127.0.0.1:8555/stats >/dev/null 2>&1 && break; \
 	  kill -0 $$camsim 2>/dev/null || { cat $(DEMO)/camsim.log; exit 1; }; sleep 0.1; done; \
-	echo; echo "camsim cameras:    rtsp://admin:***@127.0.0.1:8554/{front,garage,attic,yard,porch}"; \
+	echo; echo "camsim cameras:    rtsp://admin:***@127.0.0.1:8554/{front,garage,attic,yard,porch,lobby}"; \
 	echo "camera-side stats: http://127.0.0.1:8555/stats"; \
 	echo "record:            $(DEMO)/camvisor.db"; \
 	echo "stop with Ctrl-C"; echo; \
@@ -61,6 +61,9 @@ test: deps
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./actors/
+	$(GO) test -run '^$$' -bench ThousandCameras -benchtime 1x ./cmd/camsim/
+	$(GO) test -run '^$$' -bench MotionDetect ./actors/detect/
+	$(GO) test -run '^$$' -bench Scan ./actors/osproc/
 
 clean:
 	rm -rf $(BIN) $(DEMO)

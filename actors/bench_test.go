@@ -1,16 +1,19 @@
 package actors
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +24,7 @@ import (
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
+	"camvisor/actors/rtsprelay"
 	"camvisor/actors/testkit"
 	"camvisor/db"
 	"camvisor/messages"
@@ -265,21 +269,12 @@ func percentile(d []time.Duration, q int) time.Duration {
 // as camvisor's) with cameras cam0..cam<n-1> and "hung"; stats returns the
 // cameras' max open connections.
 func startCamsimProcess(b *testing.B, n int) (addr string, stats func() string) {
-	bin := testkit.Binary(b, "camvisor/cmd/camsim")
-	port := freePort(b)
-	httpPort := freePort(b)
-	args := []string{"-rtsp", "127.0.0.1:" + port, "-http", "127.0.0.1:" + httpPort, "-user", "admin", "-pass", testkit.CamsimPassword, "-camera", "hung,hang"}
+	specs := []string{"hung,hang"}
 	for i := range n {
-		args = append(args, "-camera", fmt.Sprintf("cam%d", i))
+		specs = append(specs, fmt.Sprintf("cam%d", i))
 	}
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	statsURL := "http://127.0.0.1:" + httpPort + "/stats"
-	testkit.Eventually(b, 5*time.Second, "camsim listening", func() bool { _, err := httpGet(statsURL); return err == nil })
-	return "127.0.0.1:" + port, func() string {
+	addr, statsURL := startCamsimWith(b, nil, specs...)
+	return addr, func() string {
 		body, err := httpGet(statsURL)
 		if err != nil {
 			return err.Error()
@@ -297,6 +292,26 @@ func startCamsimProcess(b *testing.B, n int) (addr string, stats func() string) 
 		slices.Sort(parts)
 		return strings.Join(parts, " ")
 	}
+}
+
+// startCamsimWith runs camsim as its own process with flags, serving the
+// cameras of the -camera specs, and returns its RTSP address and stats URL.
+func startCamsimWith(b *testing.B, flags []string, specs ...string) (addr, statsURL string) {
+	bin := testkit.Binary(b, "camvisor/cmd/camsim")
+	port := freePort(b)
+	httpPort := freePort(b)
+	args := append([]string{"-rtsp", "127.0.0.1:" + port, "-http", "127.0.0.1:" + httpPort, "-user", "admin", "-pass", testkit.CamsimPassword}, flags...)
+	for _, s := range specs {
+		args = append(args, "-camera", s)
+	}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	statsURL = "http://127.0.0.1:" + httpPort + "/stats"
+	testkit.Eventually(b, 30*time.Second, "camsim listening", func() bool { _, err := httpGet(statsURL); return err == nil })
+	return "127.0.0.1:" + port, statsURL
 }
 
 func freePort(t testing.TB) string {
@@ -429,4 +444,274 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// BenchmarkStreamMode compares, on the same 20 H.264 cameras (camsim in a
+// process of its own; 640x352 at 15 fps with a keyframe every 2 s, as a
+// Tapo-class camera's second stream) patrolled every 5 s, one-shot
+// snapshots with stream mode, in interleaved rounds: CPU per delivered
+// frame, of the ffmpeg processes and of camvisor's own process (which also
+// runs the motion detector on every frame, the same work on both sides;
+// camsim's CPU is not counted), and the memory each camera costs: a
+// snapshot ffmpeg's peak RSS while it runs, a stream ffmpeg's RSS, held
+// for good. Run it with `make bench`.
+func BenchmarkStreamMode(b *testing.B) {
+	const (
+		cameras  = 20
+		interval = 5 * time.Second
+		rounds   = 2
+		cycles   = 3 // measured per round, after two to warm up
+	)
+	testkit.RequireFFmpeg(b)
+	var specs []string
+	for i := range cameras {
+		specs = append(specs, fmt.Sprintf("cam%02d,codec=h264,gop=2s,fps=15,mode=motion", i))
+	}
+	addr, _ := startCamsimWith(b, []string{"-size", "640x352"}, specs...)
+	type result struct {
+		ffmpeg, self, frames float64 // CPU seconds
+		rss                  []float64
+		restarts             int
+		limits               []int // the admission's limit as it changed
+	}
+	run := func(stream bool) result {
+		cfg := config.Defaults()
+		cfg.FFmpeg.RTSPTimeout = config.D(10 * time.Second)
+		s := config.Subnet{Name: "bench", Interval: config.D(interval), Concurrency: cameras / 2}
+		for i := range cameras {
+			s.Cameras = append(s.Cameras, config.Camera{ID: fmt.Sprintf("cam%02d", i), MaxConnections: 2, Queue: 8,
+				URL: fmt.Sprintf("rtsp://admin:%s@%s/cam%02d", testkit.CamsimPassword, addr, i)})
+		}
+		cfg.Subnets = []config.Subnet{s}
+		if stream {
+			cfg.Patrol.StreamBelow = config.D(interval)
+		}
+		env := &Env{Config: cfg, Log: discardLogger(), RunID: testkit.RunID(b)}
+		var mu sync.Mutex
+		var cyclesEnded, frames int
+		var counting bool
+		var limits []int
+		env.Tap = func(fact any) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e := fact.(type) {
+			case *messages.AdmissionChanged:
+				limits = append(limits, e.Limit)
+			case *messages.CycleEnded:
+				cyclesEnded++
+			case *messages.CaptureDone:
+				if counting && e.Outcome == messages.OutcomeOK && e.Cycle > 0 {
+					frames++
+				}
+			}
+		}
+		tree := benchTree(b, env)
+		ended := func() int { mu.Lock(); defer mu.Unlock(); return cyclesEnded }
+		testkit.Eventually(b, 4*interval, "two cycles to warm up", func() bool { return ended() >= 2 })
+		// Windows start and end as a cycle ends: every snapshot ffmpeg of
+		// the cycle is reaped by then (counted in RUSAGE_CHILDREN); the
+		// stream ffmpegs run on and are read from /proc.
+		streams := map[int]float64{}
+		if stream {
+			testkit.Eventually(b, 30*time.Second, "every camera's stream running", func() bool { return len(testkit.FFmpeg(env.RunID)) == cameras })
+			next := ended() + 1
+			testkit.Eventually(b, 2*interval, "a cycle's end", func() bool { return ended() >= next })
+			for _, p := range testkit.FFmpeg(env.RunID) {
+				streams[p.PID] = procCPUSeconds(p.PID)
+			}
+		}
+		mu.Lock()
+		counting, start := true, cyclesEnded
+		mu.Unlock()
+		self0, kids0 := rusage()
+		testkit.Eventually(b, time.Duration(cycles+2)*interval, "the measured cycles", func() bool { return ended() >= start+cycles })
+		self1, kids1 := rusage()
+		mu.Lock()
+		counting = false
+		var r result
+		r.frames, r.limits = float64(frames), limits
+		mu.Unlock()
+		r.self = (self1 - self0).Seconds()
+		r.ffmpeg = (kids1 - kids0).Seconds()
+		for pid, c0 := range streams {
+			if c := procCPUSeconds(pid); c > 0 {
+				r.ffmpeg += c - c0
+			} else {
+				r.restarts++
+			}
+		}
+		// Memory, after the CPU was measured: reading /proc costs CPU too.
+		if stream {
+			for _, p := range testkit.FFmpeg(env.RunID) {
+				r.rss = append(r.rss, procRSS(p.PID, "VmRSS"))
+			}
+		} else {
+			peak := map[int]float64{}
+			for until := ended() + 1; ended() < until; {
+				for _, p := range testkit.FFmpeg(env.RunID) {
+					peak[p.PID] = max(peak[p.PID], procRSS(p.PID, "VmHWM"))
+				}
+				time.Sleep(100 * time.Millisecond) // sampling memory, nothing to wait for
+			}
+			for _, v := range peak {
+				r.rss = append(r.rss, v)
+			}
+		}
+		ctx, cancel := contextWithTimeout(30 * time.Second)
+		defer cancel()
+		if err := tree.Stop(ctx, "bench side over"); err != nil {
+			b.Error(err)
+		}
+		return r
+	}
+	var snap, stream result
+	add := func(to *result, r result) {
+		to.ffmpeg, to.self, to.frames = to.ffmpeg+r.ffmpeg, to.self+r.self, to.frames+r.frames
+		to.rss, to.restarts, to.limits = append(to.rss, r.rss...), to.restarts+r.restarts, append(to.limits, r.limits...)
+	}
+	for range rounds {
+		add(&snap, run(false))
+		add(&stream, run(true))
+	}
+	mean := func(v []float64) float64 {
+		var s float64
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(max(len(v), 1))
+	}
+	ms := func(cpu, frames float64) float64 { return 1000 * cpu / frames }
+	w := os.Stdout
+	fmt.Fprintf(w, "\nstream mode vs one-shot snapshots: %d H.264 cameras (640x352, 15 fps, 2 s GOP), patrol every %s, %d interleaved rounds of %d cycles, camsim in its own process\n",
+		cameras, interval, rounds, cycles)
+	fmt.Fprintf(w, "%-20s %7s %18s %18s %14s %26s\n", "", "frames", "ffmpeg CPU ms/frame", "camvisor ms/frame", "total ms/frame", "RSS MB per camera")
+	for _, row := range []struct {
+		name, rss string
+		r         result
+	}{{"one-shot snapshots", "%.1f (peak, while it runs)", snap}, {"stream mode", "%.1f (held)", stream}} {
+		fmt.Fprintf(w, "%-20s %7.0f %18.1f %18.1f %14.1f %26s\n", row.name, row.r.frames, ms(row.r.ffmpeg, row.r.frames), ms(row.r.self, row.r.frames),
+			ms(row.r.ffmpeg+row.r.self, row.r.frames), fmt.Sprintf(row.rss, mean(row.r.rss)))
+	}
+	ratio := ms(snap.ffmpeg, snap.frames) / ms(stream.ffmpeg, stream.frames)
+	total := ms(snap.ffmpeg+snap.self, snap.frames) / ms(stream.ffmpeg+stream.self, stream.frames)
+	fmt.Fprintf(w, "CPU per delivered frame, snapshots / stream: ffmpeg %.1fx (target >= 5), with camvisor's own %.1fx; stream restarts during the measure: %d\n",
+		ratio, total, stream.restarts)
+	span := func(v []int) string {
+		if len(v) == 0 {
+			return "unchanged"
+		}
+		return fmt.Sprintf("%d..%d", slices.Min(v), slices.Max(v))
+	}
+	fmt.Fprintf(w, "machine-wide admission limit (warm-up included): snapshots %s, stream %s\n", span(snap.limits), span(stream.limits))
+	b.ReportMetric(ratio, "ffmpeg-cpu-ratio")
+	b.ReportMetric(total, "total-cpu-ratio")
+	b.ReportMetric(ms(stream.ffmpeg, stream.frames), "stream-ffmpeg-ms/frame")
+	b.ReportMetric(mean(stream.rss), "stream-rss-MB/camera")
+	// Snapshots that miss their deadline on a loaded machine are a finding
+	// (printed above); a stream that does is a failure.
+	if want := float64(rounds * cameras * cycles); stream.frames < want*0.9 {
+		b.Errorf("stream mode delivered %.0f frames, want about %.0f", stream.frames, want)
+	}
+}
+
+// BenchmarkSnapshotWallTime measures how long one snapshot takes with
+// camvisor's arguments (ffmpeg started bare, one at a time, reading camsim,
+// in its own process, through the RTSP relay as camvisor's do) against an MJPEG camera and H.264 cameras with a keyframe
+// every 1 s and 2 s; and, for comparison, against the 2 s one with the
+// arguments camvisor used before (-analyzeduration 0, which is ffmpeg's
+// 5 s default, and every frame decoded). Each snapshot starts at a random
+// point of the GOP, as a patrol's do.
+func BenchmarkSnapshotWallTime(b *testing.B) {
+	const n = 20
+	testkit.RequireFFmpeg(b)
+	addr, _ := startCamsimWith(b, []string{"-size", "640x352"}, "mjpeg,mode=motion", "h264gop1,codec=h264,gop=1s,mode=motion",
+		"h264gop2,codec=h264,gop=2s,mode=motion")
+	cfg := config.Defaults().FFmpeg
+	relay, err := rtsprelay.New(rtsprelay.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer relay.Close()
+	url := func(cam string) string {
+		return fmt.Sprintf("rtsp://admin:%s@%s/%s", testkit.CamsimPassword, addr, cam)
+	}
+	before := func(u string) []string {
+		return []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-timeout", "5000000",
+			"-analyzeduration", "0", "-probesize", "32768", "-i", u, "-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"}
+	}
+	w := os.Stdout
+	fmt.Fprintf(w, "\nsnapshot wall time, %d snapshots each, 640x352 at 5 fps, camsim in its own process\n", n)
+	fmt.Fprintf(w, "%-44s %8s %8s %8s %8s\n", "", "mean", "p50", "p90", "max")
+	for _, row := range []struct {
+		name, cam string
+		gop       time.Duration
+		args      func(string) []string
+	}{
+		{"MJPEG", "mjpeg", 0, func(u string) []string { return snapshotArgs(cfg, snapshotJob{}, u, false) }},
+		{"H.264, 1 s GOP", "h264gop1", time.Second, func(u string) []string { return snapshotArgs(cfg, snapshotJob{}, u, false) }},
+		{"H.264, 2 s GOP", "h264gop2", 2 * time.Second, func(u string) []string { return snapshotArgs(cfg, snapshotJob{}, u, false) }},
+		{"H.264, 2 s GOP, previous arguments", "h264gop2", 2 * time.Second, before},
+	} {
+		var lat []time.Duration
+		for range n {
+			if row.gop > 0 {
+				time.Sleep(time.Duration(rand.Int64N(int64(row.gop)))) // a random phase of the GOP
+			}
+			start := time.Now()
+			path, err := relay.Open(url(row.cam), cfg.RTSPTimeout.Duration)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out, err := exec.Command(cfg.Path, row.args(path.URL())...).Output()
+			path.Close()
+			if err != nil || !isJPEG(out) {
+				b.Fatalf("%s: %v, %d bytes", row.name, err, len(out))
+			}
+			lat = append(lat, time.Since(start))
+		}
+		var sum time.Duration
+		for _, d := range lat {
+			sum += d
+		}
+		r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+		fmt.Fprintf(w, "%-44s %8s %8s %8s %8s\n", row.name, r(sum/n), r(percentile(lat, 50)), r(percentile(lat, 90)), r(percentile(lat, 100)))
+		b.ReportMetric((sum / n).Seconds(), strings.NewReplacer(" ", "", ",", "-", ".", "").Replace(row.name)+"-s")
+	}
+}
+
+// rusage is the user+system CPU time of this process and of its reaped
+// children.
+func rusage() (self, children time.Duration) {
+	var s, c syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &s)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &c)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(s.Utime) + tv(s.Stime), tv(c.Utime) + tv(c.Stime)
+}
+
+// procCPUSeconds is a live process's user+system CPU time.
+func procCPUSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// procRSS is a /proc/PID/status memory line (VmRSS, VmHWM) in MB.
+func procRSS(pid int, field string) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }

@@ -41,6 +41,7 @@ type cameraActor struct {
 	admitting map[int64]*captureJob  // holding a slot, waiting for the machine-wide admission
 
 	lease     *actor.PID           // the live view's child: holds one slot while it lives
+	stream    streamChild          // stream mode's child: holds one slot while it lives (camera_stream.go)
 	leaseWait []*leaseRequest      // live views waiting for a slot
 	external  messages.ExternalUse // go2rtc's connections not ours, as of this cycle
 
@@ -202,6 +203,7 @@ func (a *cameraActor) onStarted(ctx actor.Context) {
 		a.carry.drain = false
 		a.spawnLease(ctx, leaseSpec{drainOnly: true})
 	}
+	a.reconcileStream(ctx)
 	// A restarted camera holds only that: say so, or the dashboard and the
 	// census keep the old instance's slots.
 	a.publishSlots(ctx)
@@ -232,6 +234,8 @@ func (a *cameraActor) route(ctx actor.Context, job *captureJob) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
+	case a.streamServes(job) && job.viaErr == "":
+		a.fromStream(ctx, job)
 	case a.lease != nil && job.viaErr == "":
 		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
 	case a.external.Connections > 0 && a.external.Stream != "" && job.viaErr == "":
@@ -318,7 +322,7 @@ func (a *cameraActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 	}
 	props := ffmpegProps(a.env, snapshotJob{
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, URL: url, Redactor: redact.ForURL(url), Deadline: deadline,
-		DeepProbe: a.carry.deepProbe, InputArgs: a.cam.InputArgs, HWAccel: a.cam.HWAccel,
+		DeepProbe: a.carry.deepProbe, cameraInput: a.input(),
 	}, job.cause)
 	pid, err := ctx.SpawnNamed(props, ffmpegName(a.carry.ffmpegSeq))
 	if err != nil {
@@ -374,6 +378,10 @@ func (a *cameraActor) minWindow() time.Duration {
 // at most ffmpeg.retries times within the capture timeout; then it is
 // stopped and the capture answered with its last failure.
 func (a *cameraActor) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, msg any) {
+	if a.isStream(child) {
+		a.superviseStream().HandleFailure(system, sup, child, rs, reason, msg)
+		return
+	}
 	a.strategy.HandleFailure(system, sup, child, rs, reason, msg)
 }
 
@@ -427,6 +435,10 @@ func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 	if a.lease != nil && msg.Who.Id == a.lease.Id {
 		a.onLeaseTerminated(ctx)
 		a.onLeaseDrained(ctx)
+		return
+	}
+	if a.isStream(msg.Who) {
+		a.onStreamTerminated(ctx)
 		return
 	}
 	job := a.running[msg.Who.Id]
@@ -544,6 +556,7 @@ func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) 
 // dispatch hands free slots on: to an operator's capture first, then to a
 // live view, then to the patrol's captures.
 func (a *cameraActor) dispatch(ctx actor.Context) {
+	defer a.reconcileStream(ctx)
 	for !a.stopping && a.slotsHeld() < a.cam.MaxConnections {
 		switch {
 		case len(a.queue) > 0 && a.queue[0].req.Cycle == 0:
@@ -574,9 +587,9 @@ func (a *cameraActor) slotsHeld() int {
 // not ours, and the one a busy camera holds back for them.
 func (a *cameraActor) externalSlots() int { return a.external.Connections + a.busyReserve() }
 
-// ffmpegSlots counts the ffmpeg children and the captures waiting for the
-// admission to start theirs.
-func (a *cameraActor) ffmpegSlots() int { return len(a.running) + len(a.admitting) }
+// ffmpegSlots counts the ffmpeg children (the stream-mode one included)
+// and the captures waiting for the admission to start theirs.
+func (a *cameraActor) ffmpegSlots() int { return len(a.running) + len(a.admitting) + a.streamSlots() }
 
 // fetchSlots counts the frames asked of go2rtc that may hold a camera
 // connection of their own (an earlier incarnation's included).
@@ -606,7 +619,8 @@ func (a *cameraActor) holders() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, what))
 		}
 	}
-	add(a.ffmpegSlots(), "by ffmpeg captures")
+	add(len(a.running)+len(a.admitting), "by ffmpeg captures")
+	add(a.streamSlots(), "by a stream-mode ffmpeg")
 	add(a.fetchSlots(), "by frames asked of go2rtc")
 	add(a.leaseSlots(), "by a live view")
 	if e := a.external; e.Connections > 0 {
@@ -624,7 +638,7 @@ func (a *cameraActor) holders() string {
 func (a *cameraActor) processChildren(ctx actor.Context) []*actor.PID {
 	var out []*actor.PID
 	for _, c := range ctx.Children() {
-		if a.running[c.Id] != nil {
+		if a.running[c.Id] != nil || a.isStream(c) {
 			out = append(out, c)
 		}
 	}
@@ -699,6 +713,7 @@ func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outc
 	}
 	a.carry.last, a.carry.frame, a.carry.frameAt = done, a.lastFrame, a.lastFrameAt
 	a.noteHealth(ctx, job, done)
+	a.reconcileStream(ctx)
 }
 
 // record publishes the outcome of job's attempt (a capture row).

@@ -88,6 +88,9 @@ func (a *cameraActor) refuseLease(ctx actor.Context, r *leaseRequest, reason str
 // view. An operator's capture, another live view, a frame asked of go2rtc
 // and a connection not ours are never preempted.
 func (a *cameraActor) preemptPatrol(ctx actor.Context) {
+	if a.stream.yielding {
+		return // the stream child is on its way out
+	}
 	for _, job := range a.running {
 		if job.preempt {
 			return // one is on its way out already
@@ -170,7 +173,11 @@ func (a *cameraActor) onFetchExpired(ctx actor.Context, msg *fetchExpired) {
 	if !job.slot {
 		delete(a.fetching, msg.job)
 	}
-	a.answer(ctx, job, messages.OutcomeTimeout, "go2rtc gave no frame before the capture deadline", nil)
+	source := "go2rtc"
+	if job.via == viaStream {
+		source = "the stream"
+	}
+	a.answer(ctx, job, messages.OutcomeTimeout, source+" gave no frame before the capture deadline", nil)
 }
 
 // onFrameFetched answers a capture served through go2rtc, or takes the
@@ -203,7 +210,7 @@ func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetch
 	case msg.Unavailable: // the live view is ending: no frame was asked of go2rtc
 		job.via = ""
 	case msg.Error == "":
-		a.answer(ctx, job, messages.OutcomeOK, "", &messages.SnapshotTaken{Outcome: messages.OutcomeOK, JPEG: msg.JPEG})
+		a.answer(ctx, job, messages.OutcomeOK, "", &messages.SnapshotTaken{Outcome: messages.OutcomeOK, JPEG: msg.JPEG, OSPID: msg.OSPID})
 		return
 	case msg.TimedOut:
 		a.answer(ctx, job, messages.OutcomeTimeout, "go2rtc gave no frame before the capture deadline: "+msg.Error, nil)

@@ -46,7 +46,7 @@ func TestDetectURLAndInputArgs(t *testing.T) {
 			t.Errorf("argv on record shows the password: %q", p.Argv)
 		}
 	}
-	args := snapshotArgs(config.FFmpeg{RTSPTimeout: config.D(time.Second)}, snapshotJob{URL: "rtsp://h/x", HWAccel: "vaapi"}, "rtsp://h/x", false)
+	args := snapshotArgs(config.FFmpeg{RTSPTimeout: config.D(time.Second)}, snapshotJob{URL: "rtsp://h/x", cameraInput: cameraInput{HWAccel: "vaapi"}}, "rtsp://h/x", false)
 	if i := slices.Index(args, "-hwaccel"); i < 0 || args[i+1] != "vaapi" || i > slices.Index(args, "-i") {
 		t.Errorf("hwaccel: %q", args)
 	}

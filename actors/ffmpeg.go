@@ -44,10 +44,7 @@ type snapshotJob struct {
 	// DeepProbe lets ffmpeg read the stream longer before it decides on
 	// its codec (see probeArgs).
 	DeepProbe bool
-	// InputArgs and HWAccel are the camera's own input options
-	// (input_args, hwaccel), placed before -i after camvisor's.
-	InputArgs []string
-	HWAccel   string
+	cameraInput
 }
 
 // Internal messages the actor sends itself.
@@ -231,15 +228,24 @@ func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
 // secret, else a relay path for this process (invariant 6: no secret on a
 // command line), held until the process is reaped.
 func (a *ffmpegActor) openInput() (string, error) {
-	if a.env.Relay == nil || !rtsprelay.HasSecret(a.job.URL) {
-		return a.job.URL, nil
-	}
-	p, err := a.env.Relay.Open(a.job.URL, a.env.Config.FFmpeg.RTSPTimeout.Duration)
-	if err != nil {
-		return "", err
-	}
+	input, p, err := openInput(a.env, a.job.URL)
 	a.input = p
-	return p.URL(), nil
+	return input, err
+}
+
+// openInput is the URL an ffmpeg of camvisor's (a snapshot, a stream) is
+// given for camera URL rawURL, and the relay path that URL names (nil when
+// the camera's URL holds no secret and is given as it is). The caller
+// closes the path once its process is reaped.
+func openInput(env *Env, rawURL string) (string, *rtsprelay.Path, error) {
+	if env.Relay == nil || !rtsprelay.HasSecret(rawURL) {
+		return rawURL, nil, nil
+	}
+	p, err := env.Relay.Open(rawURL, env.Config.FFmpeg.RTSPTimeout.Duration)
+	if err != nil {
+		return "", nil, err
+	}
+	return p.URL(), p, nil
 }
 
 // releaseInput closes the relay path: its camera connection is closed
@@ -328,39 +334,73 @@ const maxSnapshotBytes = 32 << 20
 // want of codec parameters.
 func (a *ffmpegActor) deepProbe() bool { return a.job.DeepProbe || a.incarnation > 1 }
 
-// snapshotArgs is the ffmpeg argument list for one JPEG on stdout from
-// input (job.URL itself, or its relay path when job.URL holds a secret).
-// The URL follows -i, so it is never read as an option (and config refuses
-// a leading '-').
+// snapshotArgs is the ffmpeg argument list for one JPEG on stdout, the
+// first whole picture of the stream, read from input (job.URL itself, or
+// its relay path when job.URL holds a secret).
 func snapshotArgs(cfg config.FFmpeg, job snapshotJob, input string, deep bool) []string {
+	args := append(inputArgs(cfg, input, job.cameraInput, deep), "-an", "-frames:v", "1", "-f", "image2pipe")
+	args = append(args, jpegEncoder...)
+	return append(args, "pipe:1")
+}
+
+// jpegEncoder encodes the pictures ffmpeg hands camvisor, on one thread:
+// with one per core, each picture would leave the encoder only when the
+// next one enters (in a stream of keyframes, a whole keyframe interval
+// late), and every thread costs memory.
+var jpegEncoder = []string{"-c:v", "mjpeg", "-q:v", "4", "-threads", "1"}
+
+// cameraInput is a camera's own input options (input_args, hwaccel):
+// every ffmpeg that reads the camera gets them, after camvisor's.
+type cameraInput struct {
+	InputArgs []string
+	HWAccel   string
+}
+
+// inputArgs open a camera's stream for decoding: every ffmpeg camvisor
+// starts (a snapshot, a stream-mode child) reads its camera through them.
+// The input follows -i, so it is never read as an option (and config
+// refuses a leading '-').
+//
+// Only keyframes are decoded (-skip_frame nokey): a client joins an H.264
+// stream mid-GOP, and the P-frames before the next keyframe refer to
+// pictures it never received; decoded, they are grey or smeared. Debian's
+// ffmpeg 5.1 already withholds such frames (unless output_corrupt or
+// showall is set), but skipping them guarantees the first picture out is
+// a whole one whatever the decoder's flags, and spares decoding frames
+// that are thrown away. An MJPEG frame is always a keyframe. One decoder
+// thread: frame threads would delay the first picture by a frame each and
+// cost memory, for one picture.
+func inputArgs(cfg config.FFmpeg, input string, own cameraInput, deep bool) []string {
 	args := []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-rtsp_transport", "tcp",
 		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
+		"-skip_frame", "nokey", "-threads", "1",
 	}
 	args = append(args, probeArgs(deep)...)
-	if job.HWAccel != "" {
-		args = append(args, "-hwaccel", job.HWAccel)
+	if own.HWAccel != "" {
+		args = append(args, "-hwaccel", own.HWAccel)
 	}
 	// The camera's own options come last among the input options: ffmpeg
 	// takes the last of a repeated one, so they override ours.
-	args = append(args, job.InputArgs...)
-	return append(args,
-		"-i", input,
-		"-an", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1",
-	)
+	args = append(args, own.InputArgs...)
+	return append(args, "-i", input)
 }
 
 // probeArgs sets how much of the stream ffmpeg reads before it decides on
-// the codec. A shallow probe takes one frame (~55 ms against camsim, ~4 s
-// more with the defaults at 5 fps) and suffices when the SDP carries the
-// codec's parameters, as most cameras' does; a camera whose SDP does not
-// needs the deep one, which reads up to its first keyframe.
+// the codec. A shallow probe stops at the second packet and suffices when
+// the SDP carries the codec's parameters, as most cameras' does (an H.264
+// camera's sprop-parameter-sets; MJPEG frames describe themselves); a
+// camera whose SDP does not needs the deep one, which reads up to its
+// first keyframe. The shallow -analyzeduration is 1 µs, not 0: 0 means
+// ffmpeg's default of 5 s, which a stream of small frames (a low-resolution
+// H.264 stream's P-frames are a few hundred bytes) takes in full, since it
+// never fills -probesize.
 func probeArgs(deep bool) []string {
 	if deep {
 		return []string{"-analyzeduration", "3000000", "-probesize", "5000000"}
 	}
-	return []string{"-analyzeduration", "0", "-probesize", "32768"}
+	return []string{"-analyzeduration", "1", "-probesize", "32768"}
 }
 
 func isJPEG(b []byte) bool {

@@ -22,7 +22,8 @@ const (
 	PlaybackName  = "playback"
 	HubName       = "hub"
 
-	leaseName = "lease/go2rtc" // a camera's one live view
+	leaseName  = "lease/go2rtc"  // a camera's one live view
+	streamName = "stream/ffmpeg" // a camera's stream-mode child
 )
 
 func subnetName(name string) string { return "subnet/" + name }
@@ -46,7 +47,7 @@ func kindOf(path string) string {
 	segs := strings.Split(path, "/")
 	if n := len(segs); n >= 2 {
 		switch segs[n-2] {
-		case "subnet", "camera", "ffmpeg", "http", "lease", "client":
+		case "subnet", "camera", "ffmpeg", "http", "lease", "stream", "client":
 			return segs[n-2]
 		}
 	}

@@ -154,7 +154,11 @@ func TestNoOrphanOnStop(t *testing.T) {
 }
 
 func TestNoOrphanOnPanic(t *testing.T) {
-	cam := camsim.Camera{Name: "crashy", Hang: true}
+	codecs(t, testNoOrphanOnPanic)
+}
+
+func testNoOrphanOnPanic(t *testing.T, codec camsim.Codec) {
+	cam := withCodec(codec, camsim.Camera{Name: "crashy", Hang: true})[0]
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
 	cfg.FFmpeg.CaptureTimeout = testDuration(time.Minute)

@@ -34,6 +34,7 @@ type Policy struct {
 
 	Admission AdmissionPolicy
 	Lease     LeasePolicy
+	Stream    StreamPolicy
 	Gateway   GatewayPolicy
 	Reaper    ReaperPolicy
 	Recorder  RecorderPolicy
@@ -103,6 +104,32 @@ type LeasePolicy struct {
 	DrainBlindFor time.Duration
 }
 
+// StreamPolicy times the stream-mode children (stream.go).
+type StreamPolicy struct {
+	// A stream child whose process ended (or stalled) is started again
+	// after RestartInitial, doubled with each failure within
+	// RestartWindow, up to RestartMax: a camera that is down costs one
+	// process start per RestartMax, a blip costs half a second.
+	RestartInitial time.Duration
+	RestartMax     time.Duration
+	RestartWindow  time.Duration
+	// MinFrameGap: at most one JPEG per this much stream time. An H.264
+	// camera sends a keyframe every 1-2 s, each one decoded; an MJPEG
+	// camera's every frame is a keyframe, and decoding 2 a second is
+	// plenty for a patrol that looks every few seconds.
+	MinFrameGap time.Duration
+	// GOPSamples: the keyframe interval a child has seen, which sets the
+	// default stall timeout, is the median of this many recent intervals
+	// between frames (one late keyframe does not move it).
+	GOPSamples int
+	// StartGrant: a stream's process starts under the machine-wide
+	// admission, and gives its grant back at its first frame or after
+	// this, whichever comes first: ffmpeg's start costs CPU (~50 ms), the
+	// wait for the camera's first keyframe none, and a stream that held a
+	// grant through it would keep snapshots (and other streams) waiting.
+	StartGrant time.Duration
+}
+
 // GatewayPolicy times the go2rtc client.
 type GatewayPolicy struct {
 	ProbeInitial time.Duration // the first probe of an unreachable go2rtc
@@ -170,6 +197,14 @@ func DefaultPolicy() *Policy {
 			DrainSettle:    200 * time.Millisecond,
 			DrainWarnAfter: 10 * time.Second,
 			DrainBlindFor:  30 * time.Second,
+		},
+		Stream: StreamPolicy{
+			RestartInitial: 500 * time.Millisecond,
+			RestartMax:     30 * time.Second,
+			RestartWindow:  5 * time.Minute,
+			MinFrameGap:    500 * time.Millisecond,
+			GOPSamples:     5,
+			StartGrant:     time.Second,
 		},
 		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
 		Reaper:  ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second},

@@ -125,7 +125,7 @@ func (a *reaperActor) onCensusDue(ctx actor.Context) {
 	a.scanning = true
 	system, self := ctx.ActorSystem(), ctx.Self()
 	go func() {
-		system.Root.Send(self, &censusTaken{at: time.Now(), procs: osproc.Scan("")})
+		system.Root.Send(self, &censusTaken{at: time.Now(), procs: osproc.ScanTagged("ffmpeg")})
 	}()
 }
 
@@ -172,7 +172,7 @@ func (a *reaperActor) startSweep(ctx actor.Context) {
 	}
 	a.sweeping = true
 	system, self := ctx.ActorSystem(), ctx.Self()
-	go func() { system.Root.Send(self, &sweepScanned{procs: osproc.Scan("")}) }()
+	go func() { system.Root.Send(self, &sweepScanned{procs: osproc.ScanTagged("ffmpeg")}) }()
 }
 
 // onSweepScanned sorts what /proc shows: other runs' processes go at once;
@@ -236,7 +236,7 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 			a.kill(ctx, done, foreign, nil, false)
 			system, self := ctx.ActorSystem(), ctx.Self()
 			time.AfterFunc(a.env.Policy.Reaper.ConfirmAfter, func() {
-				system.Root.Send(self, &sweepScanned{procs: osproc.Scan(""), confirm: true, suspect: suspects, done: done})
+				system.Root.Send(self, &sweepScanned{procs: osproc.ScanTagged("ffmpeg"), confirm: true, suspect: suspects, done: done})
 			})
 		default:
 			a.kill(ctx, done, nil, suspects, true)

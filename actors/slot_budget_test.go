@@ -16,11 +16,11 @@ import (
 // max_connections N. The camera's own count (camsim /stats) is the judge.
 
 func TestSlotBudgetNeverExceeded(t *testing.T) {
-	viaModes(t, testSlotBudgetNeverExceeded)
+	captureModes(t, testSlotBudgetNeverExceeded)
 }
 
-func testSlotBudgetNeverExceeded(t *testing.T, patrol func(*config.Config)) {
-	cam := camsim.Camera{Name: "tapo", MaxConnections: 2}
+func testSlotBudgetNeverExceeded(t *testing.T, patrol func(*config.Config), codec camsim.Codec) {
+	cam := withCodec(codec, camsim.Camera{Name: "tapo", MaxConnections: 2})[0]
 	cams := startCamsim(t, cam)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, map[string]int{"tapo": 2})
 	cfg.Subnets[0].Cameras[0].Queue = 40

@@ -15,11 +15,11 @@ import (
 )
 
 func TestPatrolCapturesFrames(t *testing.T) {
-	viaModes(t, testPatrolCapturesFrames)
+	captureModes(t, testPatrolCapturesFrames)
 }
 
-func testPatrolCapturesFrames(t *testing.T, patrol func(*config.Config)) {
-	list := []camsim.Camera{{Name: "a"}, {Name: "b"}, {Name: "c", Mode: camsim.ModeMotion}}
+func testPatrolCapturesFrames(t *testing.T, patrol func(*config.Config), codec camsim.Codec) {
+	list := withCodec(codec, camsim.Camera{Name: "a"}, camsim.Camera{Name: "b"}, camsim.Camera{Name: "c", Mode: camsim.ModeMotion})
 	cams := startCamsim(t, list...)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
 	cfg.Subnets[0].Concurrency = 2
@@ -116,7 +116,11 @@ func testCycleEndedAlwaysSent(t *testing.T, patrol func(*config.Config)) {
 }
 
 func TestFailedCaptureRetriedThenCameraFailing(t *testing.T) {
-	down := camsim.Camera{Name: "down", Refuse: true}
+	codecs(t, testFailedCaptureRetriedThenCameraFailing)
+}
+
+func testFailedCaptureRetriedThenCameraFailing(t *testing.T, codec camsim.Codec) {
+	down := withCodec(codec, camsim.Camera{Name: "down", Refuse: true})[0]
 	cams := startCamsim(t, down)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {down}}, nil)
 	h := startTree(t, cams, cfg)

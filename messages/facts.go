@@ -20,7 +20,7 @@ type CaptureDone struct {
 	JPEG      []byte `json:"-"`
 	Bytes     int
 	Error     string        // redacted; empty when Outcome is ok
-	Via       string        // "ffmpeg" or "go2rtc"
+	Via       string        // "ffmpeg", "go2rtc", "lease", "external" or "stream"
 	OSPID     int           // the last process that served it, 0 if none
 	Attempts  int           // processes started for it
 	Waited    time.Duration // for machine-wide admission before its process could start
@@ -102,10 +102,10 @@ type ProcessStarted struct {
 	Camera    string
 	Subnet    string
 	Owner     string   // the owning actor's path
-	Purpose   string   // "snapshot"
+	Purpose   string   // "snapshot", or "stream" (a stream-mode child)
 	Argv      []string // redacted
 	StartedAt time.Time
-	Deadline  time.Time
+	Deadline  time.Time // zero for a stream-mode child: it runs until stopped
 }
 
 // ProcessExited is the fact that an OS process ended and was reaped.

@@ -41,9 +41,11 @@ type StreamExpired struct {
 	Subnet string
 }
 
-// FetchFrame asks a camera's lease for a snapshot through go2rtc's
-// frame.jpeg, which shares the live view's connection; the lease passes it
-// to the gateway while it is live. The sender gets FrameFetched.
+// FetchFrame asks for a frame over a connection that is open already: a
+// camera's lease, for a snapshot through go2rtc's frame.jpeg, which shares
+// the live view's connection (the lease passes it to the gateway while it
+// is live); or a camera's stream-mode child, for its newest frame. The
+// sender gets FrameFetched.
 type FetchFrame struct {
 	Ref      int64 // the asker's reference, echoed
 	Stream   string
@@ -54,6 +56,7 @@ type FetchFrame struct {
 type FrameFetched struct {
 	Ref   int64
 	JPEG  []byte `json:"-"`
+	OSPID int    // the process whose connection served it: a stream-mode child's; 0 through go2rtc
 	Error string
 	// Unavailable: the live view serves no frames now (registering or
 	// ending); nothing was asked of go2rtc.

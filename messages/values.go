@@ -44,6 +44,8 @@ const (
 	StopShutdown      StopReason = "shutdown"       // camvisor is shutting down
 	StopReaped        StopReason = "reaped"         // the reaper found it unowned
 	StopPreempted     StopReason = "preempted"      // a live view took its slot
+	StopStalled       StopReason = "stalled"        // a stream-mode child sent no frame for ffmpeg.stall_timeout
+	StopBackoff       StopReason = "backoff"        // a stream-mode child's camera failed too often: its breaker opened
 )
 
 // Alert states.

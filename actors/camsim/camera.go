@@ -21,10 +21,12 @@ type CameraStats struct {
 	// because the camera refuses.
 	Refused int `json:"refused"`
 
-	MaxConnections int    `json:"max_connections"`
-	Faults         string `json:"faults"`
-	Mode           Mode   `json:"mode"`
-	FPS            int    `json:"fps"`
+	MaxConnections int      `json:"max_connections"`
+	Faults         string   `json:"faults"`
+	Mode           Mode     `json:"mode"`
+	FPS            int      `json:"fps"`
+	Codec          Codec    `json:"codec"`
+	GOP            Duration `json:"gop,omitempty"` // H.264 only
 }
 
 // camera is the server's state for one simulated camera. A camera nobody
@@ -159,7 +161,25 @@ func (cam *camera) stats() CameraStats {
 		Faults:         cam.cfg.Faults(),
 		Mode:           cam.cfg.Mode,
 		FPS:            cam.cfg.FPS,
+		Codec:          cam.cfg.Codec,
+		GOP:            cam.gopShown(),
 	}
+}
+
+// gopShown is the GOP of an H.264 camera, for stats; 0 for MJPEG.
+func (cam *camera) gopShown() Duration {
+	if cam.cfg.Codec != CodecH264 {
+		return 0
+	}
+	return cam.cfg.GOP
+}
+
+// hung reports whether the camera hangs now: set at run time, it holds
+// the connections it has too.
+func (cam *camera) hung() bool {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	return cam.cfg.Hang
 }
 
 func (cam *camera) resetStats() {
@@ -177,7 +197,7 @@ func (cam *camera) update(p CameraPatch) error {
 	if err := next.Validate(); err != nil {
 		return fmt.Errorf("update camera: %w", err)
 	}
-	cam.cfg = next.withDefaults(cam.srv.opts.FPS)
+	cam.cfg = next.withDefaults(cam.srv.opts)
 	return nil
 }
 

@@ -18,10 +18,10 @@ import (
 )
 
 // Client is a minimal RTSP-over-TCP client for what camsim sends: one
-// RTP/JPEG video track, TCP-interleaved, Basic or Digest authentication. It
-// reads frames for tests and for stand-ins of other RTSP consumers. It is
-// not safe for concurrent use, except that Close may be called while
-// NextFrame waits.
+// RTP/JPEG or RTP H.264 video track, TCP-interleaved, Basic or Digest
+// authentication. It reads frames for tests and for stand-ins of other
+// RTSP consumers. It is not safe for concurrent use, except that Close may
+// be called while NextFrame waits.
 type Client struct {
 	nc      net.Conn
 	br      *bufio.Reader
@@ -34,8 +34,10 @@ type Client struct {
 	cseq    int
 	session string
 	channel byte
+	codec   Codec
 
 	asm    assembler
+	h264   h264Depacketizer
 	buf    []byte
 	closer sync.Once
 	wmu    sync.Mutex
@@ -127,6 +129,10 @@ func (c *Client) handshake() error {
 	res, err := c.do("DESCRIBE", c.target, "Accept: application/sdp")
 	if err != nil {
 		return err
+	}
+	c.codec = CodecMJPEG
+	if strings.Contains(strings.ToUpper(string(res.body)), " H264/90000") {
+		c.codec = CodecH264
 	}
 	c.base = res.header.get("content-base")
 	if c.base == "" {
@@ -303,8 +309,13 @@ func (c *Client) readResponse() (*response, error) {
 	}
 }
 
-// NextFrame returns the next complete frame as a standalone JPEG, rebuilt
-// from the RTP/JPEG packets the way ffmpeg's rtpdec_jpeg does. Frames with
+// Codec is what the camera's SDP announced.
+func (c *Client) Codec() Codec { return c.codec }
+
+// NextFrame returns the next complete frame: for RTP/JPEG a standalone
+// JPEG, rebuilt from the packets the way ffmpeg's rtpdec_jpeg does; for
+// H.264 an access unit in Annex B form (start codes before each NAL unit),
+// rebuilt from single NAL unit, STAP-A and FU-A packets. Frames with
 // missing packets are skipped.
 func (c *Client) NextFrame(ctx context.Context) ([]byte, error) {
 	stop := c.bound(ctx)
@@ -315,6 +326,12 @@ func (c *Client) NextFrame(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("rtsp next frame from %s: %w", c.target, withContext(ctx, err))
 		}
 		if payload == nil || ch != c.channel {
+			continue
+		}
+		if c.codec == CodecH264 {
+			if au := c.pushH264(payload); au != nil {
+				return au, nil
+			}
 			continue
 		}
 		if jpeg := c.asm.push(payload); jpeg != nil {
@@ -333,6 +350,24 @@ func (c *Client) Close() error {
 		err = c.nc.Close()
 	})
 	return err
+}
+
+// pushH264 takes one RTP packet of an H.264 track.
+func (c *Client) pushH264(pkt []byte) []byte {
+	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 || pkt[1]&0x7f != payloadTypeH264 {
+		return nil
+	}
+	p := pkt[rtpHeaderLen+4*int(pkt[0]&0x0f):]
+	if pkt[0]&0x10 != 0 { // header extension
+		if len(p) < 4 {
+			return nil
+		}
+		p = p[min(len(p), 4+4*int(binary.BigEndian.Uint16(p[2:]))):]
+	}
+	if pkt[0]&0x20 != 0 && len(p) > 0 { // padding
+		p = p[:max(0, len(p)-int(pkt[len(pkt)-1]))]
+	}
+	return c.h264.push(binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:]), pkt[1]&0x80 != 0, p)
 }
 
 // assembler rebuilds JPEG frames from RTP/JPEG packets.

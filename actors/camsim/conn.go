@@ -2,6 +2,7 @@ package camsim
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,8 @@ type conn struct {
 	tsShift uint32
 	rebase  bool // the next frame's timestamp is the one announced in RTP-Info
 	sent    int  // frames written
+	lastN   int64
+	resync  bool // H.264: a frame was missed; wait for the next keyframe
 	hdrs    []byte
 	bufs    net.Buffers
 }
@@ -113,6 +116,9 @@ func (c *conn) serve() {
 		if req.header, _, err = readHeader(c.br); err != nil {
 			c.badRequest(err)
 			return
+		}
+		if c.cam != nil && c.cam.hung() {
+			continue // hung at run time: it reads, and never answers
 		}
 		if c.slowq != nil {
 			select {
@@ -256,6 +262,22 @@ func (c *conn) handle(req *request) bool {
 
 func (c *conn) onDescribe(req *request) {
 	base := c.contentBase(req)
+	media := fmt.Sprintf("m=video 0 RTP/AVP %d\r\n"+
+		"a=rtpmap:%d JPEG/90000\r\n", payloadTypeJPEG, payloadTypeJPEG)
+	if c.cfg.Codec == CodecH264 {
+		k := streamKeyOf(c.cfg)
+		loop, err := c.srv.lib.h264Loop(h264Key{mode: k.mode, fps: k.fps, gopFrames: k.gop})
+		if err != nil {
+			c.log.Error("describe: no h264 loop", "reason", err)
+			c.respond(req, 500, nil, nil)
+			return
+		}
+		media = fmt.Sprintf("m=video 0 RTP/AVP %d\r\n"+
+			"a=rtpmap:%d H264/90000\r\n"+
+			"a=fmtp:%d packetization-mode=1;profile-level-id=%s;sprop-parameter-sets=%s,%s\r\n",
+			payloadTypeH264, payloadTypeH264, payloadTypeH264, profileLevelID(loop.sps),
+			base64.StdEncoding.EncodeToString(loop.sps), base64.StdEncoding.EncodeToString(loop.pps))
+	}
 	sdp := fmt.Sprintf("v=0\r\n"+
 		"o=- %d 1 IN IP4 127.0.0.1\r\n"+
 		"s=camsim %s\r\n"+
@@ -263,11 +285,10 @@ func (c *conn) onDescribe(req *request) {
 		"t=0 0\r\n"+
 		"a=control:*\r\n"+
 		"a=range:npt=0-\r\n"+
-		"m=video 0 RTP/AVP %d\r\n"+
-		"a=rtpmap:%d JPEG/90000\r\n"+
+		"%s"+
 		"a=control:trackID=0\r\n"+
 		"a=framerate:%d\r\n",
-		rand.Uint32(), c.cam.name, payloadTypeJPEG, payloadTypeJPEG, c.cfg.FPS)
+		rand.Uint32(), c.cam.name, media, c.cfg.FPS)
 	c.respond(req, 200, []string{"Content-Base: " + base, "Content-Type: application/sdp"}, []byte(sdp))
 }
 
@@ -344,7 +365,7 @@ func (c *conn) onPlay(req *request) bool {
 			c.srv.wg.Add(1)
 			go c.writeLoop()
 		}
-		st, err := c.cam.subscribe(c, streamKey{mode: c.cfg.Mode, fps: c.cfg.FPS})
+		st, err := c.cam.subscribe(c, streamKeyOf(c.cfg))
 		if err != nil {
 			c.log.Debug("play failed", "reason", err)
 			return false
@@ -413,13 +434,27 @@ func (c *conn) writeLoop() {
 func (c *conn) writeFrame(f frame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.cfg.Codec == CodecH264 {
+		// A missed H.264 frame breaks every frame up to the next
+		// keyframe: skip them, as a decoder would have to. (The first
+		// frames of a connection are sent as they come, keyframe or not,
+		// as a camera does.)
+		if c.sent > 0 && f.n != c.lastN+1 {
+			c.resync = true
+		}
+		c.lastN = f.n
+		if c.resync && !f.pic.key {
+			return nil
+		}
+		c.resync = false
+	}
 	if c.rebase {
 		c.tsShift = c.nextTS - f.pts
 		c.rebase = false
 	}
 	ts := f.pts + c.tsShift
 	pkt := f.pic.pkt
-	if c.sent == 0 && c.srv.opts.FirstFrameBytes > 0 {
+	if c.sent == 0 && c.srv.opts.FirstFrameBytes > 0 && f.pic.rows != nil {
 		pkt = f.pic.first(c.srv.lib, c.srv.opts.FirstFrameBytes)
 	}
 	c.sent++

@@ -111,12 +111,13 @@ func ffmpegPath(t *testing.T) string {
 	return p
 }
 
-// ffmpegSnapshotArgs are camvisor's snapshot arguments for url.
+// ffmpegSnapshotArgs are camvisor's snapshot arguments for url (see
+// snapshotArgs in camvisor/actors).
 func ffmpegSnapshotArgs(url string, timeoutMicros int) []string {
 	return []string{"-nostdin", "-hide_banner", "-loglevel", "error",
 		"-rtsp_transport", "tcp", "-timeout", fmt.Sprint(timeoutMicros),
-		"-analyzeduration", "0", "-probesize", "32768",
-		"-i", url, "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"}
+		"-skip_frame", "nokey", "-threads", "1", "-analyzeduration", "1", "-probesize", "32768",
+		"-i", url, "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-threads", "1", "pipe:1"}
 }
 
 // ffmpegRun is one ffmpeg process a test started.

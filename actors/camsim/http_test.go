@@ -61,7 +61,7 @@ func TestHTTPStats(t *testing.T) {
 	}
 	c.Close()
 	waitFor(t, time.Second, "open back to 0", func() bool { return s.Stats("cam1").Open == 0 })
-	if code := call(t, s, "POST", "/stats/reset?camera=cam1", "", &one); code != 200 || one != (CameraStats{MaxConnections: 2, Mode: ModePattern, FPS: DefaultFPS}) {
+	if code := call(t, s, "POST", "/stats/reset?camera=cam1", "", &one); code != 200 || one != (CameraStats{MaxConnections: 2, Mode: ModePattern, FPS: DefaultFPS, Codec: CodecMJPEG}) {
 		t.Errorf("reset: %d %+v", code, one)
 	}
 	if code := call(t, s, "POST", "/stats/reset", "", nil); code != 200 {
@@ -75,7 +75,7 @@ func TestHTTPCameras(t *testing.T) {
 	if code := call(t, s, "POST", "/cameras/new1", `{"max_connections":3,"mode":"motion","slow":"1.5s"}`, &c); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	want := Camera{Name: "new1", MaxConnections: 3, Mode: ModeMotion, Slow: Duration(1500 * time.Millisecond), FPS: DefaultFPS}
+	want := Camera{Name: "new1", MaxConnections: 3, Mode: ModeMotion, Slow: Duration(1500 * time.Millisecond), FPS: DefaultFPS, Codec: CodecMJPEG}
 	if c != want {
 		t.Errorf("created %+v, want %+v", c, want)
 	}
@@ -86,7 +86,7 @@ func TestHTTPCameras(t *testing.T) {
 	if got, _ := s.Camera("new1"); got != want || c != want {
 		t.Errorf("updated %+v, want %+v", got, want)
 	}
-	for _, body := range []string{`{"fps":1000}`, `{"mode":"fancy"}`, `{"hnag":true}`, `{"name":"other"}`, `not json`} {
+	for _, body := range []string{`{"fps":1000}`, `{"mode":"fancy"}`, `{"codec":"h265"}`, `{"gop":"-1s"}`, `{"hnag":true}`, `{"name":"other"}`, `not json`} {
 		if code := call(t, s, "POST", "/cameras/new1", body, nil); code != 400 {
 			t.Errorf("POST %s: %d, want 400", body, code)
 		}

@@ -27,6 +27,12 @@ const (
 	maxSide = 2032
 	minSide = 32
 	maxFPS  = 60
+
+	// DefaultGOP is the keyframe interval of an H.264 camera: what Tapo-class
+	// cameras send (one keyframe every 1-2 s).
+	DefaultGOP = 2 * time.Second
+	// maxGOP bounds the pre-rendered loop an H.264 camera needs.
+	maxGOP = 20 * time.Second
 )
 
 // Sentinel errors callers branch on.
@@ -55,6 +61,23 @@ const (
 func (m Mode) valid() bool {
 	return m == ModePattern || m == ModeMotion || m == ModeStatic
 }
+
+// Codec is what a camera's RTP stream carries.
+type Codec string
+
+// Codecs.
+const (
+	// CodecMJPEG is RTP/JPEG (RFC 2435): every frame is a whole picture,
+	// so a client's first frame is always complete.
+	CodecMJPEG Codec = "mjpeg"
+	// CodecH264 is RTP H.264 (RFC 6184) with a keyframe every GOP, as real
+	// cameras send it: a client joins mid-GOP and has no complete picture
+	// before the next keyframe. The SDP carries SPS and PPS
+	// (sprop-parameter-sets); they also precede every keyframe in band.
+	CodecH264 Codec = "h264"
+)
+
+func (c Codec) valid() bool { return c == CodecMJPEG || c == CodecH264 }
 
 // Duration is a time.Duration that JSON writes as a string ("2s") and reads
 // from a string or from a number of seconds.
@@ -111,6 +134,11 @@ type Camera struct {
 	Mode Mode `json:"mode"`
 	// FPS is frames per second; 0 means the server's default.
 	FPS int `json:"fps"`
+	// Codec is the stream's codec; empty means the server's default.
+	Codec Codec `json:"codec"`
+	// GOP is the keyframe interval of an H.264 stream (rounded to whole
+	// frames); 0 means DefaultGOP. MJPEG ignores it.
+	GOP Duration `json:"gop"`
 }
 
 // Validate reports the first field that is out of range.
@@ -129,8 +157,21 @@ func (c Camera) Validate() error {
 		return fmt.Errorf("camera %s: mode %q is not pattern, motion or static", c.Name, c.Mode)
 	case c.FPS < 0 || c.FPS > maxFPS:
 		return fmt.Errorf("camera %s: fps %d is outside 1..%d", c.Name, c.FPS, maxFPS)
+	case c.Codec != "" && !c.Codec.valid():
+		return fmt.Errorf("camera %s: codec %q is not mjpeg or h264", c.Name, c.Codec)
+	case c.GOP < 0 || time.Duration(c.GOP) > maxGOP:
+		return fmt.Errorf("camera %s: gop %v is outside 0..%v", c.Name, time.Duration(c.GOP), maxGOP)
 	}
 	return nil
+}
+
+// gopFrames is the keyframe interval in frames, at least 1.
+func (c Camera) gopFrames() int {
+	gop := time.Duration(c.GOP)
+	if gop == 0 {
+		gop = DefaultGOP
+	}
+	return max(1, int((gop*time.Duration(c.FPS)+time.Second/2)/time.Second))
 }
 
 // Faults lists the camera's faults as the -camera flag writes them, e.g.
@@ -153,12 +194,18 @@ func (c Camera) Faults() string {
 }
 
 // withDefaults fills the fields whose zero value means "server default".
-func (c Camera) withDefaults(fps int) Camera {
+func (c Camera) withDefaults(o Options) Camera {
 	if c.Mode == "" {
 		c.Mode = ModePattern
 	}
 	if c.FPS == 0 {
-		c.FPS = fps
+		c.FPS = o.FPS
+	}
+	if c.Codec == "" {
+		c.Codec = o.Codec
+	}
+	if c.GOP == 0 && c.Codec == CodecH264 {
+		c.GOP = Duration(DefaultGOP)
 	}
 	return c
 }
@@ -187,6 +234,8 @@ type CameraPatch struct {
 	Refuse         *bool     `json:"refuse,omitempty"`
 	Mode           *Mode     `json:"mode,omitempty"`
 	FPS            *int      `json:"fps,omitempty"`
+	Codec          *Codec    `json:"codec,omitempty"`
+	GOP            *Duration `json:"gop,omitempty"`
 }
 
 // Apply returns c with the patch's fields set.
@@ -212,12 +261,18 @@ func (p CameraPatch) Apply(c Camera) Camera {
 	if p.FPS != nil {
 		c.FPS = *p.FPS
 	}
+	if p.Codec != nil {
+		c.Codec = *p.Codec
+	}
+	if p.GOP != nil {
+		c.GOP = *p.GOP
+	}
 	return c
 }
 
 // ParseCameraSpec reads the -camera flag syntax:
 //
-//	name[,max=2][,hang][,slow=2s][,drop=5s][,refuse][,mode=motion|static|pattern][,fps=N]
+//	name[,max=2][,hang][,slow=2s][,drop=5s][,refuse][,mode=motion|static|pattern][,fps=N][,codec=mjpeg|h264][,gop=2s]
 func ParseCameraSpec(spec string) (Camera, error) {
 	parts := strings.Split(spec, ",")
 	c := Camera{Name: strings.TrimSpace(parts[0])}
@@ -239,8 +294,12 @@ func ParseCameraSpec(spec string) (Camera, error) {
 			c.Mode = Mode(val)
 		case "fps":
 			c.FPS, err = strconv.Atoi(val)
+		case "codec":
+			c.Codec = Codec(val)
+		case "gop":
+			c.GOP, err = parseDuration(val)
 		default:
-			return Camera{}, fmt.Errorf("camera spec %q: unknown option %q (want max, hang, slow, drop, refuse, mode, fps)", spec, key)
+			return Camera{}, fmt.Errorf("camera spec %q: unknown option %q (want max, hang, slow, drop, refuse, mode, fps, codec, gop)", spec, key)
 		}
 		if err != nil {
 			return Camera{}, fmt.Errorf("camera spec %q: option %s: %w", spec, key, err)
@@ -284,6 +343,11 @@ type Options struct {
 	FPS int
 	// Quality is the JPEG quality 1..100; zero means DefaultQuality.
 	Quality int
+	// Codec of cameras that do not set their own; empty means CodecMJPEG.
+	Codec Codec
+	// FFmpeg is the ffmpeg executable that encodes the H.264 loops (with
+	// libx264); empty means "ffmpeg" from PATH. Only H.264 cameras need it.
+	FFmpeg string
 	// FirstFrameBytes pads the first frame of every connection with JPEG
 	// fill bytes to at least this size, so that ffmpeg -probesize 32768
 	// finishes probing after one frame as it does with real cameras, whose
@@ -309,6 +373,12 @@ func (o Options) withDefaults() Options {
 	if o.Quality == 0 {
 		o.Quality = DefaultQuality
 	}
+	if o.Codec == "" {
+		o.Codec = CodecMJPEG
+	}
+	if o.FFmpeg == "" {
+		o.FFmpeg = "ffmpeg"
+	}
 	if o.FirstFrameBytes == 0 {
 		o.FirstFrameBytes = DefaultFirstFrameBytes
 	}
@@ -329,6 +399,9 @@ func (o Options) validate() error {
 	}
 	if o.Quality < 1 || o.Quality > 100 {
 		return fmt.Errorf("jpeg quality %d is outside 1..100", o.Quality)
+	}
+	if !o.Codec.valid() {
+		return fmt.Errorf("codec %q is not mjpeg or h264", o.Codec)
 	}
 	if o.FirstFrameBytes > 1<<20 {
 		return fmt.Errorf("first frame padding %d is over 1 MiB", o.FirstFrameBytes)

@@ -19,6 +19,7 @@ func TestParseCameraSpec(t *testing.T) {
 		"x,hang,slow=2s,drop=500ms,refuse": {Name: "x", Hang: true, Slow: Duration(2 * time.Second),
 			Drop: Duration(500 * time.Millisecond), Refuse: true},
 		"y,hang=false,refuse=true": {Name: "y", Refuse: true},
+		"z,codec=h264,gop=1s":      {Name: "z", Codec: CodecH264, GOP: Duration(time.Second)},
 	} {
 		got, err := ParseCameraSpec(spec)
 		if err != nil || got != want {
@@ -38,6 +39,9 @@ func TestParseCameraSpec(t *testing.T) {
 		"cam,hang=maybe":  "option hang",
 		"cam,drop=-1s":    "negative",
 		"cam,refuse=nope": "option refuse",
+		"cam,codec=h265":  "codec",
+		"cam,gop=soon":    "option gop",
+		"cam,gop=30s":     "gop 30s is outside",
 	} {
 		_, err := ParseCameraSpec(spec)
 		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), spec) {
@@ -74,6 +78,8 @@ func TestNewRejects(t *testing.T) {
 		{Options{Width: 4096, Height: 240}, "multiple of 16 from 32 to 2032"},
 		{Options{FPS: 61}, "fps"},
 		{Options{Pass: "x"}, "without a user"},
+		{Options{Codec: "vp8"}, "codec"},
+		{Options{FFmpeg: "/nonexistent/ffmpeg", Cameras: []Camera{{Name: "h", Codec: CodecH264}}}, "camera h: encode h264 loop"},
 		{Options{Cameras: []Camera{{Name: "a"}, {Name: "a"}}}, "already exists"},
 	} {
 		s, err := New(tc.opts)

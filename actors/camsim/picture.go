@@ -53,6 +53,7 @@ var (
 // them once, on first use; only the name and clock bands are per camera.
 type library struct {
 	w, h, quality int
+	ffmpeg        string // encodes the H.264 loops
 	rows          int    // rows of MCUs
 	qtables       []byte // luma then chroma, as RTP/JPEG carries them in band
 
@@ -75,12 +76,15 @@ type library struct {
 	patternOnce sync.Once
 	pattern     [][]strip // pattern[k]: every row, scrolled k steps
 	patternErr  error
+
+	h264Mu sync.Mutex
+	h264   map[h264Key]*h264Entry // encoded loops (h264.go)
 }
 
 // newLibrary checks that image/jpeg still writes what RTP/JPEG type 1
 // needs and learns its quantization tables for quality.
-func newLibrary(w, h, quality int) (*library, error) {
-	l := &library{w: w, h: h, quality: quality, rows: h / mcuSide}
+func newLibrary(w, h, quality int, ffmpeg string) (*library, error) {
+	l := &library{w: w, h: h, quality: quality, ffmpeg: ffmpeg, rows: h / mcuSide}
 	l.objRows = 2
 	if l.rows < 3 {
 		l.objRows = 1
@@ -177,17 +181,23 @@ func (l *library) band(text string) (strip, error) {
 		img = image.NewRGBA(image.Rect(0, 0, l.w, mcuSide))
 	}
 	defer l.bandPool.Put(img)
-	fillRect(img, img.Rect, bandBackground)
-	scale, y := 2, 1
-	if 8+len(text)*glyphAdvance*2 > l.w {
-		scale, y = 1, 4
-	}
-	drawText(img, 4, y, scale, text, bandText)
+	drawBand(img, 0, text)
 	s, err := l.encodeRows(img)
 	if err != nil {
 		return nil, fmt.Errorf("band %q: %w", text, err)
 	}
 	return s[0], nil
+}
+
+// drawBand paints the 16-pixel row from y0 as a band showing text, large
+// if it fits.
+func drawBand(img *image.RGBA, y0 int, text string) {
+	fillRect(img, image.Rect(img.Rect.Min.X, y0, img.Rect.Max.X, y0+mcuSide), bandBackground)
+	scale, y := 2, 1
+	if 8+len(text)*glyphAdvance*2 > img.Rect.Dx() {
+		scale, y = 1, 4
+	}
+	drawText(img, img.Rect.Min.X+4, y0+y, scale, text, bandText)
 }
 
 // clock returns the band showing the current time. Every camera shows the
@@ -248,12 +258,10 @@ func (l *library) motionRows(k int) ([]strip, error) {
 		full := image.NewRGBA(image.Rect(0, 0, l.w, l.h))
 		l.drawBackground(full)
 		y0, y1 := l.objRow*mcuSide, (l.objRow+l.objRows)*mcuSide
-		side := y1 - y0
 		for i := range motionFrames {
 			img := image.NewRGBA(image.Rect(0, y0, l.w, y1))
 			copy(img.Pix, full.Pix[full.PixOffset(0, y0):full.PixOffset(0, y1)])
-			x := i * (l.w - side) / (motionFrames - 1)
-			fillRect(img, image.Rect(x, y0, x+side, y1), motionObject)
+			l.drawSquare(img, i)
 			rows, err := l.encodeRows(img)
 			if err != nil {
 				l.motionErr = fmt.Errorf("motion frame %d: %w", i, err)
@@ -266,6 +274,14 @@ func (l *library) motionRows(k int) ([]strip, error) {
 		return nil, l.motionErr
 	}
 	return l.motion[k%motionFrames], nil
+}
+
+// drawSquare paints the moving square at position k of motionFrames.
+func (l *library) drawSquare(img *image.RGBA, k int) {
+	y0, y1 := l.objRow*mcuSide, (l.objRow+l.objRows)*mcuSide
+	side := y1 - y0
+	x := k * (l.w - side) / (motionFrames - 1)
+	fillRect(img, image.Rect(x, y0, x+side, y1), motionObject)
 }
 
 // patternFrame returns every row of the pattern scrolled k steps.

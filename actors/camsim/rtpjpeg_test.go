@@ -44,7 +44,7 @@ func TestGoEncoderIsRFC2435Type1(t *testing.T) {
 // TestPacketsRebuildPicture cuts pictures into RTP/JPEG packets, checks the
 // packets against RFC 2435 and what rtpdec_jpeg needs, and rebuilds them.
 func TestPacketsRebuildPicture(t *testing.T) {
-	lib, err := newLibrary(320, 240, 90)
+	lib, err := newLibrary(320, 240, 90, "ffmpeg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func absDiff(a, b uint32) uint32 {
 // TestAssemblerSkipsBrokenFrames loses a packet and expects the frame to
 // be skipped and the next one to come out whole.
 func TestAssemblerSkipsBrokenFrames(t *testing.T) {
-	lib, err := newLibrary(64, 64, 75)
+	lib, err := newLibrary(64, 64, 75, "ffmpeg")
 	if err != nil {
 		t.Fatal(err)
 	}

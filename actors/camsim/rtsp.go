@@ -163,6 +163,7 @@ var statusText = map[int]string{
 	454: "Session Not Found",
 	455: "Method Not Valid in This State",
 	461: "Unsupported Transport",
+	500: "Internal Server Error",
 	501: "Not Implemented",
 }
 

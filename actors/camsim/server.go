@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,7 +49,7 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("camsim: %w", err)
 		}
 	}
-	lib, err := newLibrary(opts.Width, opts.Height, opts.Quality)
+	lib, err := newLibrary(opts.Width, opts.Height, opts.Quality, opts.FFmpeg)
 	if err != nil {
 		return nil, fmt.Errorf("camsim: %w", err)
 	}
@@ -65,6 +66,18 @@ func New(opts Options) (*Server, error) {
 	for _, c := range opts.Cameras {
 		if err := s.AddCamera(c); err != nil {
 			return nil, fmt.Errorf("camsim: %w", err)
+		}
+	}
+	// H.264 loops are encoded now, once per picture setting, so the first
+	// client of a camera does not wait for an encoder; cameras added later
+	// encode theirs on first use.
+	for _, c := range s.Cameras() {
+		if c.Codec != CodecH264 {
+			continue
+		}
+		k := streamKeyOf(c)
+		if _, err := lib.h264Loop(h264Key{mode: k.mode, fps: k.fps, gopFrames: k.gop}); err != nil {
+			return nil, fmt.Errorf("camsim: camera %s: %w", c.Name, err)
 		}
 	}
 	s.rtspLn, err = net.Listen("tcp", opts.RTSPAddr)
@@ -217,7 +230,7 @@ func (s *Server) addLocked(c Camera) error {
 	if _, ok := s.cams[c.Name]; ok {
 		return fmt.Errorf("add camera %s: %w", c.Name, ErrCameraExists)
 	}
-	s.cams[c.Name] = &camera{srv: s, name: c.Name, cfg: c.withDefaults(s.opts.FPS)}
+	s.cams[c.Name] = &camera{srv: s, name: c.Name, cfg: c.withDefaults(s.opts)}
 	return nil
 }
 
@@ -292,6 +305,30 @@ func (s *Server) cameraList() []*camera {
 	s.mu.Unlock()
 	slices.SortFunc(list, func(a, b *camera) int { return strings.Compare(a.name, b.name) })
 	return list
+}
+
+// Still returns the picture a static camera shows, as drawn before it was
+// encoded (JPEG or H.264): tests compare what a client decoded with it.
+func (s *Server) Still(name string) (*image.RGBA, error) {
+	c, ok := s.Camera(name)
+	if !ok {
+		return nil, fmt.Errorf("still of %s: %w", name, ErrNoCamera)
+	}
+	if c.Mode != ModeStatic {
+		return nil, fmt.Errorf("still of %s: mode is %s; only a static camera shows one picture", name, c.Mode)
+	}
+	if c.Codec == CodecH264 {
+		k := streamKeyOf(c)
+		loop, err := s.lib.h264Loop(h264Key{mode: k.mode, fps: k.fps, gopFrames: k.gop})
+		if err != nil {
+			return nil, fmt.Errorf("still of %s: %w", name, err)
+		}
+		return loop.still, nil
+	}
+	img := image.NewRGBA(image.Rect(0, 0, s.lib.w, s.lib.h))
+	s.lib.drawBackground(img)
+	drawBand(img, nameRow*mcuSide, name)
+	return img, nil
 }
 
 // Stats returns a camera's connection counts; the zero value for a camera

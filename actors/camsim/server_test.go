@@ -69,7 +69,7 @@ func TestMaxConnections(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 453 || se.Method != "OPTIONS" {
 		t.Fatalf("third connection: %v, want 453 to OPTIONS", err)
 	}
-	want := CameraStats{Open: 2, MaxOpen: 2, Total: 2, Refused: 1, MaxConnections: 2, Mode: ModePattern, FPS: DefaultFPS}
+	want := CameraStats{Open: 2, MaxOpen: 2, Total: 2, Refused: 1, MaxConnections: 2, Mode: ModePattern, FPS: DefaultFPS, Codec: CodecMJPEG}
 	if st := s.Stats("tapo"); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
@@ -313,7 +313,11 @@ func TestIdleCamerasCostNothing(t *testing.T) {
 	s := newServer(t, Options{})
 	before := runtime.NumGoroutine()
 	for i := range 1000 {
-		if err := s.AddCamera(Camera{Name: fmt.Sprintf("idle%04d", i)}); err != nil {
+		codec := CodecMJPEG
+		if i%2 == 1 {
+			codec = CodecH264
+		}
+		if err := s.AddCamera(Camera{Name: fmt.Sprintf("idle%04d", i), Codec: codec}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -321,7 +325,7 @@ func TestIdleCamerasCostNothing(t *testing.T) {
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("goroutines went from %d to %d", before, after)
 	}
-	if s.lib.bg != nil || s.lib.pattern != nil || s.lib.motion != nil {
+	if s.lib.bg != nil || s.lib.pattern != nil || s.lib.motion != nil || len(s.lib.h264) > 0 {
 		t.Error("pictures were encoded for idle cameras")
 	}
 }

@@ -10,15 +10,27 @@ import (
 // before and after a runtime change of mode or fps get different senders,
 // so each keeps what it started with.
 type streamKey struct {
-	mode Mode
-	fps  int
+	mode  Mode
+	fps   int
+	codec Codec
+	gop   int // frames; H.264 only
+}
+
+// streamKeyOf is the sender a connection admitted with cfg watches.
+func streamKeyOf(cfg Camera) streamKey {
+	k := streamKey{mode: cfg.Mode, fps: cfg.FPS, codec: cfg.Codec}
+	if cfg.Codec == CodecH264 {
+		k.gop = cfg.gopFrames()
+	}
+	return k
 }
 
 // picture is one encoded picture, shared by every connection watching and
 // by consecutive frames while it does not change.
 type picture struct {
 	pkt  *packetized
-	rows []strip
+	rows []strip // JPEG only: the rows its scan was joined from
+	key  bool    // H.264 only: an IDR access unit
 }
 
 // first returns the picture as the first frame of a connection: padded
@@ -40,6 +52,7 @@ func (p *picture) first(lib *library, pad int) *packetized {
 type frame struct {
 	pic *picture
 	pts uint32 // 90 kHz, from the sender's start
+	n   int64  // the sender's frame number: consecutive frames differ by one
 }
 
 // stream is the sender of one camera's pictures: one goroutine that builds
@@ -57,6 +70,7 @@ type stream struct {
 	// Owned by run.
 	rows      []strip
 	prev      *picture
+	loop      *h264Loop // H.264: the loop it plays
 	loggedErr bool
 }
 
@@ -70,8 +84,13 @@ func (st *stream) run() {
 	tick := time.NewTicker(time.Second / time.Duration(fps))
 	defer tick.Stop()
 	// The loops start where the wall clock says, so successive snapshots
-	// of a motion camera differ even when each one starts the sender anew.
+	// of a motion camera differ even when each one starts the sender anew;
+	// an H.264 camera's GOP is shifted by its name, so cameras do not all
+	// send their keyframes at the same instant.
 	k0 := time.Now().UnixMilli() * fps / 1000
+	if st.key.codec == CodecH264 {
+		k0 += int64(nameHash(st.cam.name) % 1024)
+	}
 	for n := int64(0); ; n++ {
 		pic, err := st.render(int(k0+n), time.Now())
 		if err != nil {
@@ -80,11 +99,15 @@ func (st *stream) run() {
 				st.loggedErr = true
 			}
 		} else {
-			f := frame{pic: pic, pts: uint32(n * 90000 / fps)}
+			f := frame{pic: pic, pts: uint32(n * 90000 / fps), n: n}
 			st.cam.mu.Lock()
-			st.last = f
-			for c := range st.subs {
-				c.offer(f)
+			// A camera hung at run time stops sending on the connections
+			// it has, too.
+			if !st.cam.cfg.Hang {
+				st.last = f
+				for c := range st.subs {
+					c.offer(f)
+				}
 			}
 			st.cam.mu.Unlock()
 		}
@@ -100,6 +123,16 @@ func (st *stream) run() {
 // differ from the previous frame's.
 func (st *stream) render(n int, now time.Time) (*picture, error) {
 	lib := st.cam.srv.lib
+	if st.key.codec == CodecH264 {
+		if st.loop == nil {
+			loop, err := lib.h264Loop(h264Key{mode: st.key.mode, fps: st.key.fps, gopFrames: st.key.gop})
+			if err != nil {
+				return nil, err
+			}
+			st.loop = loop
+		}
+		return st.loop.frames[n%len(st.loop.frames)], nil
+	}
 	name, err := st.cam.nameStrip()
 	if err != nil {
 		return nil, err
@@ -148,6 +181,15 @@ func (st *stream) render(n int, now time.Time) (*picture, error) {
 	}
 	scanPool.Put(scan)
 	return st.prev, nil
+}
+
+// nameHash is FNV-1a of a camera name.
+func nameHash(name string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return h
 }
 
 // sameRows reports whether a and b are the same encoded rows (not merely

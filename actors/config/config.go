@@ -44,7 +44,8 @@ type Config struct {
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
 	Alerts Alerts `yaml:"alerts"`
-	// Patrol is how the patrol treats cameras that fail or are busy.
+	// Patrol is how the patrol treats cameras that fail or are busy, and
+	// which it keeps a stream of.
 	Patrol Patrol `yaml:"patrol"`
 
 	// shown is the same file decoded without expanding ${NAME} in strings
@@ -53,12 +54,17 @@ type Config struct {
 	shown *Config
 }
 
-// Patrol configures what the patrol does with cameras that do not answer.
+// Patrol configures what the patrol does with cameras that do not answer,
+// and which cameras stream.
 type Patrol struct {
 	// MaxBackoff caps the wait between two probes of a camera whose
 	// breaker is open (after alerts.camera_failing_after failures in a
 	// row): the wait starts at the subnet's interval and doubles.
 	MaxBackoff Duration `yaml:"max_backoff"`
+	// StreamBelow puts in stream mode every camera patrolled at least this
+	// often (its subnet's interval at most this) whose mode is not set. 0
+	// (the default) puts none: only cameras with mode: stream stream.
+	StreamBelow Duration `yaml:"stream_below"`
 }
 
 // Reaper configures the scan for processes no actor owns.
@@ -174,6 +180,50 @@ type FFmpeg struct {
 	// Retries is how many times a failed capture is retried within its
 	// deadline (a timed-out capture is never retried).
 	Retries *int `yaml:"retries"`
+	// StallTimeout is how long a stream-mode child may go without a frame
+	// before it is killed and replaced. 0 (the default) means
+	// DefaultStallGOPs times the keyframe interval it sees, and at least
+	// DefaultStallMin.
+	StallTimeout Duration `yaml:"stall_timeout"`
+}
+
+// StallTimeoutFor is the stall timeout of a stream whose keyframes come
+// every gop (0 when not known yet).
+func (f FFmpeg) StallTimeoutFor(gop time.Duration) time.Duration {
+	if f.StallTimeout.Duration > 0 {
+		return f.StallTimeout.Duration
+	}
+	return max(DefaultStallMin, DefaultStallGOPs*gop)
+}
+
+// Camera modes (Camera.Mode).
+const (
+	ModeSnapshot = "snapshot" // one ffmpeg per capture
+	ModeStream   = "stream"   // one persistent ffmpeg per camera, keyframes only
+)
+
+// Streams reports whether camera cam of subnet runs in stream mode: its
+// mode says so, or it says nothing and its subnet's interval is at most
+// patrol.stream_below; never a camera with a snapshot_url.
+func (c *Config) Streams(subnet string, cam Camera) bool {
+	if cam.SnapshotURL != "" {
+		return false // its frames come over HTTP: no RTSP connection to keep
+	}
+	switch cam.Mode {
+	case ModeStream:
+		return true
+	case ModeSnapshot:
+		return false
+	}
+	if c.Patrol.StreamBelow.Duration <= 0 {
+		return false
+	}
+	for _, s := range c.Subnets {
+		if s.Name == subnet {
+			return s.Interval.Duration <= c.Patrol.StreamBelow.Duration
+		}
+	}
+	return false
 }
 
 // Subnet is a group of cameras visited together, one cycle per interval.
@@ -242,6 +292,12 @@ type Camera struct {
 	// HWAccel is ffmpeg's -hwaccel for this camera's decoding (vaapi,
 	// cuda, qsv, auto, ...); empty decodes in software.
 	HWAccel string `yaml:"hwaccel"`
+	// Mode is how the patrol takes this camera's frames: "snapshot" (one
+	// ffmpeg per capture) or "stream" (one ffmpeg that stays connected,
+	// decodes keyframes only and holds one slot; captures take its newest
+	// frame). Empty: stream when the subnet's interval is at most
+	// patrol.stream_below, else snapshot.
+	Mode string `yaml:"mode"`
 }
 
 // PatrolURL is the RTSP URL the patrol's ffmpeg captures read: the

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -38,6 +39,61 @@ func TestParseGoodConfig(t *testing.T) {
 	}
 	if r := cfg.Redacted(); strings.Contains(r, "secret") || !strings.Contains(r, "user:***@127.0.0.1:8554/cam1") {
 		t.Fatalf("redacted config:\n%s", r)
+	}
+}
+
+// TestStreamMode: which cameras stream, by their mode and
+// patrol.stream_below; and the stall timeout's default.
+func TestStreamMode(t *testing.T) {
+	cfg, err := Parse([]byte(good + `
+      - id: cam2
+        url: rtsp://127.0.0.1:8554/cam2
+        max_connections: 2
+        mode: stream
+      - id: cam3
+        url: rtsp://127.0.0.1:8554/cam3
+        max_connections: 2
+        mode: snapshot
+  - name: hot
+    interval: 5s
+    cameras:
+      - id: cam4
+        url: rtsp://127.0.0.1:8554/cam4
+        max_connections: 2
+      - id: cam5
+        url: rtsp://127.0.0.1:8554/cam5
+        max_connections: 2
+        mode: snapshot
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := func() map[string]bool {
+		out := map[string]bool{}
+		for _, c := range cfg.Cameras() {
+			out[c.ID] = cfg.Streams(c.Subnet, c.Camera)
+		}
+		return out
+	}
+	if got, want := streams(), map[string]bool{"cam1": false, "cam2": true, "cam3": false, "cam4": false, "cam5": false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("without stream_below: %v, want %v", got, want)
+	}
+	cfg.Patrol.StreamBelow = D(10 * time.Second) // the lab's 30 s is not below, the hot 5 s is
+	if got, want := streams(), map[string]bool{"cam1": false, "cam2": true, "cam3": false, "cam4": true, "cam5": false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("stream_below 10s: %v, want %v", got, want)
+	}
+	cfg.Patrol.StreamBelow = D(5 * time.Second) // at least that often: 5 s is
+	if !streams()["cam4"] {
+		t.Error("a subnet patrolled exactly every stream_below does not stream")
+	}
+	for gop, want := range map[time.Duration]time.Duration{0: 10 * time.Second, 2 * time.Second: 10 * time.Second, 5 * time.Second: 15 * time.Second} {
+		if got := cfg.FFmpeg.StallTimeoutFor(gop); got != want {
+			t.Errorf("default stall timeout for a %v GOP: %v, want %v", gop, got, want)
+		}
+	}
+	cfg.FFmpeg.StallTimeout = D(4 * time.Second)
+	if got := cfg.FFmpeg.StallTimeoutFor(5 * time.Second); got != 4*time.Second {
+		t.Errorf("configured stall timeout: %v", got)
 	}
 }
 
@@ -82,6 +138,14 @@ func TestConfigRejects(t *testing.T) {
 		{"input_args second input", "max_connections: 2", "max_connections: 2\n        input_args: [-i, /etc/passwd]", []string{"subnets[0].cameras[0].input_args[0]", "input"}},
 		{"webhook format", "db: camvisor.db", "db: camvisor.db\nalerts: { webhook: { url: http://127.0.0.1:9093, format: slack } }", []string{"alerts.webhook.format", `"slack"`}},
 		{"go2rtc unknown key", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, origin: x }", []string{"go2rtc.origin", "unknown key"}},
+		{"camera mode", "max_connections: 2", "max_connections: 2\n        mode: video", []string{"subnets[0].cameras[0].mode", `"video"`, "snapshot or stream"}},
+		{"stream mode with snapshot_url", "max_connections: 2", "max_connections: 2\n        mode: stream\n        snapshot_url: http://user:secret@127.0.0.1/s.jpg",
+			[]string{"subnets[0].cameras[0].mode", "snapshot_url", "user:***@"}},
+		{"stall timeout unparsable", "rtsp_timeout: 5s", "rtsp_timeout: 5s, stall_timeout: long", []string{"ffmpeg.stall_timeout", "long"}},
+		{"stall timeout negative", "rtsp_timeout: 5s", "rtsp_timeout: 5s, stall_timeout: -1s", []string{"ffmpeg.stall_timeout", "-1s"}},
+		{"stall timeout too short", "rtsp_timeout: 5s", "rtsp_timeout: 5s, stall_timeout: 100ms", []string{"ffmpeg.stall_timeout", "100ms", "at least 1s"}},
+		{"stream_below negative", "db: camvisor.db", "db: camvisor.db\npatrol: { stream_below: -10s }", []string{"patrol.stream_below", "-10s"}},
+		{"patrol unknown key", "db: camvisor.db", "db: camvisor.db\npatrol: { stream: 10s }", []string{"patrol.stream", "unknown key"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -265,5 +329,15 @@ subnets:
 	}
 	if Compare(o, o).None() != true {
 		t.Error("no change is a change")
+	}
+	// A subnet's new interval that crosses patrol.stream_below restarts its
+	// unchanged cameras in their other mode; patrol's own change waits for
+	// the next start.
+	o.Patrol.StreamBelow = D(15 * time.Second)
+	ch = Compare(o, n)
+	check("changed across stream_below", ch.Changed, []string{"a", "b"})
+	check("retire lab across stream_below", ch.Retire["lab"], []string{"a", "b", "c"})
+	if l := strings.Join(ch.Lines, "\n"); !strings.Contains(l, "camera a: mode snapshot → stream") {
+		t.Errorf("lines:\n%s", l)
 	}
 }

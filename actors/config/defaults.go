@@ -55,6 +55,17 @@ const (
 	DefaultQueue       = 8
 )
 
+// The default stall timeout of a stream-mode child (ffmpeg.stall_timeout
+// 0): three keyframe intervals, so that one late keyframe is no stall, and
+// at least 10 s, so that a camera's slow start is none either.
+const (
+	DefaultStallGOPs = 3
+	DefaultStallMin  = 10 * time.Second
+	// MinStallTimeout is the least stall_timeout accepted: less would
+	// kill streams of cameras whose keyframes come every second.
+	MinStallTimeout = time.Second
+)
+
 // applyDefaults fills the zero values of list items, which Defaults cannot
 // pre-populate. Explicit zeros of fields that must be positive are left for
 // Validate only where a zero cannot be told from absent; so max_connections

@@ -60,6 +60,7 @@ func Compare(old, next *Config) *Changes {
 		}
 	}
 
+	runs := old.WithSubnets(next) // what runs after it: the patrol section applies at the next start
 	oldSubnets, nextSubnets := subnetsByName(old), subnetsByName(next)
 	oldCams, nextCams := camerasByID(old), camerasByID(next)
 	oldShownCams, nextShownCams := camerasByID(oldShown), camerasByID(nextShown)
@@ -98,6 +99,12 @@ func Compare(old, next *Config) *Changes {
 			ch.Changed = append(ch.Changed, c.ID)
 			ch.Retire[c.Subnet] = append(ch.Retire[c.Subnet], c.ID)
 			ch.Lines = append(ch.Lines, fmt.Sprintf("camera %s: %s", c.ID, cameraChanges(c.Camera, n.Camera, oldShownCams[c.ID].Camera, nextShownCams[c.ID].Camera)))
+		case old.Streams(c.Subnet, c.Camera) != runs.Streams(n.Subnet, n.Camera):
+			// Its subnet's new interval crossed patrol.stream_below: the
+			// camera restarts in its other mode.
+			ch.Changed = append(ch.Changed, c.ID)
+			ch.Retire[c.Subnet] = append(ch.Retire[c.Subnet], c.ID)
+			ch.Lines = append(ch.Lines, fmt.Sprintf("camera %s: mode %s → %s (its subnet's interval against patrol.stream_below)", c.ID, modeOf(old, c), modeOf(runs, n)))
 		}
 	}
 	for _, c := range next.Cameras() {
@@ -110,6 +117,14 @@ func Compare(old, next *Config) *Changes {
 		delete(ch.Retire, s) // the whole subnet stops
 	}
 	return ch
+}
+
+// modeOf names the patrol mode of camera sc under c.
+func modeOf(c *Config, sc SubnetCamera) string {
+	if c.Streams(sc.Subnet, sc.Camera) {
+		return ModeStream
+	}
+	return ModeSnapshot
 }
 
 func subnetsByName(c *Config) map[string]Subnet {

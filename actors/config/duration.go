@@ -57,6 +57,18 @@ func ParseDuration(s string) (time.Duration, error) {
 	return v, nil
 }
 
+// checkOptional reports a duration that did not parse or is negative: 0
+// (or absent) means the key's automatic value.
+func (d Duration) checkOptional(field string) error {
+	if d.raw != "" {
+		return fmt.Errorf("%s: %s is not a duration (like 30s, 5m, 14d)", field, d.raw)
+	}
+	if d.Duration < 0 {
+		return fmt.Errorf("%s: must be 0 or positive, got %s", field, d.Duration)
+	}
+	return nil
+}
+
 // check reports a duration that did not parse or is not positive.
 func (d Duration) check(field string) error {
 	if d.raw != "" {

@@ -39,6 +39,12 @@ func (c *Config) Validate() error {
 	if c.FFmpeg.Retries != nil && *c.FFmpeg.Retries < 0 {
 		add(fmt.Errorf("ffmpeg.retries: must be 0 or more, got %d", *c.FFmpeg.Retries))
 	}
+	if err := c.FFmpeg.StallTimeout.checkOptional("ffmpeg.stall_timeout"); err != nil {
+		add(err)
+	} else if d := c.FFmpeg.StallTimeout.Duration; d > 0 && d < MinStallTimeout {
+		add(fmt.Errorf("ffmpeg.stall_timeout: must be 0 (three keyframe intervals, at least %s) or at least %s, got %s", DefaultStallMin, MinStallTimeout, d))
+	}
+	add(c.Patrol.StreamBelow.checkOptional("patrol.stream_below"))
 	add(c.Record.Retention.check("record.retention"))
 	add(c.Record.SampleInterval.check("record.sample_interval"))
 	if c.Record.QueueRows < 1 {
@@ -158,6 +164,15 @@ func (c *Config) Validate() error {
 			add(checkInputArgs(cat+".input_args", cam.InputArgs, relayed(cam.URL) || relayed(cam.DetectURL)))
 			if cam.HWAccel != "" && !slices.Contains(hwaccels, cam.HWAccel) {
 				add(fmt.Errorf("%s.hwaccel: %q must be one of %s", cat, cam.HWAccel, strings.Join(hwaccels, ", ")))
+			}
+			switch cam.Mode {
+			case "", ModeSnapshot:
+			case ModeStream:
+				if cam.SnapshotURL != "" {
+					add(fmt.Errorf("%s.mode: stream cannot go with snapshot_url %s: its frames come over HTTP, with no RTSP connection to keep open; remove one of them", cat, redact.URL(cam.SnapshotURL)))
+				}
+			default:
+				add(fmt.Errorf("%s.mode: %q must be snapshot or stream", cat, cam.Mode))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -131,22 +132,24 @@ func (m *Motion) Options() MotionOptions { return m.opts }
 // previous one, only prime the comparison. A frame that does not decode is
 // an error wrapping ErrBadImage and leaves the camera's state as it was.
 func (m *Motion) Detect(camera string, jpeg []byte) ([]Detection, error) {
-	img, err := decodeJPEG(jpeg)
+	cur, err := m.grey(jpeg)
 	if err != nil {
 		return nil, fmt.Errorf("motion detect camera %q: %w", camera, err)
 	}
-	return m.detectImage(camera, img), nil
+	return m.detectGrey(camera, cur), nil
 }
 
-// Forget drops camera's previous frame, for a camera removed from the
-// patrol; its next frame primes it again.
-func (m *Motion) Forget(camera string) {
-	delete(m.prev, camera)
-}
+// dcMinCell is the least cell side, in pixels, at which a frame's grid is
+// built from its JPEG blocks' means (decodeLumaDC) rather than from its
+// decoded pixels: two 8x8 blocks, so that a cell's mean leans mostly on
+// blocks wholly inside it. Smaller frames are cheap to decode in full.
+const dcMinCell = 16
 
-// decodeJPEG decodes a snapshot, refusing empty and oversized ones before
-// spending memory on them.
-func decodeJPEG(data []byte) (image.Image, error) {
+// grey shrinks a snapshot to its grid of mean brightnesses, refusing empty
+// and oversized frames before spending memory on them. A frame large
+// enough is not decoded in full: its blocks' means are read from the JPEG
+// (decodeLumaDC), a fraction of a full decode's work.
+func (m *Motion) grey(data []byte) (*greyFrame, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: the frame is empty", ErrBadImage)
 	}
@@ -157,16 +160,44 @@ func decodeJPEG(data []byte) (image.Image, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxFramePixels {
 		return nil, fmt.Errorf("%w: %dx%d pixels (at most %d accepted)", ErrBadImage, cfg.Width, cfg.Height, maxFramePixels)
 	}
+	if gw, gh := gridSize(cfg.Width, cfg.Height); cfg.Width/gw >= dcMinCell && cfg.Height/gh >= dcMinCell {
+		dc, err := decodeLumaDC(data)
+		switch {
+		case err == nil:
+			return m.shrinkDC(dc), nil
+		case !errors.Is(err, errNotBaseline):
+			return nil, fmt.Errorf("%w: %d bytes: %w", ErrBadImage, len(data), err)
+		}
+	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %d bytes: %w", ErrBadImage, len(data), err)
 	}
-	return img, nil
+	return m.shrink(img), nil
 }
 
-// detectImage is Detect after decoding.
+// gridSize is the grid of a w x h frame: motionGridWidth cells across (one
+// per column of a narrower frame), the height keeping the aspect ratio.
+func gridSize(w, h int) (gw, gh int) {
+	gw = min(motionGridWidth, w)
+	gh = max(1, min(h, motionMaxGridHeight, (h*gw+w/2)/w))
+	return gw, gh
+}
+
+// Forget drops camera's previous frame, for a camera removed from the
+// patrol; its next frame primes it again.
+func (m *Motion) Forget(camera string) {
+	delete(m.prev, camera)
+}
+
+// detectImage is Detect of a decoded frame.
 func (m *Motion) detectImage(camera string, img image.Image) []Detection {
-	cur := m.shrink(img)
+	return m.detectGrey(camera, m.shrink(img))
+}
+
+// detectGrey compares a frame's grid with the camera's previous one and
+// keeps it for the next.
+func (m *Motion) detectGrey(camera string, cur *greyFrame) []Detection {
 	prev, seen := m.prev[camera]
 	m.prev[camera] = cur
 	if !seen {
@@ -247,8 +278,7 @@ func (g *greyFrame) pixels(cells image.Rectangle) image.Rectangle {
 func (m *Motion) shrink(img image.Image) *greyFrame {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	gw := min(motionGridWidth, w)
-	gh := max(1, min(h, motionMaxGridHeight, (h*gw+w/2)/w))
+	gw, gh := gridSize(w, h)
 
 	g := m.spare
 	m.spare = nil
@@ -283,6 +313,39 @@ func (m *Motion) shrink(img image.Image) *greyFrame {
 		for cx, s := range sums {
 			n := uint64((xe[cx+1] - xe[cx]) * (y1 - y0))
 			out[cx] = uint8((s + n/2) / n)
+		}
+	}
+	return g
+}
+
+// shrinkDC builds the grid from a frame's 8x8 block means: each cell
+// averages the blocks it covers, weighted by how many of the cell's pixels
+// each block holds (as if a block's pixels all had its mean).
+func (m *Motion) shrinkDC(dc *lumaDC) *greyFrame {
+	w, h := dc.w, dc.h
+	gw, gh := gridSize(w, h)
+	g := m.spare
+	m.spare = nil
+	if g == nil {
+		g = new(greyFrame)
+	}
+	g.bounds, g.gw, g.gh = image.Rect(0, 0, w, h), gw, gh
+	g.pix = slices.Grow(g.pix[:0], gw*gh)[:gw*gh]
+	for cy := range gh {
+		y0, y1 := cy*h/gh, (cy+1)*h/gh
+		for cx := range gw {
+			x0, x1 := cx*w/gw, (cx+1)*w/gw
+			var sum, n uint64
+			for by := y0 / 8; by*8 < y1; by++ {
+				oy := uint64(min(y1, by*8+8) - max(y0, by*8))
+				row := dc.mean[by*dc.bw:]
+				for bx := x0 / 8; bx*8 < x1; bx++ {
+					o := oy * uint64(min(x1, bx*8+8)-max(x0, bx*8))
+					sum += o * uint64(row[bx])
+					n += o
+				}
+			}
+			g.pix[cy*gw+cx] = uint8((sum + n/2) / n)
 		}
 	}
 	return g

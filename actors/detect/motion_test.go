@@ -1,11 +1,13 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"math"
 	"strings"
 	"testing"
@@ -334,38 +336,54 @@ func TestMotionOptions(t *testing.T) {
 }
 
 // BenchmarkMotionDetect measures one Detect, decoding included, of a
-// camsim-sized 320x240 snapshot and of a 1080p one, with a square moving
-// between frames.
+// camsim-sized 320x240 snapshot, a 1080p and a 4K one, with a square moving
+// between frames: "detect" as Detect does it (a large frame's grid from its
+// JPEG blocks' means), "full-decode" decoding every pixel first, as Detect
+// did before and still does for small frames:
+//
+//	go test -run '^$' -bench MotionDetect ./actors/detect/
 func BenchmarkMotionDetect(b *testing.B) {
-	for _, size := range []image.Point{{320, 240}, {1920, 1080}} {
-		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
-			var frames [2][]byte
-			side := size.Y / 8
-			for i := range frames {
-				img := image.NewRGBA(image.Rectangle{Max: size})
-				for y := range size.Y {
-					for x := range size.X {
-						img.Set(x, y, color.RGBA{uint8(x * 255 / size.X), uint8(y * 255 / size.Y), 90, 255})
+	for _, size := range []image.Point{{320, 240}, {1920, 1080}, {3840, 2160}} {
+		var frames [2][]byte
+		side := size.Y / 8
+		for i := range frames {
+			img := image.NewRGBA(image.Rectangle{Max: size})
+			for y := range size.Y {
+				for x := range size.X {
+					img.Set(x, y, color.RGBA{uint8(x * 255 / size.X), uint8(y * 255 / size.Y), 90, 255})
+				}
+			}
+			sq := image.Rect(0, 0, side, side).Add(image.Pt(size.X/8+i*size.X/3, size.Y*2/5))
+			draw.Draw(img, sq, image.White, image.Point{}, draw.Src)
+			frames[i] = encodeJPEG(b, img)
+		}
+		for _, how := range []string{"full-decode", "detect"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", size.X, size.Y, how), func(b *testing.B) {
+				m := NewMotion(MotionOptions{})
+				detect := m.Detect
+				if how == "full-decode" {
+					detect = func(camera string, data []byte) ([]Detection, error) {
+						img, err := jpeg.Decode(bytes.NewReader(data))
+						if err != nil {
+							return nil, err
+						}
+						return m.detectImage(camera, img), nil
 					}
 				}
-				sq := image.Rect(0, 0, side, side).Add(image.Pt(size.X/8+i*size.X/3, size.Y*2/5))
-				draw.Draw(img, sq, image.White, image.Point{}, draw.Src)
-				frames[i] = encodeJPEG(b, img)
-			}
-			m := NewMotion(MotionOptions{})
-			if _, err := m.Detect("cam", frames[1]); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				dets, err := m.Detect("cam", frames[i%2])
-				if err != nil || len(dets) != 1 {
-					b.Fatalf("frame %d: %+v, %v", i, dets, err)
+				if _, err := detect("cam", frames[1]); err != nil {
+					b.Fatal(err)
 				}
-				i++
-			}
-		})
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					dets, err := detect("cam", frames[i%2])
+					if err != nil || len(dets) != 1 {
+						b.Fatalf("frame %d: %+v, %v", i, dets, err)
+					}
+					i++
+				}
+			})
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ package osproc
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -25,6 +26,11 @@ type Spec struct {
 	Env       []string // added to the inherited environment
 	MaxStdout int      // bytes of stdout kept; more is an error
 	TailLines int      // stderr lines kept
+	// Stdout, when set, receives the process's stdout as it comes instead
+	// of it being kept (MaxStdout does not apply): for a process that runs
+	// on and writes as it goes. It is called from one goroutine of the
+	// process's own and must not block.
+	Stdout io.Writer
 }
 
 // Exit is how a process ended.
@@ -83,6 +89,9 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	stdout := &limitedBuffer{max: spec.MaxStdout}
 	stderr := &tailWriter{max: spec.TailLines}
 	cmd.Stdout = stdout
+	if spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
 	cmd.Stderr = stderr
 	// A grandchild holding our pipes must not keep Wait blocked.
 	cmd.WaitDelay = time.Second

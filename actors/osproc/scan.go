@@ -35,6 +35,8 @@ type Info struct {
 	Home    string   `json:"home,omitempty"`
 	State   string   `json:"state"` // R, S, Z ...
 	StartAt uint64   `json:"-"`     // clock ticks after boot
+
+	kernel bool // a kernel thread: no command line, no environment
 }
 
 // Camera is the camera id in the owner's actor path
@@ -80,6 +82,12 @@ func (i Info) Zombie() bool { return i.State == "Z" }
 // Scan lists the live processes whose executable's base name is name
 // ("ffmpeg"); all processes when name is empty. Processes that vanish
 // while being read are skipped.
+//
+// It reads each process's stat first, which names its command (comm), and
+// opens cmdline and environ only of the processes so named: on a machine
+// of a hundred processes and a few ffmpeg, a scan reads a third of the
+// files. It runs every few seconds (the census) and on every /metrics
+// scrape.
 func Scan(name string) []Info {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -91,8 +99,12 @@ func Scan(name string) []Info {
 		if err != nil {
 			continue
 		}
-		info, ok := Read(pid)
-		if !ok || (name != "" && info.Name != name) {
+		info, ok := readStat(pid)
+		if !ok || (name != "" && !commIs(info.Name, name)) {
+			continue
+		}
+		readDetails(&info)
+		if name != "" && info.Name != name {
 			continue
 		}
 		out = append(out, info)
@@ -100,27 +112,102 @@ func Scan(name string) []Info {
 	return out
 }
 
+// ScanTagged lists the processes the reaper judges: every live process
+// that carries camvisor's tags, whatever its name (a wrapper's helper),
+// and every one whose executable's base name is name ("ffmpeg"; counted
+// even when untagged). Processes that vanish while being read are
+// skipped.
+//
+// The tags are in the environment, so every process's must be read; but
+// kernel threads, most of a quiet machine's processes, are told from
+// their stat and skipped, and cmdline is opened only of the processes
+// tagged or so named. It runs every few seconds (the census).
+func ScanTagged(name string) []Info {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []Info
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		info, ok := readStat(pid)
+		if !ok || info.kernel {
+			continue
+		}
+		dir := filepath.Join("/proc", e.Name())
+		readEnviron(dir, &info)
+		if info.Run == "" && !commIs(info.Name, name) {
+			continue
+		}
+		readCmdline(dir, &info)
+		if info.Run == "" && info.Name != name {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// commLen is the most of an executable's name the kernel keeps as comm
+// (TASK_COMM_LEN 16, with the NUL).
+const commLen = 15
+
+// commIs reports whether comm may be the command name of an executable
+// named name: the kernel cuts comm to commLen bytes.
+func commIs(comm, name string) bool {
+	return comm == name || len(name) > commLen && comm == name[:commLen]
+}
+
 // Read reads one process from /proc.
 func Read(pid int) (Info, bool) {
-	dir := filepath.Join("/proc", strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	info, ok := readStat(pid)
+	if ok {
+		readDetails(&info)
+	}
+	return info, ok
+}
+
+// readStat reads /proc/PID/stat: state, parent, group, start time, and the
+// command name (comm) as Name.
+func readStat(pid int) (Info, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return Info{}, false
 	}
 	// The command name is in parentheses and may itself contain them.
+	start := bytes.IndexByte(stat, '(')
 	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
+	if start < 0 || end < start {
 		return Info{}, false
 	}
 	fields := strings.Fields(string(stat[end+1:]))
 	if len(fields) < 20 {
 		return Info{}, false
 	}
-	info := Info{PID: pid, State: fields[0]}
+	info := Info{PID: pid, State: fields[0], Name: string(stat[start+1 : end])}
+	const kernelThread = 0x00200000 // PF_KTHREAD, in the flags field
+	flags, _ := strconv.ParseUint(fields[6], 10, 64)
+	info.kernel = flags&kernelThread != 0
 	info.PPID, _ = strconv.Atoi(fields[1])
 	info.PGID, _ = strconv.Atoi(fields[2])
 	info.StartAt, _ = strconv.ParseUint(fields[19], 10, 64)
+	return info, true
+}
 
+// readDetails adds what cmdline and environ say: the argv (and Name from
+// it, when there is one) and camvisor's tags.
+func readDetails(info *Info) {
+	dir := filepath.Join("/proc", strconv.Itoa(info.PID))
+	readCmdline(dir, info)
+	readEnviron(dir, info)
+}
+
+// readCmdline adds the argv from /proc/PID/cmdline, and Name from it when
+// there is one.
+func readCmdline(dir string, info *Info) {
 	cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
 	for _, a := range bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0}) {
 		if len(a) > 0 {
@@ -129,10 +216,11 @@ func Read(pid int) (Info, bool) {
 	}
 	if len(info.Argv) > 0 {
 		info.Name = filepath.Base(info.Argv[0])
-	} else {
-		start := bytes.IndexByte(stat, '(')
-		info.Name = string(stat[start+1 : end])
 	}
+}
+
+// readEnviron adds camvisor's tags from /proc/PID/environ.
+func readEnviron(dir string, info *Info) {
 	environ, _ := os.ReadFile(filepath.Join(dir, "environ"))
 	for _, kv := range bytes.Split(environ, []byte{0}) {
 		if v, ok := bytes.CutPrefix(kv, []byte(EnvRun+"=")); ok {
@@ -143,7 +231,6 @@ func Read(pid int) (Info, bool) {
 			info.Home = string(v)
 		}
 	}
-	return info, true
 }
 
 // ErrGone is KillGroup's answer for a process that already ended (or

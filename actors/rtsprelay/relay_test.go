@@ -348,6 +348,9 @@ type tap struct {
 	mu       sync.Mutex
 	requests []string
 	schemes  []string
+	// sessionTimeout, when set, replaces the session timeout camsim
+	// announces (the pace of a client's keepalives).
+	sessionTimeout string
 }
 
 func newTap(t *testing.T, camera string, stripDigest bool) *tap {
@@ -435,6 +438,13 @@ func (tp *tap) serve(client net.Conn) {
 		m, err := readMessage(br)
 		if err != nil {
 			return
+		}
+		tp.mu.Lock()
+		timeout := tp.sessionTimeout
+		tp.mu.Unlock()
+		if s := m.get("Session"); timeout != "" && s != "" {
+			id, _, _ := strings.Cut(s, ";")
+			m.set("Session", id+";timeout="+timeout)
 		}
 		if tp.stripDigest {
 			kept := m.fields[:0]

@@ -1,7 +1,8 @@
 // Command camsim simulates RTSP IP cameras for camvisor's tests: many
 // cameras on one port, each counting its own connections and showing
 // configurable faults (connection limit, hang, slow answers, dropped
-// streams, refused connections). See package camvisor/cmd/camsim/camsim.
+// streams, refused connections), in MJPEG or H.264. See package
+// camvisor/actors/camsim.
 package main
 
 import (
@@ -59,15 +60,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	printHelp := func() {
 		fmt.Fprint(fs.Output(), `Usage: camsim [flags]
 
-camsim serves simulated RTSP cameras (RTP/JPEG over TCP) at
+camsim serves simulated RTSP cameras (RTP/JPEG or RTP H.264 over TCP) at
 rtsp://RTSP-ADDR/<name> and their connection counts at http://HTTP-ADDR/stats.
 It prints each camera's URL and the stats address, then runs until SIGINT or
 SIGTERM. With no -camera, -cameras or -config it serves one camera, cam1.
 
 Camera spec (-camera, repeatable):
   name[,max=N][,hang][,slow=DUR][,drop=DUR][,refuse][,mode=pattern|motion|static][,fps=N]
+      [,codec=mjpeg|h264][,gop=DUR]
     max=N     at most N open connections; the next gets 453 Not Enough Bandwidth
-    hang      accept and read requests, never answer
+    hang      accept and read requests, never answer (set at run time through
+              the HTTP API, open connections stop sending frames too)
     slow=DUR  answer each request after DUR (e.g. 2s)
     drop=DUR  close the connection DUR after PLAY
     refuse    reset the connection after its first request line (camera down;
@@ -75,9 +78,15 @@ Camera spec (-camera, repeatable):
               "connection reset by peer")
     mode      pattern (moving bars, name, clock), motion (still scene, moving
               square), static (identical frames)
+    codec     mjpeg (RTP/JPEG: every frame a whole picture) or h264 (RTP H.264,
+              RFC 6184: a keyframe every GOP, SPS/PPS in the SDP); default -codec
+    gop=DUR   keyframe interval of an h264 camera (default 2s, at most 20s).
+              H.264 pictures are a loop encoded once at start-up with ffmpeg
+              (libx264), shared by the cameras with the same mode, fps and gop:
+              their top band names the codec instead of the camera, no clock
 
 -config FILE is JSON: {"cameras":[{"name":"cam1","max_connections":2,"hang":false,
-  "slow":"2s","drop":"5s","refuse":false,"mode":"motion","fps":5}]}
+  "slow":"2s","drop":"5s","refuse":false,"mode":"motion","fps":5,"codec":"h264","gop":"1s"}]}
 
 HTTP API: GET /stats[?camera=N], POST /stats/reset[?camera=N],
   GET /cameras, GET|POST|DELETE /cameras/{name} (POST body: the fields to change).
@@ -102,7 +111,16 @@ Flags:
 		return nil
 	})
 	fs.IntVar(&cfg.opts.FPS, "fps", camsim.DefaultFPS, "frames per second of cameras that do not set fps")
-	fs.IntVar(&cfg.opts.Quality, "quality", camsim.DefaultQuality, "JPEG quality 1..100")
+	fs.IntVar(&cfg.opts.Quality, "quality", camsim.DefaultQuality, "JPEG quality 1..100 (H.264 cameras get a matching x264 CRF)")
+	fs.Func("codec", "`codec` of cameras that do not set one: mjpeg or h264 (default mjpeg)", func(v string) error {
+		switch c := camsim.Codec(v); c {
+		case camsim.CodecMJPEG, camsim.CodecH264:
+			cfg.opts.Codec = c
+			return nil
+		}
+		return errors.New("want mjpeg or h264")
+	})
+	fs.StringVar(&cfg.opts.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg `program` that encodes the H.264 loops (needs libx264)")
 	fs.Func("camera", "add a camera: `spec` as above (repeatable)", func(v string) error {
 		c, err := camsim.ParseCameraSpec(v)
 		if err != nil {

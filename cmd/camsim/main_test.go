@@ -48,6 +48,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-fps", "fast"}, `invalid value "fast" for flag -fps`},
 		{[]string{"-cameras", "-3"}, `invalid value "-3" for flag -cameras`},
 		{[]string{"-quality", "101"}, `invalid value "101" for flag -quality`},
+		{[]string{"-codec", "h265"}, `invalid value "h265" for flag -codec`},
+		{[]string{"-camera", "c1,codec=vp8"}, `invalid value "c1,codec=vp8" for flag -camera`},
+		{[]string{"-camera", "c1,gop=1m"}, `invalid value "c1,gop=1m" for flag -camera`},
 		{[]string{"-bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
@@ -85,7 +88,8 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatalf("-help: %v", err)
 	}
 	for _, f := range []string{"-rtsp", "-http", "-user", "-pass", "-size", "-fps", "-camera", "-cameras",
-		"-config", "-allow-remote", "-quality", "-v", "max=N", "hang", "slow=DUR", "drop=DUR", "refuse", "mode"} {
+		"-config", "-allow-remote", "-quality", "-v", "-codec", "-ffmpeg", "max=N", "hang", "slow=DUR", "drop=DUR", "refuse", "mode",
+		"codec", "gop=DUR"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("help does not mention %s", f)
 		}
@@ -159,10 +163,10 @@ func TestRunServesConfiguredCameras(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]camsim.Camera{
-		"door":    {Name: "door", MaxConnections: 1, Slow: camsim.Duration(100 * time.Millisecond), Mode: camsim.ModeStatic, FPS: 7},
-		"gate":    {Name: "gate", Hang: true, Mode: camsim.ModePattern, FPS: 7},
-		"cam0001": {Name: "cam0001", Mode: camsim.ModePattern, FPS: 7},
-		"cam0002": {Name: "cam0002", Mode: camsim.ModePattern, FPS: 7},
+		"door":    {Name: "door", MaxConnections: 1, Slow: camsim.Duration(100 * time.Millisecond), Mode: camsim.ModeStatic, FPS: 7, Codec: camsim.CodecMJPEG},
+		"gate":    {Name: "gate", Hang: true, Mode: camsim.ModePattern, FPS: 7, Codec: camsim.CodecMJPEG},
+		"cam0001": {Name: "cam0001", Mode: camsim.ModePattern, FPS: 7, Codec: camsim.CodecMJPEG},
+		"cam0002": {Name: "cam0002", Mode: camsim.ModePattern, FPS: 7, Codec: camsim.CodecMJPEG},
 	}
 	if len(cams) != len(want) {
 		t.Fatalf("cameras %+v", cams)
@@ -240,7 +244,8 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 }
 
 // BenchmarkThousandCameras measures camsim's cost with 1,000 cameras, each
-// watched by one connection, in a camsim process of its own:
+// watched by one connection, in a camsim process of its own, once with
+// MJPEG cameras and once with H.264 ones (2 s GOP):
 //
 //	go test -run '^$' -bench ThousandCameras -benchtime 1x ./cmd/camsim/
 //
@@ -249,6 +254,12 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 // CPU seconds per wall second and RSS, idle and watched, and the frames the
 // clients received.
 func BenchmarkThousandCameras(b *testing.B) {
+	for _, codec := range []camsim.Codec{camsim.CodecMJPEG, camsim.CodecH264} {
+		b.Run(string(codec), func(b *testing.B) { benchThousandCameras(b, codec) })
+	}
+}
+
+func benchThousandCameras(b *testing.B, codec camsim.Codec) {
 	const cameras = 1000
 	seconds := 10
 	if s, err := strconv.Atoi(os.Getenv("CAMSIM_BENCH_SECONDS")); err == nil && s > 0 {
@@ -258,7 +269,7 @@ func BenchmarkThousandCameras(b *testing.B) {
 	if mode == "" {
 		mode = "pattern"
 	}
-	args := []string{"-rtsp", "127.0.0.1:0", "-http", "", "-config", writeBenchConfig(b, cameras, mode)}
+	args := []string{"-rtsp", "127.0.0.1:0", "-http", "", "-config", writeBenchConfig(b, cameras, mode, codec)}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "CAMSIM_AS_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
@@ -266,6 +277,7 @@ func BenchmarkThousandCameras(b *testing.B) {
 		b.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -284,6 +296,7 @@ func BenchmarkThousandCameras(b *testing.B) {
 			urls = append(urls, f[2])
 		}
 	}
+	ready := time.Since(started)
 	go io.Copy(io.Discard, stdout)
 	if len(urls) != cameras {
 		b.Fatalf("camsim printed %d camera URLs", len(urls))
@@ -347,20 +360,21 @@ func BenchmarkThousandCameras(b *testing.B) {
 	b.ReportMetric(watchedCPU, "cpu-s/s")
 	b.ReportMetric(watchedRSS/1e6, "rss-MB")
 	b.ReportMetric(fps, "frames/s")
-	b.Logf("%d %s cameras, one client each, dialled in %v: camsim %.3f CPU s/s and %.0f MB RSS watched (idle %.3f CPU s/s, %.0f MB); clients got %.0f frames/s",
-		cameras, mode, dialTime.Round(time.Millisecond), watchedCPU, watchedRSS/1e6, idleCPU, idleRSS/1e6, fps)
+	b.Logf("%d %s %s cameras, ready in %v (H.264: its loop encoded), one client each, dialled in %v: camsim %.3f CPU s/s and %.0f MB RSS watched (idle %.3f CPU s/s, %.0f MB); clients got %.0f frames/s",
+		cameras, codec, mode, ready.Round(time.Millisecond), dialTime.Round(time.Millisecond), watchedCPU, watchedRSS/1e6, idleCPU, idleRSS/1e6, fps)
 }
 
-func writeBenchConfig(b *testing.B, n int, mode string) string {
+func writeBenchConfig(b *testing.B, n int, mode string, codec camsim.Codec) string {
 	type cam struct {
-		Name string `json:"name"`
-		Mode string `json:"mode"`
+		Name  string       `json:"name"`
+		Mode  string       `json:"mode"`
+		Codec camsim.Codec `json:"codec"`
 	}
 	var cfg struct {
 		Cameras []cam `json:"cameras"`
 	}
 	for i := 1; i <= n; i++ {
-		cfg.Cameras = append(cfg.Cameras, cam{Name: fmt.Sprintf("cam%04d", i), Mode: mode})
+		cfg.Cameras = append(cfg.Cameras, cam{Name: fmt.Sprintf("cam%04d", i), Mode: mode, Codec: codec})
 	}
 	data, _ := json.Marshal(cfg)
 	path := filepath.Join(b.TempDir(), "cams.json")

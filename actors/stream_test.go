@@ -566,3 +566,33 @@ func TestStreamReleasesCameraWhenProcessDies(t *testing.T) {
 		t.Errorf("camsim counts %+v, want the one stream connection", st)
 	}
 }
+
+// TestStreamReadsDetectURL: a streaming camera with a detect_url keeps its
+// stream on the sub-stream, which the patrol's captures take; an
+// operator's capture reads the main stream with a snapshot of its own.
+// Counted at camsim, where the two streams are two cameras.
+func TestStreamReadsDetectURL(t *testing.T) {
+	list := []camsim.Camera{{Name: "cam", Mode: camsim.ModeStatic, MaxConnections: 2}}
+	cams := startCamsim(t, append(list, camsim.Camera{Name: "cam-sub", Mode: camsim.ModeStatic, MaxConnections: 2})...)
+	cfg := streamConfig(cams, list, time.Second)
+	cfg.Subnets[0].Cameras[0].DetectURL = cams.URL("cam-sub")
+	h := startTree(t, cams, cfg)
+	proc := h.waitStream("cam")
+	mark := h.mark()
+	testkit.WaitCount(t, h.facts, mark, 2, 20*time.Second, "two patrol captures from the stream", func(d *messages.CaptureDone) bool {
+		return d.Cycle > 0 && d.Outcome == messages.OutcomeOK && d.Via == viaStream && d.OSPID == proc.PID
+	})
+	if main, sub := cams.Stats("cam").Total, cams.Stats("cam-sub").Total; main != 0 || sub != 1 {
+		t.Errorf("with the stream running camsim saw %d connections to url and %d to detect_url; want 0 and the stream's 1", main, sub)
+	}
+	op := h.capture("hot", "cam", 20*time.Second)
+	if op.Outcome != messages.OutcomeOK || op.Via != viaFFmpeg || op.OSPID == proc.PID {
+		t.Errorf("operator's capture: %s via %s from pid %d (%s); want ok via its own ffmpeg", op.Outcome, op.Via, op.OSPID, op.Error)
+	}
+	if main := cams.Stats("cam").Total; main != 1 {
+		t.Errorf("the operator's capture made %d connections to url; want 1", main)
+	}
+	if st := cams.Stats("cam"); st.MaxOpen+cams.Stats("cam-sub").MaxOpen > 2 {
+		t.Errorf("the camera's two streams held %d and %d connections at once; budget 2", st.MaxOpen, cams.Stats("cam-sub").MaxOpen)
+	}
+}

@@ -20,15 +20,16 @@ import (
 // ffmpeg processes fighting over them each take fifty times as long, cost
 // twice the CPU, and run into their deadlines with their work thrown away.
 //
-// Its limit adapts (AIMD on latency): it starts at the number of CPUs;
-// once a second it compares the median wall time of the captures that
-// ended in that second with the uncontended one (the lowest seen lately)
-// and the machine's CPU use. Slower than 1.5× the uncontended time, or the
-// CPU saturated while captures slow down, and the limit is cut by a
-// quarter; near the uncontended time, the CPU not saturated and every
-// grant in use while others wait, and it grows by one. Waiting is cheap (a
-// message in a queue) and is not charged to a capture's process: the
-// camera gives its process its whole capture timeout from the grant on.
+// Its limit adapts (AIMD): it starts at the number of CPUs; once a second
+// it reads the machine's CPU use and compares the median wall time of the
+// captures that ended lately with the uncontended one (the lowest seen
+// lately). The CPU saturated and captures slower than 1.5× the
+// uncontended time, and the limit is cut by a quarter; the CPU with
+// headroom and every grant in use while others wait, and it grows by one
+// (see AdmissionPolicy.next: a long capture alone is no sign of
+// contention). Waiting is cheap (a message in a queue) and is not charged
+// to a capture's process: the camera gives its process its whole capture
+// timeout from the grant on.
 // An operator's capture goes first, then the patrol's, most overdue first.
 type admissionActor struct {
 	life
@@ -181,29 +182,41 @@ func (a *admissionActor) onTick(ctx actor.Context) {
 	a.tick = after(ctx.ActorSystem(), ctx.Self(), p.Tick, &admissionTick{})
 	busy := a.cpu.busy()
 	a.reclaim(ctx)
-	if len(a.ended) < p.MinSamples {
-		return // too few captures ended to judge: keep the limit
+	var median time.Duration // 0: too few captures ended to tell
+	if len(a.ended) >= p.MinSamples {
+		slices.Sort(a.ended)
+		median = a.ended[len(a.ended)/2]
+		a.ended = a.ended[:0]
+		if a.baseline == 0 || median < a.baseline {
+			a.baseline = median
+		} else {
+			// Forget a low that the cameras no longer show, slowly.
+			a.baseline = time.Duration(float64(a.baseline) * p.BaselineRise)
+		}
 	}
-	slices.Sort(a.ended)
-	median := a.ended[len(a.ended)/2]
-	a.ended = a.ended[:0]
-	if a.baseline == 0 || median < a.baseline {
-		a.baseline = median
-	} else {
-		// Forget a low that the cameras no longer show, slowly.
-		a.baseline = time.Duration(float64(a.baseline) * p.BaselineRise)
-	}
-	slow := float64(median) > p.Tolerance*float64(a.baseline)
-	saturated := busy >= p.CPUSaturated && float64(median) > p.Near*float64(a.baseline)
-	switch {
-	case slow || saturated:
-		a.limit = max(float64(p.Min), a.limit*p.Decrease)
-	case float64(median) <= p.Near*float64(a.baseline) && busy < p.CPUSaturated &&
-		len(a.waiting) > 0 && len(a.granted) >= int(a.limit):
-		a.limit = min(float64(p.maxOf()), a.limit+1)
-	}
+	a.limit = p.next(a.limit, busy, median, a.baseline, len(a.waiting) > 0 && len(a.granted) >= int(a.limit))
 	a.grant(ctx)
 	a.publish(ctx)
+}
+
+// next is the limit after a tick that saw the machine's CPU busy for that
+// share, the captures' median wall time against the uncontended one, and
+// whether every grant was in use while others waited.
+//
+// Contention is the CPU's: a cut needs the CPU saturated and the captures
+// slower than they can be. A capture's wall time alone is no sign of it:
+// an H.264 snapshot waits up to a GOP for its keyframe (0.1–2 s, the CPU
+// idle meanwhile) and a slow camera answers slowly whatever the load; cut
+// on wall time, the limit would sit at its floor on real cameras while
+// the CPU idles. It grows while the CPU has headroom and grants are short.
+func (p AdmissionPolicy) next(limit, busy float64, median, baseline time.Duration, short bool) float64 {
+	switch {
+	case busy >= p.CPUSaturated && median > 0 && float64(median) > p.Tolerance*float64(baseline):
+		return max(float64(p.Min), limit*p.Decrease)
+	case busy < p.Headroom && short:
+		return min(float64(p.maxOf()), limit+1)
+	}
+	return limit
 }
 
 // reclaim takes back grants held far longer than any capture may last:

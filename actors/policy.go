@@ -63,13 +63,13 @@ type RestartPolicy struct {
 }
 
 // AdmissionPolicy is how the machine-wide admission adapts its limit
-// (admission.go): additive increase, multiplicative decrease, on the wall
-// time of captures against the uncontended one.
+// (admission.go): additive increase while the CPU has headroom,
+// multiplicative decrease when it is saturated and captures slow down.
 type AdmissionPolicy struct {
 	Tick         time.Duration // how often the limit is reconsidered
 	MinSamples   int           // good captures a tick needs to judge by
-	Tolerance    float64       // slower than this × the uncontended time: cut the limit
-	Near         float64       // up to this × the uncontended time: room to grow
+	Tolerance    float64       // slower than this × the uncontended time, the CPU saturated: cut the limit
+	Headroom     float64       // the CPU busy less than this share: room to grow
 	CPUSaturated float64       // this share of CPU busy: saturated
 	Decrease     float64       // the limit's cut, as a factor
 	BaselineRise float64       // how fast a stale uncontended time is forgotten, per tick
@@ -189,7 +189,7 @@ func DefaultPolicy() *Policy {
 		DescribeTimeout:  2 * time.Second,
 		MinCaptureWindow: 500 * time.Millisecond,
 		Admission: AdmissionPolicy{
-			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Near: 1.2, CPUSaturated: 0.97,
+			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, CPUSaturated: 0.97,
 			Decrease: 0.75, BaselineRise: 1.02, Min: 1, Leak: 30 * time.Second,
 		},
 		Lease: LeasePolicy{

@@ -1,0 +1,42 @@
+package actors
+
+import (
+	"testing"
+	"time"
+)
+
+// TestAdmissionLimitFollowsTheCPU: the limit is cut when the CPU is
+// saturated and captures slow down, grows while the CPU has headroom and
+// captures wait for a grant, and a long capture on an idle CPU (an H.264
+// snapshot waiting for its keyframe, a slow camera) never cuts it.
+func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
+	p := DefaultPolicy().Admission
+	p.Max = 8
+	const base = 100 * time.Millisecond
+	cases := []struct {
+		what   string
+		busy   float64
+		median time.Duration
+		short  bool
+		want   float64
+	}{
+		{"saturated and slower than the uncontended time: cut", 0.99, 3 * base, true, 3},
+		{"saturated, captures as fast as ever: held (the CPU is busy with other work that does not slow them)", 0.99, base, true, 4},
+		{"H.264 keyframe waits on an idle CPU: grows, never cut", 0.30, 12 * base, true, 5},
+		{"slow camera, CPU half busy, nobody waiting: held", 0.50, 20 * base, false, 4},
+		{"too few captures ended to tell, CPU idle, grants short: grows", 0.10, 0, true, 5},
+		{"too few captures ended to tell, CPU saturated: held", 0.99, 0, true, 4},
+		{"between headroom and saturation: held", 0.90, 3 * base, true, 4},
+	}
+	for _, c := range cases {
+		if got := p.next(4, c.busy, c.median, base, c.short); got != c.want {
+			t.Errorf("%s: limit 4 → %v, want %v", c.what, got, c.want)
+		}
+	}
+	if got := p.next(float64(p.Min), 1, 10*base, base, true); got != float64(p.Min) {
+		t.Errorf("cut below the floor: %v", got)
+	}
+	if got := p.next(8, 0, base, base, true); got != 8 {
+		t.Errorf("grown above the ceiling: %v", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"camvisor/actors/camsim"
+	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/messages"
 )
@@ -33,7 +34,13 @@ func TestAdmissionBoundsProcesses(t *testing.T) {
 		cfg.Subnets[i].Concurrency = 3
 	}
 	const limit = 2
-	h := startTreeWith(t, cams, cfg, func(env *Env) { env.Policy = DefaultPolicy(); env.Policy.Admission.Max = limit })
+	// Every process here works (no camera hangs): none may give its grant
+	// back for waiting on its camera (TestWaitingCaptureGivesGrantBack),
+	// which on a busy machine a slow start could look like.
+	h := startTreeWith(t, cams, cfg, func(env *Env) {
+		env.Policy = DefaultPolicy()
+		env.Policy.Admission.Max, env.Policy.Admission.Park = limit, 0
+	})
 
 	worst := 0
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -81,3 +88,40 @@ func TestAdmissionBoundsProcesses(t *testing.T) {
 
 // allFacts is all for every fact of type T.
 func allFacts[T any](h *harness) []*T { return all[T](h, nil) }
+
+// TestWaitingCaptureGivesGrantBack: the admission's grants are for CPU. A
+// capture whose process only waits on a hung camera gives its grant back,
+// and with a limit of one another camera's capture runs meanwhile, its
+// frame taken while the hung camera's process is still alive in /proc
+// (the grant would otherwise be held to that process's deadline).
+func TestWaitingCaptureGivesGrantBack(t *testing.T) {
+	list := []camsim.Camera{{Name: "attic", Hang: true, MaxConnections: 2}, {Name: "front", Mode: camsim.ModeStatic, MaxConnections: 2}}
+	cams := startCamsim(t, list...)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
+	cfg.Subnets[0].Interval = testDuration(time.Hour) // one cycle, at the start
+	cfg.FFmpeg.CaptureTimeout = testDuration(8 * time.Second)
+	h := startTreeWith(t, cams, cfg, func(env *Env) {
+		env.Policy = DefaultPolicy()
+		env.Policy.Admission.Min, env.Policy.Admission.Max = 1, 1
+	})
+	waitFor(h, 30*time.Second, "the first cycle over", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+
+	mark := h.mark()
+	go h.tree.System.Root.Send(h.camera("lab", "attic"), &messages.Capture{Camera: "attic", Reason: "operator"})
+	hung := testkit.WaitFor(t, h.facts, mark, 10*time.Second, "attic's process started", func(e *messages.ProcessStarted) bool { return e.Camera == "attic" })
+	done := h.capture("lab", "front", 20*time.Second)
+	if done.Outcome != messages.OutcomeOK {
+		t.Fatalf("front's capture: %s %s", done.Outcome, done.Error)
+	}
+	if p, ok := osproc.Read(hung.OSPID); !ok || p.Zombie() {
+		t.Fatalf("front's frame came only after attic's process %d ended: attic's capture held the one grant to its deadline", hung.OSPID)
+	}
+	if n := testkit.Count(h.facts, mark, func(e *messages.ProcessExited) bool { return e.OSPID == hung.OSPID }); n != 0 {
+		t.Errorf("attic's process exited before front's frame")
+	}
+	// The hung process is still killed at its own deadline.
+	exited := testkit.WaitFor(t, h.facts, mark, 20*time.Second, "attic's process killed", func(e *messages.ProcessExited) bool { return e.OSPID == hung.OSPID })
+	if exited.StopReason != messages.StopTimeout {
+		t.Errorf("attic's process ended %s, want timeout", exited.StopReason)
+	}
+}

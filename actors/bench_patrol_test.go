@@ -233,16 +233,6 @@ func patrolRun(b *testing.B, plain, hung int, window time.Duration) patrolResult
 
 // processCPU is the user+system time /proc shows for pid.
 func processCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ 100
+	cpu, _ := osproc.CPUTime(pid)
+	return cpu
 }

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -691,14 +690,8 @@ func rusage() (self, children time.Duration) {
 
 // procCPUSeconds is a live process's user+system CPU time.
 func procCPUSeconds(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100 // USER_HZ
+	cpu, _ := osproc.CPUTime(pid)
+	return cpu.Seconds()
 }
 
 // procRSS is a /proc/PID/status memory line (VmRSS, VmHWM) in MB.

@@ -146,6 +146,10 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onCapture(ctx, msg)
 	case *messages.SnapshotTaken:
 		a.onSnapshotTaken(ctx, msg)
+	case *messages.SnapshotWaiting:
+		if job := a.running[ctx.Sender().Id]; job != nil {
+			a.releaseAdmission(ctx, job) // it waits on the camera, not on the CPU
+		}
 	case *actor.Terminated:
 		a.onTerminated(ctx, msg)
 	case *childGone:

@@ -32,6 +32,8 @@ type ffmpegActor struct {
 	reason   messages.StopReason // set when we decided to kill
 	deadline *time.Timer
 	escalate *time.Timer
+	idle     *time.Timer   // watches whether the process works or waits
+	cpuSeen  time.Duration // its CPU time at the last look
 }
 
 // snapshotJob is what a camera gives its ffmpeg child.
@@ -50,6 +52,7 @@ type snapshotJob struct {
 // Internal messages the actor sends itself.
 type (
 	processEnded     struct{ proc *osproc.Process }
+	idleCheck        struct{ proc *osproc.Process }
 	deadlinePassed   struct{}
 	killGraceExpired struct{ proc *osproc.Process }
 )
@@ -69,6 +72,8 @@ func (a *ffmpegActor) Receive(ctx actor.Context) {
 		a.onDeadlinePassed(ctx)
 	case *killGraceExpired:
 		a.onKillGraceExpired(msg)
+	case *idleCheck:
+		a.onIdleCheck(ctx, msg)
 	case *processEnded:
 		a.onProcessEnded(ctx, msg)
 	case *messages.Describe:
@@ -131,6 +136,35 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		system.Root.Send(self, &processEnded{proc: proc})
 	}()
 	a.deadline = after(system, self, time.Until(a.job.Deadline), &deadlinePassed{})
+	// It runs on a machine-wide admission grant, handed back once the
+	// process only waits on its camera.
+	if p := a.env.Policy.Admission; p.Park > 0 {
+		a.idle = after(system, self, p.Park, &idleCheck{proc: proc})
+	}
+}
+
+// onIdleCheck looks at the CPU the process used since the last look: a
+// process that only waits on its camera tells the camera, which gives its
+// admission grant back (the grant is for CPU; a hung camera's process
+// would hold it to its deadline for nothing). One that works is watched
+// on.
+func (a *ffmpegActor) onIdleCheck(ctx actor.Context, msg *idleCheck) {
+	if msg.proc != a.proc || a.reason != "" {
+		return
+	}
+	cpu, ok := osproc.CPUTime(msg.proc.PID)
+	if !ok {
+		return // ended: processEnded follows
+	}
+	used := cpu - a.cpuSeen
+	a.cpuSeen = cpu
+	p := a.env.Policy.Admission
+	if used.Seconds() < p.ParkCPU*p.Park.Seconds() {
+		a.env.Log.Debug("ffmpeg waits on its camera: admission grant given back", "camera", a.job.Camera, "os_pid", msg.proc.PID, "cpu", used.String())
+		ctx.Request(ctx.Parent(), &messages.SnapshotWaiting{OSPID: msg.proc.PID, CPU: used})
+		return
+	}
+	a.idle = after(ctx.ActorSystem(), ctx.Self(), p.Park, msg)
 }
 
 // onDeadlinePassed starts the kill: SIGTERM to the group now, SIGKILL
@@ -258,7 +292,7 @@ func (a *ffmpegActor) releaseInput() {
 }
 
 func (a *ffmpegActor) stopTimers() {
-	for _, t := range []*time.Timer{a.deadline, a.escalate} {
+	for _, t := range []*time.Timer{a.deadline, a.escalate, a.idle} {
 		if t != nil {
 			t.Stop()
 		}

@@ -76,6 +76,11 @@ type AdmissionPolicy struct {
 	Min          int           // the limit never falls below this
 	Max          int           // nor rises above this; 0: four per CPU
 	Leak         time.Duration // a grant held this long past any capture's end is taken back
+	// Park is how often a capture's process is looked at; one that used
+	// less than ParkCPU of a CPU in that time waits on its camera, not on
+	// the machine, and gives its grant back. 0: never.
+	Park    time.Duration
+	ParkCPU float64
 	// BusyHold is how long a camera that answered 453 (its connections
 	// taken by other clients) counts one slot less; 0: its subnet's
 	// interval.
@@ -191,6 +196,7 @@ func DefaultPolicy() *Policy {
 		Admission: AdmissionPolicy{
 			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, CPUSaturated: 0.97,
 			Decrease: 0.75, BaselineRise: 1.02, Min: 1, Leak: 30 * time.Second,
+			Park: time.Second, ParkCPU: 0.1,
 		},
 		Lease: LeasePolicy{
 			DrainPoll:      250 * time.Millisecond,

@@ -19,6 +19,15 @@ type SnapshotTaken struct {
 	Deadline  time.Time
 }
 
+// SnapshotWaiting is an ffmpeg child's word to its camera that its process
+// has sat waiting on the camera (a hung camera, an H.264 stream's wait
+// for its keyframe) with the CPU idle: its admission grant, which is for
+// CPU, can go to another capture.
+type SnapshotWaiting struct {
+	OSPID int
+	CPU   time.Duration // what it used in the window it was watched
+}
+
 // AddStream asks the gateway to register a camera's stream in go2rtc. The
 // gateway answers the sender with StreamAdded.
 type AddStream struct {

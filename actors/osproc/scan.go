@@ -25,16 +25,17 @@ const (
 
 // Info is one process as /proc shows it.
 type Info struct {
-	PID     int      `json:"os_pid"`
-	PGID    int      `json:"pgid"`
-	PPID    int      `json:"ppid"`
-	Name    string   `json:"name"` // the executable's base name
-	Argv    []string `json:"argv"` // as /proc shows it: redact before showing
-	Run     string   `json:"run,omitempty"`
-	Owner   string   `json:"owner,omitempty"`
-	Home    string   `json:"home,omitempty"`
-	State   string   `json:"state"` // R, S, Z ...
-	StartAt uint64   `json:"-"`     // clock ticks after boot
+	PID     int           `json:"os_pid"`
+	PGID    int           `json:"pgid"`
+	PPID    int           `json:"ppid"`
+	Name    string        `json:"name"` // the executable's base name
+	Argv    []string      `json:"argv"` // as /proc shows it: redact before showing
+	Run     string        `json:"run,omitempty"`
+	Owner   string        `json:"owner,omitempty"`
+	Home    string        `json:"home,omitempty"`
+	State   string        `json:"state"` // R, S, Z ...
+	StartAt uint64        `json:"-"`     // clock ticks after boot
+	CPU     time.Duration `json:"-"`     // user and system time used so far
 
 	kernel bool // a kernel thread: no command line, no environment
 }
@@ -194,7 +195,21 @@ func readStat(pid int) (Info, bool) {
 	info.PPID, _ = strconv.Atoi(fields[1])
 	info.PGID, _ = strconv.Atoi(fields[2])
 	info.StartAt, _ = strconv.ParseUint(fields[19], 10, 64)
+	utime, _ := strconv.ParseUint(fields[11], 10, 64)
+	stime, _ := strconv.ParseUint(fields[12], 10, 64)
+	info.CPU = time.Duration(utime+stime) * (time.Second / clockTicks)
 	return info, true
+}
+
+// clockTicks is USER_HZ, the unit of /proc's times: 100 on every Linux Go
+// runs on.
+const clockTicks = 100
+
+// CPUTime is the CPU time process pid has used so far (user and system),
+// from /proc/PID/stat alone.
+func CPUTime(pid int) (time.Duration, bool) {
+	info, ok := readStat(pid)
+	return info.CPU, ok
 }
 
 // readDetails adds what cmdline and environ say: the argv (and Name from
@@ -260,8 +275,7 @@ func Age(info Info) time.Duration {
 	if _, err := fmt.Sscanf(string(data), "%f", &up); err != nil {
 		return 0
 	}
-	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux Go runs on
-	age := up - float64(info.StartAt)/ticksPerSecond
+	age := up - float64(info.StartAt)/clockTicks
 	if age < 0 {
 		return 0
 	}

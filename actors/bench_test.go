@@ -73,6 +73,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	exits := make(chan *messages.ProcessExited, 1024)
 	var firstCycle atomic.Bool
 	var mu sync.Mutex
+	lowest, highest := 1<<30, 0      // the admission's limit during the rounds
 	deadlines := map[int]time.Time{} // a process's deadline, by OS pid
 	tree.System.EventStream.Subscribe(func(evt any) {
 		switch e := evt.(type) {
@@ -84,6 +85,10 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 			exits <- e
 		case *messages.CycleEnded:
 			firstCycle.Store(true)
+		case *messages.AdmissionChanged:
+			mu.Lock()
+			lowest, highest = min(lowest, e.Limit), max(highest, e.Limit)
+			mu.Unlock()
 		}
 	})
 	for i := range conc {
@@ -109,6 +114,9 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 		bare.add(measure(conc, captures/rounds, bareCapture))
 		actors.add(measure(conc, captures/rounds, treeCapture))
 	}
+	mu.Lock()
+	limits := fmt.Sprintf("%d..%d", lowest, highest)
+	mu.Unlock()
 
 	// Kill latency: captures against the hung camera, each process killed
 	// at its deadline (ProcessStarted) and reaped (ProcessExited). Waves as
@@ -170,8 +178,8 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	}{{"(a) bare os/exec", bare}, {"(b) actor tree", actors}} {
 		fmt.Fprintf(w, "%-22s %12.1f %10s %10s %16.4f\n", r.name, r.m.rate(), r.m.p(50).Round(100*time.Microsecond), r.m.p(99).Round(100*time.Microsecond), r.m.cpuPerCapture())
 	}
-	fmt.Fprintf(w, "ratio b/a: throughput %.3f (target >= 0.97), CPU per capture %.3f (target <= 1.05)\n",
-		actors.rate()/bare.rate(), actors.cpuPerCapture()/bare.cpuPerCapture())
+	fmt.Fprintf(w, "ratio b/a: throughput %.3f (target >= 0.97), CPU per capture %.3f (target <= 1.05); the tree's admission limit during the rounds %s\n",
+		actors.rate()/bare.rate(), actors.cpuPerCapture()/bare.cpuPerCapture(), limits)
 	fmt.Fprintf(w, "kill latency after the deadline, %d kills (SIGTERM honoured): p50 %s p99 %s (target p99 <= 100ms)\n", kills, p50, p99)
 	fmt.Fprintf(w, "camsim's own max open connections per camera: %v (budget 1 for cam*)\n", camsimMax)
 	b.ReportMetric(actors.rate()/bare.rate(), "throughput-ratio")

@@ -2,19 +2,14 @@ package actors
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"camvisor/actors/camauth"
 	"camvisor/actors/redact"
 	"camvisor/messages"
 
@@ -162,9 +157,11 @@ func fetchJPEG(ctx context.Context, raw string) ([]byte, messages.Outcome, error
 		challenges := resp.Header.Values("WWW-Authenticate")
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the answer reuses the connection
 		resp.Body.Close()
-		var auth string
-		if auth, err = authorize(challenges, user, pass, u.RequestURI()); err == nil {
-			resp, err = get(ctx, client, u.String(), auth)
+		answer := camauth.Client{User: user, Pass: pass}
+		if answer.Accept(challenges, false) {
+			resp, err = get(ctx, client, u.String(), answer.Header(http.MethodGet, u.RequestURI()))
+		} else {
+			err = fmt.Errorf("the camera answered 401 with no challenge camvisor answers (Basic, or Digest with MD5 or SHA-256): %q", strings.Join(challenges, "; "))
 		}
 	}
 	if err != nil {
@@ -204,108 +201,4 @@ func get(ctx context.Context, client *http.Client, target, auth string) (*http.R
 		req.Header.Set("Authorization", auth)
 	}
 	return client.Do(req)
-}
-
-// authorize answers a 401's challenges: Digest (RFC 7616, MD5 or
-// SHA-256, qop auth) when offered, else Basic.
-func authorize(challenges []string, user, pass, uri string) (string, error) {
-	basic := false
-	for _, c := range challenges {
-		scheme, rest, _ := strings.Cut(strings.TrimSpace(c), " ")
-		switch strings.ToLower(scheme) {
-		case "digest":
-			return digest(authParams(rest), user, pass, uri)
-		case "basic":
-			basic = true
-		}
-	}
-	if basic {
-		req := http.Request{Header: http.Header{}}
-		req.SetBasicAuth(user, pass)
-		return req.Header.Get("Authorization"), nil
-	}
-	return "", fmt.Errorf("the camera answered 401 with no Basic or Digest challenge (%q)", strings.Join(challenges, "; "))
-}
-
-func digest(p map[string]string, user, pass, uri string) (string, error) {
-	var h func() hash.Hash
-	switch alg := strings.ToUpper(p["algorithm"]); alg {
-	case "", "MD5":
-		h = md5.New
-	case "SHA-256":
-		h = sha256.New
-	default:
-		return "", fmt.Errorf("the camera asks for Digest algorithm %q, which camvisor does not speak", alg)
-	}
-	sum := func(s string) string {
-		x := h()
-		io.WriteString(x, s)
-		return hex.EncodeToString(x.Sum(nil))
-	}
-	realm, nonce := p["realm"], p["nonce"]
-	if nonce == "" {
-		return "", errors.New("the camera's Digest challenge has no nonce")
-	}
-	ha1, ha2 := sum(user+":"+realm+":"+pass), sum(http.MethodGet+":"+uri)
-	fields := []string{fmt.Sprintf(`username=%q`, user), fmt.Sprintf(`realm=%q`, realm), fmt.Sprintf(`nonce=%q`, nonce), fmt.Sprintf(`uri=%q`, uri)}
-	var response string
-	if qops := strings.Split(p["qop"], ","); p["qop"] != "" {
-		qop := ""
-		for _, q := range qops {
-			if strings.TrimSpace(q) == "auth" {
-				qop = "auth"
-			}
-		}
-		if qop == "" {
-			return "", fmt.Errorf("the camera's Digest challenge offers qop %q, not auth", p["qop"])
-		}
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		cnonce, nc := hex.EncodeToString(b), "00000001"
-		response = sum(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
-		fields = append(fields, "qop="+qop, "nc="+nc, fmt.Sprintf(`cnonce=%q`, cnonce))
-	} else {
-		response = sum(ha1 + ":" + nonce + ":" + ha2)
-	}
-	fields = append(fields, fmt.Sprintf(`response=%q`, response))
-	if a := p["algorithm"]; a != "" {
-		fields = append(fields, "algorithm="+a)
-	}
-	if o, ok := p["opaque"]; ok {
-		fields = append(fields, fmt.Sprintf(`opaque=%q`, o))
-	}
-	return "Digest " + strings.Join(fields, ", "), nil
-}
-
-// authParams reads `k1="v 1", k2=v2` into a map with lower-case keys.
-func authParams(s string) map[string]string {
-	p := map[string]string{}
-	for {
-		s = strings.TrimLeft(s, " \t,")
-		eq := strings.IndexByte(s, '=')
-		if s == "" || eq < 0 {
-			return p
-		}
-		key := strings.ToLower(strings.TrimSpace(s[:eq]))
-		s = strings.TrimLeft(s[eq+1:], " \t")
-		var val string
-		if strings.HasPrefix(s, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				b.WriteByte(s[i])
-			}
-			val, s = b.String(), s[min(i+1, len(s)):]
-		} else {
-			end := strings.IndexByte(s, ',')
-			if end < 0 {
-				end = len(s)
-			}
-			val, s = strings.TrimSpace(s[:end]), s[end:]
-		}
-		p[key] = val
-	}
 }

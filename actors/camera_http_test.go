@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors/camauth"
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/testkit"
@@ -86,7 +87,7 @@ func (c *jpegCamera) authorized(r *http.Request) bool {
 	if scheme != "Digest" {
 		return false
 	}
-	p := authParams(rest)
+	p := camauth.ParseParams(rest)
 	h := func(s string) string { x := md5.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
 	ha1, ha2 := h(c.user+":cam:"+c.pass), h(r.Method+":"+p["uri"])
 	return p["username"] == c.user && p["nonce"] == "abc123" && p["uri"] == r.URL.RequestURI() &&

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"camvisor/actors/camauth"
 )
 
 // conn is one process connection and the one camera connection it gets.
@@ -39,7 +41,7 @@ type conn struct {
 	pmu     sync.Mutex // guards the requests in flight and the camera's answers to challenges
 	seq     int
 	pending map[int]*pending
-	auth    auth
+	auth    camauth.Client
 }
 
 // pending is a request of the process in flight to the camera, kept until
@@ -91,7 +93,7 @@ func (c *conn) serve() {
 	}
 	defer p.detach(c)
 	c.path = p
-	c.auth.user, c.auth.pass = p.cam.user, p.cam.pass
+	c.auth.User, c.auth.Pass = p.cam.user, p.cam.pass
 	c.log = c.log.With("camera_host", p.cam.hostport)
 	_ = c.client.SetReadDeadline(time.Time{})
 
@@ -218,7 +220,7 @@ func (c *conn) send(p *pending) error {
 	c.seq++
 	msg := p.req.clone()
 	msg.set("CSeq", strconv.Itoa(c.seq))
-	h := c.auth.header(p.method, p.uri)
+	h := c.auth.Header(p.method, p.uri)
 	if h != "" {
 		msg.set("Authorization", h)
 	}
@@ -278,7 +280,7 @@ func (c *conn) onResponse(m *message) bool {
 	p := c.pending[seq]
 	delete(c.pending, seq)
 	retry := p != nil && m.status() == 401 && c.path.cam.creds && p.tries < 2 &&
-		c.auth.accept(m.values("WWW-Authenticate"), p.answered)
+		c.auth.Accept(m.values("WWW-Authenticate"), p.answered)
 	c.pmu.Unlock()
 	if retry {
 		p.tries++

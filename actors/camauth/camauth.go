@@ -1,4 +1,9 @@
-package rtsprelay
+// Package camauth answers a camera's authentication challenges, for RTSP
+// (the relay, actors/rtsprelay) and HTTP (a camera's snapshot_url) alike:
+// RFC 2617/7616 Digest (MD5 or SHA-256, with or without qop=auth) when
+// offered, else Basic. camsim checks the answers with code of its own, so
+// a mistake here cannot hide behind the same mistake in the test camera.
+package camauth
 
 import (
 	"crypto/md5"
@@ -11,12 +16,11 @@ import (
 	"strings"
 )
 
-// auth answers one camera connection's challenges with the camera's
-// credentials: RFC 2617/7616 Digest (MD5 or SHA-256, with or without
-// qop=auth) when offered, else Basic. Once challenged, every request
-// carries the answer, as ffmpeg itself does.
-type auth struct {
-	user, pass string
+// Client answers one camera connection's challenges with the camera's
+// credentials. Once challenged, every request carries the answer, as
+// ffmpeg itself does.
+type Client struct {
+	User, Pass string
 
 	scheme    string // "", "basic" or "digest"
 	realm     string
@@ -27,24 +31,24 @@ type auth struct {
 	nc        int
 }
 
-// accept takes a 401's challenges. It reports whether retrying the request
+// Accept takes a 401's challenges. It reports whether retrying the request
 // can help: false when nothing offered is understood, or when the request
 // already carried an answer to this very challenge (wrong credentials: the
 // 401 goes to ffmpeg, which reports it).
-func (a *auth) accept(challenges []string, answered bool) bool {
+func (a *Client) Accept(challenges []string, answered bool) bool {
 	var digest, basic map[string]string
 	for _, ch := range challenges {
 		scheme, rest, _ := strings.Cut(strings.TrimSpace(ch), " ")
 		switch strings.ToLower(scheme) {
 		case "digest":
-			p := parseParams(rest)
+			p := ParseParams(rest)
 			if alg := strings.ToUpper(p["algorithm"]); alg == "" || alg == "MD5" || alg == "SHA-256" {
 				if digest == nil || alg == "SHA-256" {
 					digest = p
 				}
 			}
 		case "basic":
-			basic = parseParams(rest)
+			basic = ParseParams(rest)
 		}
 	}
 	switch {
@@ -75,17 +79,17 @@ func (a *auth) accept(challenges []string, answered bool) bool {
 	return false
 }
 
-// header is the Authorization value for a request, "" before a challenge.
-func (a *auth) header(method, uri string) string {
+// Header is the Authorization value for a request, "" before a challenge.
+func (a *Client) Header(method, uri string) string {
 	switch a.scheme {
 	case "basic":
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(a.user+":"+a.pass))
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(a.User+":"+a.Pass))
 	case "digest":
 		h := func(s string) string { return hexHash(a.algorithm, s) }
-		ha1 := h(a.user + ":" + a.realm + ":" + a.pass)
+		ha1 := h(a.User + ":" + a.realm + ":" + a.Pass)
 		ha2 := h(method + ":" + uri)
 		var b strings.Builder
-		fmt.Fprintf(&b, `Digest username="%s", realm="%s", nonce="%s", uri="%s"`, quote(a.user), quote(a.realm), quote(a.nonce), quote(uri))
+		fmt.Fprintf(&b, `Digest username="%s", realm="%s", nonce="%s", uri="%s"`, quote(a.User), quote(a.realm), quote(a.nonce), quote(uri))
 		if a.qop == "auth" {
 			a.nc++
 			nc := fmt.Sprintf("%08x", a.nc)
@@ -124,8 +128,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// parseParams reads `k1="v 1", k2=v2` into a map with lower-case keys.
-func parseParams(s string) map[string]string {
+// ParseParams reads `k1="v 1", k2=v2` into a map with lower-case keys.
+func ParseParams(s string) map[string]string {
 	p := map[string]string{}
 	for {
 		s = strings.TrimLeft(s, " \t,")

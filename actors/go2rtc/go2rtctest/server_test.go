@@ -72,6 +72,29 @@ func TestSnapshotOverlappingListIsReported(t *testing.T) {
 	}
 }
 
+// TestAbandonedRequestIsNotOverlap: a client whose frame.jpeg timed out
+// (it closed the connection) and that sends its next request at once kept
+// to one request at a time, though go2rtc may still wait on the camera
+// for the first: not reported.
+func TestAbandonedRequestIsNotOverlap(t *testing.T) {
+	cams := startCamsim(t, camsim.Camera{Name: "cam1", Hang: true})
+	rec := &testkit.RecordingTB{TB: t}
+	s := New(rec, Options{DialTimeout: time.Minute})
+	put(t, s, "cam1", cams.URL("cam1"))
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err := tryCall(ctx, client(t), s, http.MethodGet, "/api/frame.jpeg", url.Values{"src": {"cam1"}})
+		cancel()
+		if err == nil {
+			t.Fatal("a frame of a hung camera arrived")
+		}
+		call(t, s, http.MethodGet, "/api/streams", nil)
+	}
+	if errs := rec.Errors(); len(errs) != 0 {
+		t.Errorf("reported %q", errs)
+	}
+}
+
 func TestPlayerAndViewersAreNotAPIRequests(t *testing.T) {
 	cams := startCamsim(t)
 	rec := &testkit.RecordingTB{TB: t}

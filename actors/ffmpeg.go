@@ -32,8 +32,8 @@ type ffmpegActor struct {
 	reason   messages.StopReason // set when we decided to kill
 	deadline *time.Timer
 	escalate *time.Timer
-	idle     *time.Timer   // watches whether the process works or waits
-	cpuSeen  time.Duration // its CPU time at the last look
+	idle     *time.Timer  // watches whether the process works or waits
+	seen     osproc.Sched // what the scheduler said of it at the last look
 }
 
 // snapshotJob is what a camera gives its ffmpeg child.
@@ -143,25 +143,26 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 	}
 }
 
-// onIdleCheck looks at the CPU the process used since the last look: a
-// process that only waits on its camera tells the camera, which gives its
-// admission grant back (the grant is for CPU; a hung camera's process
-// would hold it to its deadline for nothing). One that works is watched
-// on.
+// onIdleCheck asks the scheduler what the process did since the last
+// look. One that neither ran nor waited for a CPU (it sleeps on its
+// camera's socket) tells the camera, which gives its admission grant back:
+// the grant is for CPU, and a hung camera's process would hold it to its
+// deadline for nothing. One that ran, or was starved of a CPU by a busy
+// machine, is watched on.
 func (a *ffmpegActor) onIdleCheck(ctx actor.Context, msg *idleCheck) {
 	if msg.proc != a.proc || a.reason != "" {
 		return
 	}
-	cpu, ok := osproc.CPUTime(msg.proc.PID)
+	now, ok := osproc.ReadSched(msg.proc.PID)
 	if !ok {
 		return // ended: processEnded follows
 	}
-	used := cpu - a.cpuSeen
-	a.cpuSeen = cpu
+	ran, queued := now.Ran-a.seen.Ran, now.Queued-a.seen.Queued
+	a.seen = now
 	p := a.env.Policy.Admission
-	if used.Seconds() < p.ParkCPU*p.Park.Seconds() {
-		a.env.Log.Debug("ffmpeg waits on its camera: admission grant given back", "camera", a.job.Camera, "os_pid", msg.proc.PID, "cpu", used.String())
-		ctx.Request(ctx.Parent(), &messages.SnapshotWaiting{OSPID: msg.proc.PID, CPU: used})
+	if quiet := p.ParkCPU * p.Park.Seconds(); ran.Seconds() < quiet && queued.Seconds() < quiet {
+		a.env.Log.Debug("ffmpeg waits on its camera: admission grant given back", "camera", a.job.Camera, "os_pid", msg.proc.PID, "ran", ran.String())
+		ctx.Request(ctx.Parent(), &messages.SnapshotWaiting{OSPID: msg.proc.PID, CPU: ran})
 		return
 	}
 	a.idle = after(ctx.ActorSystem(), ctx.Self(), p.Park, msg)

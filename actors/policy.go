@@ -76,9 +76,10 @@ type AdmissionPolicy struct {
 	Min          int           // the limit never falls below this
 	Max          int           // nor rises above this; 0: four per CPU
 	Leak         time.Duration // a grant held this long past any capture's end is taken back
-	// Park is how often a capture's process is looked at; one that used
-	// less than ParkCPU of a CPU in that time waits on its camera, not on
-	// the machine, and gives its grant back. 0: never.
+	// Park is how often a capture's process is looked at; one that ran
+	// less than ParkCPU of that time, and waited for a CPU less than that
+	// too, waits on its camera, not on the machine, and gives its grant
+	// back. 0: never.
 	Park    time.Duration
 	ParkCPU float64
 	// BusyHold is how long a camera that answered 453 (its connections

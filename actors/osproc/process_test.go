@@ -153,3 +153,38 @@ func waitTrapped(t *testing.T, pid int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestReadSchedTellsWorkFromWaiting: a process that sleeps shows next to
+// no time run; one that spins shows the time it ran. What the admission
+// reads to tell a capture that waits on its camera from one that works.
+func TestReadSchedTellsWorkFromWaiting(t *testing.T) {
+	sleeper, err := Start(Spec{Path: "/bin/sleep", Args: []string{"60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.Stop(time.Second)
+	spinner, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "while :; do :; done"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spinner.Stop(time.Second)
+	var spun Sched
+	deadline := time.Now().Add(20 * time.Second)
+	for spun.Ran < 200*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("the spinner ran %v in 20 s", spun.Ran)
+		}
+		time.Sleep(50 * time.Millisecond)
+		var ok bool
+		if spun, ok = ReadSched(spinner.PID); !ok {
+			t.Fatal("no schedstat for a live process")
+		}
+	}
+	slept, ok := ReadSched(sleeper.PID)
+	if !ok || slept.Ran > 50*time.Millisecond {
+		t.Errorf("the sleeper ran %v (ok %v), want next to nothing", slept.Ran, ok)
+	}
+	if _, ok := ReadSched(1 << 30); ok {
+		t.Error("a process that does not exist has statistics")
+	}
+}

@@ -212,6 +212,28 @@ func CPUTime(pid int) (time.Duration, bool) {
 	return info.CPU, ok
 }
 
+// Sched is what the scheduler says of a process (/proc/PID/schedstat): the
+// time it ran, and the time it was ready to run but waited for a CPU.
+type Sched struct {
+	Ran, Queued time.Duration
+}
+
+// ReadSched reads /proc/PID/schedstat; false when the process is gone or
+// the kernel keeps no such statistics, in which case Ran comes from
+// /proc/PID/stat and Queued is unknown (0).
+func ReadSched(pid int) (Sched, bool) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "schedstat"))
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 2 {
+		ran, err1 := strconv.ParseInt(f[0], 10, 64)
+		queued, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 == nil && err2 == nil {
+			return Sched{Ran: time.Duration(ran), Queued: time.Duration(queued)}, true
+		}
+	}
+	cpu, ok := CPUTime(pid)
+	return Sched{Ran: cpu}, ok
+}
+
 // readDetails adds what cmdline and environ say: the argv (and Name from
 // it, when there is one) and camvisor's tags.
 func readDetails(info *Info) {

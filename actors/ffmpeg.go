@@ -79,11 +79,7 @@ func (a *ffmpegActor) Receive(ctx actor.Context) {
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
 	case *messages.ListOwnedProcesses:
-		var own []messages.OwnedProcess
-		if p := a.proc; p != nil {
-			own = []messages.OwnedProcess{{OSPID: p.PID, Owner: ctx.Self().Id, Camera: a.job.Camera, StartedAt: p.Started}}
-		}
-		answerOwned(ctx, own, nil)
+		ownedProcess(ctx, a.proc, a.job.Camera)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.get())
 	case *actor.Restarting:
@@ -128,7 +124,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 	a.proc = proc
 	ctx.ActorSystem().EventStream.Publish(&messages.ProcessStarted{
 		OSPID: proc.PID, Camera: a.job.Camera, Subnet: a.job.Subnet, Owner: ctx.Self().Id,
-		Purpose: "snapshot", Argv: a.redactArgv(cfg.Path, args), StartedAt: proc.Started, Deadline: a.job.Deadline,
+		Purpose: "snapshot", Argv: redactArgv(a.job.Redactor, cfg.Path, args), StartedAt: proc.Started, Deadline: a.job.Deadline,
 	})
 	self, system := ctx.Self(), ctx.ActorSystem()
 	go func() {
@@ -250,7 +246,7 @@ func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
 	state := "exited"
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, a.args)
+		f["argv"] = redactArgv(a.job.Redactor, a.env.Config.FFmpeg.Path, a.args)
 		state = "running"
 		if a.reason != "" {
 			state = "killing: " + string(a.reason)
@@ -353,13 +349,25 @@ func (a *ffmpegActor) publishExit(ctx actor.Context, p *osproc.Process, exit osp
 		"exit_code", exit.Code, "signal", exit.Signal, "ran", exit.At.Sub(p.Started).Round(time.Millisecond).String())
 }
 
-func (a *ffmpegActor) redactArgv(path string, args []string) []string {
+// redactArgv is a process's command line as it may be shown: path, then
+// args with the camera's secrets hidden by r.
+func redactArgv(r redact.Redactor, path string, args []string) []string {
 	out := make([]string, 0, len(args)+1)
 	out = append(out, path)
 	for _, s := range args {
-		out = append(out, a.job.Redactor.Redact(s))
+		out = append(out, r.Redact(s))
 	}
 	return out
+}
+
+// ownedProcess answers ListOwnedProcesses for an actor owning p (none
+// while it has no process).
+func ownedProcess(ctx actor.Context, p *osproc.Process, camera string) {
+	var own []messages.OwnedProcess
+	if p != nil {
+		own = []messages.OwnedProcess{{OSPID: p.PID, Owner: ctx.Self().Id, Camera: camera, StartedAt: p.Started}}
+	}
+	answerOwned(ctx, own, nil)
 }
 
 // maxSnapshotBytes bounds what one snapshot may write to stdout.

@@ -144,11 +144,7 @@ func (a *streamActor) Receive(ctx actor.Context) {
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
 	case *messages.ListOwnedProcesses:
-		var own []messages.OwnedProcess
-		if p := a.proc; p != nil {
-			own = []messages.OwnedProcess{{OSPID: p.PID, Owner: ctx.Self().Id, Camera: a.spec.Camera, StartedAt: p.Started}}
-		}
-		answerOwned(ctx, own, nil)
+		ownedProcess(ctx, a.proc, a.spec.Camera)
 	case *actor.Stopping:
 		a.onStopping(ctx, a.cause.get())
 	case *actor.Restarting:
@@ -224,7 +220,7 @@ func (a *streamActor) start(ctx actor.Context) {
 	a.proc = proc
 	ctx.ActorSystem().EventStream.Publish(&messages.ProcessStarted{
 		OSPID: proc.PID, Camera: a.spec.Camera, Subnet: a.spec.Subnet, Owner: self.Id,
-		Purpose: "stream", Argv: a.redactArgv(cfg.Path, args), StartedAt: proc.Started,
+		Purpose: "stream", Argv: redactArgv(a.spec.Redactor, cfg.Path, args), StartedAt: proc.Started,
 	})
 	a.env.Log.Debug("stream started", "camera", a.spec.Camera, "os_pid", proc.PID)
 	go func() {
@@ -401,7 +397,7 @@ func (a *streamActor) describe(ctx actor.Context) *messages.Node {
 	}
 	if p := a.proc; p != nil {
 		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = a.redactArgv(a.env.Config.FFmpeg.Path, a.args)
+		f["argv"] = redactArgv(a.spec.Redactor, a.env.Config.FFmpeg.Path, a.args)
 		state = "running"
 		if a.reason != "" {
 			state = "killing: " + string(a.reason)
@@ -440,15 +436,6 @@ func (a *streamActor) publishExit(ctx actor.Context, p *osproc.Process, exit osp
 	a.env.Log.Info("stream ffmpeg ended", "camera", a.spec.Camera, "os_pid", p.PID, "reason", string(reason),
 		"exit_code", exit.Code, "signal", exit.Signal, "frames", a.frames,
 		"ran", exit.At.Sub(p.Started).Round(time.Millisecond).String())
-}
-
-func (a *streamActor) redactArgv(path string, args []string) []string {
-	out := make([]string, 0, len(args)+1)
-	out = append(out, path)
-	for _, s := range args {
-		out = append(out, a.spec.Redactor.Redact(s))
-	}
-	return out
 }
 
 // streamArgs is the ffmpeg argument list of a stream-mode child: the

@@ -232,12 +232,19 @@ func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetch
 // way instead.
 func (a *cameraActor) onLeaseTerminated(ctx actor.Context) {
 	a.lease = nil
+	a.rerouteFetches(ctx, viaLease)
+}
+
+// rerouteFetches is a frame source's end (the lease's, the stream's): its
+// slot is free, and the frames asked of it and not answered are taken
+// another way.
+func (a *cameraActor) rerouteFetches(ctx actor.Context, via string) {
 	a.publishSlots(ctx)
 	if a.stopping {
 		return
 	}
 	for id, job := range a.fetching {
-		if job.via != viaLease || job.answered {
+		if job.via != via || job.answered {
 			continue
 		}
 		delete(a.fetching, id)

@@ -118,20 +118,7 @@ func (a *cameraActor) fromStream(ctx actor.Context, job *captureJob) {
 // asked of it another way.
 func (a *cameraActor) onStreamTerminated(ctx actor.Context) {
 	a.stream = streamChild{}
-	a.publishSlots(ctx)
-	if a.stopping {
-		return
-	}
-	for id, job := range a.fetching {
-		if job.via != viaStream || job.answered {
-			continue
-		}
-		delete(a.fetching, id)
-		job.expiry.Stop()
-		job.expiry, job.via = nil, ""
-		a.route(ctx, job)
-	}
-	a.dispatch(ctx)
+	a.rerouteFetches(ctx, viaStream)
 }
 
 // superviseStream is the camera's strategy for its stream child: restart

@@ -228,17 +228,26 @@ func pids(procs []osproc.Info) []int {
 // children.
 func startBinary(t *testing.T, cams *camsim.Server, list []camsim.Camera) (*exec.Cmd, string) {
 	t.Helper()
-	testkit.RequireFFmpeg(t)
-	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
-	dir := t.TempDir()
 	var b strings.Builder
-	home := filepath.Join(dir, "camvisor.db")
-	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n", home)
 	for _, c := range list {
 		fmt.Fprintf(&b, "      - id: %s\n        url: %s\n        max_connections: 2\n", c.Name, cams.URL(c.Name))
 	}
+	return startBinaryYAML(t, cams, b.String())
+}
+
+// startBinaryYAML is startBinary with the cameras of subnet lab given as
+// YAML lines; it returns the binary and its installation (CAMVISOR_HOME),
+// which tags its ffmpeg children.
+func startBinaryYAML(t *testing.T, cams *camsim.Server, camerasYAML string) (*exec.Cmd, string) {
+	t.Helper()
+	testkit.RequireFFmpeg(t)
+	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
+	dir := t.TempDir()
+	home := filepath.Join(dir, "camvisor.db")
+	conf := fmt.Sprintf("listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n%s",
+		home, camerasYAML)
 	path := filepath.Join(dir, "camvisor.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", "--config", path)

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -405,48 +402,6 @@ func TestNoOrphanInStreamMode(t *testing.T) {
 		})
 		testkit.Eventually(t, 5*time.Second, "camsim sees the connection closed", func() bool { return cams.Stats("cam").Open == 0 })
 	})
-}
-
-// startBinaryYAML is startBinary with the cameras of subnet lab given as
-// YAML lines; it returns the binary and its installation (CAMVISOR_HOME),
-// which tags its ffmpeg children.
-func startBinaryYAML(t *testing.T, cams *camsim.Server, camerasYAML string) (*exec.Cmd, string) {
-	t.Helper()
-	testkit.RequireFFmpeg(t)
-	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
-	dir := t.TempDir()
-	home := filepath.Join(dir, "camvisor.db")
-	conf := fmt.Sprintf("listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 1m, kill_grace: 1s }\nsubnets:\n  - name: lab\n    interval: 1h\n    cameras:\n%s",
-		home, camerasYAML)
-	path := filepath.Join(dir, "camvisor.yaml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", path)
-	log := &testkit.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	testkit.NoProcessesLeft(t, "camvisor binary", func() []osproc.Info {
-		var live []osproc.Info
-		for _, p := range testkit.FFmpegOfHome(home) {
-			if !p.Zombie() {
-				live = append(live, p)
-			}
-		}
-		return live
-	})
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("camvisor output:\n%s", log.String())
-		}
-	})
-	return cmd, home
 }
 
 // TestStreamYieldsToLiveView: on a camera with room for one connection,

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"math"
 	"testing"
 	"time"
 
@@ -81,7 +80,7 @@ func TestSnapshotIsCompletePicture(t *testing.T) {
 		// JPEG and H.264 at camsim's quality stay within a few levels of
 		// the picture; a grey frame is tens of levels off.
 		const tolerance = 6
-		if d := meanAbsDiff(greyFrame, still); d < 4*tolerance {
+		if d := camsim.MeanAbsDiff(greyFrame, still); d < 4*tolerance {
 			t.Fatalf("a grey frame is only %.1f levels from the picture: the comparison could not tell them apart", d)
 		}
 		cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
@@ -98,28 +97,11 @@ func TestSnapshotIsCompletePicture(t *testing.T) {
 			if img.Bounds() != still.Rect {
 				t.Fatalf("capture %d is %v, camsim's picture %v", i, img.Bounds(), still.Rect)
 			}
-			if d := meanAbsDiff(img, still); d > tolerance {
+			if d := camsim.MeanAbsDiff(img, still); d > tolerance {
 				t.Errorf("capture %d differs from camsim's picture by %.1f levels on average", i, d)
 			}
 		}
 	})
-}
-
-// meanAbsDiff is the mean absolute difference of a's and b's RGB channels,
-// in levels of 255.
-func meanAbsDiff(a image.Image, b *image.RGBA) float64 {
-	var sum float64
-	n := 0
-	r := a.Bounds().Intersect(b.Rect)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			ar, ag, ab, _ := a.At(x, y).RGBA()
-			c := b.RGBAAt(x, y)
-			sum += math.Abs(float64(ar>>8)-float64(c.R)) + math.Abs(float64(ag>>8)-float64(c.G)) + math.Abs(float64(ab>>8)-float64(c.B))
-			n += 3
-		}
-	}
-	return sum / float64(max(n, 1))
 }
 
 // greyFrame is what an H.264 decoder shows for P-frames whose keyframe it

@@ -90,7 +90,7 @@ func TestStreamModeServesCaptures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("capture %s: %v", d.Key, err)
 			}
-			if diff := meanAbsDiff(img, still); diff > 6 {
+			if diff := camsim.MeanAbsDiff(img, still); diff > 6 {
 				t.Errorf("capture %s differs from camsim's picture by %.1f levels", d.Key, diff)
 			}
 		}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"image"
 	"image/jpeg"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -189,7 +187,7 @@ func TestFFmpegSnapshotH264(t *testing.T) {
 			t.Fatalf("ffmpeg: %v; stderr: %s", err, r.stderr.String())
 		}
 		img := decode(t, r.stdout.Bytes(), 320, 240)
-		if d := meanAbsDiff(img, still); d > 6 {
+		if d := MeanAbsDiff(img, still); d > 6 {
 			t.Errorf("snapshot differs from camsim's picture by %.1f levels on average", d)
 		}
 		t.Logf("snapshot took %v", r.elapsed.Round(time.Millisecond))
@@ -239,23 +237,6 @@ func TestHangAtRunTime(t *testing.T) {
 	}
 }
 
-// meanAbsDiff is the mean absolute difference of a and b's RGB channels,
-// in levels of 255.
-func meanAbsDiff(a image.Image, b *image.RGBA) float64 {
-	var sum float64
-	n := 0
-	r := a.Bounds().Intersect(b.Rect)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			ar, ag, ab, _ := a.At(x, y).RGBA()
-			c := b.RGBAAt(x, y)
-			sum += math.Abs(float64(ar>>8)-float64(c.R)) + math.Abs(float64(ag>>8)-float64(c.G)) + math.Abs(float64(ab>>8)-float64(c.B))
-			n += 3
-		}
-	}
-	return sum / float64(n)
-}
-
 // TestStillOfMJPEG: the MJPEG still is what a client decodes too.
 func TestStillOfMJPEG(t *testing.T) {
 	s := newServer(t, Options{Width: 160, Height: 96, Cameras: []Camera{{Name: "m", Mode: ModeStatic}, {Name: "p"}}})
@@ -268,7 +249,7 @@ func TestStillOfMJPEG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := meanAbsDiff(img, still); d > 6 {
+	if d := MeanAbsDiff(img, still); d > 6 {
 		t.Errorf("frame differs from the still by %.1f levels", d)
 	}
 	if _, err := s.Still("p"); err == nil {

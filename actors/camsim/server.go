@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -307,8 +308,27 @@ func (s *Server) cameraList() []*camera {
 	return list
 }
 
+// MeanAbsDiff is how far a decoded picture a is from a reference b (a
+// Still), as the mean absolute difference of their RGB channels over the
+// area they share, in levels of 255 (0: the same picture).
+func MeanAbsDiff(a image.Image, b *image.RGBA) float64 {
+	var sum float64
+	n := 0
+	r := a.Bounds().Intersect(b.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			ar, ag, ab, _ := a.At(x, y).RGBA()
+			c := b.RGBAAt(x, y)
+			sum += math.Abs(float64(ar>>8)-float64(c.R)) + math.Abs(float64(ag>>8)-float64(c.G)) + math.Abs(float64(ab>>8)-float64(c.B))
+			n += 3
+		}
+	}
+	return sum / float64(max(n, 1))
+}
+
 // Still returns the picture a static camera shows, as drawn before it was
-// encoded (JPEG or H.264): tests compare what a client decoded with it.
+// encoded (JPEG or H.264): tests compare what a client decoded with it
+// (MeanAbsDiff).
 func (s *Server) Still(name string) (*image.RGBA, error) {
 	c, ok := s.Camera(name)
 	if !ok {

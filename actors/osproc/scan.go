@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -90,18 +91,9 @@ func (i Info) Zombie() bool { return i.State == "Z" }
 // files. It runs every few seconds (the census) and on every /metrics
 // scrape.
 func Scan(name string) []Info {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var out []Info
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		info, ok := readStat(pid)
-		if !ok || (name != "" && !commIs(info.Name, name)) {
+	for _, info := range stats() {
+		if name != "" && !commIs(info.Name, name) {
 			continue
 		}
 		readDetails(&info)
@@ -124,21 +116,11 @@ func Scan(name string) []Info {
 // their stat and skipped, and cmdline is opened only of the processes
 // tagged or so named. It runs every few seconds (the census).
 func ScanTagged(name string) []Info {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var out []Info
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for dir, info := range stats() {
+		if info.kernel {
 			continue
 		}
-		info, ok := readStat(pid)
-		if !ok || info.kernel {
-			continue
-		}
-		dir := filepath.Join("/proc", e.Name())
 		readEnviron(dir, &info)
 		if info.Run == "" && !commIs(info.Name, name) {
 			continue
@@ -150,6 +132,26 @@ func ScanTagged(name string) []Info {
 		out = append(out, info)
 	}
 	return out
+}
+
+// stats yields every process's stat (readStat) with its /proc directory;
+// processes that vanish while being read are left out.
+func stats() iter.Seq2[string, Info] {
+	return func(yield func(string, Info) bool) {
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if info, ok := readStat(pid); ok && !yield(filepath.Join("/proc", e.Name()), info) {
+				return
+			}
+		}
+	}
 }
 
 // commLen is the most of an executable's name the kernel keeps as comm

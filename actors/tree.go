@@ -19,7 +19,7 @@
 // A reload (reload.go) goes through the patrol (patrol.go), the subnets
 // (subnet_reload.go) and the cameras (camera_reload.go).
 //
-// The homes of the invariants: 1 no orphan, ffmpeg.go (and the reaper as
+// The homes of the invariants: 1 no orphan, process.go (and the reaper as
 // the safety net); 2 slot budget, camera.go; 3 cycle end releases,
 // gateway.go; 4 the backend decides playback, playback.go; 5 everything on
 // record, recorder.go. Facts travel on the actor system's event stream; the

@@ -133,7 +133,7 @@ func (a *ffmpegActor) onDeadlinePassed(ctx actor.Context) {
 	if a.proc == nil || a.killing() {
 		return
 	}
-	if a.env.KillDisabled {
+	if abandonOnDeadline.Load() {
 		// The incident: the waiting code gives up, nobody kills the child.
 		a.report(ctx, a.result(a.proc, messages.OutcomeTimeout, messages.ErrTimeout.Error(), nil))
 		a.abandon()

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,6 +75,13 @@ type (
 	killGraceExpired struct{ proc *osproc.Process }
 )
 
+// abandonOnDeadline replays the original incident for TestIncidentReplay,
+// the only code that sets it: a snapshot past its deadline is reported as
+// timed out, but its process is left running and its relay path open. It
+// is a package variable, not a field of Env or config, so that nothing a
+// deployment sets can disable the kill.
+var abandonOnDeadline atomic.Bool
+
 // receive handles the messages of the process's lifecycle (processEnded,
 // killGraceExpired, ListOwnedProcesses, Stopping, Restarting) for owner,
 // the actor that embeds p.
@@ -143,7 +151,7 @@ func (p *process) kill(ctx actor.Context, reason messages.StopReason) {
 func (p *process) killing() bool { return p.reason != "" }
 
 // abandon forgets the process without killing it, its relay path left
-// open: the incident, replayed when Env.KillDisabled is set.
+// open: the incident, replayed when abandonOnDeadline is set.
 func (p *process) abandon() {
 	p.env.Log.Warn("kill disabled by test hook: abandoning "+p.role.name, "camera", p.camera, "os_pid", p.proc.PID)
 	p.proc, p.input = nil, nil

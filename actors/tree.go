@@ -82,10 +82,6 @@ type Env struct {
 	// cameras through, so no secret is on its command line; Start creates
 	// it when nil, and Shutdown closes what Start created.
 	Relay *rtsprelay.Relay
-	// KillDisabled is a test-only hook replaying the original incident: a
-	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
-	// config or flags.
-	KillDisabled bool
 	// Load reads the configuration again for a reload (SIGHUP, POST
 	// /api/config/reload): the command's file, with its command-line
 	// overrides. Nil: this tree cannot reload.

@@ -203,16 +203,18 @@ func (p *process) onStopping(ctx actor.Context, owner processOwner, reason messa
 	}()
 	p.stopTimers()
 	proc := p.proc
-	if proc != nil {
-		p.proc = nil
-		if p.reason == "" {
-			p.reason = reason
-		}
-		exit := proc.Stop(p.env.Config.FFmpeg.KillGrace.Duration)
+	if proc == nil {
 		p.releaseInput()
-		p.published(ctx, proc, exit, p.reason)
+		owner.processStopped(ctx, nil)
+		return
 	}
-	p.releaseInput()
+	p.proc = nil
+	if p.reason == "" {
+		p.reason = reason
+	}
+	exit := proc.Stop(p.env.Config.FFmpeg.KillGrace.Duration)
+	p.releaseInput() // the camera connection closes before anyone hears of the end
+	p.published(ctx, proc, exit, p.reason)
 	owner.processStopped(ctx, proc)
 }
 

@@ -5,35 +5,26 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/redact"
-	"camvisor/actors/rtsprelay"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// ffmpegActor owns exactly one OS process at a time: it is the home of
-// invariant 1 (no orphan). Whatever ends the actor — its deadline, a stop,
-// a restart, a panic, its parent's stop, shutdown — signals the process's
-// whole group and waits until it is reaped before the actor is gone.
+// ffmpegActor is a camera's snapshot child: one ffmpeg that writes one
+// JPEG of the camera and ends. Its process (process: the home of invariant
+// 1) is killed at the capture's deadline; while it runs, the actor watches
+// whether it works or only waits on its camera, which then gets the
+// machine-wide admission grant back (invariant 7).
 type ffmpegActor struct {
 	life
-	env      *Env
-	job      snapshotJob
-	cause    *stopCause // the camera's: why we are being stopped
-	proc     *osproc.Process
-	args     []string            // the process's arguments: no secret in them
-	input    *rtsprelay.Path     // the camera through the relay, held for the process's life
-	reason   messages.StopReason // set when we decided to kill
-	deadline *time.Timer
-	escalate *time.Timer
-	idle     *time.Timer  // watches whether the process works or waits
-	seen     osproc.Sched // what the scheduler said of it at the last look
+	process
+	job  snapshotJob
+	seen osproc.Sched // what the scheduler said of the process at the last look
 }
 
 // snapshotJob is what a camera gives its ffmpeg child.
@@ -51,39 +42,39 @@ type snapshotJob struct {
 
 // Internal messages the actor sends itself.
 type (
-	processEnded     struct{ proc *osproc.Process }
-	idleCheck        struct{ proc *osproc.Process }
-	deadlinePassed   struct{}
-	killGraceExpired struct{ proc *osproc.Process }
+	idleCheck      struct{ proc *osproc.Process }
+	deadlinePassed struct{}
 )
+
+// The timers a snapshot keeps about its process.
+const (
+	timerDeadline timerName = "deadline"
+	timerIdle     timerName = "idle"
+)
+
+var snapshotRole = processRole{purpose: "snapshot", name: "ffmpeg"}
 
 func ffmpegProps(env *Env, job snapshotJob, cause *stopCause) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *ffmpegActor {
-		return &ffmpegActor{env: env, job: job, cause: cause}
+		return &ffmpegActor{job: job, process: process{env: env, role: snapshotRole, cause: cause,
+			camera: job.Camera, subnet: job.Subnet, url: job.URL, redactor: job.Redactor}}
 	}))
 }
 
-// Receive handles one message.
+// Receive handles the snapshot's messages; those of its process's
+// lifecycle go to the process (process.receive).
 func (a *ffmpegActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.onStarted(ctx)
 	case *deadlinePassed:
 		a.onDeadlinePassed(ctx)
-	case *killGraceExpired:
-		a.onKillGraceExpired(msg)
 	case *idleCheck:
 		a.onIdleCheck(ctx, msg)
-	case *processEnded:
-		a.onProcessEnded(ctx, msg)
+	case *processEnded, *killGraceExpired, *messages.ListOwnedProcesses, *actor.Stopping, *actor.Restarting:
+		a.receive(ctx, a)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
-	case *messages.ListOwnedProcesses:
-		ownedProcess(ctx, a.proc, a.job.Camera)
-	case *actor.Stopping:
-		a.onStopping(ctx, a.cause.get())
-	case *actor.Restarting:
-		a.onStopping(ctx, messages.StopRestart)
 	}
 }
 
@@ -95,47 +86,20 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 		return
 	}
-	cfg := a.env.Config.FFmpeg
-	input, err := a.openInput()
+	cfg, deep := a.env.Config.FFmpeg, a.deepProbe()
+	err := a.spawn(ctx, func(input string) []string { return snapshotArgs(cfg, a.job, input, deep) },
+		osproc.Spec{MaxStdout: maxSnapshotBytes}, a.job.Deadline)
 	if err != nil {
 		a.report(ctx, messages.SnapshotTaken{Outcome: messages.OutcomeSpawnError,
-			Error: "start ffmpeg: " + a.job.Redactor.Redact(err.Error()), StartedAt: now, EndedAt: time.Now(), Deadline: a.job.Deadline})
+			Error: err.Error(), StartedAt: now, EndedAt: time.Now(), Deadline: a.job.Deadline})
 		ctx.Stop(ctx.Self())
 		return
 	}
-	args := snapshotArgs(cfg, a.job, input, a.deepProbe())
-	a.args = args
-	proc, err := osproc.Start(osproc.Spec{
-		Path:      cfg.Path,
-		Args:      args,
-		Env:       []string{osproc.EnvRun + "=" + a.env.RunID, osproc.EnvOwner + "=" + ctx.Self().Id, osproc.EnvHome + "=" + a.env.Home},
-		MaxStdout: maxSnapshotBytes,
-		TailLines: 8,
-	})
-	if err != nil {
-		a.releaseInput()
-		msg := a.job.Redactor.Redact(err.Error())
-		a.env.Log.Error("ffmpeg spawn failed", "camera", a.job.Camera, "subnet", a.job.Subnet, "reason", msg)
-		a.report(ctx, messages.SnapshotTaken{Outcome: messages.OutcomeSpawnError,
-			Error: "start ffmpeg: " + msg, StartedAt: now, EndedAt: time.Now(), Deadline: a.job.Deadline})
-		ctx.Stop(ctx.Self())
-		return
-	}
-	a.proc = proc
-	ctx.ActorSystem().EventStream.Publish(&messages.ProcessStarted{
-		OSPID: proc.PID, Camera: a.job.Camera, Subnet: a.job.Subnet, Owner: ctx.Self().Id,
-		Purpose: "snapshot", Argv: redactArgv(a.job.Redactor, cfg.Path, args), StartedAt: proc.Started, Deadline: a.job.Deadline,
-	})
-	self, system := ctx.Self(), ctx.ActorSystem()
-	go func() {
-		<-proc.Done()
-		system.Root.Send(self, &processEnded{proc: proc})
-	}()
-	a.deadline = after(system, self, time.Until(a.job.Deadline), &deadlinePassed{})
+	a.schedule(ctx, timerDeadline, time.Until(a.job.Deadline), &deadlinePassed{})
 	// It runs on a machine-wide admission grant, handed back once the
 	// process only waits on its camera.
 	if p := a.env.Policy.Admission; p.Park > 0 {
-		a.idle = after(system, self, p.Park, &idleCheck{proc: proc})
+		a.schedule(ctx, timerIdle, p.Park, &idleCheck{proc: a.proc})
 	}
 }
 
@@ -146,7 +110,7 @@ func (a *ffmpegActor) onStarted(ctx actor.Context) {
 // deadline for nothing. One that ran, or was starved of a CPU by a busy
 // machine, is watched on.
 func (a *ffmpegActor) onIdleCheck(ctx actor.Context, msg *idleCheck) {
-	if msg.proc != a.proc || a.reason != "" {
+	if msg.proc != a.proc || a.killing() {
 		return
 	}
 	now, ok := osproc.ReadSched(msg.proc.PID)
@@ -161,51 +125,29 @@ func (a *ffmpegActor) onIdleCheck(ctx actor.Context, msg *idleCheck) {
 		ctx.Request(ctx.Parent(), &messages.SnapshotWaiting{OSPID: msg.proc.PID, CPU: ran})
 		return
 	}
-	a.idle = after(ctx.ActorSystem(), ctx.Self(), p.Park, msg)
+	a.schedule(ctx, timerIdle, p.Park, msg)
 }
 
-// onDeadlinePassed starts the kill: SIGTERM to the group now, SIGKILL
-// after kill_grace. The process's end arrives as processEnded.
+// onDeadlinePassed kills the process; its end arrives as processEnded.
 func (a *ffmpegActor) onDeadlinePassed(ctx actor.Context) {
-	if a.proc == nil || a.reason != "" {
+	if a.proc == nil || a.killing() {
 		return
 	}
-	a.reason = messages.StopTimeout
-	if a.env.KillDisabled {
+	if abandonOnDeadline.Load() {
 		// The incident: the waiting code gives up, nobody kills the child.
-		a.env.Log.Warn("kill disabled by test hook: abandoning ffmpeg", "camera", a.job.Camera, "os_pid", a.proc.PID)
 		a.report(ctx, a.result(a.proc, messages.OutcomeTimeout, messages.ErrTimeout.Error(), nil))
-		a.proc, a.input = nil, nil // its relay path too: nobody cleans up
+		a.abandon()
 		ctx.Stop(ctx.Self())
 		return
 	}
-	a.proc.Signal(syscall.SIGTERM)
-	a.escalate = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.FFmpeg.KillGrace.Duration, &killGraceExpired{proc: a.proc})
+	a.kill(ctx, messages.StopTimeout)
 }
 
-func (a *ffmpegActor) onKillGraceExpired(msg *killGraceExpired) {
-	if msg.proc == a.proc {
-		msg.proc.Signal(syscall.SIGKILL)
-	}
-}
-
-// onProcessEnded turns the exit into a report. A failure that may pass on
-// a second try (exit, empty, signal) is a panic, so the camera's
-// supervision strategy decides whether this child restarts.
-func (a *ffmpegActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
-	if msg.proc != a.proc {
-		return // a previous incarnation's process, already accounted for
-	}
-	a.stopTimers()
-	a.releaseInput() // the camera connection closes before the camera hears
-	exit := msg.proc.Exit()
-	reason := a.reason
-	if reason == "" {
-		reason = messages.StopDone
-	}
-	a.publishExit(ctx, msg.proc, exit, reason)
-	res := a.classify(msg.proc, exit, reason)
-	a.proc = nil
+// processEnded turns the exit into a report. A failure that may pass on a
+// second try (exit, empty, signal) is a panic, so the camera's supervision
+// strategy decides whether this child restarts.
+func (a *ffmpegActor) processEnded(ctx actor.Context, proc *osproc.Process, exit osproc.Exit, reason messages.StopReason) {
+	res := a.classify(proc, exit, reason)
 	a.report(ctx, res)
 	if res.Outcome == messages.OutcomeOK || res.Outcome == messages.OutcomeTimeout {
 		ctx.Stop(ctx.Self())
@@ -214,86 +156,21 @@ func (a *ffmpegActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
 	panic(&res)
 }
 
-// onStopping kills and reaps the process before the actor may finish. It
-// blocks the mailbox on purpose: the stop is not over while the process
-// lives. A panic here would turn the stop into a restart, so it is
-// recovered and logged.
-func (a *ffmpegActor) onStopping(ctx actor.Context, reason messages.StopReason) {
-	defer func() {
-		if r := recover(); r != nil {
-			a.env.Log.Error("panic while stopping ffmpeg", "camera", a.job.Camera, "reason", fmt.Sprint(r))
-		}
-	}()
-	a.stopTimers()
-	if a.proc == nil {
-		a.releaseInput()
-		return
+// processStopped tells the camera its capture was stopped.
+func (a *ffmpegActor) processStopped(ctx actor.Context, proc *osproc.Process) {
+	if proc != nil {
+		a.report(ctx, a.result(proc, messages.OutcomeStopped, "stopped: "+string(a.reason), nil))
 	}
-	proc := a.proc
-	a.proc = nil
-	if a.reason == "" {
-		a.reason = reason
-	}
-	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
-	a.releaseInput()
-	a.publishExit(ctx, proc, exit, a.reason)
-	a.report(ctx, a.result(proc, messages.OutcomeStopped, "stopped: "+string(a.reason), nil))
 }
 
 // describe is the process's node of the actor tree.
 func (a *ffmpegActor) describe(ctx actor.Context) *messages.Node {
-	f := map[string]any{"camera": a.job.Camera, "deadline": a.job.Deadline, "os_pid": nil}
-	state := "exited"
-	if p := a.proc; p != nil {
-		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = redactArgv(a.job.Redactor, a.env.Config.FFmpeg.Path, a.args)
-		state = "running"
-		if a.reason != "" {
-			state = "killing: " + string(a.reason)
-		}
+	f := map[string]any{"camera": a.job.Camera, "deadline": a.job.Deadline}
+	state := a.show(f)
+	if state == "" {
+		state = "exited"
 	}
 	return a.node(ctx, "ffmpeg", state, f)
-}
-
-// openInput is the URL ffmpeg reads: the camera's own when it holds no
-// secret, else a relay path for this process (invariant 6: no secret on a
-// command line), held until the process is reaped.
-func (a *ffmpegActor) openInput() (string, error) {
-	input, p, err := openInput(a.env, a.job.URL)
-	a.input = p
-	return input, err
-}
-
-// openInput is the URL an ffmpeg of camvisor's (a snapshot, a stream) is
-// given for camera URL rawURL, and the relay path that URL names (nil when
-// the camera's URL holds no secret and is given as it is). The caller
-// closes the path once its process is reaped.
-func openInput(env *Env, rawURL string) (string, *rtsprelay.Path, error) {
-	if env.Relay == nil || !rtsprelay.HasSecret(rawURL) {
-		return rawURL, nil, nil
-	}
-	p, err := env.Relay.Open(rawURL, env.Config.FFmpeg.RTSPTimeout.Duration)
-	if err != nil {
-		return "", nil, err
-	}
-	return p.URL(), p, nil
-}
-
-// releaseInput closes the relay path: its camera connection is closed
-// when it returns, so the slot the camera frees next is really free.
-func (a *ffmpegActor) releaseInput() {
-	if a.input != nil {
-		a.input.Close()
-		a.input = nil
-	}
-}
-
-func (a *ffmpegActor) stopTimers() {
-	for _, t := range []*time.Timer{a.deadline, a.escalate, a.idle} {
-		if t != nil {
-			t.Stop()
-		}
-	}
 }
 
 // classify maps a process exit to a capture outcome.
@@ -329,45 +206,6 @@ func (a *ffmpegActor) result(p *osproc.Process, o messages.Outcome, errText stri
 // report tells the camera; Request, so the camera sees which child spoke.
 func (a *ffmpegActor) report(ctx actor.Context, res messages.SnapshotTaken) {
 	ctx.Request(ctx.Parent(), &res)
-}
-
-func (a *ffmpegActor) publishExit(ctx actor.Context, p *osproc.Process, exit osproc.Exit, reason messages.StopReason) {
-	tail := make([]string, len(exit.StderrTail))
-	for i, l := range exit.StderrTail {
-		tail[i] = a.job.Redactor.Redact(l)
-	}
-	ctx.ActorSystem().EventStream.Publish(&messages.ProcessExited{
-		OSPID: p.PID, Camera: a.job.Camera, Subnet: a.job.Subnet, Owner: ctx.Self().Id,
-		ExitCode: exit.Code, Signal: exit.Signal, StopReason: reason,
-		StartedAt: p.Started, EndedAt: exit.At, CPU: exit.CPU, StderrTail: tail,
-	})
-	log := a.env.Log.Debug
-	if reason != messages.StopDone || !exit.Success() {
-		log = a.env.Log.Info
-	}
-	log("ffmpeg ended", "camera", a.job.Camera, "os_pid", p.PID, "reason", string(reason),
-		"exit_code", exit.Code, "signal", exit.Signal, "ran", exit.At.Sub(p.Started).Round(time.Millisecond).String())
-}
-
-// redactArgv is a process's command line as it may be shown: path, then
-// args with the camera's secrets hidden by r.
-func redactArgv(r redact.Redactor, path string, args []string) []string {
-	out := make([]string, 0, len(args)+1)
-	out = append(out, path)
-	for _, s := range args {
-		out = append(out, r.Redact(s))
-	}
-	return out
-}
-
-// ownedProcess answers ListOwnedProcesses for an actor owning p (none
-// while it has no process).
-func ownedProcess(ctx actor.Context, p *osproc.Process, camera string) {
-	var own []messages.OwnedProcess
-	if p != nil {
-		own = []messages.OwnedProcess{{OSPID: p.PID, Owner: ctx.Self().Id, Camera: camera, StartedAt: p.Started}}
-	}
-	answerOwned(ctx, own, nil)
 }
 
 // maxSnapshotBytes bounds what one snapshot may write to stdout.

@@ -155,11 +155,12 @@ func TestCameraFailingAlert(t *testing.T) {
 	})
 }
 
-// TestIncidentReplay runs the original incident: with the kill disabled (a
-// test-only hook) timed-out captures abandon their ffmpeg, which keeps its
-// connection; processes accumulate; process_budget_exceeded fires within
-// one reaper interval, naming the camera, and the reaper then kills them.
-// With the kill enabled the same run raises no process alert.
+// TestIncidentReplay runs the original incident: with the kill disabled
+// (abandonOnDeadline, a hook only this test sets) timed-out captures
+// abandon their ffmpeg, which keeps its connection; processes accumulate;
+// process_budget_exceeded fires within one reaper interval, naming the
+// camera, and the reaper then kills them. With the kill enabled the same
+// run raises no process alert.
 func TestIncidentReplay(t *testing.T) {
 	for _, killDisabled := range []bool{true, false} {
 		name := map[bool]string{true: "kill disabled", false: "kill enabled"}[killDisabled]
@@ -171,7 +172,10 @@ func TestIncidentReplay(t *testing.T) {
 			cfg.FFmpeg.CaptureTimeout = testDuration(300 * time.Millisecond)
 			cfg.Record.SampleInterval = testDuration(200 * time.Millisecond)
 			cfg.Reaper.Interval = testDuration(4 * time.Second)
-			h := startTreeWith(t, cams, cfg, func(env *Env) { env.KillDisabled = killDisabled })
+			// Reset after the tree's stop: cleanups run last registered first.
+			t.Cleanup(func() { abandonOnDeadline.Store(false) })
+			abandonOnDeadline.Store(killDisabled)
+			h := startTree(t, cams, cfg)
 			start := time.Now()
 			if killDisabled {
 				alert := waitFor(h, cfg.Reaper.Interval.Duration+3*time.Second, "process_budget_exceeded", func(e *messages.AlertChanged) bool {

@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/redact"
-	"camvisor/actors/rtsprelay"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,8 +32,7 @@ import (
 // ffmpeg.stall_timeout (a camera that stopped sending without closing the
 // connection), which ends it the same way. Whatever ends the actor — a
 // stall, a stop, a restart, its camera's stop, shutdown — signals the
-// process's whole group and reaps it first, as the ffmpeg actor does
-// (invariant 1).
+// process's whole group and reaps it first (process: invariant 1).
 //
 // A camera whose URL holds a secret is read through the loopback RTSP
 // relay, as a snapshot's is (invariant 6): each process gets its own relay
@@ -44,22 +41,15 @@ import (
 // before a restart opens the next one.
 type streamActor struct {
 	life
-	env   *Env
+	process
 	spec  streamSpec
-	cause *stopCause   // set by the camera when it stops us
 	carry *streamCarry // what outlives an incarnation
 
-	proc     *osproc.Process
-	args     []string            // the process's arguments: no secret in them
-	input    *rtsprelay.Path     // the camera through the relay, held for the process's life
-	gen      int64               // this incarnation's process, as its pipe's frames name it
-	reason   messages.StopReason // set when we decided to kill
-	frame    []byte              // the newest JPEG
-	frameAt  time.Time
-	frames   int64 // JPEGs received from this process
-	waiting  []waitingFetch
-	watchdog *time.Timer
-	escalate *time.Timer
+	gen     int64  // this incarnation's process, as its pipe's frames name it
+	frame   []byte // the newest JPEG
+	frameAt time.Time
+	frames  int64 // JPEGs received from this process
+	waiting []waitingFetch
 
 	asked     bool // admission asked for this incarnation's process, not granted yet
 	granted   bool // the grant is held: released at the first frame
@@ -102,6 +92,11 @@ type (
 	admissionDue struct{ gen int64 } // the grant was held Policy.Stream.StartGrant
 )
 
+// timerStall is the stream's watchdog.
+const timerStall timerName = "stall"
+
+var streamRole = processRole{purpose: "stream", name: "stream ffmpeg", longLived: true}
+
 // streamEnded is the panic value of a stream child whose process ended:
 // the camera's supervision restarts it.
 type streamEnded struct {
@@ -116,11 +111,16 @@ func (e *streamEnded) String() string {
 func streamProps(env *Env, spec streamSpec, cause *stopCause) *actor.Props {
 	carry := &streamCarry{}
 	return actor.PropsFromProducer(lived(func() *streamActor {
-		return &streamActor{env: env, spec: spec, cause: cause, carry: carry}
+		a := &streamActor{spec: spec, carry: carry, process: process{env: env, role: streamRole, cause: cause,
+			camera: spec.Camera, subnet: spec.Subnet, url: spec.URL, redactor: spec.Redactor}}
+		a.exitAttrs = func() []any { return []any{"frames", a.frames} }
+		return a
 	}))
 }
 
-// Receive handles one message.
+// Receive handles the stream's messages: admission, frames, the
+// watchdog; those of its process's lifecycle go to the process
+// (process.receive).
 func (a *streamActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
@@ -137,18 +137,10 @@ func (a *streamActor) Receive(ctx actor.Context) {
 		a.onFetchFrame(ctx, msg)
 	case *stallCheck:
 		a.onStallCheck(ctx, msg)
-	case *killGraceExpired:
-		a.onKillGraceExpired(msg)
-	case *processEnded:
-		a.onProcessEnded(ctx, msg)
 	case *messages.Describe:
 		answerDescribe(ctx, a.describe(ctx))
-	case *messages.ListOwnedProcesses:
-		ownedProcess(ctx, a.proc, a.spec.Camera)
-	case *actor.Stopping:
-		a.onStopping(ctx, a.cause.get())
-	case *actor.Restarting:
-		a.onStopping(ctx, messages.StopRestart)
+	case *processEnded, *killGraceExpired, *messages.ListOwnedProcesses, *actor.Stopping, *actor.Restarting:
+		a.receive(ctx, a)
 	}
 }
 
@@ -168,7 +160,7 @@ func (a *streamActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 	}
 	a.asked, a.granted, a.grantedAt = false, true, time.Now()
 	a.grantDue = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Stream.StartGrant, &admissionDue{gen: a.gen})
-	a.start(ctx)
+	a.startProcess(ctx)
 }
 
 // releaseAdmission gives the grant back: the process is up (or gone).
@@ -186,48 +178,20 @@ func (a *streamActor) releaseAdmission(ctx actor.Context) {
 	}
 }
 
-// start starts the process, its end watched and its stall watchdog set.
-func (a *streamActor) start(ctx actor.Context) {
-	cfg := a.env.Config.FFmpeg
-	input, path, err := openInput(a.env, a.spec.URL)
-	if err != nil {
-		msg := a.spec.Redactor.Redact(err.Error())
-		a.env.Log.Error("stream ffmpeg: no way to its camera", "camera", a.spec.Camera, "subnet", a.spec.Subnet, "reason", msg)
-		a.fail(ctx, &streamEnded{reason: messages.StopDone, detail: "start ffmpeg: " + msg})
-		return
-	}
-	a.input = path
-	args := streamArgs(cfg, input, a.spec.cameraInput, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap)
-	a.args = args
-	gen := a.gen
+// startProcess starts the process, its stall watchdog set.
+func (a *streamActor) startProcess(ctx actor.Context) {
+	cfg, gen := a.env.Config.FFmpeg, a.gen
 	self, system := ctx.Self(), ctx.ActorSystem()
-	proc, err := osproc.Start(osproc.Spec{
-		Path:      cfg.Path,
-		Args:      args,
-		Env:       []string{osproc.EnvRun + "=" + a.env.RunID, osproc.EnvOwner + "=" + self.Id, osproc.EnvHome + "=" + a.env.Home},
-		TailLines: 8,
-		Stdout: &jpegSplitter{max: maxSnapshotBytes, emit: func(jpeg []byte) {
-			system.Root.Send(self, &streamFrame{gen: gen, jpeg: jpeg})
-		}},
-	})
+	err := a.spawn(ctx, func(input string) []string {
+		return streamArgs(cfg, input, a.spec.cameraInput, a.spec.DeepProbe, a.env.Policy.Stream.MinFrameGap)
+	}, osproc.Spec{Stdout: &jpegSplitter{max: maxSnapshotBytes, emit: func(jpeg []byte) {
+		system.Root.Send(self, &streamFrame{gen: gen, jpeg: jpeg})
+	}}}, time.Time{})
 	if err != nil {
-		a.releaseInput()
-		msg := a.spec.Redactor.Redact(err.Error())
-		a.env.Log.Error("stream ffmpeg spawn failed", "camera", a.spec.Camera, "subnet", a.spec.Subnet, "reason", msg)
-		a.fail(ctx, &streamEnded{reason: messages.StopDone, detail: "start ffmpeg: " + msg})
+		a.fail(ctx, &streamEnded{reason: messages.StopDone, detail: err.Error()})
 		return
 	}
-	a.proc = proc
-	ctx.ActorSystem().EventStream.Publish(&messages.ProcessStarted{
-		OSPID: proc.PID, Camera: a.spec.Camera, Subnet: a.spec.Subnet, Owner: self.Id,
-		Purpose: "stream", Argv: redactArgv(a.spec.Redactor, cfg.Path, args), StartedAt: proc.Started,
-	})
-	a.env.Log.Debug("stream started", "camera", a.spec.Camera, "os_pid", proc.PID)
-	go func() {
-		<-proc.Done()
-		system.Root.Send(self, &processEnded{proc: proc})
-	}()
-	a.watchdog = after(system, self, a.stallTimeout(), &stallCheck{gen: gen})
+	a.schedule(ctx, timerStall, a.stallTimeout(), &stallCheck{gen: gen})
 }
 
 // onFrame keeps the newest frame and answers whoever waits for one.
@@ -277,7 +241,7 @@ func (a *streamActor) answer(ctx actor.Context, ref int64) {
 // timeout (since it started, or since its last frame) is killed, SIGTERM to
 // its group and SIGKILL after kill_grace; its end restarts the child.
 func (a *streamActor) onStallCheck(ctx actor.Context, msg *stallCheck) {
-	if msg.gen != a.gen || a.proc == nil || a.reason != "" {
+	if msg.gen != a.gen || a.proc == nil || a.killing() {
 		return
 	}
 	last := a.proc.Started
@@ -286,40 +250,20 @@ func (a *streamActor) onStallCheck(ctx actor.Context, msg *stallCheck) {
 	}
 	limit := a.stallTimeout()
 	if left := limit - time.Since(last); left > 0 {
-		a.watchdog = after(ctx.ActorSystem(), ctx.Self(), left, &stallCheck{gen: a.gen})
+		a.schedule(ctx, timerStall, left, &stallCheck{gen: a.gen})
 		return
 	}
-	a.reason = messages.StopStalled
 	a.env.Log.Warn("stream stalled: killing its ffmpeg", "camera", a.spec.Camera, "subnet", a.spec.Subnet,
 		"os_pid", a.proc.PID, "reason", fmt.Sprintf("no frame for %s", limit))
-	a.proc.Signal(syscall.SIGTERM)
-	a.escalate = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.FFmpeg.KillGrace.Duration, &killGraceExpired{proc: a.proc})
+	a.kill(ctx, messages.StopStalled)
 }
 
-func (a *streamActor) onKillGraceExpired(msg *killGraceExpired) {
-	if msg.proc == a.proc {
-		msg.proc.Signal(syscall.SIGKILL)
-	}
-}
-
-// onProcessEnded records the end and fails, so that the camera's
-// supervision starts the child again after its back-off. Frames asked for
-// meanwhile go to the next incarnation: the messages wait in the mailbox
-// while the child is restarted.
-func (a *streamActor) onProcessEnded(ctx actor.Context, msg *processEnded) {
-	if msg.proc != a.proc {
-		return
-	}
-	a.stopTimers()
-	a.releaseInput() // the camera connection closes before the restart's back-off starts
-	exit := msg.proc.Exit()
-	reason := a.reason
-	if reason == "" {
-		reason = messages.StopDone
-	}
-	a.publishExit(ctx, msg.proc, exit, reason)
-	a.proc = nil
-	detail := fmt.Sprintf("ffmpeg exited %d after %s", exit.Code, exit.At.Sub(msg.proc.Started).Round(time.Millisecond))
+// processEnded fails, so that the camera's supervision starts the child
+// again after its back-off; the camera connection is already closed.
+// Frames asked for meanwhile go to the next incarnation: the messages wait
+// in the mailbox while the child is restarted.
+func (a *streamActor) processEnded(ctx actor.Context, proc *osproc.Process, exit osproc.Exit, reason messages.StopReason) {
+	detail := fmt.Sprintf("ffmpeg exited %d after %s", exit.Code, exit.At.Sub(proc.Started).Round(time.Millisecond))
 	switch {
 	case reason == messages.StopStalled:
 		detail = fmt.Sprintf("no frame for %s: ffmpeg killed", a.stallTimeout())
@@ -345,31 +289,10 @@ func (a *streamActor) fail(ctx actor.Context, why *streamEnded) {
 	panic(why)
 }
 
-// onStopping kills and reaps the process before the actor may finish. It
-// blocks the mailbox on purpose: the stop is not over while the process
-// lives. A panic here would turn the stop into a restart, so it is
-// recovered and logged.
-func (a *streamActor) onStopping(ctx actor.Context, reason messages.StopReason) {
-	defer func() {
-		if r := recover(); r != nil {
-			a.env.Log.Error("panic while stopping a stream's ffmpeg", "camera", a.spec.Camera, "reason", fmt.Sprint(r))
-		}
-	}()
-	a.stopTimers()
-	if a.proc == nil {
-		a.releaseInput()
-		a.releaseAdmission(ctx)
-		return
-	}
-	proc := a.proc
-	a.proc = nil
-	if a.reason == "" {
-		a.reason = reason
-	}
-	exit := proc.Stop(a.env.Config.FFmpeg.KillGrace.Duration)
-	a.releaseInput()
+// processStopped gives the admission grant back, if held, once the
+// process is reaped.
+func (a *streamActor) processStopped(ctx actor.Context, _ *osproc.Process) {
 	a.releaseAdmission(ctx)
-	a.publishExit(ctx, proc, exit, a.reason)
 }
 
 // stallTimeout is ffmpeg.stall_timeout, or by default three times the
@@ -386,56 +309,20 @@ func (a *streamActor) stallTimeout() time.Duration {
 }
 
 func (a *streamActor) describe(ctx actor.Context) *messages.Node {
-	f := map[string]any{"camera": a.spec.Camera, "os_pid": nil, "frames": a.frames,
+	f := map[string]any{"camera": a.spec.Camera, "frames": a.frames,
 		"stall_timeout_ms": a.stallTimeout().Milliseconds(), "last_frame_at": nil}
 	if !a.frameAt.IsZero() {
 		f["last_frame_at"] = a.frameAt
 	}
-	state := "restarting"
-	if a.asked {
+	state := a.show(f)
+	switch {
+	case state != "":
+	case a.asked:
 		state = "waiting for admission"
-	}
-	if p := a.proc; p != nil {
-		f["os_pid"], f["process_started_at"] = p.PID, p.Started
-		f["argv"] = redactArgv(a.spec.Redactor, a.env.Config.FFmpeg.Path, a.args)
-		state = "running"
-		if a.reason != "" {
-			state = "killing: " + string(a.reason)
-		}
+	default:
+		state = "restarting"
 	}
 	return a.node(ctx, "stream", state, f)
-}
-
-// releaseInput closes the process's relay path: the camera connection it
-// held is closed when it returns, so the slot is really free.
-func (a *streamActor) releaseInput() {
-	if a.input != nil {
-		a.input.Close()
-		a.input = nil
-	}
-}
-
-func (a *streamActor) stopTimers() {
-	for _, t := range []*time.Timer{a.watchdog, a.escalate, a.grantDue} {
-		if t != nil {
-			t.Stop()
-		}
-	}
-}
-
-func (a *streamActor) publishExit(ctx actor.Context, p *osproc.Process, exit osproc.Exit, reason messages.StopReason) {
-	tail := make([]string, len(exit.StderrTail))
-	for i, l := range exit.StderrTail {
-		tail[i] = a.spec.Redactor.Redact(l)
-	}
-	ctx.ActorSystem().EventStream.Publish(&messages.ProcessExited{
-		OSPID: p.PID, Camera: a.spec.Camera, Subnet: a.spec.Subnet, Owner: ctx.Self().Id,
-		ExitCode: exit.Code, Signal: exit.Signal, StopReason: reason,
-		StartedAt: p.Started, EndedAt: exit.At, CPU: exit.CPU, StderrTail: tail,
-	})
-	a.env.Log.Info("stream ffmpeg ended", "camera", a.spec.Camera, "os_pid", p.PID, "reason", string(reason),
-		"exit_code", exit.Code, "signal", exit.Signal, "frames", a.frames,
-		"ran", exit.At.Sub(p.Started).Round(time.Millisecond).String())
 }
 
 // streamArgs is the ffmpeg argument list of a stream-mode child: the

@@ -19,7 +19,7 @@
 // A reload (reload.go) goes through the patrol (patrol.go), the subnets
 // (subnet_reload.go) and the cameras (camera_reload.go).
 //
-// The homes of the invariants: 1 no orphan, ffmpeg.go (and the reaper as
+// The homes of the invariants: 1 no orphan, process.go (and the reaper as
 // the safety net); 2 slot budget, camera.go; 3 cycle end releases,
 // gateway.go; 4 the backend decides playback, playback.go; 5 everything on
 // record, recorder.go. Facts travel on the actor system's event stream; the
@@ -82,10 +82,6 @@ type Env struct {
 	// cameras through, so no secret is on its command line; Start creates
 	// it when nil, and Shutdown closes what Start created.
 	Relay *rtsprelay.Relay
-	// KillDisabled is a test-only hook replaying the original incident: a
-	// timed-out ffmpeg is abandoned instead of killed. Not reachable from
-	// config or flags.
-	KillDisabled bool
 	// Load reads the configuration again for a reload (SIGHUP, POST
 	// /api/config/reload): the command's file, with its command-line
 	// overrides. Nil: this tree cannot reload.

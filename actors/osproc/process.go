@@ -1,8 +1,8 @@
 // Package osproc starts and stops the OS processes camvisor's actors own.
 // A process runs in its own process group, dies with camvisor (parent-death
 // signal), and is stopped by signalling its whole group and reaping it. The
-// ffmpeg actor is the only caller that starts processes; the reaper and the
-// API use the /proc scanner in scan.go.
+// actors' process type (actors/process.go) is the only caller that starts
+// processes; the reaper and the API use the /proc scanner in scan.go.
 package osproc
 
 import (

@@ -35,8 +35,9 @@ build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/camvisor ./cmd/camvisor
 	$(GO) build -o $(BIN)/camsim ./cmd/camsim
 
-# The demo: camsim serves five cameras (one hung, one limited to two
-# connections, one that drops, one with motion); camvisor patrols them.
+# The demo: camsim serves six cameras (front; garage, which refuses a third
+# connection; attic, hung; yard, with motion; porch, which drops the stream;
+# lobby, H.264, patrolled in stream mode); camvisor patrols them.
 # Ctrl-C stops both; camvisor kills every ffmpeg it started before exiting.
 run: build
 	@mkdir -p $(DEMO)

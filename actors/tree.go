@@ -1,29 +1,35 @@
 // Package actors is camvisor's supervision tree: one file per actor kind,
-// and this file, which wires them.
+// and this file, which wires them. README.md beside it tells the tree's
+// story (the patrol, stream mode, the safety net).
 //
 //	root
 //	├── recorder        the record's writer (recorder.go)
 //	├── reaper          /proc census and sweeps (reaper.go)
+//	├── admission       machine-wide limit on running captures (admission.go)
 //	├── alerts, metrics rules and Prometheus collectors fed by facts
-//	├── gateway         the only go2rtc client (gateway.go)
+//	├── gateway         the only go2rtc client (gateway.go; only with go2rtc.url)
 //	├── detector        looks at every frame (detector.go)
 //	├── playback        decides live playback (playback.go)
-//	├── hub             dashboards' WebSockets, one client actor each (hub.go, wsclient.go)
+//	├── hub             dashboards' WebSockets (hub.go)
+//	│   └── client/<n>  one per dashboard (wsclient.go)
 //	└── patrol
 //	    └── subnet/<name>           cycles (subnet.go)
 //	        └── camera/<id>         slot budget (camera.go, camera_go2rtc.go, camera_health.go)
-//	            ├── ffmpeg/<seq>    one OS process (ffmpeg.go)
+//	            ├── ffmpeg/<seq>    one OS process (ffmpeg.go on process.go)
 //	            ├── http/<seq>      one snapshot_url fetch (camera_http.go)
+//	            ├── stream/ffmpeg   stream mode: one long-running ffmpeg (stream.go, camera_stream.go)
 //	            └── lease/go2rtc    one live view (lease.go)
 //
 // A reload (reload.go) goes through the patrol (patrol.go), the subnets
 // (subnet_reload.go) and the cameras (camera_reload.go).
 //
-// The homes of the invariants: 1 no orphan, process.go (and the reaper as
-// the safety net); 2 slot budget, camera.go; 3 cycle end releases,
-// gateway.go; 4 the backend decides playback, playback.go; 5 everything on
-// record, recorder.go. Facts travel on the actor system's event stream; the
-// root subscribes each service to the facts it wants.
+// The homes of the invariants: 1 no orphan, process.go, which ffmpeg.go
+// and stream.go embed (and the reaper as the safety net); 2 slot budget,
+// camera.go; 3 cycle end releases, gateway.go; 4 the backend decides
+// playback, playback.go; 5 everything on record, recorder.go; 7 the
+// machine is never oversubscribed, admission.go. Facts travel on the actor
+// system's event stream; the root subscribes each service to the facts it
+// wants.
 package actors
 
 import (

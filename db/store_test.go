@@ -307,16 +307,16 @@ func TestPruneDeletesOnlyOldRows(t *testing.T) {
 	}
 }
 
-// TestReadmeShowsTheReportQueries keeps the README's SQL and the report's
+// TestReadmeShowsTheReportQueries keeps db/README.md's SQL and the report's
 // the same text, so what a reviewer pastes answers what the report prints.
 func TestReadmeShowsTheReportQueries(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range Queries {
 		if !strings.Contains(string(readme), strings.TrimSpace(q.SQL)) {
-			t.Errorf("README.md does not show the query %q as the report runs it", q.Title)
+			t.Errorf("db/README.md does not show the query %q as the report runs it", q.Title)
 		}
 	}
 }

@@ -132,7 +132,7 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{}, admitting: map[int64]*captureJob{},
 		}
-		a.strategy = actor.NewOneForOneStrategy(*env.Config.FFmpeg.Retries, env.Config.FFmpeg.CaptureTimeout.Duration, a.decide)
+		a.strategy = env.Policy.Supervision.snapshots(env.Config.FFmpeg, a.decide)
 		return a
 	}))
 }

@@ -45,7 +45,7 @@ type reloadPhaseDue struct{ reload *patrolReload }
 func patrolProps(env *Env, parent *stopCause) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *patrolActor {
 		return &patrolActor{env: env, cause: newStopCause(parent), subnets: map[string]*actor.PID{}}
-	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
+	}), actor.WithSupervisor(env.Policy.Supervision.subnets()))
 }
 
 // Receive handles one message.

@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"time"
+
+	"camvisor/actors/config"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -13,12 +16,9 @@ import (
 // their defaults and the reason for each, so that no handler hides a
 // literal. Env.Policy nil means DefaultPolicy.
 type Policy struct {
-	// Restart is how the root, the patrol, the subnets and the cameras
-	// restart a crashed child: after a delay that grows with the child's
-	// failures within the window, never giving up (a camera is never
-	// dropped). ffmpeg children are retried by their camera instead, at
-	// most ffmpeg.retries times within capture_timeout (config).
-	Restart RestartPolicy
+	// Supervision is how every supervisor of the tree restarts a failed
+	// child: one spec per kind of child.
+	Supervision Supervision
 
 	// StartupSweep bounds the sweep for an earlier run's processes before
 	// the first cycle: past it the patrol starts anyway.
@@ -56,10 +56,222 @@ type Policy struct {
 	RetireWait time.Duration
 }
 
-// RestartPolicy is a supervisor's back-off.
-type RestartPolicy struct {
-	Window  time.Duration // failures older than this are forgotten
-	Initial time.Duration // the delay per failure within the window
+// Supervision is the tree's restart policy as data: one spec per kind of
+// supervised child, read by the actor that supervises it. A zero field of
+// a spec is its kind's default; DefaultSupervision is the whole table:
+//
+//	child     supervisor  strategy   intensity / period                 back-off: initial, growth, max  jitter
+//	Services  root        Backoff    never gives up / 1 min             100 ms × failures, no cap       500 ns
+//	Patrol    root        Backoff    never gives up / 1 min             100 ms × failures, no cap       500 ns
+//	Subnet    patrol      Backoff    never gives up / 1 min             100 ms × failures, no cap       500 ns
+//	Camera    subnet      Backoff    never gives up / 1 min             100 ms × failures, no cap       500 ns
+//	Snapshot  camera      OneForOne  ffmpeg.retries / capture_timeout   none: a retry starts at once    -
+//	Stream    camera      Backoff    never gives up / 5 min             500 ms doubling, up to 30 s     none
+//
+// The tree never drops what it supervises: a camera that keeps failing is
+// restarted later and later, never given up on (a wait past the period
+// forgets the count, so the spine's waits stay under about a minute). The
+// spine's back-off is the one protoactor's NewExponentialBackoffStrategy
+// ran before this table (linear despite its name, with under 500 ns of
+// noise), kept as it was. A capture's child is retried only when a second
+// try may mend its failure (the camera's decider), and only
+// ffmpeg.retries times within its capture's timeout: operators tune both
+// in config. A stream child's process ending is its failure: a camera
+// that is down costs one process start per 30 s, a blip half a second.
+type Supervision struct {
+	Services SupervisorSpec // the root's services (recorder, reaper, admission, …)
+	Patrol   SupervisorSpec // the patrol, under the root
+	Subnet   SupervisorSpec // a subnet, under the patrol
+	Camera   SupervisorSpec // a camera, under its subnet
+	// Snapshot is a camera's every child but its stream: the ffmpeg
+	// snapshot, the HTTP fetch, the live view's lease (the camera's
+	// decider restarts only a capture's failed attempt). Its zero
+	// Intensity and Period are config's ffmpeg.retries and
+	// capture_timeout.
+	Snapshot SupervisorSpec
+	Stream   SupervisorSpec // a camera's stream-mode child
+}
+
+// SupervisorSpec is how one kind of child is restarted when it fails, as
+// OTP's child spec and restart intensity say it. A zero field is the
+// kind's default (DefaultSupervision); a negative Max or Jitter is none.
+type SupervisorSpec struct {
+	Strategy Strategy
+	// Intensity and Period: OneForOne restarts a child at most Intensity
+	// times within Period, then stops it. Backoff never stops a child; it
+	// forgets failures older than Period, so that a child that stayed up
+	// that long is next restarted after Initial again.
+	Intensity int
+	Period    time.Duration
+	Initial   time.Duration // Backoff: the delay after a first failure
+	Growth    Growth        // Backoff: how the delay grows with the failures within Period
+	Max       time.Duration // Backoff: the longest delay
+	// Jitter: Backoff adds a random delay of up to this, so that children
+	// that failed together do not all restart at the same instant.
+	Jitter time.Duration
+}
+
+// Strategy is how a supervisor handles a child's failure.
+type Strategy int
+
+const (
+	// Backoff restarts the child after a delay that grows with its
+	// failures within the period, and never gives up.
+	Backoff Strategy = iota + 1
+	// OneForOne asks the supervisor's decider what to do with the failed
+	// child alone (restart, stop, …); a restart comes at once, at most
+	// Intensity times within Period, after which the child is stopped.
+	OneForOne
+)
+
+// Growth is how a back-off's delay grows with n, the failures within the
+// period counting this one.
+type Growth int
+
+const (
+	Linear   Growth = iota + 1 // n × Initial
+	Doubling                   // Initial × 2ⁿ⁻¹
+)
+
+// DefaultSupervision is the table above.
+func DefaultSupervision() Supervision {
+	spine := SupervisorSpec{Strategy: Backoff, Period: time.Minute, Initial: 100 * time.Millisecond, Growth: Linear,
+		Jitter: 500 * time.Nanosecond}
+	return Supervision{
+		Services: spine,
+		Patrol:   spine,
+		Subnet:   spine,
+		Camera:   spine,
+		Snapshot: SupervisorSpec{Strategy: OneForOne},
+		Stream: SupervisorSpec{Strategy: Backoff, Period: 5 * time.Minute, Initial: 500 * time.Millisecond,
+			Growth: Doubling, Max: 30 * time.Second},
+	}
+}
+
+// or is s with each zero field taken from d.
+func (s SupervisorSpec) or(d SupervisorSpec) SupervisorSpec {
+	if s.Strategy == 0 {
+		s.Strategy = d.Strategy
+	}
+	if s.Intensity == 0 {
+		s.Intensity = d.Intensity
+	}
+	if s.Period == 0 {
+		s.Period = d.Period
+	}
+	if s.Initial == 0 {
+		s.Initial = d.Initial
+	}
+	if s.Growth == 0 {
+		s.Growth = d.Growth
+	}
+	if s.Max == 0 {
+		s.Max = d.Max
+	}
+	if s.Jitter == 0 {
+		s.Jitter = d.Jitter
+	}
+	return s
+}
+
+// withDefaults is s with each zero field set to its kind's default.
+func (s Supervision) withDefaults() Supervision {
+	d := DefaultSupervision()
+	return Supervision{Services: s.Services.or(d.Services), Patrol: s.Patrol.or(d.Patrol), Subnet: s.Subnet.or(d.Subnet),
+		Camera: s.Camera.or(d.Camera), Snapshot: s.Snapshot.or(d.Snapshot), Stream: s.Stream.or(d.Stream)}
+}
+
+// rootChildren is the root's strategy: its services by Services, the
+// patrol by Patrol.
+func (s Supervision) rootChildren() actor.SupervisorStrategy {
+	s = s.withDefaults()
+	services, patrol := s.Services.strategy(nil), s.Patrol.strategy(nil)
+	return strategyFunc(func(child *actor.PID) actor.SupervisorStrategy {
+		if kindOf(child.Id) == PatrolName {
+			return patrol
+		}
+		return services
+	})
+}
+
+// subnets is the patrol's strategy for its subnets.
+func (s Supervision) subnets() actor.SupervisorStrategy { return s.withDefaults().Subnet.strategy(nil) }
+
+// cameras is a subnet's strategy for its cameras.
+func (s Supervision) cameras() actor.SupervisorStrategy { return s.withDefaults().Camera.strategy(nil) }
+
+// snapshots is a camera's strategy for its children but the stream,
+// with the camera's decider and, unless the spec sets them, the retries
+// and the capture timeout of ff.
+func (s Supervision) snapshots(ff config.FFmpeg, decide actor.DeciderFunc) actor.SupervisorStrategy {
+	spec := s.withDefaults().Snapshot
+	if spec.Intensity == 0 && ff.Retries != nil {
+		spec.Intensity = *ff.Retries
+	}
+	if spec.Period == 0 {
+		spec.Period = ff.CaptureTimeout.Duration
+	}
+	return spec.strategy(decide)
+}
+
+// streams is a camera's strategy for its stream child.
+func (s Supervision) streams() actor.SupervisorStrategy { return s.withDefaults().Stream.strategy(nil) }
+
+// strategy is s as a protoactor supervisor strategy; decide is
+// OneForOne's decider (nil: always restart).
+func (s SupervisorSpec) strategy(decide actor.DeciderFunc) actor.SupervisorStrategy {
+	if s.Strategy == OneForOne {
+		if decide == nil {
+			decide = actor.DefaultDecider
+		}
+		return actor.NewOneForOneStrategy(s.Intensity, s.Period, decide)
+	}
+	return backoff{s}
+}
+
+// strategyFunc is the strategy of a supervisor whose children are of
+// several kinds: each failure is handled by the strategy of its child.
+type strategyFunc func(child *actor.PID) actor.SupervisorStrategy
+
+// HandleFailure hands the failure to child's strategy.
+func (f strategyFunc) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, msg any) {
+	f(child).HandleFailure(system, sup, child, rs, reason, msg)
+}
+
+// backoff is the Backoff strategy. Every restart is published as the
+// library's own are, so that it is recorded and counted
+// (publishRestarts).
+type backoff struct{ s SupervisorSpec }
+
+// HandleFailure schedules the child's restart.
+func (b backoff) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, _ any) {
+	if rs.NumberOfFailures(b.s.Period) == 0 {
+		rs.Reset()
+	}
+	rs.Fail()
+	time.AfterFunc(b.s.delay(rs.FailureCount()), func() {
+		system.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: reason, Directive: actor.RestartDirective})
+		sup.RestartChildren(child)
+	})
+}
+
+// delay is a Backoff's wait before the restart after n failures within
+// the period.
+func (s SupervisorSpec) delay(n int) time.Duration {
+	var d time.Duration
+	switch s.Growth {
+	case Doubling:
+		d = s.Initial << min(n-1, 16) // the doubling stops at 2¹⁶ × Initial, past any cap; beyond, it could overflow
+	default:
+		d = time.Duration(n) * s.Initial
+	}
+	if s.Max > 0 {
+		d = min(d, s.Max)
+	}
+	if s.Jitter > 0 {
+		d += rand.N(s.Jitter)
+	}
+	return d
 }
 
 // AdmissionPolicy is how the machine-wide admission adapts its limit
@@ -110,15 +322,9 @@ type LeasePolicy struct {
 	DrainBlindFor time.Duration
 }
 
-// StreamPolicy times the stream-mode children (stream.go).
+// StreamPolicy times the stream-mode children (stream.go); how one is
+// restarted is Supervision.Stream.
 type StreamPolicy struct {
-	// A stream child whose process ended (or stalled) is started again
-	// after RestartInitial, doubled with each failure within
-	// RestartWindow, up to RestartMax: a camera that is down costs one
-	// process start per RestartMax, a blip costs half a second.
-	RestartInitial time.Duration
-	RestartMax     time.Duration
-	RestartWindow  time.Duration
 	// MinFrameGap: at most one JPEG per this much stream time. An H.264
 	// camera sends a keyframe every 1-2 s, each one decoded; an MJPEG
 	// camera's every frame is a keyframe, and decoding 2 a second is
@@ -190,7 +396,7 @@ type RelayPolicy struct {
 // DefaultPolicy is the policy camvisor runs with.
 func DefaultPolicy() *Policy {
 	return &Policy{
-		Restart:          RestartPolicy{Window: time.Minute, Initial: 100 * time.Millisecond},
+		Supervision:      DefaultSupervision(),
 		StartupSweep:     15 * time.Second,
 		DescribeTimeout:  2 * time.Second,
 		MinCaptureWindow: 500 * time.Millisecond,
@@ -206,12 +412,9 @@ func DefaultPolicy() *Policy {
 			DrainBlindFor:  30 * time.Second,
 		},
 		Stream: StreamPolicy{
-			RestartInitial: 500 * time.Millisecond,
-			RestartMax:     30 * time.Second,
-			RestartWindow:  5 * time.Minute,
-			MinFrameGap:    500 * time.Millisecond,
-			GOPSamples:     5,
-			StartGrant:     time.Second,
+			MinFrameGap: 500 * time.Millisecond,
+			GOPSamples:  5,
+			StartGrant:  time.Second,
 		},
 		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
 		Reaper:  ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second},
@@ -233,9 +436,4 @@ func DefaultPolicy() *Policy {
 		WebhookInFlight:      8,
 		RetireWait:           10 * time.Second,
 	}
-}
-
-// restartWithBackoff is Policy.Restart as a protoactor supervisor strategy.
-func restartWithBackoff(p *Policy) actor.SupervisorStrategy {
-	return actor.NewExponentialBackoffStrategy(p.Restart.Window, p.Restart.Initial)
 }

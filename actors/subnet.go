@@ -86,7 +86,7 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number,
 			via: env.Config.PatrolVia(sub), asked: map[string]time.Time{}, durations: map[string][]time.Duration{},
 			retiring: map[string]string{}}
-	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
+	}), actor.WithSupervisor(env.Policy.Supervision.cameras()))
 }
 
 // Receive handles one message.

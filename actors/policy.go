@@ -8,6 +8,7 @@ import (
 	"camvisor/actors/config"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/extensions"
 )
 
 // Policy is the tree's own policy: how it restarts what fails and the
@@ -27,10 +28,26 @@ type Policy struct {
 	// question) may take when the asker gives no deadline; a child that
 	// does not answer within it shows as "no answer".
 	DescribeTimeout time.Duration
+	// DescribeFloor is the least time a child is given to answer a
+	// question travelling down the tree, however close its asker's
+	// deadline: less and it could not answer at all.
+	DescribeFloor time.Duration
 	// MinCaptureWindow is the least time left in a cycle for which a
 	// capture is still started (less would only start a process to kill
-	// it), or a quarter of the interval when that is shorter.
+	// it), or a quarter of the interval when that is shorter
+	// (captureWindow).
 	MinCaptureWindow time.Duration
+	// MinRetryWindow: a failed capture is not retried with less than this
+	// left before its deadline; the retry would be killed before it could
+	// connect.
+	MinRetryWindow time.Duration
+	// ProbeJitter spreads a broken camera's probes: each back-off is
+	// scaled by a random factor within ±this share, so that cameras that
+	// broke together are not probed together.
+	ProbeJitter float64
+	// DetectorStopGrace is how much longer than detector.timeout a
+	// stopping detector waits for its frame in flight.
+	DetectorStopGrace time.Duration
 
 	Admission AdmissionPolicy
 	Lease     LeasePolicy
@@ -43,10 +60,12 @@ type Policy struct {
 	// AlertRefresh bounds how often a still-firing alert re-announces its
 	// last_seen.
 	AlertRefresh time.Duration
-	// WebhookMaxBackoff caps the wait between two tries of the alert
-	// webhook; WebhookMaxRetryAfter caps how long a receiver's
-	// Retry-After is honoured; WebhookInFlight bounds the deliveries
-	// posted at once (each alert is delivered on its own).
+	// WebhookFirstBackoff is the wait before the alert webhook's second
+	// try, doubled with each try after it up to WebhookMaxBackoff;
+	// WebhookMaxRetryAfter caps how long a receiver's Retry-After is
+	// honoured; WebhookInFlight bounds the deliveries posted at once
+	// (each alert is delivered on its own).
+	WebhookFirstBackoff  time.Duration
 	WebhookMaxBackoff    time.Duration
 	WebhookMaxRetryAfter time.Duration
 	WebhookInFlight      int
@@ -54,6 +73,12 @@ type Policy struct {
 	// waits for its live view to drain (the dashboards told to stop, the
 	// viewers gone from go2rtc) before it stops anyway.
 	RetireWait time.Duration
+}
+
+// captureWindow is the least time left before a deadline for which a
+// capture is started on a camera polled every interval.
+func (p *Policy) captureWindow(interval time.Duration) time.Duration {
+	return min(p.MinCaptureWindow, interval/4)
 }
 
 // Supervision is the tree's restart policy as data: one spec per kind of
@@ -274,6 +299,25 @@ func (s SupervisorSpec) delay(n int) time.Duration {
 	return d
 }
 
+// policyExtension makes the tree's running policy reachable from any of
+// its actors' contexts: the helpers every actor shares (askChildren) have
+// a context, not an Env. It is registered before the root is spawned and
+// only read after.
+type policyExtension struct{ p *Policy }
+
+var policyExtensionID = extensions.NextExtensionID()
+
+func (policyExtension) ExtensionID() extensions.ExtensionID { return policyExtensionID }
+
+// policyOf is the policy system's tree runs, or DefaultPolicy for a
+// system no tree registered a policy with.
+func policyOf(system *actor.ActorSystem) *Policy {
+	if e, ok := system.Extensions.Get(policyExtensionID).(policyExtension); ok {
+		return e.p
+	}
+	return DefaultPolicy()
+}
+
 // AdmissionPolicy is how the machine-wide admission adapts its limit
 // (admission.go): additive increase while the CPU has headroom,
 // multiplicative decrease when it is saturated and captures slow down.
@@ -320,6 +364,10 @@ type LeasePolicy struct {
 	// say how many viewers there are (down or slow): past it, the
 	// stream's connection is presumed gone with go2rtc.
 	DrainBlindFor time.Duration
+	// RegisterMargin is added to the go2rtc requests a lease's
+	// registration makes (each bounded by go2rtc.request_timeout) for the
+	// messages between the lease, the gateway and back.
+	RegisterMargin time.Duration
 }
 
 // StreamPolicy times the stream-mode children (stream.go); how one is
@@ -355,20 +403,27 @@ type ReaperPolicy struct {
 	// mistaken for an orphan.
 	ConfirmAfter time.Duration
 	// KillWait bounds how long a sweep waits for killed processes to
-	// leave /proc before it reports.
+	// leave /proc before it reports; KillPoll is how often it looks.
 	KillWait time.Duration
+	KillPoll time.Duration
+	// AnswerGrace: the patrol answers who owns what by the sweep's
+	// deadline; the sweep waits this much longer for the answer to
+	// arrive before it gives up on it.
+	AnswerGrace time.Duration
 }
 
 // RecorderPolicy sizes the record's writes.
 type RecorderPolicy struct {
-	MaxBatch        int           // rows per transaction
-	PruneBatch      int           // rows per retention DELETE
-	PrunePerJob     int           // DELETE statements per retention job, so writes interleave
-	PruneFirst      time.Duration // the first retention run after start
-	PruneEvery      time.Duration // then this often
-	MaxWriteBackoff time.Duration // the longest wait before a failed write is tried again
-	StopWait        time.Duration // how long the last batch may take at shutdown
-	OptimizeEvery   time.Duration // PRAGMA optimize, at the end of a retention pass at most this often (and at close)
+	MaxBatch          int           // rows per transaction
+	PruneBatch        int           // rows per retention DELETE
+	PrunePerJob       int           // DELETE statements per retention job, so writes interleave
+	PruneFirst        time.Duration // the first retention run after start
+	PruneEvery        time.Duration // then this often
+	FirstWriteBackoff time.Duration // the wait before a failed write is tried again, doubled while it fails
+	MaxWriteBackoff   time.Duration // the longest wait before a failed write is tried again
+	PruneRetry        time.Duration // a retention run due while the writer is busy is tried again after this
+	StopWait          time.Duration // how long the last batch may take at shutdown
+	OptimizeEvery     time.Duration // PRAGMA optimize, at the end of a retention pass at most this often (and at close)
 }
 
 // HubPolicy bounds what a dashboard may cost.
@@ -378,6 +433,7 @@ type HubPolicy struct {
 	CameraFlush  time.Duration
 	ClientQueue  int           // messages a dashboard may have waiting before it is dropped as too slow
 	WriteTimeout time.Duration // one WebSocket write
+	CloseTimeout time.Duration // the close frame to a dashboard that goes: it is not worth waiting for
 }
 
 // RelayPolicy times the loopback RTSP relay that keeps camera passwords
@@ -396,10 +452,14 @@ type RelayPolicy struct {
 // DefaultPolicy is the policy camvisor runs with.
 func DefaultPolicy() *Policy {
 	return &Policy{
-		Supervision:      DefaultSupervision(),
-		StartupSweep:     15 * time.Second,
-		DescribeTimeout:  2 * time.Second,
-		MinCaptureWindow: 500 * time.Millisecond,
+		Supervision:       DefaultSupervision(),
+		StartupSweep:      15 * time.Second,
+		DescribeTimeout:   2 * time.Second,
+		DescribeFloor:     10 * time.Millisecond,
+		MinCaptureWindow:  500 * time.Millisecond,
+		MinRetryWindow:    time.Second,
+		ProbeJitter:       0.1,
+		DetectorStopGrace: time.Second,
 		Admission: AdmissionPolicy{
 			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, CPUSaturated: 0.97,
 			Decrease: 0.75, BaselineRise: 1.02, Min: 1, Leak: 30 * time.Second,
@@ -410,6 +470,7 @@ func DefaultPolicy() *Policy {
 			DrainSettle:    200 * time.Millisecond,
 			DrainWarnAfter: 10 * time.Second,
 			DrainBlindFor:  30 * time.Second,
+			RegisterMargin: time.Second,
 		},
 		Stream: StreamPolicy{
 			MinFrameGap: 500 * time.Millisecond,
@@ -417,20 +478,25 @@ func DefaultPolicy() *Policy {
 			StartGrant:  time.Second,
 		},
 		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
-		Reaper:  ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second},
+		Reaper: ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second, KillPoll: 10 * time.Millisecond,
+			AnswerGrace: time.Second},
 		Recorder: RecorderPolicy{
-			MaxBatch:        2000,
-			PruneBatch:      500,
-			PrunePerJob:     20,
-			PruneFirst:      time.Minute,
-			PruneEvery:      time.Hour,
-			MaxWriteBackoff: 30 * time.Second,
-			StopWait:        10 * time.Second,
-			OptimizeEvery:   24 * time.Hour,
+			MaxBatch:          2000,
+			PruneBatch:        500,
+			PrunePerJob:       20,
+			PruneFirst:        time.Minute,
+			PruneEvery:        time.Hour,
+			FirstWriteBackoff: time.Second,
+			MaxWriteBackoff:   30 * time.Second,
+			PruneRetry:        time.Second,
+			StopWait:          10 * time.Second,
+			OptimizeEvery:     24 * time.Hour,
 		},
-		Hub:                  HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second},
+		Hub: HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second,
+			CloseTimeout: time.Second},
 		Relay:                RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
 		AlertRefresh:         time.Minute,
+		WebhookFirstBackoff:  time.Second,
 		WebhookMaxBackoff:    time.Minute,
 		WebhookMaxRetryAfter: 5 * time.Minute,
 		WebhookInFlight:      8,

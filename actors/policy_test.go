@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,4 +111,31 @@ func TestSnapshotRetriesFromConfig(t *testing.T) {
 	if n := starts.Load(); n != int32(retries+1) {
 		t.Errorf("the child started %d times, want %d: once and ffmpeg.retries more", n, retries+1)
 	}
+}
+
+// TestPolicyTimingsHaveDefaults: every timing and bound of DefaultPolicy
+// is set, but those whose zero is documented as a choice: a field added
+// without its default would run at zero (a busy loop, a wait of nothing).
+func TestPolicyTimingsHaveDefaults(t *testing.T) {
+	zeroByDesign := map[string]bool{
+		"Admission.Max":      true, // four per CPU
+		"Admission.BusyHold": true, // the subnet's interval
+	}
+	var walk func(path string, v reflect.Value)
+	walk = func(path string, v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Struct:
+			if v.Type() == reflect.TypeFor[Supervision]() {
+				return // its zero fields mean the default (TestSupervisionZeroIsDefault)
+			}
+			for i := range v.NumField() {
+				walk(path+"."+v.Type().Field(i).Name, v.Field(i))
+			}
+		case reflect.Int, reflect.Int64, reflect.Float64:
+			if v.IsZero() && !zeroByDesign[path[1:]] {
+				t.Errorf("DefaultPolicy().%s is zero", path[1:])
+			}
+		}
+	}
+	walk("", reflect.ValueOf(*DefaultPolicy()))
 }

@@ -228,7 +228,7 @@ func (a *subnetActor) ask(ctx actor.Context) {
 		id := c.pending[0]
 		// A capture that could not end before the cycle does would only
 		// start a process to kill it: the camera goes first next cycle.
-		if left < max(min(a.env.Policy.MinCaptureWindow, a.sub.Interval.Duration/4), a.median(id)) {
+		if left < max(a.env.Policy.captureWindow(a.sub.Interval.Duration), a.median(id)) {
 			return
 		}
 		c.pending = c.pending[1:]

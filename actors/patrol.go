@@ -121,11 +121,10 @@ func (a *patrolActor) startReload(ctx actor.Context, r *patrolReload) {
 	a.advance(ctx)
 }
 
-// armPhase bounds a step: a live view drains for at most RetireWait, and
-// processes stop within kill_grace.
+// armPhase bounds a step (Policy.reloadStep).
 func (a *patrolActor) armPhase(ctx actor.Context, r *patrolReload) {
 	stopTimer(r.timer)
-	r.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.RetireWait+2*a.env.Config.FFmpeg.KillGrace.Duration+5*time.Second, &reloadPhaseDue{reload: r})
+	r.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.reloadStep(a.env.Config.FFmpeg), &reloadPhaseDue{reload: r})
 }
 
 // advance goes to the next step once the current one is done.

@@ -73,6 +73,25 @@ type Policy struct {
 	// waits for its live view to drain (the dashboards told to stop, the
 	// viewers gone from go2rtc) before it stops anyway.
 	RetireWait time.Duration
+	// ReloadStepMargin is added to the bound of each step of a reload
+	// (reloadStep) for what its named waits leave out: the messages, the
+	// reaping, a busy machine. ReloadMargin is added to the two steps for
+	// the file's reading, the comparison and the answer (ReloadBudget).
+	ReloadStepMargin time.Duration
+	ReloadMargin     time.Duration
+}
+
+// reloadStep bounds one step of a reload (retiring what goes or changes,
+// then starting what is new): a live view drains for at most RetireWait,
+// and a process is asked to stop and then killed, each within kill_grace.
+func (p *Policy) reloadStep(ff config.FFmpeg) time.Duration {
+	return p.RetireWait + 2*ff.KillGrace.Duration + p.ReloadStepMargin
+}
+
+// ReloadBudget is the longest a configuration reload takes, its two steps
+// bounded: what waits for a reload's answer (the HTTP API) waits this long.
+func (p *Policy) ReloadBudget(ff config.FFmpeg) time.Duration {
+	return 2*p.reloadStep(ff) + p.ReloadMargin
 }
 
 // captureWindow is the least time left before a deadline for which a
@@ -501,5 +520,7 @@ func DefaultPolicy() *Policy {
 		WebhookMaxRetryAfter: 5 * time.Minute,
 		WebhookInFlight:      8,
 		RetireWait:           10 * time.Second,
+		ReloadStepMargin:     5 * time.Second,
+		ReloadMargin:         10 * time.Second,
 	}
 }

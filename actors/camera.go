@@ -132,7 +132,7 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
 			fetching: map[int64]*captureJob{}, admitting: map[int64]*captureJob{},
 		}
-		a.strategy = actor.NewOneForOneStrategy(*env.Config.FFmpeg.Retries, env.Config.FFmpeg.CaptureTimeout.Duration, a.decide)
+		a.strategy = env.Policy.Supervision.snapshots(env.Config.FFmpeg, a.decide)
 		return a
 	}))
 }
@@ -374,7 +374,7 @@ func (a *cameraActor) releaseAdmission(ctx actor.Context, job *captureJob) {
 // minWindow is the least time a process is started for: less would only
 // start it to kill it.
 func (a *cameraActor) minWindow() time.Duration {
-	return min(a.env.Policy.MinCaptureWindow, a.cam.Interval/4)
+	return a.env.Policy.captureWindow(a.cam.Interval)
 }
 
 // HandleFailure makes the camera the supervisor of its ffmpeg children:
@@ -399,7 +399,7 @@ func (a *cameraActor) decide(reason any) actor.Directive {
 	}
 	switch res.Outcome {
 	case messages.OutcomeExit, messages.OutcomeEmpty, messages.OutcomeSignal:
-		if a.health.open || time.Until(res.Deadline) < time.Second {
+		if a.health.open || time.Until(res.Deadline) < a.env.Policy.MinRetryWindow {
 			return actor.StopDirective
 		}
 		return actor.RestartDirective

@@ -95,10 +95,10 @@ func (a *cameraActor) noteHealth(ctx actor.Context, job *captureJob, done *messa
 			// alerts.camera_failing_after: the alert, the end of retries and
 			// the breaker share one threshold.
 			h.open, h.backoff = true, a.cam.Interval
-			h.nextProbe = time.Now().Add(jitter(h.backoff))
+			h.nextProbe = time.Now().Add(jitter(h.backoff, a.env.Policy.ProbeJitter))
 		case h.open && job.probe:
 			h.backoff = min(2*h.backoff, a.env.Config.Patrol.MaxBackoff.Duration)
-			h.nextProbe = time.Now().Add(jitter(h.backoff))
+			h.nextProbe = time.Now().Add(jitter(h.backoff, a.env.Policy.ProbeJitter))
 			a.publishState(ctx)
 		}
 	}
@@ -189,8 +189,8 @@ func (a *cameraActor) durations() (p50, p95 time.Duration) {
 	return d[len(d)/2], d[min(len(d)-1, len(d)*95/100)]
 }
 
-// jitter spreads d by ±10%, so that cameras that failed together are not
-// probed together.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+// jitter spreads d by ±share (Policy.ProbeJitter), so that cameras that
+// failed together are not probed together.
+func jitter(d time.Duration, share float64) time.Duration {
+	return time.Duration(float64(d) * (1 - share + 2*share*rand.Float64()))
 }

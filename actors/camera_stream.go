@@ -124,5 +124,5 @@ func (a *cameraActor) onStreamTerminated(ctx actor.Context) {
 // superviseStream is the camera's strategy for its stream child: restart
 // it, with back-off, for as long as the camera streams.
 func (a *cameraActor) superviseStream() actor.SupervisorStrategy {
-	return streamBackoff{p: a.env.Policy.Stream}
+	return a.env.Policy.Supervision.streams()
 }

@@ -14,9 +14,6 @@ import (
 // own, and answers by its deadline whatever came back, so one child that
 // does not answer shows as such and never hangs the question.
 
-// defaultAskTimeout is the deadline of a question asked without one.
-var defaultAskTimeout = DefaultPolicy().DescribeTimeout
-
 // life is what every actor kind keeps for its description: when this
 // incarnation started and how many came before it.
 type life struct {
@@ -57,12 +54,13 @@ func askChildren(ctx actor.Context, children []*actor.PID, deadline time.Time, a
 		done(nil)
 		return
 	}
+	p := policyOf(ctx.ActorSystem())
 	if deadline.IsZero() {
-		deadline = time.Now().Add(defaultAskTimeout)
+		deadline = time.Now().Add(p.DescribeTimeout)
 	}
 	// Children answer by a deadline earlier than ours, so that we still
 	// answer in time when one of them does not.
-	wait := max(time.Until(deadline)*9/10, 10*time.Millisecond)
+	wait := max(time.Until(deadline)*9/10, p.DescribeFloor)
 	childDeadline := time.Now().Add(wait * 8 / 10)
 	answers := make([]any, len(children))
 	left := len(children)

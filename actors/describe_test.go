@@ -60,7 +60,7 @@ func TestDescribeChildThatDoesNotAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the parent did not answer although one child did: %v", err)
 	}
-	if took := time.Since(start); took > defaultAskTimeout+time.Second {
+	if took := time.Since(start); took > DefaultPolicy().DescribeTimeout+time.Second {
 		t.Errorf("answered after %s", took)
 	}
 	states := map[string]string{}

@@ -217,7 +217,7 @@ func (a *detectorActor) onStopping() {
 	if a.worker == nil {
 		return
 	}
-	if !a.worker.stop(a.env.Config.Detector.Timeout.Duration + time.Second) {
+	if !a.worker.stop(a.env.Config.Detector.Timeout.Duration + a.env.Policy.DetectorStopGrace) {
 		a.env.Log.Warn("detector did not finish its frame in time", "detector", a.kind)
 	}
 	a.worker = nil

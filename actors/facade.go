@@ -188,6 +188,14 @@ func (t *Tree) Alerts(ctx context.Context) (*AlertsNow, error) {
 	return askFor[AlertsNow](ctx, t, t.System.NewLocalPID(RootName+"/"+AlertsName), "the alerts", &getAlerts{})
 }
 
+// Policy is the tree's running policy (a copy): its restart specs and
+// internal timings.
+func (t *Tree) Policy() Policy { return *t.env.Policy }
+
+// ReloadBudget is the longest a Reload takes (Policy.ReloadBudget with
+// the running kill_grace): what waits for its answer waits this long.
+func (t *Tree) ReloadBudget() time.Duration { return t.env.Policy.ReloadBudget(t.env.Config.FFmpeg) }
+
 // Join hands a dashboard's WebSocket to the hub, which owns it from then
 // on (and closes it when the dashboard goes).
 func (t *Tree) Join(ctx context.Context, sock Socket, remote string) error {

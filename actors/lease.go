@@ -86,7 +86,7 @@ type (
 // registerTimeout is how long a lease waits for the gateway to register
 // its stream: a few go2rtc requests, each bounded by request_timeout.
 func registerTimeout(env *Env) time.Duration {
-	return 3*env.Config.Go2RTC.RequestTimeout.Duration + time.Second
+	return 3*env.Config.Go2RTC.RequestTimeout.Duration + env.Policy.Lease.RegisterMargin
 }
 
 func leaseProps(env *Env, cam config.SubnetCamera, spec leaseSpec, cause *stopCause) *actor.Props {

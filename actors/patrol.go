@@ -45,7 +45,7 @@ type reloadPhaseDue struct{ reload *patrolReload }
 func patrolProps(env *Env, parent *stopCause) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *patrolActor {
 		return &patrolActor{env: env, cause: newStopCause(parent), subnets: map[string]*actor.PID{}}
-	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
+	}), actor.WithSupervisor(env.Policy.Supervision.subnets()))
 }
 
 // Receive handles one message.
@@ -121,11 +121,10 @@ func (a *patrolActor) startReload(ctx actor.Context, r *patrolReload) {
 	a.advance(ctx)
 }
 
-// armPhase bounds a step: a live view drains for at most RetireWait, and
-// processes stop within kill_grace.
+// armPhase bounds a step (Policy.reloadStep).
 func (a *patrolActor) armPhase(ctx actor.Context, r *patrolReload) {
 	stopTimer(r.timer)
-	r.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.RetireWait+2*a.env.Config.FFmpeg.KillGrace.Duration+5*time.Second, &reloadPhaseDue{reload: r})
+	r.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.reloadStep(a.env.Config.FFmpeg), &reloadPhaseDue{reload: r})
 }
 
 // advance goes to the next step once the current one is done.

@@ -213,7 +213,7 @@ func (a *reaperActor) onSweepScanned(ctx actor.Context, msg *sweepScanned) {
 	// Ask the patrol, under which every process runs, who owns what, now
 	// that /proc was read.
 	wait := a.env.Policy.DescribeTimeout
-	f := ctx.RequestFuture(a.env.peers.patrol, &messages.ListOwnedProcesses{Deadline: time.Now().Add(wait)}, wait+time.Second)
+	f := ctx.RequestFuture(a.env.peers.patrol, &messages.ListOwnedProcesses{Deadline: time.Now().Add(wait)}, wait+a.env.Policy.Reaper.AnswerGrace)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		owned, ok := res.(*messages.OwnedProcesses)
 		if err != nil || !ok {
@@ -266,13 +266,13 @@ func (a *reaperActor) kill(ctx actor.Context, done *messages.SweepDone, foreign,
 					ThisRun: group.thisRun, Argv: argv, At: time.Now()})
 			}
 		}
-		deadline := time.Now().Add(a.env.Policy.Reaper.KillWait)
+		deadline, poll := time.Now().Add(a.env.Policy.Reaper.KillWait), a.env.Policy.Reaper.KillPoll
 		for _, r := range reaped {
 			for time.Now().Before(deadline) {
 				if info, ok := osproc.Read(r.OSPID); !ok || info.Zombie() {
 					break
 				}
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(poll)
 			}
 		}
 		system.Root.Send(self, &sweepKilled{done: done, reaped: reaped, final: final})

@@ -116,7 +116,7 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 }
 
 func (a *recorderActor) onStarted(ctx actor.Context) {
-	a.backoff = time.Second
+	a.backoff = a.env.Policy.Recorder.FirstWriteBackoff
 	a.writer = startWorker(ctx.ActorSystem(), ctx.Self(), a.write)
 	a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneFirst, &pruneDue{})
 }
@@ -206,7 +206,7 @@ func (a *recorderActor) onWritten(ctx actor.Context, d *workDone[recordJob, reco
 		a.backoff = min(2*a.backoff, a.env.Policy.Recorder.MaxWriteBackoff)
 		return
 	}
-	a.backoff = time.Second
+	a.backoff = a.env.Policy.Recorder.FirstWriteBackoff
 	if d.job.prune.IsZero() {
 		a.retired += int64(d.job.rows)
 		a.noteCommitted(ctx)
@@ -238,7 +238,7 @@ func (a *recorderActor) noteCommitted(ctx actor.Context) {
 // it is busy; the hourly timer is re-armed only by pruneDue itself.
 func (a *recorderActor) onPruneDue(ctx actor.Context) {
 	if !a.writer.idle() {
-		after(ctx.ActorSystem(), ctx.Self(), time.Second, &pruneMore{})
+		after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneRetry, &pruneMore{})
 		return
 	}
 	a.writer.give(recordJob{prune: time.Now().Add(-a.env.Config.Record.Retention.Duration)})

@@ -34,7 +34,7 @@ type service struct {
 
 // services are the root's children, declared once: spawned in this order
 // before the patrol, stopped in the reverse order after it (the recorder
-// last, so it writes every exit). Each is restarted by Policy.Restart.
+// last, so it writes every exit). Each is restarted by Policy.Supervision.Services.
 var services = []service{
 	{name: RecorderName, props: recorderProps, wants: recorded, runs: func(e *Env) bool { return e.Store != nil }},
 	{name: ReaperName, props: reaperProps, wants: reaperWants},
@@ -50,7 +50,7 @@ var services = []service{
 func rootProps(env *Env, done chan struct{}) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *rootActor {
 		return &rootActor{env: env, cause: newStopCause(nil), done: done}
-	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
+	}), actor.WithSupervisor(env.Policy.Supervision.rootChildren()))
 }
 
 // Receive handles one message.

@@ -28,7 +28,7 @@ import (
 //
 // It is the restartable child of the design: its process ending is a
 // crash, and the camera's supervision starts it again with back-off
-// (streamBackoff). A watchdog kills the process when no frame came for
+// (Policy.Supervision.Stream). A watchdog kills the process when no frame came for
 // ffmpeg.stall_timeout (a camera that stopped sending without closing the
 // connection), which ends it the same way. Whatever ends the actor — a
 // stall, a stop, a restart, its camera's stop, shutdown — signals the
@@ -334,28 +334,6 @@ func streamArgs(cfg config.FFmpeg, input string, own cameraInput, deep bool, min
 	args := append(inputArgs(cfg, input, own, deep), "-an", "-vf", sel, "-fps_mode", "passthrough", "-f", "image2pipe")
 	args = append(args, jpegEncoder...)
 	return append(args, "-flush_packets", "1", "pipe:1")
-}
-
-// streamBackoff is how a camera restarts its stream child: after a delay
-// that doubles with each failure within the window, capped (StreamPolicy).
-// Every restart is published like the library's own, so it is recorded
-// and counted.
-type streamBackoff struct{ p StreamPolicy }
-
-// HandleFailure schedules the child's restart.
-func (s streamBackoff) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, _ any) {
-	if rs.NumberOfFailures(s.p.RestartWindow) == 0 {
-		rs.Reset()
-	}
-	rs.Fail()
-	delay := s.p.RestartMax
-	if n := rs.FailureCount(); n <= 16 {
-		delay = min(s.p.RestartMax, s.p.RestartInitial<<(n-1))
-	}
-	time.AfterFunc(delay, func() {
-		system.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: reason, Directive: actor.RestartDirective})
-		sup.RestartChildren(child)
-	})
 }
 
 // jpegSplitter cuts a stream of concatenated JPEGs (ffmpeg's image2pipe)

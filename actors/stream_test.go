@@ -496,7 +496,7 @@ func TestStreamReleasesCameraWhenProcessDies(t *testing.T) {
 	cams := startCamsim(t, list...)
 	h := startTreeWith(t, cams, streamConfig(cams, list, time.Hour), func(env *Env) {
 		env.Policy = DefaultPolicy()
-		env.Policy.Stream.RestartInitial = time.Hour // the restart never comes within the test
+		env.Policy.Supervision.Stream.Initial = time.Hour // the restart never comes within the test
 	})
 	p := h.waitStream("cam")
 	started := waitFor(h, 5*time.Second, "the stream's start", func(e *messages.ProcessStarted) bool { return e.OSPID == p.PID })

@@ -86,7 +86,7 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 		return &subnetActor{env: env, sub: sub, cause: newStopCause(parent), cameras: map[string]*actor.PID{}, number: &number,
 			via: env.Config.PatrolVia(sub), asked: map[string]time.Time{}, durations: map[string][]time.Duration{},
 			retiring: map[string]string{}}
-	}), actor.WithSupervisor(restartWithBackoff(env.Policy)))
+	}), actor.WithSupervisor(env.Policy.Supervision.cameras()))
 }
 
 // Receive handles one message.
@@ -228,7 +228,7 @@ func (a *subnetActor) ask(ctx actor.Context) {
 		id := c.pending[0]
 		// A capture that could not end before the cycle does would only
 		// start a process to kill it: the camera goes first next cycle.
-		if left < max(min(a.env.Policy.MinCaptureWindow, a.sub.Interval.Duration/4), a.median(id)) {
+		if left < max(a.env.Policy.captureWindow(a.sub.Interval.Duration), a.median(id)) {
 			return
 		}
 		c.pending = c.pending[1:]

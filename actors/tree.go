@@ -207,6 +207,7 @@ func spawnTree(env *Env) (*Tree, error) {
 	system := actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
 	))
+	system.Extensions.Register(policyExtension{env.Policy})
 	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{}), relay: relay}
 	env.peers = newPeers(system)
 	if env.Tap != nil {

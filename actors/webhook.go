@@ -161,7 +161,7 @@ func (w *webhook) onDone(ctx actor.Context, d *hookDone) {
 		delete(w.alerts, d.key)
 		return
 	}
-	wait := min(time.Second<<min(st.attempt-1, 16), w.env.Policy.WebhookMaxBackoff)
+	wait := min(w.env.Policy.WebhookFirstBackoff<<min(st.attempt-1, 16), w.env.Policy.WebhookMaxBackoff)
 	if d.retryAfter > 0 {
 		wait = min(d.retryAfter, w.env.Policy.WebhookMaxRetryAfter)
 	}

@@ -148,7 +148,7 @@ func (a *wsClientActor) onStopping(ctx actor.Context) {
 	if len(reason) > 120 { // a close frame's payload is at most 125 bytes
 		reason = reason[:120]
 	}
-	_ = a.sock.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	_ = a.sock.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(a.env.Policy.Hub.CloseTimeout))
 	_ = a.sock.Close()
 	if a.out != nil {
 		close(a.out)

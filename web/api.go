@@ -35,8 +35,7 @@ func (s *Server) config() *config.Config {
 
 // reload is POST /api/config/reload: the file read again and applied.
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
-	ff := s.opts.Config.FFmpeg
-	wait := 2*(actors.DefaultPolicy().RetireWait+2*ff.KillGrace.Duration+5*time.Second) + 10*time.Second
+	wait := s.opts.Tree.ReloadBudget()
 	s.extend(w, wait) // a reload that drains live views outlasts the write limit
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"image/jpeg"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
 	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Invariant 3 (cycle end releases) and the go2rtc half of invariant 2,
@@ -589,5 +592,34 @@ func TestLeaseEndedWhileItsStreamIsRemovedLeavesNothing(t *testing.T) {
 	}
 	if _, still := g.Streams()[name]; still {
 		t.Error("stream in go2rtc with no lease and no cycle to remove it")
+	}
+}
+
+// TestStreamMovesFollowTheTable: every move the gateway derives for a
+// stream (a live view takes it, a cycle takes it, its lease ends, its
+// PATCH is done) is one its transition table allows.
+func TestStreamMovesFollowTheTable(t *testing.T) {
+	allowed := func(from, to streamState) bool { return from == to || slices.Contains(streamMoves[from], to) }
+	for _, from := range []streamState{streamLeased, streamShared, streamSource, streamExpired} {
+		for on, to := range map[string]streamState{"AddStream": from.withLease(), "PrepareCycle": from.withSource()} {
+			if !allowed(from, to) {
+				t.Errorf("%s: %s -> %s is not in the table", on, from, to)
+			}
+		}
+	}
+	for _, from := range []streamState{streamLeased, streamShared} {
+		if to := from.withoutLease(); !allowed(from, to) {
+			t.Errorf("StreamExpired: %s -> %s is not in the table", from, to)
+		}
+	}
+	for _, s := range []*gwStream{{}, {leases: make([]*actor.PID, 1)}, {cycle: &preparing{}}, {leases: make([]*actor.PID, 1), cycle: &preparing{}}} {
+		if to := s.once(); !allowed(streamAdding, to) || !to.registered() {
+			t.Errorf("PATCH done (leases %d, cycle %v): adding -> %s", len(s.leases), s.cycle != nil, to)
+		}
+	}
+	for st := streamAdding; st <= streamRemoving; st++ {
+		if st.String() == "" || int(st) >= len(streamMoves) {
+			t.Errorf("state %d has no name or no row", st)
+		}
 	}
 }

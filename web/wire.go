@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"camvisor/actors"
@@ -132,4 +134,277 @@ func (wire) Decode(data []byte) (any, error) {
 		return actors.ClientPing{}, nil
 	}
 	return nil, fmt.Errorf("unknown message type %q", m.Type)
+}
+
+// The REST answers (API.md): one type per answer, its fields in the
+// order API.md lists them. A pointer field is null when there is nothing
+// to say (no answer from the tree, no capture yet); a list is [] when
+// empty, never null.
+
+// errorAnswer is every error: {"error": "…"}.
+type errorAnswer struct {
+	Error string `json:"error"`
+}
+
+// healthAnswer is GET /healthz.
+type healthAnswer struct {
+	Status string `json:"status"`
+}
+
+// statusAnswer is GET /api/status.
+type statusAnswer struct {
+	State           string          `json:"state"` // running or stopped
+	Version         string          `json:"version"`
+	Run             string          `json:"run"`
+	StartedAt       time.Time       `json:"started_at"`
+	Now             time.Time       `json:"now"`
+	UptimeS         int             `json:"uptime_s"`
+	FFmpegProcesses int             `json:"ffmpeg_processes"`
+	Budget          int             `json:"budget"`
+	AlertsFiring    int             `json:"alerts_firing"`
+	Go2RTC          go2rtcStatus    `json:"go2rtc"`
+	Detector        detectorStatus  `json:"detector"`
+	Admission       admissionStatus `json:"admission"`
+}
+
+type go2rtcStatus struct {
+	Enabled   bool   `json:"enabled"`
+	Healthy   bool   `json:"healthy"`
+	PlayerURL string `json:"player_url"`
+}
+
+type detectorStatus struct {
+	Kind string `json:"kind"`
+}
+
+// admissionStatus is null in every field when the admission does not
+// answer.
+type admissionStatus struct {
+	Limit         *int   `json:"limit"`
+	Running       *int   `json:"running"`
+	Waiting       *int   `json:"waiting"`
+	UncontendedMS *int64 `json:"uncontended_ms"`
+}
+
+// camerasAnswer is GET /api/cameras.
+type camerasAnswer struct {
+	Cameras []cameraAnswer `json:"cameras"`
+}
+
+// cameraAnswer is one camera of GET /api/cameras; what its actor did not
+// answer reads zero (and state "no answer").
+type cameraAnswer struct {
+	ID                  string          `json:"id"`
+	Subnet              string          `json:"subnet"`
+	URL                 string          `json:"url"` // redacted
+	MaxConnections      int             `json:"max_connections"`
+	SlotsFFmpeg         int             `json:"slots_ffmpeg"`
+	SlotsGo2RTC         int             `json:"slots_go2rtc"`
+	SlotsLease          int             `json:"slots_lease"`
+	SlotsExternal       int             `json:"slots_external"`
+	QueueLength         int             `json:"queue_length"`
+	Failing             bool            `json:"failing"`
+	ConsecutiveFailures int             `json:"consecutive_failures"`
+	Busy                bool            `json:"busy"`
+	Breaker             *breakerAnswer  `json:"breaker"`
+	CaptureP50MS        *int64          `json:"capture_p50_ms"`
+	CaptureP95MS        *int64          `json:"capture_p95_ms"`
+	LastCapture         *captureSummary `json:"last_capture"`
+	FrameAt             *time.Time      `json:"frame_at"`
+	Live                *liveView       `json:"live"`
+	State               string          `json:"state"`
+}
+
+// breakerAnswer is a camera's breaker; the probe's time and back-off only
+// while it is open.
+type breakerAnswer struct {
+	State       string     `json:"state"` // closed or open
+	NextProbeAt *time.Time `json:"next_probe_at"`
+	BackoffS    *float64   `json:"backoff_s"`
+}
+
+// captureSummary is a camera's last capture.
+type captureSummary struct {
+	Outcome    string    `json:"outcome"`
+	At         time.Time `json:"at"`
+	DurationMS int64     `json:"duration_ms"`
+	Via        string    `json:"via"`
+	Error      string    `json:"error"`
+	OSPID      int       `json:"os_pid"`
+}
+
+// liveView is a camera's live view now.
+type liveView struct {
+	Until     time.Time `json:"until"`
+	PlayerURL string    `json:"player_url"`
+}
+
+// captureAnswer is POST /api/cameras/{id}/capture.
+type captureAnswer struct {
+	Camera     string `json:"camera"`
+	Outcome    string `json:"outcome"`
+	DurationMS int64  `json:"duration_ms"`
+	Via        string `json:"via"`
+	Bytes      int    `json:"bytes"`
+	Error      string `json:"error"`
+	OSPID      int    `json:"os_pid"`
+	Attempts   int    `json:"attempts"`
+}
+
+// liveStarted is POST /api/cameras/{id}/live.
+type liveStarted struct {
+	Playing   bool      `json:"playing"`
+	PlayerURL string    `json:"player_url"`
+	Until     time.Time `json:"until"`
+}
+
+// liveStopped is DELETE /api/cameras/{id}/live.
+type liveStopped struct {
+	Stopped bool `json:"stopped"`
+}
+
+// restartAnswer is POST /api/cameras/{id}/restart.
+type restartAnswer struct {
+	Restarted bool  `json:"restarted"`
+	Killed    []int `json:"killed"` // the old instance's process ids, gone from /proc
+}
+
+// reloadAnswer is POST /api/config/reload, also when rejected (422).
+type reloadAnswer struct {
+	Outcome        string    `json:"outcome"`
+	At             time.Time `json:"at"`
+	Error          string    `json:"error"`
+	Added          []string  `json:"added"`
+	Removed        []string  `json:"removed"`
+	Changed        []string  `json:"changed"`
+	AddedSubnets   []string  `json:"added_subnets"`
+	RemovedSubnets []string  `json:"removed_subnets"`
+	RestartNeeded  []string  `json:"restart_needed"`
+	Changes        []string  `json:"changes"`
+}
+
+// actorNode is a node of GET /api/actors: what every node has, then its
+// kind's own fields (display data, in their names' order: the dashboard
+// shows a kind it has no words for in that order).
+type actorNode struct {
+	Path      string      `json:"path"`
+	Kind      string      `json:"kind"`
+	State     string      `json:"state"`
+	StartedAt *time.Time  `json:"started_at"`
+	Restarts  int         `json:"restarts"`
+	Children  []actorNode `json:"children"`
+	// Fields are the kind's own; one named like a field above is dropped.
+	Fields map[string]any `json:"-"`
+}
+
+// MarshalJSON writes the kind's fields flat beside the common ones.
+func (n actorNode) MarshalJSON() ([]byte, error) {
+	type common actorNode // without this method
+	out, err := json.Marshal(common(n))
+	if err != nil || len(n.Fields) == 0 {
+		return out, err
+	}
+	taken := map[string]bool{"path": true, "kind": true, "state": true, "started_at": true, "restarts": true, "children": true}
+	keys := slices.Sorted(maps.Keys(n.Fields))
+	out = out[:len(out)-1] // reopen the object
+	for _, k := range keys {
+		if taken[k] {
+			continue
+		}
+		name, _ := json.Marshal(k)
+		value, err := json.Marshal(n.Fields[k])
+		if err != nil {
+			return nil, fmt.Errorf("field %s of %s: %w", k, n.Path, err)
+		}
+		out = append(append(append(append(out, ','), name...), ':'), value...)
+	}
+	return append(out, '}'), nil
+}
+
+// processesAnswer is GET /api/processes.
+type processesAnswer struct {
+	Processes []processAnswer `json:"processes"`
+}
+
+// processAnswer is one ffmpeg on the machine.
+type processAnswer struct {
+	OSPID   int      `json:"os_pid"`
+	PPID    int      `json:"ppid"`
+	PGID    int      `json:"pgid"`
+	State   string   `json:"state"` // /proc's letter: R, S, Z …
+	AgeS    float64  `json:"age_s"`
+	Argv    []string `json:"argv"` // redacted
+	Run     string   `json:"run"`
+	Owner   string   `json:"owner"`
+	Owned   bool     `json:"owned"`
+	ThisRun bool     `json:"this_run"`
+}
+
+// eventsAnswer is GET /api/events.
+type eventsAnswer struct {
+	Events []event `json:"events"`
+}
+
+// event is one row of GET /api/events.
+type event struct {
+	ID         int64   `json:"id"`
+	Camera     string  `json:"camera"`
+	Subnet     string  `json:"subnet"`
+	At         string  `json:"at"`
+	LastSeen   string  `json:"last_seen"`
+	Label      string  `json:"label"`
+	Score      float64 `json:"score"`
+	Box        [4]int  `json:"box"`
+	Detections int     `json:"detections"`
+	Detector   string  `json:"detector"`
+	Snapshot   string  `json:"snapshot"`
+}
+
+// samplesAnswer is GET /api/samples.
+type samplesAnswer struct {
+	Samples []sample `json:"samples"`
+}
+
+// sample is the most processes and slots a camera had within a step.
+type sample struct {
+	At             string `json:"at"`
+	Camera         string `json:"camera"`
+	Processes      int    `json:"processes"`
+	SlotsHeld      int    `json:"slots_held"`
+	MaxConnections int    `json:"max_connections"`
+}
+
+// cyclesAnswer is GET /api/cycles.
+type cyclesAnswer struct {
+	Cycles []cycle `json:"cycles"`
+}
+
+// cycle is one patrol cycle of a subnet.
+type cycle struct {
+	Subnet     string `json:"subnet"`
+	Number     int64  `json:"number"`
+	StartedAt  string `json:"started_at"`
+	DurationMS int64  `json:"duration_ms"`
+	IntervalMS int64  `json:"interval_ms"`
+	Overran    bool   `json:"overran"`
+	OK         int    `json:"ok"`
+	Failed     int    `json:"failed"`
+	TimedOut   int    `json:"timed_out"`
+}
+
+// alertsAnswer is GET /api/alerts.
+type alertsAnswer struct {
+	Alerts []alert `json:"alerts"`
+}
+
+// alert is one firing spell of a rule on a subject; resolved_at null
+// while it fires.
+type alert struct {
+	Rule       string  `json:"rule"`
+	Subject    string  `json:"subject"`
+	State      string  `json:"state"`
+	FirstSeen  string  `json:"first_seen"`
+	LastSeen   string  `json:"last_seen"`
+	ResolvedAt *string `json:"resolved_at"`
+	Detail     string  `json:"detail"`
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors"
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/go2rtc/go2rtctest"
@@ -361,4 +362,79 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestGoldenWire encodes one fact of every kind a dashboard receives
+// (API.md, "WebSocket") and compares the messages with
+// testdata/golden/ws.json. The facts are fixed values, their times in a
+// zone other than UTC: nothing needs normalizing.
+func TestGoldenWire(t *testing.T) {
+	zone := time.FixedZone("CET", 3600)
+	at := time.Date(2026, 11, 26, 10, 30, 15, 123456789, zone)
+	facts := []struct {
+		name string
+		fact any
+	}{
+		{"camera_new", &actors.CameraView{Camera: "front", Subnet: "lab", MaxConnections: 2}},
+		{"camera", &actors.CameraView{Camera: "front", Subnet: "lab", SlotsFFmpeg: 1, SlotsGo2RTC: 1, SlotsLease: 1, SlotsExternal: 1,
+			MaxConnections: 4, Queue: 3, Failing: true, ConsecutiveFailures: 5, NextProbe: at.Add(time.Minute), Busy: true,
+			LastOutcome: messages.OutcomeTimeout, LastVia: "ffmpeg", LastCaptureAt: at, LastCapture: 1500 * time.Millisecond,
+			LastError: "no frame", FrameAt: at.Add(-time.Second), Recent: []actors.RecentCapture{
+				{Outcome: messages.OutcomeOK, Via: "go2rtc", At: at.Add(-time.Second), Duration: 80 * time.Millisecond},
+				{Outcome: messages.OutcomeTimeout, At: at, Duration: 1500 * time.Millisecond}}}},
+		{"event", &messages.EventOpened{ID: 1764149415123456, Camera: "yard", Subnet: "lab", At: at, Label: "person", Score: 0.87,
+			Box: messages.Box{10, 20, 110, 220}, Detector: "http", CaptureKey: "yard-1-3", Width: 640, Height: 360}},
+		{"event_updated", &messages.EventUpdated{ID: 1764149415123456, Camera: "yard", LastSeen: at, Score: 0.91, Detections: 3}},
+		{"play", &messages.PlaybackStarted{Camera: "yard", Subnet: "lab", PlayerURL: "http://127.0.0.1:1984/stream.html?src=camvisor_yard",
+			Until: at.Add(time.Minute), Reason: "person 0.87", EventID: 1764149415123456, Extended: true}},
+		{"stop", &messages.PlaybackStopped{Camera: "yard", Reason: "lease over", At: at}},
+		{"cycle", &messages.CycleEnded{Subnet: "lab", Number: 42, StartedAt: at, EndedAt: at.Add(2500 * time.Millisecond),
+			Interval: 10 * time.Second, OK: 3, Failed: 1, TimedOut: 2, Skipped: 1, Overran: true, Why: "slow cameras"}},
+		{"alert", &messages.AlertChanged{Rule: "camera_failing", Subject: "front", State: messages.AlertResolved, FirstSeen: at,
+			LastSeen: at.Add(time.Minute), ResolvedAt: at.Add(time.Minute), Detail: "5 captures failed"}},
+		{"reload", &messages.ConfigReloaded{At: at, Who: "signal SIGHUP", Outcome: messages.ReloadApplied, Added: []string{"porch"},
+			Removed: []string{"attic"}, Changed: []string{"front"}, AddedSubnets: []string{"outside"}, Restart: []string{"ffmpeg"},
+			Lines: []string{"camera porch: added to subnet outside"}}},
+		{"reload_rejected", &messages.ConfigReloaded{At: at, Who: "api 127.0.0.1:5000", Outcome: messages.ReloadRejected, Error: "subnets[0]: no name"}},
+		{"admission", &messages.AdmissionChanged{Limit: 2, Running: 2, Waiting: 5, At: at}},
+		{"pong", actors.ClientPong{}},
+	}
+	got := map[string]any{}
+	for _, f := range facts {
+		data, ok := Wire.Encode(f.fact)
+		if !ok {
+			t.Fatalf("%s: not encoded", f.name)
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%s: %v: %s", f.name, err, data)
+		}
+		got[f.name] = v
+	}
+	if _, ok := Wire.Encode(&messages.CaptureDone{}); ok {
+		t.Error("a fact dashboards do not receive was encoded")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(got); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join("testdata", "golden", "ws.json")
+	if *update {
+		if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%s (run with -update to write it): %v", file, err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("the dashboards' messages differ from %s:\n%s", file, lineDiff(string(want), buf.String()))
+	}
 }

@@ -1,5 +1,9 @@
 package web
 
+// This file is the API's wire format, every shape API.md promises: the
+// WebSocket's messages (Wire) and the REST answers below them. Handlers
+// fill these types; none writes JSON of its own.
+
 import (
 	"encoding/json"
 	"errors"
@@ -52,6 +56,105 @@ type tick struct {
 	Via        string `json:"via,omitempty"`
 }
 
+// eventMessage is an `event` message: an event opened.
+type eventMessage struct {
+	Type     string       `json:"type"`
+	ID       int64        `json:"id"`
+	Camera   string       `json:"camera"`
+	Subnet   string       `json:"subnet"`
+	At       time.Time    `json:"at"`
+	Label    string       `json:"label"`
+	Score    float64      `json:"score"`
+	Box      messages.Box `json:"box"`
+	Detector string       `json:"detector"`
+	Snapshot string       `json:"snapshot"`
+}
+
+// eventUpdatedMessage is an `event_updated` message: a later detection
+// joined the event.
+type eventUpdatedMessage struct {
+	Type       string    `json:"type"`
+	ID         int64     `json:"id"`
+	Camera     string    `json:"camera"`
+	LastSeen   time.Time `json:"last_seen"`
+	Score      float64   `json:"score"`
+	Detections int       `json:"detections"`
+}
+
+// playMessage is a `play` message: a live view started or was extended.
+type playMessage struct {
+	Type      string    `json:"type"`
+	Camera    string    `json:"camera"`
+	Subnet    string    `json:"subnet"`
+	PlayerURL string    `json:"player_url"`
+	Until     time.Time `json:"until"`
+	Reason    string    `json:"reason"`
+	EventID   int64     `json:"event_id"`
+	Extended  bool      `json:"extended"`
+}
+
+// stopMessage is a `stop` message: a live view ended.
+type stopMessage struct {
+	Type   string `json:"type"`
+	Camera string `json:"camera"`
+	Reason string `json:"reason"`
+}
+
+// cycleMessage is a `cycle` message: a subnet's cycle ended.
+type cycleMessage struct {
+	Type       string    `json:"type"`
+	Subnet     string    `json:"subnet"`
+	Number     int64     `json:"number"`
+	StartedAt  time.Time `json:"started_at"`
+	EndedAt    time.Time `json:"ended_at"`
+	DurationMS int64     `json:"duration_ms"`
+	IntervalMS int64     `json:"interval_ms"`
+	OK         int       `json:"ok"`
+	Failed     int       `json:"failed"`
+	TimedOut   int       `json:"timed_out"`
+	Skipped    int       `json:"skipped"`
+	Overran    bool      `json:"overran"`
+}
+
+// alertMessage is an `alert` message: an alert fired, was seen again or
+// resolved.
+type alertMessage struct {
+	Type      string    `json:"type"`
+	Rule      string    `json:"rule"`
+	Subject   string    `json:"subject"`
+	State     string    `json:"state"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Detail    string    `json:"detail"`
+}
+
+// reloadMessage is a `reload` message: the configuration was reloaded
+// (its lists null when empty, unlike the REST answer's).
+type reloadMessage struct {
+	Type          string    `json:"type"`
+	At            time.Time `json:"at"`
+	Who           string    `json:"who"`
+	Outcome       string    `json:"outcome"`
+	Error         string    `json:"error"`
+	Added         []string  `json:"added"`
+	Removed       []string  `json:"removed"`
+	Changed       []string  `json:"changed"`
+	RestartNeeded []string  `json:"restart_needed"`
+}
+
+// admissionMessage is an `admission` message.
+type admissionMessage struct {
+	Type    string `json:"type"`
+	Limit   int    `json:"limit"`
+	Running int    `json:"running"`
+	Waiting int    `json:"waiting"`
+}
+
+// pongMessage answers a dashboard's ping.
+type pongMessage struct {
+	Type string `json:"type"`
+}
+
 func wireTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // Encode is the message a dashboard receives for v.
@@ -79,32 +182,30 @@ func (wire) Encode(v any) ([]byte, bool) {
 		}
 		out = c
 	case *messages.EventOpened:
-		out = map[string]any{"type": "event", "id": m.ID, "camera": m.Camera, "subnet": m.Subnet, "at": m.At.UTC(),
-			"label": m.Label, "score": m.Score, "box": m.Box, "detector": m.Detector,
-			"snapshot": fmt.Sprintf("/api/events/%d/snapshot.jpg", m.ID)}
+		out = eventMessage{Type: "event", ID: m.ID, Camera: m.Camera, Subnet: m.Subnet, At: m.At.UTC(), Label: m.Label, Score: m.Score,
+			Box: m.Box, Detector: m.Detector, Snapshot: fmt.Sprintf("/api/events/%d/snapshot.jpg", m.ID)}
 	case *messages.EventUpdated:
-		out = map[string]any{"type": "event_updated", "id": m.ID, "camera": m.Camera, "last_seen": m.LastSeen.UTC(),
-			"score": m.Score, "detections": m.Detections}
+		out = eventUpdatedMessage{Type: "event_updated", ID: m.ID, Camera: m.Camera, LastSeen: m.LastSeen.UTC(), Score: m.Score,
+			Detections: m.Detections}
 	case *messages.PlaybackStarted:
-		out = map[string]any{"type": "play", "camera": m.Camera, "subnet": m.Subnet, "player_url": m.PlayerURL,
-			"until": m.Until.UTC(), "reason": m.Reason, "event_id": m.EventID, "extended": m.Extended}
+		out = playMessage{Type: "play", Camera: m.Camera, Subnet: m.Subnet, PlayerURL: m.PlayerURL, Until: m.Until.UTC(),
+			Reason: m.Reason, EventID: m.EventID, Extended: m.Extended}
 	case *messages.PlaybackStopped:
-		out = map[string]any{"type": "stop", "camera": m.Camera, "reason": m.Reason}
+		out = stopMessage{Type: "stop", Camera: m.Camera, Reason: m.Reason}
 	case *messages.CycleEnded:
-		out = map[string]any{"type": "cycle", "subnet": m.Subnet, "number": m.Number, "started_at": m.StartedAt.UTC(),
-			"ended_at": m.EndedAt.UTC(), "duration_ms": m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			"interval_ms": m.Interval.Milliseconds(), "ok": m.OK, "failed": m.Failed, "timed_out": m.TimedOut,
-			"skipped": m.Skipped, "overran": m.Overran}
+		out = cycleMessage{Type: "cycle", Subnet: m.Subnet, Number: m.Number, StartedAt: m.StartedAt.UTC(), EndedAt: m.EndedAt.UTC(),
+			DurationMS: m.EndedAt.Sub(m.StartedAt).Milliseconds(), IntervalMS: m.Interval.Milliseconds(), OK: m.OK, Failed: m.Failed,
+			TimedOut: m.TimedOut, Skipped: m.Skipped, Overran: m.Overran}
 	case *messages.AlertChanged:
-		out = map[string]any{"type": "alert", "rule": m.Rule, "subject": m.Subject, "state": m.State,
-			"first_seen": m.FirstSeen.UTC(), "last_seen": m.LastSeen.UTC(), "detail": m.Detail}
+		out = alertMessage{Type: "alert", Rule: m.Rule, Subject: m.Subject, State: m.State, FirstSeen: m.FirstSeen.UTC(),
+			LastSeen: m.LastSeen.UTC(), Detail: m.Detail}
 	case *messages.ConfigReloaded:
-		out = map[string]any{"type": "reload", "at": m.At.UTC(), "who": m.Who, "outcome": m.Outcome, "error": m.Error,
-			"added": m.Added, "removed": m.Removed, "changed": m.Changed, "restart_needed": m.Restart}
+		out = reloadMessage{Type: "reload", At: m.At.UTC(), Who: m.Who, Outcome: m.Outcome, Error: m.Error, Added: m.Added,
+			Removed: m.Removed, Changed: m.Changed, RestartNeeded: m.Restart}
 	case *messages.AdmissionChanged:
-		out = map[string]any{"type": "admission", "limit": m.Limit, "running": m.Running, "waiting": m.Waiting}
+		out = admissionMessage{Type: "admission", Limit: m.Limit, Running: m.Running, Waiting: m.Waiting}
 	case actors.ClientPong:
-		out = map[string]string{"type": "pong"}
+		out = pongMessage{Type: "pong"}
 	default:
 		return nil, false
 	}

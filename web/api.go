@@ -124,8 +124,8 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 	for i, c := range cams {
 		v := cameraAnswer{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections, State: "no answer"}
 		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
-			v.State, v.SlotsFFmpeg, v.SlotsGo2RTC, v.SlotsLease, v.SlotsExternal = st.State, st.SlotsFFmpeg, st.SlotsGo2RTC, st.SlotsLease, st.SlotsExternal
-			v.QueueLength = st.QueueLength
+			v.State, v.QueueLength = st.State, st.QueueLength
+			v.slots = slots{SlotsFFmpeg: st.SlotsFFmpeg, SlotsGo2RTC: st.SlotsGo2RTC, SlotsLease: st.SlotsLease, SlotsExternal: st.SlotsExternal}
 			v.Failing, v.ConsecutiveFailures, v.Busy = st.Failing, st.ConsecutiveFailures, st.Busy
 			v.CaptureP50MS, v.CaptureP95MS = ptr(st.CaptureP50.Milliseconds()), ptr(st.CaptureP95.Milliseconds())
 			v.Breaker = &breakerAnswer{State: st.Breaker}
@@ -133,8 +133,7 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 				v.Breaker.NextProbeAt, v.Breaker.BackoffS = ptr(st.NextProbe.UTC()), ptr(st.Backoff.Seconds())
 			}
 			if d := st.Last; d != nil {
-				v.LastCapture = &captureSummary{Outcome: string(d.Outcome), At: d.EndedAt.UTC(), DurationMS: d.EndedAt.Sub(d.StartedAt).Milliseconds(),
-					Via: d.Via, Error: d.Error, OSPID: d.OSPID}
+				v.LastCapture = &captureSummary{captureOutcome: outcomeOf(d), At: d.EndedAt.UTC()}
 			}
 		}
 		if f, err := s.opts.Tree.Frame(ctx, c); err == nil && len(f.JPEG) > 0 {
@@ -186,8 +185,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, captureAnswer{Camera: c.ID, Outcome: string(d.Outcome), DurationMS: d.EndedAt.Sub(d.StartedAt).Milliseconds(),
-		Via: d.Via, Bytes: d.Bytes, Error: d.Error, OSPID: d.OSPID, Attempts: d.Attempts})
+	writeJSON(w, http.StatusOK, captureAnswer{Camera: c.ID, captureOutcome: outcomeOf(d), Bytes: d.Bytes, Attempts: d.Attempts})
 }
 
 // startLive asks the playback policy for a live view: the same budget and

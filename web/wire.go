@@ -26,13 +26,10 @@ type wire struct{}
 
 // cameraMessage is a `camera` message.
 type cameraMessage struct {
-	Type                string `json:"type"`
-	Camera              string `json:"camera"`
-	Subnet              string `json:"subnet"`
-	SlotsFFmpeg         int    `json:"slots_ffmpeg"`
-	SlotsGo2RTC         int    `json:"slots_go2rtc"`
-	SlotsLease          int    `json:"slots_lease"`
-	SlotsExternal       int    `json:"slots_external"`
+	Type   string `json:"type"`
+	Camera string `json:"camera"`
+	Subnet string `json:"subnet"`
+	slots
 	MaxConnections      int    `json:"max_connections"`
 	Queue               int    `json:"queue"`
 	Failing             bool   `json:"failing"`
@@ -46,6 +43,16 @@ type cameraMessage struct {
 	LastError           string `json:"last_error,omitempty"`
 	FrameAt             string `json:"frame_at,omitempty"`
 	Recent              []tick `json:"recent"`
+}
+
+// slots are the connections a camera actor counts against its
+// max_connections, by what holds them: in a `camera` message and in GET
+// /api/cameras alike.
+type slots struct {
+	SlotsFFmpeg   int `json:"slots_ffmpeg"`
+	SlotsGo2RTC   int `json:"slots_go2rtc"`
+	SlotsLease    int `json:"slots_lease"`
+	SlotsExternal int `json:"slots_external"`
 }
 
 // tick is one capture of a camera's outcomes strip.
@@ -162,8 +169,8 @@ func (wire) Encode(v any) ([]byte, bool) {
 	var out any
 	switch m := v.(type) {
 	case *actors.CameraView:
-		c := cameraMessage{Type: "camera", Camera: m.Camera, Subnet: m.Subnet, SlotsFFmpeg: m.SlotsFFmpeg, SlotsGo2RTC: m.SlotsGo2RTC,
-			SlotsLease: m.SlotsLease, SlotsExternal: m.SlotsExternal,
+		c := cameraMessage{Type: "camera", Camera: m.Camera, Subnet: m.Subnet,
+			slots:          slots{SlotsFFmpeg: m.SlotsFFmpeg, SlotsGo2RTC: m.SlotsGo2RTC, SlotsLease: m.SlotsLease, SlotsExternal: m.SlotsExternal},
 			MaxConnections: m.MaxConnections, Queue: m.Queue, Failing: m.Failing, ConsecutiveFailures: m.ConsecutiveFailures,
 			LastOutcome: string(m.LastOutcome), LastVia: m.LastVia, LastCaptureMS: m.LastCapture.Milliseconds(), LastError: m.LastError}
 		if !m.LastCaptureAt.IsZero() {
@@ -295,14 +302,11 @@ type camerasAnswer struct {
 // cameraAnswer is one camera of GET /api/cameras; what its actor did not
 // answer reads zero (and state "no answer").
 type cameraAnswer struct {
-	ID                  string          `json:"id"`
-	Subnet              string          `json:"subnet"`
-	URL                 string          `json:"url"` // redacted
-	MaxConnections      int             `json:"max_connections"`
-	SlotsFFmpeg         int             `json:"slots_ffmpeg"`
-	SlotsGo2RTC         int             `json:"slots_go2rtc"`
-	SlotsLease          int             `json:"slots_lease"`
-	SlotsExternal       int             `json:"slots_external"`
+	ID             string `json:"id"`
+	Subnet         string `json:"subnet"`
+	URL            string `json:"url"` // redacted
+	MaxConnections int    `json:"max_connections"`
+	slots
 	QueueLength         int             `json:"queue_length"`
 	Failing             bool            `json:"failing"`
 	ConsecutiveFailures int             `json:"consecutive_failures"`
@@ -324,14 +328,25 @@ type breakerAnswer struct {
 	BackoffS    *float64   `json:"backoff_s"`
 }
 
+// captureOutcome is how a capture ended: in a camera's last capture and
+// in a capture-now's answer alike.
+type captureOutcome struct {
+	Outcome    string `json:"outcome"`
+	DurationMS int64  `json:"duration_ms"`
+	Via        string `json:"via"`
+	Error      string `json:"error"`
+	OSPID      int    `json:"os_pid"` // the last process that served it, 0 if none
+}
+
+func outcomeOf(d *messages.CaptureDone) captureOutcome {
+	return captureOutcome{Outcome: string(d.Outcome), DurationMS: d.EndedAt.Sub(d.StartedAt).Milliseconds(), Via: d.Via,
+		Error: d.Error, OSPID: d.OSPID}
+}
+
 // captureSummary is a camera's last capture.
 type captureSummary struct {
-	Outcome    string    `json:"outcome"`
-	At         time.Time `json:"at"`
-	DurationMS int64     `json:"duration_ms"`
-	Via        string    `json:"via"`
-	Error      string    `json:"error"`
-	OSPID      int       `json:"os_pid"`
+	captureOutcome
+	At time.Time `json:"at"`
 }
 
 // liveView is a camera's live view now.
@@ -342,14 +357,10 @@ type liveView struct {
 
 // captureAnswer is POST /api/cameras/{id}/capture.
 type captureAnswer struct {
-	Camera     string `json:"camera"`
-	Outcome    string `json:"outcome"`
-	DurationMS int64  `json:"duration_ms"`
-	Via        string `json:"via"`
-	Bytes      int    `json:"bytes"`
-	Error      string `json:"error"`
-	OSPID      int    `json:"os_pid"`
-	Attempts   int    `json:"attempts"`
+	Camera string `json:"camera"`
+	captureOutcome
+	Bytes    int `json:"bytes"`
+	Attempts int `json:"attempts"` // processes started for it
 }
 
 // liveStarted is POST /api/cameras/{id}/live.

@@ -69,7 +69,10 @@ func TestGoldenAnswers(t *testing.T) {
 
 	g.check("capture", "POST", "/api/cameras/front/capture", "", 200)
 	// yard's frames differ: motion, an event.
-	for count(st, func(*messages.EventOpened) bool { return true }) == 0 {
+	for i := 0; count(st, func(*messages.EventOpened) bool { return true }) == 0; i++ {
+		if i == 10 {
+			t.Fatal("10 captures of yard opened no event")
+		}
 		if resp, body := st.do("POST", "/api/cameras/yard/capture", nil, true); resp.StatusCode != 200 {
 			t.Fatalf("capture yard: %d %s", resp.StatusCode, body)
 		}

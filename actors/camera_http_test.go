@@ -139,7 +139,7 @@ func TestSnapshotURL(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := h.tree.System.Root.RequestFuture(h.camera("lab", "snap"), &messages.Capture{Camera: "snap", Reason: "operator"}, 20*time.Second).Result()
+			res, err := h.tree.system.Root.RequestFuture(h.camera("lab", "snap"), &messages.Capture{Camera: "snap", Reason: "operator"}, 20*time.Second).Result()
 			if err == nil {
 				results[i] = res.(*messages.CaptureDone)
 			}

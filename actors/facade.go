@@ -29,7 +29,7 @@ func (t *Tree) ask(ctx context.Context, pid *actor.PID, what string, msg any) (a
 	if d, ok := ctx.Deadline(); ok {
 		wait = time.Until(d)
 	}
-	res, err := t.System.Root.RequestFuture(pid, msg, wait).Result()
+	res, err := t.system.Root.RequestFuture(pid, msg, wait).Result()
 	switch {
 	case errors.Is(err, actor.ErrDeadLetter):
 		return nil, fmt.Errorf("%s: %w", what, ErrNotRunning)
@@ -55,6 +55,20 @@ func askFor[T any](ctx context.Context, t *Tree, pid *actor.PID, what string, ms
 }
 
 func cameraWhat(c config.SubnetCamera) string { return "camera " + c.ID }
+
+// Ready waits until the tree patrols: its services run, the start-up
+// sweep is done and the patrol is spawned. ErrNotRunning when the tree
+// stopped first.
+func (t *Tree) Ready(ctx context.Context) error {
+	select {
+	case <-t.env.patrolling:
+		return nil
+	case <-t.done:
+		return fmt.Errorf("the tree: %w", ErrNotRunning)
+	case <-ctx.Done():
+		return fmt.Errorf("the tree is not patrolling yet: %w", ctx.Err())
+	}
+}
 
 // Capture takes a frame of camera c now, as an operator's request, and
 // waits for its outcome.
@@ -107,7 +121,7 @@ func (t *Tree) StartLive(ctx context.Context, camera, reason string) (*messages.
 
 // StopLive ends camera's live view.
 func (t *Tree) StopLive(camera, reason string) {
-	t.System.Root.Send(t.env.peers.playback, &messages.StopPlayback{Camera: camera, Reason: reason})
+	t.system.Root.Send(t.env.peers.playback, &messages.StopPlayback{Camera: camera, Reason: reason})
 }
 
 // Playbacks is what plays now.
@@ -137,7 +151,7 @@ func (t *Tree) Describe(ctx context.Context) (*messages.Node, error) {
 	if !ok {
 		deadline = time.Now().Add(t.env.Policy.DescribeTimeout)
 	}
-	return askFor[messages.Node](ctx, t, t.Root, "the root", &messages.Describe{Deadline: deadline})
+	return askFor[messages.Node](ctx, t, t.root, "the root", &messages.Describe{Deadline: deadline})
 }
 
 // Process is an ffmpeg process on the machine as /proc shows it, with
@@ -185,7 +199,7 @@ func (t *Tree) LiveProcesses() int {
 // Alerts is what fires now and what resolved lately, from the alerts
 // actor's memory: it answers while the record cannot be written.
 func (t *Tree) Alerts(ctx context.Context) (*AlertsNow, error) {
-	return askFor[AlertsNow](ctx, t, t.System.NewLocalPID(RootName+"/"+AlertsName), "the alerts", &getAlerts{})
+	return askFor[AlertsNow](ctx, t, t.system.NewLocalPID(RootName+"/"+AlertsName), "the alerts", &getAlerts{})
 }
 
 // Policy is the tree's running policy (a copy): its restart specs and

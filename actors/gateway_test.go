@@ -37,7 +37,7 @@ func withGo2RTC(t *testing.T, cfg *config.Config, lease time.Duration) *go2rtcte
 func (h *harness) lease(subnet, id string, until time.Time) *messages.LeaseAnswer {
 	h.t.Helper()
 	h.waitCamera(subnet, id)
-	res, err := h.tree.System.Root.RequestFuture(h.camera(subnet, id), &messages.GrantLease{Camera: id, Until: until, Reason: "operator"}, 15*time.Second).Result()
+	res, err := h.tree.system.Root.RequestFuture(h.camera(subnet, id), &messages.GrantLease{Camera: id, Until: until, Reason: "operator"}, 15*time.Second).Result()
 	if err != nil {
 		h.t.Fatalf("lease %s: %v", id, err)
 	}
@@ -322,7 +322,7 @@ func TestRestartDuringWatchedLiveViewKeepsBudget(t *testing.T) {
 
 	// Restart the camera while someone watches: the new instance must not
 	// take the slot go2rtc's connection still uses.
-	h.tree.System.Root.Send(h.camera("lab", "solo"), &messages.RestartCamera{Reason: "test"})
+	h.tree.system.Root.Send(h.camera("lab", "solo"), &messages.RestartCamera{Reason: "test"})
 	restarted := time.Now()
 	testkit.WaitCount(t, h.facts, h.mark(), 4, 30*time.Second, "patrol cycles after the restart", func(e *messages.CycleEnded) bool { return e.StartedAt.After(restarted) })
 	if st := cams.Stats("solo"); st.MaxOpen > 1 || st.Refused > 0 {
@@ -348,7 +348,7 @@ func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
 	h.waitCamera("lab", "door")
 	waitFor(h, 10*time.Second, "start-up cleanup done", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 	g.SetDelay(500 * time.Millisecond) // the registration is still under way when the lease ends
-	go h.tree.System.Root.RequestFuture(h.camera("lab", "door"), &messages.GrantLease{Camera: "door"}, 10*time.Second)
+	go h.tree.system.Root.RequestFuture(h.camera("lab", "door"), &messages.GrantLease{Camera: "door"}, 10*time.Second)
 	testkit.Eventually(t, 5*time.Second, "the addition under way", func() bool {
 		for _, r := range g.Requests() {
 			if strings.HasPrefix(r, "PATCH /api/streams") {
@@ -357,7 +357,7 @@ func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
 		}
 		return false
 	})
-	h.tree.System.Root.Send(h.camera("lab", "door"), &messages.ReleaseLease{Camera: "door", Reason: "test"})
+	h.tree.system.Root.Send(h.camera("lab", "door"), &messages.ReleaseLease{Camera: "door", Reason: "test"})
 	g.SetDelay(0)
 	waitFor(h, 15*time.Second, "the stream removed at a cycle end", func(e *messages.StreamRemoved) bool { return e.Stream == "camvisor_door" && e.Error == "" })
 	if _, still := g.Streams()["camvisor_door"]; still {
@@ -511,7 +511,7 @@ func requestsFor(g *go2rtctest.Server, m, stream string) []int {
 // been answered: go2rtc takes them in order.
 func flushGateway(h *harness, stream string) {
 	h.t.Helper()
-	if _, err := h.tree.System.Root.RequestFuture(h.env.peers.gateway, &messages.CountViewers{Stream: stream}, 10*time.Second).Result(); err != nil {
+	if _, err := h.tree.system.Root.RequestFuture(h.env.peers.gateway, &messages.CountViewers{Stream: stream}, 10*time.Second).Result(); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -523,7 +523,7 @@ func flushGateway(h *harness, stream string) {
 // after it.
 func TestLiveViewJoinsTheSourceBeingAdded(t *testing.T) {
 	h, g, src := gatewayAlone(t)
-	gw, root, name := h.env.peers.gateway, h.tree.System.Root, StreamName("x")
+	gw, root, name := h.env.peers.gateway, h.tree.system.Root, StreamName("x")
 
 	g.SetDelay(time.Second)
 	prepared := root.RequestFuture(gw, &messages.PrepareCycle{Subnet: "elsewhere", Construct: true,
@@ -564,7 +564,7 @@ func TestLiveViewJoinsTheSourceBeingAdded(t *testing.T) {
 // remove it).
 func TestLeaseEndedWhileItsStreamIsRemovedLeavesNothing(t *testing.T) {
 	h, g, src := gatewayAlone(t)
-	gw, root, name := h.env.peers.gateway, h.tree.System.Root, StreamName("x")
+	gw, root, name := h.env.peers.gateway, h.tree.system.Root, StreamName("x")
 	add := &messages.AddStream{Stream: name, Camera: "x", Subnet: "elsewhere", Source: src}
 	expired := &messages.StreamExpired{Stream: name, Subnet: "elsewhere"}
 

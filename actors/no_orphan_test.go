@@ -103,11 +103,11 @@ func TestNoOrphanOnStop(t *testing.T) {
 			h.waitProcesses(len(hung))
 			before := testkit.FFmpeg(h.env.RunID)
 
-			pid := h.tree.Root
+			pid := h.tree.root
 			if p := tc.path(h); p != "" {
-				pid = h.tree.PID(p)
+				pid = h.tree.pid(p)
 			}
-			if err := h.tree.System.Root.StopFuture(pid).Wait(); err != nil {
+			if err := h.tree.system.Root.StopFuture(pid).Wait(); err != nil {
 				t.Fatalf("stop %s: %v", pid.Id, err)
 			}
 			var left []osproc.Info
@@ -166,11 +166,11 @@ func testNoOrphanOnPanic(t *testing.T, codec camsim.Codec) {
 
 	// Two captures in flight: the patrol's and an operator's.
 	h.waitCamera("lab", "crashy")
-	go h.tree.System.Root.RequestFuture(h.camera("lab", "crashy"), &messages.Capture{Camera: "crashy"}, time.Minute)
+	go h.tree.system.Root.RequestFuture(h.camera("lab", "crashy"), &messages.Capture{Camera: "crashy"}, time.Minute)
 	h.waitProcesses(2)
 	old := h.ffmpegOf("crashy")
 
-	h.tree.System.Root.Send(h.camera("lab", "crashy"), &messages.RestartCamera{Reason: "test"})
+	h.tree.system.Root.Send(h.camera("lab", "crashy"), &messages.RestartCamera{Reason: "test"})
 	for _, p := range old {
 		e := waitFor(h, 5*time.Second, fmt.Sprintf("exit of pid %d", p.PID), func(e *messages.ProcessExited) bool { return e.OSPID == p.PID })
 		if e.StopReason != messages.StopRestart {

@@ -93,7 +93,7 @@ func (t *Tree) publishReload(rec *messages.ConfigReloaded) {
 		}
 	}
 	log("configuration reloaded", args...)
-	t.System.EventStream.Publish(rec)
+	t.system.EventStream.Publish(rec)
 }
 
 // detached is a copy of a published reload for the caller, who may change

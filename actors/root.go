@@ -100,6 +100,11 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 			return
 		}
 		a.patrol = pid
+		select {
+		case <-a.env.patrolling: // a restarted root spawns the patrol again
+		default:
+			close(a.env.patrolling)
+		}
 	})
 }
 

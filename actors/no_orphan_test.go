@@ -50,10 +50,13 @@ func TestNoOrphanAfterTimeout(t *testing.T) {
 			t.Errorf("never saw an ffmpeg for %s: the test did not exercise anything", c.Name)
 		}
 	}
+	// A capture the machine-wide admission did not let through before
+	// the cycle's end (a busy machine) is skipped: it started no process,
+	// so it cannot leave one.
 	for _, e := range all(h, func(e *messages.CycleEnded) bool { return true }) {
 		for _, o := range e.Outcomes {
-			if o.Outcome != messages.OutcomeTimeout {
-				t.Errorf("cycle %d: %s %s, want timeout", e.Number, o.Camera, o.Outcome)
+			if o.Outcome != messages.OutcomeTimeout && o.Outcome != messages.OutcomeSkipped {
+				t.Errorf("cycle %d: %s %s, want timeout (or skipped by the admission)", e.Number, o.Camera, o.Outcome)
 			}
 		}
 	}

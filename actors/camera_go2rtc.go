@@ -100,7 +100,9 @@ func (a *cameraActor) preemptPatrol(ctx actor.Context) {
 			continue
 		}
 		a.preempting = c.Id
-		job.cause.set(messages.StopPreempted)
+		if job.cause != nil { // an ffmpeg child records why it stops; an HTTP one has no process
+			job.cause.set(messages.StopPreempted)
+		}
 		a.env.Log.Info("live view preempts a patrol capture", "camera", a.cam.ID, "reason", "every slot was held")
 		ctx.Stop(c)
 		return

@@ -438,16 +438,17 @@ func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 		return
 	}
 	a.releaseAdmission(ctx, job)
+	preempted := a.preempting == msg.Who.Id
+	if preempted {
+		a.preempting = ""
+	}
 	switch {
 	case job.state == jobReaping:
 		a.move(job, jobAnswered)
-	case a.preempting == msg.Who.Id:
+	case preempted:
 		a.move(job, jobPreempted)
 	default:
 		a.move(job, jobFinishing)
-	}
-	if a.preempting == msg.Who.Id {
-		a.preempting = ""
 	}
 	if a.stopping {
 		// No user message is read after the last child is gone: answer now.
@@ -516,15 +517,15 @@ func (a *cameraActor) onGetFrame(ctx actor.Context) {
 }
 
 // onStopping: the parent stops the camera.
-func (a *cameraActor) onStopping(ctx actor.Context) { a.wind(ctx, a.cause.parent.get()) }
+func (a *cameraActor) onStopping(ctx actor.Context) { a.windDown(ctx, a.cause.parent.get()) }
 
 // onRestarting: the camera failed, or was asked to restart.
-func (a *cameraActor) onRestarting(ctx actor.Context) { a.wind(ctx, messages.StopRestart) }
+func (a *cameraActor) onRestarting(ctx actor.Context) { a.windDown(ctx, messages.StopRestart) }
 
-// wind refuses what waits: nothing new starts. Running children are
+// windDown refuses what waits: nothing new starts. Running children are
 // stopped by the library after a stop or a restart (by onRetireCamera
 // after a retirement), and answered as they terminate.
-func (a *cameraActor) wind(ctx actor.Context, reason messages.StopReason) {
+func (a *cameraActor) windDown(ctx actor.Context, reason messages.StopReason) {
 	a.cause.set(reason)
 	a.stopping = true
 	why := "camera stopped: " + string(reason)

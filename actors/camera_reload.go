@@ -25,7 +25,7 @@ func (a *cameraActor) onRetireCamera(ctx actor.Context, msg *messages.RetireCame
 		return
 	}
 	// Nothing new starts; what runs is stopped now.
-	a.wind(ctx, messages.StopReload)
+	a.windDown(ctx, messages.StopReload)
 	a.carry.drain = false // no next instance: the drain happens here
 	for _, c := range ctx.Children() {
 		if a.captureChild(c) != nil {

@@ -41,7 +41,8 @@ func (a *cameraActor) startHTTP(ctx actor.Context, job *captureJob) {
 		a.dispatch(ctx)
 		return
 	}
-	a.running[pid.Id] = job
+	job.child = pid.Id
+	a.move(job, jobRunning)
 	a.publishSlots(ctx)
 }
 

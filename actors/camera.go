@@ -224,15 +224,25 @@ func (a *cameraActor) route(ctx actor.Context, job *captureJob) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
-	case a.streamServes(job) && job.viaErr == "":
-		a.fromStream(ctx, job)
-	case a.lease != nil && job.viaErr == "":
-		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
-	case a.external.Connections > 0 && a.external.Stream != "" && job.viaErr == "":
-		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.external.Stream)
-	default:
+	case !a.ridesOpenConnection(job):
 		a.admit(ctx, job)
+	case a.streamServes(job):
+		a.fromStream(ctx, job)
+	case a.lease != nil:
+		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
+	default:
+		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.external.Stream)
 	}
+}
+
+// ridesOpenConnection reports whether route takes job's frame over a
+// connection that is open already (the stream's, the lease's, an external
+// stream's): no slot is taken for it.
+func (a *cameraActor) ridesOpenConnection(job *captureJob) bool {
+	if job.viaErr != "" {
+		return false
+	}
+	return a.streamServes(job) || a.lease != nil || a.external.Connections > 0 && a.external.Stream != ""
 }
 
 // Frame paths recorded in captures.via.
@@ -575,7 +585,10 @@ func (a *cameraActor) dispatch(ctx actor.Context) {
 			r.expiry.Stop()
 			a.grantLease(ctx, r)
 			continue
-		case len(a.queue) > 0:
+		case len(a.queue) > 0 && (len(a.leaseWait) == 0 || a.ridesOpenConnection(a.queue[0])):
+			// While a live view waits for its slot, a patrol capture
+			// leaves the queue only to ride a connection already open:
+			// admit would queue it again, and this loop would not end.
 		default:
 			return
 		}

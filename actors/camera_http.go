@@ -71,7 +71,7 @@ func httpFetchProps(env *Env, job httpJob) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *httpFetchActor { return &httpFetchActor{env: env, job: job} }))
 }
 
-// Receive handles one message.
+// Receive runs the one fetch and reports it to the camera.
 func (a *httpFetchActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

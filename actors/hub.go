@@ -125,7 +125,7 @@ func hubWants(evt any) bool {
 	return false
 }
 
-// Receive handles one message.
+// Receive fans the pushed facts out to the dashboards' client actors.
 func (a *hubActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *joinHub:

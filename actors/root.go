@@ -53,7 +53,7 @@ func rootProps(env *Env, done chan struct{}) *actor.Props {
 	}), actor.WithSupervisor(env.Policy.Supervision.rootChildren()))
 }
 
-// Receive handles one message.
+// Receive starts the services and the patrol, and stops them in order.
 func (a *rootActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

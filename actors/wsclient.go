@@ -39,7 +39,7 @@ func wsClientProps(env *Env, sock Socket, remote string, initial [][]byte) *acto
 	}))
 }
 
-// Receive handles one message.
+// Receive writes the hub's messages to its dashboard, bounded by its queue.
 func (a *wsClientActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

@@ -42,7 +42,7 @@ func TestCheck(t *testing.T) {
 	}
 	bad := writeFile(t, "bad.yaml", "subnets:\n  - name: lab\n    cameras:\n      - id: c1\n        url: http://u:topsecret@127.0.0.1/x\n        max_connections: 2\n")
 	code, out := run("check", "--config", bad)
-	if code != 1 || !strings.Contains(out, "subnets[0].cameras[0].url") || strings.Contains(out, "topsecret") {
+	if code != exitConfig || !strings.Contains(out, "subnets[0].cameras[0].url") || strings.Contains(out, "topsecret") {
 		t.Errorf("bad config: exit %d, %q", code, out)
 	}
 	if code, _ := run("frobnicate"); code != 2 {
@@ -83,6 +83,13 @@ type server struct {
 // startServer runs the built binary against cams with a fast patrol.
 func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath string) *server {
 	t.Helper()
+	return startServerEnv(t, cams, names, dbPath, nil)
+}
+
+// startServerEnv is startServer with more arguments for run, and more
+// environment variables.
+func startServerEnv(t *testing.T, cams *camsim.Server, names []string, dbPath string, args []string, env ...string) *server {
+	t.Helper()
 	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 2s, kill_grace: 1s }\nrecord: { sample_interval: 100ms }\nsubnets:\n  - name: lab\n    interval: 300ms\n    concurrency: 8\n    cameras:\n", dbPath)
@@ -90,7 +97,8 @@ func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath strin
 		fmt.Fprintf(&b, "      - id: %s\n        url: %s\n        max_connections: 2\n", n, cams.URL(n))
 	}
 	cfg := writeFile(t, "camvisor.yaml", b.String())
-	s := &server{cmd: exec.Command(bin, "run", "--config", cfg), log: &testkit.SyncBuffer{}, db: dbPath}
+	s := &server{cmd: exec.Command(bin, append([]string{"run", "--config", cfg}, args...)...), log: &testkit.SyncBuffer{}, db: dbPath}
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	if code, out := run("check"); code != 0 || !strings.Contains(out, good) {
 		t.Errorf("check with CAMVISOR_CONFIG: exit %d, %q", code, out)
 	}
-	if code, out := run("check", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != 1 || strings.Contains(out, good) {
+	if code, out := run("check", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitConfig || strings.Contains(out, good) {
 		t.Errorf("the command line does not win: exit %d, %q", code, out)
 	}
 	t.Setenv("CAMVISOR_LOG_LEVEL", "loud")
@@ -58,7 +58,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 	t.Setenv("CAMVISOR_LOG_LEVEL", "")
 	t.Setenv("CAMVISOR_LISTEN", "not-an-address")
-	if code, out := run("run"); code != 1 || !strings.Contains(out, "not-an-address") {
+	if code, out := run("run"); code != exitConfig || !strings.Contains(out, "not-an-address") {
 		t.Errorf("CAMVISOR_LISTEN: exit %d, %q", code, out)
 	}
 }
@@ -94,8 +94,8 @@ func TestVersionFromBuildInfo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v %s", arg, err, out)
 		}
-		want := fmt.Sprintf("camvisor v0.0.0-YYYYMMDDhhmmss-%s (%s, go1...)", head[:12], head)
-		if !regexp.MustCompile(`^camvisor v0\.0\.0-\d{14}-` + head[:12] + ` \(` + head + `, go1\.`).Match(out) {
+		want := fmt.Sprintf("camvisor v0.0.0-YYYYMMDDhhmmss-%s (commit %s, built unknown, go1... linux/...)", head[:12], head)
+		if !regexp.MustCompile(`^camvisor v0\.0\.0-\d{14}-` + head[:12] + ` \(commit ` + head + `, built unknown, go1\.\S+ linux/`).Match(out) {
 			t.Errorf("camvisor %s: %q, want like %q", arg, out, want)
 		}
 	}

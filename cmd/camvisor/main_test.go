@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"camvisor/actors/camsim"
+	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/db"
@@ -265,5 +266,53 @@ func TestDBReportHTML(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestExampleRealCameras: the example config's commented real-camera
+// blocks, uncommented, make a valid config: merge keys, sub-streams, and
+// passwords read as systemd credentials.
+func TestExampleRealCameras(t *testing.T) {
+	data, err := os.ReadFile("camvisor.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	blocks := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# >>> real cameras"):
+			in = true
+			blocks++
+			continue
+		case strings.HasPrefix(l, "# <<< real cameras"):
+			in = false
+			continue
+		case in:
+			l, _ = strings.CutPrefix(l, "# ")
+		}
+		out = append(out, l)
+	}
+	if blocks != 2 {
+		t.Fatalf("%d real-camera blocks in the example config, want 2", blocks)
+	}
+	creds := t.TempDir()
+	os.WriteFile(filepath.Join(creds, "front-door.pw"), []byte("pw-front\n"), 0o600)
+	os.WriteFile(filepath.Join(creds, "drive.pw"), []byte("pw-drive\n"), 0o600)
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+	path := writeFile(t, "real.yaml", strings.Join(out, "\n"))
+	code, stdout, stderr := runSplit("check", "--config", path)
+	if code != 0 || !strings.Contains(stdout, "ok, 3 subnets, 8 cameras") {
+		t.Fatalf("the example with its real cameras: exit %d, %q %q", code, stdout, stderr)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	door, _ := cfg.Camera("front-door")
+	drive, _ := cfg.Camera("drive")
+	if door.MaxConnections != 2 || drive.Mode != config.ModeStream || !strings.Contains(door.URL, "camvisor:pw-front@") {
+		t.Errorf("merged: front-door %+v, drive %+v", door.Camera, drive.Camera)
 	}
 }

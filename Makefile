@@ -116,15 +116,16 @@ dist: deps-dist
 	done
 	@cd $(DIST) && sha256sum camvisor-$(VERSION)-linux-*.tar.gz > SHA256SUMS && cat SHA256SUMS
 
-# The container image, from the amd64 release directory (podman or
-# docker; CONTAINER=docker). BASE may name a local Debian 12 image where
-# no registry is reachable (INSTALL.md).
+# The container image, from this machine's release directory (podman or
+# docker: CONTAINER=docker). BASE may name a local Debian 12 image where
+# no registry is reachable, IMAGE_FLAGS add build options (INSTALL.md).
 CONTAINER ?= podman
+IMAGE_FLAGS ?=
 image:
 	$(MAKE) dist DIST_ARCHES=$(HOST_ARCH) DIST=$(DIST)/image
 	@set -e; cd $(DIST)/image && tar xzf camvisor-$(VERSION)-linux-$(HOST_ARCH).tar.gz && \
 	  cd camvisor-$(VERSION)-linux-$(HOST_ARCH) && \
-	  $(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--format docker) $(if $(BASE),--build-arg BASE=$(BASE)) -t camvisor:$(VERSION) .
+	  $(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--format docker) $(if $(BASE),--build-arg BASE=$(BASE)) $(IMAGE_FLAGS) -t camvisor:$(VERSION) .
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./actors/

@@ -26,7 +26,8 @@ import (
 // TestHelpExitsZero: asking for help is not an error, for every command.
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"run", "-h"}, {"run", "--help"}, {"check", "-h"},
-		{"check", "--help"}, {"db", "-h"}, {"db", "backup", "-h"}, {"db", "report", "--help"}, {"version", "-h"}} {
+		{"check", "--help"}, {"db", "-h"}, {"db", "backup", "-h"}, {"db", "report", "--help"}, {"version", "-h"},
+		{"reload", "-h"}, {"probe", "--help"}} {
 		code, out := run(args...)
 		if code != 0 || strings.TrimSpace(out) == "" {
 			t.Errorf("camvisor %s: exit %d, %q", strings.Join(args, " "), code, out)

@@ -188,7 +188,8 @@ func probeStream(relay *rtsprelay.Relay, camURL, tag, ffprobe string, duration, 
 		return nil, err
 	}
 	defer path.Close()
-	pk := &packets{enough: make(chan struct{})}
+	// The clock starts as ffprobe is started: what an operator waits.
+	pk := &packets{enough: make(chan struct{}), start: time.Now()}
 	args := []string{
 		"-hide_banner", "-v", "info",
 		"-rtsp_transport", "tcp",
@@ -204,7 +205,6 @@ func probeStream(relay *rtsprelay.Relay, camURL, tag, ffprobe string, duration, 
 	if err != nil {
 		return nil, fmt.Errorf("probe: %s: %w", ffprobe, err)
 	}
-	pk.start = p.Started
 	limit := time.NewTimer(duration + timeout)
 	defer limit.Stop()
 	select {

@@ -269,6 +269,10 @@ func parseArgs(fs *flags, args []string) (sources, error) {
 		if fs.NArg() == 0 {
 			break
 		}
+		if consumed := len(args) - fs.NArg(); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, fs.Args()...) // after --, no flags
+			break
+		}
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}

@@ -36,7 +36,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 // camvisor's ffmpeg runs one thread (-threads 1; measured), and
 // tasksPerFFmpeg leaves room for a hardware decoder's driver threads.
 // camvisorTasks is the Go runtime's threads (one per CPU, a few blocked in
-// system calls, SQLite's cgo calls) with a wide margin.
+// system calls, SQLite's cgo calls; 10 measured with 20 cameras on 2 CPUs)
+// with a wide margin.
 const (
 	tasksPerFFmpeg = 4
 	camvisorTasks  = 128

@@ -79,6 +79,10 @@ func (a *Client) Accept(challenges []string, answered bool) bool {
 	return false
 }
 
+// Scheme is the challenge being answered: "basic", "digest", or "" before
+// any (the camera asked for none).
+func (a *Client) Scheme() string { return a.scheme }
+
 // Header is the Authorization value for a request, "" before a challenge.
 func (a *Client) Header(method, uri string) string {
 	switch a.scheme {

@@ -454,6 +454,17 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
+			if isMerge(n.Content[i]) {
+				// <<: *defaults (or a list of them): the merged mappings'
+				// keys belong to this struct, and are checked as its own.
+				if err := walkMerge(n.Content[i+1], t, path, scalar); err != nil {
+					return err
+				}
+				continue
+			}
+			if path == "" && strings.HasPrefix(key, extensionPrefix) {
+				continue // a place for anchors; used only through aliases
+			}
 			ft, ok := fields[key]
 			if !ok {
 				return fmt.Errorf("%s: unknown key %q (line %d)", join(path, key), key, n.Content[i].Line)
@@ -473,6 +484,36 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 		}
 	}
 	return nil
+}
+
+// extensionPrefix starts the top-level keys camvisor ignores, as Docker
+// Compose does: a place to define anchors (x-tapo: &tapo {...}) that
+// cameras merge (<<: *tapo).
+const extensionPrefix = "x-"
+
+// isMerge reports whether a mapping key is YAML's merge key <<.
+func isMerge(key *yaml.Node) bool {
+	return key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge"
+}
+
+// walkMerge walks the mappings a merge key brings in: one (an alias or a
+// mapping written in place) or a list of them.
+func walkMerge(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t reflect.Type, path string) error) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return walk(n, t, path, scalar)
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			if err := walkMerge(item, t, path, scalar); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: << (line %d) must merge a mapping or a list of mappings, e.g. <<: *defaults", join(path, "<<"), n.Line)
 }
 
 func join(path, key string) string {

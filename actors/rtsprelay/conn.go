@@ -281,8 +281,10 @@ func (c *conn) onResponse(m *message) bool {
 	delete(c.pending, seq)
 	retry := p != nil && m.status() == 401 && c.path.cam.creds && p.tries < 2 &&
 		c.auth.Accept(m.values("WWW-Authenticate"), p.answered)
+	scheme := c.auth.Scheme()
 	c.pmu.Unlock()
 	if retry {
+		c.path.noteAuth(scheme)
 		p.tries++
 		return c.send(p) == nil
 	}

@@ -184,6 +184,22 @@ type Path struct {
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	closed bool
+	auth   string // the challenge last answered (camauth.Client.Scheme)
+}
+
+// AuthScheme is the authentication the camera asked for and the relay
+// answered on this Path's connections: "basic", "digest", or "" when it
+// asked for none (so far).
+func (p *Path) AuthScheme() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.auth
+}
+
+func (p *Path) noteAuth(scheme string) {
+	p.mu.Lock()
+	p.auth = scheme
+	p.mu.Unlock()
 }
 
 // URL is what the process is given instead of the camera's URL: the

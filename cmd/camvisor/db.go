@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"camvisor/actors/config"
 	"camvisor/db"
 )
 
@@ -20,7 +21,9 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "camvisor db backup --db FILE --out COPY   consistent copy, safe while the server runs\ncamvisor db report --db FILE [--camera ID] [--since T]   the incident report\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
+		fmt.Fprintln(stdout, "camvisor db backup [--config FILE | --db FILE] --out COPY   consistent copy, safe while the server runs\n"+
+			"camvisor db report [--config FILE | --db FILE] [--camera ID] [--since T]   the incident report\n"+
+			"The record is --db, else the db: of --config's file.\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
 		return nil
 	case "backup":
 		return cmdDBBackup(args[1:], stdout, stderr)
@@ -31,32 +34,73 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 	return errUsage
 }
 
+// recordFlags are the flags naming the record a db subcommand reads: --db,
+// or the db: of --config's file.
+type recordFlags struct {
+	db, config *string
+}
+
+func addRecordFlags(fs *flags, what string) recordFlags {
+	return recordFlags{
+		db:     fs.String("db", defaultDB, what+" (default: the db: of --config's file, else "+defaultDB+")"),
+		config: fs.String("config", "", "the server's config file: its db: is the record"),
+	}
+}
+
+// defaultDB is the record of a server whose config does not name one
+// (config.Defaults' db).
+const defaultDB = "camvisor.db"
+
+// path is the record: --db or --config, whichever came from the more
+// binding place (the command line over the environment; --db when both
+// came from the same), else the default.
+func (r recordFlags) path(src sources) (string, error) {
+	if src["db"] >= src["config"] && src["db"] > fromDefault || *r.config == "" {
+		return *r.db, nil
+	}
+	cfg, err := config.Load(*r.config)
+	if err != nil {
+		return "", configError{err}
+	}
+	return cfg.DB, nil
+}
+
 func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("db backup", stdout)
-	src := fs.String("db", "camvisor.db", "the record to copy (the server may be running)")
+	fs := newFlags("db backup", stdout, stderr)
+	rec := addRecordFlags(fs, "the record to copy (the server may be running)")
 	out := fs.String("out", "", "the copy to write (must not exist)")
-	if err := parse(fs, args); err != nil {
+	src, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "camvisor db backup: --out is required")
 		return errUsage
 	}
-	start := time.Now()
-	if err := db.Backup(context.Background(), *src, *out); err != nil {
+	from, err := rec.path(src)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: consistent copy of %s written and checked in %s\n", *out, *src, time.Since(start).Round(time.Millisecond))
+	start := time.Now()
+	if err := db.Backup(context.Background(), from, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: consistent copy of %s written and checked in %s\n", *out, from, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 func cmdDBReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("db report", stdout)
-	path := fs.String("db", "camvisor.db", "the record (a copy made with db backup is best)")
+	fs := newFlags("db report", stdout, stderr)
+	rec := addRecordFlags(fs, "the record (a copy made with db backup is best)")
 	camera := fs.String("camera", "", "only this camera")
 	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
 	html := fs.String("html", "", "write the report as pictures to this HTML file (one self-contained file) instead of text")
-	if err := parse(fs, args); err != nil {
+	src, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	path, err := rec.path(src)
+	if err != nil {
 		return err
 	}
 	opts := db.ReportOptions{Camera: *camera}
@@ -67,7 +111,7 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Since = t
 	}
-	s, err := db.OpenReadOnly(*path)
+	s, err := db.OpenReadOnly(path)
 	if err != nil {
 		return err
 	}

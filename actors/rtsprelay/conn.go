@@ -64,12 +64,8 @@ func newConn(r *Relay, nc net.Conn) *conn {
 func (c *conn) serve() {
 	defer close(c.done)
 	defer c.client.Close()
-	if uid, err := peerUID(c.client); err != nil || !c.relay.opts.AllowUID(uid) {
-		reason := fmt.Sprintf("uid %d may not use the relay", uid)
-		if err != nil {
-			reason = "owner unknown: " + err.Error()
-		}
-		c.log.Warn("rtsp relay refused a connection", "remote", c.client.RemoteAddr().String(), "reason", reason)
+	if err := c.relay.checkPeer(c.client); err != nil {
+		c.log.Warn("rtsp relay refused a connection", "remote", c.client.RemoteAddr().String(), "reason", err.Error())
 		return
 	}
 	_ = c.client.SetReadDeadline(time.Now().Add(c.relay.opts.FirstRequest))

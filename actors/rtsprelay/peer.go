@@ -82,18 +82,22 @@ func peerOf(nc net.Conn) (peer, error) {
 // a socket no process holds (FIN_WAIT, TIME_WAIT), which the kernel
 // reports as uid 0 with no inode: it must not pass for root, which
 // camvisor may run as.
-func (r *Relay) checkPeer(nc net.Conn) error {
+//
+// It also names the client for the relay's log limits: its uid, which is
+// all that tells one local client from another on loopback.
+func (r *Relay) checkPeer(nc net.Conn) (who string, err error) {
 	p, err := peerOf(nc)
 	if err != nil {
-		return fmt.Errorf("owner unknown: %w", err)
+		return "unknown", fmt.Errorf("owner unknown: %w", err)
 	}
+	who = fmt.Sprintf("uid %d", p.uid)
 	if p.state != tcpEstablished || p.inode == 0 {
-		return fmt.Errorf("the client's socket is closed or held by no process (TCP state %d, inode %d)", p.state, p.inode)
+		return "closed", fmt.Errorf("the client's socket is closed or held by no process (TCP state %d, inode %d)", p.state, p.inode)
 	}
 	if !r.opts.AllowUID(p.uid) {
-		return fmt.Errorf("uid %d may not use the relay", p.uid)
+		return who, fmt.Errorf("uid %d may not use the relay", p.uid)
 	}
-	return nil
+	return who, nil
 }
 
 const (

@@ -453,7 +453,7 @@ func (c *conn) describe(req *request) bool {
 		return c.respond(req, 200, "OK", []string{base, "Content-Type: application/sdp"}, body)
 	case HugeLength:
 		head := c.head(req, 200, "OK", []string{base, "Content-Type: application/sdp", fmt.Sprintf("Content-Length: %d", int64(HugeLengthValue))})
-		if c.write(head) != nil {
+		if c.write(append(head, "\r\n"...)) != nil {
 			return false
 		}
 		return c.drip([]byte(strings.Repeat(sdp, 1000)), 100*time.Millisecond)

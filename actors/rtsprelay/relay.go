@@ -1,23 +1,3 @@
-// Package rtsprelay keeps camera passwords off ffmpeg's command line. It is
-// a loopback RTSP relay inside camvisor: a capture opens a Path for its
-// camera's URL and gives ffmpeg the Path's URL, which holds no credentials;
-// ffmpeg connects to the relay, the relay connects to the camera, answers
-// the camera's Basic or Digest challenge itself and then passes the
-// interleaved RTP through untouched.
-//
-// A Path serves one process for its whole life, snapshot or stream: each
-// connection the process opens gets exactly one camera connection, opened
-// when the process connects and closed when either side closes, and at
-// most one at a time (a camera's slot budget counts one connection per
-// process). Closing the Path (the owning actor's stop, whatever the
-// reason) closes both ends of its connection and returns once the camera
-// side is closed, so a freed slot is a closed camera connection.
-//
-// The relay listens on 127.0.0.1 only. A Path's URL is unguessable (128
-// random bits) but visible in the process's command line to every local
-// user, so the relay also refuses connections whose socket belongs to
-// another user than camvisor's (read from /proc/net/tcp): a process of the
-// same user could read camvisor's memory and configuration anyway.
 package rtsprelay
 
 import (

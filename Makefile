@@ -1,7 +1,7 @@
 # camvisor: two commands on a fresh machine.
 #   make run    install what is missing, build, start the demo (camsim + camvisor)
 #   make test   install what is missing, run the whole suite
-# Also: make build, make bench, make deps, make clean.
+# Also: make build, make bench, make fuzz, make deps, make clean.
 
 SHELL := /bin/bash
 GO ?= go
@@ -14,7 +14,7 @@ DEMO := demo
 DEB_PROGRAMS := ffmpeg:ffmpeg sqlite3:sqlite3 chromium:chromium gcc:gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run test bench fuzz deps clean
 
 all: build
 
@@ -64,6 +64,21 @@ bench: build
 	$(GO) test -run '^$$' -bench ThousandCameras -benchtime 1x ./cmd/camsim/
 	$(GO) test -run '^$$' -bench MotionDetect ./actors/detect/
 	$(GO) test -run '^$$' -bench Scan ./actors/osproc/
+
+# Go fuzz targets, package:target; their seed corpora (testdata/fuzz/)
+# run in make test with the rest. make fuzz runs each for FUZZTIME, one at
+# a time; a crasher is written to its package's testdata/fuzz/ and fails.
+FUZZ_TARGETS := ./actors/rtsprelay:FuzzReadMessage ./actors/camauth:FuzzChallenge \
+  ./actors/detect:FuzzDecodeLumaDC ./actors/config:FuzzParse \
+  ./actors/camsim:FuzzRequestReader ./actors/camsim:FuzzClientReader
+FUZZTIME ?= 30s
+FUZZFLAGS ?=
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN) $(DEMO)

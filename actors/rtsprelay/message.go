@@ -248,6 +248,7 @@ func (p *Path) rewriteForClient(m *message) {
 				m.fields[i].value = p.toClient(f.value)
 			}
 		}
+		m.fields[i].name = p.scrub.Scrub(m.fields[i].name)
 		m.fields[i].value = p.scrub.Scrub(m.fields[i].value)
 	}
 	if len(m.body) > 0 {

@@ -125,7 +125,17 @@ func hexHash(algorithm, s string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func quote(s string) string { return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) }
+// quote writes s as a quoted-string's content. Control characters, which
+// a camera's challenge may carry but a header line must not, are dropped.
+func quote(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -58,6 +58,11 @@ func (t *huffman) build(counts [16]uint8, vals []uint8) error {
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
+		// More codes of a length than the length has room for: the table
+		// would index past its lookup (a damaged or hostile JPEG).
+		if code+n > 1<<l {
+			return errors.New("bad Huffman table")
+		}
 		t.valPtr[l], t.minCode[l] = k, code
 		if n == 0 {
 			t.maxCode[l] = -1
@@ -73,9 +78,6 @@ func (t *huffman) build(counts [16]uint8, vals []uint8) error {
 			}
 			code++
 			k++
-		}
-		if code > 1<<l {
-			return errors.New("bad Huffman table")
 		}
 		code <<= 1
 	}

@@ -204,8 +204,10 @@ func TestRedirectNeverEscapesRelay(t *testing.T) {
 			by := newBystander(t)
 			run := startHostileRun(t, hostile.Redirect, scheme+"://"+by.addr()+"/elsewhere", "")
 			res := run.captureWithinBudget()
-			if res.Outcome == messages.OutcomeOK || !strings.Contains(res.Error, "redirect") {
-				t.Errorf("capture: %s %q, want a failure that names the redirect", res.Outcome, res.Error)
+			// On a loaded machine the retry may time out instead: the
+			// relay's refusal is in the log either way.
+			if res.Outcome == messages.OutcomeOK || !strings.Contains(run.logs.String(), "rtsp relay refused a camera's redirect") {
+				t.Errorf("capture: %s %q, want a failure, and the relay's refusal of the redirect in the log", res.Outcome, res.Error)
 			}
 			if n := by.count.Load(); n != 0 {
 				t.Errorf("the redirect's target saw %d connections", n)

@@ -234,9 +234,8 @@ func (s *Server) acceptLoop() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			c := &conn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), nonce: randomHex(16)}
+			c := &conn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), nonce: randomHex(16), gone: make(chan struct{})}
 			c.serve()
-			nc.Close()
 			s.mu.Lock()
 			delete(s.conns, nc)
 			s.stats.Open--
@@ -254,13 +253,16 @@ func (s *Server) record(line, auth string) {
 	}
 }
 
-// conn is one client connection; one goroutine serves it.
+// conn is one client connection. One goroutine reads it for its whole
+// life, so a client that goes away is noticed at once (and counted gone)
+// even while another answers, trickles or floods.
 type conn struct {
 	srv   *Server
 	nc    net.Conn
 	br    *bufio.Reader
 	nonce string
 	seq   uint16
+	gone  chan struct{} // closed when the reader sees the connection end
 }
 
 // request is what the camera reads of one request.
@@ -269,15 +271,36 @@ type request struct {
 	fields            map[string]string // lower-case names, last value
 }
 
+// serve answers the requests the reader hands it until either side ends
+// the connection.
 func (c *conn) serve() {
-	for {
-		req, err := c.read()
-		if err != nil {
-			return
+	reqs := make(chan *request, 16)
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer close(c.gone)
+		defer c.nc.Close() // writes in progress fail at once
+		for {
+			req, err := c.read()
+			if err != nil {
+				return
+			}
+			c.srv.record(req.line, req.fields["authorization"])
+			select {
+			case reqs <- req:
+			default: // busy answering: a camera drops what it cannot handle
+			}
 		}
-		c.srv.record(req.line, req.fields["authorization"])
-		if !c.answer(req) {
+	}()
+	defer func() { c.nc.Close(); <-read }()
+	for {
+		select {
+		case <-c.gone:
 			return
+		case req := <-reqs:
+			if !c.answer(req) {
+				return
+			}
 		}
 	}
 }
@@ -515,6 +538,8 @@ func (c *conn) drip(b []byte, pace time.Duration) bool {
 		select {
 		case <-c.srv.done:
 			return false
+		case <-c.gone:
+			return false
 		case <-t.C:
 		}
 	}
@@ -531,6 +556,8 @@ func (c *conn) flood() {
 	for {
 		select {
 		case <-c.srv.done:
+			return
+		case <-c.gone:
 			return
 		default:
 		}

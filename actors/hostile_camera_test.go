@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,10 +162,10 @@ func TestHostileCameras(t *testing.T) {
 				// A camera redirecting to itself names its address before
 				// it listens: a free port, taken a moment later.
 				listen = freeLoopback(t)
-				location = tc.location(listen, by.addr())
+				location = tc.location(listen, by.Addr())
 			}
 			startHostileRun(t, tc.mode, location, listen).check(tc.mode)
-			if n := by.count.Load(); n != 0 {
+			if n := by.Connections(); n != 0 {
 				t.Errorf("the redirect's target saw %d connections", n)
 			}
 		})
@@ -202,47 +201,28 @@ func TestRedirectNeverEscapesRelay(t *testing.T) {
 	for _, scheme := range []string{"rtsp", "rtsps", "satip", "http", "https", "rtmp", "tcp", "udp", "tls"} {
 		t.Run(scheme, func(t *testing.T) {
 			by := newBystander(t)
-			run := startHostileRun(t, hostile.Redirect, scheme+"://"+by.addr()+"/elsewhere", "")
+			run := startHostileRun(t, hostile.Redirect, scheme+"://"+by.Addr()+"/elsewhere", "")
 			res := run.captureWithinBudget()
 			// On a loaded machine the retry may time out instead: the
 			// relay's refusal is in the log either way.
 			if res.Outcome == messages.OutcomeOK || !strings.Contains(run.logs.String(), "rtsp relay refused a camera's redirect") {
 				t.Errorf("capture: %s %q, want a failure, and the relay's refusal of the redirect in the log", res.Outcome, res.Error)
 			}
-			if n := by.count.Load(); n != 0 {
+			if n := by.Connections(); n != 0 {
 				t.Errorf("the redirect's target saw %d connections", n)
 			}
 		})
 	}
 }
 
-// bystander is a listener that counts the connections it is offered.
-type bystander struct {
-	ln    net.Listener
-	count atomic.Int32
-}
-
-func newBystander(t *testing.T) *bystander {
+// newBystander listens where a redirect may point, for the test's
+// duration.
+func newBystander(t *testing.T) *hostile.Bystander {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := hostile.NewBystander()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bystander{ln: ln}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.count.Add(1)
-			nc.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	t.Cleanup(func() { b.Close() })
 	return b
 }
-
-func (b *bystander) addr() string { return b.ln.Addr().String() }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,37 +16,17 @@ import (
 	"camvisor/actors/testkit"
 )
 
-// bystander is a listener that counts the connections it is offered: the
-// target of a redirect, which nothing may reach.
-type bystander struct {
-	ln    net.Listener
-	count atomic.Int32
-}
-
-func newBystander(t *testing.T) *bystander {
+// newBystander listens where a redirect may point, for the test's
+// duration.
+func newBystander(t *testing.T) *hostile.Bystander {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := hostile.NewBystander()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bystander{ln: ln}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.count.Add(1)
-			nc.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	t.Cleanup(func() { b.Close() })
 	return b
 }
-
-func (b *bystander) port() string { _, p, _ := net.SplitHostPort(b.ln.Addr().String()); return p }
 
 // describe sends one DESCRIBE for u through a new connection to the relay
 // and returns the answer as the client reads it.
@@ -79,7 +58,8 @@ func TestRelayRefusesRedirectsElsewhere(t *testing.T) {
 	for _, scheme := range redirectSchemes {
 		t.Run(scheme, func(t *testing.T) {
 			target := newBystander(t)
-			location := scheme + "://127.0.0.1:" + target.port() + "/elsewhere"
+			_, targetPort, _ := net.SplitHostPort(target.Addr())
+			location := scheme + "://" + target.Addr() + "/elsewhere"
 			cam := newHostile(t, hostile.Redirect, location)
 			r := newRelay(t, Options{})
 			p := open(t, r, cam.URL("cam"))
@@ -88,7 +68,7 @@ func TestRelayRefusesRedirectsElsewhere(t *testing.T) {
 			if res.status() != 502 || !strings.Contains(shown, "redirect") {
 				t.Errorf("the client was answered:\n%s", shown)
 			}
-			if strings.Contains(shown, target.port()) || res.get("Location") != "" {
+			if strings.Contains(shown, targetPort) || res.get("Location") != "" {
 				t.Errorf("the client saw the redirect's target:\n%s", shown)
 			}
 			var stderr bytes.Buffer
@@ -97,7 +77,7 @@ func TestRelayRefusesRedirectsElsewhere(t *testing.T) {
 			if err := cmd.Run(); err == nil {
 				t.Error("ffmpeg succeeded")
 			}
-			if n := target.count.Load(); n != 0 {
+			if n := target.Connections(); n != 0 {
 				t.Errorf("the redirect's target saw %d connections; ffmpeg said:\n%s", n, stderr.String())
 			}
 		})

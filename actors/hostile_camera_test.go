@@ -156,7 +156,7 @@ func TestHostileCameras(t *testing.T) {
 		location: func(self, _ string) string { return "rtsp://" + self + "/again" }})
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
-			by := newBystander(t)
+			by := testkit.Bystander(t)
 			location, listen := "", ""
 			if tc.location != nil {
 				// A camera redirecting to itself names its address before
@@ -200,7 +200,7 @@ func TestRedirectNeverEscapesRelay(t *testing.T) {
 	testkit.RequireFFmpeg(t)
 	for _, scheme := range []string{"rtsp", "rtsps", "satip", "http", "https", "rtmp", "tcp", "udp", "tls"} {
 		t.Run(scheme, func(t *testing.T) {
-			by := newBystander(t)
+			by := testkit.Bystander(t)
 			run := startHostileRun(t, hostile.Redirect, scheme+"://"+by.Addr()+"/elsewhere", "")
 			res := run.captureWithinBudget()
 			// On a loaded machine the retry may time out instead: the
@@ -213,16 +213,4 @@ func TestRedirectNeverEscapesRelay(t *testing.T) {
 			}
 		})
 	}
-}
-
-// newBystander listens where a redirect may point, for the test's
-// duration.
-func newBystander(t *testing.T) *hostile.Bystander {
-	t.Helper()
-	b, err := hostile.NewBystander()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
 }

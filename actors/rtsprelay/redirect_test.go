@@ -16,18 +16,6 @@ import (
 	"camvisor/actors/testkit"
 )
 
-// newBystander listens where a redirect may point, for the test's
-// duration.
-func newBystander(t *testing.T) *hostile.Bystander {
-	t.Helper()
-	b, err := hostile.NewBystander()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 // describe sends one DESCRIBE for u through a new connection to the relay
 // and returns the answer as the client reads it.
 func describe(t *testing.T, r *Relay, u string) *message {
@@ -57,7 +45,7 @@ func TestRelayRefusesRedirectsElsewhere(t *testing.T) {
 	testkit.RequireFFmpeg(t)
 	for _, scheme := range redirectSchemes {
 		t.Run(scheme, func(t *testing.T) {
-			target := newBystander(t)
+			target := testkit.Bystander(t)
 			_, targetPort, _ := net.SplitHostPort(target.Addr())
 			location := scheme + "://" + target.Addr() + "/elsewhere"
 			cam := newHostile(t, hostile.Redirect, location)

@@ -237,6 +237,7 @@ subnets:
 		"no user":       strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://127.0.0.1:8554/b", 1),
 		"two passwords": strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://admin:x@127.0.0.1:8554/b", 1),
 		"missing file":  strings.Replace(text, "front.pw", "nope.pw", 1),
+		"endless file":  strings.Replace(text, "front.pw", "/dev/zero", 1),
 		"bad name":      strings.Replace(text, "${CAMVISOR_TEST_T}", "${1X}", 1),
 	} {
 		os.WriteFile(path, []byte(bad), 0o600)

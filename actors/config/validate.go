@@ -274,12 +274,9 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 var hwaccels = []string{"auto", "vaapi", "cuda", "qsv", "vdpau", "drm", "opencl", "vulkan", "videotoolbox", "d3d11va", "dxva2"}
 
 // relayed reports whether ffmpeg reads raw through camvisor's RTSP relay:
-// a URL with a user or a query (a secret, maybe) never goes on a command
-// line (actors/rtsprelay).
-func relayed(raw string) bool {
-	u, err := url.Parse(raw)
-	return raw != "" && (err != nil || u.User != nil || u.RawQuery != "" || u.ForceQuery)
-}
+// every camera URL is (actors/rtsprelay), so that no secret goes on a
+// command line and no redirect of the camera's reaches past the relay.
+func relayed(raw string) bool { return raw != "" }
 
 // checkInputArgs refuses what would make ffmpeg read something else than
 // the camera: another input, or an argument that is not one. Through the
@@ -288,7 +285,7 @@ func checkInputArgs(field string, args []string, relay bool) error {
 	for i, a := range args {
 		switch {
 		case relay && a == "-rtsp_transport" && i+1 < len(args) && args[i+1] != "tcp":
-			return fmt.Errorf("%s[%d]: -rtsp_transport %s: the camera's url holds credentials, so ffmpeg reads it through camvisor's relay, "+
+			return fmt.Errorf("%s[%d]: -rtsp_transport %s: ffmpeg reads every camera through camvisor's relay, "+
 				"which carries the video on the RTSP connection (tcp) only", field, i+1, args[i+1])
 		case a == "":
 			return fmt.Errorf("%s[%d]: empty argument", field, i)

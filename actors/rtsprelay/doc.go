@@ -50,9 +50,8 @@
 // (the SDP, whatever its Content-Type, or none) is rewritten to the
 // relay's, so ffmpeg's requests come back to the relay. ffmpeg itself runs
 // with -protocol_whitelist (actors/ffmpeg.go), so nothing a camera names
-// makes it open a file or an HTTP URL. This holds for the cameras ffmpeg
-// reads through a Path; one whose URL holds no secret (HasSecret false) is
-// read directly today, and its redirects are ffmpeg's to follow.
+// makes it open a file or an HTTP URL. camvisor reads every camera through
+// a Path, with a secret in its URL or not, so this holds for all of them.
 //
 // # Credentials
 //

@@ -60,6 +60,26 @@ type Limits struct {
 	// LoginEvery (429 meanwhile).
 	LoginBurst int
 	LoginEvery time.Duration
+
+	// The budgets: the longest a request waits on the tree before it
+	// answers. Each question to the tree gets what is left of its
+	// request's budget, never more, and is given up when the client
+	// goes. API.md lists each endpoint's.
+	//
+	// Question bounds a request that asks the tree what it knows (status,
+	// cameras, a camera's frame, alerts, processes, the actor tree): past
+	// it the request answers with what it has, or 503 naming what did not
+	// answer.
+	Question time.Duration
+	// Live bounds the start of a live view (a slot, go2rtc's stream).
+	Live time.Duration
+	// Restart bounds a camera's restart, beyond ffmpeg.kill_grace.
+	Restart time.Duration
+	// CaptureMargin: a capture waits ffmpeg.capture_timeout, its
+	// kill_grace and this.
+	CaptureMargin time.Duration
+	// Join bounds handing a new WebSocket to the hub.
+	Join time.Duration
 }
 
 // DefaultLimits are the limits camvisor runs with.
@@ -75,7 +95,28 @@ func DefaultLimits() *Limits {
 		SessionMax:  7 * 24 * time.Hour,
 		LoginBurst:  10,
 		LoginEvery:  2 * time.Second,
+
+		Question:      3 * time.Second,
+		Live:          15 * time.Second,
+		Restart:       15 * time.Second,
+		CaptureMargin: 5 * time.Second,
+		Join:          5 * time.Second,
 	}
+}
+
+// withBudgets is l with each zero budget set to its default: a request
+// never asks the tree with no time at all.
+func (l Limits) withBudgets() *Limits {
+	d := DefaultLimits()
+	for _, b := range []struct{ v, def *time.Duration }{
+		{&l.Question, &d.Question}, {&l.Live, &d.Live}, {&l.Restart, &d.Restart},
+		{&l.CaptureMargin, &d.CaptureMargin}, {&l.Join, &d.Join},
+	} {
+		if *b.v <= 0 {
+			*b.v = *b.def
+		}
+	}
+	return &l
 }
 
 // Server is the HTTP server.
@@ -136,9 +177,9 @@ func (s *Server) routes() map[string]http.HandlerFunc {
 
 // New builds a Server; Start listens.
 func New(opts Options) *Server {
-	lim := opts.Limits
-	if lim == nil {
-		lim = DefaultLimits()
+	lim := DefaultLimits()
+	if opts.Limits != nil {
+		lim = opts.Limits.withBudgets()
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

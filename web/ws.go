@@ -41,7 +41,9 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sock.start()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The request's context ends with this handler; the socket is the
+	// hub's from here, so its handing over has a budget of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), s.lim.Join)
 	defer cancel()
 	if err := s.opts.Tree.Join(ctx, sock, r.RemoteAddr); err != nil {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "server busy"), time.Now().Add(time.Second))

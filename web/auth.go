@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -16,10 +17,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"camvisor/actors/redact"
 )
 
 // sessionCookie names the dashboard's session: a random id the server
@@ -452,14 +456,53 @@ func (s *Server) cookie(r *http.Request, value string, maxAge int) *http.Cookie 
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")}
 }
 
-// decodeBody reads a JSON body (empty is fine) within the size limit.
+// decodeBody reads a JSON body within the size limit, strictly: one
+// object whose keys are into's fields exactly as API.md spells them (json
+// tags; not in another case), each at most once, and nothing after it but
+// white space. Go's decoder alone takes a key in any case, the last of
+// duplicate keys, and leaves what follows the object unread.
 func decodeBody(r *http.Request, into any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
 		return err
 	}
-	return nil
+	known := map[string]bool{}
+	t := reflect.TypeOf(into).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		switch {
+		case !known[key]:
+			return fmt.Errorf("unknown key %q", redact.Clip(key, 64))
+		case seen[key]:
+			return fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON object")
+	}
+	return json.Unmarshal(data, into)
 }
 
 // writeBodyError answers a body that could not be read: 413 when too large.

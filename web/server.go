@@ -195,7 +195,8 @@ func New(opts Options) *Server {
 		mux.HandleFunc(pattern, s.guard(h))
 	}
 	// Anything else under /api: 405 with Allow for a known path asked with
-	// another method, else a JSON 404 (401 without a token).
+	// another method, else a JSON 404 (401 without a token). What no route
+	// takes at all (another method, OPTIONS) is answered by noRoute.
 	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(method+" /api/", s.guard(s.notFound))
 	}
@@ -207,7 +208,7 @@ func New(opts Options) *Server {
 		writeError(w, http.StatusForbidden, "cross-origin request refused: the dashboard's own pages only")
 	}))
 	s.srv = &http.Server{
-		Handler:           s.headers(cop.Handler(mux)),
+		Handler:           s.headers(cop.Handler(http.HandlerFunc(s.route))),
 		ReadHeaderTimeout: lim.ReadHeader,
 		ReadTimeout:       lim.Read,
 		IdleTimeout:       lim.Idle,
@@ -258,8 +259,36 @@ func contentPolicy(cfg *config.Config) string {
 	}, "; ")
 }
 
-// notFound answers a request under /api that no route takes: 405 with the
-// methods the path does take, else 404.
+// route serves a request by its route. One that no route takes (a method
+// the path does not take, OPTIONS included) is answered in JSON, like
+// every error of the API, not by the router's text: behind the token
+// where the path is.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	if guarded(r.URL.Path) {
+		s.guard(s.notFound)(w, r)
+		return
+	}
+	s.notFound(w, r)
+}
+
+// guarded reports whether path is behind the token: /api but its session
+// endpoints, /ws and /metrics.
+func guarded(path string) bool {
+	switch path {
+	case "/api/login", "/api/logout":
+		return false
+	case "/ws", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/api/")
+}
+
+// notFound answers a request that no route takes: 405 with the methods
+// the path does take, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {

@@ -28,7 +28,12 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 			s.dashboards.Add(-1)
 		}
 	}()
-	up := websocket.Upgrader{ReadBufferSize: maxClientMessage, WriteBufferSize: 16 << 10, CheckOrigin: sameOrigin}
+	up := websocket.Upgrader{ReadBufferSize: maxClientMessage, WriteBufferSize: 16 << 10, CheckOrigin: sameOrigin,
+		// The library's own refusals (not an upgrade, a bad version, another
+		// origin) are errors of the API: JSON like the rest.
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			writeError(w, status, "websocket: "+reason.Error())
+		}}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered (403 for another origin)

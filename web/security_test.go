@@ -256,9 +256,10 @@ func (st *stack) statusWith(h map[string]string) int {
 }
 
 // TestLoginRateLimited: wrong tokens from one client are refused, logged
-// (never the token) and, past a burst, slowed down: every try gets 429 —
-// the right token too, through the login or as a bearer — until the
-// client's allowance refills.
+// (never the token, a few lines a minute at most) and, past a burst,
+// slowed down: every wrong try gets 429 until the client's allowance
+// refills. The right token is never refused for them
+// (TestValidTokenNeverLockedOut).
 func TestLoginRateLimited(t *testing.T) {
 	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
 	lim := DefaultLimits()
@@ -281,22 +282,22 @@ func TestLoginRateLimited(t *testing.T) {
 	if retryAfter == "" {
 		t.Error("429 without Retry-After")
 	}
-	// Limited: the right token waits too, and a bearer is no way around it.
-	if resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("the right token while limited: %d, want 429", resp.StatusCode)
-	}
+	// Limited: a bearer is no way around it; the right token passes.
 	if resp, _ := st.request("GET", "/api/status", "", map[string]string{"Authorization": "Bearer wrong-token-bearer-xxxxxxxxx"}); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("a wrong bearer while limited: %d, want 429", resp.StatusCode)
 	}
-	// The allowance refills: the right token then works.
-	testkit.Eventually(t, 20*time.Second, "the right token accepted once the allowance refilled", func() bool {
-		resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil)
-		return resp.StatusCode == http.StatusNoContent
+	if resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("the right token while limited: %d, want 204", resp.StatusCode)
+	}
+	// The allowance refills: a wrong token is a 401 again.
+	testkit.Eventually(t, 20*time.Second, "a wrong token refused with 401 once the allowance refilled", func() bool {
+		resp, _ := st.request("POST", "/api/login", `{"token":"wrong-token-after-xxxxxxxx"}`, nil)
+		return resp.StatusCode == http.StatusUnauthorized
 	})
 	logs := st.logs()
 	refused := strings.Count(logs, "wrong operator token refused")
-	if refused < 5 || refused > 20 || !strings.Contains(logs, "operator token attempts rate-limited") {
-		t.Errorf("%d refusals logged (want one per refused try, not one per 429), rate-limiting logged: %v", refused, strings.Contains(logs, "rate-limited"))
+	if refused < 1 || refused > refusalLogBurst+1 || !strings.Contains(logs, "operator token attempts rate-limited") {
+		t.Errorf("%d refusals logged (want at most %d a minute), rate-limiting logged: %v", refused, refusalLogBurst, strings.Contains(logs, "rate-limited"))
 	}
 	if strings.Contains(logs, "wrong-token-") {
 		t.Error("a tried token is in the log")
@@ -594,4 +595,85 @@ func TestHeadersMethodsAndBearer(t *testing.T) {
 	if resp, _ := st.request("POST", "/api/status", "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("POST /api/status without a token: %d, want 401", resp.StatusCode)
 	}
+}
+
+// TestValidTokenNeverLockedOut: strangers' wrong tokens never lock the
+// operator out. While one client (and every loopback address with it)
+// floods the server with wrong tokens, and many other clients add theirs,
+// the right token — as a bearer, through the login, and a session opened
+// before — is accepted every time, on /api and /metrics; the wrong ones
+// are refused with 429 and Retry-After once over the limit, per client and
+// in total.
+func TestValidTokenNeverLockedOut(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	lim := DefaultLimits()
+	lim.LoginBurst, lim.LoginEvery = 3, 10*time.Second
+	lim.LoginTotalBurst, lim.LoginTotalEvery = 20, 10*time.Second
+	st := startStackWith(t, cams, nil, stackOptions{limits: lim})
+	cookie := st.session()
+	session := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
+	right := map[string]string{"Authorization": "Bearer " + st.token}
+	wrong := map[string]string{"Authorization": "Bearer wrong-token-0123456789"}
+	limited := 0
+	for i := range 40 {
+		resp, _ := st.request("GET", "/api/status", "", wrong)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+				t.Errorf("429 with Retry-After %q", ra)
+			}
+		} else if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("wrong token %d: %d", i, resp.StatusCode)
+		}
+		for what, h := range map[string]map[string]string{"bearer": right, "session": session} {
+			for _, path := range []string{"/api/status", "/metrics"} {
+				if resp, body := st.request("GET", path, "", h); resp.StatusCode != http.StatusOK {
+					t.Fatalf("the right %s on %s after %d wrong tokens: %d %s", what, path, i+1, resp.StatusCode, body)
+				}
+			}
+		}
+		if resp, body := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("login with the right token after %d wrong ones: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if limited < 30 {
+		t.Errorf("%d of 40 wrong tokens from one client refused with 429: want all but the burst", limited)
+	}
+	// Other clients (here other addresses through a handler of the same
+	// server) share the total allowance: past it, a fresh client's wrong
+	// token is limited too, while the right one still passes.
+	h := st.srv.srv.Handler
+	codes := map[int]int{}
+	for i := range 60 {
+		req := httptestRequest("GET", "/api/status", fmt.Sprintf("192.0.2.%d:5000", i%50+1), wrong)
+		codes[serve(h, req).Code]++
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Errorf("60 wrong tokens from 50 clients answered %v: want the total limit to refuse some", codes)
+	}
+	if rec := serve(h, httptestRequest("GET", "/api/status", "192.0.2.200:5000", right)); rec.Code != http.StatusOK {
+		t.Errorf("the right token from a new client past the total limit: %d", rec.Code)
+	}
+	// Refusals are logged per client within a limit, not one line each.
+	if n := strings.Count(st.logs(), "wrong operator token refused"); n > 20 {
+		t.Errorf("%d refusal lines logged for 100 wrong tokens: want them summed up", n)
+	}
+}
+
+// httptestRequest is a request as the server receives it from remote.
+func httptestRequest(method, path, remote string, header map[string]string) *http.Request {
+	req := httptest.NewRequest(method, path, nil)
+	req.RemoteAddr = remote
+	req.Host = "127.0.0.1"
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// serve runs req through h and returns the answer.
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }

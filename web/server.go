@@ -57,9 +57,13 @@ type Limits struct {
 	// long, or that long after sign-in.
 	SessionIdle, SessionMax time.Duration
 	// LoginBurst wrong tokens a client may send, then one more per
-	// LoginEvery (429 meanwhile).
-	LoginBurst int
-	LoginEvery time.Duration
+	// LoginEvery (429 meanwhile); LoginTotalBurst and LoginTotalEvery are
+	// the same for every client together. The right token is never
+	// refused for them.
+	LoginBurst      int
+	LoginEvery      time.Duration
+	LoginTotalBurst int
+	LoginTotalEvery time.Duration
 
 	// The budgets: the longest a request waits on the tree before it
 	// answers. Each question to the tree gets what is left of its
@@ -96,6 +100,9 @@ func DefaultLimits() *Limits {
 		LoginBurst:  10,
 		LoginEvery:  2 * time.Second,
 
+		LoginTotalBurst: 100,
+		LoginTotalEvery: 200 * time.Millisecond,
+
 		Question:      3 * time.Second,
 		Live:          15 * time.Second,
 		Restart:       15 * time.Second,
@@ -130,6 +137,7 @@ type Server struct {
 
 	sessions   *sessions
 	limiter    *limiter
+	refusals   *refusalLog
 	dashboards atomic.Int32 // WebSockets open
 	csp        string
 
@@ -185,7 +193,8 @@ func New(opts Options) *Server {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, lim: lim, backup: make(chan struct{}, 1), sessions: newSessions(lim.SessionIdle, lim.SessionMax),
-		limiter: newLimiter(lim.LoginBurst, lim.LoginEvery, opts.Log), csp: contentPolicy(opts.Config)}
+		refusals: newRefusalLog(opts.Log), csp: contentPolicy(opts.Config)}
+	s.limiter = newLimiter(lim, s.refusals)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /api/login", s.login)
@@ -202,11 +211,7 @@ func New(opts Options) *Server {
 	}
 	s.mux = mux
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.opts.Log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
-			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote", r.RemoteAddr)
-		writeError(w, http.StatusForbidden, "cross-origin request refused: the dashboard's own pages only")
-	}))
+	cop.SetDenyHandler(http.HandlerFunc(s.refuseCrossOrigin))
 	s.srv = &http.Server{
 		Handler:           s.headers(cop.Handler(http.HandlerFunc(s.route))),
 		ReadHeaderTimeout: lim.ReadHeader,

@@ -677,3 +677,27 @@ func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// TestRefusalsLogBounded: what a stranger's refused requests cost the log
+// is bounded: a forged Origin of 60 KiB is logged clipped, and a hundred
+// refusals from one client are a few lines, the rest counted.
+func TestRefusalsLogBounded(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	origin := "http://evil.example/" + strings.Repeat("A", 60<<10)
+	for range 100 {
+		if resp, _ := st.request("GET", "/api/status", "", map[string]string{"Origin": origin}); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-origin request: %d", resp.StatusCode)
+		}
+	}
+	logs := st.logs()
+	if n := strings.Count(logs, "cross-origin request refused"); n < 1 || n > refusalLogBurst {
+		t.Errorf("%d lines for 100 cross-origin refusals: want at most %d", n, refusalLogBurst)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "cross-origin") && len(line) > 2*maxLogged+400 {
+			t.Errorf("a refusal's log line is %d bytes: the Origin was not clipped", len(line))
+			break
+		}
+	}
+}

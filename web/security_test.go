@@ -328,7 +328,7 @@ func TestSlowClientsCannotHoldServer(t *testing.T) {
 
 	t.Run("idle keep-alive", func(t *testing.T) {
 		c := st.dial(t)
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 		br := bufio.NewReader(c)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != 200 {
@@ -339,18 +339,18 @@ func TestSlowClientsCannotHoldServer(t *testing.T) {
 	})
 	t.Run("trickled header", func(t *testing.T) {
 		c := st.dial(t)
-		st.trickle(t, c, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+		st.trickle(t, c, "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n")
 	})
 	t.Run("trickled body", func(t *testing.T) {
 		c := st.dial(t)
-		fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
+		fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
 		st.trickle(t, c, `{"token":"`+strings.Repeat("x", 380))
 	})
 
 	t.Run("backups", func(t *testing.T) {
 		st.fillRecord(t, 24)
 		get := func(srv *Server, c net.Conn) (*bufio.Reader, *http.Response) {
-			fmt.Fprintf(c, "GET /api/db/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", st.token)
+			fmt.Fprintf(c, "GET /api/db/backup HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n", st.token)
 			br := bufio.NewReaderSize(c, 4096)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil || resp.StatusCode != 200 {
@@ -700,4 +700,76 @@ func TestRefusalsLogBounded(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestHostHeaderChecked (DNS rebinding): a page of attacker.example whose
+// name the attacker points at 127.0.0.1 reaches this server as same-origin
+// in the operator's browser, with the session cookie of 127.0.0.1 not
+// sent but the API open to a bearer it phished, the dashboard, /ws and
+// /healthz readable. Every request must name this server in its Host: the
+// listen address (an IP address, localhost) or web.allowed_hosts (a
+// proxy's name, with or without its port). Anything else is refused, in
+// JSON, before any handler runs.
+func TestHostHeaderChecked(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Web.AllowedHosts = []string{"camvisor.example.org", "proxy.example:8443"}
+	})
+	_, port, _ := net.SplitHostPort(st.srv.Addr())
+	bearer := map[string]string{"Authorization": "Bearer " + st.token}
+	for host, ok := range map[string]bool{
+		"127.0.0.1:" + port:            true,
+		"localhost:" + port:            true,
+		"LocalHost.:" + port:           true,
+		"[::1]:" + port:                true,
+		"127.0.0.1":                    true,
+		"camvisor.example.org":         true,
+		"camvisor.example.org:443":     true,
+		"CAMVISOR.example.org":         true,
+		"proxy.example:8443":           true,
+		"proxy.example:9999":           false,
+		"proxy.example":                false,
+		"attacker.example:" + port:     false,
+		"attacker.example":             false,
+		"127.0.0.1.attacker.example":   false,
+		"camvisor.example.org.evil.io": false,
+		"":                             false,
+	} {
+		for _, path := range []string{"/api/status", "/", "/healthz", "/ws", "/metrics"} {
+			resp, body := st.requestHost(path, host, bearer)
+			if got := resp.StatusCode != http.StatusMisdirectedRequest; got != ok {
+				t.Errorf("GET %s with Host %q: %d %.80s; allowed %v, want %v", path, host, resp.StatusCode, body, got, ok)
+			}
+			if !ok && (!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, "web.allowed_hosts")) {
+				t.Errorf("GET %s with Host %q refused as %q: %.200s", path, host, resp.Header.Get("Content-Type"), body)
+			}
+		}
+	}
+	if !strings.Contains(st.logs(), "request for another host refused") {
+		t.Error("the refused hosts are not in the log")
+	}
+}
+
+// requestHost sends GET path naming host in its Host header, over a raw
+// connection (Go's client would not send an empty one).
+func (st *stack) requestHost(path, host string, header map[string]string) (*http.Response, string) {
+	st.t.Helper()
+	c := st.dial(st.t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", path, host)
+	for k, v := range header {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		st.t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		st.t.Fatalf("GET %s with Host %q: %v", path, host, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
 }

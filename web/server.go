@@ -138,6 +138,7 @@ type Server struct {
 	sessions   *sessions
 	limiter    *limiter
 	refusals   *refusalLog
+	hosts      *hosts       // the names a request may give in its Host
 	dashboards atomic.Int32 // WebSockets open
 	csp        string
 
@@ -195,6 +196,11 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, lim: lim, backup: make(chan struct{}, 1), sessions: newSessions(lim.SessionIdle, lim.SessionMax),
 		refusals: newRefusalLog(opts.Log), csp: contentPolicy(opts.Config)}
 	s.limiter = newLimiter(lim, s.refusals)
+	var allowed []string
+	if opts.Config != nil {
+		allowed = opts.Config.Web.AllowedHosts
+	}
+	s.hosts = newHosts(opts.Listen, allowed)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /api/login", s.login)
@@ -213,7 +219,7 @@ func New(opts Options) *Server {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.refuseCrossOrigin))
 	s.srv = &http.Server{
-		Handler:           s.headers(cop.Handler(http.HandlerFunc(s.route))),
+		Handler:           s.headers(s.checkHost(cop.Handler(http.HandlerFunc(s.route)))),
 		ReadHeaderTimeout: lim.ReadHeader,
 		ReadTimeout:       lim.Read,
 		IdleTimeout:       lim.Idle,

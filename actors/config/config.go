@@ -40,6 +40,8 @@ type Config struct {
 	Playback Playback `yaml:"playback"`
 	// Auth protects the API and dashboard.
 	Auth Auth `yaml:"auth"`
+	// Web is how the API and dashboard are reached.
+	Web Web `yaml:"web"`
 	// Reaper is the last line of defence against leaked processes.
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
@@ -109,6 +111,16 @@ type Auth struct {
 	// Token is the operator token; empty means one is generated at first
 	// start and kept next to the database (<db>.token, mode 0600).
 	Token string `yaml:"token"`
+}
+
+// Web configures how the API and dashboard are reached.
+type Web struct {
+	// AllowedHosts are the host names, besides the listen address's own
+	// (its IP, and localhost for a loopback address), that requests may
+	// name in their Host header: the name a TLS proxy in front forwards,
+	// for one. A request naming any other host is refused (DNS
+	// rebinding). "name" takes any port, "name:port" that port only.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Detector configures what looks at the frames.

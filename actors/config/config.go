@@ -171,12 +171,17 @@ type Go2RTC struct {
 // Enabled reports whether a go2rtc is configured.
 func (g Go2RTC) Enabled() bool { return g.URL != "" }
 
-// Player is the base URL browsers use.
+// Player is the base URL browsers use: never with go2rtc's credentials
+// (a browser logs in to go2rtc on its own; a page is not handed the
+// password that opens every camera).
 func (g Go2RTC) Player() string {
 	if g.PlayerURL != "" {
-		return g.PlayerURL
+		return redact.WithoutUserinfo(g.PlayerURL)
 	}
-	return g.URL
+	if g.URL == "" {
+		return ""
+	}
+	return redact.WithoutUserinfo(g.URL)
 }
 
 // FFmpeg configures the ffmpeg child processes.
@@ -577,7 +582,7 @@ func (c *Config) Redacted() string {
 	}
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
-	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
+	cp.Alerts.Webhook.URL = redact.Hidden(cp.Alerts.Webhook.URL) // its path may be its secret (Slack, Discord, ntfy)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

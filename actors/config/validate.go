@@ -266,12 +266,22 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, redact.URL(raw))
+		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, shown(field, raw))
 	}
 	if !endpoint && u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, redact.URL(raw))
+		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, shown(field, raw))
 	}
 	return nil
+}
+
+// shown is a URL of field as an error shows it: without its password and
+// query values, and the webhook's without its path (Slack, Discord and
+// ntfy put the secret there).
+func shown(field, raw string) string {
+	if field == "alerts.webhook.url" {
+		return redact.Hidden(raw)
+	}
+	return redact.URL(raw)
 }
 
 // checkHost reports an allowed host that is not a host name with an

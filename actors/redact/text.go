@@ -28,19 +28,23 @@ func WithoutUserinfo(u string) string {
 	return p.String()
 }
 
-// Hidden is u cut to scheme://host/***: for a URL whose path may be its
-// secret (a webhook), shown only to say where it points. A URL with
-// neither path nor query is shown as it is, without its password.
+// Hidden is u cut to scheme://host/***, its query's keys kept and their
+// values hidden: for a URL whose path may be its secret (a webhook's),
+// shown only to say where it points. A URL without a path is shown
+// without its password and query values.
 func Hidden(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.Host == "" || afterAuthority(u, p.Scheme) {
 		return "***"
 	}
-	base := p.Scheme + "://" + p.Host
-	if (p.Path == "" || p.Path == "/") && p.RawQuery == "" && p.Fragment == "" {
-		return base + p.Path
+	out := p.Scheme + "://" + p.Host + p.Path
+	if p.Path != "" && p.Path != "/" {
+		out = p.Scheme + "://" + p.Host + "/***"
 	}
-	return base + "/***"
+	if p.RawQuery != "" {
+		out = query(out + "?" + p.RawQuery)
+	}
+	return out
 }
 
 // SecretURL hides, in text, every quotation of u — as written, as Go

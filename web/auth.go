@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"camvisor/actors/redact"
@@ -35,19 +36,34 @@ const maxBody = 64 << 10
 
 // LoadToken returns the operator token: configured if given, else the one
 // stored next to the database in <db>.token (mode 0600), created with a
-// fresh random token at first start. created reports a new token.
+// fresh random token at first start. created reports a new token. An
+// existing file is used only when it is a regular file of camvisor's own
+// user that no one else may read or write (a token others can read opens
+// the API to them; one others can write is theirs to choose); otherwise
+// start-up stops with what to do.
 func LoadToken(configured, dbPath string) (token string, created bool, err error) {
 	if configured != "" {
 		return configured, false, nil
 	}
 	path := dbPath + ".token"
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err == nil {
+		defer f.Close()
+		if err := private(f, path); err != nil {
+			return "", false, err
+		}
+		data, err := io.ReadAll(io.LimitReader(f, 4096))
+		if err != nil {
+			return "", false, fmt.Errorf("token file: %w", err)
+		}
 		token = strings.TrimSpace(string(data))
 		if len(token) < 16 {
 			return "", false, fmt.Errorf("token file %s: %d characters is too short to be a token; delete it to get a new one", path, len(token))
 		}
 		return token, false, nil
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return "", false, fmt.Errorf("token file %s is a symbolic link: not followed; replace it with the file itself (mode 0600)", path)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", false, fmt.Errorf("token file: %w", err)
@@ -57,15 +73,36 @@ func LoadToken(configured, dbPath string) (token string, created bool, err error
 		return "", false, fmt.Errorf("token: %w", err)
 	}
 	token = hex.EncodeToString(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", false, fmt.Errorf("token file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(token + "\n"); err != nil {
+	defer out.Close()
+	if _, err := out.WriteString(token + "\n"); err != nil {
 		return "", false, fmt.Errorf("token file %s: %w", path, err)
 	}
 	return token, true, nil
+}
+
+// private checks that the open file f (at path) is a regular file of
+// this process's user that no one else may read or write.
+func private(f *os.File, path string) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("token file %s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+		return fmt.Errorf("token file %s is owned by uid %d, not by camvisor's user (uid %d): whoever owns it chose the token; "+
+			"delete it to get a new one, or chown it", path, sys.Uid, os.Getuid())
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("token file %s has mode %04o: others may read or change the token; chmod 600 %s (and change the token if others read it: delete the file)",
+			path, perm, path)
+	}
+	return nil
 }
 
 // sessions are the dashboards signed in with the token: random ids kept

@@ -773,3 +773,65 @@ func (st *stack) requestHost(path, host string, header map[string]string) (*http
 	data, _ := io.ReadAll(resp.Body)
 	return resp, string(data)
 }
+
+// TestTokenFileModeChecked: an existing <db>.token file that someone else
+// owns, or that others may read or write, is refused at start with an
+// error saying why and what to do; one camvisor wrote (0600, its own) is
+// used; a new one is created 0600.
+func TestTokenFileModeChecked(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "camvisor.db")
+	token, created, err := LoadToken("", dbPath)
+	if err != nil || !created || len(token) < 32 {
+		t.Fatalf("first start: %q %v %v", token, created, err)
+	}
+	if st, err := os.Stat(dbPath + ".token"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("new token file: %v %v", st.Mode(), err)
+	}
+	if again, _, err := LoadToken("", dbPath); err != nil || again != token {
+		t.Fatalf("the token file camvisor wrote: %q %v", again, err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o606, 0o666} {
+		os.Chmod(dbPath+".token", mode)
+		_, _, err := LoadToken("", dbPath)
+		if err == nil || !strings.Contains(err.Error(), dbPath+".token") || !strings.Contains(err.Error(), "chmod 600") {
+			t.Errorf("token file of mode %v: %v, want a refusal naming the file and the fix", mode, err)
+		}
+	}
+	os.Chmod(dbPath+".token", 0o600)
+	// Owned by someone else: as root, give it away.
+	if os.Getuid() == 0 {
+		os.Chown(dbPath+".token", 65534, 65534)
+		if _, _, err := LoadToken("", dbPath); err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
+			t.Errorf("token file owned by another user: %v", err)
+		}
+		os.Chown(dbPath+".token", 0, 0)
+	}
+	// A symbolic link is not followed to someone else's file.
+	other := filepath.Join(dir, "elsewhere")
+	os.WriteFile(other, []byte(strings.Repeat("x", 40)), 0o644)
+	link := filepath.Join(dir, "linked.db")
+	os.Symlink(other, link+".token")
+	if _, _, err := LoadToken("", link); err == nil {
+		t.Error("a token file that is a symbolic link to a world-readable file was used")
+	}
+	// A configured token needs no file.
+	if tok, _, err := LoadToken("configured-token-0123456789", filepath.Join(dir, "none.db")); err != nil || tok != "configured-token-0123456789" {
+		t.Errorf("configured token: %q %v", tok, err)
+	}
+}
+
+// TestEventPicturesNotCached: an event's picture is sent no-store: what
+// the cameras saw does not outlive a sign-out in the browser's cache.
+func TestEventPicturesNotCached(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	if err := st.store.WriteBatch(st.env.RunRow, []any{&messages.EventOpened{ID: 4711, Camera: "front", Subnet: "lab", At: time.Now(),
+		Label: "motion", Score: 1, Detector: "motion", JPEG: []byte("\xff\xd8 a picture \xff\xd9")}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := st.do("GET", "/api/events/4711/snapshot.jpg", nil, true)
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("event picture: %d, Cache-Control %q, want no-store", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+}

@@ -46,6 +46,8 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, actors.ErrReloadRejected):
 		writeJSON(w, http.StatusUnprocessableEntity, reloadOf(rec))
+	case errors.Is(err, actors.ErrNoTime):
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("no reload within %s: %v", wait, err))
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	default:

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors"
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/testkit"
@@ -185,4 +186,43 @@ func TestRestartStormEndsWithItsAnswers(t *testing.T) {
 	}
 	t.Logf("%d restarts asked at once, %d carried out (the others joined one pending); capture %s after the last answer",
 		len(answers), len(restarted), capture.at.Sub(last).Round(time.Millisecond))
+}
+
+// TestReloadWaitsWithinItsBudget: a reload asked while another one runs
+// waits for its turn only within its own budget, then answers 503 saying
+// why, instead of queueing behind the first for as long as that takes.
+func TestReloadWaitsWithinItsBudget(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var cfg *config.Config
+	st := startStackWith(t, cams, func(c *config.Config) {
+		c.FFmpeg.KillGrace = config.D(500 * time.Millisecond)
+		cfg = c
+	}, stackOptions{
+		env: func(env *actors.Env) {
+			p := actors.DefaultPolicy()
+			p.RetireWait, p.ReloadStepMargin, p.ReloadMargin = 100*time.Millisecond, 100*time.Millisecond, 500*time.Millisecond
+			env.Policy = p
+		},
+		load: func() (*config.Config, error) {
+			entered <- struct{}{}
+			<-release // a reload that takes its time (a slow disk, a file being written)
+			return cfg, nil
+		},
+	})
+	budget := st.tree.ReloadBudget()
+	first := make(chan timed, 1)
+	go func() { first <- st.timedRequest("POST", "/api/config/reload", time.Minute) }()
+	<-entered
+	second := st.timedRequest("POST", "/api/config/reload", 2*budget+10*time.Second)
+	close(release)
+	if second.err != nil || second.code != http.StatusServiceUnavailable || !strings.Contains(second.body, "another reload is still running") ||
+		second.took > budget+2*time.Second {
+		t.Errorf("a reload behind a running one: %d %s after %s (%v); want 503 within its budget %s",
+			second.code, second.body, second.took.Round(time.Millisecond), second.err, budget)
+	}
+	if f := <-first; f.err != nil || f.code != http.StatusOK {
+		t.Errorf("the first reload: %d %s (%v)", f.code, f.body, f.err)
+	}
 }

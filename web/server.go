@@ -310,10 +310,10 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 && !slices.Contains(allow, r.Method) {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s does not take %s; it takes %s", r.URL.Path, r.Method, strings.Join(allow, ", ")))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s does not take %s; it takes %s", clip(r.URL.Path), clip(r.Method), strings.Join(allow, ", ")))
 		return
 	}
-	writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	writeError(w, http.StatusNotFound, "no such endpoint: "+clip(r.Method)+" "+clip(r.URL.Path))
 }
 
 // Start listens on the configured address and serves in the background.

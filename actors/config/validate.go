@@ -291,11 +291,11 @@ func checkHost(field, h string) error {
 	if err != nil {
 		name, port = h, ""
 	}
+	if name == "" || strings.ContainsAny(h, "/@?#* \t") {
+		return fmt.Errorf("%s: %q must be a host name with an optional port (camvisor.example.org or camvisor.example.org:443), not a URL", field, h)
+	}
 	if _, err := strconv.ParseUint(port, 10, 16); port != "" && err != nil {
 		return fmt.Errorf("%s: %q has no valid port", field, h)
-	}
-	if name == "" || strings.ContainsAny(name, "/@?#* \t") {
-		return fmt.Errorf("%s: %q must be a host name with an optional port (camvisor.example.org or camvisor.example.org:443), not a URL", field, h)
 	}
 	return nil
 }

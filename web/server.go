@@ -111,17 +111,21 @@ func DefaultLimits() *Limits {
 	}
 }
 
-// withBudgets is l with each zero budget set to its default: a request
-// never asks the tree with no time at all.
-func (l Limits) withBudgets() *Limits {
+// withDefaults is l with each zero budget and total login limit set to
+// its default: a request never asks the tree with no time at all, and
+// Limits written before those fields existed keep working.
+func (l Limits) withDefaults() *Limits {
 	d := DefaultLimits()
 	for _, b := range []struct{ v, def *time.Duration }{
 		{&l.Question, &d.Question}, {&l.Live, &d.Live}, {&l.Restart, &d.Restart},
-		{&l.CaptureMargin, &d.CaptureMargin}, {&l.Join, &d.Join},
+		{&l.CaptureMargin, &d.CaptureMargin}, {&l.Join, &d.Join}, {&l.LoginTotalEvery, &d.LoginTotalEvery},
 	} {
 		if *b.v <= 0 {
 			*b.v = *b.def
 		}
+	}
+	if l.LoginTotalBurst <= 0 {
+		l.LoginTotalBurst = d.LoginTotalBurst
 	}
 	return &l
 }
@@ -188,7 +192,7 @@ func (s *Server) routes() map[string]http.HandlerFunc {
 func New(opts Options) *Server {
 	lim := DefaultLimits()
 	if opts.Limits != nil {
-		lim = opts.Limits.withBudgets()
+		lim = opts.Limits.withDefaults()
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

@@ -502,17 +502,27 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 }
 
 // onRestartCamera fails on purpose: "let it crash" is the one restart path,
-// so an operator's restart and a bug's panic are handled alike.
+// so an operator's restart and a bug's panic end the instance alike. It is
+// not a failure, though: the supervisor restarts the camera at once and
+// does not count it toward its back-off (policy.go, restartRequested).
+// A restart asked before this instance started is answered by it: the
+// restart pending when it was asked is done (a storm of restarts is one
+// restart). One whose asker gave up waiting is withdrawn.
 func (a *cameraActor) onRestartCamera(ctx actor.Context, msg *messages.RestartCamera) {
+	switch {
+	case !asking(ctx):
+		a.env.Log.Info("camera restart withdrawn: its asker no longer waits", "camera", a.cam.ID, "reason", msg.Reason)
+		return
+	case !msg.Asked.IsZero() && msg.Asked.Before(a.startedAt):
+		ctx.Respond(&messages.CameraRestarted{Camera: a.cam.ID, Restarts: a.incarnation - 1})
+		return
+	}
 	a.env.Log.Warn("camera restart requested", "camera", a.cam.ID, "subnet", a.cam.Subnet, "reason", msg.Reason)
 	if ctx.Sender() != nil {
 		a.carry.restartWaiters = append(a.carry.restartWaiters, ctx.Sender())
 	}
 	panic(restartRequested{reason: msg.Reason})
 }
-
-// restartRequested is the panic value of a requested restart.
-type restartRequested struct{ reason string }
 
 func (a *cameraActor) onDescribe(ctx actor.Context) { answerDescribe(ctx, a.describe(ctx)) }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"camvisor/actors/go2rtc"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -299,7 +300,7 @@ func (a *gatewayActor) onDescribe(ctx actor.Context) {
 		state = "degraded"
 	}
 	answerDescribe(ctx, a.node(ctx, "gateway", state, map[string]any{"healthy": a.healthy, "error": a.lastErr, "streams": streams,
-		"queued": len(a.queue), "url": a.env.Config.Go2RTC.URL}))
+		"queued": len(a.queue), "url": redact.URL(a.env.Config.Go2RTC.URL)})) // go2rtc's credentials open every camera
 }
 
 // onStopping ends the worker, then removes the streams this run created.

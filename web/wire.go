@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"camvisor/actors"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 )
 
@@ -241,7 +242,7 @@ func (wire) Decode(data []byte) (any, error) {
 	case "ping":
 		return actors.ClientPing{}, nil
 	}
-	return nil, fmt.Errorf("unknown message type %q", m.Type)
+	return nil, fmt.Errorf("unknown message type %q", redact.Clip(m.Type, 64)) // a dashboard's text is clipped wherever it goes
 }
 
 // The REST answers (API.md): one type per answer, its fields in the

@@ -40,6 +40,8 @@ type Config struct {
 	Playback Playback `yaml:"playback"`
 	// Auth protects the API and dashboard.
 	Auth Auth `yaml:"auth"`
+	// Web is how the API and dashboard are reached.
+	Web Web `yaml:"web"`
 	// Reaper is the last line of defence against leaked processes.
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
@@ -111,6 +113,16 @@ type Auth struct {
 	Token string `yaml:"token"`
 }
 
+// Web configures how the API and dashboard are reached.
+type Web struct {
+	// AllowedHosts are the host names, besides the listen address's own
+	// (its IP, and localhost for a loopback address), that requests may
+	// name in their Host header: the name a TLS proxy in front forwards,
+	// for one. A request naming any other host is refused (DNS
+	// rebinding). "name" takes any port, "name:port" that port only.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
 // Detector configures what looks at the frames.
 type Detector struct {
 	// Kind is "motion" (built in) or "http" (an object-detection server).
@@ -159,12 +171,17 @@ type Go2RTC struct {
 // Enabled reports whether a go2rtc is configured.
 func (g Go2RTC) Enabled() bool { return g.URL != "" }
 
-// Player is the base URL browsers use.
+// Player is the base URL browsers use: never with go2rtc's credentials
+// (a browser logs in to go2rtc on its own; a page is not handed the
+// password that opens every camera).
 func (g Go2RTC) Player() string {
 	if g.PlayerURL != "" {
-		return g.PlayerURL
+		return redact.WithoutUserinfo(g.PlayerURL)
 	}
-	return g.URL
+	if g.URL == "" {
+		return ""
+	}
+	return redact.WithoutUserinfo(g.URL)
 }
 
 // FFmpeg configures the ffmpeg child processes.
@@ -606,7 +623,7 @@ func (c *Config) Redacted() string {
 	}
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
-	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
+	cp.Alerts.Webhook.URL = redact.Hidden(cp.Alerts.Webhook.URL) // its path may be its secret (Slack, Discord, ntfy)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -359,7 +359,7 @@ func Parse(data []byte) (*Config, error) { return parse(data, ".") }
 // MaxFileSize bounds a configuration file: thousands of cameras fit in a
 // fraction of it, and a file that is not a configuration (a pasted log, a
 // device) must not hold a reload.
-const MaxFileSize = 4 << 20
+const MaxFileSize = 16 << 20
 
 // maxNodes bounds the nodes the loader visits, aliases and merges
 // followed: a file of a few kilobytes whose aliases multiply (an alias

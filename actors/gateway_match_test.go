@@ -35,18 +35,18 @@ func TestSourcesMatchedByKind(t *testing.T) {
 			RemoteAddr: "127.0.0.1:60566 forwarded 10.0.0.5:554"}}},
 		"front_ff_idle": idle("ffmpeg:rtsp://***@10.0.0.5/stream1#video=copy"),
 		// tapo, connected: no URL, its format and the camera's address.
-		"tapo_front":  {Producers: []go2rtc.Producer{{FormatName: "tapo", RemoteAddr: "10.0.0.5:8800"}}},
-		"onvif_front": idle("onvif://***@10.0.0.5:2020"),
-		"rtspx_front": idle("rtspx://10.0.0.5:554/stream1"),
-		"door_x":      idle("rtspx://10.0.0.6:322/live"),
-		"door_554":    idle("rtsps://10.0.0.6/live"), // go2rtc dials 554: not ffmpeg's 322
-		"nvr_tapo":    idle("tapo://***@10.0.0.9"),
-		"nvr_ch3":     {Producers: []go2rtc.Producer{{URL: "rtsp://10.0.0.9:554/ch3", RemoteAddr: "10.0.0.9:554", FormatName: "rtsp"}}},
-		"yard_hd":     {Producers: []go2rtc.Producer{{URL: "exec:ffmpeg -i rtsp://***@10.0.0.7:8554/yard -f rtsp {output}", RemoteAddr: "10.0.0.7:8554"}}},
-		"yard_sub":    idle("rtsp://***@10.0.0.7:8554/yard_sub"),
-		"hass_x":      idle("hass:camera.x"),
-		"elsewhere":   idle("rtsp://10.0.0.99/x"),
-		"mixed":       idle("ffmpeg:front_ff#audio=opus"),
+		"tapo_front":     {Producers: []go2rtc.Producer{{FormatName: "tapo", RemoteAddr: "10.0.0.5:8800"}}},
+		"onvif_front":    idle("onvif://***@10.0.0.5:2020"),
+		"rtspx_front":    idle("rtspx://10.0.0.5:554/stream1"),
+		"door_x":         idle("rtspx://10.0.0.6:322/live"),
+		"door_554":       idle("rtsps://10.0.0.6/live"), // go2rtc dials 554: not ffmpeg's 322
+		"nvr_tapo":       idle("tapo://***@10.0.0.9"),
+		"nvr_ch3":        {Producers: []go2rtc.Producer{{URL: "rtsp://10.0.0.9:554/ch3", RemoteAddr: "10.0.0.9:554", FormatName: "rtsp"}}},
+		"yard_hd":        {Producers: []go2rtc.Producer{{URL: "exec:ffmpeg -i rtsp://***@10.0.0.7:8554/yard -f rtsp {output}", RemoteAddr: "10.0.0.7:8554"}}},
+		"yard_sub":       idle("rtsp://***@10.0.0.7:8554/yard_sub"),
+		"hass_x":         idle("hass:camera.x"),
+		"elsewhere":      idle("rtsp://10.0.0.99/x"),
+		"mixed":          idle("ffmpeg:front_ff#audio=opus"),
 		"camvisor_front": {Producers: []go2rtc.Producer{{URL: "rtsp://***@10.0.0.5/stream2", RemoteAddr: "10.0.0.5:554"}}},
 	}
 	at := time.Now()

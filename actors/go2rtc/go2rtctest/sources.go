@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -23,6 +24,23 @@ func (s *Server) Device(host, rtspURL string) {
 		s.devices = map[string]string{}
 	}
 	s.devices[strings.ToLower(host)] = rtspURL
+}
+
+// Configure gives the stand-in a stream as go2rtc's own config file would
+// (go2rtc.yaml's streams: an operator's, Home Assistant's), without any
+// API request, so a test can add one while camvisor's requests are in
+// flight; with no source it takes the stream out. Viewers of a stream
+// replaced or taken out keep its connection until they leave.
+func (s *Server) Configure(name string, srcs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(srcs) == 0 {
+		delete(s.config, name)
+		delete(s.streams, name)
+		return
+	}
+	s.config[name] = slices.Clone(srcs)
+	s.streams[name] = &stream{name: name, urls: slices.Clone(srcs)}
 }
 
 // fakePorts numbers the stand-in's pretend ffmpeg connections to itself,

@@ -59,7 +59,10 @@
 //	tapo://…@host[:port]        the Device's RTSP URL for host     no url; format_name tapo, protocol http, remote_addr host:8800 (assumed)
 //
 // Device(host, rtspURL) says which camera a tapo or onvif source naming
-// host reaches.
+// host reaches. Configure(name, srcs...) gives the stand-in a stream as
+// go2rtc's own config file does (an operator's, Home Assistant's), with no
+// API request, so a test may add or take one out while camvisor's
+// requests are in flight.
 //
 // # Where the stand-in simplifies
 //

@@ -58,8 +58,8 @@ type captureJob struct {
 //	running    finishing  its child terminated
 //	running    preempted  its child, stopped for a live view, terminated
 //	reaping    answered   its child terminated
-//	fetching   routing    the source answered (or ended): the frame is judged, or taken another way; the gateway found
-//	                      connections not ours opened since the camera counted them (Crowded): it rides one, or waits
+//	fetching   routing    the source answered (or ended): the frame is judged, or taken another way
+//	fetching   routing    Crowded: connections not ours opened since the camera counted them; it rides one, or waits
 //	fetching   answered   fetchExpired; the camera stops
 //	finishing  routing    childGone: the camera was busy, a slot is free, the deadline allows one more try
 //	finishing  answered   childGone; a late frame; the camera stops

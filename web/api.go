@@ -143,6 +143,10 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Cameras[i] = v
 	}
+	if !s.config().Go2RTC.Enabled() {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
 	if u, err := s.opts.Tree.UnmatchedSources(ctx); err == nil && u.Listed {
 		list := make([]unmatchedSource, 0, len(u.Sources))
 		for _, src := range u.Sources {

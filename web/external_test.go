@@ -216,8 +216,9 @@ func TestExternalSourceKinds(t *testing.T) {
 }
 
 // TestDeclaredStreamServesLiveView: a camera declares the operator's
-// stream (go2rtc_streams: [frontdoor]), which a viewer of the operator's
-// is watching. A live view of the camera plays frontdoor (its player URL),
+// stream (go2rtc_streams: [frontdoor_hd, frontdoor]; go2rtc has no
+// frontdoor_hd, which the server logs at start), which a viewer of the
+// operator's is watching. A live view of the camera plays frontdoor (its player URL),
 // registers no camvisor_ stream and needs no slot of its own although the
 // camera has one (max_connections 1): the camera sees one connection
 // throughout, our viewer and the operator's sharing it, and the patrol's
@@ -235,7 +236,10 @@ func TestDeclaredStreamServesLiveView(t *testing.T) {
 		cfg.Subnets[0].Interval = config.D(time.Second)
 		cfg.Subnets[0].Via = config.ViaGo2RTC
 		cfg.Subnets[0].Cameras[0].MaxConnections = 1
-		cfg.Subnets[0].Cameras[0].Go2RTCStreams = []string{"frontdoor"}
+		cfg.Subnets[0].Cameras[0].Go2RTCStreams = []string{"frontdoor_hd", "frontdoor"} // go2rtc has no frontdoor_hd
+	})
+	testkit.Eventually(t, 10*time.Second, "the missing declared stream logged at start", func() bool {
+		return strings.Contains(st.logs(), `go2rtc_streams names \"frontdoor_hd\", which go2rtc does not have`)
 	})
 	testkit.Eventually(t, 10*time.Second, "the operator's connection counted", func() bool {
 		return st.camerasNow().Cameras[0].SlotsExternal == 1

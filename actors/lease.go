@@ -54,12 +54,14 @@ type leaseActor struct {
 	warned  bool
 }
 
-// leaseState is where a lease is in its life.
+// leaseState is where a lease is in its life: registering, live,
+// draining, in that order. A lease that rides a declared stream starts
+// live (nothing to register), and drains for DrainSettle only.
 type leaseState int
 
 const (
 	leaseRegistering leaseState = iota // the gateway is registering the stream
-	leaseLive                          // registered: playing, frames through go2rtc
+	leaseLive                          // registered (or declared): playing, frames through go2rtc
 	leaseDraining                      // over: waiting for the viewers to leave
 )
 

@@ -205,6 +205,14 @@ func (t *Tree) Go2RTCHealth(ctx context.Context) (*messages.ServiceHealth, error
 	return askFor[messages.ServiceHealth](ctx, t, t.env.peers.gateway, "the gateway", &messages.GetHealth{})
 }
 
+// UnmatchedSources are the sources of go2rtc's streams that may read one
+// of the cameras but that the gateway cannot attribute (as of its last
+// listing): their connections are counted against no budget. An error
+// when go2rtc is not configured or the gateway does not answer.
+func (t *Tree) UnmatchedSources(ctx context.Context) (*messages.UnmatchedSources, error) {
+	return askFor[messages.UnmatchedSources](ctx, t, t.env.peers.gateway, "the gateway", &messages.GetUnmatchedSources{})
+}
+
 // Admission is the machine-wide admission's state.
 func (t *Tree) Admission(ctx context.Context) (*messages.AdmissionStatus, error) {
 	return askFor[messages.AdmissionStatus](ctx, t, t.env.peers.admission, "the admission", &messages.GetAdmission{})

@@ -439,6 +439,15 @@ type StreamPolicy struct {
 type GatewayPolicy struct {
 	ProbeInitial time.Duration // the first probe of an unreachable go2rtc
 	ProbeMax     time.Duration // the longest wait between probes
+	// ListingMaxAge is how old a listing of go2rtc's streams may be when
+	// the gateway judges by it, right before a frame that may open a
+	// camera connection (or a live view), whether connections not ours
+	// opened since the camera counted them. Older, it lists again first:
+	// at most one extra GET /api/streams per ListingMaxAge while frames
+	// flow, and the window in which a viewer's new connection goes
+	// unseen is this age plus the few milliseconds to go2rtc's dial
+	// (actors/go2rtc/README.md).
+	ListingMaxAge time.Duration
 }
 
 // ReaperPolicy times the safety net.
@@ -522,7 +531,7 @@ func DefaultPolicy() *Policy {
 			GOPSamples:  5,
 			StartGrant:  time.Second,
 		},
-		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
+		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second, ListingMaxAge: time.Second},
 		Reaper: ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second, KillPoll: 10 * time.Millisecond,
 			AnswerGrace: time.Second},
 		Recorder: RecorderPolicy{

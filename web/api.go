@@ -151,6 +151,18 @@ func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
 			out.Cameras[i].Live = &liveView{Until: p.Until.UTC(), PlayerURL: p.PlayerURL}
 		}
 	}
+	if !s.config().Go2RTC.Enabled() {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	if u, err := s.opts.Tree.UnmatchedSources(ctx); err == nil && u.Listed {
+		list := make([]unmatchedSource, 0, len(u.Sources))
+		for _, src := range u.Sources {
+			list = append(list, unmatchedSource{Stream: src.Stream, URL: redact.Text(src.URL), Open: src.Open,
+				Cameras: append([]string{}, src.Cameras...), Reason: src.Reason})
+		}
+		out.UnmatchedSources = &list
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

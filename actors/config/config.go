@@ -309,6 +309,13 @@ type Camera struct {
 	// HWAccel is ffmpeg's -hwaccel for this camera's decoding (vaapi,
 	// cuda, qsv, auto, ...); empty decodes in software.
 	HWAccel string `yaml:"hwaccel"`
+	// Go2RTCStreams names the streams of the operator's go2rtc that read
+	// this camera (go2rtc.yaml's, Home Assistant's): their connections
+	// count against its budget whatever their source says, a frame rides
+	// one that is open, the patrol's go2rtc frames go through one instead
+	// of camvisor_<camera>, and a live view plays one. Declared beats
+	// matched: without it camvisor matches streams on their source.
+	Go2RTCStreams []string `yaml:"go2rtc_streams"`
 	// Mode is how the patrol takes this camera's frames: "snapshot" (one
 	// ffmpeg per capture) or "stream" (one ffmpeg that stays connected,
 	// decodes keyframes only and holds one slot; captures take its newest

@@ -17,6 +17,10 @@ import (
 // actor names, go2rtc stream names and URL path segments.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// streamNamePattern is a go2rtc stream name camvisor can put in a query
+// (frame.jpeg?src=, stream.html?src=) and a log line as it is.
+var streamNamePattern = regexp.MustCompile(`^[^\s/?#&%]{1,128}$`)
+
 // Validate reports the first problem, naming the field path and the value.
 func (c *Config) Validate() error {
 	var errs []error
@@ -118,6 +122,7 @@ func (c *Config) Validate() error {
 	}
 	subnets := map[string]string{}
 	cameras := map[string]string{}
+	declared := map[string]string{} // go2rtc stream → the camera field that names it
 	for i, s := range c.Subnets {
 		at := fmt.Sprintf("subnets[%d]", i)
 		if !idPattern.MatchString(s.Name) {
@@ -168,6 +173,21 @@ func (c *Config) Validate() error {
 			add(checkInputArgs(cat+".input_args", cam.InputArgs, relayed(cam.URL) || relayed(cam.DetectURL)))
 			if cam.HWAccel != "" && !slices.Contains(hwaccels, cam.HWAccel) {
 				add(fmt.Errorf("%s.hwaccel: %q must be one of %s", cat, cam.HWAccel, strings.Join(hwaccels, ", ")))
+			}
+			for k, name := range cam.Go2RTCStreams {
+				field := fmt.Sprintf("%s.go2rtc_streams[%d]", cat, k)
+				switch prev, dup := declared[name]; {
+				case !c.Go2RTC.Enabled():
+					add(fmt.Errorf("%s: %q needs go2rtc.url to be set", field, name))
+				case !streamNamePattern.MatchString(name):
+					add(fmt.Errorf("%s: %q must be a go2rtc stream name: 1-128 characters, no white space, '/', '?', '#', '&' or '%%'", field, name))
+				case strings.HasPrefix(name, "camvisor_"):
+					add(fmt.Errorf("%s: %q is a name camvisor gives its own streams; name a stream of go2rtc's config", field, name))
+				case dup:
+					add(fmt.Errorf("%s: %q is named by %s too: a stream reads one camera", field, name, prev))
+				default:
+					declared[name] = field
+				}
 			}
 			switch cam.Mode {
 			case "", ModeSnapshot:

@@ -63,11 +63,16 @@ type Stream struct {
 	Consumers []json.RawMessage `json:"consumers"`
 }
 
-// Producer is a stream's source. go2rtc lists its URL with the user and
-// password as ***, and RemoteAddr only while a camera connection is open.
+// Producer is a stream's source as go2rtc lists it: while idle only its
+// URL as written (user and password as ***); while a connection is open
+// the connection's fields instead, whose URL depends on the source's kind
+// (an ffmpeg: source shows the URL inside it, a tapo: source none at all)
+// and whose RemoteAddr may read "A forwarded B", B being the camera's side.
+// README.md here has the table of what each kind lists.
 type Producer struct {
 	URL        string `json:"url"`
 	RemoteAddr string `json:"remote_addr"`
+	FormatName string `json:"format_name"`
 }
 
 // Add registers (or updates) stream name with src in go2rtc's memory: PATCH

@@ -47,6 +47,9 @@ type Config struct {
 	// Patrol is how the patrol treats cameras that fail or are busy, and
 	// which it keeps a stream of.
 	Patrol Patrol `yaml:"patrol"`
+	// Cluster makes this process one node of several sharing the cameras
+	// (cluster.go); absent, it is the only one.
+	Cluster Cluster `yaml:"cluster"`
 
 	// shown is the same file decoded without expanding ${NAME} in strings
 	// and without the password files: what Redacted shows. Nil for a
@@ -509,6 +512,7 @@ func (c *Config) display() *Config {
 	d := *c.shown
 	// Set from the command line after the file was read; no secrets.
 	d.Listen, d.DB = c.Listen, c.DB
+	d.Cluster.Node, d.Cluster.Advertise = c.Cluster.Node, c.Cluster.Advertise
 	return &d
 }
 
@@ -566,6 +570,11 @@ func (c *Config) Redacted() string {
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
 	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
+	cp.Cluster.Advertise = redact.URL(cp.Cluster.Advertise)
+	cp.Cluster.Etcd = make([]string, len(c.display().Cluster.Etcd))
+	for i, e := range c.display().Cluster.Etcd {
+		cp.Cluster.Etcd[i] = redact.URL(e)
+	}
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -94,6 +94,9 @@ type Env struct {
 	Load func() (*config.Config, error)
 
 	peers *peers // set by Start
+	// owners is what the membership decided this node runs (cluster mode;
+	// membership.go).
+	owners ownership
 	// current is the configuration that runs: Config, with the subnets
 	// and cameras of the last reload. An immutable value swapped whole: a
 	// restarted actor (the patrol, a subnet) and the HTTP handlers must
@@ -119,6 +122,8 @@ type Tree struct {
 	env     *Env
 	done    chan struct{}
 	opened  bool             // Start opened the record: Stop closes it
+	lock    *instanceLock    // the record's instance lock: Stop releases it
+	listen  atomic.Value     // the HTTP server's address (SetListen), a string
 	relay   *rtsprelay.Relay // Start created it: Shutdown closes it
 	// reloading lets one reload at a time compare against what runs: a
 	// reload is a sequence of steps (read, compare, apply, publish) that
@@ -135,10 +140,18 @@ func Start(env *Env) (*Tree, error) {
 		env.RunID = NewRunID()
 	}
 	opened := false
+	var lock *instanceLock
 	if env.Record {
+		// Before the record is opened, swept or written: a second instance
+		// touches nothing (instance.go).
+		var err error
+		if lock, err = lockInstance(env.Config.DB, env.Config.Listen); err != nil {
+			return nil, err
+		}
 		if env.Store == nil {
 			store, err := db.Open(env.Config.DB)
 			if err != nil {
+				lock.release()
 				return nil, err
 			}
 			env.Store, opened = store, true
@@ -147,11 +160,11 @@ func Start(env *Env) (*Tree, error) {
 		for _, c := range env.Config.Cameras() {
 			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
 		}
-		var err error
 		if env.RunRow, err = env.Store.BeginRun(run); err != nil {
 			if opened {
 				env.Store.Close()
 			}
+			lock.release()
 			return nil, fmt.Errorf("record %s: %w", env.Config.DB, err)
 		}
 	}
@@ -163,9 +176,10 @@ func Start(env *Env) (*Tree, error) {
 		if opened {
 			env.Store.Close()
 		}
+		lock.release()
 		return nil, err
 	}
-	t.opened = opened
+	t.opened, t.lock = opened, lock
 	return t, nil
 }
 
@@ -243,6 +257,7 @@ func (t *Tree) Stop(ctx context.Context, reason string) error {
 		t.opened = false
 		t.env.Store.Close()
 	}
+	t.lock.release()
 	return err
 }
 

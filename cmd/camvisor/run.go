@@ -79,6 +79,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		stopTree(tree, cfg, "http listen failed: "+err.Error())
 		return err
 	}
+	tree.SetListen(httpd.Addr())
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
 		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
 	showToken(stderr, log, httpd.URL(), token, cfg, created)

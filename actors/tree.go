@@ -157,6 +157,9 @@ func Start(env *Env) (*Tree, error) {
 			env.Store, opened = store, true
 		}
 		run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: env.Version, Config: env.Config.Redacted()}
+		if env.Config.Cluster.Enabled() {
+			run.Node = env.Config.Cluster.Node
+		}
 		for _, c := range env.Config.Cameras() {
 			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
 		}

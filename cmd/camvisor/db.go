@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"camvisor/db"
@@ -20,7 +22,7 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "camvisor db backup --db FILE --out COPY   consistent copy, safe while the server runs\ncamvisor db report --db FILE [--camera ID] [--since T]   the incident report\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
+		fmt.Fprintln(stdout, "camvisor db backup --db FILE --out COPY   consistent copy, safe while the server runs\ncamvisor db report --db FILE [--db FILE ...] [--camera ID] [--since T] [--html OUT]   the incident report (of several nodes' records: one --db each)\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
 		return nil
 	case "backup":
 		return cmdDBBackup(args[1:], stdout, stderr)
@@ -52,7 +54,8 @@ func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
 
 func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("db report", stdout)
-	path := fs.String("db", "camvisor.db", "the record (a copy made with db backup is best)")
+	var paths dbList
+	fs.Var(&paths, "db", "the record (a copy made with db backup is best); repeat it to merge several nodes' records into one report (default \"camvisor.db\")")
 	camera := fs.String("camera", "", "only this camera")
 	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
 	html := fs.String("html", "", "write the report as pictures to this HTML file (one self-contained file) instead of text")
@@ -67,11 +70,19 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Since = t
 	}
-	s, err := db.OpenReadOnly(*path)
+	if env := os.Getenv(envName("db")); env != "" && flagSet(fs, "db") {
+		var fromEnv dbList
+		_ = fromEnv.Set(env)
+		paths = paths[len(fromEnv):] // the command line wins
+	}
+	if len(paths) == 0 {
+		paths = dbList{"camvisor.db"}
+	}
+	s, closeReport, err := db.OpenReport(context.Background(), paths)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer closeReport()
 	if *html != "" {
 		return writeHTMLReport(s, *html, opts, stdout)
 	}
@@ -110,4 +121,26 @@ func writeHTMLReport(s *db.Store, out string, opts db.ReportOptions, stdout io.W
 	}
 	fmt.Fprintf(stdout, "%s: report of %s written; open it in any browser\n", out, s.Path)
 	return nil
+}
+
+// dbList is a repeatable --db: the records of several nodes (its
+// environment variable holds one path, or several separated by commas).
+type dbList []string
+
+func (l *dbList) String() string { return strings.Join(*l, ",") }
+
+func (l *dbList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// flagSet reports whether the command line set flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -3,7 +3,7 @@
 //	camvisor run   --config FILE [--listen ADDR] [--db PATH] [--log-level LEVEL]
 //	camvisor check --config FILE
 //	camvisor db backup --db FILE --out COPY
-//	camvisor db report --db FILE [--camera ID] [--since T]
+//	camvisor db report --db FILE [--db FILE ...] [--camera ID] [--since T] [--html OUT]
 //	camvisor version
 //
 // Every flag may also come from the environment: --db from CAMVISOR_DB,
@@ -73,7 +73,8 @@ Commands:
   run   --config FILE [--listen ADDR] [--db PATH]   start the server (SIGHUP reloads the config)
   check --config FILE                               validate a config and exit
   db backup --db FILE --out COPY                    consistent copy, safe while the server runs
-  db report --db FILE [--camera ID] [--since T]     the incident report
+  db report --db FILE [--db FILE ...] [--camera ID] [--since T] [--html OUT]
+                                                    the incident report; one --db per node merges several
   version                                           print the version
 
 Every flag may also be set in the environment as CAMVISOR_<FLAG>

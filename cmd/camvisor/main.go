@@ -1,6 +1,6 @@
 // Command camvisor is the camera patrol server.
 //
-//	camvisor run   --config FILE [--listen ADDR] [--db PATH] [--log-level LEVEL]
+//	camvisor run   --config FILE [--listen ADDR] [--db PATH] [--node NAME] [--advertise URL] [--log-level LEVEL]
 //	camvisor check --config FILE
 //	camvisor db backup --db FILE --out COPY
 //	camvisor db report --db FILE [--db FILE ...] [--camera ID] [--since T] [--html OUT]
@@ -70,7 +70,8 @@ func usage(w io.Writer) {
 longer than the code that started it.
 
 Commands:
-  run   --config FILE [--listen ADDR] [--db PATH]   start the server (SIGHUP reloads the config)
+  run   --config FILE [--listen ADDR] [--db PATH]   start the server (SIGHUP reloads the config);
+        [--node NAME] [--advertise URL]             in a cluster, this node's name and address
   check --config FILE                               validate a config and exit
   db backup --db FILE --out COPY                    consistent copy, safe while the server runs
   db report --db FILE [--db FILE ...] [--camera ID] [--since T] [--html OUT]

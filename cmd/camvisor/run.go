@@ -24,6 +24,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("config", "camvisor.yaml", "config file")
 	listen := fs.String("listen", "", "HTTP listen address (overrides the config's listen)")
 	dbPath := fs.String("db", "", "SQLite file (overrides the config's db)")
+	node := fs.String("node", "", "cluster mode: this node's name (overrides cluster.node)")
+	advertise := fs.String("advertise", "", "cluster mode: the URL the other nodes reach this node's API by (overrides cluster.advertise)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -44,6 +46,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		}
 		if *dbPath != "" {
 			cfg.DB = *dbPath
+		}
+		if *node != "" {
+			cfg.Cluster.Node = *node
+		}
+		if *advertise != "" {
+			cfg.Cluster.Advertise = *advertise
 		}
 		return cfg, cfg.Validate()
 	}
@@ -81,7 +89,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	tree.SetListen(httpd.Addr())
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
-		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
+		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL(), "node", tree.NodeName())
 	showToken(stderr, log, httpd.URL(), token, cfg, created)
 
 	var reason string

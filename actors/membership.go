@@ -69,6 +69,7 @@ type membershipActor struct {
 	fence    *time.Timer
 	tick     *time.Timer
 	lastRead time.Time
+	joinedAt time.Time
 	queued   bool // an evaluateDue is in the mailbox
 
 	members   map[string]cluster.Member
@@ -106,6 +107,7 @@ type ownedCamera struct {
 	state      camOwnership
 	gen        int           // the session that won it
 	wait       time.Duration // the takeover delay it waited
+	until      time.Time     // when the takeover delay ends
 	timer      *time.Timer   // the takeover delay
 	release    bool          // once stopped, its key is released with a hand-over
 	reason     messages.StopReason
@@ -257,6 +259,9 @@ func (a *membershipActor) onStarted(ctx actor.Context) {
 	a.env.owners.set(nil)
 	a.tick = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Cluster.Tick, &memberTick{})
 	a.url = a.cfg.Advertise
+	if u, ok := a.env.owners.advertised.Load().(string); ok && a.url == "" {
+		a.url = u // told before this actor started
+	}
 	if len(a.carry.running) > 0 {
 		// The previous incarnation crashed with cameras running: stop
 		// them before anything else, then join anew.
@@ -337,7 +342,7 @@ func (a *membershipActor) onJoined(ctx actor.Context, msg *joined) {
 		a.publishState(ctx)
 		return
 	}
-	a.state, a.lease, a.joinErr, a.joinWait = stateMember, msg.lease, "", 0
+	a.state, a.lease, a.joinErr, a.joinWait, a.joinedAt = stateMember, msg.lease, "", 0, time.Now()
 	a.carry.lease = &msg.lease
 	a.extendFence(ctx, msg.sent)
 	a.applySnapshot(msg.snap)
@@ -642,6 +647,10 @@ func (a *membershipActor) evaluate(ctx actor.Context) {
 		return
 	}
 	now := time.Now()
+	// A node that just joined looks before it takes: nodes started
+	// together see each other, and each takes the cameras it ranks first
+	// for instead of one node taking all and handing most over.
+	settled := now.Sub(a.joinedAt) >= a.cfg.RenewEvery(a.killGrace())
 	configured := map[string]bool{}
 	for _, c := range a.env.Current().Cameras() {
 		configured[c.ID] = true
@@ -666,7 +675,7 @@ func (a *membershipActor) evaluate(ctx actor.Context) {
 			since = now
 			a.unowned[c.ID] = now
 		}
-		if a.acquiring < a.env.Policy.Cluster.MaxAcquiring && a.shouldTry(c.ID, since, now) {
+		if settled && a.acquiring < a.env.Policy.Cluster.MaxAcquiring && a.shouldTry(c.ID, since, now) {
 			a.acquire(ctx, c)
 		}
 	}
@@ -767,7 +776,7 @@ func (a *membershipActor) onAcquired(ctx actor.Context, msg *acquiredKey) {
 		a.run(ctx, o)
 		return
 	}
-	o.state = camWaiting
+	o.state, o.until = camWaiting, time.Now().Add(o.wait)
 	o.timer = after(ctx.ActorSystem(), ctx.Self(), o.wait, &takeoverDue{camera: o.id, epoch: o.epoch})
 }
 
@@ -1058,6 +1067,9 @@ func (a *membershipActor) view() *messages.ClusterView {
 			co.Owner, co.Epoch, co.URL, co.Local = h.Node, h.Epoch, a.members[h.Node].URL, h.Node == a.nodeName
 			if co.Local {
 				co.URL = a.url
+				if o := a.mine[c.ID]; o != nil && o.state != camRunning {
+					co.StartsIn = max(time.Until(o.until), time.Millisecond)
+				}
 			}
 		}
 		v.Cameras = append(v.Cameras, co)
@@ -1164,6 +1176,9 @@ func (a *membershipActor) margin() time.Duration    { return a.cfg.Margin(a.kill
 type ownership struct {
 	cameras atomic.Pointer[map[string]int64] // camera id -> epoch of the cameras whose actor may run
 	fence   atomic.Int64                     // no process starts after monoBase + this; 0: none may
+	// advertised is this node's API URL once the HTTP server listens
+	// (Tree.SetListen), which may come before the membership starts.
+	advertised atomic.Value
 }
 
 // monoBase anchors the fence on the monotonic clock: a step of the wall
@@ -1200,6 +1215,7 @@ func (e *Env) mayConnect() error {
 // when cluster.advertise does not say.
 func (t *Tree) announceListen(addr string) {
 	if c := t.env.Config.Cluster; c.Enabled() && c.Advertise == "" {
+		t.env.owners.advertised.Store(c.AdvertiseURL(addr))
 		t.System.Root.Send(t.env.peers.membership, &advertised{url: c.AdvertiseURL(addr)})
 	}
 }

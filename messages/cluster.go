@@ -54,6 +54,9 @@ type CameraOwner struct {
 	Epoch int64  // the etcd revision of its key; 0 when unowned (or single-node)
 	URL   string // the owner's API, "" when unowned
 	Local bool   // this node owns it
+	// StartsIn, for a camera this node owns whose actor has not started
+	// yet: the takeover delay left (0 when its actor may run).
+	StartsIn time.Duration
 }
 
 // Membership states (MembershipChanged.State).

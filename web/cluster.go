@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,6 +93,11 @@ func (s *Server) forwarded(wait func() time.Duration, next http.HandlerFunc) htt
 			}
 		}
 		switch {
+		case owner != nil && owner.Local && owner.StartsIn > 0:
+			w.Header().Set("Retry-After", strconv.Itoa(int(owner.StartsIn.Seconds())+1))
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("camera %s was just taken over by this node (%s): it opens no connection before its previous owner's processes are surely gone, in %s",
+				id, v.Node, owner.StartsIn.Round(100*time.Millisecond)))
+			return
 		case owner == nil || owner.Local:
 			next(w, r) // not configured here (404), or ours
 			return

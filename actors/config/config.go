@@ -324,12 +324,17 @@ type Record struct {
 
 // Load reads, expands, defaults and validates the file at path; a
 // password_file is read relative to the file's directory.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load with override applied before the file is validated:
+// the command line's values (--listen, --db, --node, ...), which take
+// precedence over the file's and are validated with it.
+func LoadWith(path string, override func(*Config)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := parse(data, filepath.Dir(path))
+	cfg, err := parse(data, filepath.Dir(path), override)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -340,9 +345,9 @@ func Load(path string) (*Config, error) {
 // password files (relative to the working directory), applies Defaults
 // and validates. Errors name the field path and the offending value, with
 // passwords redacted.
-func Parse(data []byte) (*Config, error) { return parse(data, ".") }
+func Parse(data []byte) (*Config, error) { return parse(data, ".", nil) }
 
-func parse(data []byte, dir string) (*Config, error) {
+func parse(data []byte, dir string, override func(*Config)) (*Config, error) {
 	// Two decodings of the same text: the one that runs, with ${NAME}
 	// expanded and the password files read, and the one that is shown
 	// (recorded, served, logged), where a string keeps its ${NAME}.
@@ -356,6 +361,9 @@ func parse(data []byte, dir string) (*Config, error) {
 	}
 	if err := run.readPasswordFiles(dir); err != nil {
 		return nil, err
+	}
+	if override != nil {
+		override(run)
 	}
 	if err := run.Validate(); err != nil {
 		// A message quotes the value it refuses: the expanded one, maybe

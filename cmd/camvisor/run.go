@@ -37,23 +37,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	// The file with the command line's overrides: at start and at each
 	// reload alike.
 	load := func() (*config.Config, error) {
-		cfg, err := config.Load(*path)
-		if err != nil {
-			return nil, err
-		}
-		if *listen != "" {
-			cfg.Listen = *listen
-		}
-		if *dbPath != "" {
-			cfg.DB = *dbPath
-		}
-		if *node != "" {
-			cfg.Cluster.Node = *node
-		}
-		if *advertise != "" {
-			cfg.Cluster.Advertise = *advertise
-		}
-		return cfg, cfg.Validate()
+		return config.LoadWith(*path, func(cfg *config.Config) {
+			if *listen != "" {
+				cfg.Listen = *listen
+			}
+			if *dbPath != "" {
+				cfg.DB = *dbPath
+			}
+			if *node != "" {
+				cfg.Cluster.Node = *node
+			}
+			if *advertise != "" {
+				cfg.Cluster.Advertise = *advertise
+			}
+		})
 	}
 	cfg, err := load()
 	if err != nil {

@@ -606,8 +606,8 @@ func TestClusterOrderlyHandOver(t *testing.T) {
 	n1 := c.nodes["n1"]
 	type result struct {
 		camera, owner, outcome string
-		started               time.Time
-		err                   error
+		started                time.Time
+		err                    error
 	}
 	results := make(chan result, len(theirs))
 	go func() {

@@ -1,7 +1,7 @@
 # camvisor: two commands on a fresh machine.
 #   make run    install what is missing, build, start the demo (camsim + camvisor)
 #   make test   install what is missing, run the whole suite
-# Also: make build, make bench, make deps, make clean.
+# Also: make build, make bench, make deps, make clean, make run-cluster.
 
 SHELL := /bin/bash
 GO ?= go
@@ -11,10 +11,10 @@ LDFLAGS := -X main.version=$(VERSION)
 DEMO := demo
 
 # Debian packages the suite and the demo need: program -> package.
-DEB_PROGRAMS := ffmpeg:ffmpeg sqlite3:sqlite3 chromium:chromium gcc:gcc
+DEB_PROGRAMS := ffmpeg:ffmpeg sqlite3:sqlite3 chromium:chromium gcc:gcc etcd:etcd-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run run-cluster test bench deps clean
 
 all: build
 
@@ -52,6 +52,37 @@ run: build
 	echo "record:            $(DEMO)/camvisor.db"; \
 	echo "stop with Ctrl-C"; echo; \
 	$(BIN)/camvisor run --config cmd/camvisor/camvisor.example.yaml --db $(DEMO)/camvisor.db
+
+# The cluster demo (actors/CLUSTER.md): etcd, camsim with nine cameras
+# (max=2 each) and three camvisor nodes reading one file,
+# cmd/camvisor/camvisor.cluster.yaml; each camera is run by one node.
+# Ctrl-C stops the nodes (each hands its cameras over), then camsim and
+# etcd: no process is left.
+CLUSTER_DEMO := $(DEMO)/cluster
+run-cluster: build
+	@mkdir -p $(CLUSTER_DEMO)
+	@nodes=""; others=""; \
+	trap 'trap "" INT TERM; kill -TERM $$nodes 2>/dev/null; wait $$nodes 2>/dev/null; kill -TERM $$others 2>/dev/null; wait $$others 2>/dev/null; echo "stopped: the three nodes, camsim, etcd"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	setsid etcd --name demo --data-dir $(CLUSTER_DEMO)/etcd --listen-client-urls http://127.0.0.1:2479 --advertise-client-urls http://127.0.0.1:2479 \
+	  --listen-peer-urls http://127.0.0.1:2480 --initial-advertise-peer-urls http://127.0.0.1:2480 --initial-cluster demo=http://127.0.0.1:2480 \
+	  > $(CLUSTER_DEMO)/etcd.log 2>&1 & others="$$others $$!"; \
+	setsid $(BIN)/camsim -rtsp 127.0.0.1:8554 -http 127.0.0.1:8555 -user admin -pass demo-secret \
+	  $(foreach i,1 2 3 4 5 6 7 8 9,-camera cam$(i),max=2) > $(CLUSTER_DEMO)/camsim.log 2>&1 & others="$$others $$!"; \
+	for i in $$(seq 100); do curl -fsS http://127.0.0.1:2479/health >/dev/null 2>&1 && curl -fsS http://127.0.0.1:8555/stats >/dev/null 2>&1 && break; sleep 0.1; done; \
+	curl -fsS http://127.0.0.1:2479/health >/dev/null || { echo "etcd did not start:"; cat $(CLUSTER_DEMO)/etcd.log; exit 1; }; \
+	token=$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
+	for i in 1 2 3; do \
+	  CAMVISOR_TOKEN=$$token CAMVISOR_NODE=n$$i CAMVISOR_LISTEN=127.0.0.1:808$$i CAMVISOR_DB=$(CLUSTER_DEMO)/n$$i.db \
+	    setsid $(BIN)/camvisor run --config cmd/camvisor/camvisor.cluster.yaml > $(CLUSTER_DEMO)/n$$i.log 2>&1 & nodes="$$nodes $$!"; \
+	done; \
+	echo; echo "etcd:              http://127.0.0.1:2479 (data in $(CLUSTER_DEMO)/etcd)"; \
+	echo "camsim cameras:    rtsp://admin:***@127.0.0.1:8554/cam1 ... cam9, stats http://127.0.0.1:8555/stats"; \
+	for i in 1 2 3; do echo "node n$$i:           http://127.0.0.1:808$$i/   (log $(CLUSTER_DEMO)/n$$i.log, record $(CLUSTER_DEMO)/n$$i.db)"; done; \
+	echo "operator token:    $$token   (the same on every node)"; \
+	echo "who owns what:     curl -H 'Authorization: Bearer $$token' http://127.0.0.1:8081/api/cluster"; \
+	echo "stop with Ctrl-C"; echo; \
+	wait $$nodes
 
 test: deps
 	$(GO) vet ./...

@@ -65,7 +65,8 @@ type membershipActor struct {
 	joinWait time.Duration
 	joinErr  string
 	lease    cluster.Lease
-	deadline time.Time // the fence
+	deadline time.Time // the fence, on the monotonic clock
+	wallDue  time.Time // the fence on the wall clock (see extendFence)
 	fence    *time.Timer
 	tick     *time.Timer
 	lastRead time.Time
@@ -74,6 +75,7 @@ type membershipActor struct {
 
 	members   map[string]cluster.Member
 	offers    map[string]map[string]bool // node -> the cameras its configuration has
+	seen      map[string]time.Time       // node -> since when this node sees it live
 	memberRev map[string]int64
 	holders   map[string]cluster.Holder
 	holderRev map[string]int64
@@ -108,6 +110,7 @@ type ownedCamera struct {
 	gen        int           // the session that won it
 	wait       time.Duration // the takeover delay it waited
 	until      time.Time     // when the takeover delay ends
+	began      time.Time     // when its stop began
 	timer      *time.Timer   // the takeover delay
 	release    bool          // once stopped, its key is released with a hand-over
 	reason     messages.StopReason
@@ -196,7 +199,7 @@ func membershipProps(env *Env) *actor.Props {
 	carry := &membershipCarry{running: map[string]string{}}
 	return actor.PropsFromProducer(lived(func() *membershipActor {
 		return &membershipActor{env: env, cfg: env.Config.Cluster, nodeName: env.Config.Cluster.Node, carry: carry,
-			members: map[string]cluster.Member{}, offers: map[string]map[string]bool{}, memberRev: map[string]int64{},
+			members: map[string]cluster.Member{}, offers: map[string]map[string]bool{}, seen: map[string]time.Time{}, memberRev: map[string]int64{},
 			holders: map[string]cluster.Holder{}, holderRev: map[string]int64{}, lastEpoch: map[string]int64{},
 			mine: map[string]*ownedCamera{}, unowned: map[string]time.Time{}, alerted: map[string]bool{}}
 	}))
@@ -406,7 +409,11 @@ func (a *membershipActor) extendFence(ctx actor.Context, sent time.Time) {
 	if !d.After(a.deadline) {
 		return
 	}
-	a.deadline = d
+	// The monotonic clock does not count the time a paused VM or a
+	// suspended machine stood still, the wall clock (set again on resume)
+	// does: the fence passes when either says so. A wall clock stepped
+	// forward fences early, which is safe.
+	a.deadline, a.wallDue = d, d.Round(0)
 	a.env.owners.setFence(d)
 	stopTimer(a.fence)
 	a.fence = after(ctx.ActorSystem(), ctx.Self(), time.Until(d), &fenceDue{gen: a.gen})
@@ -477,7 +484,7 @@ func (a *membershipActor) rejoinIfStopped(ctx actor.Context) {
 	a.carry.lease = nil
 	a.lease = cluster.Lease{}
 	a.deadline = time.Time{}
-	a.members, a.offers, a.memberRev = map[string]cluster.Member{}, map[string]map[string]bool{}, map[string]int64{}
+	a.members, a.offers, a.seen, a.memberRev = map[string]cluster.Member{}, map[string]map[string]bool{}, map[string]time.Time{}, map[string]int64{}
 	a.holders, a.holderRev, a.lastEpoch = map[string]cluster.Holder{}, map[string]int64{}, map[string]int64{}
 	a.state = stateJoining
 	a.env.Log.Info("cluster: every camera stopped; joining again", "node", a.nodeName)
@@ -595,7 +602,11 @@ func (a *membershipActor) applyMember(node string, m *cluster.Member, rev int64)
 	if m == nil {
 		delete(a.members, node)
 		delete(a.offers, node)
+		delete(a.seen, node)
 		return
+	}
+	if _, ok := a.seen[node]; !ok {
+		a.seen[node] = time.Now()
 	}
 	a.members[node] = *m
 	offers := make(map[string]bool, len(m.Cameras))
@@ -650,7 +661,7 @@ func (a *membershipActor) evaluate(ctx actor.Context) {
 	// A node that just joined looks before it takes: nodes started
 	// together see each other, and each takes the cameras it ranks first
 	// for instead of one node taking all and handing most over.
-	settled := now.Sub(a.joinedAt) >= a.cfg.RenewEvery(a.killGrace())
+	settled := now.Sub(a.joinedAt) >= a.settle()
 	configured := map[string]bool{}
 	for _, c := range a.env.Current().Cameras() {
 		configured[c.ID] = true
@@ -804,7 +815,7 @@ func (a *membershipActor) stop(ctx actor.Context, o *ownedCamera, reason message
 	}
 	stopTimer(o.timer)
 	wasRunning := o.state == camRunning
-	o.state, o.reason, o.why, o.release = camStopping, reason, why, release
+	o.state, o.reason, o.why, o.release, o.began = camStopping, reason, why, release, time.Now()
 	a.publishOwners()
 	if !wasRunning {
 		a.stopped(ctx, o)
@@ -889,7 +900,10 @@ func (a *membershipActor) forget(ctx actor.Context, o *ownedCamera, change, why 
 
 // rebalance hands over, one at a time, a running camera that another live
 // member ranks first for: stop, then release, then the next once that
-// member holds it (or twice the ttl passed).
+// member holds it (or twice the ttl passed). A member is given cameras
+// once it has been seen for as long as a new member looks before it takes
+// (settle): it takes them at once, and a node that comes and goes at once
+// moves nothing.
 func (a *membershipActor) rebalance(ctx actor.Context, now time.Time) {
 	if a.moving != "" {
 		if h, held := a.holders[a.moving]; !(held && h.Node != a.nodeName) && now.Sub(a.movedAt) < 2*a.cfg.TTL.Duration {
@@ -901,7 +915,7 @@ func (a *membershipActor) rebalance(ctx actor.Context, now time.Time) {
 		if o.state != camRunning {
 			continue
 		}
-		if best := cluster.Rank(o.id, a.candidates(o.id))[0]; best != a.nodeName {
+		if best := cluster.Rank(o.id, a.candidates(o.id))[0]; best != a.nodeName && now.Sub(a.seen[best]) >= a.settle() {
 			a.moving, a.movedAt = o.id, now
 			a.env.Log.Info("cluster: handing a camera over", "node", a.nodeName, "camera", o.id, "to", best)
 			a.stop(ctx, o, messages.StopHandedOver, "handed over to "+best, true)
@@ -913,6 +927,10 @@ func (a *membershipActor) rebalance(ctx actor.Context, now time.Time) {
 func (a *membershipActor) onTick(ctx actor.Context) {
 	a.tick = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Cluster.Tick, &memberTick{})
 	if a.state != stateMember {
+		return
+	}
+	if time.Now().Round(0).After(a.wallDue) {
+		a.fenceNow(ctx, "the wall clock is past the fence: this node stood still (a paused VM?) or its clock jumped")
 		return
 	}
 	if time.Since(a.lastRead) >= a.env.Policy.Cluster.Resync {
@@ -1040,6 +1058,9 @@ func (a *membershipActor) closeClient() {
 // view is the cluster as this node sees it (GetCluster).
 func (a *membershipActor) view() *messages.ClusterView {
 	v := &messages.ClusterView{Node: a.nodeName}
+	if a.carry.client != nil {
+		v.Requests = a.carry.client.Requests()
+	}
 	owns := map[string]int{}
 	for _, h := range a.holders {
 		owns[h.Node]++
@@ -1137,7 +1158,7 @@ func (a *membershipActor) publishOwnership(ctx actor.Context, o *ownedCamera, ch
 	}
 	log("cluster: camera "+change, "node", a.nodeName, "camera", o.id, "epoch", o.epoch, "takeover_wait", wait.String(), "reason", why)
 	ctx.ActorSystem().EventStream.Publish(&messages.OwnershipChanged{Camera: o.id, Subnet: o.subnet, Node: a.nodeName, Epoch: o.epoch,
-		Change: change, Reason: why, Wait: wait, At: time.Now()})
+		Change: change, Reason: why, Wait: wait, Began: o.began, At: time.Now()})
 }
 
 // publishState publishes MembershipChanged when the state, the members
@@ -1166,6 +1187,11 @@ func (a *membershipActor) async(ctx actor.Context, f func() any) {
 func (a *membershipActor) killGrace() time.Duration { return a.env.Config.FFmpeg.KillGrace.Duration }
 func (a *membershipActor) margin() time.Duration    { return a.cfg.Margin(a.killGrace()) }
 
+// settle is how long a node that just joined looks before it takes
+// cameras, and how long a new member is seen before cameras move to it:
+// one renewal period.
+func (a *membershipActor) settle() time.Duration { return a.cfg.RenewEvery(a.killGrace()) }
+
 // ownership is what the membership decided this node runs, read by the
 // subnets (which cameras to start, also after a restart) and by every
 // process start (the fence). Values are swapped whole and written only by
@@ -1176,6 +1202,7 @@ func (a *membershipActor) margin() time.Duration    { return a.cfg.Margin(a.kill
 type ownership struct {
 	cameras atomic.Pointer[map[string]int64] // camera id -> epoch of the cameras whose actor may run
 	fence   atomic.Int64                     // no process starts after monoBase + this; 0: none may
+	wall    atomic.Int64                     // nor after this wall-clock time (Unix ns)
 	// advertised is this node's API URL once the HTTP server listens
 	// (Tree.SetListen), which may come before the membership starts.
 	advertised atomic.Value
@@ -1187,7 +1214,10 @@ var monoBase = time.Now()
 
 func (o *ownership) set(m map[string]int64) { o.cameras.Store(&m) }
 func (o *ownership) closeFence()            { o.fence.Store(0) }
-func (o *ownership) setFence(t time.Time)   { o.fence.Store(max(int64(t.Sub(monoBase)), 1)) }
+func (o *ownership) setFence(t time.Time) {
+	o.wall.Store(t.Round(0).UnixNano())
+	o.fence.Store(max(int64(t.Sub(monoBase)), 1))
+}
 
 // owns reports whether this node runs camera id's actor: always on a
 // single node; in a cluster, while the membership says so.
@@ -1205,7 +1235,7 @@ func (e *Env) mayConnect() error {
 	if !e.Config.Cluster.Enabled() {
 		return nil
 	}
-	if f := e.owners.fence.Load(); f == 0 || time.Since(monoBase) >= time.Duration(f) {
+	if f := e.owners.fence.Load(); f == 0 || time.Since(monoBase) >= time.Duration(f) || time.Now().UnixNano() >= e.owners.wall.Load() {
 		return ErrFenced
 	}
 	return nil

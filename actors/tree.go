@@ -12,6 +12,7 @@
 //	├── playback        decides live playback (playback.go)
 //	├── hub             dashboards' WebSockets (hub.go)
 //	│   └── client/<n>  one per dashboard (wsclient.go)
+//	├── membership      cluster mode: the etcd lease, the cameras this node runs (membership.go)
 //	└── patrol
 //	    └── subnet/<name>           cycles (subnet.go)
 //	        └── camera/<id>         slot budget (camera.go, camera_go2rtc.go, camera_health.go)
@@ -27,7 +28,8 @@
 // and stream.go embed (and the reaper as the safety net); 2 slot budget,
 // camera.go; 3 cycle end releases, gateway.go; 4 the backend decides
 // playback, playback.go; 5 everything on record, recorder.go; 7 the
-// machine is never oversubscribed, admission.go. Facts travel on the actor
+// machine is never oversubscribed, admission.go; 8 one owner per camera,
+// instance.go and membership.go (CLUSTER.md). Facts travel on the actor
 // system's event stream; the root subscribes each service to the facts it
 // wants.
 package actors

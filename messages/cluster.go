@@ -37,6 +37,9 @@ type ClusterView struct {
 	Node    string // this node
 	Members []ClusterMember
 	Cameras []CameraOwner // every camera of this node's configuration
+	// Requests is how many requests this node sent etcd so far (its own
+	// count: what the cluster costs etcd).
+	Requests int64
 }
 
 // ClusterMember is one node of the cluster.
@@ -99,7 +102,10 @@ type OwnershipChanged struct {
 	// Wait is the takeover delay an acquisition waited before its actor
 	// started (0: the previous owner handed it over cleanly).
 	Wait time.Duration
-	At   time.Time
+	// Began is, for a release, when the node began giving the camera up
+	// (stopping its actor).
+	Began time.Time
+	At    time.Time
 }
 
 // CameraUnowned is a fact: a configured camera has been owned by no node

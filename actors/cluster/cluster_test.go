@@ -228,4 +228,13 @@ func TestRank(t *testing.T) {
 			t.Errorf("node %s ranks first for %d of 3000 cameras", n, c)
 		}
 	}
+	// Names that differ by one character still spread (a weak hash left
+	// n2 first for none of cam1…cam12).
+	few := map[string]int{}
+	for i := 1; i <= 9; i++ {
+		few[Rank(fmt.Sprintf("cam%d", i), three)[0]]++
+	}
+	if len(few) != 3 {
+		t.Errorf("cam1…cam9 rank first only %v", few)
+	}
 }

@@ -1,7 +1,8 @@
 package cluster
 
 import (
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"strings"
 )
@@ -29,15 +30,14 @@ func Rank(camera string, nodes []string) []string {
 	return out
 }
 
-// weight is node's score for camera: FNV-1a of both, mixed (SplitMix64's
-// finaliser) so that similar names do not give similar scores.
+// weight is node's score for camera: the first 8 bytes of SHA-256 of
+// both. A cheaper hash (FNV with a mixer) left one of three nodes first for
+// none of twelve cameras named cam1…cam12: names differ by a character,
+// and a weak hash keeps that structure; SHA-256 costs ~0.3 µs a camera.
 func weight(node, camera string) uint64 {
-	h := fnv.New64a()
+	h := sha256.New()
 	h.Write([]byte(node))
 	h.Write([]byte{0})
 	h.Write([]byte(camera))
-	z := h.Sum64()
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return binary.BigEndian.Uint64(h.Sum(nil))
 }

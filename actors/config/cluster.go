@@ -81,7 +81,10 @@ func (c Cluster) validate(listen string, killGrace time.Duration) []error {
 	var errs []error
 	for i, e := range c.Etcd {
 		u, err := url.Parse(e)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil {
+		switch {
+		case err == nil && u.Scheme == "https":
+			errs = append(errs, fmt.Errorf("cluster.etcd[%d]: %q: TLS to etcd is not supported yet; reach etcd's client port over a private network with http://", i, e))
+		case err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil:
 			errs = append(errs, fmt.Errorf("cluster.etcd[%d]: %q must be an etcd client URL like http://10.0.0.1:2379 (no path, no user)", i, e))
 		}
 	}

@@ -42,6 +42,7 @@ func TestClusterConfig(t *testing.T) {
 		want          []string
 	}{
 		{"etcd not a URL", "cluster:\n  etcd: [\"127.0.0.1:2379\"]\n  node: n1\n", []string{"cluster.etcd[0]", `"127.0.0.1:2379"`}},
+		{"etcd over TLS", "cluster:\n  etcd: [\"https://127.0.0.1:2379\"]\n  node: n1\n", []string{"cluster.etcd[0]", "TLS", "not supported"}},
 		{"etcd with a path", "cluster:\n  etcd: [\"http://127.0.0.1:2379/v3\"]\n  node: n1\n", []string{"cluster.etcd[0]", "no path"}},
 		{"node missing", "cluster:\n  etcd: [\"http://127.0.0.1:2379\"]\n", []string{"cluster.node", `""`, "--node"}},
 		{"node with a slash", "cluster:\n  etcd: [\"http://127.0.0.1:2379\"]\n  node: a/b\n", []string{"cluster.node", `"a/b"`}},

@@ -661,3 +661,18 @@ func TestClusterOrderlyHandOver(t *testing.T) {
 		t.Errorf("n1's record: %d cameras released at shutdown, want %d", released, len(theirs))
 	}
 }
+
+// TestClusterExampleChecks: the cluster example every node reads passes
+// `camvisor check` with the node's variables set, and without the node's
+// name is refused naming the variable.
+func TestClusterExampleChecks(t *testing.T) {
+	t.Setenv("CAMVISOR_TOKEN", clusterToken)
+	t.Setenv("CAMVISOR_NODE", "n1")
+	if code, out := run("check", "--config", "camvisor.cluster.yaml"); code != 0 || !strings.Contains(out, "ok, 1 subnets, 9 cameras") {
+		t.Errorf("check of camvisor.cluster.yaml: exit %d, %q", code, out)
+	}
+	os.Unsetenv("CAMVISOR_NODE") // t.Setenv restores it
+	if code, out := run("check", "--config", "camvisor.cluster.yaml"); code == 0 || !strings.Contains(out, "CAMVISOR_NODE") {
+		t.Errorf("check without CAMVISOR_NODE: exit %d, %q", code, out)
+	}
+}

@@ -213,7 +213,9 @@ func report(b *testing.B, what string, ds []time.Duration) {
 		return
 	}
 	slices.Sort(ds)
-	p := func(q float64) float64 { return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000 }
+	p := func(q float64) float64 {
+		return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000
+	}
 	b.ReportMetric(p(0.5), what+"-p50-ms")
 	b.ReportMetric(p(0.99), what+"-p99-ms")
 }

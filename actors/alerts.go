@@ -67,7 +67,7 @@ func alertsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.ProcessCensus, *messages.ProcessReaped, *messages.SweepDone, *messages.CameraStateChanged,
 		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth, *messages.IntervalChecked,
-		*messages.ConfigReloaded, *messages.MembershipChanged, *messages.CameraUnowned:
+		*messages.ConfigReloaded, *messages.MembershipChanged, *messages.CameraUnowned, *messages.OwnershipChanged:
 		return true
 	}
 	return false
@@ -122,6 +122,10 @@ func (a *alertsActor) Receive(ctx actor.Context) {
 		lost := msg.Error != "" && (msg.State == messages.MembershipFenced || msg.State == messages.MembershipJoining)
 		a.set(ctx, "cluster_lease_lost", msg.Node, lost,
 			fmt.Sprintf("node %s holds no etcd lease (%s): %s; it runs no camera until it joins again", msg.Node, msg.State, msg.Error))
+	case *messages.OwnershipChanged:
+		if msg.Change != messages.OwnershipAcquired {
+			a.resolveCamera(ctx, msg.Camera) // another node watches it now
+		}
 	case *messages.CameraUnowned:
 		a.set(ctx, "camera_unowned", msg.Camera, msg.Unowned,
 			fmt.Sprintf("camera %s has been owned by no node since %s: no live member has it in its configuration, or none can win it", msg.Camera, msg.Since.UTC().Format(time.TimeOnly)))
@@ -196,6 +200,16 @@ func (a *alertsActor) now() *AlertsNow {
 		out.Resolved = append(out.Resolved, a.resolved[i])
 	}
 	return out
+}
+
+// resolveCamera resolves the alerts about a camera this node no longer
+// runs, camera_unowned aside (every node watches that one).
+func (a *alertsActor) resolveCamera(ctx actor.Context, camera string) {
+	for _, f := range a.firing {
+		if f.Subject == camera && f.Rule != "camera_unowned" {
+			a.set(ctx, f.Rule, f.Subject, false, "")
+		}
+	}
 }
 
 func (a *alertsActor) resolveRule(ctx actor.Context, rule string) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"camvisor/actors"
 	"camvisor/actors/camsim"
 	"camvisor/actors/cluster"
 	"camvisor/actors/config"
@@ -45,6 +46,17 @@ func clusterStacks(t *testing.T, cams *camsim.Server) (n1, n2 *stack) {
 			return len(v.Cameras) == len(cams.Cameras())
 		})
 	}
+	// Taken at start, each camera waits out the takeover delay before its
+	// actor runs.
+	testkit.Eventually(t, 15*time.Second, "every camera's actor running on its owner", func() bool {
+		for _, c := range cams.Cameras() {
+			owner := map[string]*stack{"n1": n1, "n2": n2}[cluster.Rank(c.Name, []string{"n1", "n2"})[0]]
+			if !owner.tree.Running(actors.CameraPath("lab", c.Name)) {
+				return false
+			}
+		}
+		return true
+	})
 	return n1, n2
 }
 

@@ -1,36 +1,76 @@
 # camvisor: two commands on a fresh machine.
 #   make run    install what is missing, build, start the demo (camsim + camvisor)
 #   make test   install what is missing, run the whole suite
-# Also: make build, make bench, make deps, make clean, make run-cluster.
+# Also: make build (needs only Go, gcc and git), make dist (release
+# tarballs), make image (the container image), make bench, make fuzz,
+# make deps, make clean, make run-cluster (three nodes on etcd).
 
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
 DEMO := demo
+DIST ?= dist
+# Architectures make dist builds (linux/...).
+DIST_ARCHES ?= amd64 arm64
 
-# Debian packages the suite and the demo need: program -> package.
-DEB_PROGRAMS := ffmpeg:ffmpeg sqlite3:sqlite3 chromium:chromium gcc:gcc etcd:etcd-server
+# What `camvisor version` prints: the version (git describe), the commit
+# and the build date (UTC; SOURCE_DATE_EPOCH for a reproducible build).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE := $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+
+# The files of a release directory besides the binary (cmd/camvisor/...):
+# TestDistTarball holds the tarball to this list and INSTALL.md's steps.
+DIST_FILES := camvisor.service camvisor.sysusers camvisor.example.yaml camvisor.rules.yml Dockerfile INSTALL.md CAMERAS.md
+
+# cgo (SQLite) needs a C compiler for each architecture: the native gcc,
+# or Debian's cross compiler.
+HOST_ARCH := $(shell $(GO) env GOHOSTARCH 2>/dev/null || echo amd64)
+CC_amd64 := $(if $(filter amd64,$(HOST_ARCH)),gcc,x86_64-linux-gnu-gcc)
+CC_arm64 := $(if $(filter arm64,$(HOST_ARCH)),gcc,aarch64-linux-gnu-gcc)
+
+# Debian packages each target needs: what to look for -> package. A
+# program is looked up in PATH, a path must exist.
+DEB_BUILD := gcc:gcc git:git
+DEB_RUN := $(DEB_BUILD) ffmpeg:ffmpeg
+DEB_TEST := $(DEB_RUN) sqlite3:sqlite3 chromium:chromium tini:tini etcd:etcd-server
+DEB_CROSS_arm64 := aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross
+DEB_CROSS_amd64 := x86_64-linux-gnu-gcc:gcc-x86-64-linux-gnu /usr/x86_64-linux-gnu/include/stdio.h:libc6-dev-amd64-cross
+DEB_DIST := $(DEB_BUILD) $(foreach a,$(filter-out $(HOST_ARCH),$(DIST_ARCHES)),$(DEB_CROSS_$(a)))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run run-cluster test bench deps clean
+.PHONY: all build run run-cluster test dist image bench fuzz deps deps-build deps-run deps-test deps-dist clean
 
 all: build
 
-deps:
-	@missing=""; for pair in $(DEB_PROGRAMS); do \
-	  prog=$${pair%%:*}; pkg=$${pair##*:}; \
-	  command -v $$prog >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+# apt-install installs the packages of the pairs in $(1) whose program or
+# file is missing.
+define apt-install
+	@missing=""; for pair in $(1); do \
+	  what=$${pair%%:*}; pkg=$${pair##*:}; \
+	  case $$what in /*) [ -e $$what ] ;; *) command -v $$what >/dev/null 2>&1 ;; esac || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@command -v $(GO) >/dev/null || { echo "Go is not installed: see README.md"; exit 1; }
+	@command -v $(GO) >/dev/null || { echo "Go is not installed: see cmd/camvisor/INSTALL.md (Go 1.26 from go.dev/dl)"; exit 1; }
 	@$(GO) mod download
+endef
 
-build: deps
+deps-build:
+	$(call apt-install,$(DEB_BUILD))
+deps-run:
+	$(call apt-install,$(DEB_RUN))
+deps-test:
+	$(call apt-install,$(DEB_TEST))
+deps-dist:
+	$(call apt-install,$(DEB_DIST))
+# Everything the suite and the demo need.
+deps: deps-test
+
+build: deps-build
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/camvisor ./cmd/camvisor
 	$(GO) build -o $(BIN)/camsim ./cmd/camsim
@@ -39,7 +79,7 @@ build: deps
 # connection; attic, hung; yard, with motion; porch, which drops the stream;
 # lobby, H.264, patrolled in stream mode); camvisor patrols them.
 # Ctrl-C stops both; camvisor kills every ffmpeg it started before exiting.
-run: build
+run: deps-run build
 	@mkdir -p $(DEMO)
 	@$(BIN)/camsim -rtsp 127.0.0.1:8554 -http 127.0.0.1:8555 -user admin -pass demo-secret \
 	  -camera front,mode=pattern -camera garage,max=2 -camera attic,hang \
@@ -59,7 +99,8 @@ run: build
 # Ctrl-C stops the nodes (each hands its cameras over), then camsim and
 # etcd: no process is left.
 CLUSTER_DEMO := $(DEMO)/cluster
-run-cluster: build
+run-cluster: deps-run build
+	$(call apt-install,etcd:etcd-server)
 	@mkdir -p $(CLUSTER_DEMO)
 	@nodes=""; others=""; \
 	trap 'trap "" INT TERM; kill -TERM $$nodes 2>/dev/null; wait $$nodes 2>/dev/null; kill -TERM $$others 2>/dev/null; wait $$others 2>/dev/null; echo "stopped: the three nodes, camsim, etcd"' EXIT; \
@@ -85,11 +126,41 @@ run-cluster: build
 	wait $$nodes
 
 test: deps
+test: deps-test
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 12m ./...
 	$(GO) test -count=1 -race -timeout 12m ./actors/...
+
+# Release tarballs: $(DIST)/camvisor-VERSION-linux-ARCH.tar.gz, each one
+# directory with the binary and DIST_FILES, and $(DIST)/SHA256SUMS. The
+# binaries are cgo builds for Debian 12's glibc (2.36), stripped; the
+# tarballs are reproducible for one SOURCE_DATE_EPOCH.
+dist: deps-dist
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for arch in $(DIST_ARCHES); do \
+	  name=camvisor-$(VERSION)-linux-$$arch; dir=$(DIST)/$$name; mkdir -p $$dir; \
+	  cc=$$( [ $$arch = amd64 ] && echo $(CC_amd64) || echo $(CC_arm64) ); \
+	  echo "building $$name (CC=$$cc)"; \
+	  CGO_ENABLED=1 GOOS=linux GOARCH=$$arch CC=$$cc $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$dir/camvisor ./cmd/camvisor; \
+	  for f in $(DIST_FILES); do install -m 0644 cmd/camvisor/$$f $$dir/$$f; done; \
+	  tar -C $(DIST) --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$(date -d $(DATE) +%s) \
+	    -czf $(DIST)/$$name.tar.gz $$name; \
+	  rm -rf $$dir; \
+	done
+	@cd $(DIST) && sha256sum camvisor-$(VERSION)-linux-*.tar.gz > SHA256SUMS && cat SHA256SUMS
+
+# The container image, from this machine's release directory (podman or
+# docker: CONTAINER=docker). BASE may name a local Debian 12 image where
+# no registry is reachable, IMAGE_FLAGS add build options (INSTALL.md).
+CONTAINER ?= podman
+IMAGE_FLAGS ?=
+image:
+	$(MAKE) dist DIST_ARCHES=$(HOST_ARCH) DIST=$(DIST)/image
+	@set -e; cd $(DIST)/image && tar xzf camvisor-$(VERSION)-linux-$(HOST_ARCH).tar.gz && \
+	  cd camvisor-$(VERSION)-linux-$(HOST_ARCH) && \
+	  $(CONTAINER) build $(if $(filter podman,$(CONTAINER)),--format docker) $(if $(BASE),--build-arg BASE=$(BASE)) $(IMAGE_FLAGS) -t camvisor:$(VERSION) .
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./actors/
@@ -97,5 +168,20 @@ bench: build
 	$(GO) test -run '^$$' -bench MotionDetect ./actors/detect/
 	$(GO) test -run '^$$' -bench Scan ./actors/osproc/
 
+# Go fuzz targets, package:target; their seed corpora (testdata/fuzz/)
+# run in make test with the rest. make fuzz runs each for FUZZTIME, one at
+# a time; a crasher is written to its package's testdata/fuzz/ and fails.
+FUZZ_TARGETS := ./actors/rtsprelay:FuzzReadMessage ./actors/camauth:FuzzChallenge \
+  ./actors/detect:FuzzDecodeLumaDC ./actors/config:FuzzParse \
+  ./actors/camsim:FuzzRequestReader ./actors/camsim:FuzzClientReader
+FUZZTIME ?= 30s
+FUZZFLAGS ?=
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || exit 1; \
+	done
+
 clean:
-	rm -rf $(BIN) $(DEMO)
+	rm -rf $(BIN) $(DEMO) $(DIST)

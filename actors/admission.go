@@ -67,7 +67,7 @@ func admissionProps(env *Env) *actor.Props {
 	}))
 }
 
-// Receive handles one message.
+// Receive grants, queues, takes back and re-sizes the machine-wide limit.
 func (a *admissionActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

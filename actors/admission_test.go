@@ -107,7 +107,7 @@ func TestWaitingCaptureGivesGrantBack(t *testing.T) {
 	waitFor(h, 30*time.Second, "the first cycle over", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 
 	mark := h.mark()
-	go h.tree.System.Root.Send(h.camera("lab", "attic"), &messages.Capture{Camera: "attic", Reason: "operator"})
+	go h.tree.system.Root.Send(h.camera("lab", "attic"), &messages.Capture{Camera: "attic", Reason: "operator"})
 	hung := testkit.WaitFor(t, h.facts, mark, 10*time.Second, "attic's process started", func(e *messages.ProcessStarted) bool { return e.Camera == "attic" })
 	done := h.capture("lab", "front", 20*time.Second)
 	if done.Outcome != messages.OutcomeOK {

@@ -73,7 +73,7 @@ func alertsWant(evt any) bool {
 	return false
 }
 
-// Receive handles one message.
+// Receive evaluates the rules against each fact and the periodic tick.
 func (a *alertsActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

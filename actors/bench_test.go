@@ -75,7 +75,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	var mu sync.Mutex
 	lowest, highest := 1<<30, 0      // the admission's limit during the rounds
 	deadlines := map[int]time.Time{} // a process's deadline, by OS pid
-	tree.System.EventStream.Subscribe(func(evt any) {
+	tree.system.EventStream.Subscribe(func(evt any) {
 		switch e := evt.(type) {
 		case *messages.ProcessStarted:
 			mu.Lock()
@@ -92,12 +92,12 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 		}
 	})
 	for i := range conc {
-		testkit.Eventually(b, 5*time.Second, "camera running", func() bool { return tree.Running(CameraPath("bench", fmt.Sprintf("cam%d", i))) })
+		testkit.Eventually(b, 5*time.Second, "camera running", func() bool { return tree.running(CameraPath("bench", fmt.Sprintf("cam%d", i))) })
 	}
 	testkit.Eventually(b, 30*time.Second, "the patrol's first cycle over", firstCycle.Load)
 	treeCapture := func(worker int) (time.Duration, error) {
 		start := time.Now()
-		res, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", fmt.Sprintf("cam%d", worker))),
+		res, err := tree.system.Root.RequestFuture(tree.pid(CameraPath("bench", fmt.Sprintf("cam%d", worker))),
 			&messages.Capture{Camera: fmt.Sprintf("cam%d", worker), Reason: "operator"}, time.Minute).Result()
 		if err != nil {
 			return 0, err
@@ -142,7 +142,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				time.Sleep(time.Duration(i) * 30 * time.Millisecond)
-				_, err := tree.System.Root.RequestFuture(tree.PID(CameraPath("bench", "hung")),
+				_, err := tree.system.Root.RequestFuture(tree.pid(CameraPath("bench", "hung")),
 					&messages.Capture{Camera: "hung", Deadline: time.Now().Add(700 * time.Millisecond)}, time.Minute).Result()
 				if err != nil {
 					b.Error(err)
@@ -399,7 +399,7 @@ func BenchmarkRecorder(b *testing.B) {
 			}
 			for _, f := range facts {
 				p0 := time.Now()
-				tree.System.EventStream.Publish(f)
+				tree.system.EventStream.Publish(f)
 				lat = append(lat, time.Since(p0))
 			}
 		}
@@ -441,7 +441,7 @@ func benchTree(b *testing.B, env *Env) *Tree {
 		defer cancel()
 		tree.Stop(ctx, "bench over")
 	})
-	testkit.Eventually(b, 5*time.Second, "tree up", func() bool { return tree.Running("patrol") })
+	testkit.Eventually(b, 5*time.Second, "tree up", func() bool { return tree.running("patrol") })
 	return tree
 }
 

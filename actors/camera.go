@@ -33,12 +33,13 @@ type cameraActor struct {
 	strategy actor.SupervisorStrategy
 	stopping bool
 
-	carry     *cameraCarry           // what outlives an incarnation
-	running   map[string]*captureJob // by child actor id: each holds one slot
-	finishing map[string]*captureJob // child terminated, answer pending
-	queue     []*captureJob          // waiting for a slot: operators' first, then oldest first
-	fetching  map[int64]*captureJob  // frames asked of go2rtc, until go2rtc answers
-	admitting map[int64]*captureJob  // holding a slot, waiting for the machine-wide admission
+	carry *cameraCarry // what outlives an incarnation
+	// The capture jobs. Each carries its state (camera_job.go); these are
+	// indexes that follow it, kept in step by move.
+	jobs       map[int64]*captureJob  // by job id: every job not yet answered, or answered and reaping its child
+	queue      []*captureJob          // the queued ones: operators' first, then oldest first
+	children   map[string]*captureJob // by child actor id: jobs whose child's reports are still read
+	preempting string                 // the patrol child stopped for a live view, until it terminated: one at a time
 
 	lease     *actor.PID           // the live view's child: holds one slot while it lives
 	stream    streamChild          // stream mode's child: holds one slot while it lives (camera_stream.go)
@@ -68,33 +69,13 @@ type cameraCarry struct {
 	last    *messages.CaptureDone
 	frame   []byte
 	frameAt time.Time
-	// inflight are the frames asked of go2rtc, by job id, that an earlier
-	// incarnation left: their camera connections last until go2rtc
-	// answers (to the same pid), so their slots stay held until then.
+	// inflight are the frames asked of the cycle's go2rtc source, by job
+	// id, whose capture was answered (its deadline passed, or the camera
+	// stopped) before go2rtc answered: their camera connections last until
+	// go2rtc answers (to the same pid, whichever incarnation reads it), so
+	// their slots stay held until then.
 	inflight map[int64]bool
 	interval time.Duration // the subnet's, when a reload changed it
-}
-
-// captureJob is one Capture from request to answer.
-type captureJob struct {
-	id          int64
-	req         messages.Capture
-	replyTo     *actor.PID
-	asked       time.Time
-	attempts    int
-	last        *messages.SnapshotTaken
-	answered    bool
-	expiry      *time.Timer   // while queued, or while its frame is asked of go2rtc
-	via         string        // the path its frame came by when not ffmpeg: lease, go2rtc, external
-	viaErr      string        // why go2rtc did not serve it, when it fell back
-	slot        bool          // a frame asked of go2rtc that may open a camera connection holds a slot
-	admitted    bool          // holds a grant of the machine-wide admission
-	probe       bool          // a probe of a camera whose breaker is open
-	busyRetried bool          // tried again within its deadline after the camera was busy
-	busyCounted bool          // counted in the camera's busy cycles
-	waited      time.Duration // for that grant
-	cause       *stopCause    // its ffmpeg child's: set to preempted when a live view takes its slot
-	preempt     bool          // its ffmpeg was stopped for a live view: retried through the lease
 }
 
 // leaseRequest is a live view waiting for a slot.
@@ -104,22 +85,18 @@ type leaseRequest struct {
 	expiry *time.Timer
 }
 
-// fallbackNote says why go2rtc did not serve a job that fell back to
-// ffmpeg, for its error text.
-func (j *captureJob) fallbackNote() string {
-	if j.viaErr == "" {
-		return ""
-	}
-	return "go2rtc gave no frame (" + j.viaErr + "); "
-}
-
-// Internal messages.
+// The camera's own messages: the timers it sets, the notes it sends
+// itself, and its lease child's hand-back. No actor outside the camera's
+// subtree sends them, so they are declared here rather than in messages/.
 type (
 	queueExpired     struct{ job int64 }             // a queued capture's deadline passed
-	childGone        struct{ id string }             // sent to self behind a child's last report
-	fetchExpired     struct{ job int64 }             // a frame asked of go2rtc is past its deadline
-	leaseWaited      struct{ request *leaseRequest } // a live view waited request_timeout for a slot
 	admissionExpired struct{ job int64 }             // a capture's admission did not come in time
+	fetchExpired     struct{ job int64 }             // a frame asked of a source is past the capture's deadline
+	childGone        struct{ id string }             // sent to self behind a capture child's last report
+	leaseWaited      struct{ request *leaseRequest } // a live view waited request_timeout for a slot
+	grantDeferred    struct{ request *leaseRequest } // from the lease, ending: keep this request until the slot is free
+	busyOver         struct{}                        // a busy spell's reserved slot is given back
+	retireDue        struct{}                        // a retiring camera's live view took too long to drain
 )
 
 func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Props {
@@ -129,73 +106,81 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 		cam.Interval = carry.intervalOr(cam.Interval)
 		a := &cameraActor{carry: carry, last: carry.last, lastFrame: carry.frame, lastFrameAt: carry.frameAt,
 			env: env, cam: cam, redactor: redact.ForURL(cam.URL),
-			cause: newStopCause(parent), running: map[string]*captureJob{}, finishing: map[string]*captureJob{},
-			fetching: map[int64]*captureJob{}, admitting: map[int64]*captureJob{},
+			cause: newStopCause(parent), jobs: map[int64]*captureJob{}, children: map[string]*captureJob{},
 		}
 		a.strategy = env.Policy.Supervision.snapshots(env.Config.FFmpeg, a.decide)
 		return a
 	}))
 }
 
-// Receive handles one message.
+// Receive takes one message: a capture's steps, the live view's, the
+// camera's health and reloads, questions, and its own life. Each case has
+// one method, named after the message, in the file of its concern.
 func (a *cameraActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.onStarted(ctx)
+
+	// A capture's life (its states: camera_job.go).
 	case *messages.Capture:
 		a.onCapture(ctx, msg)
+	case *queueExpired:
+		a.onQueueExpired(ctx, msg)
+	case *messages.AdmissionGranted:
+		a.onAdmissionGranted(ctx, msg)
+	case *admissionExpired:
+		a.onAdmissionExpired(ctx, msg)
+	case *messages.SnapshotWaiting:
+		a.onSnapshotWaiting(ctx)
 	case *messages.SnapshotTaken:
 		a.onSnapshotTaken(ctx, msg)
-	case *messages.SnapshotWaiting:
-		if job := a.running[ctx.Sender().Id]; job != nil {
-			a.releaseAdmission(ctx, job) // it waits on the camera, not on the CPU
-		}
 	case *actor.Terminated:
 		a.onTerminated(ctx, msg)
 	case *childGone:
 		a.onChildGone(ctx, msg)
-	case *queueExpired:
-		a.onQueueExpired(ctx, msg)
-	case *messages.RestartCamera:
-		a.onRestartCamera(ctx, msg)
-	case *messages.Describe:
-		answerDescribe(ctx, a.describe(ctx))
-	case *messages.ListOwnedProcesses:
-		answerOwned(ctx, nil, a.processChildren(ctx))
-	case *messages.GetCameraStatus:
-		ctx.Respond(a.status())
-	case *messages.GetFrame:
-		ctx.Respond(&messages.Frame{Camera: a.cam.ID, JPEG: a.lastFrame, At: a.lastFrameAt})
-	case *messages.FrameFetched:
+	case *messages.FrameFetched: // camera_go2rtc.go
 		a.onFrameFetched(ctx, msg)
+	case *fetchExpired: // camera_go2rtc.go
+		a.onFetchExpired(ctx, msg)
+
+	// Live view and go2rtc's connections (camera_go2rtc.go).
 	case *messages.GrantLease:
-		a.onGrantLease(ctx, &leaseRequest{grant: msg, asker: ctx.Sender()})
+		a.onGrantLease(ctx, msg)
 	case *grantDeferred:
-		a.waitForSlot(ctx, msg.request)
+		a.onGrantDeferred(ctx, msg)
 	case *leaseWaited:
 		a.onLeaseWaited(ctx, msg)
 	case *messages.ReleaseLease:
 		a.onReleaseLease(ctx)
 	case *messages.ConnectionsSeen:
 		a.onConnectionsSeen(ctx, msg)
-	case *fetchExpired:
-		a.onFetchExpired(ctx, msg)
-	case *messages.AdmissionGranted:
-		a.onAdmissionGranted(ctx, msg)
-	case *admissionExpired:
-		a.onAdmissionExpired(ctx, msg)
+
+	// Health (camera_health.go), restarts, reloads (camera_reload.go).
 	case *busyOver:
 		a.onBusyOver(ctx)
+	case *messages.RestartCamera:
+		a.onRestartCamera(ctx, msg)
 	case *messages.RetireCamera:
 		a.onRetireCamera(ctx, msg)
 	case *retireDue:
 		a.onRetireDue(ctx)
 	case *messages.SetInterval:
 		a.onSetInterval(msg)
+
+	// Questions.
+	case *messages.Describe:
+		a.onDescribe(ctx)
+	case *messages.ListOwnedProcesses:
+		a.onListOwnedProcesses(ctx)
+	case *messages.GetCameraStatus:
+		a.onGetCameraStatus(ctx)
+	case *messages.GetFrame:
+		a.onGetFrame(ctx)
+
 	case *actor.Stopping:
-		a.onStopping(ctx, a.cause.parent.get())
+		a.onStopping(ctx)
 	case *actor.Restarting:
-		a.onStopping(ctx, messages.StopRestart)
+		a.onRestarting(ctx)
 	}
 }
 
@@ -225,6 +210,7 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 	if job.req.Deadline.IsZero() {
 		job.req.Deadline = job.asked.Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
 	}
+	a.jobs[job.id] = job
 	if a.gate(ctx, job) {
 		a.route(ctx, job)
 	}
@@ -238,15 +224,25 @@ func (a *cameraActor) route(ctx actor.Context, job *captureJob) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
-	case a.streamServes(job) && job.viaErr == "":
-		a.fromStream(ctx, job)
-	case a.lease != nil && job.viaErr == "":
-		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
-	case a.external.Connections > 0 && a.external.Stream != "" && job.viaErr == "":
-		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.external.Stream)
-	default:
+	case !a.ridesOpenConnection(job):
 		a.admit(ctx, job)
+	case a.streamServes(job):
+		a.fromStream(ctx, job)
+	case a.lease != nil:
+		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
+	default:
+		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.external.Stream)
 	}
+}
+
+// ridesOpenConnection reports whether route takes job's frame over a
+// connection that is open already (the stream's, the lease's, an external
+// stream's): no slot is taken for it.
+func (a *cameraActor) ridesOpenConnection(job *captureJob) bool {
+	if job.viaErr != "" {
+		return false
+	}
+	return a.streamServes(job) || a.lease != nil || a.external.Connections > 0 && a.external.Stream != ""
 }
 
 // Frame paths recorded in captures.via.
@@ -264,29 +260,18 @@ func (a *cameraActor) admit(ctx actor.Context, job *captureJob) {
 	case a.slotsHeld() < a.cam.MaxConnections && !(job.req.Cycle != 0 && len(a.leaseWait) > 0):
 		a.start(ctx, job)
 	case len(a.queue) < a.cam.Queue:
+		a.move(job, jobQueued)
 		job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &queueExpired{job: job.id})
-		a.enqueue(job)
 	default:
 		a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v: %s and %d captures queued",
 			job.fallbackNote(), messages.ErrNoSlot, a.holders(), len(a.queue)), nil)
 	}
 }
 
-// enqueue puts job in the queue: an operator's before the patrol's.
-func (a *cameraActor) enqueue(job *captureJob) {
-	i := len(a.queue)
-	if job.req.Cycle == 0 {
-		for i = 0; i < len(a.queue) && a.queue[i].req.Cycle == 0; i++ {
-		}
-	}
-	a.queue = append(a.queue[:i], append([]*captureJob{job}, a.queue[i:]...)...)
-}
-
 // start takes a slot for job: its frame asked of the cycle's go2rtc
 // source, or, when there is none (or it gave no frame), an ffmpeg child.
 func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 	if job.req.Source != "" && job.viaErr == "" {
-		job.slot = true
 		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source)
 		return
 	}
@@ -296,24 +281,32 @@ func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 	}
 	// The slot is ours from now; the process starts when the machine-wide
 	// admission grants it (invariant 7). Waiting is not charged to it.
-	a.admitting[job.id] = job
+	a.move(job, jobAdmitting)
 	job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline)-a.minWindow(), &admissionExpired{job: job.id})
 	ctx.Request(a.env.peers.admission, &messages.RequestAdmission{Ref: job.id, Camera: a.cam.ID, Operator: job.req.Cycle == 0, Due: job.req.Due})
 	a.publishSlots(ctx)
+}
+
+// onQueueExpired refuses a queued capture whose deadline passed.
+func (a *cameraActor) onQueueExpired(ctx actor.Context, msg *queueExpired) {
+	job := a.jobs[msg.job]
+	if job == nil || job.state != jobQueued {
+		return
+	}
+	a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v before the deadline: %d of %d slots held",
+		job.fallbackNote(), messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections), nil)
 }
 
 // onAdmissionGranted starts the process of a capture the machine-wide
 // admission let through: its whole capture timeout from now, within the
 // capture's own deadline.
 func (a *cameraActor) onAdmissionGranted(ctx actor.Context, msg *messages.AdmissionGranted) {
-	job := a.admitting[msg.Ref]
-	if job == nil || a.stopping {
+	job := a.jobs[msg.Ref]
+	if job == nil || job.state != jobAdmitting || a.stopping {
 		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: msg.Ref})
 		return
 	}
-	delete(a.admitting, msg.Ref)
-	job.expiry.Stop()
-	job.expiry, job.waited, job.admitted = nil, msg.Waited, true
+	job.waited, job.admitted = msg.Waited, true
 	deadline := time.Now().Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
 	if job.req.Deadline.Before(deadline) {
 		deadline = job.req.Deadline
@@ -335,17 +328,17 @@ func (a *cameraActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 		a.dispatch(ctx)
 		return
 	}
-	a.running[pid.Id] = job
+	job.child = pid.Id
+	a.move(job, jobRunning)
 }
 
 // onAdmissionExpired gives up a capture the admission did not let through
 // in time: the cycle is about to end (or an operator's deadline passed).
 func (a *cameraActor) onAdmissionExpired(ctx actor.Context, msg *admissionExpired) {
-	job := a.admitting[msg.job]
-	if job == nil {
+	job := a.jobs[msg.job]
+	if job == nil || job.state != jobAdmitting {
 		return
 	}
-	delete(a.admitting, msg.job)
 	ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: job.id})
 	job.waited = time.Since(job.asked)
 	if job.req.Cycle != 0 {
@@ -355,6 +348,14 @@ func (a *cameraActor) onAdmissionExpired(ctx actor.Context, msg *admissionExpire
 	}
 	a.publishSlots(ctx)
 	a.dispatch(ctx)
+}
+
+// onSnapshotWaiting gives the grant of a capture's process back: it waits
+// on the camera, not on the CPU.
+func (a *cameraActor) onSnapshotWaiting(ctx actor.Context) {
+	if job := a.children[ctx.Sender().Id]; job != nil && job.childLives() {
+		a.releaseAdmission(ctx, job)
+	}
 }
 
 // releaseAdmission gives a job's grant back once its process is gone.
@@ -410,10 +411,7 @@ func (a *cameraActor) decide(reason any) actor.Directive {
 // onSnapshotTaken records a child's attempt; a frame answers at once, a
 // failure waits for the child to terminate (it may be retried).
 func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotTaken) {
-	job := a.running[ctx.Sender().Id]
-	if job == nil {
-		job = a.finishing[ctx.Sender().Id]
-	}
+	job := a.children[ctx.Sender().Id]
 	if job == nil {
 		return
 	}
@@ -445,19 +443,31 @@ func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 		a.onStreamTerminated(ctx)
 		return
 	}
-	job := a.running[msg.Who.Id]
-	if job == nil {
+	job := a.children[msg.Who.Id]
+	if job == nil || !job.childLives() {
 		return
 	}
-	delete(a.running, msg.Who.Id)
 	a.releaseAdmission(ctx, job)
+	preempted := a.preempting == msg.Who.Id
+	if preempted {
+		a.preempting = ""
+	}
+	switch {
+	case job.state == jobReaping:
+		a.move(job, jobAnswered)
+	case preempted:
+		a.move(job, jobPreempted)
+	default:
+		a.move(job, jobFinishing)
+	}
 	if a.stopping {
 		// No user message is read after the last child is gone: answer now.
 		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(a.cause.get()), job.last)
 		return
 	}
-	a.finishing[msg.Who.Id] = job
-	ctx.Send(ctx.Self(), &childGone{id: msg.Who.Id})
+	if !job.answered() {
+		ctx.Send(ctx.Self(), &childGone{id: msg.Who.Id})
+	}
 	a.dispatch(ctx)
 	a.publishSlots(ctx)
 }
@@ -465,12 +475,11 @@ func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
 // onChildGone answers a capture whose child terminated, once every report
 // the child sent has been read.
 func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
-	job := a.finishing[msg.id]
-	delete(a.finishing, msg.id)
-	if job == nil || job.answered {
+	job := a.children[msg.id]
+	switch {
+	case job == nil: // answered meanwhile, by a late frame
 		return
-	}
-	if job.preempt {
+	case job.state == jobPreempted:
 		a.retryPreempted(ctx, job)
 		return
 	}
@@ -480,6 +489,7 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 		job.busyRetried = true
 		a.noteBusy(ctx, job)
 		if a.slotsHeld() < a.cam.MaxConnections && time.Until(job.req.Deadline) > a.minWindow() {
+			a.move(job, jobRouting)
 			a.admit(ctx, job)
 			return
 		}
@@ -491,20 +501,22 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 	a.answer(ctx, job, messages.OutcomeStopped, "capture stopped before a process ran", nil)
 }
 
-func (a *cameraActor) onQueueExpired(ctx actor.Context, msg *queueExpired) {
-	for i, job := range a.queue {
-		if job.id == msg.job {
-			a.queue = append(a.queue[:i], a.queue[i+1:]...)
-			a.answer(ctx, job, messages.OutcomeNoSlot, fmt.Sprintf("%s%v before the deadline: %d of %d slots held",
-				job.fallbackNote(), messages.ErrNoSlot, a.slotsHeld(), a.cam.MaxConnections), nil)
-			return
-		}
-	}
-}
-
 // onRestartCamera fails on purpose: "let it crash" is the one restart path,
-// so an operator's restart and a bug's panic are handled alike.
+// so an operator's restart and a bug's panic end the instance alike. It is
+// not a failure, though: the supervisor restarts the camera at once and
+// does not count it toward its back-off (policy.go, restartRequested).
+// A restart asked before this instance started is answered by it: the
+// restart pending when it was asked is done (a storm of restarts is one
+// restart). One whose asker gave up waiting is withdrawn.
 func (a *cameraActor) onRestartCamera(ctx actor.Context, msg *messages.RestartCamera) {
+	switch {
+	case !asking(ctx):
+		a.env.Log.Info("camera restart withdrawn: its asker no longer waits", "camera", a.cam.ID, "reason", msg.Reason)
+		return
+	case !msg.Asked.IsZero() && msg.Asked.Before(a.startedAt):
+		ctx.Respond(&messages.CameraRestarted{Camera: a.cam.ID, Restarts: a.incarnation - 1})
+		return
+	}
 	a.env.Log.Warn("camera restart requested", "camera", a.cam.ID, "subnet", a.cam.Subnet, "reason", msg.Reason)
 	if ctx.Sender() != nil {
 		a.carry.restartWaiters = append(a.carry.restartWaiters, ctx.Sender())
@@ -512,44 +524,57 @@ func (a *cameraActor) onRestartCamera(ctx actor.Context, msg *messages.RestartCa
 	panic(restartRequested{reason: msg.Reason})
 }
 
-// restartRequested is the panic value of a requested restart.
-type restartRequested struct{ reason string }
+func (a *cameraActor) onDescribe(ctx actor.Context) { answerDescribe(ctx, a.describe(ctx)) }
 
-// onStopping refuses what waits; running children are stopped by the
-// library after this returns, and answered as they terminate.
-func (a *cameraActor) onStopping(ctx actor.Context, reason messages.StopReason) {
+func (a *cameraActor) onListOwnedProcesses(ctx actor.Context) {
+	answerOwned(ctx, nil, a.processChildren(ctx))
+}
+
+func (a *cameraActor) onGetCameraStatus(ctx actor.Context) { ctx.Respond(a.status()) }
+
+func (a *cameraActor) onGetFrame(ctx actor.Context) {
+	ctx.Respond(&messages.Frame{Camera: a.cam.ID, JPEG: a.lastFrame, At: a.lastFrameAt})
+}
+
+// onStopping: the parent stops the camera.
+func (a *cameraActor) onStopping(ctx actor.Context) { a.windDown(ctx, a.cause.parent.get()) }
+
+// onRestarting: the camera failed, or was asked to restart.
+func (a *cameraActor) onRestarting(ctx actor.Context) { a.windDown(ctx, messages.StopRestart) }
+
+// windDown refuses what waits: nothing new starts. Running children are
+// stopped by the library after a stop or a restart (by onRetireCamera
+// after a retirement), and answered as they terminate.
+func (a *cameraActor) windDown(ctx actor.Context, reason messages.StopReason) {
 	a.cause.set(reason)
 	a.stopping = true
-	for _, job := range a.queue {
-		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
+	why := "camera stopped: " + string(reason)
+	for len(a.queue) > 0 {
+		a.answer(ctx, a.queue[0], messages.OutcomeStopped, why, nil)
 	}
-	a.queue = nil
-	for id, job := range a.fetching {
-		if job.slot {
-			if a.carry.inflight == nil {
-				a.carry.inflight = map[int64]bool{}
-			}
-			a.carry.inflight[id] = true
+	for _, job := range a.jobs {
+		if job.state == jobFetching { // a go2rtc source's slot passes to carry.inflight
+			a.answer(ctx, job, messages.OutcomeStopped, why, nil)
 		}
-		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
 	}
-	a.fetching = map[int64]*captureJob{}
 	// Answers this instance still owed: after Stopping no self-message it
 	// sent is read (a restart hands them to the next instance, which does
 	// not know them).
-	for id, job := range a.finishing {
-		delete(a.finishing, id)
-		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), job.last)
+	for _, job := range a.jobs {
+		if job.state == jobFinishing || job.state == jobPreempted {
+			a.answer(ctx, job, messages.OutcomeStopped, why, job.last)
+		}
 	}
 	stopTimer(a.health.busyTimer)
-	for id, job := range a.admitting {
-		delete(a.admitting, id)
-		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: id})
-		a.answer(ctx, job, messages.OutcomeStopped, "camera stopped: "+string(reason), nil)
+	for _, job := range a.jobs {
+		if job.state == jobAdmitting {
+			ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: job.id})
+			a.answer(ctx, job, messages.OutcomeStopped, why, nil)
+		}
 	}
 	for _, r := range a.leaseWait {
 		r.expiry.Stop()
-		a.refuseLease(ctx, r, "camera stopped: "+string(reason))
+		a.refuseLease(ctx, r, why)
 	}
 	a.leaseWait = nil
 	if a.lease != nil {
@@ -570,13 +595,15 @@ func (a *cameraActor) dispatch(ctx actor.Context) {
 			r.expiry.Stop()
 			a.grantLease(ctx, r)
 			continue
-		case len(a.queue) > 0:
+		case len(a.queue) > 0 && (len(a.leaseWait) == 0 || a.ridesOpenConnection(a.queue[0])):
+			// While a live view waits for its slot, a patrol capture
+			// leaves the queue only to ride a connection already open:
+			// admit would queue it again, and this loop would not end.
 		default:
 			return
 		}
 		job := a.queue[0]
-		a.queue = a.queue[1:]
-		job.expiry.Stop()
+		a.move(job, jobRouting)
 		a.route(ctx, job)
 	}
 }
@@ -591,20 +618,18 @@ func (a *cameraActor) slotsHeld() int {
 // not ours, and the one a busy camera holds back for them.
 func (a *cameraActor) externalSlots() int { return a.external.Connections + a.busyReserve() }
 
-// ffmpegSlots counts the ffmpeg children (the stream-mode one included)
-// and the captures waiting for the admission to start theirs.
-func (a *cameraActor) ffmpegSlots() int { return len(a.running) + len(a.admitting) + a.streamSlots() }
+// ffmpegSlots counts the capture children (ffmpeg or HTTP), the captures
+// waiting for the admission to start theirs, and the stream-mode child.
+func (a *cameraActor) ffmpegSlots() int { return a.captureSlots() + a.streamSlots() }
+
+// captureSlots counts the captures' children and the captures waiting for
+// the admission to start theirs.
+func (a *cameraActor) captureSlots() int { return a.countJobs((*captureJob).holdsProcessSlot) }
 
 // fetchSlots counts the frames asked of go2rtc that may hold a camera
-// connection of their own (an earlier incarnation's included).
+// connection of their own (those answered already included).
 func (a *cameraActor) fetchSlots() int {
-	n := len(a.carry.inflight)
-	for _, job := range a.fetching {
-		if job.slot {
-			n++
-		}
-	}
-	return n
+	return a.countJobs((*captureJob).holdsFetchSlot) + len(a.carry.inflight)
 }
 
 // leaseSlots is the live view's slot.
@@ -623,7 +648,7 @@ func (a *cameraActor) holders() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, what))
 		}
 	}
-	add(len(a.running)+len(a.admitting), "by ffmpeg captures")
+	add(a.captureSlots(), "by ffmpeg captures")
 	add(a.streamSlots(), "by a stream-mode ffmpeg")
 	add(a.fetchSlots(), "by frames asked of go2rtc")
 	add(a.leaseSlots(), "by a live view")
@@ -637,16 +662,24 @@ func (a *cameraActor) holders() string {
 	return held + " (" + strings.Join(parts, ", ") + ")"
 }
 
-// processChildren are the children that may own a process: the ffmpeg
-// ones.
+// processChildren are the children that may own a process: the capture
+// children alive and the stream child.
 func (a *cameraActor) processChildren(ctx actor.Context) []*actor.PID {
 	var out []*actor.PID
 	for _, c := range ctx.Children() {
-		if a.running[c.Id] != nil || a.isStream(c) {
+		if a.captureChild(c) != nil || a.isStream(c) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// captureChild is the job whose child c is, while c lives.
+func (a *cameraActor) captureChild(c *actor.PID) *captureJob {
+	if job := a.children[c.Id]; job != nil && job.childLives() {
+		return job
+	}
+	return nil
 }
 
 // status is the camera's state, typed.
@@ -698,14 +731,17 @@ func (a *cameraActor) publishSlots(ctx actor.Context) {
 	})
 }
 
-// answer sends the capture's outcome to whoever asked and publishes it.
+// answer sends the capture's outcome to whoever asked and publishes it,
+// once. A job whose child lives reaps it: the child holds its slot until
+// it is gone.
 func (a *cameraActor) answer(ctx actor.Context, job *captureJob, o messages.Outcome, errText string, snap *messages.SnapshotTaken) {
-	if job.answered {
+	switch job.state {
+	case jobReaping, jobAnswered:
 		return
-	}
-	job.answered = true
-	if job.expiry != nil {
-		job.expiry.Stop()
+	case jobRunning:
+		a.move(job, jobReaping)
+	default:
+		a.move(job, jobAnswered)
 	}
 	done := a.record(ctx, job, o, errText, snap)
 	if job.replyTo != nil {

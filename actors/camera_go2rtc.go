@@ -14,16 +14,13 @@ import (
 // streams camvisor did not create, which count against the budget and
 // carry frames for free.
 
-// grantDeferred is a lease's answer to a request for a live view while it
-// ends: the camera keeps the request until the slot is free again.
-type grantDeferred struct{ request *leaseRequest }
-
 // onGrantLease grants a live view when a slot is free. A camera with a
 // lease lets it answer (it extends itself): one lease per camera, never
 // two. When every slot is held the request waits, up to request_timeout,
 // and a patrol capture's ffmpeg gives its slot up for it: a live view is
 // never refused because a snapshot is in flight.
-func (a *cameraActor) onGrantLease(ctx actor.Context, r *leaseRequest) {
+func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) {
+	r := &leaseRequest{grant: msg, asker: ctx.Sender()}
 	switch {
 	case !a.env.Config.Go2RTC.Enabled():
 		a.refuseLease(ctx, r, "live view disabled: no go2rtc configured")
@@ -47,6 +44,12 @@ func (a *cameraActor) grantLease(ctx actor.Context, r *leaseRequest) {
 	}
 	a.carry.leaseSeq++
 	a.spawnLease(ctx, leaseSpec{id: a.carry.leaseSeq, until: until, reason: r.grant.Reason, asker: r.asker})
+}
+
+// onGrantDeferred keeps a live view its ending lease handed back until the
+// slot is free again.
+func (a *cameraActor) onGrantDeferred(ctx actor.Context, msg *grantDeferred) {
+	a.waitForSlot(ctx, msg.request)
 }
 
 // waitForSlot keeps a live view waiting for a slot, for request_timeout.
@@ -88,21 +91,18 @@ func (a *cameraActor) refuseLease(ctx actor.Context, r *leaseRequest, reason str
 // view. An operator's capture, another live view, a frame asked of go2rtc
 // and a connection not ours are never preempted.
 func (a *cameraActor) preemptPatrol(ctx actor.Context) {
-	if a.stream.yielding {
-		return // the stream child is on its way out
-	}
-	for _, job := range a.running {
-		if job.preempt {
-			return // one is on its way out already
-		}
+	if a.stream.yielding || a.preempting != "" {
+		return // a child is on its way out already
 	}
 	for _, c := range ctx.Children() {
-		job := a.running[c.Id]
-		if job == nil || job.req.Cycle == 0 || job.answered {
+		job := a.children[c.Id]
+		if job == nil || job.state != jobRunning || job.req.Cycle == 0 {
 			continue
 		}
-		job.preempt = true
-		job.cause.set(messages.StopPreempted)
+		a.preempting = c.Id
+		if job.cause != nil { // an ffmpeg child records why it stops; an HTTP one has no process
+			job.cause.set(messages.StopPreempted)
+		}
 		a.env.Log.Info("live view preempts a patrol capture", "camera", a.cam.ID, "reason", "every slot was held")
 		ctx.Stop(c)
 		return
@@ -113,8 +113,9 @@ func (a *cameraActor) preemptPatrol(ctx actor.Context) {
 // frame again, through the live view that took its slot.
 func (a *cameraActor) retryPreempted(ctx actor.Context, job *captureJob) {
 	a.record(ctx, job, messages.OutcomePreempted, "ffmpeg stopped: a live view took its slot", job.last)
-	a.carry.jobSeq++
-	job.id, job.preempt, job.last, job.cause = a.carry.jobSeq, false, nil, nil
+	a.move(job, jobRouting)
+	a.renumber(job)
+	job.last, job.cause = nil, nil
 	a.route(ctx, job)
 }
 
@@ -154,24 +155,22 @@ func (a *cameraActor) onConnectionsSeen(ctx actor.Context, msg *messages.Connect
 // stream's open connection).
 func (a *cameraActor) fetch(ctx actor.Context, job *captureJob, path string, to *actor.PID, stream string) {
 	job.via = path
-	a.fetching[job.id] = job
+	a.move(job, jobFetching)
 	job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &fetchExpired{job: job.id})
 	ctx.Request(to, &messages.FetchFrame{Ref: job.id, Stream: stream, Deadline: job.req.Deadline})
-	if job.slot {
+	if job.holdsFetchSlot() {
 		a.publishSlots(ctx)
 	}
 }
 
 // onFetchExpired answers a capture whose go2rtc frame did not come in
 // time. A frame that may hold a camera connection keeps its slot until
-// go2rtc answers: the connection lasts as long as the request.
+// go2rtc answers: the connection lasts as long as the request (move hands
+// it to carry.inflight).
 func (a *cameraActor) onFetchExpired(ctx actor.Context, msg *fetchExpired) {
-	job := a.fetching[msg.job]
-	if job == nil || job.answered {
+	job := a.jobs[msg.job]
+	if job == nil || job.state != jobFetching {
 		return
-	}
-	if !job.slot {
-		delete(a.fetching, msg.job)
 	}
 	source := "go2rtc"
 	if job.via == viaStream {
@@ -184,28 +183,20 @@ func (a *cameraActor) onFetchExpired(ctx actor.Context, msg *fetchExpired) {
 // frame with ffmpeg when go2rtc gave none (or the live view serves none
 // now) and a slot is free.
 func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetched) {
-	job := a.fetching[msg.Ref]
-	if job == nil {
-		if a.carry.inflight[msg.Ref] { // an earlier incarnation's: its slot frees now
+	job := a.jobs[msg.Ref]
+	if job == nil || job.state != jobFetching {
+		if a.carry.inflight[msg.Ref] { // answered already (or by an earlier incarnation): its slot frees now
 			delete(a.carry.inflight, msg.Ref)
-			a.publishSlots(ctx)
 			a.dispatch(ctx)
+			a.publishSlots(ctx)
 		}
 		return
 	}
-	delete(a.fetching, msg.Ref)
-	if job.slot {
-		job.slot = false
+	if job.holdsFetchSlot() {
 		defer a.publishSlots(ctx)
 		defer a.dispatch(ctx)
 	}
-	if job.answered {
-		return
-	}
-	if job.expiry != nil {
-		job.expiry.Stop()
-		job.expiry = nil
-	}
+	a.move(job, jobRouting) // the request is over
 	switch {
 	case msg.Unavailable: // the live view is ending: no frame was asked of go2rtc
 		job.via = ""
@@ -243,13 +234,12 @@ func (a *cameraActor) rerouteFetches(ctx actor.Context, via string) {
 	if a.stopping {
 		return
 	}
-	for id, job := range a.fetching {
-		if job.via != via || job.answered {
+	for _, job := range a.jobs {
+		if job.state != jobFetching || job.via != via {
 			continue
 		}
-		delete(a.fetching, id)
-		job.expiry.Stop()
-		job.expiry, job.via = nil, ""
+		a.move(job, jobRouting)
+		job.via = ""
 		a.route(ctx, job)
 	}
 	a.dispatch(ctx)

@@ -45,9 +45,6 @@ type cameraHealth struct {
 // recentDurations is how many capture durations a camera keeps.
 const recentDurations = 20
 
-// busyOver fires when a busy spell's reserved slot is given back.
-type busyOver struct{}
-
 // gate answers a patrol capture of a camera whose breaker is open with
 // backoff, unless it is time to probe; an operator's capture always goes
 // through as a probe. It reports whether job may go on.

@@ -41,7 +41,8 @@ func (a *cameraActor) startHTTP(ctx actor.Context, job *captureJob) {
 		a.dispatch(ctx)
 		return
 	}
-	a.running[pid.Id] = job
+	job.child = pid.Id
+	a.move(job, jobRunning)
 	a.publishSlots(ctx)
 }
 
@@ -70,7 +71,7 @@ func httpFetchProps(env *Env, job httpJob) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *httpFetchActor { return &httpFetchActor{env: env, job: job} }))
 }
 
-// Receive handles one message.
+// Receive runs the one fetch and reports it to the camera.
 func (a *httpFetchActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

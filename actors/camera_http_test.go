@@ -139,7 +139,7 @@ func TestSnapshotURL(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := h.tree.System.Root.RequestFuture(h.camera("lab", "snap"), &messages.Capture{Camera: "snap", Reason: "operator"}, 20*time.Second).Result()
+			res, err := h.tree.system.Root.RequestFuture(h.camera("lab", "snap"), &messages.Capture{Camera: "snap", Reason: "operator"}, 20*time.Second).Result()
 			if err == nil {
 				results[i] = res.(*messages.CaptureDone)
 			}
@@ -167,5 +167,39 @@ func TestSnapshotURL(t *testing.T) {
 	}
 	if n := len(all(h, func(e *messages.ProcessStarted) bool { return e.Camera != "rtsp" })); n != 0 {
 		t.Errorf("%d ffmpeg processes started for cameras with a snapshot_url", n)
+	}
+}
+
+// TestLiveViewPreemptsHTTPSnapshot: a live view asked while a patrol
+// fetch from the camera's snapshot_url holds its only slot takes the slot
+// as it would an ffmpeg capture's: the fetch is stopped (its connection
+// closed), recorded as preempted and taken again through the live view;
+// the camera does not restart.
+func TestLiveViewPreemptsHTTPSnapshot(t *testing.T) {
+	cam := newJPEGCamera(t, "admin", testkit.CamsimPassword)
+	cams := startCamsim(t, camsim.Camera{Name: "rtsp"})
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {{Name: "rtsp"}}}, nil)
+	cfg.FFmpeg.CaptureTimeout = config.D(8 * time.Second)
+	rtspURL := cfg.Subnets[0].Cameras[0].URL
+	cfg.Subnets[0].Cameras = []config.Camera{
+		{ID: "hung", URL: rtspURL, SnapshotURL: cam.url("admin", testkit.CamsimPassword, "/hang"), MaxConnections: 1, Queue: 8},
+	}
+	withGo2RTC(t, cfg, time.Minute)
+	patrolByFFmpeg(cfg)
+	h := startTree(t, cams, cfg)
+	waitFor(h, 10*time.Second, "the patrol's fetch holding the slot", func(e *messages.SlotsChanged) bool { return e.Camera == "hung" && e.FFmpeg == 1 })
+
+	mark := h.mark()
+	ans := h.lease("lab", "hung", time.Time{})
+	if !ans.Granted {
+		t.Fatalf("live view refused: %s", ans.Reason)
+	}
+	d := waitAfter(h, mark, 10*time.Second, "the patrol capture's first answer", func(e *messages.CaptureDone) bool { return e.Camera == "hung" })
+	if d.Outcome != messages.OutcomePreempted || d.Cycle == 0 {
+		t.Errorf("the patrol fetch: %s (cycle %d) %s; want preempted", d.Outcome, d.Cycle, d.Error)
+	}
+	testkit.Eventually(t, 5*time.Second, "the preempted fetch's connection closed", func() bool { open, _, _ := cam.counts(); return open == 0 })
+	if r := all(h, func(e *messages.ActorRestarted) bool { return strings.HasSuffix(e.Actor, CameraPath("lab", "hung")) }); len(r) != 0 {
+		t.Errorf("the camera restarted: %s", r[0].Reason)
 	}
 }

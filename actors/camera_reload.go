@@ -15,10 +15,6 @@ import (
 // dashboards are told to stop, the slot is held until go2rtc shows no
 // viewer — for at most Policy.RetireWait.
 
-// retireDue fires when a retiring camera's live view took too long to
-// drain.
-type retireDue struct{}
-
 func (a *cameraActor) onRetireCamera(ctx actor.Context, msg *messages.RetireCamera) {
 	a.cause.set(messages.StopReload)
 	if a.lease == nil {
@@ -29,10 +25,10 @@ func (a *cameraActor) onRetireCamera(ctx actor.Context, msg *messages.RetireCame
 		return
 	}
 	// Nothing new starts; what runs is stopped now.
-	a.onStopping(ctx, messages.StopReload)
+	a.windDown(ctx, messages.StopReload)
 	a.carry.drain = false // no next instance: the drain happens here
 	for _, c := range ctx.Children() {
-		if a.running[c.Id] != nil {
+		if a.captureChild(c) != nil {
 			ctx.Stop(c)
 		}
 	}

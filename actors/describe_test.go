@@ -86,13 +86,13 @@ func TestDescribeUnderConcurrentCaptures(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 5 {
-				h.tree.System.Root.RequestFuture(h.camera("lab", "d1"), &messages.Capture{Camera: "d1"}, 10*time.Second).Wait()
+				h.tree.system.Root.RequestFuture(h.camera("lab", "d1"), &messages.Capture{Camera: "d1"}, 10*time.Second).Wait()
 			}
 		}()
 	}
 	kinds := map[string]int{}
 	for range 20 {
-		res, err := h.tree.System.Root.RequestFuture(h.tree.Root, &messages.Describe{}, 5*time.Second).Result()
+		res, err := h.tree.system.Root.RequestFuture(h.tree.root, &messages.Describe{}, 5*time.Second).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -72,7 +72,7 @@ func detectorWants(evt any) bool {
 	return ok && d.Outcome == messages.OutcomeOK && len(d.JPEG) > 0
 }
 
-// Receive handles one message.
+// Receive hands frames to the detector's worker and publishes what it saw.
 func (a *detectorActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

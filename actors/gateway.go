@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"camvisor/actors/go2rtc"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,39 +25,26 @@ import (
 // removes every stream of that subnet whose lease expired and every patrol
 // source no live lease holds (destruct), and confirms with a listing that
 // each is gone; one still listed is recorded and retried at the next cycle
-// end. Requests go one at a time (go2rtc crashes on overlapping
-// ones) on a worker goroutine, so the mailbox answers at once and the
+// end. Each stream it acts on has one state (gateway_stream.go). Requests
+// go one at a time (go2rtc crashes on overlapping ones) on a worker
+// goroutine (gateway_ops.go), so the mailbox answers at once and the
 // patrol never waits: while go2rtc is unreachable the gateway refuses
 // leases and frames with the reason, probes with back-off, and recovers by
 // itself.
 type gatewayActor struct {
 	life
 	env    *Env
-	client *go2rtc.Client // used by the worker goroutine only
+	client *go2rtc.Client // the worker's; the stop's once the worker ended
 
-	worker *worker[gwOp, gwResult] // one request at a time
+	worker *worker[gwOp, error] // one request at a time
 	queue  []gwOp
 
-	healthy  bool
-	lastErr  string
-	backoff  time.Duration
-	probe    *time.Timer
-	cleaned  bool // streams of earlier runs removed
-	streams  map[string]*gwStream
-	removing map[string]bool // removal under way
-	adding   map[string]bool // addition queued or under way
-	expireOn map[string]bool // expired while its addition was under way
-}
-
-// gwStream is a stream this run registered.
-type gwStream struct {
-	name, camera, subnet string
-	source               string
-	patrol               bool // registered for a cycle: removed at its end unless leased
-	leased               bool // a live view holds it
-	expired              bool // its lease ended: remove at the subnet's next cycle end
-	retired              bool // its camera no longer runs (a reload): removed at once, or at any cycle end
-	attempts             int  // removals tried
+	healthy bool
+	lastErr string
+	backoff time.Duration
+	probe   *time.Timer
+	cleaned bool                 // streams of earlier runs removed
+	streams map[string]*gwStream // by name: every stream the gateway acts on
 }
 
 // preparing is a PrepareCycle being answered: its listing is taken, its
@@ -65,44 +53,14 @@ type preparing struct {
 	req     *messages.PrepareCycle
 	replyTo *actor.PID
 	answer  *messages.CyclePrepared
-	adding  int // additions still under way
+	pending int // sources still being registered
 }
 
-// gwOp is one request to go2rtc, run by the worker.
-type gwOp struct {
-	kind     gwKind
-	stream   string
-	camera   string // for additions
-	subnet   string
-	source   string
-	replyTo  *actor.PID
-	ref      int64
-	deadline time.Time
-	reason   string     // for removals
-	confirm  []string   // for a listing that confirms removals
-	purpose  string     // for additions: patrol or lease
-	prepare  *preparing // the cycle a listing or an addition is for
-}
-
-type gwKind int
-
-const (
-	opAdd gwKind = iota
-	opRemove
-	opList // a probe, the start-up cleanup or a removal confirmation
-	opFrame
-	opViewers
+// The gateway's private messages.
+type (
+	gwProbe struct{}                // list go2rtc again: it was unreachable
+	gwDone  = workDone[gwOp, error] // a request to go2rtc came back, answered
 )
-
-// gwResult is go2rtc's answer to one request.
-type gwResult struct {
-	err       error
-	jpeg      []byte
-	list      map[string]go2rtc.Stream
-	consumers int
-}
-
-type gwProbe struct{}
 
 // StreamPrefix marks the go2rtc streams camvisor creates, so it can tell
 // them from the operator's own.
@@ -111,10 +69,15 @@ const StreamPrefix = "camvisor_"
 // StreamName is camera's go2rtc stream.
 func StreamName(camera string) string { return StreamPrefix + camera }
 
+// Why a stream was registered (go2rtc_streams.purpose).
+const (
+	purposePatrol = "patrol"
+	purposeLease  = "lease"
+)
+
 func gatewayProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *gatewayActor {
-		return &gatewayActor{env: env, streams: map[string]*gwStream{}, removing: map[string]bool{},
-			adding: map[string]bool{}, expireOn: map[string]bool{}}
+		return &gatewayActor{env: env, streams: map[string]*gwStream{}}
 	}))
 }
 
@@ -124,7 +87,7 @@ func gatewayWants(evt any) bool {
 	return ok
 }
 
-// Receive handles one message.
+// Receive runs each message through its own method, in the order below.
 func (a *gatewayActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
@@ -143,14 +106,14 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onPrepareCycle(ctx, msg)
 	case *messages.CycleEnded:
 		a.onCycleEnded(ctx, msg)
-	case *workDone[gwOp, gwResult]:
+	case *gwDone:
 		a.onDone(ctx, msg)
 	case *gwProbe:
 		a.onProbe(ctx)
 	case *messages.GetHealth:
-		ctx.Respond(&messages.ServiceHealth{Service: "go2rtc", Healthy: a.healthy, Error: a.lastErr, At: time.Now()})
+		a.onGetHealth(ctx)
 	case *messages.Describe:
-		answerDescribe(ctx, a.describe(ctx))
+		a.onDescribe(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.onStopping(ctx)
 	}
@@ -158,12 +121,13 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 
 func (a *gatewayActor) onStarted(ctx actor.Context) {
 	cfg := a.env.Config.Go2RTC
-	a.client = go2rtc.New(cfg.URL, cfg.RequestTimeout.Duration)
+	client := go2rtc.New(cfg.URL, cfg.RequestTimeout.Duration)
+	a.client = client
 	a.healthy = true // until a request says otherwise
 	a.backoff = a.env.Policy.Gateway.ProbeInitial
-	a.worker = startWorker(ctx.ActorSystem(), ctx.Self(), a.request)
+	a.worker = startWorker(ctx.ActorSystem(), ctx.Self(), func(op gwOp) error { return op.do(client) })
 	// Start-up: list, then remove what earlier runs left.
-	a.enqueue(ctx, gwOp{kind: opList})
+	a.enqueue(ctx, &probeOp{})
 }
 
 func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
@@ -171,33 +135,80 @@ func (a *gatewayActor) onAddStream(ctx actor.Context, msg *messages.AddStream) {
 		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream, Error: "live view refused: " + a.lastErr})
 		return
 	}
-	if s := a.streams[msg.Stream]; s != nil && !a.removing[msg.Stream] {
+	s := a.streams[msg.Stream]
+	switch {
+	case s == nil || s.state == streamRetired:
+		s = a.entry(msg.Stream, msg.Camera, msg.Subnet, msg.Source)
+		s.leases = append(s.leases, ctx.Sender())
+		a.add(ctx, s)
+	case s.state == streamAdding:
+		s.leases = append(s.leases, ctx.Sender()) // answered once its PATCH is done
+	case s.state == streamRemoving:
+		a.entry(msg.Stream, msg.Camera, msg.Subnet, msg.Source)
+		s.leases = append(s.leases, ctx.Sender()) // answered once it is registered anew
+	default:
 		// Registered (for the patrol, or an earlier view) and maybe watched:
 		// never register it again (a second stream object would open a
 		// second connection to the camera).
-		s.expired, s.leased = false, true
+		a.move(s, s.state.withLease())
 		ctx.Respond(&messages.StreamAdded{Stream: msg.Stream})
-		return
 	}
-	a.adding[msg.Stream] = true
-	delete(a.expireOn, msg.Stream)
-	a.enqueue(ctx, gwOp{kind: opAdd, stream: msg.Stream, camera: msg.Camera, subnet: msg.Subnet, source: msg.Source,
-		purpose: purposeLease, replyTo: ctx.Sender()})
 }
 
 func (a *gatewayActor) onStreamExpired(msg *messages.StreamExpired) {
-	if s := a.streams[msg.Stream]; s != nil {
-		s.expired, s.leased = true, false
-	} else if a.adding[msg.Stream] {
-		a.expireOn[msg.Stream] = true // applied when the addition completes
+	s := a.streams[msg.Stream]
+	switch {
+	case s == nil:
+	case s.state == streamAdding || s.state == streamRemoving:
+		s.leases = nil // the lease ended before its stream was registered: it waits no more
+	case s.state == streamLeased || s.state == streamShared:
+		a.move(s, s.state.withoutLease())
 	}
 }
 
-// Why a stream was registered (go2rtc_streams.purpose).
-const (
-	purposePatrol = "patrol"
-	purposeLease  = "lease"
-)
+// onReleaseCameras removes the streams of cameras a reload stopped: their
+// subnet may have no cycle end left to do it.
+func (a *gatewayActor) onReleaseCameras(ctx actor.Context, msg *messages.ReleaseCameras) {
+	var gone []*gwStream
+	for _, s := range a.streams {
+		if !slices.Contains(msg.Cameras, s.camera) {
+			continue
+		}
+		a.answerWaiters(ctx, s, errors.New(msg.Reason))
+		if s.state != streamRemoving {
+			a.move(s, streamRetired)
+			s.reason = msg.Reason
+			gone = append(gone, s)
+		}
+	}
+	if a.healthy {
+		a.remove(ctx, gone)
+	}
+}
+
+func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
+	if !a.healthy {
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr, Unreachable: true})
+		return
+	}
+	if s := a.streams[msg.Stream]; strings.HasPrefix(msg.Stream, StreamPrefix) && (s == nil || !s.state.servesFrames()) {
+		// Its lease ended: a frame.jpeg now could open a connection after
+		// the lease gave its slot back. (Streams camvisor did not create
+		// are the operator's: frames ride on their connection.)
+		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: msg.Stream + " is not registered for frames"})
+		return
+	}
+	a.enqueue(ctx, &frameOp{stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline,
+		timeout: a.env.Config.Go2RTC.RequestTimeout.Duration})
+}
+
+func (a *gatewayActor) onCountViewers(ctx actor.Context, msg *messages.CountViewers) {
+	if !a.healthy {
+		ctx.Respond(&messages.ViewersCounted{Stream: msg.Stream, Error: a.lastErr})
+		return
+	}
+	a.enqueue(ctx, &viewersOp{stream: msg.Stream, replyTo: ctx.Sender()})
+}
 
 // onPrepareCycle lists go2rtc's streams for a starting cycle, then adds
 // the patrol sources it lacks, one request at a time, and answers.
@@ -208,20 +219,150 @@ func (a *gatewayActor) onPrepareCycle(ctx actor.Context, msg *messages.PrepareCy
 		ctx.Respond(answer)
 		return
 	}
-	a.enqueue(ctx, gwOp{kind: opList, prepare: &preparing{req: msg, replyTo: ctx.Sender(), answer: answer}})
+	a.enqueue(ctx, &prepareOp{cycle: &preparing{req: msg, replyTo: ctx.Sender(), answer: answer}})
+}
+
+// onCycleEnded removes the subnet's expired streams and patrol sources,
+// and every retired one, then confirms.
+func (a *gatewayActor) onCycleEnded(ctx actor.Context, msg *messages.CycleEnded) {
+	if !a.healthy {
+		return // kept: removed at a cycle end after recovery
+	}
+	var gone []*gwStream
+	for _, s := range a.streams {
+		switch {
+		case s.state == streamRetired:
+		case s.subnet != msg.Subnet:
+			continue
+		case s.state == streamExpired:
+			s.reason = "lease expired"
+		case s.state == streamSource:
+			s.reason = "cycle ended"
+		default:
+			continue
+		}
+		gone = append(gone, s)
+	}
+	a.remove(ctx, gone)
+}
+
+// onDone takes go2rtc's answer to one request: what it says of go2rtc's
+// health first, then what it means for whoever asked.
+func (a *gatewayActor) onDone(ctx actor.Context, msg *gwDone) {
+	if !a.worker.done(msg) {
+		return // a previous incarnation's worker
+	}
+	err := msg.res
+	if errors.Is(err, go2rtc.ErrUnreachable) {
+		a.degrade(ctx, err)
+	} else if l, ok := msg.job.(gwListing); ok && err == nil {
+		a.recover(ctx, l.listed())
+	}
+	switch op := msg.job.(type) {
+	case *addOp:
+		a.onAdded(ctx, op, err)
+	case *restoreOp:
+		a.onRestored(op, err)
+	case *removeOp:
+		if err != nil {
+			a.env.Log.Warn("go2rtc removal failed", "stream", op.stream, "reason", err.Error())
+		}
+	case *probeOp: // go2rtc's health, taken above
+	case *prepareOp:
+		a.onPrepared(ctx, op, err)
+	case *confirmOp:
+		a.onConfirmed(ctx, op, err)
+	case *frameOp:
+		a.answerFrame(ctx, op, err)
+	case *viewersOp:
+		a.answerViewers(ctx, op, err)
+	}
+	a.next(ctx)
+}
+
+func (a *gatewayActor) onProbe(ctx actor.Context) {
+	a.probe = nil
+	a.enqueue(ctx, &probeOp{})
+}
+
+func (a *gatewayActor) onGetHealth(ctx actor.Context) {
+	ctx.Respond(&messages.ServiceHealth{Service: "go2rtc", Healthy: a.healthy, Error: a.lastErr, At: time.Now()})
+}
+
+// onDescribe answers the gateway's node of the actor tree.
+func (a *gatewayActor) onDescribe(ctx actor.Context) {
+	streams := make([]map[string]any, 0, len(a.streams))
+	for _, s := range a.sortedStreams() {
+		streams = append(streams, map[string]any{"stream": s.name, "camera": s.camera, "state": s.state.String(), "removal_attempts": s.attempts})
+	}
+	state := "running"
+	if !a.healthy {
+		state = "degraded"
+	}
+	answerDescribe(ctx, a.node(ctx, "gateway", state, map[string]any{"healthy": a.healthy, "error": a.lastErr, "streams": streams,
+		"queued": len(a.queue), "url": redact.URL(a.env.Config.Go2RTC.URL)})) // go2rtc's credentials open every camera
+}
+
+// onStopping ends the worker, then removes the streams this run created.
+// It blocks, bounded by request_timeout per request: the stop is not over
+// while our streams stay in go2rtc.
+func (a *gatewayActor) onStopping(ctx actor.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.env.Log.Error("panic while stopping gateway", "reason", fmt.Sprint(r))
+		}
+	}()
+	if a.probe != nil {
+		a.probe.Stop()
+	}
+	if a.worker == nil {
+		return
+	}
+	queued := a.queue
+	a.queue = nil
+	for _, op := range queued {
+		a.drop(ctx, op, errors.New("the gateway stopped"))
+	}
+	// The request in flight finishes first: go2rtc takes one at a time.
+	a.worker.stop(2 * a.env.Config.Go2RTC.RequestTimeout.Duration)
+	a.worker = nil
+	if !a.healthy {
+		return
+	}
+	// Every stream left, a PATCH that was in flight included.
+	for _, s := range a.sortedStreams() {
+		err := a.client.Remove(context.Background(), s.name)
+		fact := &messages.StreamRemoved{Stream: s.name, Camera: s.camera, Subnet: s.subnet, At: time.Now(), Reason: "shutdown", Attempts: s.attempts + 1}
+		if err != nil {
+			fact.Error = err.Error()
+			a.env.Log.Warn("go2rtc removal at shutdown failed", "stream", s.name, "reason", fact.Error)
+		}
+		ctx.ActorSystem().EventStream.Publish(fact)
+	}
+}
+
+// onRestored logs the answer to a stream registered again after go2rtc
+// lost it; its state is what it was.
+func (a *gatewayActor) onRestored(op *restoreOp, err error) {
+	if err != nil {
+		a.env.Log.Warn("go2rtc did not take a lost stream back", "stream", op.stream, "reason", err.Error())
+		return
+	}
+	a.env.Log.Info("go2rtc stream registered again after go2rtc lost it", "stream", op.stream)
 }
 
 // onPrepared goes on with a cycle's preparation once go2rtc was listed.
-func (a *gatewayActor) onPrepared(ctx actor.Context, p *preparing, list map[string]go2rtc.Stream, err error) {
+func (a *gatewayActor) onPrepared(ctx actor.Context, op *prepareOp, err error) {
+	p := op.cycle
 	if err != nil {
 		p.answer.Error = err.Error()
 		a.answerPrepare(ctx, p)
 		return
 	}
 	for _, cam := range p.req.Cameras {
-		use := externalUse(list, cam.URL)
+		use := externalUse(op.list, cam.URL)
 		if cam.Other != "" {
-			other := externalUse(list, cam.Other)
+			other := externalUse(op.list, cam.Other)
 			use.Connections += other.Connections
 			if use.Stream == "" {
 				use.Stream = other.Stream
@@ -236,22 +377,10 @@ func (a *gatewayActor) onPrepared(ctx actor.Context, p *preparing, list map[stri
 			if p.answer.External[cam.ID].Connections > 0 {
 				continue // its frames ride on the connection open already
 			}
-			name := StreamName(cam.ID)
-			if s := a.streams[name]; s != nil && !a.removing[name] {
-				s.patrol = true
-				p.answer.Sources[cam.ID] = name
-				continue
-			}
-			if a.adding[name] {
-				continue // a live view is registering it: not this cycle's source
-			}
-			p.adding++
-			a.adding[name] = true
-			a.enqueue(ctx, gwOp{kind: opAdd, stream: name, camera: cam.ID, subnet: p.req.Subnet, source: cam.URL,
-				purpose: purposePatrol, prepare: p})
+			a.takeSource(ctx, p, cam)
 		}
 	}
-	if p.adding == 0 {
+	if p.pending == 0 {
 		a.answerPrepare(ctx, p)
 	}
 }
@@ -301,78 +430,6 @@ func endpoint(raw string) (string, bool) {
 	return u.Scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port + u.EscapedPath(), true
 }
 
-func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
-	if !a.healthy {
-		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: a.lastErr, Unreachable: true})
-		return
-	}
-	if s := a.streams[msg.Stream]; strings.HasPrefix(msg.Stream, StreamPrefix) && (s == nil || (s.expired && !s.patrol)) {
-		// Its lease ended: a frame.jpeg now could open a connection after
-		// the lease gave its slot back. (Streams camvisor did not create
-		// are the operator's: frames ride on their connection.)
-		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: msg.Stream + " is not registered for frames"})
-		return
-	}
-	a.enqueue(ctx, gwOp{kind: opFrame, stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline})
-}
-
-func (a *gatewayActor) onCountViewers(ctx actor.Context, msg *messages.CountViewers) {
-	if !a.healthy {
-		ctx.Respond(&messages.ViewersCounted{Stream: msg.Stream, Error: a.lastErr})
-		return
-	}
-	a.enqueue(ctx, gwOp{kind: opViewers, stream: msg.Stream, replyTo: ctx.Sender()})
-}
-
-// onCycleEnded removes the subnet's expired streams, then confirms.
-func (a *gatewayActor) onCycleEnded(ctx actor.Context, msg *messages.CycleEnded) {
-	if !a.healthy {
-		return // kept expired: retried at a cycle end after recovery
-	}
-	var expired, patrol []string
-	for _, s := range a.streams {
-		switch {
-		case s.retired && !a.removing[s.name]:
-			expired = append(expired, s.name)
-		case s.subnet != msg.Subnet || s.leased || a.removing[s.name]:
-		case s.expired:
-			expired = append(expired, s.name)
-		case s.patrol:
-			patrol = append(patrol, s.name)
-		}
-	}
-	a.removeAndConfirm(ctx, expired, "lease expired")
-	a.removeAndConfirm(ctx, patrol, "cycle ended")
-}
-
-// onReleaseCameras removes the streams of cameras a reload stopped: their
-// subnet may have no cycle end left to do it.
-func (a *gatewayActor) onReleaseCameras(ctx actor.Context, msg *messages.ReleaseCameras) {
-	var names []string
-	for _, s := range a.streams {
-		if slices.Contains(msg.Cameras, s.camera) {
-			s.retired, s.expired, s.leased, s.patrol = true, true, false, false
-			if !a.removing[s.name] {
-				names = append(names, s.name)
-			}
-		}
-	}
-	if a.healthy {
-		a.removeAndConfirm(ctx, names, msg.Reason)
-	}
-}
-
-func (a *gatewayActor) removeAndConfirm(ctx actor.Context, names []string, reason string) {
-	if len(names) == 0 {
-		return
-	}
-	for _, n := range names {
-		a.removing[n] = true
-		a.enqueue(ctx, gwOp{kind: opRemove, stream: n, reason: reason})
-	}
-	a.enqueue(ctx, gwOp{kind: opList, confirm: names, reason: reason})
-}
-
 func (a *gatewayActor) enqueue(ctx actor.Context, op gwOp) {
 	a.queue = append(a.queue, op)
 	a.next(ctx)
@@ -380,117 +437,29 @@ func (a *gatewayActor) enqueue(ctx actor.Context, op gwOp) {
 
 // next hands the worker the next request when it is idle.
 func (a *gatewayActor) next(ctx actor.Context) {
-	if !a.worker.idle() || len(a.queue) == 0 {
-		return
-	}
-	op := a.queue[0]
-	a.queue = a.queue[1:]
-	if !op.deadline.IsZero() && time.Now().After(op.deadline) {
-		a.reply(ctx, op, gwResult{err: fmt.Errorf("%w: the capture's deadline passed while waiting for go2rtc", go2rtc.ErrNoFrameInTime)})
-		a.next(ctx)
-		return
-	}
-	a.worker.give(op)
-}
-
-func (a *gatewayActor) onDone(ctx actor.Context, w *workDone[gwOp, gwResult]) {
-	if !a.worker.done(w) {
-		return // a previous incarnation's worker
-	}
-	d := w.res
-	if d.err != nil && errors.Is(d.err, go2rtc.ErrUnreachable) {
-		a.degrade(ctx, d.err)
-	} else if w.job.kind == opList && d.err == nil {
-		a.recover(ctx, d.list)
-	}
-	switch w.job.kind {
-	case opAdd:
-		delete(a.adding, w.job.stream)
-		op := w.job
-		if d.err == nil {
-			s := &gwStream{name: op.stream, camera: op.camera, subnet: op.subnet, source: op.source,
-				patrol: op.purpose == purposePatrol, leased: op.purpose == purposeLease}
-			if a.expireOn[op.stream] {
-				s.expired, s.leased = true, false
-			}
-			a.streams[op.stream] = s
-			delete(a.expireOn, op.stream)
-			ctx.ActorSystem().EventStream.Publish(&messages.StreamRegistered{Stream: op.stream, Camera: op.camera, Subnet: op.subnet,
-				Purpose: op.purpose, At: time.Now()})
+	for a.worker.idle() && len(a.queue) > 0 {
+		op := a.queue[0]
+		a.queue = a.queue[1:]
+		if f, ok := op.(*frameOp); ok && f.late() {
+			a.answerFrame(ctx, f, fmt.Errorf("%w: the capture's deadline passed while waiting for go2rtc", go2rtc.ErrNoFrameInTime))
+			continue
 		}
-		if p := op.prepare; p != nil {
-			if d.err == nil {
-				p.answer.Sources[op.camera] = op.stream
-			}
-			if p.adding--; p.adding == 0 {
-				a.answerPrepare(ctx, p)
-			}
-		}
-	case opRemove:
-		if d.err != nil {
-			a.env.Log.Warn("go2rtc removal failed", "stream", w.job.stream, "reason", d.err.Error())
-		}
-	case opList:
-		if len(w.job.confirm) > 0 {
-			a.confirmRemovals(ctx, w.job, d)
-		}
-		if p := w.job.prepare; p != nil {
-			a.onPrepared(ctx, p, d.list, d.err)
-		}
-	}
-	a.reply(ctx, w.job, d)
-	a.next(ctx)
-}
-
-// confirmRemovals checks a listing taken after removals: a name still
-// listed is a failed removal, recorded and retried at the next cycle end.
-func (a *gatewayActor) confirmRemovals(ctx actor.Context, op gwOp, d gwResult) {
-	for _, name := range op.confirm {
-		delete(a.removing, name)
-		s := a.streams[name]
-		fact := &messages.StreamRemoved{Stream: name, At: time.Now(), Reason: op.reason}
-		if s != nil {
-			s.attempts++
-			fact.Camera, fact.Subnet, fact.Attempts = s.camera, s.subnet, s.attempts
-		}
-		_, still := d.list[name]
-		switch {
-		case d.err != nil:
-			fact.Error = "could not confirm: " + d.err.Error()
-		case still:
-			fact.Error = "still listed by go2rtc after DELETE ?src=" + name
-		}
-		if fact.Error != "" {
-			a.env.Log.Warn("go2rtc stream not removed; retried at the next cycle end", "stream", name, "reason", fact.Error)
-		} else {
-			delete(a.streams, name)
-			a.env.Log.Info("go2rtc stream removed", "stream", name, "reason", op.reason)
-		}
-		ctx.ActorSystem().EventStream.Publish(fact)
+		a.worker.give(op)
 	}
 }
 
-// reply answers whoever asked for op.
-func (a *gatewayActor) reply(ctx actor.Context, op gwOp, d gwResult) {
+func (a *gatewayActor) answerFrame(ctx actor.Context, op *frameOp, err error) {
 	if op.replyTo == nil {
 		return
 	}
-	errText := ""
-	if d.err != nil {
-		errText = d.err.Error()
-	}
-	switch op.kind {
-	case opAdd:
-		if errText != "" {
-			errText = "live view refused: " + errText
-		}
-		ctx.Send(op.replyTo, &messages.StreamAdded{Stream: op.stream, Error: errText})
-	case opFrame:
-		ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: d.jpeg, Error: errText,
-			Unreachable: d.err != nil && (errors.Is(d.err, go2rtc.ErrUnreachable) || !a.healthy),
-			TimedOut:    errors.Is(d.err, go2rtc.ErrNoFrameInTime)})
-	case opViewers:
-		ctx.Send(op.replyTo, &messages.ViewersCounted{Stream: op.stream, Consumers: d.consumers, Error: errText})
+	ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: op.jpeg, Error: errorText(err),
+		Unreachable: err != nil && (errors.Is(err, go2rtc.ErrUnreachable) || !a.healthy),
+		TimedOut:    errors.Is(err, go2rtc.ErrNoFrameInTime)})
+}
+
+func (a *gatewayActor) answerViewers(ctx actor.Context, op *viewersOp, err error) {
+	if op.replyTo != nil {
+		ctx.Send(op.replyTo, &messages.ViewersCounted{Stream: op.stream, Consumers: op.consumers, Error: errorText(err)})
 	}
 }
 
@@ -506,14 +475,7 @@ func (a *gatewayActor) degrade(ctx actor.Context, err error) {
 	queued := a.queue
 	a.queue = nil
 	for _, op := range queued {
-		if op.kind == opRemove || len(op.confirm) > 0 {
-			for _, n := range op.confirm {
-				delete(a.removing, n)
-			}
-			delete(a.removing, op.stream)
-			continue // the streams stay expired: removed after recovery
-		}
-		a.abandon(ctx, op, err)
+		a.drop(ctx, op, err)
 	}
 	if a.probe == nil {
 		a.probe = after(ctx.ActorSystem(), ctx.Self(), a.backoff, &gwProbe{})
@@ -521,26 +483,30 @@ func (a *gatewayActor) degrade(ctx actor.Context, err error) {
 	}
 }
 
-// abandon answers a request that will not be sent, with err.
-func (a *gatewayActor) abandon(ctx actor.Context, op gwOp, err error) {
-	if op.kind == opAdd {
-		delete(a.adding, op.stream)
-	}
-	if p := op.prepare; p != nil {
-		if op.kind == opList {
-			p.answer.Error = err.Error()
-			a.answerPrepare(ctx, p)
-		} else if p.adding--; p.adding == 0 {
-			a.answerPrepare(ctx, p)
+// drop answers for a request that will not be sent, with err. A stream
+// whose removal is dropped is retired: removed after the recovery.
+func (a *gatewayActor) drop(ctx actor.Context, op gwOp, err error) {
+	switch op := op.(type) {
+	case *addOp:
+		if s := a.streams[op.stream]; s != nil && s.state == streamAdding {
+			a.answerWaiters(ctx, s, err)
+			a.forget(s)
 		}
-		return
+	case *confirmOp:
+		for _, name := range op.streams {
+			if s := a.streams[name]; s != nil && s.state == streamRemoving {
+				a.answerWaiters(ctx, s, err)
+				a.move(s, streamRetired)
+			}
+		}
+	case *prepareOp:
+		op.cycle.answer.Error = err.Error()
+		a.answerPrepare(ctx, op.cycle)
+	case *frameOp:
+		a.answerFrame(ctx, op, err)
+	case *viewersOp:
+		a.answerViewers(ctx, op, err)
 	}
-	a.reply(ctx, op, gwResult{err: err})
-}
-
-func (a *gatewayActor) onProbe(ctx actor.Context) {
-	a.probe = nil
-	a.enqueue(ctx, gwOp{kind: opList})
 }
 
 // recover runs after every good listing: it ends a degraded spell, and
@@ -552,114 +518,42 @@ func (a *gatewayActor) recover(ctx actor.Context, list map[string]go2rtc.Stream)
 		a.backoff = a.env.Policy.Gateway.ProbeInitial
 		a.env.Log.Info("go2rtc reachable again", "streams", len(list))
 		ctx.ActorSystem().EventStream.Publish(&messages.ServiceHealth{Service: "go2rtc", Healthy: true, At: time.Now()})
-		var retired []string
-		for name, s := range a.streams {
-			if s.retired && !a.removing[name] {
-				retired = append(retired, name)
+		var retired []*gwStream
+		for _, s := range a.sortedStreams() {
+			if s.state == streamRetired {
+				retired = append(retired, s)
+			} else if _, ok := list[s.name]; !ok && s.state.servesFrames() {
+				// A restarted go2rtc lost what PATCH put in its memory:
+				// register the streams in use again.
+				a.enqueue(ctx, &restoreOp{stream: s.name, source: s.source})
 			}
 		}
-		a.removeAndConfirm(ctx, retired, "camera removed or changed by a reload")
-		// A restarted go2rtc lost what PATCH put in its memory: register
-		// the live streams again.
-		for name, s := range a.streams {
-			if _, ok := list[name]; !ok && !s.expired {
-				delete(a.streams, name)
-				a.enqueue(ctx, gwOp{kind: opAdd, stream: name, camera: s.camera, subnet: s.subnet, source: s.source})
-			}
-		}
+		a.remove(ctx, retired)
 	}
 	if !a.cleaned {
 		a.cleaned = true
-		var stale []string
+		var stale []*gwStream
+		var names []string
 		for name := range list {
 			if strings.HasPrefix(name, StreamPrefix) && a.streams[name] == nil {
-				stale = append(stale, name)
+				s := &gwStream{name: name, state: streamRetired, reason: "left by an earlier run"}
+				a.streams[name] = s
+				stale = append(stale, s)
+				names = append(names, name)
 			}
 		}
 		if len(stale) > 0 {
-			a.env.Log.Info("removing go2rtc streams left by an earlier run", "streams", strings.Join(stale, ","))
+			slices.Sort(names)
+			a.env.Log.Info("removing go2rtc streams left by an earlier run", "streams", strings.Join(names, ","))
 		}
-		a.removeAndConfirm(ctx, stale, "left by an earlier run")
+		a.remove(ctx, stale)
 	}
 }
 
-// describe is the gateway's node of the actor tree.
-func (a *gatewayActor) describe(ctx actor.Context) *messages.Node {
-	streams := make([]map[string]any, 0, len(a.streams))
-	for _, s := range a.streams {
-		streams = append(streams, map[string]any{"stream": s.name, "camera": s.camera, "expired": s.expired, "removal_attempts": s.attempts})
+// errorText is err's text, empty for none.
+func errorText(err error) string {
+	if err == nil {
+		return ""
 	}
-	state := "running"
-	if !a.healthy {
-		state = "degraded"
-	}
-	return a.node(ctx, "gateway", state, map[string]any{"healthy": a.healthy, "error": a.lastErr, "streams": streams,
-		"queued": len(a.queue), "url": a.env.Config.Go2RTC.URL})
-}
-
-// onStopping ends the worker, then removes the streams this run created.
-// It blocks, bounded by request_timeout per request: the stop is not over
-// while our streams stay in go2rtc.
-func (a *gatewayActor) onStopping(ctx actor.Context) {
-	defer func() {
-		if r := recover(); r != nil {
-			a.env.Log.Error("panic while stopping gateway", "reason", fmt.Sprint(r))
-		}
-	}()
-	if a.probe != nil {
-		a.probe.Stop()
-	}
-	if a.worker == nil {
-		return
-	}
-	for _, op := range a.queue {
-		a.abandon(ctx, op, errors.New("the gateway stopped"))
-	}
-	a.queue = nil
-	// The request in flight finishes first: go2rtc takes one at a time.
-	a.worker.stop(2 * a.env.Config.Go2RTC.RequestTimeout.Duration)
-	a.worker = nil
-	if !a.healthy {
-		return
-	}
-	for name, s := range a.streams {
-		err := a.client.Remove(context.Background(), name)
-		fact := &messages.StreamRemoved{Stream: name, Camera: s.camera, Subnet: s.subnet, At: time.Now(), Reason: "shutdown", Attempts: s.attempts + 1}
-		if err != nil {
-			fact.Error = err.Error()
-			a.env.Log.Warn("go2rtc removal at shutdown failed", "stream", name, "reason", fact.Error)
-		}
-		ctx.ActorSystem().EventStream.Publish(fact)
-	}
-}
-
-// request runs one request to go2rtc on the worker's goroutine.
-func (a *gatewayActor) request(op gwOp) gwResult {
-	ctx := context.Background()
-	if !op.deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, op.deadline)
-		defer cancel()
-	}
-	var d gwResult
-	switch op.kind {
-	case opAdd:
-		d.err = a.client.Add(ctx, op.stream, op.source)
-	case opRemove:
-		d.err = a.client.Remove(ctx, op.stream)
-	case opList:
-		d.list, d.err = a.client.List(ctx)
-	case opFrame:
-		fctx, fcancel := context.WithTimeout(ctx, a.env.Config.Go2RTC.RequestTimeout.Duration)
-		d.jpeg, d.err = a.client.Frame(fctx, op.stream)
-		fcancel()
-	case opViewers:
-		var s go2rtc.Stream
-		s, d.err = a.client.Get(ctx, op.stream)
-		if errors.Is(d.err, go2rtc.ErrNotFound) {
-			d.err = nil // gone: nobody watches
-		}
-		d.consumers = len(s.Consumers)
-	}
-	return d
+	return err.Error()
 }

@@ -6,6 +6,7 @@ import (
 	"image/jpeg"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"camvisor/actors/go2rtc/go2rtctest"
 	"camvisor/actors/testkit"
 	"camvisor/messages"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Invariant 3 (cycle end releases) and the go2rtc half of invariant 2,
@@ -34,7 +37,7 @@ func withGo2RTC(t *testing.T, cfg *config.Config, lease time.Duration) *go2rtcte
 func (h *harness) lease(subnet, id string, until time.Time) *messages.LeaseAnswer {
 	h.t.Helper()
 	h.waitCamera(subnet, id)
-	res, err := h.tree.System.Root.RequestFuture(h.camera(subnet, id), &messages.GrantLease{Camera: id, Until: until, Reason: "operator"}, 15*time.Second).Result()
+	res, err := h.tree.system.Root.RequestFuture(h.camera(subnet, id), &messages.GrantLease{Camera: id, Until: until, Reason: "operator"}, 15*time.Second).Result()
 	if err != nil {
 		h.t.Fatalf("lease %s: %v", id, err)
 	}
@@ -319,7 +322,7 @@ func TestRestartDuringWatchedLiveViewKeepsBudget(t *testing.T) {
 
 	// Restart the camera while someone watches: the new instance must not
 	// take the slot go2rtc's connection still uses.
-	h.tree.System.Root.Send(h.camera("lab", "solo"), &messages.RestartCamera{Reason: "test"})
+	h.tree.system.Root.Send(h.camera("lab", "solo"), &messages.RestartCamera{Reason: "test"})
 	restarted := time.Now()
 	testkit.WaitCount(t, h.facts, h.mark(), 4, 30*time.Second, "patrol cycles after the restart", func(e *messages.CycleEnded) bool { return e.StartedAt.After(restarted) })
 	if st := cams.Stats("solo"); st.MaxOpen > 1 || st.Refused > 0 {
@@ -345,7 +348,7 @@ func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
 	h.waitCamera("lab", "door")
 	waitFor(h, 10*time.Second, "start-up cleanup done", func(e *messages.CycleEnded) bool { return e.Number == 1 })
 	g.SetDelay(500 * time.Millisecond) // the registration is still under way when the lease ends
-	go h.tree.System.Root.RequestFuture(h.camera("lab", "door"), &messages.GrantLease{Camera: "door"}, 10*time.Second)
+	go h.tree.system.Root.RequestFuture(h.camera("lab", "door"), &messages.GrantLease{Camera: "door"}, 10*time.Second)
 	testkit.Eventually(t, 5*time.Second, "the addition under way", func() bool {
 		for _, r := range g.Requests() {
 			if strings.HasPrefix(r, "PATCH /api/streams") {
@@ -354,7 +357,7 @@ func TestLeaseEndedBeforeRegistrationIsStillRemoved(t *testing.T) {
 		}
 		return false
 	})
-	h.tree.System.Root.Send(h.camera("lab", "door"), &messages.ReleaseLease{Camera: "door", Reason: "test"})
+	h.tree.system.Root.Send(h.camera("lab", "door"), &messages.ReleaseLease{Camera: "door", Reason: "test"})
 	g.SetDelay(0)
 	waitFor(h, 15*time.Second, "the stream removed at a cycle end", func(e *messages.StreamRemoved) bool { return e.Stream == "camvisor_door" && e.Error == "" })
 	if _, still := g.Streams()["camvisor_door"]; still {
@@ -476,5 +479,147 @@ func TestGo2RTCDownFallsBackToFFmpeg(t *testing.T) {
 	})
 	if st := cams.Stats("c1"); st.MaxOpen > 1 || st.Refused != 0 {
 		t.Errorf("camsim: max_open %d refused %d, budget 1", st.MaxOpen, st.Refused)
+	}
+}
+
+// gatewayAlone starts a tree whose patrol stays off go2rtc, for tests that
+// talk to the gateway directly about a camera "x" no subnet patrols.
+func gatewayAlone(t *testing.T) (*harness, *go2rtctest.Server, string) {
+	t.Helper()
+	cam := camsim.Camera{Name: "c", Mode: camsim.ModeStatic}
+	cams := startCamsim(t, cam)
+	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": {cam}}, nil)
+	g := withGo2RTC(t, cfg, time.Minute)
+	patrolByFFmpeg(cfg)
+	h := startTree(t, cams, cfg)
+	waitFor(h, 10*time.Second, "start-up cleanup done", func(e *messages.CycleEnded) bool { return e.Number == 1 })
+	return h, g, cams.URL("c")
+}
+
+// requestsFor are the indexes of go2rtc's requests with method m about stream.
+func requestsFor(g *go2rtctest.Server, m, stream string) []int {
+	var at []int
+	for i, r := range g.Requests() {
+		if strings.HasPrefix(r, m+" /api/streams") && (strings.Contains(r, "name="+stream) || strings.Contains(r, "src="+stream)) {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// flushGateway waits until every request the gateway queued before it has
+// been answered: go2rtc takes them in order.
+func flushGateway(h *harness, stream string) {
+	h.t.Helper()
+	if _, err := h.tree.system.Root.RequestFuture(h.env.peers.gateway, &messages.CountViewers{Stream: stream}, 10*time.Second).Result(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestLiveViewJoinsTheSourceBeingAdded: a live view asked while its
+// camera's patrol source is being registered waits for that registration
+// (go2rtc gets one PATCH, never two of one stream); the stream is then
+// kept at cycle ends while the view lasts, and removed at the cycle end
+// after it.
+func TestLiveViewJoinsTheSourceBeingAdded(t *testing.T) {
+	h, g, src := gatewayAlone(t)
+	gw, root, name := h.env.peers.gateway, h.tree.system.Root, StreamName("x")
+
+	g.SetDelay(time.Second)
+	prepared := root.RequestFuture(gw, &messages.PrepareCycle{Subnet: "elsewhere", Construct: true,
+		Cameras: []messages.CycleCamera{{ID: "x", URL: src}}}, 15*time.Second)
+	testkit.Eventually(t, 5*time.Second, "the source's PATCH under way", func() bool { return len(requestsFor(g, "PATCH", name)) == 1 })
+	added := root.RequestFuture(gw, &messages.AddStream{Stream: name, Camera: "x", Subnet: "elsewhere", Source: src}, 15*time.Second)
+	g.SetDelay(0)
+	if res, err := added.Result(); err != nil || res.(*messages.StreamAdded).Error != "" {
+		t.Fatalf("live view: %v %+v", err, res)
+	}
+	if res, err := prepared.Result(); err != nil || res.(*messages.CyclePrepared).Sources["x"] != name {
+		t.Fatalf("cycle prepared: %v %+v", err, res)
+	}
+	if n := len(requestsFor(g, "PATCH", name)); n != 1 {
+		t.Errorf("%d PATCH requests for %s, want one", n, name)
+	}
+
+	root.Send(gw, &messages.CycleEnded{Subnet: "elsewhere"})
+	flushGateway(h, name)
+	if n := len(requestsFor(g, "DELETE", name)); n != 0 {
+		t.Fatalf("a watched source removed at its cycle end (%d DELETE)", n)
+	}
+	root.Send(gw, &messages.StreamExpired{Stream: name, Subnet: "elsewhere"})
+	mark := h.mark()
+	root.Send(gw, &messages.CycleEnded{Subnet: "elsewhere"})
+	rm := waitAfter(h, mark, 10*time.Second, "the source removed at the cycle end after the view", func(e *messages.StreamRemoved) bool { return e.Stream == name })
+	if rm.Error != "" || rm.Reason != "cycle ended" {
+		t.Errorf("removal %+v", rm)
+	}
+	if _, still := g.Streams()[name]; still {
+		t.Error("stream still in go2rtc")
+	}
+}
+
+// TestLeaseEndedWhileItsStreamIsRemovedLeavesNothing: a live view asked
+// while its stream is being removed waits to register it anew; when it
+// ends before that, the stream is not registered again (nobody would
+// remove it).
+func TestLeaseEndedWhileItsStreamIsRemovedLeavesNothing(t *testing.T) {
+	h, g, src := gatewayAlone(t)
+	gw, root, name := h.env.peers.gateway, h.tree.system.Root, StreamName("x")
+	add := &messages.AddStream{Stream: name, Camera: "x", Subnet: "elsewhere", Source: src}
+	expired := &messages.StreamExpired{Stream: name, Subnet: "elsewhere"}
+
+	if res, err := root.RequestFuture(gw, add, 10*time.Second).Result(); err != nil || res.(*messages.StreamAdded).Error != "" {
+		t.Fatalf("live view: %v %+v", err, res)
+	}
+	root.Send(gw, expired)
+	g.SetDelay(time.Second)
+	mark := h.mark()
+	root.Send(gw, &messages.CycleEnded{Subnet: "elsewhere"})
+	testkit.Eventually(t, 5*time.Second, "the removal under way", func() bool { return len(requestsFor(g, "DELETE", name)) == 1 })
+	root.Send(gw, add)     // a new live view waits for the stream...
+	root.Send(gw, expired) // ...and ends before it is registered anew
+	g.SetDelay(0)
+	rm := waitAfter(h, mark, 10*time.Second, "the expired stream removed", func(e *messages.StreamRemoved) bool { return e.Stream == name })
+	if rm.Error != "" || rm.Reason != "lease expired" {
+		t.Errorf("removal %+v", rm)
+	}
+	flushGateway(h, name)
+	deleted := requestsFor(g, "DELETE", name)[0]
+	for _, i := range requestsFor(g, "PATCH", name) {
+		if i > deleted {
+			t.Errorf("registered again after its lease ended (request %d, after the DELETE at %d)", i, deleted)
+		}
+	}
+	if _, still := g.Streams()[name]; still {
+		t.Error("stream in go2rtc with no lease and no cycle to remove it")
+	}
+}
+
+// TestStreamMovesFollowTheTable: every move the gateway derives for a
+// stream (a live view takes it, a cycle takes it, its lease ends, its
+// PATCH is done) is one its transition table allows.
+func TestStreamMovesFollowTheTable(t *testing.T) {
+	allowed := func(from, to streamState) bool { return from == to || slices.Contains(streamMoves[from], to) }
+	for _, from := range []streamState{streamLeased, streamShared, streamSource, streamExpired} {
+		for on, to := range map[string]streamState{"AddStream": from.withLease(), "PrepareCycle": from.withSource()} {
+			if !allowed(from, to) {
+				t.Errorf("%s: %s -> %s is not in the table", on, from, to)
+			}
+		}
+	}
+	for _, from := range []streamState{streamLeased, streamShared} {
+		if to := from.withoutLease(); !allowed(from, to) {
+			t.Errorf("StreamExpired: %s -> %s is not in the table", from, to)
+		}
+	}
+	for _, s := range []*gwStream{{}, {leases: make([]*actor.PID, 1)}, {cycle: &preparing{}}, {leases: make([]*actor.PID, 1), cycle: &preparing{}}} {
+		if to := s.once(); !allowed(streamAdding, to) || !to.registered() {
+			t.Errorf("PATCH done (leases %d, cycle %v): adding -> %s", len(s.leases), s.cycle != nil, to)
+		}
+	}
+	for st := streamAdding; st <= streamRemoving; st++ {
+		if st.String() == "" || int(st) >= len(streamMoves) {
+			t.Errorf("state %d has no name or no row", st)
+		}
 	}
 }

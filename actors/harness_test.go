@@ -111,16 +111,29 @@ func all[T any](h *harness, pred func(*T) bool) []*T {
 // mark is now in the sequence of facts: for "the next X after this".
 func (h *harness) mark() testkit.Mark { return h.facts.Mark() }
 
+// pid is the pid of the actor at path below the root
+// ("patrol/subnet/lab/camera/cam1"): this package's tests talk to actors
+// directly, as nothing outside it can.
+func (t *Tree) pid(path string) *actor.PID {
+	return t.system.NewLocalPID(RootName + "/" + path)
+}
+
+// running reports whether the actor at path below the root is alive.
+func (t *Tree) running(path string) bool {
+	_, ok := t.system.ProcessRegistry.GetLocal(RootName + "/" + path)
+	return ok
+}
+
 // camera returns the pid of a camera actor.
 func (h *harness) camera(subnet, id string) *actor.PID {
-	return h.tree.PID(CameraPath(subnet, id))
+	return h.tree.pid(CameraPath(subnet, id))
 }
 
 // capture asks a camera directly, as the API's capture-now does.
 func (h *harness) capture(subnet, id string, timeout time.Duration) *messages.CaptureDone {
 	h.t.Helper()
 	h.waitCamera(subnet, id)
-	res, err := h.tree.System.Root.RequestFuture(h.camera(subnet, id), &messages.Capture{Camera: id, Reason: "operator"}, timeout).Result()
+	res, err := h.tree.system.Root.RequestFuture(h.camera(subnet, id), &messages.Capture{Camera: id, Reason: "operator"}, timeout).Result()
 	if err != nil {
 		h.t.Fatalf("capture %s: %v", id, err)
 	}
@@ -130,7 +143,7 @@ func (h *harness) capture(subnet, id string, timeout time.Duration) *messages.Ca
 // waitCamera waits until the subnet has spawned the camera's actor.
 func (h *harness) waitCamera(subnet, id string) {
 	h.t.Helper()
-	testkit.Eventually(h.t, 5*time.Second, "camera actor "+id+" running", func() bool { return h.tree.Running(CameraPath(subnet, id)) })
+	testkit.Eventually(h.t, 5*time.Second, "camera actor "+id+" running", func() bool { return h.tree.running(CameraPath(subnet, id)) })
 }
 
 // ffmpegOf counts this run's ffmpeg processes of one camera in /proc.

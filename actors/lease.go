@@ -104,7 +104,7 @@ func leaseProps(env *Env, cam config.SubnetCamera, spec leaseSpec, cause *stopCa
 	}))
 }
 
-// Receive handles one message.
+// Receive moves the lease through its states (leaseState, above).
 func (a *leaseActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

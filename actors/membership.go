@@ -1246,6 +1246,6 @@ func (e *Env) mayConnect() error {
 func (t *Tree) announceListen(addr string) {
 	if c := t.env.Config.Cluster; c.Enabled() && c.Advertise == "" {
 		t.env.owners.advertised.Store(c.AdvertiseURL(addr))
-		t.System.Root.Send(t.env.peers.membership, &advertised{url: c.AdvertiseURL(addr)})
+		t.system.Root.Send(t.env.peers.membership, &advertised{url: c.AdvertiseURL(addr)})
 	}
 }

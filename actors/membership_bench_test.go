@@ -85,7 +85,7 @@ func settle(b *testing.B, nodes []*benchNode, cameras int, within time.Duration)
 			id := fmt.Sprintf("cam%04d", i)
 			want := cluster.Rank(id, names)[0]
 			for _, n := range nodes {
-				if n.tree.Running(CameraPath("lab", id)) != (n.name == want) {
+				if n.tree.running(CameraPath("lab", id)) != (n.name == want) {
 					return false
 				}
 			}

@@ -37,7 +37,7 @@ func clusterConfig(t *testing.T, cams *camsim.Server, list []camsim.Camera, node
 func owner(nodes map[string]*harness, id string) string {
 	var on []string
 	for n, h := range nodes {
-		if h.tree.Running(CameraPath("lab", id)) {
+		if h.tree.running(CameraPath("lab", id)) {
 			on = append(on, n)
 		}
 	}
@@ -147,7 +147,7 @@ func TestMembershipFenceAndHandOver(t *testing.T) {
 	n1 := nodes["n1"]
 	for _, id := range hung {
 		if ranked(id) == "n1" {
-			go n1.tree.System.Root.RequestFuture(n1.camera("lab", id), &messages.Capture{Camera: id, Reason: "operator"}, time.Minute)
+			go n1.tree.system.Root.RequestFuture(n1.camera("lab", id), &messages.Capture{Camera: id, Reason: "operator"}, time.Minute)
 		}
 	}
 	testkit.Eventually(t, 10*time.Second, "n1's hung captures running", func() bool { return len(testkit.FFmpeg(n1.env.RunID)) == 2 })

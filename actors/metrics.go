@@ -225,7 +225,7 @@ func metricsWant(evt any) bool {
 	return false
 }
 
-// Receive handles one message.
+// Receive folds facts into the Prometheus collectors.
 func (a *metricsActor) Receive(ctx actor.Context) {
 	m := a.env.Metrics
 	switch msg := ctx.Message().(type) {

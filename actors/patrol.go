@@ -48,7 +48,7 @@ func patrolProps(env *Env, parent *stopCause) *actor.Props {
 	}), actor.WithSupervisor(env.Policy.Supervision.subnets()))
 }
 
-// Receive handles one message.
+// Receive keeps one subnet child per configured subnet and applies reloads.
 func (a *patrolActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

@@ -69,7 +69,7 @@ func playbackWants(evt any) bool {
 	return false
 }
 
-// Receive handles one message.
+// Receive decides which detections start a live view, and when it ends.
 func (a *playbackActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *messages.Detected:

@@ -10,7 +10,7 @@ import (
 
 // detected publishes a detection as the detector would.
 func (h *harness) detected(camera, label string, score float64) {
-	h.tree.System.EventStream.Publish(&messages.Detected{EventID: time.Now().UnixMicro(), New: true, Camera: camera, Subnet: "lab",
+	h.tree.system.EventStream.Publish(&messages.Detected{EventID: time.Now().UnixMicro(), New: true, Camera: camera, Subnet: "lab",
 		At: time.Now(), Label: label, Score: score})
 }
 

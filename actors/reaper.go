@@ -79,7 +79,7 @@ func reaperProps(env *Env) *actor.Props {
 	}))
 }
 
-// Receive handles one message.
+// Receive answers sweeps and runs the periodic /proc census.
 func (a *reaperActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

@@ -85,7 +85,7 @@ func recorded(evt any) bool {
 	return false
 }
 
-// Receive handles one message.
+// Receive turns facts into rows, batched for the writer goroutine.
 func (a *recorderActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

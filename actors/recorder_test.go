@@ -194,7 +194,7 @@ func TestRestartsOnRecord(t *testing.T) {
 		t.Fatalf("capture of a refusing camera: %d attempts, want a retry", d.Attempts)
 	}
 	h.waitCamera("lab", "ok")
-	h.tree.System.Root.Send(h.camera("lab", "ok"), &messages.RestartCamera{Reason: "test"})
+	h.tree.system.Root.Send(h.camera("lab", "ok"), &messages.RestartCamera{Reason: "test"})
 	cam := waitFor(h, 10*time.Second, "the camera's restart", func(e *messages.ActorRestarted) bool { return e.Kind == "camera" })
 	if cam.Actor != "root/"+CameraPath("lab", "ok") || !strings.Contains(cam.Reason, "requested: test") {
 		t.Errorf("camera restart %+v", cam)

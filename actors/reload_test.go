@@ -92,8 +92,8 @@ func TestReloadAddsRemovesChangesCameras(t *testing.T) {
 	for _, s := range []string{"lab", "old"} {
 		waitFor(h, 30*time.Second, "first cycle of "+s, func(e *messages.CycleEnded) bool { return e.Subnet == s })
 	}
-	keep := h.tree.System.Root.RequestFuture(h.camera("lab", "keep"), &messages.Capture{Camera: "keep", Reason: "operator"}, time.Minute)
-	gone := h.tree.System.Root.RequestFuture(h.camera("lab", "gone"), &messages.Capture{Camera: "gone", Reason: "operator"}, time.Minute)
+	keep := h.tree.system.Root.RequestFuture(h.camera("lab", "keep"), &messages.Capture{Camera: "keep", Reason: "operator"}, time.Minute)
+	gone := h.tree.system.Root.RequestFuture(h.camera("lab", "gone"), &messages.Capture{Camera: "gone", Reason: "operator"}, time.Minute)
 	testkit.Eventually(t, 10*time.Second, "ffmpeg running for keep and gone", func() bool {
 		return len(h.ffmpegOf("keep")) == 1 && len(h.ffmpegOf("gone")) == 1
 	})
@@ -137,7 +137,7 @@ func TestReloadAddsRemovesChangesCameras(t *testing.T) {
 	if res, err := gone.Result(); err != nil || res.(*messages.CaptureDone).Outcome != messages.OutcomeStopped {
 		t.Errorf("the removed camera's capture: %v %+v", err, res)
 	}
-	if h.tree.Running(CameraPath("lab", "gone")) || h.tree.Running(SubnetPath("old")) {
+	if h.tree.running(CameraPath("lab", "gone")) || h.tree.running(SubnetPath("old")) {
 		t.Error("a removed camera or subnet still runs")
 	}
 
@@ -210,7 +210,7 @@ func TestReloadRejectsBadFileChangesNothing(t *testing.T) {
 	if strings.Contains(rec.Error, testkit.CamsimPassword) {
 		t.Errorf("the error shows the password: %s", rec.Error)
 	}
-	if !h.tree.Running(CameraPath("lab", "b")) || h.tree.Running(CameraPath("lab", "c")) || h.tree.Config() != before {
+	if !h.tree.running(CameraPath("lab", "b")) || h.tree.running(CameraPath("lab", "c")) || h.tree.Config() != before {
 		t.Error("a rejected reload changed what runs")
 	}
 	if d := h.capture("lab", "b", 20*time.Second); d.Outcome != messages.OutcomeOK {
@@ -275,7 +275,7 @@ func TestReloadDrainsLeaseAndRemovesStreams(t *testing.T) {
 	if _, ok := g2.Streams()["camvisor_live"]; ok {
 		t.Error("the removed camera's stream is still in go2rtc")
 	}
-	if h.tree.Running(CameraPath("cams", "live")) || !h.tree.Running(CameraPath("lab", "keep")) {
+	if h.tree.running(CameraPath("cams", "live")) || !h.tree.running(CameraPath("lab", "keep")) {
 		t.Error("the wrong cameras run after the reload")
 	}
 }

@@ -56,7 +56,7 @@ func rootProps(env *Env, done chan struct{}) *actor.Props {
 	}), actor.WithSupervisor(env.Policy.Supervision.rootChildren()))
 }
 
-// Receive handles one message.
+// Receive starts the services and the patrol, and stops them in order.
 func (a *rootActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
@@ -103,6 +103,11 @@ func (a *rootActor) onStarted(ctx actor.Context) {
 			return
 		}
 		a.patrol = pid
+		select {
+		case <-a.env.patrolling: // a restarted root spawns the patrol again
+		default:
+			close(a.env.patrolling)
+		}
 	})
 }
 

@@ -37,7 +37,7 @@ func testSlotBudgetNeverExceeded(t *testing.T, patrol func(*config.Config), code
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := h.tree.System.Root.RequestFuture(h.camera("lab", "tapo"), &messages.Capture{Camera: "tapo", Reason: "operator"}, time.Minute).Result()
+			res, err := h.tree.system.Root.RequestFuture(h.camera("lab", "tapo"), &messages.Capture{Camera: "tapo", Reason: "operator"}, time.Minute).Result()
 			if err == nil {
 				results[i] = res.(*messages.CaptureDone)
 			}
@@ -101,7 +101,7 @@ func TestSlotBudgetQueueBound(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := h.tree.System.Root.RequestFuture(h.camera("lab", "slowcam"), &messages.Capture{Camera: "slowcam", Deadline: deadline}, 30*time.Second).Result()
+			res, err := h.tree.system.Root.RequestFuture(h.camera("lab", "slowcam"), &messages.Capture{Camera: "slowcam", Deadline: deadline}, 30*time.Second).Result()
 			if err != nil {
 				t.Error(err)
 				return

@@ -111,11 +111,11 @@ func TestStreamModeServesCaptures(t *testing.T) {
 			t.Error("the stream's process started without the admission granting it")
 		}
 		testkit.Eventually(t, 10*time.Second, "the admission's grants all back", func() bool {
-			res, err := h.tree.System.Root.RequestFuture(h.tree.PID(AdmissionName), &messages.GetAdmission{}, 5*time.Second).Result()
+			res, err := h.tree.system.Root.RequestFuture(h.tree.pid(AdmissionName), &messages.GetAdmission{}, 5*time.Second).Result()
 			return err == nil && res.(*messages.AdmissionStatus).Running == 0
 		})
 		// The reaper's sweep finds the stream's process owned.
-		res, err := h.tree.System.Root.RequestFuture(h.tree.PID(ReaperName), &messages.Sweep{}, 20*time.Second).Result()
+		res, err := h.tree.system.Root.RequestFuture(h.tree.pid(ReaperName), &messages.Sweep{}, 20*time.Second).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestStreamModeServesCaptures(t *testing.T) {
 // status asks a camera for its state.
 func (h *harness) status(subnet, id string) *messages.CameraStatus {
 	h.t.Helper()
-	res, err := h.tree.System.Root.RequestFuture(h.camera(subnet, id), &messages.GetCameraStatus{}, 5*time.Second).Result()
+	res, err := h.tree.system.Root.RequestFuture(h.camera(subnet, id), &messages.GetCameraStatus{}, 5*time.Second).Result()
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -288,11 +288,11 @@ func TestNoOrphanInStreamMode(t *testing.T) {
 				cams := startCamsim(t, list...)
 				h := startTree(t, cams, streamConfig(cams, list, time.Hour))
 				p := h.waitStream("cam")
-				pid := h.tree.Root
+				pid := h.tree.root
 				if tc.path != "" {
-					pid = h.tree.PID(tc.path)
+					pid = h.tree.pid(tc.path)
 				}
-				if err := h.tree.System.Root.StopFuture(pid).Wait(); err != nil {
+				if err := h.tree.system.Root.StopFuture(pid).Wait(); err != nil {
 					t.Fatal(err)
 				}
 				if info, ok := osproc.Read(p.PID); ok && info.StartAt == p.StartAt {
@@ -347,7 +347,7 @@ func TestNoOrphanInStreamMode(t *testing.T) {
 		h := startTree(t, cams, streamConfig(cams, list, time.Hour))
 		old := h.waitStream("cam")
 		mark := h.mark()
-		h.tree.System.Root.Send(h.camera("hot", "cam"), &messages.RestartCamera{Reason: "test"})
+		h.tree.system.Root.Send(h.camera("hot", "cam"), &messages.RestartCamera{Reason: "test"})
 		e := waitAfter(h, mark, 10*time.Second, "the old stream's exit", func(e *messages.ProcessExited) bool { return e.OSPID == old.PID })
 		if e.StopReason != messages.StopRestart {
 			t.Errorf("stop reason %q, want restart", e.StopReason)
@@ -436,7 +436,7 @@ func TestStreamYieldsToLiveView(t *testing.T) {
 		t.Error("a stream runs beside the live view on a camera with one connection")
 	}
 	mark = h.mark()
-	h.tree.System.Root.Send(h.camera("hot", "cam"), &messages.ReleaseLease{Camera: "cam", Reason: "test"})
+	h.tree.system.Root.Send(h.camera("hot", "cam"), &messages.ReleaseLease{Camera: "cam", Reason: "test"})
 	waitAfter(h, mark, 20*time.Second, "the stream back after the live view", func(e *messages.ProcessStarted) bool {
 		return e.Camera == "cam" && e.Purpose == "stream"
 	})

@@ -91,7 +91,7 @@ func subnetProps(env *Env, sub config.Subnet, parent *stopCause) *actor.Props {
 	}), actor.WithSupervisor(env.Policy.Supervision.cameras()))
 }
 
-// Receive handles one message.
+// Receive runs the subnet's cycles and keeps its camera children.
 func (a *subnetActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:

@@ -42,7 +42,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,6 +98,9 @@ type Env struct {
 	// owners is what the membership decided this node runs (cluster mode;
 	// membership.go).
 	owners ownership
+	// patrolling is closed once the root has spawned the patrol, the
+	// start-up sweep done (Tree.Ready); set by Start.
+	patrolling chan struct{}
 	// current is the configuration that runs: Config, with the subnets
 	// and cameras of the last reload. An immutable value swapped whole: a
 	// restarted actor (the patrol, a subnet) and the HTTP handlers must
@@ -116,11 +118,13 @@ func (e *Env) Current() *config.Config {
 	return e.Config
 }
 
-// Tree is a running supervision tree.
+// Tree is a running supervision tree. The rest of the program asks it
+// through the facade's methods (facade.go); the actor runtime stays
+// inside this package.
 type Tree struct {
-	System  *actor.ActorSystem
-	Root    *actor.PID
 	Metrics *Metrics
+	system  *actor.ActorSystem
+	root    *actor.PID
 	env     *Env
 	done    chan struct{}
 	opened  bool             // Start opened the record: Stop closes it
@@ -129,8 +133,10 @@ type Tree struct {
 	relay   *rtsprelay.Relay // Start created it: Shutdown closes it
 	// reloading lets one reload at a time compare against what runs: a
 	// reload is a sequence of steps (read, compare, apply, publish) that
-	// two callers (SIGHUP and the API) must not interleave.
-	reloading sync.Mutex
+	// two callers (SIGHUP and the API) must not interleave. It is a
+	// channel rather than a mutex so that a caller waits for its turn only
+	// as long as its context lets it.
+	reloading chan struct{}
 }
 
 // Start is how camvisor starts, the server and its tests alike: it opens
@@ -227,7 +233,8 @@ func spawnTree(env *Env) (*Tree, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet(libLog) }),
 	))
 	system.Extensions.Register(policyExtension{env.Policy})
-	t := &Tree{System: system, Metrics: env.Metrics, env: env, done: make(chan struct{}), relay: relay}
+	env.patrolling = make(chan struct{})
+	t := &Tree{system: system, Metrics: env.Metrics, env: env, done: make(chan struct{}), relay: relay, reloading: make(chan struct{}, 1)}
 	env.peers = newPeers(system)
 	if env.Tap != nil {
 		system.EventStream.Subscribe(env.Tap)
@@ -241,7 +248,7 @@ func spawnTree(env *Env) (*Tree, error) {
 		}
 		return nil, fmt.Errorf("spawn root: %w", err)
 	}
-	t.Root = pid
+	t.root = pid
 	return t, nil
 }
 
@@ -283,32 +290,20 @@ func (t *Tree) Shutdown(ctx context.Context, reason string) error {
 	select {
 	case <-t.done:
 	default:
-		t.System.Root.Send(t.Root, &messages.Shutdown{Reason: reason})
+		t.system.Root.Send(t.root, &messages.Shutdown{Reason: reason})
 	}
 	select {
 	case <-t.done:
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown: %w", ctx.Err())
 	}
-	if !t.System.IsStopped() {
-		t.System.Shutdown()
+	if !t.system.IsStopped() {
+		t.system.Shutdown()
 	}
 	if t.relay != nil { // every ffmpeg actor is gone: no Path is in use
 		t.relay.Close()
 	}
 	return nil
-}
-
-// PID returns the pid of the actor at path below the root
-// ("patrol/subnet/lab/camera/cam1").
-func (t *Tree) PID(path string) *actor.PID {
-	return t.System.NewLocalPID(RootName + "/" + path)
-}
-
-// Running reports whether the actor at path below the root is alive.
-func (t *Tree) Running(path string) bool {
-	_, ok := t.System.ProcessRegistry.GetLocal(RootName + "/" + path)
-	return ok
 }
 
 // stopCause tells a child why its parent is stopping it. The parent sets

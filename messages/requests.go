@@ -29,10 +29,14 @@ type Capture struct {
 
 // RestartCamera asks a camera actor to restart from a clean state: it
 // fails on purpose, its children are stopped (their processes killed and
-// reaped) and its subnet's supervision strategy starts a new instance,
-// which answers the sender with CameraRestarted.
+// reaped) and its subnet's supervision strategy starts a new instance at
+// once, which answers the sender with CameraRestarted. A restart asked
+// before the running instance started is answered by that instance
+// without another restart (it joins the restart that was pending); one
+// whose sender no longer waits for the answer is not carried out.
 type RestartCamera struct {
 	Reason string
+	Asked  time.Time // when it was asked; zero: restart whatever the instance
 }
 
 // CameraRestarted answers RestartCamera once the new instance runs.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"camvisor/actors"
@@ -19,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ctx bounds a question to the tree from a handler.
+// askCtx bounds a request's questions to the tree by its budget d (a
+// field of Limits, listed in API.md): they end when it passes or when the
+// client goes, whichever comes first, and none outlives the request.
 func askCtx(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d)
 }
@@ -40,18 +43,23 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
 	rec, err := s.opts.Tree.Reload(ctx, "api "+r.RemoteAddr)
-	body := map[string]any{"outcome": rec.Outcome, "error": rec.Error, "added": nonNil(rec.Added), "removed": nonNil(rec.Removed),
-		"changed": nonNil(rec.Changed), "added_subnets": nonNil(rec.AddedSubnets), "removed_subnets": nonNil(rec.RemovedSubnets),
-		"restart_needed": nonNil(rec.Restart), "changes": nonNil(rec.Lines), "at": rec.At.UTC()}
 	switch {
 	case errors.Is(err, actors.ErrReloadRejected):
-		body["error"] = rec.Error
-		writeJSON(w, http.StatusUnprocessableEntity, body)
+		writeJSON(w, http.StatusUnprocessableEntity, reloadOf(rec))
+	case errors.Is(err, actors.ErrNoTime):
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("no reload within %s: %v", wait, err))
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	default:
-		writeJSON(w, http.StatusOK, body)
+		writeJSON(w, http.StatusOK, reloadOf(rec))
 	}
+}
+
+// reloadOf is the answer for a reload.
+func reloadOf(rec *messages.ConfigReloaded) reloadAnswer {
+	return reloadAnswer{Outcome: rec.Outcome, At: rec.At.UTC(), Error: rec.Error, Added: nonNil(rec.Added), Removed: nonNil(rec.Removed),
+		Changed: nonNil(rec.Changed), AddedSubnets: nonNil(rec.AddedSubnets), RemovedSubnets: nonNil(rec.RemovedSubnets),
+		RestartNeeded: nonNil(rec.Restart), Changes: nonNil(rec.Lines)}
 }
 
 func nonNil(s []string) []string {
@@ -79,72 +87,96 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	for _, c := range cfg.Cameras() {
 		budget += c.MaxConnections
 	}
-	g2 := map[string]any{"enabled": cfg.Go2RTC.Enabled(), "healthy": false, "player_url": cfg.Go2RTC.Player()}
+	out := statusAnswer{State: "running", Version: s.opts.Version, Run: s.opts.RunID, StartedAt: s.opts.StartedAt.UTC(), Now: time.Now().UTC(),
+		UptimeS: int(time.Since(s.opts.StartedAt).Seconds()), FFmpegProcesses: s.opts.Tree.LiveProcesses(), Budget: budget,
+		Go2RTC:   go2rtcStatus{Enabled: cfg.Go2RTC.Enabled(), PlayerURL: cfg.Go2RTC.Player()},
+		Detector: detectorStatus{Kind: cfg.Detector.Kind}}
+	// The questions go at once, each with the whole budget.
+	ctx, cancel := askCtx(r, s.lim.Question)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { out.AlertsFiring = s.firingAlerts(ctx) })
 	if cfg.Go2RTC.Enabled() {
-		ctx, cancel := askCtx(r, 2*time.Second)
-		if h, err := s.opts.Tree.Go2RTCHealth(ctx); err == nil {
-			g2["healthy"] = h.Healthy
-		}
-		cancel()
+		wg.Go(func() {
+			if h, err := s.opts.Tree.Go2RTCHealth(ctx); err == nil {
+				out.Go2RTC.Healthy = h.Healthy
+			}
+		})
 	}
-	state := "running"
+	wg.Go(func() {
+		if a, err := s.opts.Tree.Admission(ctx); err == nil {
+			out.Admission = admissionStatus{Limit: &a.Limit, Running: &a.Running, Waiting: &a.Waiting, UncontendedMS: ptr(a.Uncontended.Milliseconds())}
+		}
+	})
+	wg.Wait()
 	select {
 	case <-s.opts.Tree.Done():
-		state = "stopped"
+		out.State = "stopped"
 	default:
 	}
-	admission := map[string]any{"limit": nil, "running": nil, "waiting": nil, "uncontended_ms": nil}
-	ctx, cancel := askCtx(r, 2*time.Second)
-	if a, err := s.opts.Tree.Admission(ctx); err == nil {
-		admission = map[string]any{"limit": a.Limit, "running": a.Running, "waiting": a.Waiting, "uncontended_ms": a.Uncontended.Milliseconds()}
-	}
-	cancel()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"state": state, "version": s.opts.Version, "run": s.opts.RunID, "started_at": s.opts.StartedAt.UTC(), "now": time.Now().UTC(),
-		"uptime_s": int(time.Since(s.opts.StartedAt).Seconds()), "ffmpeg_processes": s.opts.Tree.LiveProcesses(), "budget": budget,
-		"alerts_firing": s.firingAlerts(r), "go2rtc": g2, "detector": map[string]any{"kind": cfg.Detector.Kind}, "admission": admission,
-	})
+	writeJSON(w, http.StatusOK, out)
 }
 
+// ptr is a pointer to v, for a field that is null when unknown.
+func ptr[T any](v T) *T { return &v }
+
+// cameras is GET /api/cameras: each camera asked at once (at most
+// cameraQuestions at a time), so that one camera that does not answer
+// (restarting, stuck) costs the others nothing; it shows as "no answer".
 func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 3*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
-	playing := map[string]messages.PlaybackStarted{}
-	if live, err := s.opts.Tree.Playbacks(ctx); err == nil {
-		for _, p := range live {
-			playing[p.Camera] = p
-		}
-	}
 	cams := s.config().Cameras()
-	out := make([]map[string]any, len(cams))
+	out := camerasAnswer{Cameras: make([]cameraAnswer, len(cams))}
+	playing := map[string]messages.PlaybackStarted{}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if live, err := s.opts.Tree.Playbacks(ctx); err == nil {
+			for _, p := range live {
+				playing[p.Camera] = p
+			}
+		}
+	})
+	asking := make(chan struct{}, cameraQuestions)
 	for i, c := range cams {
-		v := map[string]any{"id": c.ID, "subnet": c.Subnet, "url": redact.URL(c.URL), "max_connections": c.MaxConnections,
-			"slots_ffmpeg": 0, "slots_go2rtc": 0, "slots_lease": 0, "slots_external": 0, "queue_length": 0, "failing": false, "consecutive_failures": 0,
-			"last_capture": nil, "live": nil, "state": "no answer", "busy": false, "breaker": nil, "capture_p50_ms": nil, "capture_p95_ms": nil, "frame_at": nil}
-		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
-			v["state"], v["slots_ffmpeg"], v["slots_go2rtc"], v["slots_lease"], v["slots_external"] = st.State, st.SlotsFFmpeg, st.SlotsGo2RTC, st.SlotsLease, st.SlotsExternal
-			v["queue_length"] = st.QueueLength
-			v["failing"], v["consecutive_failures"], v["busy"] = st.Failing, st.ConsecutiveFailures, st.Busy
-			v["capture_p50_ms"], v["capture_p95_ms"] = st.CaptureP50.Milliseconds(), st.CaptureP95.Milliseconds()
-			breaker := map[string]any{"state": st.Breaker, "next_probe_at": nil, "backoff_s": nil}
-			if st.Breaker == "open" {
-				breaker["next_probe_at"], breaker["backoff_s"] = st.NextProbe.UTC(), st.Backoff.Seconds()
-			}
-			v["breaker"] = breaker
-			if d := st.Last; d != nil {
-				v["last_capture"] = map[string]any{"outcome": d.Outcome, "at": d.EndedAt, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
-					"via": d.Via, "error": d.Error, "os_pid": d.OSPID}
-			}
-		}
-		if f, err := s.opts.Tree.Frame(ctx, c); err == nil && len(f.JPEG) > 0 {
-			v["frame_at"] = f.At.UTC()
-		}
-		if p, ok := playing[c.ID]; ok {
-			v["live"] = map[string]any{"until": p.Until.UTC(), "player_url": p.PlayerURL}
-		}
-		out[i] = v
+		wg.Go(func() {
+			asking <- struct{}{}
+			defer func() { <-asking }()
+			out.Cameras[i] = s.cameraOf(ctx, c)
+		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cameras": out})
+	wg.Wait()
+	for i, c := range out.Cameras {
+		if p, ok := playing[c.ID]; ok {
+			out.Cameras[i].Live = &liveView{Until: p.Until.UTC(), PlayerURL: p.PlayerURL}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// cameraQuestions bounds the cameras GET /api/cameras asks at once.
+const cameraQuestions = 16
+
+// cameraOf is camera c as its actor answers within ctx.
+func (s *Server) cameraOf(ctx context.Context, c config.SubnetCamera) cameraAnswer {
+	v := cameraAnswer{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections, State: "no answer"}
+	if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
+		v.State, v.QueueLength = st.State, st.QueueLength
+		v.slots = slots{SlotsFFmpeg: st.SlotsFFmpeg, SlotsGo2RTC: st.SlotsGo2RTC, SlotsLease: st.SlotsLease, SlotsExternal: st.SlotsExternal}
+		v.Failing, v.ConsecutiveFailures, v.Busy = st.Failing, st.ConsecutiveFailures, st.Busy
+		v.CaptureP50MS, v.CaptureP95MS = ptr(st.CaptureP50.Milliseconds()), ptr(st.CaptureP95.Milliseconds())
+		v.Breaker = &breakerAnswer{State: st.Breaker}
+		if st.Breaker == "open" {
+			v.Breaker.NextProbeAt, v.Breaker.BackoffS = ptr(st.NextProbe.UTC()), ptr(st.Backoff.Seconds())
+		}
+		if d := st.Last; d != nil {
+			v.LastCapture = &captureSummary{captureOutcome: outcomeOf(d), At: d.EndedAt.UTC()}
+		}
+	}
+	if f, err := s.opts.Tree.Frame(ctx, c); err == nil && len(f.JPEG) > 0 {
+		v.FrameAt = ptr(f.At.UTC())
+	}
+	return v
 }
 
 func (s *Server) cameraSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +184,7 @@ func (s *Server) cameraSnapshot(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := askCtx(r, 3*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
 	f, err := s.opts.Tree.Frame(ctx, c)
 	if err != nil {
@@ -176,7 +208,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ff := s.opts.Config.FFmpeg
-	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + 5*time.Second
+	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + s.lim.CaptureMargin
 	s.extend(w, wait)
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
@@ -185,8 +217,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"camera": c.ID, "outcome": d.Outcome, "duration_ms": d.EndedAt.Sub(d.StartedAt).Milliseconds(),
-		"via": d.Via, "bytes": d.Bytes, "error": d.Error, "os_pid": d.OSPID, "attempts": d.Attempts})
+	writeJSON(w, http.StatusOK, captureAnswer{Camera: c.ID, captureOutcome: outcomeOf(d), Bytes: d.Bytes, Attempts: d.Attempts})
 }
 
 // startLive asks the playback policy for a live view: the same budget and
@@ -196,7 +227,8 @@ func (s *Server) startLive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := askCtx(r, 15*time.Second)
+	s.extend(w, s.lim.Live)
+	ctx, cancel := askCtx(r, s.lim.Live)
 	defer cancel()
 	a, err := s.opts.Tree.StartLive(ctx, c.ID, "requested from the dashboard")
 	if err != nil {
@@ -207,7 +239,7 @@ func (s *Server) startLive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, a.Reason)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"playing": true, "player_url": a.PlayerURL, "until": a.Until.UTC()})
+	writeJSON(w, http.StatusOK, liveStarted{Playing: true, PlayerURL: a.PlayerURL, Until: a.Until.UTC()})
 }
 
 func (s *Server) stopLive(w http.ResponseWriter, r *http.Request) {
@@ -216,17 +248,19 @@ func (s *Server) stopLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Tree.StopLive(c.ID, "stopped by the operator")
-	writeJSON(w, http.StatusOK, map[string]any{"stopped": true})
+	writeJSON(w, http.StatusOK, liveStopped{Stopped: true})
 }
 
 // restart restarts a camera actor and answers once the new instance runs,
-// naming the processes of the old one, checked gone from /proc.
+// naming the processes of the old one, checked gone from /proc. Restarts
+// asked while one is pending join it; one that runs out of its budget is
+// withdrawn unless the camera already began it.
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.camera(w, r)
 	if !ok {
 		return
 	}
-	wait := s.opts.Config.FFmpeg.KillGrace.Duration + 15*time.Second
+	wait := s.opts.Config.FFmpeg.KillGrace.Duration + s.lim.Restart
 	s.extend(w, wait)
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
@@ -234,65 +268,54 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && killed != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
-	case errors.Is(err, actors.ErrNotRunning):
-		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case err != nil:
-		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("camera %s did not restart in time: %v", c.ID, err))
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("camera %s did not restart within %s: %v", c.ID, wait, err))
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"restarted": true, "killed": killed})
+		writeJSON(w, http.StatusOK, restartAnswer{Restarted: true, Killed: killed})
 	}
 }
 
 // actorTree is GET /api/actors.
 func (s *Server) actorTree(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 5*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
 	n, err := s.opts.Tree.Describe(ctx)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "the root did not answer: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, nodeJSON(n))
+	writeJSON(w, http.StatusOK, nodeOf(n))
 }
 
-// nodeJSON flattens a node's kind-specific fields beside the common ones.
-func nodeJSON(n *messages.Node) map[string]any {
-	out := map[string]any{"path": n.Path, "kind": n.Kind, "state": n.State, "restarts": n.Restarts, "children": []any{}}
+// nodeOf is the answer for a node and the nodes below it.
+func nodeOf(n *messages.Node) actorNode {
+	out := actorNode{Path: n.Path, Kind: n.Kind, State: n.State, Restarts: n.Restarts, Fields: n.Fields,
+		Children: make([]actorNode, 0, len(n.Children))}
 	if !n.StartedAt.IsZero() {
-		out["started_at"] = n.StartedAt.UTC()
-	} else {
-		out["started_at"] = nil
+		out.StartedAt = ptr(n.StartedAt.UTC())
 	}
-	for k, v := range n.Fields {
-		if _, taken := out[k]; !taken {
-			out[k] = v
-		}
-	}
-	children := make([]any, 0, len(n.Children))
 	for _, c := range n.Children {
-		children = append(children, nodeJSON(c))
+		out.Children = append(out.Children, nodeOf(c))
 	}
-	out["children"] = children
 	return out
 }
 
 // processes is every ffmpeg on the machine as /proc sees it, each marked
 // owned by a live actor of this server or not.
 func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 5*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
 	procs := s.opts.Tree.Processes(ctx)
-	out := make([]map[string]any, 0, len(procs))
+	out := processesAnswer{Processes: make([]processAnswer, 0, len(procs))}
 	for _, p := range procs {
 		argv := make([]string, len(p.Argv))
 		for i, a := range p.Argv {
 			argv[i] = redact.Text(a)
 		}
-		out = append(out, map[string]any{"os_pid": p.PID, "ppid": p.PPID, "pgid": p.PGID, "state": p.State,
-			"age_s": osproc.Age(p.Info).Seconds(), "argv": argv, "run": p.Run, "owner": p.Owner, "owned": p.Owned,
-			"this_run": p.Class == osproc.ThisRun})
+		out.Processes = append(out.Processes, processAnswer{OSPID: p.PID, PPID: p.PPID, PGID: p.PGID, State: p.State,
+			AgeS: osproc.Age(p.Info).Seconds(), Argv: argv, Run: p.Run, Owner: p.Owner, Owned: p.Owned, ThisRun: p.Class == osproc.ThisRun})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"processes": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // since reads ?since= (default 1h).
@@ -308,19 +331,19 @@ func since(r *http.Request) (time.Time, error) {
 	return t, nil
 }
 
-// fromRecord answers {key: rows} with what query read from the record.
-func (s *Server) fromRecord(w http.ResponseWriter, key string, query func(*db.Store) (any, error)) {
+// fromRecord answers what query read from the record.
+func fromRecord[A any](s *Server, w http.ResponseWriter, query func(*db.Store) (A, error)) {
 	store, err := s.reader()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	rows, err := query(store)
+	answer, err := query(store)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{key: rows})
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // samples is the leak graph: per camera and minute, the most processes and
@@ -340,16 +363,9 @@ func (s *Server) samples(w http.ResponseWriter, r *http.Request) {
 		}
 		step = d
 	}
-	type sample struct {
-		At             string `json:"at"`
-		Camera         string `json:"camera"`
-		Processes      int    `json:"processes"`
-		SlotsHeld      int    `json:"slots_held"`
-		MaxConnections int    `json:"max_connections"`
-	}
-	s.fromRecord(w, "samples", func(st *db.Store) (any, error) {
+	fromRecord(s, w, func(st *db.Store) (samplesAnswer, error) {
 		rows, err := st.SamplesEvery(from, step)
-		return convert(rows, func(r db.Sample) sample { return sample(r) }), err
+		return samplesAnswer{Samples: convert(rows, func(r db.Sample) sample { return sample(r) })}, err
 	})
 }
 
@@ -359,36 +375,16 @@ func (s *Server) cycles(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	type cycle struct {
-		Subnet     string `json:"subnet"`
-		Number     int64  `json:"number"`
-		StartedAt  string `json:"started_at"`
-		DurationMS int64  `json:"duration_ms"`
-		IntervalMS int64  `json:"interval_ms"`
-		Overran    bool   `json:"overran"`
-		OK         int    `json:"ok"`
-		Failed     int    `json:"failed"`
-		TimedOut   int    `json:"timed_out"`
-	}
-	s.fromRecord(w, "cycles", func(st *db.Store) (any, error) {
+	fromRecord(s, w, func(st *db.Store) (cyclesAnswer, error) {
 		rows, err := st.Cycles(from)
-		return convert(rows, func(r db.Cycle) cycle { return cycle(r) }), err
+		return cyclesAnswer{Cycles: convert(rows, func(r db.Cycle) cycle { return cycle(r) })}, err
 	})
 }
 
 // alerts lists what fires now, from the alerts actor's memory (the record
 // may be what fails), then the history from the record, newest first.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
-	type alert struct {
-		Rule       string  `json:"rule"`
-		Subject    string  `json:"subject"`
-		State      string  `json:"state"`
-		FirstSeen  string  `json:"first_seen"`
-		LastSeen   string  `json:"last_seen"`
-		ResolvedAt *string `json:"resolved_at"`
-		Detail     string  `json:"detail"`
-	}
-	ctx, cancel := askCtx(r, 3*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	now, memErr := s.opts.Tree.Alerts(ctx)
 	cancel()
 	var rows []db.Alert
@@ -401,7 +397,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "alerts: "+memErr.Error()+"; record: "+err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"alerts": convert(rows, func(r db.Alert) alert { return alert(r) })})
+		writeJSON(w, http.StatusOK, alertsAnswer{Alerts: convert(rows, func(r db.Alert) alert { return alert(r) })})
 		return
 	}
 	fromMemory := func(a messages.AlertChanged) alert {
@@ -432,7 +428,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortStableFunc(history, func(a, b alert) int { return strings.Compare(b.LastSeen, a.LastSeen) })
 	out = append(out, history[:min(len(history), 500)]...)
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	writeJSON(w, http.StatusOK, alertsAnswer{Alerts: out})
 }
 
 // convert maps record rows to their JSON shape.
@@ -446,9 +442,7 @@ func convert[R, J any](rows []R, f func(R) J) []J {
 
 // firingAlerts counts the alerts firing now, from the alerts actor's
 // memory; from the record when the actor does not answer.
-func (s *Server) firingAlerts(r *http.Request) int {
-	ctx, cancel := askCtx(r, 2*time.Second)
-	defer cancel()
+func (s *Server) firingAlerts(ctx context.Context) int {
 	if now, err := s.opts.Tree.Alerts(ctx); err == nil {
 		return len(now.Firing)
 	}

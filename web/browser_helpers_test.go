@@ -187,9 +187,22 @@ func (b *browser) describePage() string {
 
 // click clicks the first visible element matching a CSS selector, with the
 // mouse, as an operator would.
+// A list the WebSocket re-renders may replace the node between the moment
+// it is found and the click, as it may under a person's pointer: the click
+// is tried again on the element that now matches, as a person would.
 func (b *browser) click(sel string) {
 	b.t.Helper()
-	b.run("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 5 || !strings.Contains(err.Error(), "Could not find node with given id") {
+			b.t.Fatalf("click %s: %v", sel, err)
+		}
+	}
 }
 
 // waitVisible waits for an element matching a CSS selector to be visible.

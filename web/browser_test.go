@@ -346,12 +346,12 @@ func TestBrowserReconnectDropsEndedPlayback(t *testing.T) {
 
 	// The server drops the page's WebSocket; while the page is away, the
 	// playback ends, so the page never hears the stop.
-	var clients []string
-	count(st, func(e *messages.ClientJoined) bool { clients = append(clients, e.Client); return true })
-	if len(clients) != 1 {
-		t.Fatalf("%d dashboards joined, want the page's one", len(clients))
+	if n := count(st, func(e *messages.ClientJoined) bool { return true }); n != 1 {
+		t.Fatalf("%d dashboards joined, want the page's one", n)
 	}
-	st.tree.System.Root.Stop(st.tree.System.NewLocalPID(clients[0]))
+	if n := st.dropDashboards(); n != 1 {
+		t.Fatalf("dropped %d dashboards' connections, want the page's one", n)
+	}
 	b.waitJS(5*time.Second, "the page noticing the drop", `document.getElementById("hdr-ws").dataset.ws !== "connected"`)
 	b.shot("reconnecting")
 	st.tree.StopLive("front", "test")

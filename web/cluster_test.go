@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"camvisor/actors"
 	"camvisor/actors/camsim"
 	"camvisor/actors/cluster"
 	"camvisor/actors/config"
@@ -51,7 +50,10 @@ func clusterStacks(t *testing.T, cams *camsim.Server) (n1, n2 *stack) {
 	testkit.Eventually(t, 15*time.Second, "every camera's actor running on its owner", func() bool {
 		for _, c := range cams.Cameras() {
 			owner := map[string]*stack{"n1": n1, "n2": n2}[cluster.Rank(c.Name, []string{"n1", "n2"})[0]]
-			if !owner.tree.Running(actors.CameraPath("lab", c.Name)) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := owner.tree.CameraStatus(ctx, config.SubnetCamera{Subnet: "lab", Camera: config.Camera{ID: c.Name}})
+			cancel()
+			if err != nil {
 				return false
 			}
 		}

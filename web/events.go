@@ -11,21 +11,6 @@ import (
 	"camvisor/db"
 )
 
-// event is one row of GET /api/events.
-type event struct {
-	ID         int64   `json:"id"`
-	Camera     string  `json:"camera"`
-	Subnet     string  `json:"subnet"`
-	At         string  `json:"at"`
-	LastSeen   string  `json:"last_seen"`
-	Label      string  `json:"label"`
-	Score      float64 `json:"score"`
-	Box        [4]int  `json:"box"`
-	Detections int     `json:"detections"`
-	Detector   string  `json:"detector"`
-	Snapshot   string  `json:"snapshot"`
-}
-
 // events lists event history, newest first: for the event list only. It
 // never starts playback (invariant 4): history is not a live decision.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -47,13 +32,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Since = t
 	}
-	s.fromRecord(w, "events", func(st *db.Store) (any, error) {
+	fromRecord(s, w, func(st *db.Store) (eventsAnswer, error) {
 		rows, err := st.Events(q)
-		return convert(rows, func(e db.Event) event {
+		return eventsAnswer{Events: convert(rows, func(e db.Event) event {
 			return event{ID: e.ID, Camera: e.Camera, Subnet: e.Subnet, At: e.At, LastSeen: e.LastSeen, Label: e.Label,
 				Score: e.Score, Box: [4]int{e.XMin, e.YMin, e.XMax, e.YMax}, Detections: e.Detections, Detector: e.Detector,
 				Snapshot: fmt.Sprintf("/api/events/%d/snapshot.jpg", e.ID)}
-		}), err
+		})}, err
 	})
 }
 
@@ -79,6 +64,6 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
-	w.Header().Set("Cache-Control", "private, max-age=86400")
+	w.Header().Set("Cache-Control", "no-store") // what the cameras saw does not outlive a sign-out in the browser's cache
 	_, _ = w.Write(jpeg)
 }

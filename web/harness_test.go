@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -106,8 +107,32 @@ func startStackWith(t *testing.T, cams *camsim.Server, tune func(*config.Config)
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	testkit.Eventually(t, 5*time.Second, "tree up", func() bool { return st.tree.Running("patrol") })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := st.tree.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return st
+}
+
+// dropDashboards closes every signed-in dashboard's WebSocket on the
+// server's side, as a network that drops connections would; the sessions
+// stay valid, so the pages may connect again. It returns how many it
+// closed.
+func (st *stack) dropDashboards() int {
+	ss := st.srv.sessions
+	var socks []io.Closer
+	ss.mu.Lock()
+	for _, v := range ss.m {
+		for c := range v.sockets {
+			socks = append(socks, c)
+		}
+	}
+	ss.mu.Unlock()
+	for _, c := range socks {
+		c.Close() // outside the lock: a socket's Close detaches it from its session
+	}
+	return len(socks)
 }
 
 // startLive asks for a live view as the backend's playback policy would

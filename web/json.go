@@ -16,5 +16,5 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // writeError writes {"error": msg} with status code.
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, errorAnswer{Error: msg})
 }

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"camvisor/actors"
 	"camvisor/actors/camsim"
 	"camvisor/actors/config"
 	"camvisor/actors/go2rtc/go2rtctest"
@@ -65,7 +68,10 @@ func TestReloadNeverStartsPlayback(t *testing.T) {
 
 func TestSlowDashboardDroppedFastOneKeepsEverything(t *testing.T) {
 	cams := testkit.Camsim(t, camsim.Camera{Name: "c"})
-	st := startStack(t, cams, nil)
+	// Every reload reads a file that does not load, with a long error: a
+	// rejected reload changes nothing and is pushed to every dashboard.
+	pad := strings.Repeat("x", 5000)
+	st := startStackWith(t, cams, nil, stackOptions{load: func() (*config.Config, error) { return nil, errors.New(pad) }})
 	fast := st.connect(true)
 	slow := st.connect(false)
 	testkit.Eventually(t, 5*time.Second, "both clients joined", func() bool {
@@ -74,17 +80,18 @@ func TestSlowDashboardDroppedFastOneKeepsEverything(t *testing.T) {
 	// A steady stream, ~2,000 messages/s of 5 KB: far more than a stuck
 	// tab's socket buffers hold, easy for a reading client.
 	const n = 4000
-	pad := strings.Repeat("x", 5000)
 	for i := range n {
-		st.tree.System.EventStream.Publish(&messages.PlaybackStopped{Camera: fmt.Sprintf("c%d", i), Reason: pad})
+		if _, err := st.tree.Reload(context.Background(), fmt.Sprintf("c%d", i)); !errors.Is(err, actors.ErrReloadRejected) {
+			t.Fatalf("reload %d: %v", i, err)
+		}
 		if i%100 == 99 {
 			time.Sleep(50 * time.Millisecond) // the publisher's pace, not a wait for a condition
 		}
 	}
-	testkit.Eventually(t, 20*time.Second, "the fast client received every message", func() bool { return len(fast.of("stop")) == n })
-	for i, m := range fast.of("stop") {
-		if m["camera"] != fmt.Sprintf("c%d", i) {
-			t.Fatalf("message %d out of order: %v", i, m["camera"])
+	testkit.Eventually(t, 20*time.Second, "the fast client received every message", func() bool { return len(fast.of("reload")) == n })
+	for i, m := range fast.of("reload") {
+		if m["who"] != fmt.Sprintf("c%d", i) {
+			t.Fatalf("message %d out of order: %v", i, m["who"])
 		}
 	}
 	left := 0

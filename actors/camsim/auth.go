@@ -20,6 +20,9 @@ func (s *Server) authorized(req *request) bool {
 		return true
 	}
 	scheme, rest, _ := strings.Cut(req.header.get("authorization"), " ")
+	if s.opts.Auth != AuthBoth && !strings.EqualFold(scheme, string(s.opts.Auth)) {
+		return false // a scheme this camera does not offer
+	}
 	switch strings.ToLower(scheme) {
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
@@ -38,11 +41,26 @@ func (s *Server) authorized(req *request) bool {
 // challenges are the WWW-Authenticate fields of a 401; clients pick the
 // strongest they know, as with real cameras offering both.
 func (s *Server) challenges() []string {
-	return []string{
-		fmt.Sprintf(`WWW-Authenticate: Digest realm="%s", nonce="%s"`, realm, s.nonce),
-		fmt.Sprintf(`WWW-Authenticate: Basic realm="%s"`, realm),
+	digest := fmt.Sprintf(`WWW-Authenticate: Digest realm="%s", nonce="%s"`, realm, s.nonce)
+	basic := fmt.Sprintf(`WWW-Authenticate: Basic realm="%s"`, realm)
+	switch s.opts.Auth {
+	case AuthBasic:
+		return []string{basic}
+	case AuthDigest:
+		return []string{digest}
 	}
+	return []string{digest, basic}
 }
+
+// Auth is which authentication schemes a server with a user offers.
+type Auth string
+
+// Authentication schemes (Options.Auth).
+const (
+	AuthBoth   Auth = ""       // Digest and Basic, as many cameras do
+	AuthBasic  Auth = "basic"  // Basic only, as some older cameras
+	AuthDigest Auth = "digest" // Digest only, as Hikvision's and Dahua's RTSP
+)
 
 func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1

@@ -336,6 +336,9 @@ type Options struct {
 	// User and Pass, when User is set, make every request need Basic or
 	// Digest (MD5) authentication.
 	User, Pass string
+	// Auth is the schemes offered and accepted: AuthBoth (the zero value),
+	// AuthBasic or AuthDigest.
+	Auth Auth
 	// Width and Height of every picture: multiples of 16 from 32 to 2032;
 	// zero means DefaultWidth x DefaultHeight.
 	Width, Height int
@@ -405,6 +408,9 @@ func (o Options) validate() error {
 	}
 	if o.FirstFrameBytes > 1<<20 {
 		return fmt.Errorf("first frame padding %d is over 1 MiB", o.FirstFrameBytes)
+	}
+	if o.Auth != AuthBoth && o.Auth != AuthBasic && o.Auth != AuthDigest {
+		return fmt.Errorf("auth %q is not basic or digest (or empty: both)", o.Auth)
 	}
 	if o.Pass != "" && o.User == "" {
 		return errors.New("a password without a user name")

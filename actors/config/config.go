@@ -40,6 +40,8 @@ type Config struct {
 	Playback Playback `yaml:"playback"`
 	// Auth protects the API and dashboard.
 	Auth Auth `yaml:"auth"`
+	// Web is how the API and dashboard are reached.
+	Web Web `yaml:"web"`
 	// Reaper is the last line of defence against leaked processes.
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
@@ -114,6 +116,16 @@ type Auth struct {
 	Token string `yaml:"token"`
 }
 
+// Web configures how the API and dashboard are reached.
+type Web struct {
+	// AllowedHosts are the host names, besides the listen address's own
+	// (its IP, and localhost for a loopback address), that requests may
+	// name in their Host header: the name a TLS proxy in front forwards,
+	// for one. A request naming any other host is refused (DNS
+	// rebinding). "name" takes any port, "name:port" that port only.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
 // Detector configures what looks at the frames.
 type Detector struct {
 	// Kind is "motion" (built in) or "http" (an object-detection server).
@@ -162,12 +174,17 @@ type Go2RTC struct {
 // Enabled reports whether a go2rtc is configured.
 func (g Go2RTC) Enabled() bool { return g.URL != "" }
 
-// Player is the base URL browsers use.
+// Player is the base URL browsers use: never with go2rtc's credentials
+// (a browser logs in to go2rtc on its own; a page is not handed the
+// password that opens every camera).
 func (g Go2RTC) Player() string {
 	if g.PlayerURL != "" {
-		return g.PlayerURL
+		return redact.WithoutUserinfo(g.PlayerURL)
 	}
-	return g.URL
+	if g.URL == "" {
+		return ""
+	}
+	return redact.WithoutUserinfo(g.URL)
 }
 
 // FFmpeg configures the ffmpeg child processes.
@@ -465,6 +482,17 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
+			if isMerge(n.Content[i]) {
+				// <<: *defaults (or a list of them): the merged mappings'
+				// keys belong to this struct, and are checked as its own.
+				if err := walkMerge(n.Content[i+1], t, path, scalar); err != nil {
+					return err
+				}
+				continue
+			}
+			if path == "" && strings.HasPrefix(key, extensionPrefix) {
+				continue // a place for anchors; used only through aliases
+			}
 			ft, ok := fields[key]
 			if !ok {
 				return fmt.Errorf("%s: unknown key %q (line %d)", join(path, key), key, n.Content[i].Line)
@@ -484,6 +512,36 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 		}
 	}
 	return nil
+}
+
+// extensionPrefix starts the top-level keys camvisor ignores, as Docker
+// Compose does: a place to define anchors (x-tapo: &tapo {...}) that
+// cameras merge (<<: *tapo).
+const extensionPrefix = "x-"
+
+// isMerge reports whether a mapping key is YAML's merge key <<.
+func isMerge(key *yaml.Node) bool {
+	return key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge"
+}
+
+// walkMerge walks the mappings a merge key brings in: one (an alias or a
+// mapping written in place) or a list of them.
+func walkMerge(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t reflect.Type, path string) error) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return walk(n, t, path, scalar)
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			if err := walkMerge(item, t, path, scalar); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: << (line %d) must merge a mapping or a list of mappings, e.g. <<: *defaults", join(path, "<<"), n.Line)
 }
 
 func join(path, key string) string {
@@ -577,7 +635,7 @@ func (c *Config) Redacted() string {
 	}
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
-	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
+	cp.Alerts.Webhook.URL = redact.Hidden(cp.Alerts.Webhook.URL) // its path may be its secret (Slack, Discord, ntfy)
 	cp.Cluster.Advertise = redact.URL(cp.Cluster.Advertise)
 	cp.Cluster.Etcd = make([]string, len(c.display().Cluster.Etcd))
 	for i, e := range c.display().Cluster.Etcd {

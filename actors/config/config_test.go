@@ -138,6 +138,9 @@ func TestConfigRejects(t *testing.T) {
 		{"input_args second input", "max_connections: 2", "max_connections: 2\n        input_args: [-i, /etc/passwd]", []string{"subnets[0].cameras[0].input_args[0]", "input"}},
 		{"webhook format", "db: camvisor.db", "db: camvisor.db\nalerts: { webhook: { url: http://127.0.0.1:9093, format: slack } }", []string{"alerts.webhook.format", `"slack"`}},
 		{"go2rtc unknown key", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, origin: x }", []string{"go2rtc.origin", "unknown key"}},
+		{"allowed host a URL", "db: camvisor.db", "db: camvisor.db\nweb: { allowed_hosts: [ok.example, \"https://proxy.example/\"] }", []string{"web.allowed_hosts[1]", "not a URL"}},
+		{"allowed host bad port", "db: camvisor.db", "db: camvisor.db\nweb: { allowed_hosts: [\"proxy.example:99999\"] }", []string{"web.allowed_hosts[0]", "port"}},
+		{"webhook path hidden", "db: camvisor.db", "db: camvisor.db\nalerts: { webhook: { url: \"ftp://hooks.example/services/T0/B0/HOOKSECRET\" } }", []string{"alerts.webhook.url", "ftp://hooks.example/***"}},
 		{"camera mode", "max_connections: 2", "max_connections: 2\n        mode: video", []string{"subnets[0].cameras[0].mode", `"video"`, "snapshot or stream"}},
 		{"stream mode with snapshot_url", "max_connections: 2", "max_connections: 2\n        mode: stream\n        snapshot_url: http://user:secret@127.0.0.1/s.jpg",
 			[]string{"subnets[0].cameras[0].mode", "snapshot_url", "user:***@"}},
@@ -237,6 +240,7 @@ subnets:
 		"no user":       strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://127.0.0.1:8554/b", 1),
 		"two passwords": strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://admin:x@127.0.0.1:8554/b", 1),
 		"missing file":  strings.Replace(text, "front.pw", "nope.pw", 1),
+		"endless file":  strings.Replace(text, "front.pw", "/dev/zero", 1),
 		"bad name":      strings.Replace(text, "${CAMVISOR_TEST_T}", "${1X}", 1),
 	} {
 		os.WriteFile(path, []byte(bad), 0o600)
@@ -339,5 +343,87 @@ subnets:
 	check("retire lab across stream_below", ch.Retire["lab"], []string{"a", "b", "c"})
 	if l := strings.Join(ch.Lines, "\n"); !strings.Contains(l, "camera a: mode snapshot → stream") {
 		t.Errorf("lines:\n%s", l)
+	}
+}
+
+// TestMergeKeysDefaultsAndCredentials: YAML merge keys share camera
+// settings (anchors may live under a top-level x- key), ${NAME:-default}
+// gives a default, and a relative password_file is a systemd credential
+// when $CREDENTIALS_DIRECTORY is set.
+func TestMergeKeysDefaultsAndCredentials(t *testing.T) {
+	dir := t.TempDir()
+	creds := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "front.pw"), []byte("next-to-config-pa55\n"), 0o600)
+	os.WriteFile(filepath.Join(creds, "front.pw"), []byte("credential-pa55\n"), 0o600)
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte(`
+x-tapo: &tapo
+  max_connections: 2
+  mode: snapshot
+  input_args: [-fflags, nobuffer]
+x-subnet: &subnet
+  interval: ${CAMVISOR_TEST_INTERVAL:-7s}
+  concurrency: 3
+listen: ${CAMVISOR_TEST_LISTEN:-127.0.0.1:8181}
+subnets:
+  - <<: *subnet
+    name: lab
+    cameras:
+      - <<: *tapo
+        id: front
+        url: rtsp://admin@127.0.0.1:8554/front
+        password_file: front.pw
+      - <<: [*tapo]
+        id: back
+        url: rtsp://admin:pw@127.0.0.1:8554/back
+        max_connections: 4
+`), 0o600)
+	t.Setenv("CAMVISOR_TEST_LISTEN", "")
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front, _ := cfg.Camera("front")
+	back, _ := cfg.Camera("back")
+	if front.MaxConnections != 2 || front.Mode != ModeSnapshot || !slices.Equal(front.InputArgs, []string{"-fflags", "nobuffer"}) {
+		t.Errorf("front did not merge *tapo: %+v", front.Camera)
+	}
+	if back.MaxConnections != 4 || back.Mode != ModeSnapshot {
+		t.Errorf("back: its own key must win over the merged one: %+v", back.Camera)
+	}
+	if s := cfg.Subnets[0]; s.Interval.Duration != 7*time.Second || s.Concurrency != 3 || cfg.Listen != "127.0.0.1:8181" {
+		t.Errorf("defaults: interval %v concurrency %d listen %q", s.Interval, s.Concurrency, cfg.Listen)
+	}
+	if !strings.Contains(front.URL, "next-to-config-pa55") {
+		t.Errorf("without $CREDENTIALS_DIRECTORY the password file is read next to the config: %q", front.URL)
+	}
+
+	t.Setenv("CAMVISOR_TEST_INTERVAL", "9s")
+	t.Setenv(CredentialsDirectory, creds)
+	cfg, err = Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front, _ = cfg.Camera("front")
+	if cfg.Subnets[0].Interval.Duration != 9*time.Second || !strings.Contains(front.URL, "credential-pa55") {
+		t.Errorf("with the variable set: interval %v, url %q", cfg.Subnets[0].Interval, front.URL)
+	}
+	if r := cfg.Redacted(); strings.Contains(r, "pa55") || !strings.Contains(r, "password_file: front.pw") {
+		t.Errorf("Redacted:\n%s", r)
+	}
+	os.Remove(filepath.Join(creds, "front.pw"))
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "$CREDENTIALS_DIRECTORY ("+creds+")") {
+		t.Errorf("a missing credential must say where it was looked for: %v", err)
+	}
+
+	// A key merged in is checked as one written in place.
+	os.WriteFile(path, []byte("x-cam: &cam\n  max_connection: 2\nsubnets:\n  - name: lab\n    cameras:\n      - <<: *cam\n        id: a\n        url: rtsp://127.0.0.1/a\n"), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), `subnets[0].cameras[0].max_connection: unknown key "max_connection"`) {
+		t.Errorf("a misspelt key behind <<: %v", err)
+	}
+	// Only the top level takes x- keys.
+	os.WriteFile(path, []byte("subnets:\n  - name: lab\n    x-note: 1\n    cameras:\n      - id: a\n        url: rtsp://127.0.0.1/a\n        max_connections: 2\n"), 0o600)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "x-note") {
+		t.Errorf("x- below the top level: %v", err)
 	}
 }

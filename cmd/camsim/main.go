@@ -100,6 +100,14 @@ Flags:
 	fs.BoolVar(&cfg.opts.AllowRemote, "allow-remote", false, "allow listening on non-loopback addresses")
 	fs.StringVar(&cfg.opts.User, "user", "", "require this user name (RTSP Basic or Digest auth)")
 	fs.StringVar(&cfg.opts.Pass, "pass", "", "password for -user")
+	fs.Func("auth", "`scheme` offered with -user: basic or digest (default both, Digest first)", func(v string) error {
+		switch a := camsim.Auth(v); a {
+		case camsim.AuthBasic, camsim.AuthDigest:
+			cfg.opts.Auth = a
+			return nil
+		}
+		return errors.New("want basic or digest")
+	})
 	fs.Func("size", "picture `WxH`, multiples of 16 (default 320x240)", func(v string) error {
 		w, h, ok := strings.Cut(v, "x")
 		wi, err1 := strconv.Atoi(w)

@@ -7,22 +7,56 @@ import (
 	"camvisor/actors/config"
 )
 
-// cmdCheck validates a config file and prints a summary.
-func cmdCheck(args []string, out io.Writer) error {
-	fs := newFlags("check", out)
+// cmdCheck validates a config file and prints a summary, with the
+// service manager's limits that fit it.
+func cmdCheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check", stdout, stderr)
 	path := fs.String("config", "camvisor.yaml", "config file to validate")
-	if err := parse(fs, args); err != nil {
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	n := 0
 	for _, s := range cfg.Subnets {
 		n += len(s.Cameras)
 	}
-	fmt.Fprintf(out, "%s: ok, %d subnets, %d cameras\n", *path, len(cfg.Subnets), n)
-	fmt.Fprintf(out, "systemd: TimeoutStopSec=%d or more (from ffmpeg.kill_grace %s)\n", int(stopBudget(cfg).Seconds()+0.999), cfg.FFmpeg.KillGrace)
+	fmt.Fprintf(stdout, "%s: ok, %d subnets, %d cameras\n", *path, len(cfg.Subnets), n)
+	fmt.Fprintf(stdout, "systemd: TimeoutStopSec=%d or more (from ffmpeg.kill_grace %s)\n", int(stopBudget(cfg).Seconds()+0.999), cfg.FFmpeg.KillGrace)
+	fmt.Fprintf(stdout, "systemd: TasksMax=%d or more (from %d camera connections in max_connections)\n", tasksBudget(cfg), connections(cfg))
 	return nil
+}
+
+// Tasks (threads) the service may need, for systemd's TasksMax: a kernel
+// backstop that stops a leak of processes long before the machine is
+// full, and never stops camvisor's own work. Every ffmpeg holds one of its
+// camera's max_connections slots, so their sum bounds the processes;
+// camvisor's ffmpeg runs one thread (-threads 1; measured), and
+// tasksPerFFmpeg leaves room for a hardware decoder's driver threads.
+// camvisorTasks is the Go runtime's threads (one per CPU, a few blocked in
+// system calls, SQLite's cgo calls; 10 measured with 20 cameras on 2 CPUs)
+// with a wide margin.
+const (
+	tasksPerFFmpeg = 4
+	camvisorTasks  = 128
+	// defaultTasksMax is camvisor.service's TasksMax: what 96 camera
+	// connections need (TestServiceUnit holds them to it).
+	defaultTasksMax = 512
+)
+
+// connections is the sum of every camera's max_connections.
+func connections(cfg *config.Config) int {
+	n := 0
+	for _, c := range cfg.Cameras() {
+		n += c.MaxConnections
+	}
+	return n
+}
+
+// tasksBudget is the TasksMax a config needs, rounded up to 64.
+func tasksBudget(cfg *config.Config) int {
+	n := camvisorTasks + tasksPerFFmpeg*connections(cfg)
+	return (n + 63) / 64 * 64
 }

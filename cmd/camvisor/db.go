@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"camvisor/actors/config"
 	"camvisor/db"
 )
 
@@ -22,7 +22,9 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "camvisor db backup --db FILE --out COPY   consistent copy, safe while the server runs\ncamvisor db report --db FILE [--db FILE ...] [--camera ID] [--since T] [--html OUT]   the incident report (of several nodes' records: one --db each)\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
+		fmt.Fprintln(stdout, "camvisor db backup [--config FILE | --db FILE] --out COPY   consistent copy, safe while the server runs\n"+
+			"camvisor db report [--config FILE | --db FILE [--db FILE ...]] [--camera ID] [--since T] [--html OUT]   the incident report; one --db per node merges several nodes' records\n"+
+			"The record is --db, else the db: of --config's file.\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
 		return nil
 	case "backup":
 		return cmdDBBackup(args[1:], stdout, stderr)
@@ -33,33 +35,75 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 	return errUsage
 }
 
+// recordFlags are the flags naming the record a db subcommand reads: --db,
+// or the db: of --config's file.
+type recordFlags struct {
+	db, config *string
+}
+
+func addRecordFlags(fs *flags, what string) recordFlags {
+	return recordFlags{
+		db:     fs.String("db", defaultDB, what+" (default: the db: of --config's file, else "+defaultDB+")"),
+		config: fs.String("config", "", "the server's config file: its db: is the record"),
+	}
+}
+
+// defaultDB is the record of a server whose config does not name one
+// (config.Defaults' db).
+const defaultDB = "camvisor.db"
+
+// path is the record: --db or --config, whichever came from the more
+// binding place (the command line over the environment; --db when both
+// came from the same), else the default.
+func (r recordFlags) path(src sources) (string, error) {
+	if src["db"] >= src["config"] && src["db"] > fromDefault || *r.config == "" {
+		return *r.db, nil
+	}
+	cfg, err := config.Load(*r.config)
+	if err != nil {
+		return "", configError{err}
+	}
+	return cfg.DB, nil
+}
+
 func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("db backup", stdout)
-	src := fs.String("db", "camvisor.db", "the record to copy (the server may be running)")
+	fs := newFlags("db backup", stdout, stderr)
+	rec := addRecordFlags(fs, "the record to copy (the server may be running)")
 	out := fs.String("out", "", "the copy to write (must not exist)")
-	if err := parse(fs, args); err != nil {
+	src, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "camvisor db backup: --out is required")
 		return errUsage
 	}
-	start := time.Now()
-	if err := db.Backup(context.Background(), *src, *out); err != nil {
+	from, err := rec.path(src)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: consistent copy of %s written and checked in %s\n", *out, *src, time.Since(start).Round(time.Millisecond))
+	start := time.Now()
+	if err := db.Backup(context.Background(), from, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: consistent copy of %s written and checked in %s\n", *out, from, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 func cmdDBReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("db report", stdout)
-	var paths dbList
-	fs.Var(&paths, "db", "the record (a copy made with db backup is best); repeat it to merge several nodes' records into one report (default \"camvisor.db\")")
+	fs := newFlags("db report", stdout, stderr)
+	var dbs dbList
+	fs.Var(&dbs, "db", "the record (a copy made with db backup is best); repeat it, one per node, to merge several nodes' records into one report (default: the db: of --config's file, else "+defaultDB+")")
+	configPath := fs.String("config", "", "the server's config file: its db: is the record")
 	camera := fs.String("camera", "", "only this camera")
 	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
 	html := fs.String("html", "", "write the report as pictures to this HTML file (one self-contained file) instead of text")
-	if err := parse(fs, args); err != nil {
+	src, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	paths, err := reportPaths(dbs, *configPath, src)
+	if err != nil {
 		return err
 	}
 	opts := db.ReportOptions{Camera: *camera}
@@ -69,14 +113,6 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--since: %w", err)
 		}
 		opts.Since = t
-	}
-	if env := os.Getenv(envName("db")); env != "" && flagSet(fs, "db") {
-		var fromEnv dbList
-		_ = fromEnv.Set(env)
-		paths = paths[len(fromEnv):] // the command line wins
-	}
-	if len(paths) == 0 {
-		paths = dbList{"camvisor.db"}
 	}
 	s, closeReport, err := db.OpenReport(context.Background(), paths)
 	if err != nil {
@@ -109,7 +145,7 @@ func writeHTMLReport(s *db.Store, out string, opts db.ReportOptions, stdout io.W
 		f.Close()
 		return fmt.Errorf("--html: %w", err)
 	}
-	if err := f.Chmod(0o644); err != nil {
+	if err := f.Chmod(0o600); err != nil { // the record's content: its owner's only, like the record and its backups
 		f.Close()
 		return fmt.Errorf("--html: %w", err)
 	}
@@ -123,7 +159,7 @@ func writeHTMLReport(s *db.Store, out string, opts db.ReportOptions, stdout io.W
 	return nil
 }
 
-// dbList is a repeatable --db: the records of several nodes (its
+// dbList is db report's repeatable --db: the records of several nodes (its
 // environment variable holds one path, or several separated by commas).
 type dbList []string
 
@@ -138,9 +174,27 @@ func (l *dbList) Set(v string) error {
 	return nil
 }
 
-// flagSet reports whether the command line set flag name.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+// reportPaths are the records a report reads: the --db given (on the
+// command line, which wins over CAMVISOR_DB, else in the environment),
+// unless --config came from a more binding place: then its db:; else the
+// default.
+func reportPaths(dbs dbList, configPath string, src sources) ([]string, error) {
+	if src["db"] == fromCommandLine {
+		if env := os.Getenv(envName("db")); env != "" {
+			var fromEnv dbList
+			_ = fromEnv.Set(env)
+			dbs = dbs[len(fromEnv):] // parse set the variable's first
+		}
+	}
+	if len(dbs) > 0 && (src["db"] >= src["config"] || configPath == "") {
+		return dbs, nil
+	}
+	if configPath == "" {
+		return []string{defaultDB}, nil
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, configError{err}
+	}
+	return []string{cfg.DB}, nil
 }

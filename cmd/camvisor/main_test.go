@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"camvisor/actors/camsim"
+	"camvisor/actors/config"
 	"camvisor/actors/osproc"
 	"camvisor/actors/testkit"
 	"camvisor/db"
@@ -42,7 +43,7 @@ func TestCheck(t *testing.T) {
 	}
 	bad := writeFile(t, "bad.yaml", "subnets:\n  - name: lab\n    cameras:\n      - id: c1\n        url: http://u:topsecret@127.0.0.1/x\n        max_connections: 2\n")
 	code, out := run("check", "--config", bad)
-	if code != 1 || !strings.Contains(out, "subnets[0].cameras[0].url") || strings.Contains(out, "topsecret") {
+	if code != exitConfig || !strings.Contains(out, "subnets[0].cameras[0].url") || strings.Contains(out, "topsecret") {
 		t.Errorf("bad config: exit %d, %q", code, out)
 	}
 	if code, _ := run("frobnicate"); code != 2 {
@@ -83,6 +84,13 @@ type server struct {
 // startServer runs the built binary against cams with a fast patrol.
 func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath string) *server {
 	t.Helper()
+	return startServerEnv(t, cams, names, dbPath, nil)
+}
+
+// startServerEnv is startServer with more arguments for run, and more
+// environment variables.
+func startServerEnv(t *testing.T, cams *camsim.Server, names []string, dbPath string, args []string, env ...string) *server {
+	t.Helper()
 	bin := testkit.Binary(t, "camvisor/cmd/camvisor")
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 2s, kill_grace: 1s }\nrecord: { sample_interval: 100ms }\nsubnets:\n  - name: lab\n    interval: 300ms\n    concurrency: 8\n    cameras:\n", dbPath)
@@ -90,7 +98,8 @@ func startServer(t *testing.T, cams *camsim.Server, names []string, dbPath strin
 		fmt.Fprintf(&b, "      - id: %s\n        url: %s\n        max_connections: 2\n", n, cams.URL(n))
 	}
 	cfg := writeFile(t, "camvisor.yaml", b.String())
-	s := &server{cmd: exec.Command(bin, "run", "--config", cfg), log: &testkit.SyncBuffer{}, db: dbPath}
+	s := &server{cmd: exec.Command(bin, append([]string{"run", "--config", cfg}, args...)...), log: &testkit.SyncBuffer{}, db: dbPath}
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -225,6 +234,11 @@ func TestDBReportHTML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The report is the record's content (cameras, command lines, what
+	// happened): its owner's only, like the record and its backups.
+	if st, err := os.Stat(page); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the report's mode is %v (%v), want 0600", st.Mode().Perm(), err)
+	}
 	for _, chart := range []string{"leak", "timeline", "heatmap", "cycles", "alerts"} {
 		if !strings.Contains(string(html), `data-chart="`+chart+`"`) {
 			t.Errorf("the report has no %s chart", chart)
@@ -257,5 +271,53 @@ func TestDBReportHTML(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestExampleRealCameras: the example config's commented real-camera
+// blocks, uncommented, make a valid config: merge keys, sub-streams, and
+// passwords read as systemd credentials.
+func TestExampleRealCameras(t *testing.T) {
+	data, err := os.ReadFile("camvisor.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	blocks := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# >>> real cameras"):
+			in = true
+			blocks++
+			continue
+		case strings.HasPrefix(l, "# <<< real cameras"):
+			in = false
+			continue
+		case in:
+			l, _ = strings.CutPrefix(l, "# ")
+		}
+		out = append(out, l)
+	}
+	if blocks != 2 {
+		t.Fatalf("%d real-camera blocks in the example config, want 2", blocks)
+	}
+	creds := t.TempDir()
+	os.WriteFile(filepath.Join(creds, "front-door.pw"), []byte("pw-front\n"), 0o600)
+	os.WriteFile(filepath.Join(creds, "drive.pw"), []byte("pw-drive\n"), 0o600)
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+	path := writeFile(t, "real.yaml", strings.Join(out, "\n"))
+	code, stdout, stderr := runSplit("check", "--config", path)
+	if code != 0 || !strings.Contains(stdout, "ok, 3 subnets, 8 cameras") {
+		t.Fatalf("the example with its real cameras: exit %d, %q %q", code, stdout, stderr)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	door, _ := cfg.Camera("front-door")
+	drive, _ := cfg.Camera("drive")
+	if door.MaxConnections != 2 || drive.Mode != config.ModeStream || !strings.Contains(door.URL, "camvisor:pw-front@") {
+		t.Errorf("merged: front-door %+v, drive %+v", door.Camera, drive.Camera)
 	}
 }

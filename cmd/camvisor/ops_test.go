@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,7 +26,8 @@ import (
 // TestHelpExitsZero: asking for help is not an error, for every command.
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"run", "-h"}, {"run", "--help"}, {"check", "-h"},
-		{"check", "--help"}, {"db", "-h"}, {"db", "backup", "-h"}, {"db", "report", "--help"}, {"version", "-h"}} {
+		{"check", "--help"}, {"db", "-h"}, {"db", "backup", "-h"}, {"db", "report", "--help"}, {"version", "-h"},
+		{"reload", "-h"}, {"probe", "--help"}} {
 		code, out := run(args...)
 		if code != 0 || strings.TrimSpace(out) == "" {
 			t.Errorf("camvisor %s: exit %d, %q", strings.Join(args, " "), code, out)
@@ -49,7 +49,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	if code, out := run("check"); code != 0 || !strings.Contains(out, good) {
 		t.Errorf("check with CAMVISOR_CONFIG: exit %d, %q", code, out)
 	}
-	if code, out := run("check", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != 1 || strings.Contains(out, good) {
+	if code, out := run("check", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitConfig || strings.Contains(out, good) {
 		t.Errorf("the command line does not win: exit %d, %q", code, out)
 	}
 	t.Setenv("CAMVISOR_LOG_LEVEL", "loud")
@@ -58,7 +58,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 	t.Setenv("CAMVISOR_LOG_LEVEL", "")
 	t.Setenv("CAMVISOR_LISTEN", "not-an-address")
-	if code, out := run("run"); code != 1 || !strings.Contains(out, "not-an-address") {
+	if code, out := run("run"); code != exitConfig || !strings.Contains(out, "not-an-address") {
 		t.Errorf("CAMVISOR_LISTEN: exit %d, %q", code, out)
 	}
 }
@@ -94,8 +94,8 @@ func TestVersionFromBuildInfo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v %s", arg, err, out)
 		}
-		want := fmt.Sprintf("camvisor v0.0.0-YYYYMMDDhhmmss-%s (%s, go1...)", head[:12], head)
-		if !regexp.MustCompile(`^camvisor v0\.0\.0-\d{14}-` + head[:12] + ` \(` + head + `, go1\.`).Match(out) {
+		want := fmt.Sprintf("camvisor v0.0.0-YYYYMMDDhhmmss-%s (commit %s, built unknown, go1... linux/...)", head[:12], head)
+		if !regexp.MustCompile(`^camvisor v0\.0\.0-\d{14}-` + head[:12] + ` \(commit ` + head + `, built unknown, go1\.\S+ linux/`).Match(out) {
 			t.Errorf("camvisor %s: %q, want like %q", arg, out, want)
 		}
 	}
@@ -104,34 +104,57 @@ func TestVersionFromBuildInfo(t *testing.T) {
 // unit reads camvisor.service's [Service] keys.
 func unit(t *testing.T) map[string][]string {
 	t.Helper()
-	f, err := os.Open("camvisor.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	keys := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			keys[k] = append(keys[k], v)
+	for k, v := range readUnit(t, "camvisor.service") {
+		if name, ok := strings.CutPrefix(k, "Service."); ok {
+			keys[name] = v
 		}
 	}
 	return keys
 }
 
 // TestServiceUnit: the unit in the repository passes systemd-analyze
-// verify, has the settings the README promises, gives camvisor longer to
+// verify, has the settings INSTALL.md promises, gives camvisor longer to
 // stop than its stop can take, and its KillMode=mixed contract holds:
 // SIGTERM to the main process alone leaves no ffmpeg behind.
 func TestServiceUnit(t *testing.T) {
 	keys := unit(t)
-	for k, want := range map[string]string{"KillMode": "mixed", "Restart": "on-failure", "NoNewPrivileges": "yes",
-		"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes", "StateDirectory": "camvisor",
-		"ReadWritePaths": "/var/lib/camvisor", "ExecReload": "/bin/kill -HUP $MAINPID"} {
+	for k, want := range map[string]string{"Type": "notify", "KillMode": "mixed", "Restart": "on-failure",
+		"RestartPreventExitStatus": "78", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+		"PrivateTmp": "yes", "StateDirectory": "camvisor", "RuntimeDirectory": "camvisor", "RuntimeDirectoryMode": "0700",
+		"User": "camvisor", "Group": "camvisor", "SupplementaryGroups": "render video", "UMask": "0077",
+		"CapabilityBoundingSet": "", "SystemCallFilter": "@system-service", "ProtectClock": "yes", "ProtectHostname": "yes",
+		"RestrictNamespaces": "yes", "TasksMax": strconv.Itoa(defaultTasksMax)} {
 		if !slices.Contains(keys[k], want) {
 			t.Errorf("camvisor.service: %s=%v, want %s", k, keys[k], want)
 		}
+	}
+	all := readUnit(t, "camvisor.service")
+	if all.one(t, "Unit.StartLimitBurst") == "" || all.one(t, "Unit.StartLimitIntervalSec") == "" {
+		t.Error("camvisor.service: no start limit in [Unit]: a failing service restarts forever")
+	}
+	// systemctl reload asks the server ExecStart started, through the
+	// control socket in the service's own runtime directory.
+	execStart, reload := words(t, all.one(t, "Service.ExecStart")), words(t, all.one(t, "Service.ExecReload"))
+	sock := func(argv []string) string {
+		if i := slices.Index(argv, "--control-socket"); i >= 0 && i+1 < len(argv) {
+			return argv[i+1]
+		}
+		return ""
+	}
+	if s := sock(execStart); s == "" || s != sock(reload) || filepath.Dir(s) != "/run/"+all.one(t, "Service.RuntimeDirectory") ||
+		len(reload) < 2 || reload[1] != "reload" {
+		t.Errorf("ExecStart=%q and ExecReload=%q: want camvisor reload on run's --control-socket in RuntimeDirectory", execStart, reload)
+	}
+	// TasksMax covers 96 camera connections.
+	cfg := config.Defaults()
+	many := make([]config.Camera, 48)
+	for i := range many {
+		many[i] = config.Camera{ID: fmt.Sprint(i), MaxConnections: 2}
+	}
+	cfg.Subnets = []config.Subnet{{Name: "lab", Cameras: many}}
+	if need := tasksBudget(cfg); need > defaultTasksMax {
+		t.Errorf("TasksMax=%d: 96 camera connections need %d", defaultTasksMax, need)
 	}
 	// The relay asks the kernel who connects to it (sock_diag, a netlink
 	// socket): a unit that forbids netlink refuses every capture of a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,22 +18,29 @@ import (
 	"github.com/lmittmann/tint"
 )
 
-// cmdRun starts the server and runs until SIGTERM or SIGINT; SIGHUP
-// reloads the configuration.
+// cmdRun starts the server and runs until SIGTERM or SIGINT (exit 0);
+// SIGHUP and `camvisor reload` reload the configuration. Under systemd
+// (Type=notify) it reports its readiness, each reload and its stop over
+// $NOTIFY_SOCKET. It fails with exitConfig when the configuration does
+// not load, and with exitSoftware when the actor tree stops without being
+// asked to, so that a service manager restarts it.
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", stdout)
+	fs := newFlags("run", stdout, stderr)
 	path := fs.String("config", "camvisor.yaml", "config file")
 	listen := fs.String("listen", "", "HTTP listen address (overrides the config's listen)")
 	dbPath := fs.String("db", "", "SQLite file (overrides the config's db)")
 	node := fs.String("node", "", "cluster mode: this node's name (overrides cluster.node)")
 	advertise := fs.String("advertise", "", "cluster mode: the URL the other nodes reach this node's API by (overrides cluster.advertise)")
-	level := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	logLevel, err := parseLevel(*level)
+	level := fs.String("log-level", "info", "debug, info, warn or error (CAMVISOR_DEBUG=1 means debug when neither sets it)")
+	control := fs.String("control-socket", "", "unix socket `camvisor reload` asks this server through (mode 0600; put it in a directory only the service's user reaches)")
+	src, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	logLevel, err := parseLevel(*level, src["log-level"] > fromDefault)
+	if err != nil {
+		fmt.Fprintf(stderr, "camvisor: %v\n", err)
+		return errUsage
 	}
 	// The file with the command line's overrides: at start and at each
 	// reload alike.
@@ -54,9 +62,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := load()
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	log := newLogger(stderr, logLevel)
+	sd := newNotifier()
 	// Before anything starts: a SIGTERM during start-up must still get the
 	// ordered shutdown, not the default death.
 	sigs := make(chan os.Signal, 1)
@@ -85,32 +94,62 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tree.SetListen(httpd.Addr())
+	reloads := &reloader{tree: tree, sd: sd, log: log, timeout: 2 * stopBudget(cfg)}
+	var ctl *controlServer
+	if *control != "" {
+		if ctl, err = listenControl(*control, reloads, log); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), httpStopWait)
+			_ = httpd.Shutdown(ctx)
+			cancel()
+			stopTree(tree, cfg, "control socket: "+err.Error())
+			return err
+		}
+	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
 		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL(), "node", tree.NodeName())
 	showToken(stderr, log, httpd.URL(), token, cfg, created)
+	sd.notify("READY=1", "STATUS="+patrolling(tree.Config()))
+	onTreeStarted(tree)
 
 	var reason string
+	var stopErr error
 	for reason == "" {
 		select {
 		case s := <-sigs:
 			reason = s.String()
 		case <-tree.Done():
 			reason = "root stopped"
+			stopErr = errTreeStopped
 		case <-hups:
 			// Logged and recorded by the tree; a bad file changes nothing.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*stopBudget(cfg))
-			_, _ = tree.Reload(ctx, "signal SIGHUP")
-			cancel()
+			_, _ = reloads.reload("signal SIGHUP")
 		}
+	}
+	sd.notify("STOPPING=1", "STATUS=stopping: "+reason)
+	if ctl != nil {
+		ctl.close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), httpStopWait)
 	_ = httpd.Shutdown(ctx)
 	cancel()
 	if err := stopTree(tree, cfg, reason); err != nil {
-		return err
+		return errors.Join(stopErr, err)
+	}
+	if stopErr != nil {
+		log.Error("camvisor stopped on its own", "reason", reason)
+		return stopErr
 	}
 	log.Info("camvisor stopped", "reason", reason)
 	return nil
+}
+
+// onTreeStarted is called with the tree once the server is ready: a test
+// stops the root through it, as a failure would, to see the exit status.
+var onTreeStarted = func(*actors.Tree) {}
+
+// patrolling is the service's status line while it runs.
+func patrolling(cfg *config.Config) string {
+	return fmt.Sprintf("patrolling %d cameras in %d subnets", len(cfg.Cameras()), len(cfg.Subnets))
 }
 
 // httpStopWait bounds the HTTP server's shutdown, before the tree's.
@@ -155,9 +194,11 @@ func stopTree(tree *actors.Tree, cfg *config.Config, reason string) error {
 	return tree.Stop(ctx, reason)
 }
 
-// parseLevel reads --log-level; CAMVISOR_DEBUG=1 still means debug.
-func parseLevel(v string) (slog.Level, error) {
-	if os.Getenv("CAMVISOR_DEBUG") != "" {
+// parseLevel reads --log-level. CAMVISOR_DEBUG=1 means debug only when
+// the level was set neither on the command line nor in
+// CAMVISOR_LOG_LEVEL: the command line wins over every variable.
+func parseLevel(v string, set bool) (slog.Level, error) {
+	if !set && os.Getenv("CAMVISOR_DEBUG") != "" {
 		return slog.LevelDebug, nil
 	}
 	var l slog.Level

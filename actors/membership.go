@@ -26,7 +26,7 @@ import (
 // (kill_grace + FenceSlack): when the fence passes without a newer
 // acknowledged renewal, every camera's actor is stopped — its processes
 // killed and reaped — before anyone else can win the camera, and no
-// process starts any more (ownership.mayConnect, checked by every process
+// process starts any more (Env.mayConnect in ownership.go, checked by every process
 // start). Then it rejoins with a new lease, through the same protocol.
 //
 // Every configured camera nobody holds is tried for by the node the

@@ -3,7 +3,7 @@
 #   make test   install what is missing, run the whole suite
 # Also: make build (needs only Go, gcc and git), make dist (release
 # tarballs), make image (the container image), make bench, make fuzz,
-# make deps, make clean.
+# make deps, make clean, make run-cluster (three nodes on etcd).
 
 SHELL := /bin/bash
 GO ?= go
@@ -34,13 +34,13 @@ CC_arm64 := $(if $(filter arm64,$(HOST_ARCH)),gcc,aarch64-linux-gnu-gcc)
 # program is looked up in PATH, a path must exist.
 DEB_BUILD := gcc:gcc git:git
 DEB_RUN := $(DEB_BUILD) ffmpeg:ffmpeg
-DEB_TEST := $(DEB_RUN) sqlite3:sqlite3 chromium:chromium tini:tini
+DEB_TEST := $(DEB_RUN) sqlite3:sqlite3 chromium:chromium tini:tini etcd:etcd-server
 DEB_CROSS_arm64 := aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross
 DEB_CROSS_amd64 := x86_64-linux-gnu-gcc:gcc-x86-64-linux-gnu /usr/x86_64-linux-gnu/include/stdio.h:libc6-dev-amd64-cross
 DEB_DIST := $(DEB_BUILD) $(foreach a,$(filter-out $(HOST_ARCH),$(DIST_ARCHES)),$(DEB_CROSS_$(a)))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test dist image bench fuzz deps deps-build deps-run deps-test deps-dist clean
+.PHONY: all build run run-cluster test dist image bench fuzz deps deps-build deps-run deps-test deps-dist clean
 
 all: build
 
@@ -93,6 +93,39 @@ run: deps-run build
 	echo "stop with Ctrl-C"; echo; \
 	$(BIN)/camvisor run --config cmd/camvisor/camvisor.example.yaml --db $(DEMO)/camvisor.db
 
+# The cluster demo (actors/CLUSTER.md): etcd, camsim with nine cameras
+# (max=2 each) and three camvisor nodes reading one file,
+# cmd/camvisor/camvisor.cluster.yaml; each camera is run by one node.
+# Ctrl-C stops the nodes (each hands its cameras over), then camsim and
+# etcd: no process is left.
+CLUSTER_DEMO := $(DEMO)/cluster
+run-cluster: deps-run build
+	$(call apt-install,etcd:etcd-server)
+	@mkdir -p $(CLUSTER_DEMO)
+	@nodes=""; others=""; \
+	trap 'trap "" INT TERM; kill -TERM $$nodes 2>/dev/null; wait $$nodes 2>/dev/null; kill -TERM $$others 2>/dev/null; wait $$others 2>/dev/null; echo "stopped: the three nodes, camsim, etcd"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	setsid etcd --name demo --data-dir $(CLUSTER_DEMO)/etcd --listen-client-urls http://127.0.0.1:2479 --advertise-client-urls http://127.0.0.1:2479 \
+	  --listen-peer-urls http://127.0.0.1:2480 --initial-advertise-peer-urls http://127.0.0.1:2480 --initial-cluster demo=http://127.0.0.1:2480 \
+	  > $(CLUSTER_DEMO)/etcd.log 2>&1 & others="$$others $$!"; \
+	setsid $(BIN)/camsim -rtsp 127.0.0.1:8554 -http 127.0.0.1:8555 -user admin -pass demo-secret \
+	  $(foreach i,1 2 3 4 5 6 7 8 9,-camera cam$(i),max=2) > $(CLUSTER_DEMO)/camsim.log 2>&1 & others="$$others $$!"; \
+	for i in $$(seq 100); do curl -fsS http://127.0.0.1:2479/health >/dev/null 2>&1 && curl -fsS http://127.0.0.1:8555/stats >/dev/null 2>&1 && break; sleep 0.1; done; \
+	curl -fsS http://127.0.0.1:2479/health >/dev/null || { echo "etcd did not start:"; cat $(CLUSTER_DEMO)/etcd.log; exit 1; }; \
+	token=$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
+	for i in 1 2 3; do \
+	  CAMVISOR_TOKEN=$$token CAMVISOR_NODE=n$$i CAMVISOR_LISTEN=127.0.0.1:808$$i CAMVISOR_DB=$(CLUSTER_DEMO)/n$$i.db \
+	    setsid $(BIN)/camvisor run --config cmd/camvisor/camvisor.cluster.yaml > $(CLUSTER_DEMO)/n$$i.log 2>&1 & nodes="$$nodes $$!"; \
+	done; \
+	echo; echo "etcd:              http://127.0.0.1:2479 (data in $(CLUSTER_DEMO)/etcd)"; \
+	echo "camsim cameras:    rtsp://admin:***@127.0.0.1:8554/cam1 ... cam9, stats http://127.0.0.1:8555/stats"; \
+	for i in 1 2 3; do echo "node n$$i:           http://127.0.0.1:808$$i/   (log $(CLUSTER_DEMO)/n$$i.log, record $(CLUSTER_DEMO)/n$$i.db)"; done; \
+	echo "operator token:    $$token   (the same on every node)"; \
+	echo "who owns what:     curl -H 'Authorization: Bearer $$token' http://127.0.0.1:8081/api/cluster"; \
+	echo "stop with Ctrl-C"; echo; \
+	wait $$nodes
+
+test: deps
 test: deps-test
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

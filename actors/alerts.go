@@ -23,6 +23,8 @@ import (
 //	interval_too_short       a subnet's cameras cannot fit its interval at its concurrency
 //	cycle_overrun            a subnet's cycle took longer than its interval
 //	go2rtc_unreachable, detector_unreachable, record_write_failing
+//	cluster_lease_lost       cluster mode: this node holds no etcd lease (fenced, or cannot join): it runs no camera
+//	camera_unowned           cluster mode: a configured camera no node has owned for more than 2×cluster.ttl
 //
 // What fires now, and what resolved lately, is answered from memory
 // (Tree.Alerts): the record may be the very thing that fails.
@@ -37,7 +39,8 @@ type alertsActor struct {
 // AlertRules are the rules the alerts actor evaluates, by name: the
 // Prometheus rules file in the repository mirrors each (label rule).
 var AlertRules = []string{"process_budget_exceeded", "unowned_process", "camera_failing", "camera_busy",
-	"interval_too_short", "cycle_overrun", "go2rtc_unreachable", "detector_unreachable", "record_write_failing"}
+	"interval_too_short", "cycle_overrun", "go2rtc_unreachable", "detector_unreachable", "record_write_failing",
+	"cluster_lease_lost", "camera_unowned"}
 
 // keepResolved is how many resolved alerts are kept in memory: those whose
 // row may not be written yet, and then some.
@@ -64,7 +67,7 @@ func alertsWant(evt any) bool {
 	switch evt.(type) {
 	case *messages.ProcessCensus, *messages.ProcessReaped, *messages.SweepDone, *messages.CameraStateChanged,
 		*messages.CycleEnded, *messages.ServiceHealth, *messages.RecorderHealth, *messages.IntervalChecked,
-		*messages.ConfigReloaded:
+		*messages.ConfigReloaded, *messages.MembershipChanged, *messages.CameraUnowned, *messages.OwnershipChanged:
 		return true
 	}
 	return false
@@ -115,6 +118,17 @@ func (a *alertsActor) Receive(ctx actor.Context) {
 				msg.Number, msg.Subnet, msg.EndedAt.Sub(msg.StartedAt).Round(time.Millisecond), msg.Interval, msg.TimedOut-msg.Skipped, msg.Skipped, msg.Why))
 	case *messages.ServiceHealth:
 		a.set(ctx, msg.Service+"_unreachable", msg.Service, !msg.Healthy, msg.Error)
+	case *messages.MembershipChanged:
+		lost := msg.Error != "" && (msg.State == messages.MembershipFenced || msg.State == messages.MembershipJoining)
+		a.set(ctx, "cluster_lease_lost", msg.Node, lost,
+			fmt.Sprintf("node %s holds no etcd lease (%s): %s; it runs no camera until it joins again", msg.Node, msg.State, msg.Error))
+	case *messages.OwnershipChanged:
+		if msg.Change != messages.OwnershipAcquired {
+			a.resolveCamera(ctx, msg.Camera) // another node watches it now
+		}
+	case *messages.CameraUnowned:
+		a.set(ctx, "camera_unowned", msg.Camera, msg.Unowned,
+			fmt.Sprintf("camera %s has been owned by no node since %s: no live member has it in its configuration, or none can win it", msg.Camera, msg.Since.UTC().Format(time.TimeOnly)))
 	case *messages.RecorderHealth:
 		a.set(ctx, "record_write_failing", "record", !msg.Healthy,
 			fmt.Sprintf("%s (%d rows queued, %d dropped)", msg.Error, msg.Queued, msg.Dropped))
@@ -186,6 +200,16 @@ func (a *alertsActor) now() *AlertsNow {
 		out.Resolved = append(out.Resolved, a.resolved[i])
 	}
 	return out
+}
+
+// resolveCamera resolves the alerts about a camera this node no longer
+// runs, camera_unowned aside (every node watches that one).
+func (a *alertsActor) resolveCamera(ctx actor.Context, camera string) {
+	for _, f := range a.firing {
+		if f.Subject == camera && f.Rule != "camera_unowned" {
+			a.set(ctx, f.Rule, f.Subject, false, "")
+		}
+	}
 }
 
 func (a *alertsActor) resolveRule(ctx actor.Context, rule string) {

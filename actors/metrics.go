@@ -50,6 +50,11 @@ type Metrics struct {
 	detectorDropped  prometheus.Counter
 	intervalTooShort *prometheus.GaugeVec
 	recorderUp       prometheus.Gauge
+
+	// Cluster mode only (membership.go).
+	clusterMembers   prometheus.Gauge
+	camerasOwned     prometheus.Gauge
+	ownershipChanges *prometheus.CounterVec
 }
 
 // NewMetrics registers camvisor's collectors for env's tree, Go's runtime
@@ -115,6 +120,12 @@ func NewMetrics(env *Env) *Metrics {
 			Help: "1 while a subnet's cameras, at their median capture time and its concurrency, need longer than its interval."}, []string{"subnet"}),
 		recorderUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_recorder_up",
 			Help: "1 while writing the record succeeds, 0 while it fails (disk full, read-only)."}),
+		clusterMembers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_cluster_members",
+			Help: "Live members of the cluster this node sees, itself included; 0 while it holds no etcd lease (joining, or fenced: its cameras stopped)."}),
+		camerasOwned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_cameras_owned",
+			Help: "Cameras whose etcd key this node holds."}),
+		ownershipChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvisor_ownership_changes_total",
+			Help: "Cameras this node took or gave up, by change: acquired, released (handed over cleanly), fenced (its lease may be lost), lost (its key gone)."}, []string{"change"}),
 	}
 	m.all = []prometheus.Collector{m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
 		m.cycleSeconds, m.cycleOverruns, m.rowsDropped, m.restarts,
@@ -126,6 +137,9 @@ func NewMetrics(env *Env) *Metrics {
 		// Without go2rtc there is nothing to be up or down: no series,
 		// rather than a 0 that reads as an outage.
 		m.all = append(m.all, m.go2rtcStreams, m.go2rtcUp)
+	}
+	if env.Config.Cluster.Enabled() {
+		m.all = append(m.all, m.clusterMembers, m.camerasOwned, m.ownershipChanges)
 	}
 	if env.Store != nil {
 		store := env.Store
@@ -204,7 +218,8 @@ func metricsWant(evt any) bool {
 	case *messages.SlotsChanged, *messages.CaptureDone, *messages.ProcessExited, *messages.ProcessReaped,
 		*messages.CycleEnded, *messages.StreamRegistered, *messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.RecorderHealth, *messages.ActorRestarted, *messages.AdmissionChanged, *messages.CameraStateChanged,
-		*messages.ConfigReloaded, *messages.EventOpened, *messages.FrameExamined, *messages.DetectionFailed, *messages.IntervalChecked:
+		*messages.ConfigReloaded, *messages.EventOpened, *messages.FrameExamined, *messages.DetectionFailed, *messages.IntervalChecked,
+		*messages.MembershipChanged, *messages.OwnershipChanged:
 		return true
 	}
 	return false
@@ -239,6 +254,14 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		for _, sub := range a.env.Current().Subnets {
 			a.addSubnet(sub.Name)
 		}
+		for _, c := range []string{messages.OwnershipAcquired, messages.OwnershipReleased, messages.OwnershipFenced, messages.OwnershipLost} {
+			m.ownershipChanges.WithLabelValues(c)
+		}
+	case *messages.MembershipChanged:
+		m.clusterMembers.Set(float64(msg.Members))
+		m.camerasOwned.Set(float64(msg.Owned))
+	case *messages.OwnershipChanged:
+		m.ownershipChanges.WithLabelValues(msg.Change).Inc()
 	case *messages.ConfigReloaded:
 		a.onConfigReloaded(msg)
 	case *messages.EventOpened:

@@ -21,6 +21,8 @@ const (
 	DetectorName  = "detector"
 	PlaybackName  = "playback"
 	HubName       = "hub"
+	// MembershipName is the cluster membership (membership.go), in cluster mode only.
+	MembershipName = "membership"
 
 	leaseName  = "lease/go2rtc"  // a camera's one live view
 	streamName = "stream/ffmpeg" // a camera's stream-mode child
@@ -59,13 +61,19 @@ func kindOf(path string) string {
 type peers struct {
 	system                                                                      *actor.ActorSystem
 	root, patrol, recorder, reaper, admission, gateway, detector, playback, hub *actor.PID
+	membership                                                                  *actor.PID
 }
 
 func newPeers(system *actor.ActorSystem) *peers {
 	pid := func(name string) *actor.PID { return system.NewLocalPID(RootName + "/" + name) }
 	return &peers{system: system, root: system.NewLocalPID(RootName), patrol: pid(PatrolName),
 		recorder: pid(RecorderName), reaper: pid(ReaperName), admission: pid(AdmissionName), gateway: pid(GatewayName),
-		detector: pid(DetectorName), playback: pid(PlaybackName), hub: pid(HubName)}
+		detector: pid(DetectorName), playback: pid(PlaybackName), hub: pid(HubName), membership: pid(MembershipName)}
+}
+
+// subnet is the pid of a subnet's actor.
+func (p *peers) subnet(name string) *actor.PID {
+	return p.system.NewLocalPID(RootName + "/" + SubnetPath(name))
 }
 
 // camera is the pid of a camera's actor.

@@ -57,6 +57,7 @@ type Policy struct {
 	Recorder  RecorderPolicy
 	Hub       HubPolicy
 	Relay     RelayPolicy
+	Cluster   ClusterPolicy
 	// AlertRefresh bounds how often a still-firing alert re-announces its
 	// last_seen.
 	AlertRefresh time.Duration
@@ -466,6 +467,31 @@ type ReaperPolicy struct {
 	AnswerGrace time.Duration
 }
 
+// ClusterPolicy times the membership actor (cluster mode). The fence's
+// own timings derive from the configuration (cluster.ttl, kill_grace:
+// config.Cluster.Margin), not from here.
+type ClusterPolicy struct {
+	// Tick is how often the membership looks again at the cameras nobody
+	// owns (a node ranked k-th for a camera tries for it once it has been
+	// unowned k times the ttl) and at its alerts.
+	Tick time.Duration
+	// Resync is how often the whole of the cluster's keys is read again,
+	// behind the watch: a safety net, one request per node.
+	Resync time.Duration
+	// JoinFirstBackoff is the wait before a failed join is tried again,
+	// doubled after each failure up to JoinMaxBackoff.
+	JoinFirstBackoff time.Duration
+	JoinMaxBackoff   time.Duration
+	// LeaveTimeout bounds the shutdown's release of the node's cameras and
+	// lease; past it the keys expire with the lease instead.
+	LeaveTimeout time.Duration
+	// MaxAcquiring bounds the acquiring transactions in flight at once.
+	MaxAcquiring int
+	// RequestTimeout bounds one etcd request (an acquisition, a release, a
+	// read).
+	RequestTimeout time.Duration
+}
+
 // RecorderPolicy sizes the record's writes.
 type RecorderPolicy struct {
 	MaxBatch          int           // rows per transaction
@@ -548,7 +574,9 @@ func DefaultPolicy() *Policy {
 		},
 		Hub: HubPolicy{CameraFlush: 500 * time.Millisecond, ClientQueue: 256, WriteTimeout: 5 * time.Second,
 			CloseTimeout: time.Second},
-		Relay:                RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
+		Relay: RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
+		Cluster: ClusterPolicy{Tick: time.Second, Resync: 30 * time.Second, JoinFirstBackoff: 500 * time.Millisecond,
+			JoinMaxBackoff: 10 * time.Second, LeaveTimeout: 3 * time.Second, MaxAcquiring: 64, RequestTimeout: 3 * time.Second},
 		AlertRefresh:         time.Minute,
 		WebhookFirstBackoff:  time.Second,
 		WebhookMaxBackoff:    time.Minute,

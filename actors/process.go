@@ -108,6 +108,9 @@ func (p *process) receive(ctx actor.Context, owner processOwner) {
 // deadline (zero: none) is recorded with it. Its end arrives as
 // processEnded. The error's text is redacted.
 func (p *process) spawn(ctx actor.Context, argsFor func(input string) []string, spec osproc.Spec, deadline time.Time) error {
+	if err := p.env.mayConnect(); err != nil { // invariant 8: past the node's fence no connection opens (membership.go)
+		return errors.New("start ffmpeg: " + err.Error())
+	}
 	input, err := p.openInput()
 	if err != nil {
 		msg := p.redactor.Redact(err.Error())

@@ -45,6 +45,9 @@ var services = []service{
 	{name: DetectorName, props: detectorProps, wants: detectorWants},
 	{name: PlaybackName, props: playbackProps, wants: playbackWants},
 	{name: HubName, props: hubProps, wants: hubWants},
+	// Last: stopped first after the patrol, whose cameras are gone by then,
+	// so it releases their keys while the recorder still writes.
+	{name: MembershipName, props: membershipProps, wants: membershipWants, runs: func(e *Env) bool { return e.Config.Cluster.Enabled() }},
 }
 
 func rootProps(env *Env, done chan struct{}) *actor.Props {

@@ -47,6 +47,8 @@ type subnetActor struct {
 	retirers []*actor.PID      // asked RetireCameras: answered when none is left
 	retired  bool              // RetireSubnet: stop once the cameras are gone
 	released []string          // cameras retired since the gateway was last told
+
+	own subnetOwnership // the cameras the cluster gives this node (subnet_owner.go)
 }
 
 // cycle is the state of the running cycle.
@@ -110,6 +112,10 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 		a.onRetireSubnet(ctx, msg)
 	case *messages.ApplySubnet:
 		a.onApplySubnet(ctx, msg)
+	case *messages.OwnCamera:
+		a.onOwnCamera(ctx, msg)
+	case *messages.DisownCamera:
+		a.onDisownCamera(ctx, msg)
 	case *actor.Terminated:
 		a.onCameraGone(ctx, msg)
 	case *messages.Describe:
@@ -126,13 +132,15 @@ func (a *subnetActor) Receive(ctx actor.Context) {
 
 func (a *subnetActor) onStarted(ctx actor.Context) {
 	for _, cam := range a.sub.Cameras {
-		a.spawnCamera(ctx, cam)
+		if a.env.owns(cam.ID) {
+			a.spawnCamera(ctx, cam)
+		}
 	}
 	ctx.Send(ctx.Self(), &cycleDue{})
 }
 
 func (a *subnetActor) spawnCamera(ctx actor.Context, cam config.Camera) {
-	pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Interval: a.sub.Interval.Duration, Camera: cam}, a.cause), cameraName(cam.ID))
+	pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Interval: a.sub.Interval.Duration, Camera: cam}, a.own.cause(cam.ID, a.cause)), cameraName(cam.ID))
 	if err != nil {
 		a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
 		return
@@ -154,7 +162,7 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 	// The cameras the last cycle did not reach go first, in the order it
 	// would have reached them: none starves.
 	c.pending = append(c.pending, a.skipped...)
-	for _, cam := range a.sub.Cameras {
+	for _, cam := range a.patrolled() {
 		if !slices.Contains(a.skipped, cam.ID) {
 			c.pending = append(c.pending, cam.ID)
 		}
@@ -176,7 +184,7 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 // answer, at most request_timeout (then they go by ffmpeg).
 func (a *subnetActor) prepareCycle(ctx actor.Context, c *cycle) {
 	req := &messages.PrepareCycle{Subnet: a.sub.Name, Construct: a.via != config.ViaFFmpeg}
-	for _, cam := range a.sub.Cameras {
+	for _, cam := range a.patrolled() {
 		req.Cameras = append(req.Cameras, messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()})
 	}
 	c.preparing = true
@@ -297,7 +305,7 @@ func (a *subnetActor) end(ctx actor.Context) {
 	ended := &messages.CycleEnded{Subnet: a.sub.Name, Number: c.number, StartedAt: c.started, EndedAt: now, Interval: a.sub.Interval.Duration}
 	counts := map[messages.Outcome]int{}
 	outcome := map[string]messages.Outcome{}
-	for _, cam := range a.sub.Cameras {
+	for _, cam := range a.patrolled() {
 		o, ok := c.outcomes[cam.ID]
 		switch {
 		case ok:

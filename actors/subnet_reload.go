@@ -71,6 +71,9 @@ func (a *subnetActor) isRetiring(id string) bool {
 // onCameraGone notes a retired camera's end (its processes are reaped:
 // an actor stops only after its children).
 func (a *subnetActor) onCameraGone(ctx actor.Context, msg *actor.Terminated) {
+	if a.onDisownedGone(ctx, msg) {
+		return
+	}
 	id, ok := a.retiring[msg.Who.Id]
 	if !ok {
 		return
@@ -123,6 +126,7 @@ func (a *subnetActor) onApplySubnet(ctx actor.Context, msg *messages.ApplySubnet
 	for _, cam := range a.sub.Cameras {
 		pid := a.cameras[cam.ID]
 		switch {
+		case pid == nil && !a.env.owns(cam.ID): // another node runs it (membership.go)
 		case pid == nil:
 			a.spawnCamera(ctx, cam)
 			if c := a.cur; c != nil && !c.waiting[cam.ID] && !slices.Contains(c.pending, cam.ID) {

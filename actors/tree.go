@@ -12,6 +12,7 @@
 //	├── playback        decides live playback (playback.go)
 //	├── hub             dashboards' WebSockets (hub.go)
 //	│   └── client/<n>  one per dashboard (wsclient.go)
+//	├── membership      cluster mode: the etcd lease, the cameras this node runs (membership.go)
 //	└── patrol
 //	    └── subnet/<name>           cycles (subnet.go)
 //	        └── camera/<id>         slot budget (camera.go, camera_go2rtc.go, camera_health.go)
@@ -27,7 +28,8 @@
 // and stream.go embed (and the reaper as the safety net); 2 slot budget,
 // camera.go; 3 cycle end releases, gateway.go; 4 the backend decides
 // playback, playback.go; 5 everything on record, recorder.go; 7 the
-// machine is never oversubscribed, admission.go. Facts travel on the actor
+// machine is never oversubscribed, admission.go; 8 one owner per camera,
+// instance.go and membership.go (CLUSTER.md). Facts travel on the actor
 // system's event stream; the root subscribes each service to the facts it
 // wants.
 package actors
@@ -93,6 +95,9 @@ type Env struct {
 	Load func() (*config.Config, error)
 
 	peers *peers // set by Start
+	// owners is what the membership decided this node runs (cluster mode;
+	// membership.go).
+	owners ownership
 	// patrolling is closed once the root has spawned the patrol, the
 	// start-up sweep done (Tree.Ready); set by Start.
 	patrolling chan struct{}
@@ -123,6 +128,8 @@ type Tree struct {
 	env     *Env
 	done    chan struct{}
 	opened  bool             // Start opened the record: Stop closes it
+	lock    *instanceLock    // the record's instance lock: Stop releases it
+	listen  atomic.Value     // the HTTP server's address (SetListen), a string
 	relay   *rtsprelay.Relay // Start created it: Shutdown closes it
 	// reloading lets one reload at a time compare against what runs: a
 	// reload is a sequence of steps (read, compare, apply, publish) that
@@ -141,23 +148,34 @@ func Start(env *Env) (*Tree, error) {
 		env.RunID = NewRunID()
 	}
 	opened := false
+	var lock *instanceLock
 	if env.Record {
+		// Before the record is opened, swept or written: a second instance
+		// touches nothing (instance.go).
+		var err error
+		if lock, err = lockInstance(env.Config.DB, env.Config.Listen); err != nil {
+			return nil, err
+		}
 		if env.Store == nil {
 			store, err := db.Open(env.Config.DB)
 			if err != nil {
+				lock.release()
 				return nil, err
 			}
 			env.Store, opened = store, true
 		}
 		run := db.Run{Key: env.RunID, Started: time.Now(), PID: os.Getpid(), Version: env.Version, Config: env.Config.Redacted()}
+		if env.Config.Cluster.Enabled() {
+			run.Node = env.Config.Cluster.Node
+		}
 		for _, c := range env.Config.Cameras() {
 			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
 		}
-		var err error
 		if env.RunRow, err = env.Store.BeginRun(run); err != nil {
 			if opened {
 				env.Store.Close()
 			}
+			lock.release()
 			return nil, fmt.Errorf("record %s: %w", env.Config.DB, err)
 		}
 	}
@@ -169,9 +187,10 @@ func Start(env *Env) (*Tree, error) {
 		if opened {
 			env.Store.Close()
 		}
+		lock.release()
 		return nil, err
 	}
-	t.opened = opened
+	t.opened, t.lock = opened, lock
 	return t, nil
 }
 
@@ -250,6 +269,7 @@ func (t *Tree) Stop(ctx context.Context, reason string) error {
 		t.opened = false
 		t.env.Store.Close()
 	}
+	t.lock.release()
 	return err
 }
 

@@ -30,6 +30,7 @@ func T(t time.Time) any {
 // Run describes one server start.
 type Run struct {
 	Key     string // the run id every process carries (CAMVISOR_RUN)
+	Node    string // cluster.node; "" on a single node
 	Started time.Time
 	PID     int
 	Version string
@@ -72,14 +73,19 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 		WHERE stopped_at IS NULL`); err != nil {
 		return 0, fmt.Errorf("mark unclean runs: %w", err)
 	}
+	// The cameras a dead run held: its lease expired with it.
+	if _, err := tx.Exec(`UPDATE ownership SET release = 'unclean', released_at = (SELECT stopped_at FROM runs WHERE runs.id = ownership.run_id)
+		WHERE released_at IS NULL AND run_id IN (SELECT id FROM runs WHERE stop_reason LIKE 'unclean%')`); err != nil {
+		return 0, fmt.Errorf("close ownership of unclean runs: %w", err)
+	}
 	// Alerts of earlier runs stopped being watched when their run ended.
 	if _, err := tx.Exec(`UPDATE alerts SET state = 'resolved', resolved_at = ?, detail = detail || ' (its run ended)'
 		WHERE state = 'firing'`, T(r.Started)); err != nil {
 		return 0, fmt.Errorf("close alerts of earlier runs: %w", err)
 	}
 	host, _ := os.Hostname()
-	res, err := tx.Exec(`INSERT INTO runs (run_key, started_at, pid, version, hostname, config) VALUES (?, ?, ?, ?, ?, ?)`,
-		r.Key, T(r.Started), r.PID, r.Version, host, r.Config)
+	res, err := tx.Exec(`INSERT INTO runs (run_key, started_at, pid, version, hostname, config, node) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Key, T(r.Started), r.PID, r.Version, host, r.Config, nullString(r.Node))
 	if err != nil {
 		return 0, fmt.Errorf("insert run: %w", err)
 	}
@@ -129,23 +135,23 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 	switch m := f.(type) {
 	case *messages.ProcessStarted:
 		argv, _ := json.Marshal(m.Argv)
-		_, err = tx.Exec(`INSERT INTO processes (run_id, os_pid, camera, subnet, owner, purpose, argv, started_at, deadline)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err = tx.Exec(`INSERT INTO processes (run_id, os_pid, camera, subnet, owner, purpose, argv, started_at, deadline, node, epoch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nodeEpoch+`)
 			ON CONFLICT (run_id, os_pid, started_at) DO NOTHING`,
-			run, m.OSPID, m.Camera, m.Subnet, m.Owner, m.Purpose, string(argv), T(m.StartedAt), T(m.Deadline))
+			run, m.OSPID, m.Camera, m.Subnet, m.Owner, m.Purpose, string(argv), T(m.StartedAt), T(m.Deadline), run, run, m.Camera)
 	case *messages.ProcessExited:
 		// An exit may arrive without its start (the start's row was dropped):
 		// insert what is known rather than lose the exit.
 		_, err = tx.Exec(`INSERT INTO processes (run_id, os_pid, camera, subnet, owner, purpose, argv, started_at,
-				ended_at, duration_ms, exit_code, signal, stop_reason, cpu_ms, stderr_tail)
-			VALUES (?, ?, ?, ?, ?, '', '[]', ?, ?, ?, ?, ?, ?, ?, ?)
+				ended_at, duration_ms, exit_code, signal, stop_reason, cpu_ms, stderr_tail, node, epoch)
+			VALUES (?, ?, ?, ?, ?, '', '[]', ?, ?, ?, ?, ?, ?, ?, ?, `+nodeEpoch+`)
 			ON CONFLICT (run_id, os_pid, started_at) DO UPDATE SET
 				ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, exit_code = excluded.exit_code,
 				signal = excluded.signal, stop_reason = excluded.stop_reason, cpu_ms = excluded.cpu_ms,
 				stderr_tail = excluded.stderr_tail`,
 			run, m.OSPID, m.Camera, m.Subnet, m.Owner, T(m.StartedAt),
 			T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(), m.ExitCode, nullString(m.Signal),
-			string(m.StopReason), m.CPU.Milliseconds(), strings.Join(m.StderrTail, "\n"))
+			string(m.StopReason), m.CPU.Milliseconds(), strings.Join(m.StderrTail, "\n"), run, run, m.Camera)
 	case *messages.CaptureDone:
 		var cycle any
 		if m.Cycle != 0 {
@@ -156,16 +162,16 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			reason = "operator"
 		}
 		_, err = tx.Exec(`INSERT INTO captures (run_id, camera, subnet, cycle, reason, started_at, ended_at, duration_ms,
-				outcome, via, bytes, attempts, os_pid, error, capture_key, waited_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				outcome, via, bytes, attempts, os_pid, error, capture_key, waited_ms, node, epoch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+nodeEpoch+`)`,
 			run, m.Camera, m.Subnet, cycle, reason, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error, nullString(m.Key), m.Waited.Milliseconds())
+			string(m.Outcome), m.Via, m.Bytes, m.Attempts, nullInt(m.OSPID), m.Error, nullString(m.Key), m.Waited.Milliseconds(), run, run, m.Camera)
 	case *messages.EventOpened:
 		_, err = tx.Exec(`INSERT INTO events (id, run_id, camera, subnet, at, last_seen, label, score, x_min, y_min, x_max, y_max,
-				detector, capture_key, snapshot, snapshot_width, snapshot_height)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+				detector, capture_key, snapshot, snapshot_width, snapshot_height, node, epoch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+nodeEpoch+`) ON CONFLICT (id) DO NOTHING`,
 			m.ID, run, m.Camera, m.Subnet, T(m.At), T(m.At), m.Label, m.Score, m.Box[0], m.Box[1], m.Box[2], m.Box[3],
-			m.Detector, m.CaptureKey, m.JPEG, m.Width, m.Height)
+			m.Detector, m.CaptureKey, m.JPEG, m.Width, m.Height, run, run, m.Camera)
 		if err == nil {
 			_, err = tx.Exec(`UPDATE captures SET detection = ? WHERE run_id = ? AND capture_key = ?`,
 				fmt.Sprintf("event %d: %s %.2f", m.ID, m.Label, m.Score), run, m.CaptureKey)
@@ -203,9 +209,9 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 				T(m.Until), run, m.Camera, m.ID)
 			break
 		}
-		_, err = tx.Exec(`INSERT INTO leases (run_id, lease_id, camera, subnet, stream, granted_at, until, granted_for)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, camera, lease_id) DO NOTHING`,
-			run, m.ID, m.Camera, m.Subnet, m.Stream, T(m.GrantedAt), T(m.Until), m.Reason)
+		_, err = tx.Exec(`INSERT INTO leases (run_id, lease_id, camera, subnet, stream, granted_at, until, granted_for, node, epoch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, `+nodeEpoch+`) ON CONFLICT (run_id, camera, lease_id) DO NOTHING`,
+			run, m.ID, m.Camera, m.Subnet, m.Stream, T(m.GrantedAt), T(m.Until), m.Reason, run, run, m.Camera)
 	case *messages.LeaseEnded:
 		_, err = tx.Exec(`UPDATE leases SET released_at = ?, reason = ?, until = ? WHERE run_id = ? AND camera = ? AND lease_id = ?`,
 			T(m.ReleasedAt), m.Reason, T(m.Until), run, m.Camera, m.ID)
@@ -226,6 +232,8 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			run, T(m.At), m.Actor, m.Kind, m.Reason)
 	case *messages.ConfigReloaded:
 		err = writeReload(tx, run, m)
+	case *messages.OwnershipChanged:
+		err = writeOwnership(tx, run, m)
 	case *Dropped:
 		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
 	}
@@ -267,6 +275,25 @@ func writeReload(tx *sqlx.Tx, run int64, m *messages.ConfigReloaded) error {
 		}
 	}
 	return nil
+}
+
+// nodeEpoch fills a row's node and epoch (bind: the run twice, then the
+// camera): the run's node, and the epoch of the camera's ownership this
+// node holds now; NULL on a single node.
+const nodeEpoch = `(SELECT node FROM runs WHERE id = ?),
+	(SELECT epoch FROM ownership WHERE run_id = ? AND camera = ? AND released_at IS NULL ORDER BY id DESC LIMIT 1)`
+
+// writeOwnership opens a camera's ownership row when this node wins it,
+// and closes it when the node gives it up.
+func writeOwnership(tx *sqlx.Tx, run int64, m *messages.OwnershipChanged) error {
+	if m.Change == messages.OwnershipAcquired {
+		_, err := tx.Exec(`INSERT INTO ownership (run_id, camera, node, epoch, acquired_at, takeover_wait_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+			run, m.Camera, m.Node, m.Epoch, T(m.At), m.Wait.Milliseconds())
+		return err
+	}
+	_, err := tx.Exec(`UPDATE ownership SET released_at = ?, release = ?, reason = ? WHERE run_id = ? AND camera = ? AND epoch = ? AND released_at IS NULL`,
+		T(m.At), m.Change, m.Reason, run, m.Camera, m.Epoch)
+	return err
 }
 
 // writeReaped closes the process's row in the run it came from (by its
@@ -359,6 +386,7 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 		`DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE started_at < ? AND ended_at IS NOT NULL LIMIT ?)`,
 		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM config_changes WHERE id IN (SELECT id FROM config_changes WHERE at < ? LIMIT ?)`,
+		`DELETE FROM ownership WHERE id IN (SELECT id FROM ownership WHERE acquired_at < ? AND released_at IS NOT NULL LIMIT ?)`,
 		// A run goes once its rows are gone: deleting it first would cascade
 		// to all of them in one statement.
 		`DELETE FROM runs WHERE id IN (SELECT id FROM runs r WHERE stopped_at < ?

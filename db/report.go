@@ -23,7 +23,7 @@ var Queries = []struct {
 	SQL   string
 }{
 	{"Runs (a run not stopped cleanly died: killed or crashed)", `
-SELECT id, started_at, COALESCE(stopped_at, '-') AS stopped_at, pid, version,
+SELECT id, COALESCE(node, '-') AS node, started_at, COALESCE(stopped_at, '-') AS stopped_at, pid, version,
        COALESCE(stop_reason, 'running') AS stop_reason, rows_dropped
 FROM runs WHERE (COALESCE(stopped_at, started_at) >= :since OR stopped_at IS NULL)
 ORDER BY id`},
@@ -74,6 +74,18 @@ WITH c AS (
 SELECT camera, MIN(started_at) AS first_failure, outcome, substr(error, 1, 80) AS error
 FROM c WHERE outcome <> 'ok' AND before = 'ok'
 GROUP BY camera ORDER BY first_failure`},
+	{"Camera ownership, epoch by epoch (cluster mode: which node held each camera, from when to when)", `
+SELECT camera, node, epoch, acquired_at, COALESCE(released_at, 'held') AS released_at,
+       COALESCE(release, '-') AS release, takeover_wait_ms, substr(reason, 1, 60) AS reason
+FROM ownership WHERE COALESCE(released_at, acquired_at) >= :since AND (:camera = '' OR camera = :camera)
+ORDER BY camera, epoch LIMIT 500`},
+	{"Processes of one camera alive on two nodes at once (cluster mode: must be empty)", `
+SELECT a.camera, a.node, a.os_pid, a.started_at, COALESCE(a.ended_at, 'never recorded') AS ended_at,
+       b.node AS other_node, b.os_pid AS other_pid, b.started_at AS other_started_at
+FROM processes a JOIN processes b ON a.camera = b.camera AND a.node <> b.node
+     AND b.started_at >= a.started_at AND b.started_at < COALESCE(a.ended_at, '9999-12-31T00:00:00.000Z')
+WHERE a.started_at >= :since AND (:camera = '' OR a.camera = :camera)
+ORDER BY b.started_at LIMIT 50`},
 }
 
 // Report prints the incident report: each query of Queries as a table.

@@ -46,6 +46,8 @@ const (
 	StopPreempted     StopReason = "preempted"      // a live view took its slot
 	StopStalled       StopReason = "stalled"        // a stream-mode child sent no frame for ffmpeg.stall_timeout
 	StopBackoff       StopReason = "backoff"        // a stream-mode child's camera failed too often: its breaker opened
+	StopFenced        StopReason = "fenced"         // cluster: the node may have lost its etcd lease (or the camera's key): it stops its cameras before anyone else may win them
+	StopHandedOver    StopReason = "handed_over"    // cluster: the node gives the camera up cleanly (to the node it belongs to, or at shutdown)
 )
 
 // Alert states.

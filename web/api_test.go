@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // do sends a request with or without the token.
@@ -187,7 +188,7 @@ func TestMetricsParseAndMatchProc(t *testing.T) {
 		return len(testkit.FFmpeg(st.env.RunID)) == 1 && strings.Contains(string(st.scrape()), `camvisor_captures_total{camera="front",outcome="ok"} 1`)
 	})
 	text := st.scrape()
-	var parser expfmt.TextParser
+	parser := expfmt.NewTextParser(model.UTF8Validation) // the zero parser panics since prometheus/common v0.66
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(text))
 	if err != nil {
 		t.Fatalf("/metrics is not Prometheus text: %v", err)

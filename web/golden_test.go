@@ -100,6 +100,7 @@ func TestGoldenAnswers(t *testing.T) {
 	g.check("report", "GET", "/api/report.html", "", 200)
 	g.check("backup", "GET", "/api/db/backup", "", 200)
 	g.check("metrics", "GET", "/metrics", "", 200)
+	g.check("cluster", "GET", "/api/cluster", "", 200)
 	g.check("method_not_allowed", "POST", "/api/status", "", 405)
 
 	g.check("live_stop", "DELETE", "/api/cameras/front/live", "", 200)
@@ -289,6 +290,9 @@ func (g *goldens) normalize(key string, v any) any {
 		x = strings.ReplaceAll(x, g.st.env.RunID, "<run>")
 		x = strings.ReplaceAll(x, filepath.Dir(g.st.env.Config.DB), "<tmp>")
 		x = portRE.ReplaceAllString(x, "127.0.0.1:<port>")
+		if host, _ := os.Hostname(); host != "" && x == host { // a single node's name (GET /api/cluster)
+			return "<host>"
+		}
 		x = eventRE.ReplaceAllString(x, "/api/events/<id>/")
 		if key == "state" && len(x) == 1 { // a process's state letter in /proc
 			return "<proc-state>"

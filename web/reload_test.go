@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // configFile writes a config for cams (each "name" or "name:max") and
@@ -154,7 +155,7 @@ func TestReloadEndpoint(t *testing.T) {
 	}
 	// Its series exist from the reload on.
 	text := st.scrape()
-	var parser expfmt.TextParser
+	parser := expfmt.NewTextParser(model.UTF8Validation) // the zero parser panics since prometheus/common v0.66
 	if _, err := parser.TextToMetricFamilies(bytes.NewReader(text)); err != nil || !strings.Contains(string(text), `camvisor_slots_max{camera="added"} 2`) {
 		t.Errorf("metrics after the reload (%v):\n%s", err, text)
 	}
@@ -190,7 +191,7 @@ func TestMetricsSeriesForIdleCamera(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, "busy's first frame examined", func() bool {
 		return count(st, func(e *messages.FrameExamined) bool { return e.Camera == "busy" }) > 0
 	})
-	var parser expfmt.TextParser
+	parser := expfmt.NewTextParser(model.UTF8Validation) // the zero parser panics since prometheus/common v0.66
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(st.scrape()))
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,9 @@ type Config struct {
 	// Patrol is how the patrol treats cameras that fail or are busy, and
 	// which it keeps a stream of.
 	Patrol Patrol `yaml:"patrol"`
+	// Cluster makes this process one node of several sharing the cameras
+	// (cluster.go); absent, it is the only one.
+	Cluster Cluster `yaml:"cluster"`
 
 	// shown is the same file decoded without expanding ${NAME} in strings
 	// and without the password files: what Redacted shows. Nil for a
@@ -345,12 +348,17 @@ type Record struct {
 
 // Load reads, expands, defaults and validates the file at path; a
 // password_file is read relative to the file's directory.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load with override applied before the file is validated:
+// the command line's values (--listen, --db, --node, ...), which take
+// precedence over the file's and are validated with it.
+func LoadWith(path string, override func(*Config)) (*Config, error) {
 	data, err := readSmall(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := parse(data, filepath.Dir(path))
+	cfg, err := parse(data, filepath.Dir(path), override)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -361,7 +369,7 @@ func Load(path string) (*Config, error) {
 // password files (relative to the working directory), applies Defaults
 // and validates. Errors name the field path and the offending value, with
 // passwords redacted.
-func Parse(data []byte) (*Config, error) { return parse(data, ".") }
+func Parse(data []byte) (*Config, error) { return parse(data, ".", nil) }
 
 // MaxFileSize bounds a configuration file: thousands of cameras fit in a
 // fraction of it, and a file that is not a configuration (a pasted log, a
@@ -374,7 +382,7 @@ const MaxFileSize = 16 << 20
 // hours. A real configuration visits a few nodes per key.
 const maxNodes = 1_000_000
 
-func parse(data []byte, dir string) (*Config, error) {
+func parse(data []byte, dir string, override func(*Config)) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("the file has %d bytes, more than the %d a configuration may have", len(data), MaxFileSize)
 	}
@@ -391,6 +399,9 @@ func parse(data []byte, dir string) (*Config, error) {
 	}
 	if err := run.readPasswordFiles(dir); err != nil {
 		return nil, err
+	}
+	if override != nil {
+		override(run)
 	}
 	if err := run.Validate(); err != nil {
 		// A message quotes the value it refuses: the expanded one, maybe
@@ -618,6 +629,7 @@ func (c *Config) display() *Config {
 	d := *c.shown
 	// Set from the command line after the file was read; no secrets.
 	d.Listen, d.DB = c.Listen, c.DB
+	d.Cluster.Node, d.Cluster.Advertise = c.Cluster.Node, c.Cluster.Advertise
 	return &d
 }
 
@@ -675,6 +687,11 @@ func (c *Config) Redacted() string {
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
 	cp.Alerts.Webhook.URL = redact.Hidden(cp.Alerts.Webhook.URL) // its path may be its secret (Slack, Discord, ntfy)
+	cp.Cluster.Advertise = redact.URL(cp.Cluster.Advertise)
+	cp.Cluster.Etcd = make([]string, len(c.display().Cluster.Etcd))
+	for i, e := range c.display().Cluster.Etcd {
+		cp.Cluster.Etcd[i] = redact.URL(e)
+	}
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -40,6 +40,7 @@ func Defaults() *Config {
 			CameraBusyAfter:    3,
 			Webhook:            Webhook{Timeout: D(5 * time.Second), MaxAttempts: 8, Format: FormatCamvisor},
 		},
+		Cluster: Cluster{TTL: D(6 * time.Second)},
 		Record: Record{
 			Retention:      D(14 * 24 * time.Hour),
 			SampleInterval: D(5 * time.Second),

@@ -117,6 +117,10 @@ func (c *Config) Validate() error {
 		add(fmt.Errorf("alerts.webhook.max_attempts: must be at least 1, got %d", c.Alerts.Webhook.MaxAttempts))
 	}
 
+	for _, err := range c.Cluster.validate(c.Listen, c.FFmpeg.KillGrace.Duration) {
+		add(err)
+	}
+
 	if len(c.Subnets) == 0 {
 		add(errors.New("subnets: at least one subnet is needed"))
 	}

@@ -61,7 +61,8 @@ const (
 	// (another camvisor on this machine): counted, never touched.
 	NotOurs Class = iota
 	// OtherRun is tagged by another run of this installation: left by an
-	// earlier run that died.
+	// earlier run that died. A camvisor holds its record's instance lock
+	// (actors/instance.go) while it runs, so no live camvisor owns it.
 	OtherRun
 	// ThisRun is tagged by this run.
 	ThisRun

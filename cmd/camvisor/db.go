@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"camvisor/actors/config"
@@ -22,7 +23,7 @@ func cmdDB(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, "camvisor db backup [--config FILE | --db FILE] --out COPY   consistent copy, safe while the server runs\n"+
-			"camvisor db report [--config FILE | --db FILE] [--camera ID] [--since T]   the incident report\n"+
+			"camvisor db report [--config FILE | --db FILE [--db FILE ...]] [--camera ID] [--since T] [--html OUT]   the incident report; one --db per node merges several nodes' records\n"+
 			"The record is --db, else the db: of --config's file.\nRun \"camvisor db SUBCOMMAND -h\" for its flags.")
 		return nil
 	case "backup":
@@ -91,7 +92,9 @@ func cmdDBBackup(args []string, stdout, stderr io.Writer) error {
 
 func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("db report", stdout, stderr)
-	rec := addRecordFlags(fs, "the record (a copy made with db backup is best)")
+	var dbs dbList
+	fs.Var(&dbs, "db", "the record (a copy made with db backup is best); repeat it, one per node, to merge several nodes' records into one report (default: the db: of --config's file, else "+defaultDB+")")
+	configPath := fs.String("config", "", "the server's config file: its db: is the record")
 	camera := fs.String("camera", "", "only this camera")
 	since := fs.String("since", "", "only from this time: RFC 3339 (2026-11-26T03:00:00Z) or an age (2h, 3d)")
 	html := fs.String("html", "", "write the report as pictures to this HTML file (one self-contained file) instead of text")
@@ -99,7 +102,7 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	path, err := rec.path(src)
+	paths, err := reportPaths(dbs, *configPath, src)
 	if err != nil {
 		return err
 	}
@@ -111,11 +114,11 @@ func cmdDBReport(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Since = t
 	}
-	s, err := db.OpenReadOnly(path)
+	s, closeReport, err := db.OpenReport(context.Background(), paths)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer closeReport()
 	if *html != "" {
 		return writeHTMLReport(s, *html, opts, stdout)
 	}
@@ -154,4 +157,44 @@ func writeHTMLReport(s *db.Store, out string, opts db.ReportOptions, stdout io.W
 	}
 	fmt.Fprintf(stdout, "%s: report of %s written; open it in any browser\n", out, s.Path)
 	return nil
+}
+
+// dbList is db report's repeatable --db: the records of several nodes (its
+// environment variable holds one path, or several separated by commas).
+type dbList []string
+
+func (l *dbList) String() string { return strings.Join(*l, ",") }
+
+func (l *dbList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// reportPaths are the records a report reads: the --db given (on the
+// command line, which wins over CAMVISOR_DB, else in the environment),
+// unless --config came from a more binding place: then its db:; else the
+// default.
+func reportPaths(dbs dbList, configPath string, src sources) ([]string, error) {
+	if src["db"] == fromCommandLine {
+		if env := os.Getenv(envName("db")); env != "" {
+			var fromEnv dbList
+			_ = fromEnv.Set(env)
+			dbs = dbs[len(fromEnv):] // parse set the variable's first
+		}
+	}
+	if len(dbs) > 0 && (src["db"] >= src["config"] || configPath == "") {
+		return dbs, nil
+	}
+	if configPath == "" {
+		return []string{defaultDB}, nil
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, configError{err}
+	}
+	return []string{cfg.DB}, nil
 }

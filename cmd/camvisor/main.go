@@ -1,11 +1,11 @@
 // Command camvisor is the camera patrol server.
 //
-//	camvisor run    --config FILE [--listen ADDR] [--db PATH] [--log-level LEVEL] [--control-socket PATH]
+//	camvisor run    --config FILE [--listen ADDR] [--db PATH] [--node NAME] [--advertise URL] [--log-level LEVEL] [--control-socket PATH]
 //	camvisor check  --config FILE
 //	camvisor reload --control-socket PATH
 //	camvisor probe  URL [--password-file FILE] [--connections N] [--json]
 //	camvisor db backup [--config FILE | --db FILE] --out COPY
-//	camvisor db report [--config FILE | --db FILE] [--camera ID] [--since T]
+//	camvisor db report [--config FILE | --db FILE [--db FILE ...]] [--camera ID] [--since T] [--html OUT]
 //	camvisor version
 //
 // Every flag may also come from the environment: --db from CAMVISOR_DB,
@@ -117,12 +117,14 @@ func usage(w io.Writer) {
 longer than the code that started it.
 
 Commands:
-  run    --config FILE [--listen ADDR] [--db PATH]   start the server (SIGHUP reloads the config)
+  run    --config FILE [--listen ADDR] [--db PATH]   start the server (SIGHUP reloads the config);
+         [--node NAME] [--advertise URL]             in a cluster, this node's name and address
   check  --config FILE                               validate a config and exit
   reload --control-socket PATH                       reload the running server's config; fails if rejected
   probe  URL [--connections N] [--json]              what a camera sends, and the config it suggests
   db backup [--config FILE|--db FILE] --out COPY     consistent copy, safe while the server runs
-  db report [--config FILE|--db FILE] [--camera ID]  the incident report
+  db report [--config FILE|--db FILE] [--camera ID]  the incident report; one --db per node
+                                                     merges several nodes' records
   version                                            print the version, commit and build date
 
 Every flag may also be set in the environment as CAMVISOR_<FLAG>

@@ -29,6 +29,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("config", "camvisor.yaml", "config file")
 	listen := fs.String("listen", "", "HTTP listen address (overrides the config's listen)")
 	dbPath := fs.String("db", "", "SQLite file (overrides the config's db)")
+	node := fs.String("node", "", "cluster mode: this node's name (overrides cluster.node)")
+	advertise := fs.String("advertise", "", "cluster mode: the URL the other nodes reach this node's API by (overrides cluster.advertise)")
 	level := fs.String("log-level", "info", "debug, info, warn or error (CAMVISOR_DEBUG=1 means debug when neither sets it)")
 	control := fs.String("control-socket", "", "unix socket `camvisor reload` asks this server through (mode 0600; put it in a directory only the service's user reaches)")
 	src, err := parse(fs, args)
@@ -43,17 +45,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	// The file with the command line's overrides: at start and at each
 	// reload alike.
 	load := func() (*config.Config, error) {
-		cfg, err := config.Load(*path)
-		if err != nil {
-			return nil, err
-		}
-		if *listen != "" {
-			cfg.Listen = *listen
-		}
-		if *dbPath != "" {
-			cfg.DB = *dbPath
-		}
-		return cfg, cfg.Validate()
+		return config.LoadWith(*path, func(cfg *config.Config) {
+			if *listen != "" {
+				cfg.Listen = *listen
+			}
+			if *dbPath != "" {
+				cfg.DB = *dbPath
+			}
+			if *node != "" {
+				cfg.Cluster.Node = *node
+			}
+			if *advertise != "" {
+				cfg.Cluster.Advertise = *advertise
+			}
+		})
 	}
 	cfg, err := load()
 	if err != nil {
@@ -88,6 +93,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		stopTree(tree, cfg, "http listen failed: "+err.Error())
 		return err
 	}
+	tree.SetListen(httpd.Addr())
 	reloads := &reloader{tree: tree, sd: sd, log: log, timeout: 2 * stopBudget(cfg)}
 	var ctl *controlServer
 	if *control != "" {
@@ -100,7 +106,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log.Info("camvisor started", "version", version, "run", env.RunID, "pid", os.Getpid(),
-		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL())
+		"subnets", len(cfg.Subnets), "cameras", len(cfg.Cameras()), "db", cfg.DB, "url", httpd.URL(), "node", tree.NodeName())
 	showToken(stderr, log, httpd.URL(), token, cfg, created)
 	sd.notify("READY=1", "STATUS="+patrolling(tree.Config()))
 	onTreeStarted(tree)

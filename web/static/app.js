@@ -142,6 +142,7 @@ async function refreshStatus() {
     const res = await api("GET", "api/status");
     if (res.ok) applyStatus(res.data, sent);
     else setState("error", errorText(res));
+    cameras.loadOwners().catch(() => {}); // who runs each camera, in a cluster
   } catch (e) {
     if (!(e instanceof Unauthorized)) setState("unreachable", e.message);
   }

@@ -5,7 +5,7 @@
 // which answers and, if it grants a live view, sends a `play` message: that
 // message, not this button or /api/cameras, is what shows a player.
 
-import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow, outcomeKind } from "./util.js";
+import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow, outcomeKind, httpURL } from "./util.js";
 
 const cams = new Map(); // id -> {id, view: {...}, el, refs}
 let list, empty, sortSelect;
@@ -118,6 +118,24 @@ export async function load() {
   arrange();
   empty.textContent = cams.size ? "" : "No camera is configured.";
   empty.hidden = cams.size > 0;
+  await loadOwners().catch(() => {});
+}
+
+/**
+ * loadOwners reads /api/cluster and shows on each card the node that runs
+ * the camera, when there are several nodes (a single node owns them all
+ * and says nothing). An action on a camera another node runs is forwarded
+ * there by this server; its live view plays on that node's dashboard.
+ */
+export async function loadOwners() {
+  const res = await api("GET", "api/cluster");
+  if (!res.ok) return;
+  const self = res.data.node;
+  const urls = new Map((res.data.members || []).map((m) => [m.node, m.url]));
+  const clustered = urls.size > 1 || (res.data.cameras || []).some((c) => c.owner !== self);
+  for (const c of res.data.cameras || []) {
+    if (cams.has(c.id)) upsert(c.id, { clustered, owner: c.owner, ownerURL: urls.get(c.owner) || "", self: c.owner === self });
+  }
 }
 
 /** onCamera applies a `camera` WebSocket message. */
@@ -213,6 +231,10 @@ function build(c) {
   r.liveRow = el("div", {}, el("dt", {}, "Live view"));
   r.live = el("dd", { dataset: { role: "live" } });
   r.liveRow.append(r.live);
+  r.ownerRow = el("div", {}, el("dt", {}, "Runs on"));
+  r.owner = el("dd", { dataset: { role: "owner" } });
+  r.ownerRow.append(r.owner);
+  r.ownerRow.hidden = true;
   r.actions = el("div", { class: "actions" },
     el("button", { type: "button", dataset: { action: "capture" } }, "Capture now"),
     el("button", { type: "button", dataset: { action: "live" } }, "Watch live"),
@@ -233,7 +255,7 @@ function build(c) {
       el("div", {}, el("dt", {}, "Last capture"), r.last),
       el("div", {}, el("dt", {}, "At"), r.lastAt),
       el("div", {}, el("dt", {}, "Queue"), r.queue),
-      r.liveRow, r.errorRow),
+      r.ownerRow, r.liveRow, r.errorRow),
     r.actions, r.confirm, r.result);
   c.refs = r;
 }
@@ -268,6 +290,7 @@ function render(c) {
     delete r.last.dataset.outcome;
   }
   r.queue.textContent = v.queue ? `${v.queue} waiting` : "empty";
+  renderOwner(c);
   r.error.textContent = v.error || "";
   r.errorRow.hidden = !v.error;
   renderTimes(c);
@@ -281,6 +304,29 @@ function render(c) {
     r.img.hidden = true;
     r.nosnap.hidden = false;
     r.nosnap.textContent = v.outcome && v.outcome !== "ok" ? `No frame yet: last capture ${v.outcome}` : "No frame yet";
+  }
+}
+
+// renderOwner shows which node runs the camera (cluster mode): this one,
+// another (a link to its dashboard, where its live view plays), or none
+// while it is handed over.
+function renderOwner(c) {
+  const v = c.view;
+  const r = c.refs;
+  r.ownerRow.hidden = !v.clustered;
+  if (!v.clustered) return;
+  c.el.dataset.owner = v.owner || "";
+  r.owner.dataset.owner = v.owner || "";
+  const url = httpURL(v.ownerURL);
+  if (!v.owner) {
+    r.owner.replaceChildren("no node (being handed over)");
+  } else if (v.self) {
+    r.owner.replaceChildren(`${v.owner} (this node)`);
+  } else if (url) {
+    r.owner.replaceChildren(el("a", { href: url, target: "_blank", rel: "noopener", title: `Open ${v.owner}'s dashboard: its live views play there` }, v.owner),
+      " (actions are forwarded)");
+  } else {
+    r.owner.replaceChildren(`${v.owner} (actions are forwarded)`);
   }
 }
 

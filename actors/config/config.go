@@ -47,6 +47,9 @@ type Config struct {
 	// Patrol is how the patrol treats cameras that fail or are busy, and
 	// which it keeps a stream of.
 	Patrol Patrol `yaml:"patrol"`
+	// MQTT publishes events, camera states and alerts to an MQTT broker
+	// (Home Assistant, Node-RED); without a URL nothing is published.
+	MQTT MQTT `yaml:"mqtt"`
 
 	// shown is the same file decoded without expanding ${NAME} in strings
 	// and without the password files: what Redacted shows. Nil for a
@@ -103,6 +106,31 @@ const (
 	FormatCamvisor     = "camvisor"
 	FormatAlertmanager = "alertmanager"
 )
+
+// MQTT configures the broker camvisor publishes to (actors/MQTT.md).
+type MQTT struct {
+	// URL is the broker: mqtt://host[:1883] or mqtts://host[:8883] (TLS,
+	// checked against the system's certificates); empty disables MQTT.
+	URL string `yaml:"url"`
+	// Username and Password log in to the broker; the password is a
+	// secret (write ${MQTT_PASSWORD}), never shown.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TopicPrefix starts every topic camvisor publishes:
+	// <prefix>/available, <prefix>/<camera>/state, <prefix>/events ...
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Discovery publishes Home Assistant MQTT discovery configs
+	// (homeassistant/...) for every camera: a camera entity, a motion
+	// binary sensor and a state sensor, one device per camera.
+	Discovery bool `yaml:"discovery"`
+	// Commands subscribes to <prefix>/<camera>/capture/set and
+	// <prefix>/<camera>/pause/set: anyone who may publish on the broker
+	// may then take captures and pause cameras. Off unless set.
+	Commands bool `yaml:"commands"`
+}
+
+// Enabled reports whether a broker is configured.
+func (m MQTT) Enabled() bool { return m.URL != "" }
 
 // Auth configures the operator token.
 type Auth struct {
@@ -607,6 +635,7 @@ func (c *Config) Redacted() string {
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
 	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
+	cp.MQTT.URL, cp.MQTT.Password = redact.URL(cp.MQTT.URL), shownSecret(cp.MQTT.Password)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

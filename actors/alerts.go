@@ -23,6 +23,7 @@ import (
 //	interval_too_short       a subnet's cameras cannot fit its interval at its concurrency
 //	cycle_overrun            a subnet's cycle took longer than its interval
 //	go2rtc_unreachable, detector_unreachable, record_write_failing
+//	mqtt_unreachable         the MQTT broker refused or lost camvisor's connection (messages wait in a bounded queue)
 //
 // What fires now, and what resolved lately, is answered from memory
 // (Tree.Alerts): the record may be the very thing that fails.
@@ -37,7 +38,7 @@ type alertsActor struct {
 // AlertRules are the rules the alerts actor evaluates, by name: the
 // Prometheus rules file in the repository mirrors each (label rule).
 var AlertRules = []string{"process_budget_exceeded", "unowned_process", "camera_failing", "camera_busy",
-	"interval_too_short", "cycle_overrun", "go2rtc_unreachable", "detector_unreachable", "record_write_failing"}
+	"interval_too_short", "cycle_overrun", "go2rtc_unreachable", "detector_unreachable", "record_write_failing", "mqtt_unreachable"}
 
 // keepResolved is how many resolved alerts are kept in memory: those whose
 // row may not be written yet, and then some.

@@ -50,6 +50,8 @@ type Metrics struct {
 	detectorDropped  prometheus.Counter
 	intervalTooShort *prometheus.GaugeVec
 	recorderUp       prometheus.Gauge
+	mqttUp           prometheus.Gauge
+	mqttDropped      prometheus.Counter
 }
 
 // NewMetrics registers camvisor's collectors for env's tree, Go's runtime
@@ -115,6 +117,10 @@ func NewMetrics(env *Env) *Metrics {
 			Help: "1 while a subnet's cameras, at their median capture time and its concurrency, need longer than its interval."}, []string{"subnet"}),
 		recorderUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_recorder_up",
 			Help: "1 while writing the record succeeds, 0 while it fails (disk full, read-only)."}),
+		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_mqtt_up",
+			Help: "1 while camvisor is connected to the MQTT broker (or trying its first connection), 0 while the broker is unreachable."}),
+		mqttDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "camvisor_mqtt_dropped_total",
+			Help: "MQTT messages dropped because the queue for the broker was full (the oldest go first)."}),
 	}
 	m.all = []prometheus.Collector{m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
 		m.cycleSeconds, m.cycleOverruns, m.rowsDropped, m.restarts,
@@ -126,6 +132,9 @@ func NewMetrics(env *Env) *Metrics {
 		// Without go2rtc there is nothing to be up or down: no series,
 		// rather than a 0 that reads as an outage.
 		m.all = append(m.all, m.go2rtcStreams, m.go2rtcUp)
+	}
+	if env.Config.MQTT.Enabled() {
+		m.all = append(m.all, m.mqttUp, m.mqttDropped)
 	}
 	if env.Store != nil {
 		store := env.Store
@@ -189,9 +198,10 @@ func (c *procCollector) Collect(ch chan<- prometheus.Metric) {
 // metricsActor updates the collectors from facts.
 type metricsActor struct {
 	life
-	env     *Env
-	dropped int64
-	streams map[string]bool // registered and not removed: a re-registration is no second stream
+	env         *Env
+	dropped     int64
+	mqttDropped int64           // MQTT messages dropped so far, as counted
+	streams     map[string]bool // registered and not removed: a re-registration is no second stream
 }
 
 func metricsProps(env *Env) *actor.Props {
@@ -204,7 +214,8 @@ func metricsWant(evt any) bool {
 	case *messages.SlotsChanged, *messages.CaptureDone, *messages.ProcessExited, *messages.ProcessReaped,
 		*messages.CycleEnded, *messages.StreamRegistered, *messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.RecorderHealth, *messages.ActorRestarted, *messages.AdmissionChanged, *messages.CameraStateChanged,
-		*messages.ConfigReloaded, *messages.EventOpened, *messages.FrameExamined, *messages.DetectionFailed, *messages.IntervalChecked:
+		*messages.ConfigReloaded, *messages.EventOpened, *messages.FrameExamined, *messages.DetectionFailed, *messages.IntervalChecked,
+		*messages.MQTTDropped:
 		return true
 	}
 	return false
@@ -220,6 +231,9 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		}
 		if a.env.Config.Go2RTC.Enabled() {
 			m.go2rtcUp.Set(1)
+		}
+		if a.env.Config.MQTT.Enabled() {
+			m.mqttUp.Set(1)
 		}
 		b := ReadBuild()
 		m.buildInfo.WithLabelValues(a.env.Version, b.Revision, b.GoVersion).Set(1)
@@ -303,6 +317,13 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 			m.go2rtcUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
 		case "detector":
 			m.detectorUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
+		case "mqtt":
+			m.mqttUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
+		}
+	case *messages.MQTTDropped:
+		if msg.Dropped > a.mqttDropped {
+			m.mqttDropped.Add(float64(msg.Dropped - a.mqttDropped))
+			a.mqttDropped = msg.Dropped
 		}
 	case *messages.RecorderHealth:
 		m.recorderUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])

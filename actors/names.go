@@ -21,6 +21,7 @@ const (
 	DetectorName  = "detector"
 	PlaybackName  = "playback"
 	HubName       = "hub"
+	MQTTName      = "mqtt"
 
 	leaseName  = "lease/go2rtc"  // a camera's one live view
 	streamName = "stream/ffmpeg" // a camera's stream-mode child

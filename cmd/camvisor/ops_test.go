@@ -244,6 +244,7 @@ func TestAlertRulesFile(t *testing.T) {
 	}
 	cfg := config.Defaults()
 	cfg.Go2RTC.URL = "http://127.0.0.1:1984"
+	cfg.MQTT.URL = "mqtt://127.0.0.1:1883"
 	cfg.Subnets = []config.Subnet{{Name: "lab"}}
 	names := actors.NewMetrics(&actors.Env{Config: cfg, Log: slog.Default()}).Names()
 	metric := regexp.MustCompile(`\bcamvisor_[a-z0-9_]+`)

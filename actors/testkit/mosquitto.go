@@ -3,7 +3,9 @@ package testkit
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,12 +26,33 @@ type Broker struct {
 	path string
 	port int
 	proc *osproc.Process
+
+	// With a login, the broker refuses anonymous clients; its config
+	// file and password file are in dir.
+	user, password, dir string
 }
 
 // Mosquitto starts a broker on a free loopback port. It fails (not skips)
 // when mosquitto is not installed. At cleanup the broker is stopped and
 // /proc must show no mosquitto on its port.
 func Mosquitto(t testing.TB) *Broker {
+	t.Helper()
+	return startBroker(t, &Broker{t: t})
+}
+
+// MosquittoWithLogin is Mosquitto refusing every client but user with
+// password (the test's subscribers log in).
+func MosquittoWithLogin(t testing.TB, user, password string) *Broker {
+	t.Helper()
+	b := &Broker{t: t, user: user, password: password, dir: t.TempDir()}
+	passwd := filepath.Join(b.dir, "passwd")
+	if out, err := exec.Command("mosquitto_passwd", "-b", "-c", passwd, user, password).CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd (package mosquitto): %v: %s", err, out)
+	}
+	return startBroker(t, b)
+}
+
+func startBroker(t testing.TB, b *Broker) *Broker {
 	t.Helper()
 	path, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -38,7 +61,7 @@ func Mosquitto(t testing.TB) *Broker {
 			t.Fatal("mosquitto is not installed: run `make deps` (apt-get install mosquitto)")
 		}
 	}
-	b := &Broker{t: t, path: path}
+	b.path = path
 	t.Cleanup(func() {
 		b.Stop()
 		if left := b.left(); len(left) > 0 {
@@ -95,7 +118,12 @@ func (b *Broker) Stop() {
 
 // start runs mosquitto on b.port and waits until it accepts connections.
 func (b *Broker) start() error {
-	proc, err := osproc.Start(osproc.Spec{Path: b.path, Args: []string{"-p", strconv.Itoa(b.port)}, TailLines: 20})
+	if b.user != "" {
+		if err := b.writeConf(); err != nil {
+			return err
+		}
+	}
+	proc, err := osproc.Start(osproc.Spec{Path: b.path, Args: b.args(), TailLines: 20})
 	if err != nil {
 		return fmt.Errorf("start mosquitto: %w", err)
 	}
@@ -116,12 +144,29 @@ func (b *Broker) start() error {
 	return fmt.Errorf("mosquitto on port %d does not accept connections", b.port)
 }
 
-// left lists the mosquitto processes on this broker's port in /proc.
+// args are mosquitto's arguments: the port, or with a login its config
+// file (writeConf).
+func (b *Broker) args() []string {
+	if b.user == "" {
+		return []string{"-p", strconv.Itoa(b.port)}
+	}
+	return []string{"-c", filepath.Join(b.dir, "mosquitto.conf")}
+}
+
+// writeConf writes the config of a broker with a login: its port, the
+// password file, no anonymous access. Run as root, mosquitto would switch
+// to its own user, which cannot read the test's files: it stays root.
+func (b *Broker) writeConf() error {
+	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nuser root\n", b.port, filepath.Join(b.dir, "passwd"))
+	return os.WriteFile(filepath.Join(b.dir, "mosquitto.conf"), []byte(text), 0o600)
+}
+
+// left lists this broker's mosquitto processes in /proc.
 func (b *Broker) left() []osproc.Info {
 	var out []osproc.Info
-	port := strconv.Itoa(b.port)
+	args := b.args()
 	for _, p := range osproc.Scan("mosquitto") {
-		if i := slices.Index(p.Argv, "-p"); i >= 0 && i+1 < len(p.Argv) && p.Argv[i+1] == port {
+		if i := slices.Index(p.Argv, args[0]); i >= 0 && i+1 < len(p.Argv) && p.Argv[i+1] == args[1] {
 			out = append(out, p)
 		}
 	}
@@ -169,6 +214,7 @@ func (b *Broker) Subscribe(t testing.TB, filters ...string) *Subscriber {
 	}
 	subscribed := make(chan error, 1)
 	opts := paho.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("test-%d-%d", b.port, time.Now().UnixNano()%1e9)).
+		SetUsername(b.user).SetPassword(b.password).
 		SetCleanSession(true).SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).SetConnectRetry(true).
 		SetConnectRetryInterval(200 * time.Millisecond).
 		SetOnConnectHandler(func(c paho.Client) {

@@ -21,14 +21,14 @@ import (
 // The broker never slows the patrol: facts become messages in a bounded
 // queue this actor owns (Policy.MQTT.Queue; the oldest dropped and
 // counted, a retained topic queued once), and the link to the broker
-// (mqtt_link.go) runs on a worker goroutine, one message at a time, each
-// confirmed by the broker. The link is a state machine:
+// (mqtt_link.go) runs on a worker goroutine, a batch at a time, each
+// message confirmed by the broker. The link is a state machine:
 //
 //	state       on                               next
 //	down        the back-off's end               connecting: a connect job
 //	connecting  connected, retained state sent   up: the queue flows
 //	connecting  failed                           down: try again after the back-off, doubled up to Policy.MQTT.MaxBackoff
-//	up          a publish failed, the link lost  down: the message waits again, first back-off
+//	up          a publish failed, the link lost  down: what was not confirmed waits again; first back-off
 //
 // Health is the link's: a failed connection or a lost one publishes
 // ServiceHealth{Service: "mqtt"} (recorded in service_health, alert
@@ -270,14 +270,20 @@ func (a *mqttActor) enqueue(ctx actor.Context, m mqttMessage) {
 	}
 	a.queue = append(a.queue, m)
 	if over := len(a.queue) - a.env.Policy.MQTT.Queue; over > 0 {
-		a.queue = slices.Delete(a.queue, 0, over)
-		a.dropped += int64(over)
-		if a.dropped == int64(over) || a.dropped/100 != (a.dropped-int64(over))/100 {
-			a.env.Log.Warn("mqtt queue full: dropping the oldest messages", "dropped", a.dropped, "queued", len(a.queue), "link", string(a.state))
-		}
-		ctx.ActorSystem().EventStream.Publish(&messages.MQTTDropped{Dropped: a.dropped, Queued: len(a.queue), At: time.Now()})
+		a.drop(ctx, over)
 	}
 	a.pump(ctx)
+}
+
+// drop drops the n oldest messages of the queue, counted (logged at the
+// first and at every hundredth).
+func (a *mqttActor) drop(ctx actor.Context, n int) {
+	a.queue = slices.Delete(a.queue, 0, n)
+	a.dropped += int64(n)
+	if a.dropped == int64(n) || a.dropped/100 != (a.dropped-int64(n))/100 {
+		a.env.Log.Warn("mqtt queue full: dropping the oldest messages", "dropped", a.dropped, "queued", len(a.queue), "link", string(a.state))
+	}
+	ctx.ActorSystem().EventStream.Publish(&messages.MQTTDropped{Dropped: a.dropped, Queued: len(a.queue), At: time.Now()})
 }
 
 // pump gives the link its next job when it is free: a connection when
@@ -293,9 +299,10 @@ func (a *mqttActor) pump(ctx actor.Context) {
 		a.gen++
 		a.link.give(linkJob{connect: &linkConnect{gen: a.gen, retained: a.retainedState()}})
 	case a.state == linkUp && len(a.queue) > 0:
-		m := a.queue[0]
-		a.queue = a.queue[1:]
-		a.link.give(linkJob{publish: &m})
+		n := min(len(a.queue), max(1, a.env.Policy.MQTT.InFlight))
+		batch := slices.Clone(a.queue[:n])
+		a.queue = slices.Delete(a.queue, 0, n)
+		a.link.give(linkJob{publish: batch})
 	}
 }
 
@@ -341,11 +348,18 @@ func (a *mqttActor) onLinkDone(ctx actor.Context, w *workDone[linkJob, linkResul
 		a.env.Log.Info("mqtt connected", "broker", redact.URL(a.env.Config.MQTT.URL), "queued", len(a.queue))
 		a.setHealth(ctx, nil)
 	case w.job.publish != nil && err != nil:
-		// It waits again, first: unless a newer message of its retained
-		// topic came meanwhile.
-		m := *w.job.publish
-		if !m.retain || !slices.ContainsFunc(a.queue, func(q mqttMessage) bool { return q.retain && q.topic == m.topic }) {
-			a.queue = slices.Insert(a.queue, 0, m)
+		// What the broker did not confirm waits again, first (it may come
+		// twice: QoS 1 is at least once); a retained message only when no
+		// newer one of its topic came meanwhile.
+		var again []mqttMessage
+		for _, m := range w.job.publish[w.res.sent:] {
+			if !m.retain || !slices.ContainsFunc(a.queue, func(q mqttMessage) bool { return q.retain && q.topic == m.topic }) {
+				again = append(again, m)
+			}
+		}
+		a.queue = append(again, a.queue...)
+		if over := len(a.queue) - a.env.Policy.MQTT.Queue; over > 0 {
+			a.drop(ctx, over)
 		}
 		if a.state == linkUp {
 			a.lose(ctx, err)

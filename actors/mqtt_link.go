@@ -16,9 +16,11 @@ import (
 )
 
 // mqttLink is the connection to the broker: a paho client driven by the
-// mqtt actor's worker goroutine, one job at a time (connect, publish,
-// stop), so that a slow or absent broker blocks that goroutine and never
-// the actor's mailbox. Only that goroutine touches its fields. paho's own
+// mqtt actor's worker goroutine, one job at a time (connect, publish a
+// batch, stop), so that a slow or absent broker blocks that goroutine and
+// never the actor's mailbox. A batch's messages are all sent before their
+// PUBACKs are awaited: a distant broker costs one round trip per batch,
+// not per message. Only that goroutine touches its fields. paho's own
 // reconnecting is off: the actor decides when to try again.
 type mqttLink struct {
 	env    *Env
@@ -28,10 +30,11 @@ type mqttLink struct {
 	client paho.Client // the connected client; nil while there is none
 }
 
-// linkJob is one job of the link: exactly one field is set.
+// linkJob is one job of the link: a connect, a batch to publish (at most
+// Policy.MQTT.InFlight messages), or the stop.
 type linkJob struct {
 	connect *linkConnect
-	publish *mqttMessage
+	publish []mqttMessage
 	stop    *linkStop
 }
 
@@ -51,7 +54,7 @@ type linkStop struct {
 // linkResult is a job's outcome.
 type linkResult struct {
 	err  error
-	sent int // messages of a stop's flush that went out
+	sent int // of the batch (or the stop's flush), the first that the broker confirmed
 }
 
 // linkLost is paho's news that connection gen broke.
@@ -75,7 +78,8 @@ func (l *mqttLink) do(job linkJob) linkResult {
 	case job.connect != nil:
 		return linkResult{err: l.connect(job.connect)}
 	case job.publish != nil:
-		return linkResult{err: l.publish(*job.publish, l.env.Policy.MQTT.PublishTimeout)}
+		sent, err := l.publish(job.publish, time.Now().Add(l.env.Policy.MQTT.PublishTimeout))
+		return linkResult{sent: sent, err: err}
 	case job.stop != nil:
 		return l.stop(job.stop)
 	}
@@ -128,8 +132,8 @@ func (l *mqttLink) connect(c *linkConnect) error {
 		l.drop(0)
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	for _, m := range c.retained {
-		if err := l.publish(m, p.PublishTimeout); err != nil {
+	for batch := range slices.Chunk(c.retained, max(1, p.InFlight)) {
+		if _, err := l.publish(batch, time.Now().Add(p.PublishTimeout)); err != nil {
 			l.drop(0)
 			return err
 		}
@@ -137,19 +141,26 @@ func (l *mqttLink) connect(c *linkConnect) error {
 	return nil
 }
 
-// publish sends m with QoS 1 and waits for the broker's PUBACK.
-func (l *mqttLink) publish(m mqttMessage, wait time.Duration) error {
+// publish sends msgs with QoS 1, then waits for the broker's PUBACKs
+// until deadline. sent counts the messages confirmed before the first
+// that was not.
+func (l *mqttLink) publish(msgs []mqttMessage, deadline time.Time) (sent int, err error) {
 	if l.client == nil || !l.client.IsConnectionOpen() {
-		return errNotConnected
+		return 0, errNotConnected
 	}
-	tok := l.client.Publish(m.topic, 1, m.retain, m.payload)
-	if !tok.WaitTimeout(wait) {
-		return fmt.Errorf("publish %s: no answer from the broker within %s", m.topic, wait)
+	toks := make([]paho.Token, len(msgs))
+	for i, m := range msgs {
+		toks[i] = l.client.Publish(m.topic, 1, m.retain, m.payload)
 	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("publish %s: %s", m.topic, redact.Text(err.Error()))
+	for i, tok := range toks {
+		if !tok.WaitTimeout(max(time.Until(deadline), time.Millisecond)) {
+			return i, fmt.Errorf("publish %s: no answer from the broker within %s", msgs[i].topic, l.env.Policy.MQTT.PublishTimeout)
+		}
+		if err := tok.Error(); err != nil {
+			return i, fmt.Errorf("publish %s: %s", msgs[i].topic, redact.Text(err.Error()))
+		}
 	}
-	return nil
+	return len(msgs), nil
 }
 
 // stop flushes, says offline (retained: the last will is only for a
@@ -163,20 +174,9 @@ func (l *mqttLink) stop(s *linkStop) linkResult {
 	}
 	deadline := time.Now().Add(l.env.Policy.MQTT.StopWait)
 	var res linkResult
-	for _, m := range s.flush {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		if res.err = l.publish(m, left); res.err != nil {
-			break
-		}
-		res.sent++
-	}
-	if err := l.publish(mqttMessage{topic: l.topics.available(), payload: []byte("offline"), retain: true},
-		max(time.Until(deadline), 100*time.Millisecond)); err != nil && res.err == nil {
-		res.err = err
-	}
+	offline := mqttMessage{topic: l.topics.available(), payload: []byte("offline"), retain: true}
+	res.sent, res.err = l.publish(append(slices.Clone(s.flush), offline), deadline)
+	res.sent = min(res.sent, len(s.flush))
 	if res.sent < len(s.flush) || res.err != nil {
 		l.env.Log.Warn("mqtt: messages not delivered at stop", "messages", len(s.flush)-res.sent, "reason", fmt.Sprint(res.err))
 	}

@@ -123,13 +123,13 @@ func (t mqttTopics) haDiscovery(c config.Camera, version string) []mqttMessage {
 	id := "camvisor_" + t.node + "_" + obj
 	device := map[string]any{"identifiers": []string{id}, "name": displayName(c), "manufacturer": "camvisor",
 		"model": "patrolled IP camera"}
+	origin := map[string]any{"name": "camvisor"}
 	if version != "" {
-		device["sw_version"] = version
+		device["sw_version"], origin["sw_version"] = version, version
 	}
 	common := func(component string) map[string]any {
 		return map[string]any{"unique_id": id + "_" + component, "availability_topic": t.available(),
-			"payload_available": "online", "payload_not_available": "offline", "device": device,
-			"origin": map[string]any{"name": "camvisor", "sw_version": version}}
+			"payload_available": "online", "payload_not_available": "offline", "device": device, "origin": origin}
 	}
 	camera := common("camera")
 	camera["name"] = nil // the device's own entity: shown by the device's name

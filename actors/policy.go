@@ -431,6 +431,9 @@ type MQTTPolicy struct {
 	// message's PUBACK. Past either the connection counts as lost.
 	ConnectTimeout time.Duration
 	PublishTimeout time.Duration
+	// InFlight is how many messages are sent before their PUBACKs are
+	// awaited: a broker 10 ms away takes a batch per 10 ms, not a message.
+	InFlight int
 	// KeepAlive is MQTT's keep-alive: a silent broker is noticed within
 	// about one and a half of it.
 	KeepAlive time.Duration
@@ -539,7 +542,7 @@ func DefaultPolicy() *Policy {
 			CloseTimeout: time.Second},
 		Relay: RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
 		MQTT: MQTTPolicy{Queue: 1000, FirstBackoff: time.Second, MaxBackoff: 30 * time.Second,
-			ConnectTimeout: 5 * time.Second, PublishTimeout: 5 * time.Second, KeepAlive: 30 * time.Second, StopWait: 3 * time.Second},
+			ConnectTimeout: 5 * time.Second, PublishTimeout: 5 * time.Second, InFlight: 64, KeepAlive: 30 * time.Second, StopWait: 3 * time.Second},
 		AlertRefresh:         time.Minute,
 		WebhookFirstBackoff:  time.Second,
 		WebhookMaxBackoff:    time.Minute,

@@ -54,6 +54,7 @@ type mqttActor struct {
 	lastErr string
 
 	cams   map[string]messages.CameraHealth // the cameras that run, by id: their last state
+	heard  map[string]bool                  // cameras whose state a fact told (onStarted's answers are older)
 	events map[int64]*eventObject           // open events, as last published
 }
 
@@ -72,7 +73,7 @@ type linkRetry struct{ gen int }
 func mqttProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *mqttActor {
 		return &mqttActor{env: env, topics: newMQTTTopics(env.Config.MQTT.TopicPrefix), pause: cameraPauser(env),
-			state: linkDown, healthy: true, cams: map[string]messages.CameraHealth{}, events: map[int64]*eventObject{}}
+			state: linkDown, healthy: true, cams: map[string]messages.CameraHealth{}, heard: map[string]bool{}, events: map[int64]*eventObject{}}
 	}))
 }
 
@@ -127,12 +128,13 @@ func (a *mqttActor) onStarted(ctx actor.Context) {
 	link := &mqttLink{env: a.env, topics: a.topics, system: ctx.ActorSystem(), self: ctx.Self()}
 	a.link = startWorker(ctx.ActorSystem(), ctx.Self(), link.do)
 	// A camera's actor starts healthy; one that runs already (this actor
-	// restarted) says how it is.
+	// restarted) says how it is, unless a fact of its state came first
+	// (the answer may be older).
 	for _, c := range a.env.Current().Cameras() {
 		a.cams[c.ID] = messages.HealthOK
 		f := ctx.RequestFuture(a.env.peers.camera(c.Subnet, c.ID), &messages.GetCameraStatus{}, a.env.Policy.DescribeTimeout)
 		ctx.ReenterAfter(f, func(res any, err error) {
-			if st, ok := res.(*messages.CameraStatus); ok && err == nil && st.Health != "" {
+			if st, ok := res.(*messages.CameraStatus); ok && err == nil && st.Health != "" && !a.heard[st.Camera] {
 				a.setState(ctx, st.Camera, st.Health)
 			}
 		})
@@ -144,6 +146,7 @@ func (a *mqttActor) onStarted(ctx actor.Context) {
 
 func (a *mqttActor) onCameraState(ctx actor.Context, msg *messages.CameraStateChanged) {
 	if msg.Health != "" {
+		a.heard[msg.Camera] = true
 		a.setState(ctx, msg.Camera, msg.Health)
 	}
 }

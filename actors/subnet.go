@@ -177,11 +177,7 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 func (a *subnetActor) prepareCycle(ctx actor.Context, c *cycle) {
 	req := &messages.PrepareCycle{Subnet: a.sub.Name, Construct: a.via != config.ViaFFmpeg}
 	for _, cam := range a.sub.Cameras {
-		cc := messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()}
-		if cc.URL != cam.URL {
-			cc.Other = cam.URL
-		}
-		req.Cameras = append(req.Cameras, cc)
+		req.Cameras = append(req.Cameras, messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()})
 	}
 	c.preparing = true
 	ctx.Request(a.env.peers.gateway, req)

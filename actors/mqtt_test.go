@@ -80,10 +80,11 @@ func TestMQTTEventsAndState(t *testing.T) {
 	list := []camsim.Camera{{Name: "door", Mode: camsim.ModeStatic}, {Name: "attic", Mode: camsim.ModeStatic}}
 	cams := startCamsim(t, list...)
 	cfg := testConfig(cams, map[string][]camsim.Camera{"lab": list}, nil)
-	cfg.Subnets[0].Interval = testDuration(2 * time.Second)
-	cfg.FFmpeg.CaptureTimeout = testDuration(1500 * time.Millisecond)
+	// Room for a capture on a busy machine; a hung one fails at the cycle's end.
+	cfg.Subnets[0].Interval = testDuration(3 * time.Second)
+	cfg.FFmpeg.CaptureTimeout = testDuration(2500 * time.Millisecond)
 	cfg.Alerts.CameraFailingAfter = 2
-	cfg.Detector.EventGap = testDuration(3 * time.Second)
+	cfg.Detector.EventGap = testDuration(5 * time.Second)
 	withMQTT(cfg, broker, false, false)
 	sub := broker.Subscribe(t, "camvisor/#")
 	h := startTree(t, cams, cfg)
@@ -97,7 +98,7 @@ func TestMQTTEventsAndState(t *testing.T) {
 	// Motion: the snapshot, then new, then updates of the same event.
 	mark := sub.Mark()
 	camsimControl(t, cams, "door", `{"mode": "motion"}`)
-	newMsg, newAt := sub.WaitFor(t, mark, 20*time.Second, "a new event of the door", isEvent(t, "door", "new", ""))
+	newMsg, newAt := sub.WaitFor(t, mark, 30*time.Second, "a new event of the door", isEvent(t, "door", "new", ""))
 	opened := readEvent(t, newMsg)
 	id, _ := opened.After["id"].(string)
 	if id == "" || opened.Before["id"] != id || opened.After["label"] != "motion" || opened.After["end_time"] != nil ||
@@ -114,7 +115,7 @@ func TestMQTTEventsAndState(t *testing.T) {
 	if !bytes.HasPrefix(snap.Payload, []byte{0xFF, 0xD8}) || snapAt > newAt {
 		t.Errorf("snapshot: %d bytes, JPEG %v, at message %d, the new event at %d", len(snap.Payload), bytes.HasPrefix(snap.Payload, []byte{0xFF, 0xD8}), snapAt, newAt)
 	}
-	upd, _ := sub.WaitFor(t, mark, 20*time.Second, "an update of the event", isEvent(t, "door", "update", id))
+	upd, _ := sub.WaitFor(t, mark, 30*time.Second, "an update of the event", isEvent(t, "door", "update", id))
 	updated := readEvent(t, upd)
 	if n := updated.After["detections"].(float64); n < 2 || updated.Before["detections"].(float64) != n-1 ||
 		updated.After["top_score"].(float64) < updated.After["score"].(float64) || updated.After["end_time"] != nil {
@@ -123,7 +124,7 @@ func TestMQTTEventsAndState(t *testing.T) {
 
 	// Still again: event_gap after the last detection, the event ends.
 	camsimControl(t, cams, "door", `{"mode": "static"}`)
-	endMsg, _ := sub.WaitFor(t, mark, 30*time.Second, "the end of the event", isEvent(t, "door", "end", id))
+	endMsg, _ := sub.WaitFor(t, mark, 40*time.Second, "the end of the event", isEvent(t, "door", "end", id))
 	ended := readEvent(t, endMsg)
 	end, _ := ended.After["end_time"].(float64)
 	if end < ended.After["start_time"].(float64) || ended.Before["end_time"] != nil {
@@ -137,8 +138,8 @@ func TestMQTTEventsAndState(t *testing.T) {
 	// ok again at its next probe.
 	mark = sub.Mark()
 	camsimControl(t, cams, "attic", `{"hang": true}`)
-	_, failing := sub.WaitFor(t, mark, 20*time.Second, "attic failing", isPayload("camvisor/attic/state", "failing"))
-	_, backoff := sub.WaitFor(t, mark, 20*time.Second, "attic in backoff", isPayload("camvisor/attic/state", "backoff"))
+	_, failing := sub.WaitFor(t, mark, 30*time.Second, "attic failing", isPayload("camvisor/attic/state", "failing"))
+	_, backoff := sub.WaitFor(t, mark, 30*time.Second, "attic in backoff", isPayload("camvisor/attic/state", "backoff"))
 	if backoff < failing {
 		t.Errorf("backoff (message %d) before failing (message %d)", backoff, failing)
 	}

@@ -34,7 +34,7 @@ CC_arm64 := $(if $(filter arm64,$(HOST_ARCH)),gcc,aarch64-linux-gnu-gcc)
 # program is looked up in PATH, a path must exist.
 DEB_BUILD := gcc:gcc git:git
 DEB_RUN := $(DEB_BUILD) ffmpeg:ffmpeg
-DEB_TEST := $(DEB_RUN) sqlite3:sqlite3 chromium:chromium tini:tini etcd:etcd-server
+DEB_TEST := $(DEB_RUN) sqlite3:sqlite3 chromium:chromium tini:tini etcd:etcd-server /usr/sbin/mosquitto:mosquitto
 DEB_CROSS_arm64 := aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross
 DEB_CROSS_amd64 := x86_64-linux-gnu-gcc:gcc-x86-64-linux-gnu /usr/x86_64-linux-gnu/include/stdio.h:libc6-dev-amd64-cross
 DEB_DIST := $(DEB_BUILD) $(foreach a,$(filter-out $(HOST_ARCH),$(DIST_ARCHES)),$(DEB_CROSS_$(a)))

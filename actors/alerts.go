@@ -25,6 +25,7 @@ import (
 //	go2rtc_unreachable, detector_unreachable, record_write_failing
 //	cluster_lease_lost       cluster mode: this node holds no etcd lease (fenced, or cannot join): it runs no camera
 //	camera_unowned           cluster mode: a configured camera no node has owned for more than 2×cluster.ttl
+//	mqtt_unreachable         the MQTT broker refused or lost camvisor's connection (messages wait in a bounded queue)
 //
 // What fires now, and what resolved lately, is answered from memory
 // (Tree.Alerts): the record may be the very thing that fails.
@@ -40,7 +41,7 @@ type alertsActor struct {
 // Prometheus rules file in the repository mirrors each (label rule).
 var AlertRules = []string{"process_budget_exceeded", "unowned_process", "camera_failing", "camera_busy",
 	"interval_too_short", "cycle_overrun", "go2rtc_unreachable", "detector_unreachable", "record_write_failing",
-	"cluster_lease_lost", "camera_unowned"}
+	"cluster_lease_lost", "camera_unowned", "mqtt_unreachable"}
 
 // keepResolved is how many resolved alerts are kept in memory: those whose
 // row may not be written yet, and then some.

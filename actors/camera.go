@@ -702,7 +702,8 @@ func (a *cameraActor) captureChild(c *actor.PID) *captureJob {
 func (a *cameraActor) status() *messages.CameraStatus {
 	st := &messages.CameraStatus{Camera: a.cam.ID, Subnet: a.cam.Subnet, State: "running", MaxConnections: a.cam.MaxConnections,
 		SlotsFFmpeg: a.ffmpegSlots(), SlotsGo2RTC: a.fetchSlots(), SlotsLease: a.leaseSlots(), SlotsExternal: a.externalSlots(),
-		QueueLength: len(a.queue), Failing: a.health.open, ConsecutiveFailures: a.health.failures, Busy: a.health.busy}
+		QueueLength: len(a.queue), Failing: a.health.open, ConsecutiveFailures: a.health.failures, Busy: a.health.busy,
+		Health: a.health.state()}
 	st.CaptureP50, st.CaptureP95 = a.durations()
 	if a.health.open {
 		st.Breaker, st.NextProbe, st.Backoff = "open", a.health.nextProbe, a.health.backoff

@@ -40,6 +40,21 @@ type cameraHealth struct {
 	busy       bool
 
 	recent []time.Duration // the last capture durations, for p50/p95
+
+	published messages.CameraHealth // as last published; "" before the first
+}
+
+// state is the camera's health in one word (messages.CameraHealth).
+func (h *cameraHealth) state() messages.CameraHealth {
+	switch {
+	case h.open:
+		return messages.HealthBackoff
+	case h.busy:
+		return messages.HealthBusy
+	case h.failures > 0:
+		return messages.HealthFailing
+	}
+	return messages.HealthOK
 }
 
 // recentDurations is how many capture durations a camera keeps.
@@ -107,6 +122,13 @@ func (a *cameraActor) noteHealth(ctx actor.Context, job *captureJob, done *messa
 			a.env.Log.Info("camera recovered: breaker closed", "camera", a.cam.ID, "subnet", a.cam.Subnet)
 		}
 		a.publishState(ctx)
+		return
+	}
+	// A first failure, a recovery before the breaker opened, or the
+	// first outcome of this incarnation (a restarted camera's health
+	// starts afresh).
+	if h.state() != h.published {
+		a.publishState(ctx)
 	}
 }
 
@@ -165,8 +187,9 @@ func (a *cameraActor) busyReserve() int {
 // publishState tells the alerts, the hub and the record the camera's health.
 func (a *cameraActor) publishState(ctx actor.Context) {
 	h := a.health
+	a.health.published = h.state()
 	st := &messages.CameraStateChanged{
-		Camera: a.cam.ID, Subnet: a.cam.Subnet, Failing: h.open, ConsecutiveFailures: h.failures,
+		Camera: a.cam.ID, Subnet: a.cam.Subnet, Health: a.health.published, Failing: h.open, ConsecutiveFailures: h.failures,
 		Busy: h.busy, BusyCycles: h.busyCycles,
 		SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
 	}

@@ -21,7 +21,10 @@ import (
 // in a bounded queue, and when it is full the newest is dropped and
 // counted: a slow or dead detector never slows the patrol. A detection at
 // or above detector.min_score becomes an event, or joins the open event of
-// the same camera and label when it comes within detector.event_gap.
+// the same camera and label when it comes within detector.event_gap. An
+// event ends (EventEnded) when event_gap passes after its last detection
+// without another, or when the detector stops: the detector owns when an
+// event is open.
 type detectorActor struct {
 	life
 	env  *Env
@@ -55,9 +58,20 @@ type detectResult struct {
 // openEvent is an event still collecting detections.
 type openEvent struct {
 	id         int64
+	camera     string
+	label      string
+	at         time.Time // its first detection
 	lastSeen   time.Time
 	score      float64
 	detections int
+	gap        *time.Timer // sends eventGapOver event_gap after lastSeen
+}
+
+// eventGapOver is the end of an open event's gap: unless a detection
+// joined it meanwhile, it is over.
+type eventGapOver struct {
+	key string
+	id  int64
 }
 
 func detectorProps(env *Env) *actor.Props {
@@ -81,12 +95,14 @@ func (a *detectorActor) Receive(ctx actor.Context) {
 		a.onFrame(ctx, msg)
 	case *workDone[detectJob, detectResult]:
 		a.onDetectDone(ctx, msg)
+	case *eventGapOver:
+		a.onEventGapOver(ctx, msg)
 	case *messages.Describe:
 		state := map[bool]string{true: "running", false: "degraded"}[a.healthy]
 		answerDescribe(ctx, a.node(ctx, "detector", state, map[string]any{"detector": a.kind, "queued": len(a.queue),
 			"dropped": a.dropped, "healthy": a.healthy, "error": a.lastErr}))
 	case *actor.Stopping, *actor.Restarting:
-		a.onStopping()
+		a.onStopping(ctx)
 	}
 }
 
@@ -175,24 +191,51 @@ func (a *detectorActor) record(ctx actor.Context, c *messages.CaptureDone, det d
 	key := c.Camera + "\x00" + det.Label
 	ev := a.events[key]
 	fact := &messages.Detected{Camera: c.Camera, Subnet: c.Subnet, At: at, Label: det.Label, Score: det.Score, Box: box}
-	if ev != nil && at.Sub(ev.lastSeen) <= a.env.Config.Detector.EventGap.Duration {
+	gap := a.env.Config.Detector.EventGap.Duration
+	if ev != nil && at.Sub(ev.lastSeen) <= gap {
 		ev.lastSeen = at
 		ev.detections++
 		ev.score = max(ev.score, det.Score)
 		fact.EventID = ev.id
-		ctx.ActorSystem().EventStream.Publish(&messages.EventUpdated{ID: ev.id, Camera: c.Camera, LastSeen: at, Score: ev.score, Detections: ev.detections})
+		ctx.ActorSystem().EventStream.Publish(&messages.EventUpdated{ID: ev.id, Camera: c.Camera, Label: det.Label, LastSeen: at,
+			Score: ev.score, Detections: ev.detections, LastScore: det.Score, Box: box})
 	} else {
+		if ev != nil {
+			a.endEvent(ctx, key, ev, "gap") // its gap passed before its timer's message came
+		}
 		// Ids are unique across runs of one record: microseconds, kept
 		// increasing within the run.
 		a.lastID = max(a.lastID+1, time.Now().UnixMicro())
-		ev = &openEvent{id: a.lastID, lastSeen: at, score: det.Score, detections: 1}
+		ev = &openEvent{id: a.lastID, camera: c.Camera, label: det.Label, at: at, lastSeen: at, score: det.Score, detections: 1}
 		a.events[key] = ev
 		fact.EventID, fact.New = ev.id, true
 		a.env.Log.Info("event", "camera", c.Camera, "label", det.Label, "score", fmt.Sprintf("%.2f", det.Score), "event", ev.id)
 		ctx.ActorSystem().EventStream.Publish(&messages.EventOpened{ID: ev.id, Camera: c.Camera, Subnet: c.Subnet, At: at,
 			Label: det.Label, Score: det.Score, Box: box, Detector: a.kind, CaptureKey: c.Key, JPEG: c.JPEG, Width: w, Height: h})
 	}
+	stopTimer(ev.gap)
+	ev.gap = after(ctx.ActorSystem(), ctx.Self(), time.Until(ev.lastSeen.Add(gap)), &eventGapOver{key: key, id: ev.id})
 	ctx.ActorSystem().EventStream.Publish(fact)
+}
+
+// onEventGapOver ends the event whose gap passed without a detection.
+func (a *detectorActor) onEventGapOver(ctx actor.Context, msg *eventGapOver) {
+	ev := a.events[msg.key]
+	if ev == nil || ev.id != msg.id {
+		return // ended already
+	}
+	if left := time.Until(ev.lastSeen.Add(a.env.Config.Detector.EventGap.Duration)); left > 0 {
+		return // a detection joined it after this timer fired: its own timer runs
+	}
+	a.endEvent(ctx, msg.key, ev, "gap")
+}
+
+// endEvent closes an open event and publishes its end.
+func (a *detectorActor) endEvent(ctx actor.Context, key string, ev *openEvent, reason string) {
+	stopTimer(ev.gap)
+	delete(a.events, key)
+	ctx.ActorSystem().EventStream.Publish(&messages.EventEnded{ID: ev.id, Camera: ev.camera, Label: ev.label, At: ev.at,
+		LastSeen: ev.lastSeen, Score: ev.score, Detections: ev.detections, Reason: reason, EndedAt: time.Now()})
 }
 
 // noteHealth logs and publishes the detector turning unreachable or
@@ -212,8 +255,14 @@ func (a *detectorActor) noteHealth(ctx actor.Context, err error) {
 }
 
 // onStopping lets the frame in flight finish (bounded by the detector's
-// timeout), then releases the detector.
-func (a *detectorActor) onStopping() {
+// timeout), then releases the detector; the events still open end (a
+// restarted detector opens new ones).
+func (a *detectorActor) onStopping(ctx actor.Context) {
+	defer func() {
+		for key, ev := range a.events {
+			a.endEvent(ctx, key, ev, "detector stopped")
+		}
+	}()
 	if a.worker == nil {
 		return
 	}

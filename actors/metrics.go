@@ -55,6 +55,8 @@ type Metrics struct {
 	clusterMembers   prometheus.Gauge
 	camerasOwned     prometheus.Gauge
 	ownershipChanges *prometheus.CounterVec
+	mqttUp           prometheus.Gauge
+	mqttDropped      prometheus.Counter
 }
 
 // NewMetrics registers camvisor's collectors for env's tree, Go's runtime
@@ -126,6 +128,10 @@ func NewMetrics(env *Env) *Metrics {
 			Help: "Cameras whose etcd key this node holds."}),
 		ownershipChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camvisor_ownership_changes_total",
 			Help: "Cameras this node took or gave up, by change: acquired, released (handed over cleanly), fenced (its lease may be lost), lost (its key gone)."}, []string{"change"}),
+		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "camvisor_mqtt_up",
+			Help: "1 while camvisor is connected to the MQTT broker (or trying its first connection), 0 while the broker is unreachable."}),
+		mqttDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "camvisor_mqtt_dropped_total",
+			Help: "MQTT messages dropped because the queue for the broker was full (the oldest go first)."}),
 	}
 	m.all = []prometheus.Collector{m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
 		m.cycleSeconds, m.cycleOverruns, m.rowsDropped, m.restarts,
@@ -140,6 +146,9 @@ func NewMetrics(env *Env) *Metrics {
 	}
 	if env.Config.Cluster.Enabled() {
 		m.all = append(m.all, m.clusterMembers, m.camerasOwned, m.ownershipChanges)
+	}
+	if env.Config.MQTT.Enabled() {
+		m.all = append(m.all, m.mqttUp, m.mqttDropped)
 	}
 	if env.Store != nil {
 		store := env.Store
@@ -203,9 +212,10 @@ func (c *procCollector) Collect(ch chan<- prometheus.Metric) {
 // metricsActor updates the collectors from facts.
 type metricsActor struct {
 	life
-	env     *Env
-	dropped int64
-	streams map[string]bool // registered and not removed: a re-registration is no second stream
+	env         *Env
+	dropped     int64
+	mqttDropped int64           // MQTT messages dropped so far, as counted
+	streams     map[string]bool // registered and not removed: a re-registration is no second stream
 }
 
 func metricsProps(env *Env) *actor.Props {
@@ -219,7 +229,7 @@ func metricsWant(evt any) bool {
 		*messages.CycleEnded, *messages.StreamRegistered, *messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.RecorderHealth, *messages.ActorRestarted, *messages.AdmissionChanged, *messages.CameraStateChanged,
 		*messages.ConfigReloaded, *messages.EventOpened, *messages.FrameExamined, *messages.DetectionFailed, *messages.IntervalChecked,
-		*messages.MembershipChanged, *messages.OwnershipChanged:
+		*messages.MembershipChanged, *messages.OwnershipChanged, *messages.MQTTDropped:
 		return true
 	}
 	return false
@@ -235,6 +245,9 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		}
 		if a.env.Config.Go2RTC.Enabled() {
 			m.go2rtcUp.Set(1)
+		}
+		if a.env.Config.MQTT.Enabled() {
+			m.mqttUp.Set(1)
 		}
 		b := ReadBuild()
 		m.buildInfo.WithLabelValues(a.env.Version, b.Revision, b.GoVersion).Set(1)
@@ -326,6 +339,13 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 			m.go2rtcUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
 		case "detector":
 			m.detectorUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
+		case "mqtt":
+			m.mqttUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])
+		}
+	case *messages.MQTTDropped:
+		if msg.Dropped > a.mqttDropped {
+			m.mqttDropped.Add(float64(msg.Dropped - a.mqttDropped))
+			a.mqttDropped = msg.Dropped
 		}
 	case *messages.RecorderHealth:
 		m.recorderUp.Set(map[bool]float64{true: 1, false: 0}[msg.Healthy])

@@ -23,6 +23,7 @@ const (
 	HubName       = "hub"
 	// MembershipName is the cluster membership (membership.go), in cluster mode only.
 	MembershipName = "membership"
+	MQTTName       = "mqtt"
 
 	leaseName  = "lease/go2rtc"  // a camera's one live view
 	streamName = "stream/ffmpeg" // a camera's stream-mode child

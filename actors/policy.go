@@ -58,6 +58,7 @@ type Policy struct {
 	Hub       HubPolicy
 	Relay     RelayPolicy
 	Cluster   ClusterPolicy
+	MQTT      MQTTPolicy
 	// AlertRefresh bounds how often a still-firing alert re-announces its
 	// last_seen.
 	AlertRefresh time.Duration
@@ -451,6 +452,32 @@ type GatewayPolicy struct {
 	ListingMaxAge time.Duration
 }
 
+// MQTTPolicy bounds what the broker may cost the tree (actors/MQTT.md).
+type MQTTPolicy struct {
+	// Queue is how many messages wait for the broker; past it the oldest
+	// is dropped and counted (camvisor_mqtt_dropped_total). A retained
+	// topic waits once: its newer message replaces the queued one.
+	Queue int
+	// FirstBackoff is the wait before reconnecting to a broker that went
+	// away, doubled with each failed attempt up to MaxBackoff.
+	FirstBackoff time.Duration
+	MaxBackoff   time.Duration
+	// ConnectTimeout bounds one connection attempt (TCP, TLS, CONNACK,
+	// the subscriptions and the retained state); PublishTimeout one
+	// message's PUBACK. Past either the connection counts as lost.
+	ConnectTimeout time.Duration
+	PublishTimeout time.Duration
+	// InFlight is how many messages are sent before their PUBACKs are
+	// awaited: a broker 10 ms away takes a batch per 10 ms, not a message.
+	InFlight int
+	// KeepAlive is MQTT's keep-alive: a silent broker is noticed within
+	// about one and a half of it.
+	KeepAlive time.Duration
+	// StopWait bounds what a stop spends flushing the queue and saying
+	// offline before it disconnects.
+	StopWait time.Duration
+}
+
 // ReaperPolicy times the safety net.
 type ReaperPolicy struct {
 	// ConfirmAfter is the wait before the second look at a process of
@@ -577,6 +604,8 @@ func DefaultPolicy() *Policy {
 		Relay: RelayPolicy{FirstRequest: 10 * time.Second, ReleaseWait: 2 * time.Second},
 		Cluster: ClusterPolicy{Tick: time.Second, Resync: 30 * time.Second, JoinFirstBackoff: 500 * time.Millisecond,
 			JoinMaxBackoff: 10 * time.Second, LeaveTimeout: 3 * time.Second, MaxAcquiring: 64, RequestTimeout: 3 * time.Second},
+		MQTT: MQTTPolicy{Queue: 1000, FirstBackoff: time.Second, MaxBackoff: 30 * time.Second,
+			ConnectTimeout: 5 * time.Second, PublishTimeout: 5 * time.Second, InFlight: 64, KeepAlive: 30 * time.Second, StopWait: 3 * time.Second},
 		AlertRefresh:         time.Minute,
 		WebhookFirstBackoff:  time.Second,
 		WebhookMaxBackoff:    time.Minute,

@@ -41,6 +41,7 @@ var services = []service{
 	{name: AdmissionName, props: admissionProps},
 	{name: AlertsName, props: alertsProps, wants: alertsWant},
 	{name: MetricsName, props: metricsProps, wants: metricsWant},
+	{name: MQTTName, props: mqttProps, wants: mqttWants, runs: func(e *Env) bool { return e.Config.MQTT.Enabled() }},
 	{name: GatewayName, props: gatewayProps, wants: gatewayWants, runs: func(e *Env) bool { return e.Config.Go2RTC.Enabled() }},
 	{name: DetectorName, props: detectorProps, wants: detectorWants},
 	{name: PlaybackName, props: playbackProps, wants: playbackWants},

@@ -147,10 +147,13 @@ func testFailedCaptureRetriedThenCameraFailing(t *testing.T, codec camsim.Codec)
 	if err := cams.Update("down", camsim.CameraPatch{Refuse: boolPtr(false)}); err != nil {
 		t.Fatal(err)
 	}
+	healed := h.mark()
 	if ok := h.capture("lab", "down", 20*time.Second); ok.Outcome != messages.OutcomeOK {
 		t.Fatalf("healed camera: %s %s", ok.Outcome, ok.Error)
 	}
-	waitFor(h, 5*time.Second, "camera recovered", func(e *messages.CameraStateChanged) bool { return e.Camera == "down" && !e.Failing })
+	waitAfter(h, healed, 5*time.Second, "camera recovered", func(e *messages.CameraStateChanged) bool {
+		return e.Camera == "down" && !e.Failing && e.Health == messages.HealthOK
+	})
 }
 
 // TestSkippedCamerasGoFirst: a cycle that cannot reach every camera in its

@@ -7,6 +7,7 @@
 //	├── reaper          /proc census and sweeps (reaper.go)
 //	├── admission       machine-wide limit on running captures (admission.go)
 //	├── alerts, metrics rules and Prometheus collectors fed by facts
+//	├── mqtt            states, events, alerts to a broker (mqtt.go; only with mqtt.url)
 //	├── gateway         the only go2rtc client (gateway.go; only with go2rtc.url)
 //	├── detector        looks at every frame (detector.go)
 //	├── playback        decides live playback (playback.go)

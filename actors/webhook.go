@@ -243,14 +243,20 @@ func retryAfter(v string, now time.Time) time.Duration {
 // body is the JSON posted for c, in the configured format.
 func (w *webhook) body(c *messages.AlertChanged) ([]byte, error) {
 	if w.format != config.FormatAlertmanager {
-		m := map[string]any{"rule": c.Rule, "subject": c.Subject, "state": c.State, "first_seen": c.FirstSeen.UTC(),
-			"last_seen": c.LastSeen.UTC(), "detail": c.Detail, "run": w.env.RunID}
-		if !c.ResolvedAt.IsZero() {
-			m["resolved_at"] = c.ResolvedAt.UTC()
-		}
-		return json.Marshal(m)
+		return json.Marshal(alertJSON(c, w.env.RunID))
 	}
 	return json.Marshal([]alertmanagerAlert{alertmanagerOf(c, w.host, w.env.Policy.AlertRefresh)})
+}
+
+// alertJSON is an alert change in camvisor's own format: the webhook's
+// body and the MQTT alerts topic's payload.
+func alertJSON(c *messages.AlertChanged, run string) map[string]any {
+	m := map[string]any{"rule": c.Rule, "subject": c.Subject, "state": c.State, "first_seen": c.FirstSeen.UTC(),
+		"last_seen": c.LastSeen.UTC(), "detail": c.Detail, "run": run}
+	if !c.ResolvedAt.IsZero() {
+		m["resolved_at"] = c.ResolvedAt.UTC()
+	}
+	return m
 }
 
 // alertmanagerAlert is one alert of Alertmanager's POST /api/v2/alerts.

@@ -28,11 +28,13 @@ type CaptureDone struct {
 	EndedAt   time.Time
 }
 
-// CameraStateChanged is published when a camera starts or stops failing or
-// its slot use changes.
+// CameraStateChanged is published when a camera's health changes (a
+// first failure, its breaker opening or closing, busy or not), and when a
+// failed probe moves its next one.
 type CameraStateChanged struct {
 	Camera              string
 	Subnet              string
+	Health              CameraHealth
 	Failing             bool // its breaker is open: skipped by the patrol but for probes
 	ConsecutiveFailures int
 	NextProbe           time.Time     // while failing
@@ -244,10 +246,10 @@ type StreamRemoved struct {
 	Attempts int
 }
 
-// ServiceHealth is published when a service (go2rtc, the detector) turns
-// unreachable or recovers.
+// ServiceHealth is published when a service (go2rtc, the detector, the
+// MQTT broker) turns unreachable or recovers.
 type ServiceHealth struct {
-	Service string // "go2rtc", "detector"
+	Service string // "go2rtc", "detector", "mqtt"
 	Healthy bool
 	Error   string
 	At      time.Time
@@ -288,9 +290,36 @@ type EventOpened struct {
 type EventUpdated struct {
 	ID         int64
 	Camera     string
+	Label      string
 	LastSeen   time.Time
 	Score      float64 // the highest so far
 	Detections int
+	LastScore  float64 // the detection's that joined it
+	Box        Box     // the detection's that joined it
+}
+
+// EventEnded is the fact that an event is over: no detection of its
+// camera and label came for detector.event_gap after its last one, or the
+// detector stopped.
+type EventEnded struct {
+	ID         int64
+	Camera     string
+	Label      string
+	At         time.Time // its first detection
+	LastSeen   time.Time // its last detection: when it ended
+	Score      float64   // the highest
+	Detections int
+	Reason     string // "gap" or "detector stopped"
+	EndedAt    time.Time
+}
+
+// MQTTDropped is the fact that the MQTT queue was full and its oldest
+// messages were dropped (the broker unreachable or slower than the
+// facts): the metrics count them.
+type MQTTDropped struct {
+	Dropped int64 // so far in this run
+	Queued  int
+	At      time.Time
 }
 
 // DetectionFailed is the fact that a frame could not be examined: the

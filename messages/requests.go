@@ -64,6 +64,7 @@ type CameraStatus struct {
 	Camera              string
 	Subnet              string
 	State               string // running, failing, stopping
+	Health              CameraHealth
 	MaxConnections      int
 	SlotsFFmpeg         int // slots held by ffmpeg children
 	SlotsGo2RTC         int // slots held by patrol frames asked of go2rtc

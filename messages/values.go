@@ -50,6 +50,20 @@ const (
 	StopHandedOver    StopReason = "handed_over"    // cluster: the node gives the camera up cleanly (to the node it belongs to, or at shutdown)
 )
 
+// CameraHealth is a camera's state in one word, as its actor judges it:
+// what MQTT's <prefix>/<camera>/state carries. When several hold, the
+// first of paused, backoff, busy, failing wins.
+type CameraHealth string
+
+// Camera health values.
+const (
+	HealthOK      CameraHealth = "ok"      // its last capture succeeded (or none failed yet)
+	HealthFailing CameraHealth = "failing" // its last captures failed; the patrol still tries it every cycle
+	HealthBackoff CameraHealth = "backoff" // its breaker is open: skipped by the patrol but for probes
+	HealthBusy    CameraHealth = "busy"    // it answered busy (other clients hold its connections) for alerts.camera_busy_after cycles
+	HealthPaused  CameraHealth = "paused"  // an operator paused it: no slot, no process
+)
+
 // Alert states.
 const (
 	AlertFiring   = "firing"

@@ -52,6 +52,9 @@ type Config struct {
 	// Cluster makes this process one node of several sharing the cameras
 	// (cluster.go); absent, it is the only one.
 	Cluster Cluster `yaml:"cluster"`
+	// MQTT publishes events, camera states and alerts to an MQTT broker
+	// (Home Assistant, Node-RED); without a URL nothing is published.
+	MQTT MQTT `yaml:"mqtt"`
 
 	// shown is the same file decoded without expanding ${NAME} in strings
 	// and without the password files: what Redacted shows. Nil for a
@@ -108,6 +111,31 @@ const (
 	FormatCamvisor     = "camvisor"
 	FormatAlertmanager = "alertmanager"
 )
+
+// MQTT configures the broker camvisor publishes to (actors/MQTT.md).
+type MQTT struct {
+	// URL is the broker: mqtt://host[:1883] or mqtts://host[:8883] (TLS,
+	// checked against the system's certificates); empty disables MQTT.
+	URL string `yaml:"url"`
+	// Username and Password log in to the broker; the password is a
+	// secret (write ${MQTT_PASSWORD}), never shown.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TopicPrefix starts every topic camvisor publishes:
+	// <prefix>/available, <prefix>/<camera>/state, <prefix>/events ...
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Discovery publishes Home Assistant MQTT discovery configs
+	// (homeassistant/...) for every camera: a camera entity, a motion
+	// binary sensor and a state sensor, one device per camera.
+	Discovery bool `yaml:"discovery"`
+	// Commands subscribes to <prefix>/<camera>/capture/set and
+	// <prefix>/<camera>/pause/set: anyone who may publish on the broker
+	// may then take captures and pause cameras. Off unless set.
+	Commands bool `yaml:"commands"`
+}
+
+// Enabled reports whether a broker is configured.
+func (m MQTT) Enabled() bool { return m.URL != "" }
 
 // Auth configures the operator token.
 type Auth struct {
@@ -692,6 +720,7 @@ func (c *Config) Redacted() string {
 	for i, e := range c.display().Cluster.Etcd {
 		cp.Cluster.Etcd[i] = redact.URL(e)
 	}
+	cp.MQTT.URL, cp.MQTT.Password = redact.URL(cp.MQTT.URL), shownSecret(cp.MQTT.Password)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -150,6 +150,17 @@ func TestConfigRejects(t *testing.T) {
 		{"stream_below negative", "db: camvisor.db", "db: camvisor.db\npatrol: { stream_below: -10s }", []string{"patrol.stream_below", "-10s"}},
 		{"patrol unknown key", "db: camvisor.db", "db: camvisor.db\npatrol: { stream: 10s }", []string{"patrol.stream", "unknown key"}},
 		{"go2rtc_streams without go2rtc", "max_connections: 2", "max_connections: 2\n        go2rtc_streams: [frontdoor]", []string{"subnets[0].cameras[0].go2rtc_streams[0]", `"frontdoor"`, "go2rtc.url"}},
+		{"mqtt url not mqtt", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"http://127.0.0.1:1883\" }", []string{"mqtt.url", `"http"`, "mqtt or mqtts"}},
+		{"mqtt url with credentials", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://cam:secret@127.0.0.1\" }",
+			[]string{"mqtt.url", "cam:***@", "mqtt.username"}},
+		{"mqtt url with a path", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://127.0.0.1:1883/x\" }", []string{"mqtt.url", "nothing after the port"}},
+		{"mqtt port", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://127.0.0.1:99999\" }", []string{"mqtt.url", `"99999"`}},
+		{"mqtt wildcard prefix", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://127.0.0.1\", topic_prefix: \"cams/#\" }",
+			[]string{"mqtt.topic_prefix", `"cams/#"`}},
+		{"mqtt empty prefix", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://127.0.0.1\", topic_prefix: \"\" }", []string{"mqtt.topic_prefix", "empty"}},
+		{"mqtt password without user", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://127.0.0.1\", password: secret }", []string{"mqtt.password", "mqtt.username"}},
+		{"mqtt discovery without broker", "db: camvisor.db", "db: camvisor.db\nmqtt: { discovery: true }", []string{"mqtt.url", "discovery"}},
+		{"mqtt unknown key", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://127.0.0.1\", qos: 2 }", []string{"mqtt.qos", "unknown key"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -466,5 +477,42 @@ subnets:
 	os.WriteFile(path, []byte("subnets:\n  - name: lab\n    x-note: 1\n    cameras:\n      - id: a\n        url: rtsp://127.0.0.1/a\n        max_connections: 2\n"), 0o600)
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "x-note") {
 		t.Errorf("x- below the top level: %v", err)
+	}
+}
+
+// TestMQTTConfig: the mqtt section's defaults, and its password used but
+// never shown: ${NAME} stays ${NAME} in what is recorded and served, a
+// password written in the file is ***.
+func TestMQTTConfig(t *testing.T) {
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.MQTT; m.Enabled() || m.TopicPrefix != "camvisor" || m.Discovery || m.Commands {
+		t.Errorf("defaults: %+v", m)
+	}
+	t.Setenv("MQTT_PASSWORD", "mq-Pa55word")
+	cfg, err = Parse([]byte(good + "mqtt:\n  url: mqtts://broker.lan\n  username: camvisor\n  password: ${MQTT_PASSWORD}\n  topic_prefix: home/cams\n  discovery: true\n  commands: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.MQTT; !m.Enabled() || m.Password != "mq-Pa55word" || m.Username != "camvisor" || m.TopicPrefix != "home/cams" || !m.Discovery || !m.Commands {
+		t.Errorf("parsed %+v", m)
+	}
+	r := cfg.Redacted()
+	if strings.Contains(r, "mq-Pa55word") || !strings.Contains(r, "password: ${MQTT_PASSWORD}") {
+		t.Errorf("redacted config:\n%s", r)
+	}
+	cfg, err = Parse([]byte(good + "mqtt: { url: \"mqtt://127.0.0.1:1883\", username: u, password: \"in-the-file\" }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Redacted(); strings.Contains(r, "in-the-file") || !strings.Contains(r, "password: '***'") {
+		t.Errorf("redacted config:\n%s", r)
+	}
+	// A refusal never quotes the password from the environment.
+	_, err = Parse([]byte(good + "mqtt: { url: \"mqtt://127.0.0.1:1883/${MQTT_PASSWORD}\" }\n"))
+	if err == nil || strings.Contains(err.Error(), "mq-Pa55word") || !strings.Contains(err.Error(), "mqtt.url") {
+		t.Errorf("bad url: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ func Defaults() *Config {
 		},
 		Reaper: Reaper{Interval: D(30 * time.Second)},
 		Patrol: Patrol{MaxBackoff: D(10 * time.Minute)},
+		MQTT:   MQTT{TopicPrefix: "camvisor"},
 		Alerts: Alerts{
 			CameraFailingAfter: 3,
 			CameraBusyAfter:    3,

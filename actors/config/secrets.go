@@ -92,6 +92,19 @@ func envValues(s string) []string {
 	return out
 }
 
+// wholeRef is a value that is one environment variable and nothing else.
+var wholeRef = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+
+// shownSecret is how a secret field (a password outside a URL) of the
+// shown configuration is written: ${NAME} when it is one variable, whose
+// name is no secret; otherwise *** (empty stays empty).
+func shownSecret(s string) string {
+	if s == "" || wholeRef.MatchString(s) {
+		return s
+	}
+	return "***"
+}
+
 // readPasswordFiles puts each camera's password_file into its URLs: into
 // url always, and into snapshot_url and detect_url when they name a user
 // without a password. The file's content is the password, without its

@@ -120,6 +120,7 @@ func (c *Config) Validate() error {
 	for _, err := range c.Cluster.validate(c.Listen, c.FFmpeg.KillGrace.Duration) {
 		add(err)
 	}
+	add(c.MQTT.check())
 
 	if len(c.Subnets) == 0 {
 		add(errors.New("subnets: at least one subnet is needed"))
@@ -320,6 +321,59 @@ func checkHost(field, h string) error {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); port != "" && err != nil {
 		return fmt.Errorf("%s: %q has no valid port", field, h)
+	}
+	return nil
+}
+
+// check validates the mqtt section: a broker URL camvisor can dial as
+// written, a prefix that is a plain topic, and credentials given one way.
+func (m MQTT) check() error {
+	var errs []error
+	if m.URL != "" {
+		errs = append(errs, checkMQTTURL("mqtt.url", m.URL))
+	}
+	if m.Password != "" && m.Username == "" {
+		errs = append(errs, errors.New("mqtt.password: set without mqtt.username (MQTT sends a password only with a user name)"))
+	}
+	p := m.TopicPrefix
+	switch {
+	case p == "":
+		errs = append(errs, errors.New(`mqtt.topic_prefix: must not be empty (the default is "camvisor")`))
+	case strings.ContainsAny(p, "+#\x00") || strings.HasPrefix(p, "$") || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") ||
+		strings.Contains(p, "//") || len(p) > 128 || strings.ContainsAny(p, " \t\r\n"):
+		errs = append(errs, fmt.Errorf("mqtt.topic_prefix: %q must be a topic such as camvisor or home/cameras: no +, #, spaces or empty levels, "+
+			"not starting with $ or /, not ending with /, at most 128 bytes", p))
+	}
+	if !m.Enabled() && (m.Discovery || m.Commands) {
+		errs = append(errs, errors.New("mqtt.url: discovery or commands is set but no broker is (mqtt.url is empty)"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkMQTTURL accepts mqtt:// and mqtts:// URLs with a host and nothing
+// after it: credentials go in mqtt.username and mqtt.password.
+func checkMQTTURL(field, raw string) error {
+	if err := checkWritten(field, raw); err != nil {
+		return err
+	}
+	shown := redact.URL(raw)
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %q is not a URL (%s)", field, shown, parseReason(err))
+	case u.Scheme != "mqtt" && u.Scheme != "mqtts":
+		return fmt.Errorf("%s: scheme must be mqtt or mqtts (TLS), got %q in %q", field, u.Scheme, shown)
+	case u.Hostname() == "":
+		return fmt.Errorf("%s: %q has no host", field, shown)
+	case u.User != nil:
+		return fmt.Errorf("%s: %q holds credentials: write them in mqtt.username and mqtt.password (${MQTT_PASSWORD})", field, shown)
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%s: %q must be mqtt://host:port or mqtts://host:port, with nothing after the port", field, shown)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%s: %q has port %q, not 1-65535", field, shown, p)
+		}
 	}
 	return nil
 }

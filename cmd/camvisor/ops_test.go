@@ -245,6 +245,7 @@ func TestAlertRulesFile(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.Go2RTC.URL = "http://127.0.0.1:1984"
 	cfg.Cluster = config.Cluster{Etcd: []string{"http://127.0.0.1:2379"}, Node: "n1"}
+	cfg.MQTT.URL = "mqtt://127.0.0.1:1883"
 	cfg.Subnets = []config.Subnet{{Name: "lab"}}
 	names := actors.NewMetrics(&actors.Env{Config: cfg, Log: slog.Default()}).Names()
 	metric := regexp.MustCompile(`\bcamvisor_[a-z0-9_]+`)

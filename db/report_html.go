@@ -142,10 +142,15 @@ type table struct {
 	Rows  [][]string
 }
 
-// period is the report's time span and the x scale over it.
+// period is the report's time span and the x scale over it, with the
+// cameras' display names its charts label lanes with.
 type period struct {
 	from, to time.Time
+	names    map[string]string // camera id → display name
 }
+
+// label is how a chart names camera id: "玄関 (genkan)", or the id.
+func (p period) label(id string) string { return cameraLabel(p.names, id) }
 
 func (p period) x(t time.Time) float64 {
 	span := p.to.Sub(p.from).Seconds()
@@ -174,11 +179,19 @@ func (s *Store) buildReport(opts ReportOptions) (*report, error) {
 	if err := s.checkCamera(opts.Camera); err != nil {
 		return nil, err
 	}
+	names, err := s.CameraNames()
+	if err != nil {
+		return nil, err
+	}
 	r := &report{Source: filepath.Base(s.Path), Camera: opts.Camera, Since: since, Generated: clockText(time.Now())}
+	if opts.Camera != "" {
+		r.Camera = cameraLabel(names, opts.Camera)
+	}
 	p, ok, err := s.reportPeriod(since, opts.Camera)
 	if err != nil {
 		return nil, fmt.Errorf("report period: %w", err)
 	}
+	p.names = names
 	if !ok {
 		r.Empty = true
 	} else {
@@ -196,7 +209,7 @@ func (s *Store) buildReport(opts ReportOptions) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("report %q: %w", q.Title, err)
 		}
-		r.Tables = append(r.Tables, t)
+		r.Tables = append(r.Tables, t.withNames(names))
 	}
 	return r, nil
 }

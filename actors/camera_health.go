@@ -69,7 +69,8 @@ func (a *cameraActor) noteHealth(ctx actor.Context, job *captureJob, done *messa
 		h.probing = false
 	}
 	switch done.Outcome {
-	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped, messages.OutcomePreempted, messages.OutcomeBackoff:
+	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped, messages.OutcomePreempted, messages.OutcomeBackoff,
+		messages.OutcomePaused:
 		return // camvisor's doing, not the camera's
 	case messages.OutcomeBusy:
 		a.noteBusy(ctx, job)
@@ -168,7 +169,11 @@ func (a *cameraActor) publishState(ctx actor.Context) {
 	st := &messages.CameraStateChanged{
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Failing: h.open, ConsecutiveFailures: h.failures,
 		Busy: h.busy, BusyCycles: h.busyCycles,
-		SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
+		SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), State: a.state(), At: time.Now(),
+	}
+	if a.paused != nil {
+		p := *a.paused
+		st.Pause = &p
 	}
 	if h.open {
 		st.NextProbe, st.Backoff = h.nextProbe, h.backoff

@@ -94,6 +94,11 @@ func (p *Policy) ReloadBudget(ff config.FFmpeg) time.Duration {
 	return 2*p.reloadStep(ff) + p.ReloadMargin
 }
 
+// pauseWait bounds how long a camera takes to stop for a pause: the same
+// work as a reload's retirement (its processes killed within kill_grace,
+// its live view drained within RetireWait).
+func (p *Policy) pauseWait(ff config.FFmpeg) time.Duration { return p.reloadStep(ff) }
+
 // captureWindow is the least time left before a deadline for which a
 // capture is started on a camera polled every interval.
 func (p *Policy) captureWindow(interval time.Duration) time.Duration {

@@ -104,7 +104,6 @@ type ResumeCamera struct {
 type PauseAnswer struct {
 	Camera  string
 	Pause   *Pause       // the pause in force; nil after a resume
-	Killed  []int        // the OS pids of the processes the pause stopped, reaped
 	Refused PauseRefusal // why nothing changed; empty when done
 	Reason  string       // the refusal in words, for people
 }
@@ -116,11 +115,10 @@ type SetPause struct {
 	Pause *Pause
 }
 
-// PauseApplied answers SetPause: the camera holds no process now (Killed
-// were stopped for the pause), or runs again.
+// PauseApplied answers SetPause: the camera holds no process and no
+// slot now (its children stopped for the pause are reaped), or runs again.
 type PauseApplied struct {
 	Camera string
-	Killed []int
 }
 
 // ListOwnedProcesses asks an actor which OS processes it and the actors

@@ -119,6 +119,8 @@ func (s *Server) routes() map[string]http.HandlerFunc {
 		"POST /api/cameras/{id}/live":        s.startLive,
 		"DELETE /api/cameras/{id}/live":      s.stopLive,
 		"POST /api/cameras/{id}/restart":     s.restart,
+		"POST /api/cameras/{id}/pause":       s.pause,
+		"POST /api/cameras/{id}/resume":      s.resume,
 		"GET /api/actors":                    s.actorTree,
 		"GET /api/processes":                 s.processes,
 		"GET /api/events":                    s.events,

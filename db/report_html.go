@@ -45,7 +45,7 @@ var outcomeKinds = []struct{ Kind, Colour, Words string }{
 	{"ok", "#1f8a4c", "ok: a frame"},
 	{"timeout", "#e08a00", "timeout: killed at its deadline"},
 	{"busy", "#7c4dbd", "busy: no connection free (no_slot, camera busy)"},
-	{"backoff", "#a3a8b0", "not tried: backoff, skipped, stopped, preempted"},
+	{"backoff", "#a3a8b0", "not tried: backoff, skipped, stopped, preempted, paused"},
 	{"failed", "#c2261b", "failed: exit, signal, empty, spawn error"},
 }
 
@@ -59,7 +59,7 @@ func outcomeKind(o string) string {
 		return "timeout"
 	case o == "no_slot" || strings.Contains(o, "busy"):
 		return "busy"
-	case o == "backoff" || o == "skipped" || o == "stopped" || o == "preempted":
+	case o == "backoff" || o == "skipped" || o == "stopped" || o == "preempted" || o == "paused":
 		return "backoff"
 	}
 	return "failed"

@@ -142,7 +142,7 @@ function fillLine(v, n, parentPath) {
   else delete li.dataset.osPid;
   const state = n.state || "?";
   const parts = [
-    el("span", { class: "node-name", translate: "no" }, name),
+    el("span", { class: "node-name", translate: "no", title: n.path || "" }, name),
     el("span", { class: "kind", translate: "no" }, n.kind || "?"),
     el("span", { class: `state${n.state && n.state !== "running" ? " warn" : ""}`, dataset: { field: "state" }, translate: has(`state.${state}`) ? null : "no" },
       has(`state.${state}`) ? t(`state.${state}`) : state),
@@ -158,7 +158,6 @@ function fillLine(v, n, parentPath) {
     parts.push(el("code", { class: "argv", title: f.argv.join(" "), translate: "no" }, f.argv.join(" ")));
   }
   v.line.replaceChildren(...parts);
-  v.line.title = n.path || "";
 }
 
 // kindFacts are [field, text, warn] for what the operator reads per kind.
@@ -299,7 +298,7 @@ function processRow(p) {
     owner,
     el("td", { translate: "no" }, p.state || "?"),
     el("td", { class: "num" }, duration(p.age_s)),
-    el("td", { title: p.run || "", i18n: { text: p.this_run ? "procs.run.this" : p.run ? "procs.run.other" : "procs.run.none" } }),
+    el("td", { title: p.run || "", dataset: { i18nRaw: "title" }, i18n: { text: p.this_run ? "procs.run.this" : p.run ? "procs.run.other" : "procs.run.none" } }),
     el("td", {}, el("code", { class: "argv", title: argv, translate: "no" }, argv)));
 }
 

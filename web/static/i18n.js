@@ -3,7 +3,9 @@
 // or a data-i18n attribute the page's HTML and the views' elements carry,
 // which translate() fills. Data (camera ids, paths, a reason an operator
 // typed, a server's error text) is not translated; the elements that hold
-// only data carry translate="no".
+// only data carry translate="no", and an element whose text is translated
+// but whose attribute holds data (a tooltip with a run's id) names that
+// attribute in data-i18n-raw.
 //
 // The language follows the browser's (navigator.languages) until the
 // operator picks one with the header's switch, which is kept

@@ -2,7 +2,8 @@
 #   make run    install what is missing, build, start the demo (camsim + camvisor)
 #   make test   install what is missing, run the whole suite
 # Also: make build (needs only Go, gcc and git), make dist (release
-# tarballs), make image (the container image), make bench, make deps, make clean.
+# tarballs), make image (the container image), make bench, make fuzz,
+# make deps, make clean.
 
 SHELL := /bin/bash
 GO ?= go
@@ -39,7 +40,7 @@ DEB_CROSS_amd64 := x86_64-linux-gnu-gcc:gcc-x86-64-linux-gnu /usr/x86_64-linux-g
 DEB_DIST := $(DEB_BUILD) $(foreach a,$(filter-out $(HOST_ARCH),$(DIST_ARCHES)),$(DEB_CROSS_$(a)))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test dist image bench deps deps-build deps-run deps-test deps-dist clean
+.PHONY: all build run test dist image bench fuzz deps deps-build deps-run deps-test deps-dist clean
 
 all: build
 
@@ -133,6 +134,21 @@ bench: build
 	$(GO) test -run '^$$' -bench ThousandCameras -benchtime 1x ./cmd/camsim/
 	$(GO) test -run '^$$' -bench MotionDetect ./actors/detect/
 	$(GO) test -run '^$$' -bench Scan ./actors/osproc/
+
+# Go fuzz targets, package:target; their seed corpora (testdata/fuzz/)
+# run in make test with the rest. make fuzz runs each for FUZZTIME, one at
+# a time; a crasher is written to its package's testdata/fuzz/ and fails.
+FUZZ_TARGETS := ./actors/rtsprelay:FuzzReadMessage ./actors/camauth:FuzzChallenge \
+  ./actors/detect:FuzzDecodeLumaDC ./actors/config:FuzzParse \
+  ./actors/camsim:FuzzRequestReader ./actors/camsim:FuzzClientReader
+FUZZTIME ?= 30s
+FUZZFLAGS ?=
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN) $(DEMO) $(DIST)

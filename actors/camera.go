@@ -23,7 +23,10 @@ import (
 // live view (which preempts a patrol capture's ffmpeg rather than be
 // refused), then the patrol. A capture takes its frame over a connection
 // that is open already when there is one: a live lease's, or an external
-// stream's; then no slot is taken.
+// stream's; then no slot is taken. Its count of external connections is
+// as fresh as go2rtc's last look at it: each cycle's, and the one the
+// gateway takes right before every go2rtc frame and live view
+// (camera_go2rtc.go).
 type cameraActor struct {
 	life
 	env      *Env
@@ -43,8 +46,11 @@ type cameraActor struct {
 
 	lease     *actor.PID           // the live view's child: holds one slot while it lives
 	stream    streamChild          // stream mode's child: holds one slot while it lives (camera_stream.go)
-	leaseWait []*leaseRequest      // live views waiting for a slot
-	external  messages.ExternalUse // go2rtc's connections not ours, as of this cycle
+	leaseWait []*leaseRequest      // live views waiting for a slot (or for their look at go2rtc)
+	looking   time.Time            // when a live view's CheckConnections was asked, until answered
+	lookNow   bool                 // the look being taken in is the waiting live view's
+	leaseRide string               // the stream not ours the live view plays, "" for camvisor_<camera>
+	external  messages.ExternalUse // go2rtc's streams not ours that read the camera, as of its last look
 
 	retiring    *time.Timer  // retired by a reload, its live view draining (camera_reload.go)
 	health      cameraHealth // its breaker, busy spells, recent durations (camera_health.go)
@@ -160,6 +166,8 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onReleaseLease(ctx)
 	case *messages.ConnectionsSeen:
 		a.onConnectionsSeen(ctx, msg)
+	case *messages.ConnectionsChecked:
+		a.onConnectionsChecked(ctx, msg)
 
 	// Health (camera_health.go), restarts, reloads (camera_reload.go).
 	case *busyOver:
@@ -246,9 +254,9 @@ func (a *cameraActor) route(ctx actor.Context, job *captureJob) {
 	case a.streamServes(job):
 		a.fromStream(ctx, job)
 	case a.lease != nil:
-		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID))
+		a.fetch(ctx, job, viaLease, a.lease, StreamName(a.cam.ID), false)
 	default:
-		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.external.Stream)
+		a.fetch(ctx, job, viaExternal, a.env.peers.gateway, a.rideStream(), false)
 	}
 }
 
@@ -259,15 +267,15 @@ func (a *cameraActor) ridesOpenConnection(job *captureJob) bool {
 	if job.viaErr != "" {
 		return false
 	}
-	return a.streamServes(job) || a.lease != nil || a.external.Connections > 0 && a.external.Stream != ""
+	return a.streamServes(job) || a.lease != nil || a.rideStream() != ""
 }
 
 // Frame paths recorded in captures.via.
 const (
 	viaFFmpeg   = "ffmpeg"
-	viaGo2RTC   = "go2rtc"   // the cycle's patrol source in go2rtc
+	viaGo2RTC   = "go2rtc"   // the cycle's patrol source in go2rtc (camvisor_<camera>, or an idle stream not ours): go2rtc may open a connection for it
 	viaLease    = "lease"    // a live view's connection
-	viaExternal = "external" // the connection of a go2rtc stream camvisor did not create
+	viaExternal = "external" // the open connection of a go2rtc stream camvisor did not create
 )
 
 // admit gives job a slot, or a place in the queue, or refuses it. A
@@ -289,7 +297,7 @@ func (a *cameraActor) admit(ctx actor.Context, job *captureJob) {
 // source, or, when there is none (or it gave no frame), an ffmpeg child.
 func (a *cameraActor) start(ctx actor.Context, job *captureJob) {
 	if job.req.Source != "" && job.viaErr == "" {
-		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source)
+		a.fetch(ctx, job, viaGo2RTC, a.env.peers.gateway, job.req.Source, true)
 		return
 	}
 	if a.cam.SnapshotURL != "" {
@@ -523,17 +531,27 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 }
 
 // onRestartCamera fails on purpose: "let it crash" is the one restart path,
-// so an operator's restart and a bug's panic are handled alike.
+// so an operator's restart and a bug's panic end the instance alike. It is
+// not a failure, though: the supervisor restarts the camera at once and
+// does not count it toward its back-off (policy.go, restartRequested).
+// A restart asked before this instance started is answered by it: the
+// restart pending when it was asked is done (a storm of restarts is one
+// restart). One whose asker gave up waiting is withdrawn.
 func (a *cameraActor) onRestartCamera(ctx actor.Context, msg *messages.RestartCamera) {
+	switch {
+	case !asking(ctx):
+		a.env.Log.Info("camera restart withdrawn: its asker no longer waits", "camera", a.cam.ID, "reason", msg.Reason)
+		return
+	case !msg.Asked.IsZero() && msg.Asked.Before(a.startedAt):
+		ctx.Respond(&messages.CameraRestarted{Camera: a.cam.ID, Restarts: a.incarnation - 1})
+		return
+	}
 	a.env.Log.Warn("camera restart requested", "camera", a.cam.ID, "subnet", a.cam.Subnet, "reason", msg.Reason)
 	if ctx.Sender() != nil {
 		a.carry.restartWaiters = append(a.carry.restartWaiters, ctx.Sender())
 	}
 	panic(restartRequested{reason: msg.Reason})
 }
-
-// restartRequested is the panic value of a requested restart.
-type restartRequested struct{ reason string }
 
 func (a *cameraActor) onDescribe(ctx actor.Context) { answerDescribe(ctx, a.describe(ctx)) }
 
@@ -594,13 +612,21 @@ func (a *cameraActor) windDown(ctx actor.Context, reason messages.StopReason) {
 }
 
 // dispatch hands free slots on: to an operator's capture first, then to a
-// live view, then to the patrol's captures.
+// live view, then to the patrol's captures. A live view waits for go2rtc's
+// look first; one that plays a declared stream holding a connection needs
+// no free slot (that connection's becomes its own).
 func (a *cameraActor) dispatch(ctx actor.Context) {
 	defer a.reconcileStream(ctx)
+	if !a.stopping && a.paused == nil && len(a.leaseWait) > 0 && a.lease == nil && a.liveOpen() != "" && a.lookReady(ctx) {
+		r := a.leaseWait[0]
+		a.leaseWait = a.leaseWait[1:]
+		r.expiry.Stop()
+		a.grantLease(ctx, r)
+	}
 	for !a.stopping && a.paused == nil && a.slotsHeld() < a.cam.MaxConnections {
 		switch {
 		case len(a.queue) > 0 && a.queue[0].req.Cycle == 0:
-		case len(a.leaseWait) > 0 && a.lease == nil:
+		case len(a.leaseWait) > 0 && a.lease == nil && a.lookReady(ctx):
 			r := a.leaseWait[0]
 			a.leaseWait = a.leaseWait[1:]
 			r.expiry.Stop()
@@ -627,7 +653,7 @@ func (a *cameraActor) slotsHeld() int {
 
 // externalSlots are the connections of other clients: go2rtc's for streams
 // not ours, and the one a busy camera holds back for them.
-func (a *cameraActor) externalSlots() int { return a.external.Connections + a.busyReserve() }
+func (a *cameraActor) externalSlots() int { return len(a.externalOpen()) + a.busyReserve() }
 
 // ffmpegSlots counts the capture children (ffmpeg or HTTP), the captures
 // waiting for the admission to start theirs, and the stream-mode child.
@@ -663,8 +689,8 @@ func (a *cameraActor) holders() string {
 	add(a.streamSlots(), "by a stream-mode ffmpeg")
 	add(a.fetchSlots(), "by frames asked of go2rtc")
 	add(a.leaseSlots(), "by a live view")
-	if e := a.external; e.Connections > 0 {
-		add(e.Connections, fmt.Sprintf("by go2rtc for streams not camvisor's (%s)", e.Stream))
+	if open := a.externalOpen(); len(open) > 0 {
+		add(len(open), fmt.Sprintf("by go2rtc for streams not camvisor's (%s)", strings.Join(open, ", ")))
 	}
 	held := fmt.Sprintf("%d of %d slots held", a.slotsHeld(), a.cam.MaxConnections)
 	if len(parts) == 0 {

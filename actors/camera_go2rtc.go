@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"time"
 
 	"camvisor/messages"
@@ -13,12 +14,19 @@ import (
 // through the cycle's go2rtc source, and the connections go2rtc holds for
 // streams camvisor did not create, which count against the budget and
 // carry frames for free.
+//
+// The camera's count of those connections (external) is go2rtc's last
+// look at it: each cycle's, the one the gateway takes right before each
+// frame it asks go2rtc for (FrameFetched.Seen; a frame that would make
+// more connections than the camera counted is not asked: Crowded), and
+// the one a live view waits for before it is granted (CheckConnections).
+// A connection opened since is counted before go2rtc dials for us.
 
-// onGrantLease grants a live view when a slot is free. A camera with a
-// lease lets it answer (it extends itself): one lease per camera, never
-// two. When every slot is held the request waits, up to request_timeout,
-// and a patrol capture's ffmpeg gives its slot up for it: a live view is
-// never refused because a snapshot is in flight.
+// onGrantLease grants a live view once go2rtc was looked at and a slot is
+// free. A camera with a lease lets it answer (it extends itself): one
+// lease per camera, never two. When every slot is held the request waits,
+// up to request_timeout, and a patrol capture's ffmpeg gives its slot up
+// for it: a live view is never refused because a snapshot is in flight.
 func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) {
 	r := &leaseRequest{grant: msg, asker: ctx.Sender()}
 	switch {
@@ -30,22 +38,112 @@ func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) 
 		a.refuseLease(ctx, r, a.pausedText())
 	case a.lease != nil:
 		ctx.Forward(a.lease)
-	case a.slotsHeld() < a.cam.MaxConnections:
-		a.grantLease(ctx, r)
 	default:
 		a.waitForSlot(ctx, r)
-		a.preemptPatrol(ctx)
 	}
 }
 
 // grantLease spawns the lease child for r, which takes a slot and answers.
+// A stream the camera declares that go2rtc has is played instead of
+// camvisor_<camera> (an open one first: its connection becomes the live
+// view's, one connection fewer).
 func (a *cameraActor) grantLease(ctx actor.Context, r *leaseRequest) {
 	until := r.grant.Until
 	if until.IsZero() {
 		until = time.Now().Add(a.env.Config.Go2RTC.Lease.Duration)
 	}
+	ride := a.liveOpen()
+	if ride == "" && len(a.external.Declared) > 0 {
+		ride = a.external.Declared[0]
+	}
 	a.carry.leaseSeq++
-	a.spawnLease(ctx, leaseSpec{id: a.carry.leaseSeq, until: until, reason: r.grant.Reason, asker: r.asker})
+	a.spawnLease(ctx, leaseSpec{id: a.carry.leaseSeq, until: until, reason: r.grant.Reason, asker: r.asker, ride: ride})
+}
+
+// liveOpen is a stream the camera declares that holds a connection now
+// ("" when none): a live view plays it without a slot of its own.
+func (a *cameraActor) liveOpen() string {
+	for _, s := range a.external.Declared {
+		if slices.Contains(a.external.Open, s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// lookReady reports whether a live view may be granted now: go2rtc was
+// looked at no longer than ListingMaxAge ago. Else it asks the gateway
+// to look (once at a time), and the grant waits for its answer.
+func (a *cameraActor) lookReady(ctx actor.Context) bool {
+	if a.lookNow || time.Since(a.external.At) <= a.env.Policy.Gateway.ListingMaxAge {
+		return true
+	}
+	if !a.looking.IsZero() && time.Since(a.looking) < a.env.Config.Go2RTC.RequestTimeout.Duration {
+		return false // asked already
+	}
+	a.looking = time.Now()
+	ctx.Request(a.env.peers.gateway, &messages.CheckConnections{Camera: a.cam.ID})
+	return false
+}
+
+// onConnectionsChecked takes the look a live view waited for, and grants
+// or keeps it waiting by what it shows. A go2rtc that cannot be listed
+// cannot play one either: who waits is refused.
+func (a *cameraActor) onConnectionsChecked(ctx actor.Context, msg *messages.ConnectionsChecked) {
+	a.looking = time.Time{}
+	if a.stopping {
+		return
+	}
+	if msg.Error != "" {
+		for _, r := range a.leaseWait {
+			r.expiry.Stop()
+			a.refuseLease(ctx, r, "live view refused: "+msg.Error)
+		}
+		a.leaseWait = nil
+		return
+	}
+	a.see(ctx, msg.External)
+	a.lookNow = true // this look is the grant's, however long the answer took
+	a.dispatch(ctx)
+	a.lookNow = false
+	if len(a.leaseWait) > 0 && a.lease == nil {
+		a.preemptPatrol(ctx)
+	}
+}
+
+// see takes a newer look at the camera's use by others.
+func (a *cameraActor) see(ctx actor.Context, use messages.ExternalUse) {
+	if use.At.Before(a.external.At) {
+		return // older than what the camera knows
+	}
+	changed := !slices.Equal(use.Open, a.external.Open) || !slices.Equal(use.Declared, a.external.Declared)
+	a.external = use
+	if changed {
+		a.publishSlots(ctx)
+	}
+}
+
+// externalOpen are the streams not ours holding a connection to the
+// camera that count against its budget: all but the one the live view
+// plays (its slot is the view's).
+func (a *cameraActor) externalOpen() []string {
+	var out []string
+	for _, s := range a.external.Open {
+		if a.lease != nil && s == a.leaseRide {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// rideStream is a stream not ours whose open connection a frame can ride,
+// "" when none.
+func (a *cameraActor) rideStream() string {
+	if open := a.externalOpen(); len(open) > 0 {
+		return open[0]
+	}
+	return ""
 }
 
 // onGrantDeferred keeps a live view its ending lease handed back until the
@@ -54,7 +152,9 @@ func (a *cameraActor) onGrantDeferred(ctx actor.Context, msg *grantDeferred) {
 	a.waitForSlot(ctx, msg.request)
 }
 
-// waitForSlot keeps a live view waiting for a slot, for request_timeout.
+// waitForSlot keeps a live view waiting for go2rtc's look and a slot, for
+// request_timeout; when the look is fresh and no slot is free, a patrol
+// capture gives its slot up.
 func (a *cameraActor) waitForSlot(ctx actor.Context, r *leaseRequest) {
 	if a.stopping {
 		a.refuseLease(ctx, r, "camera is stopping")
@@ -67,6 +167,9 @@ func (a *cameraActor) waitForSlot(ctx actor.Context, r *leaseRequest) {
 	r.expiry = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Go2RTC.RequestTimeout.Duration, &leaseWaited{request: r})
 	a.leaseWait = append(a.leaseWait, r)
 	a.dispatch(ctx)
+	if len(a.leaseWait) > 0 && a.lease == nil && a.looking.IsZero() {
+		a.preemptPatrol(ctx)
+	}
 }
 
 // onLeaseWaited refuses a live view that found no slot in time, saying
@@ -128,7 +231,9 @@ func (a *cameraActor) retryPreempted(ctx actor.Context, job *captureJob) {
 // spawnLease takes a slot for a lease child.
 func (a *cameraActor) spawnLease(ctx actor.Context, spec leaseSpec) {
 	pid, err := ctx.SpawnNamed(leaseProps(a.env, a.cam, spec, a.cause), leaseName)
+	a.leaseRide = spec.ride
 	if err != nil {
+		a.leaseRide = ""
 		a.env.Log.Error("spawn lease", "camera", a.cam.ID, "reason", err.Error())
 		if spec.asker != nil {
 			ctx.Send(spec.asker, &messages.LeaseAnswer{Camera: a.cam.ID, Reason: "spawn lease actor: " + err.Error()})
@@ -145,25 +250,33 @@ func (a *cameraActor) onReleaseLease(ctx actor.Context) {
 	}
 }
 
-// onConnectionsSeen takes this cycle's count of go2rtc's connections not
-// ours: they hold slots until the next count.
+// onConnectionsSeen takes this cycle's look at go2rtc's connections not
+// ours: they hold slots until the next look.
 func (a *cameraActor) onConnectionsSeen(ctx actor.Context, msg *messages.ConnectionsSeen) {
-	if msg.External == a.external {
-		return
-	}
-	a.external = msg.External
-	a.publishSlots(ctx)
+	a.see(ctx, msg.External)
 	a.dispatch(ctx)
 }
 
 // fetch asks for job's frame by path: of the lease (over its connection),
 // or of the gateway by stream name (a patrol source, or an external
-// stream's open connection).
-func (a *cameraActor) fetch(ctx actor.Context, job *captureJob, path string, to *actor.PID, stream string) {
-	job.via = path
+// stream's open connection). opens: go2rtc may open a connection for it,
+// on the job's slot. A frame asked of the gateway has it look at the
+// camera first, with what the camera counts.
+func (a *cameraActor) fetch(ctx actor.Context, job *captureJob, path string, to *actor.PID, stream string, opens bool) {
+	job.via, job.opens = path, opens
 	a.move(job, jobFetching)
 	job.expiry = after(ctx.ActorSystem(), ctx.Self(), time.Until(job.req.Deadline), &fetchExpired{job: job.id})
-	ctx.Request(to, &messages.FetchFrame{Ref: job.id, Stream: stream, Deadline: job.req.Deadline})
+	msg := &messages.FetchFrame{Ref: job.id, Stream: stream, Deadline: job.req.Deadline}
+	if to == a.env.peers.gateway {
+		msg.Camera, msg.Counted = a.cam.ID, len(a.externalOpen())
+		if opens {
+			msg.Counted++
+		}
+		if a.lease != nil {
+			msg.Lease = a.leaseRide
+		}
+	}
+	ctx.Request(to, msg)
 	if job.holdsFetchSlot() {
 		a.publishSlots(ctx)
 	}
@@ -193,17 +306,28 @@ func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetch
 	if job == nil || job.state != jobFetching {
 		if a.carry.inflight[msg.Ref] { // answered already (or by an earlier incarnation): its slot frees now
 			delete(a.carry.inflight, msg.Ref)
+			if msg.Seen != nil {
+				a.see(ctx, *msg.Seen)
+			}
 			a.dispatch(ctx)
 			a.publishSlots(ctx)
 		}
 		return
 	}
-	if job.holdsFetchSlot() {
+	if job.holdsFetchSlot() || msg.Seen != nil {
 		defer a.publishSlots(ctx)
 		defer a.dispatch(ctx)
 	}
-	a.move(job, jobRouting) // the request is over
+	a.move(job, jobRouting) // the request is over: its slot is free before the look is taken in
+	if msg.Seen != nil {
+		a.see(ctx, *msg.Seen)
+	}
 	switch {
+	case msg.Crowded: // connections not ours opened since: ride one, or wait for a slot
+		a.env.Log.Debug("go2rtc frame not asked: connections not ours opened", "camera", a.cam.ID, "reason", msg.Error)
+		job.via, job.opens = "", false
+		a.route(ctx, job)
+		return
 	case msg.Unavailable: // the live view is ending: no frame was asked of go2rtc
 		job.via = ""
 	case msg.Error == "":
@@ -228,7 +352,12 @@ func (a *cameraActor) onFrameFetched(ctx actor.Context, msg *messages.FrameFetch
 // of a lease that stopped meanwhile is never answered: it is taken another
 // way instead.
 func (a *cameraActor) onLeaseTerminated(ctx actor.Context) {
-	a.lease = nil
+	if ride := a.leaseRide; ride != "" && !slices.Contains(a.external.Open, ride) {
+		// Our viewers may still hold its connection: counted as go2rtc's
+		// until the next look says otherwise.
+		a.external.Open = append(slices.Clone(a.external.Open), ride)
+	}
+	a.lease, a.leaseRide = nil, ""
 	a.rerouteFetches(ctx, viaLease)
 }
 

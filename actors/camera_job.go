@@ -27,6 +27,7 @@ type captureJob struct {
 	attempts int
 	last     *messages.SnapshotTaken
 	via      string        // the path its frame came by when not ffmpeg: lease, go2rtc, external, stream, http
+	opens    bool          // fetching from a go2rtc stream with no connection known open: go2rtc may open one, on the job's slot
 	viaErr   string        // why go2rtc did not serve it, when it fell back
 	waited   time.Duration // for its grant of the machine-wide admission
 	cause    *stopCause    // its ffmpeg child's: set to preempted when a live view takes its slot
@@ -47,7 +48,7 @@ type captureJob struct {
 //	routing    queued     every slot held and room in the queue (admit)
 //	routing    admitting  a slot free: the ffmpeg child waits for the admission (start)
 //	routing    running    a slot free and a snapshot_url: the HTTP child is spawned (startHTTP)
-//	routing    fetching   the stream, the lease or an external stream serves it (route); the cycle's go2rtc source (start)
+//	routing    fetching   the stream, the lease or an external stream's open connection serves it (route); the cycle's go2rtc source (start)
 //	routing    answered   breaker open, camera stopping, no slot and no room, spawn failed, a fetched frame judged
 //	queued     routing    a slot came free (dispatch)
 //	queued     answered   queueExpired; the camera stops
@@ -58,6 +59,7 @@ type captureJob struct {
 //	running    preempted  its child, stopped for a live view, terminated
 //	reaping    answered   its child terminated
 //	fetching   routing    the source answered (or ended): the frame is judged, or taken another way
+//	fetching   routing    Crowded: connections not ours opened since the camera counted them; it rides one, or waits
 //	fetching   answered   fetchExpired; the camera stops
 //	finishing  routing    childGone: the camera was busy, a slot is free, the deadline allows one more try
 //	finishing  answered   childGone; a late frame; the camera stops
@@ -74,7 +76,7 @@ const (
 	jobQueued                    // waits in the queue for a slot; holds nothing
 	jobAdmitting                 // holds a slot; waits for the machine-wide admission (invariant 7)
 	jobRunning                   // its child (ffmpeg or HTTP) holds the slot and takes the frame
-	jobFetching                  // its frame is asked of a frame source; holds a slot only for the cycle's go2rtc source
+	jobFetching                  // its frame is asked of a frame source; holds a slot only when go2rtc may open a connection for it (opens)
 	jobFinishing                 // its child is gone; answered once the child's last reports are read (childGone)
 	jobPreempted                 // its child, stopped for a live view, is gone; taken again once its last reports are read
 	jobReaping                   // answered with its child's frame; the child holds the slot until it is gone
@@ -137,7 +139,7 @@ func (a *cameraActor) move(job *captureJob, to jobState) {
 		return
 	}
 	delete(a.jobs, job.id)
-	if from == jobFetching && job.via == viaGo2RTC {
+	if from == jobFetching && job.opens {
 		// The camera connection lasts as long as go2rtc's request.
 		if a.carry.inflight == nil {
 			a.carry.inflight = map[int64]bool{}
@@ -154,7 +156,7 @@ func (j *captureJob) childLives() bool { return j.state == jobRunning || j.state
 
 // holdsFetchSlot reports whether job's frame is asked of the cycle's go2rtc
 // source, which may open a camera connection of its own.
-func (j *captureJob) holdsFetchSlot() bool { return j.state == jobFetching && j.via == viaGo2RTC }
+func (j *captureJob) holdsFetchSlot() bool { return j.state == jobFetching && j.opens }
 
 // enqueue puts job in the queue: an operator's before the patrol's.
 func (a *cameraActor) enqueue(job *captureJob) {

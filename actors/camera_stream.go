@@ -113,7 +113,7 @@ func (a *cameraActor) yieldStream(ctx actor.Context, reason messages.StopReason,
 
 // fromStream asks the stream child for job's frame.
 func (a *cameraActor) fromStream(ctx actor.Context, job *captureJob) {
-	a.fetch(ctx, job, viaStream, a.stream.pid, "")
+	a.fetch(ctx, job, viaStream, a.stream.pid, "", false)
 }
 
 // onStreamTerminated frees the stream child's slot and takes the frames

@@ -22,23 +22,88 @@ import (
 // or not started yet).
 var ErrNotRunning = errors.New("not running")
 
+// ErrNoTime is the error of a question whose asker's deadline passed (or
+// whose context ended) before it could be asked or answered.
+var ErrNoTime = errors.New("no time left to wait")
+
 // ask sends msg to pid and waits for the answer until ctx ends (or, when
-// ctx has no deadline, the default question timeout).
+// ctx has no deadline, the default question timeout). It never waits
+// past ctx: a question whose deadline has passed is not sent, and one
+// whose context ends while it waits is given up at once (its late answer
+// is dropped). The error names what did not answer, and within how long.
 func (t *Tree) ask(ctx context.Context, pid *actor.PID, what string, msg any) (any, error) {
 	wait := t.env.Policy.DescribeTimeout
 	if d, ok := ctx.Deadline(); ok {
 		wait = time.Until(d)
 	}
-	res, err := t.system.Root.RequestFuture(pid, msg, wait).Result()
-	switch {
-	case errors.Is(err, actor.ErrDeadLetter):
-		return nil, fmt.Errorf("%s: %w", what, ErrNotRunning)
-	case errors.Is(err, actor.ErrTimeout):
-		return nil, fmt.Errorf("%s did not answer within %s", what, wait.Round(time.Millisecond))
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", what, err)
+	if err := ctx.Err(); err != nil || wait <= 0 {
+		return nil, fmt.Errorf("%s not asked: %w", what, ErrNoTime)
 	}
-	return res, nil
+	box := newReplyBox(t.system)
+	defer box.close()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	t.system.Root.RequestWithCustomSender(pid, msg, box.pid)
+	select {
+	case res := <-box.answer:
+		if _, dead := res.(*actor.DeadLetterResponse); dead {
+			return nil, fmt.Errorf("%s: %w", what, ErrNotRunning)
+		}
+		return res, nil
+	case <-timer.C:
+		return nil, fmt.Errorf("%s did not answer within %s", what, wait.Round(time.Millisecond))
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: gave up waiting (%v): %w", what, context.Cause(ctx), ErrNoTime)
+	}
+}
+
+// replyBox is where one question's answer lands: a process of the actor
+// system, like protoactor's Future, but one its asker can give up on
+// (close) when its context ends. The Future cannot be cancelled, and arms
+// no timer at all for a negative wait; its fields are written without
+// its lock (protoactor-go #1145).
+type replyBox struct {
+	system *actor.ActorSystem
+	pid    *actor.PID
+	answer chan any // the first answer; later ones are dropped
+}
+
+func newReplyBox(system *actor.ActorSystem) *replyBox {
+	b := &replyBox{system: system, answer: make(chan any, 1)}
+	b.pid, _ = system.ProcessRegistry.Add(b, "ask"+system.ProcessRegistry.NextId())
+	return b
+}
+
+// close takes the box out of the registry: an answer sent later is a
+// dead letter, and an actor that checks whether its asker still waits
+// (asking) sees that it does not.
+func (b *replyBox) close() { b.system.ProcessRegistry.Remove(b.pid) }
+
+// SendUserMessage keeps the first answer.
+func (b *replyBox) SendUserMessage(_ *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	select {
+	case b.answer <- msg:
+	default:
+	}
+}
+
+// SendSystemMessage: a box takes no system message.
+func (b *replyBox) SendSystemMessage(*actor.PID, any) {}
+
+// Stop closes the box.
+func (b *replyBox) Stop(*actor.PID) { b.close() }
+
+// asking reports whether the sender of ctx's message still waits for the
+// answer: false once a facade question gave up (its box closed) or a
+// future timed out. A message without a sender is asked by no one in
+// particular: true.
+func asking(ctx actor.Context) bool {
+	if ctx.Sender() == nil {
+		return true
+	}
+	_, ok := ctx.ActorSystem().ProcessRegistry.Get(ctx.Sender())
+	return ok
 }
 
 // askFor is ask for an answer of type T.
@@ -89,14 +154,15 @@ func (t *Tree) Frame(ctx context.Context, c config.SubnetCamera) (*messages.Fram
 
 // RestartCamera restarts camera c's actor from a clean state and answers
 // once the new instance runs, with the pids of the old instance's
-// processes, each checked gone from /proc.
+// processes, each checked gone from /proc. A restart asked while another
+// is pending joins it; one still queued when ctx ends is withdrawn.
 func (t *Tree) RestartCamera(ctx context.Context, c config.SubnetCamera, reason string) ([]int, error) {
 	pid := t.env.peers.camera(c.Subnet, c.ID)
 	owned, err := askFor[messages.OwnedProcesses](ctx, t, pid, cameraWhat(c), &messages.ListOwnedProcesses{})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := askFor[messages.CameraRestarted](ctx, t, pid, cameraWhat(c), &messages.RestartCamera{Reason: reason}); err != nil {
+	if _, err := askFor[messages.CameraRestarted](ctx, t, pid, cameraWhat(c), &messages.RestartCamera{Reason: reason, Asked: time.Now()}); err != nil {
 		return nil, err
 	}
 	killed := []int{}
@@ -137,6 +203,14 @@ func (t *Tree) Playbacks(ctx context.Context) ([]messages.PlaybackStarted, error
 // not configured or the gateway does not answer.
 func (t *Tree) Go2RTCHealth(ctx context.Context) (*messages.ServiceHealth, error) {
 	return askFor[messages.ServiceHealth](ctx, t, t.env.peers.gateway, "the gateway", &messages.GetHealth{})
+}
+
+// UnmatchedSources are the sources of go2rtc's streams that may read one
+// of the cameras but that the gateway cannot attribute (as of its last
+// listing): their connections are counted against no budget. An error
+// when go2rtc is not configured or the gateway does not answer.
+func (t *Tree) UnmatchedSources(ctx context.Context) (*messages.UnmatchedSources, error) {
+	return askFor[messages.UnmatchedSources](ctx, t, t.env.peers.gateway, "the gateway", &messages.GetUnmatchedSources{})
 }
 
 // Admission is the machine-wide admission's state.

@@ -251,9 +251,35 @@ type cameraInput struct {
 // that are thrown away. An MJPEG frame is always a keyframe. One decoder
 // thread: frame threads would delay the first picture by a frame each and
 // cost memory, for one picture.
+//
+// ffmpeg may open only the protocols the capture needs (-protocol_whitelist,
+// see protocols): a camera's answer cannot make it open a file, an HTTP
+// URL or anything else, whatever it names.
 func inputArgs(cfg config.FFmpeg, input string, own cameraInput, deep bool) []string {
+	// The RTSP demuxer opens its connection (and, for UDP transport, its
+	// RTP sockets) as nested protocols, which the whitelist governs; the
+	// rtsp:// input itself is no protocol of ffmpeg's, and the JPEG's
+	// pipe:1 is an output, which it does not govern.
+	protocols := []string{"tcp"}
+	if strings.HasPrefix(input, "rtsps://") {
+		protocols = append(protocols, "tls")
+	}
+	for i, a := range own.InputArgs {
+		if a != "-rtsp_transport" || i+1 >= len(own.InputArgs) {
+			continue
+		}
+		// A camera read directly (its URL holds no secret) may ask for
+		// another transport (config refuses it for one read through the
+		// relay, which speaks TCP only).
+		if t := own.InputArgs[i+1]; strings.Contains(t, "udp") {
+			protocols = append(protocols, "udp", "rtp")
+		} else if strings.Contains(t, "http") {
+			protocols = append(protocols, "http")
+		}
+	}
 	args := []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error",
+		"-protocol_whitelist", strings.Join(protocols, ","),
 		"-rtsp_transport", "tcp",
 		"-timeout", strconv.FormatInt(cfg.RTSPTimeout.Microseconds(), 10),
 		"-skip_frame", "nokey", "-threads", "1",

@@ -4,23 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"camvisor/actors/go2rtc"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
 // gatewayActor is the only code that talks to go2rtc, and the home of
-// invariant 3. When a subnet's cycle starts it lists go2rtc's streams once:
-// it tells the subnet how many camera connections go2rtc holds for streams
-// camvisor did not create (they count against the cameras' budgets), and
-// for a subnet patrolled through go2rtc it makes sure a camvisor_<camera>
-// source exists for every camera (construct). At the cycle's CycleEnded it
+// invariant 3. When a subnet's cycle starts it lists go2rtc's streams: it
+// tells the subnet which streams camvisor did not create read each camera
+// and which of them hold a connection now (they count against the
+// cameras' budgets; gateway_match.go says how a stream is known to read a
+// camera), and for a subnet patrolled through go2rtc it gives every camera
+// a patrol source: such a stream when there is one, else a
+// camvisor_<camera> stream it registers (construct). Before it asks
+// go2rtc for a frame that may open a camera connection, and when a live
+// view is about to start, it looks again (a listing no older than
+// ListingMaxAge), so a connection opened since is counted before go2rtc
+// dials, never after. At the cycle's CycleEnded it
 // removes every stream of that subnet whose lease expired and every patrol
 // source no live lease holds (destruct), and confirms with a listing that
 // each is gone; one still listed is recorded and retried at the next cycle
@@ -44,6 +50,14 @@ type gatewayActor struct {
 	probe   *time.Timer
 	cleaned bool                 // streams of earlier runs removed
 	streams map[string]*gwStream // by name: every stream the gateway acts on
+
+	// What go2rtc's last listing says of the cameras (gateway_match.go).
+	match      *matcher                 // the cameras of the configuration that runs
+	list       map[string]go2rtc.Stream // the last listing, as go2rtc answered it
+	listedAt   time.Time                // when it was asked for
+	read       *reading                 // list read by match; rebuilt when either changes
+	lookFailed time.Time                // a look before a frame failed then: frames go unchecked for ListingMaxAge
+	lookErr    string
 }
 
 // preparing is a PrepareCycle being answered: its listing is taken, its
@@ -101,6 +115,8 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onFetchFrame(ctx, msg)
 	case *messages.CountViewers:
 		a.onCountViewers(ctx, msg)
+	case *messages.CheckConnections:
+		a.onCheckConnections(ctx, msg)
 	case *messages.PrepareCycle:
 		a.onPrepareCycle(ctx, msg)
 	case *messages.CycleEnded:
@@ -111,6 +127,8 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 		a.onProbe(ctx)
 	case *messages.GetHealth:
 		a.onGetHealth(ctx)
+	case *messages.GetUnmatchedSources:
+		a.onGetUnmatchedSources(ctx)
 	case *messages.Describe:
 		a.onDescribe(ctx)
 	case *actor.Stopping, *actor.Restarting:
@@ -197,8 +215,23 @@ func (a *gatewayActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame)
 		ctx.Respond(&messages.FrameFetched{Ref: msg.Ref, Error: msg.Stream + " is not registered for frames"})
 		return
 	}
-	a.enqueue(ctx, &frameOp{stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline,
-		timeout: a.env.Config.Go2RTC.RequestTimeout.Duration})
+	op := &frameOp{stream: msg.Stream, replyTo: ctx.Sender(), ref: msg.Ref, deadline: msg.Deadline,
+		timeout: a.env.Config.Go2RTC.RequestTimeout.Duration}
+	if msg.Camera != "" {
+		op.check = &frameCheck{camera: msg.Camera, counted: msg.Counted, lease: msg.Lease}
+	}
+	a.enqueue(ctx, op)
+}
+
+// onCheckConnections looks at a camera's connections not ours for a live
+// view about to start: at once from a listing young enough, else after a
+// new one, in its turn.
+func (a *gatewayActor) onCheckConnections(ctx actor.Context, msg *messages.CheckConnections) {
+	if !a.healthy {
+		ctx.Respond(&messages.ConnectionsChecked{Camera: msg.Camera, Error: a.lastErr})
+		return
+	}
+	a.enqueue(ctx, &checkOp{camera: msg.Camera, replyTo: ctx.Sender()})
 }
 
 func (a *gatewayActor) onCountViewers(ctx actor.Context, msg *messages.CountViewers) {
@@ -255,9 +288,18 @@ func (a *gatewayActor) onDone(ctx actor.Context, msg *gwDone) {
 	if errors.Is(err, go2rtc.ErrUnreachable) {
 		a.degrade(ctx, err)
 	} else if l, ok := msg.job.(gwListing); ok && err == nil {
-		a.recover(ctx, l.listed())
+		list, at := l.listed()
+		a.noteListing(list, at)
+		a.recover(ctx, list)
 	}
 	switch op := msg.job.(type) {
+	case *lookOp:
+		if err != nil {
+			// Frames go on unchecked for a while rather than wait on a
+			// go2rtc that answers but cannot list.
+			a.lookFailed, a.lookErr = time.Now(), err.Error()
+			a.env.Log.Warn("go2rtc could not be listed before a frame: frames go unchecked", "reason", a.lookErr)
+		}
 	case *addOp:
 		a.onAdded(ctx, op, err)
 	case *restoreOp:
@@ -298,8 +340,18 @@ func (a *gatewayActor) onDescribe(ctx actor.Context) {
 	if !a.healthy {
 		state = "degraded"
 	}
+	unmatched := []map[string]any{}
+	var listedAt any
+	if a.list != nil {
+		r := a.reading()
+		listedAt = r.at
+		for _, u := range r.unmatched {
+			unmatched = append(unmatched, map[string]any{"stream": u.Stream, "url": u.URL, "open": u.Open, "reason": u.Reason})
+		}
+	}
 	answerDescribe(ctx, a.node(ctx, "gateway", state, map[string]any{"healthy": a.healthy, "error": a.lastErr, "streams": streams,
-		"queued": len(a.queue), "url": a.env.Config.Go2RTC.URL}))
+		"queued": len(a.queue), "url": redact.URL(a.env.Config.Go2RTC.URL), // go2rtc's credentials open every camera
+		"listed_at": listedAt, "unmatched_sources": unmatched}))
 }
 
 // onStopping ends the worker, then removes the streams this run created.
@@ -358,23 +410,19 @@ func (a *gatewayActor) onPrepared(ctx actor.Context, op *prepareOp, err error) {
 		a.answerPrepare(ctx, p)
 		return
 	}
+	r := a.reading()
 	for _, cam := range p.req.Cameras {
-		use := externalUse(op.list, cam.URL)
-		if cam.Other != "" {
-			other := externalUse(op.list, cam.Other)
-			use.Connections += other.Connections
-			if use.Stream == "" {
-				use.Stream = other.Stream
-			}
-		}
-		if use.Connections > 0 {
-			p.answer.External[cam.ID] = use
-		}
+		p.answer.External[cam.ID] = r.use(cam.ID)
 	}
 	if p.req.Construct {
 		for _, cam := range p.req.Cameras {
-			if p.answer.External[cam.ID].Connections > 0 {
-				continue // its frames ride on the connection open already
+			if src := r.source(cam.ID); src != "" {
+				// A stream not ours reads the camera: its frames go
+				// through it (riding it while it is open), and a viewer
+				// who opens it while a frame is taken shares the frame's
+				// connection instead of opening a second one.
+				p.answer.Sources[cam.ID] = src
+				continue
 			}
 			a.takeSource(ctx, p, cam)
 		}
@@ -390,61 +438,127 @@ func (a *gatewayActor) answerPrepare(ctx actor.Context, p *preparing) {
 	}
 }
 
-// externalUse counts the camera connections go2rtc holds open for streams
-// camvisor did not create whose source is the camera at camURL, matched
-// on scheme, host, port and path (go2rtc lists credentials as ***).
-func externalUse(list map[string]go2rtc.Stream, camURL string) messages.ExternalUse {
-	var use messages.ExternalUse
-	want, ok := endpoint(camURL)
-	if !ok {
-		return use
-	}
-	for name, s := range list {
-		if strings.HasPrefix(name, StreamPrefix) {
-			continue
-		}
-		for _, p := range s.Producers {
-			if got, ok := endpoint(p.URL); ok && got == want && p.RemoteAddr != "" {
-				use.Connections++
-				if use.Stream == "" || name < use.Stream {
-					use.Stream = name
-				}
-			}
-		}
-	}
-	return use
-}
-
-// endpoint is what identifies a camera in a URL: scheme, host, port and
-// path, without credentials.
-func endpoint(raw string) (string, bool) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "", false
-	}
-	port := u.Port()
-	if port == "" && u.Scheme == "rtsp" {
-		port = "554"
-	}
-	return u.Scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port + u.EscapedPath(), true
-}
-
 func (a *gatewayActor) enqueue(ctx actor.Context, op gwOp) {
 	a.queue = append(a.queue, op)
 	a.next(ctx)
 }
 
-// next hands the worker the next request when it is idle.
+// next hands the worker the next request when it is idle. A frame that
+// checks its camera's connections, and a live view's check, need a
+// listing no older than ListingMaxAge when their turn comes: the listing
+// goes first, the frame right after it, and nothing in between (the
+// window left is what README.md measures).
 func (a *gatewayActor) next(ctx actor.Context) {
 	for a.worker.idle() && len(a.queue) > 0 {
-		op := a.queue[0]
-		a.queue = a.queue[1:]
-		if f, ok := op.(*frameOp); ok && f.late() {
-			a.answerFrame(ctx, f, fmt.Errorf("%w: the capture's deadline passed while waiting for go2rtc", go2rtc.ErrNoFrameInTime))
-			continue
+		switch op := a.queue[0].(type) {
+		case *frameOp:
+			if op.late() {
+				a.queue = a.queue[1:]
+				a.answerFrame(ctx, op, fmt.Errorf("%w: the capture's deadline passed while waiting for go2rtc", go2rtc.ErrNoFrameInTime))
+				continue
+			}
+			if op.check != nil && !a.fresh() {
+				a.worker.give(&lookOp{})
+				return
+			}
+			a.queue = a.queue[1:]
+			if op.check != nil && a.crowded(ctx, op) {
+				continue
+			}
+			a.worker.give(op)
+		case *checkOp:
+			if !a.fresh() {
+				a.worker.give(&lookOp{})
+				return
+			}
+			a.queue = a.queue[1:]
+			a.answerCheck(ctx, op)
+		default:
+			a.queue = a.queue[1:]
+			a.worker.give(op)
 		}
-		a.worker.give(op)
 	}
+}
+
+// fresh reports whether the last listing is young enough to judge a frame
+// or a live view by, or a look just failed (they go on unchecked rather
+// than wait on a go2rtc that cannot list).
+func (a *gatewayActor) fresh() bool {
+	age := a.env.Policy.Gateway.ListingMaxAge
+	return (a.list != nil && time.Since(a.listedAt) <= age) || time.Since(a.lookFailed) <= age
+}
+
+// reading is the last listing, read with the cameras that run now.
+func (a *gatewayActor) reading() *reading {
+	if cfg := a.env.Current(); a.match == nil || a.match.cfg != cfg {
+		a.match = newMatcher(cfg)
+		a.read = nil
+	}
+	if a.read == nil {
+		a.read = a.match.read(a.list, a.listedAt)
+	}
+	return a.read
+}
+
+// noteListing keeps a good listing, asked for at at.
+func (a *gatewayActor) noteListing(list map[string]go2rtc.Stream, at time.Time) {
+	a.list, a.listedAt, a.read = list, at, nil
+	a.lookFailed, a.lookErr = time.Time{}, ""
+}
+
+// crowded looks at a frame's camera just before the frame is asked: it
+// answers the frame unasked (and reports true) when go2rtc would then hold
+// more connections for streams not ours and this frame than the camera
+// counted for them. A frame whose stream is open already rides it and
+// adds none.
+func (a *gatewayActor) crowded(ctx actor.Context, op *frameOp) bool {
+	if time.Since(a.listedAt) > a.env.Policy.Gateway.ListingMaxAge {
+		return false // the look failed: unchecked
+	}
+	use := a.reading().use(op.check.camera)
+	op.seen = &use
+	after, rides := 0, false
+	for _, s := range use.Open {
+		if s == op.check.lease {
+			continue // the live view's, counted as its slot
+		}
+		rides = rides || s == op.stream
+		after++
+	}
+	if !rides && op.stream != op.check.lease {
+		after++
+	}
+	if after <= op.check.counted {
+		return false
+	}
+	if op.replyTo != nil {
+		ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, Seen: op.seen, Crowded: true,
+			Error: fmt.Sprintf("not asked: go2rtc holds connections for %s now", strings.Join(use.Open, ", "))})
+	}
+	return true
+}
+
+// answerCheck answers a live view's look at its camera.
+func (a *gatewayActor) answerCheck(ctx actor.Context, op *checkOp) {
+	if op.replyTo == nil {
+		return
+	}
+	answer := &messages.ConnectionsChecked{Camera: op.camera}
+	if time.Since(a.listedAt) > a.env.Policy.Gateway.ListingMaxAge {
+		answer.Error = "go2rtc could not be listed: " + a.lookErr
+	} else {
+		answer.External = a.reading().use(op.camera)
+	}
+	ctx.Send(op.replyTo, answer)
+}
+
+func (a *gatewayActor) onGetUnmatchedSources(ctx actor.Context) {
+	answer := &messages.UnmatchedSources{}
+	if a.list != nil {
+		r := a.reading()
+		answer.Listed, answer.At, answer.Sources = true, r.at, r.unmatched
+	}
+	ctx.Respond(answer)
 }
 
 func (a *gatewayActor) answerFrame(ctx actor.Context, op *frameOp, err error) {
@@ -453,7 +567,7 @@ func (a *gatewayActor) answerFrame(ctx actor.Context, op *frameOp, err error) {
 	}
 	ctx.Send(op.replyTo, &messages.FrameFetched{Ref: op.ref, JPEG: op.jpeg, Error: errorText(err),
 		Unreachable: err != nil && (errors.Is(err, go2rtc.ErrUnreachable) || !a.healthy),
-		TimedOut:    errors.Is(err, go2rtc.ErrNoFrameInTime)})
+		TimedOut:    errors.Is(err, go2rtc.ErrNoFrameInTime), Seen: op.seen})
 }
 
 func (a *gatewayActor) answerViewers(ctx actor.Context, op *viewersOp, err error) {
@@ -505,6 +619,10 @@ func (a *gatewayActor) drop(ctx actor.Context, op gwOp, err error) {
 		a.answerFrame(ctx, op, err)
 	case *viewersOp:
 		a.answerViewers(ctx, op, err)
+	case *checkOp:
+		if op.replyTo != nil {
+			ctx.Send(op.replyTo, &messages.ConnectionsChecked{Camera: op.camera, Error: err.Error()})
+		}
 	}
 }
 
@@ -531,6 +649,10 @@ func (a *gatewayActor) recover(ctx actor.Context, list map[string]go2rtc.Stream)
 	}
 	if !a.cleaned {
 		a.cleaned = true
+		for _, line := range missingDeclared(a.env.Current(), list) {
+			a.env.Log.Warn("declared go2rtc stream not found: nothing is counted for it, and the live view registers camvisor_<camera>",
+				"reason", line)
+		}
 		var stale []*gwStream
 		var names []string
 		for name := range list {

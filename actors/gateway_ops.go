@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"camvisor/actors/go2rtc"
+	"camvisor/messages"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -33,7 +34,21 @@ type restoreOp struct{ stream, source string }
 type removeOp struct{ stream string }
 
 // listing is a GET /api/streams, and what it answered.
-type listing struct{ list map[string]go2rtc.Stream }
+type listing struct {
+	list map[string]go2rtc.Stream
+	at   time.Time // when it was asked for: what it shows is at most this old
+}
+
+// lookOp lists go2rtc right before a frame or a live view's check whose
+// turn came while the last listing was older than ListingMaxAge.
+type lookOp struct{ listing }
+
+// checkOp is a live view's look at its camera: answered from a listing no
+// older than ListingMaxAge, taken in its turn when there is none.
+type checkOp struct {
+	camera  string
+	replyTo *actor.PID
+}
 
 // probeOp lists go2rtc at start-up and while it is unreachable: a good
 // answer is its recovery.
@@ -58,7 +73,16 @@ type frameOp struct {
 	ref      int64
 	deadline time.Time
 	timeout  time.Duration // go2rtc waits for a keyframe and sets no limit of its own
+	check    *frameCheck   // look at the camera's connections first, when set
+	seen     *messages.ExternalUse
 	jpeg     []byte
+}
+
+// frameCheck is what a frame's camera counted (FetchFrame.Camera).
+type frameCheck struct {
+	camera  string
+	counted int
+	lease   string
 }
 
 // viewersOp counts a stream's consumers, for a lease that drains.
@@ -81,17 +105,22 @@ func (op *removeOp) do(c *go2rtc.Client) error {
 }
 
 func (l *listing) do(c *go2rtc.Client) (err error) {
+	l.at = time.Now()
 	l.list, err = c.List(context.Background())
 	return err
 }
 
 // gwListing is an op that lists go2rtc: a good answer shows it reachable.
 type gwListing interface {
-	listed() map[string]go2rtc.Stream
+	listed() (map[string]go2rtc.Stream, time.Time)
 }
 
-// listed is go2rtc's answer to a listing.
-func (l *listing) listed() map[string]go2rtc.Stream { return l.list }
+// listed is go2rtc's answer to a listing, and when it was asked for.
+func (l *listing) listed() (map[string]go2rtc.Stream, time.Time) { return l.list, l.at }
+
+// do is never called: a checkOp is answered by the gateway, from a
+// listing (next), never sent to go2rtc itself.
+func (op *checkOp) do(*go2rtc.Client) error { return errors.New("bug: a check sent to go2rtc") }
 
 func (op *frameOp) do(c *go2rtc.Client) (err error) {
 	ctx := context.Background()

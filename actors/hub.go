@@ -15,7 +15,9 @@ import (
 // dashboard is a child client actor with a bounded send queue; one that
 // falls behind is dropped and the others, and the patrol, never wait for
 // it. A new client first gets what plays right now, asked of the playback
-// policy; history is never replayed as play.
+// policy; history is never replayed as play. The hub shows the cameras
+// that run: one a reload removed is forgotten, however late its last facts
+// come.
 type hubActor struct {
 	life
 	env     *Env
@@ -24,6 +26,7 @@ type hubActor struct {
 
 	cameras map[string]*CameraView // latest state, for camera messages
 	dirty   map[string]bool        // changed since the last flush
+	running map[string]bool        // the cameras of the running configuration, as last read
 	flush   *time.Timer
 
 	admission *messages.AdmissionChanged // the latest, sent at the next flush when set
@@ -144,6 +147,8 @@ func (a *hubActor) Receive(ctx actor.Context) {
 		if a.flush != nil {
 			a.flush.Stop()
 		}
+	case *messages.ConfigReloaded:
+		a.onConfigReloaded(ctx, msg)
 	default:
 		a.onFact(ctx, msg)
 	}
@@ -184,6 +189,38 @@ func (a *hubActor) onJoinHub(ctx actor.Context, msg *joinHub) {
 
 func (a *hubActor) onTerminated(msg *actor.Terminated) {
 	delete(a.clients, msg.Who.Id)
+}
+
+// onConfigReloaded forgets the cameras the reload removed (their last
+// state would be sent to every dashboard that connects from now on), then
+// tells the dashboards.
+func (a *hubActor) onConfigReloaded(ctx actor.Context, msg *messages.ConfigReloaded) {
+	a.readRunning()
+	for camera := range a.cameras {
+		if !a.running[camera] {
+			delete(a.cameras, camera)
+			delete(a.dirty, camera)
+		}
+	}
+	a.onFact(ctx, msg)
+}
+
+// runs reports whether camera is in the running configuration, read again
+// when it is not known: a reload's new cameras may speak before its fact
+// arrives, a removed one after.
+func (a *hubActor) runs(camera string) bool {
+	if !a.running[camera] {
+		a.readRunning()
+	}
+	return a.running[camera]
+}
+
+// readRunning reads the cameras of the running configuration.
+func (a *hubActor) readRunning() {
+	a.running = map[string]bool{}
+	for _, c := range a.env.Current().Cameras() {
+		a.running[c.ID] = true
+	}
 }
 
 // onFact turns a fact into a message for every client.
@@ -253,6 +290,9 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 		}
 	default:
 		return false
+	}
+	if !a.runs(camera) {
+		return true // a camera a reload removed: its last facts show nowhere
 	}
 	v := a.cameras[camera]
 	if v == nil {

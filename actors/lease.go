@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"net/url"
 	"time"
 
 	"camvisor/actors/config"
@@ -23,6 +24,13 @@ import (
 // stream expired (removed at the next cycle end) and stop, giving its slot
 // back. The stream stays registered while it drains: go2rtc shows the
 // viewers of registered streams only.
+//
+// A lease that rides a stream the camera declares (cameras[].go2rtc_streams:
+// the operator's own, which go2rtc has) registers nothing: it is live at
+// once and plays that stream. Its viewers cannot be told from the
+// operator's, so it does not wait for them to leave: it stops after
+// DrainSettle, and the camera counts that stream's connection as go2rtc's
+// (external) until a look says it closed.
 type leaseActor struct {
 	life
 	env   *Env
@@ -31,6 +39,7 @@ type leaseActor struct {
 
 	id        int64 // unique within the run; 0 for a drain-only lease
 	stream    string
+	rides     bool // stream is one the camera declares: nothing registered, nothing removed
 	grantedAt time.Time
 	until     time.Time
 	reason    string // why it was granted: detection, operator
@@ -45,12 +54,14 @@ type leaseActor struct {
 	warned  bool
 }
 
-// leaseState is where a lease is in its life.
+// leaseState is where a lease is in its life: registering, live,
+// draining, in that order. A lease that rides a declared stream starts
+// live (nothing to register), and drains for DrainSettle only.
 type leaseState int
 
 const (
 	leaseRegistering leaseState = iota // the gateway is registering the stream
-	leaseLive                          // registered: playing, frames through go2rtc
+	leaseLive                          // registered (or declared): playing, frames through go2rtc
 	leaseDraining                      // over: waiting for the viewers to leave
 )
 
@@ -73,6 +84,9 @@ type leaseSpec struct {
 	// drainOnly: left by a previous incarnation of the camera, whose live
 	// view may still have a viewer; only wait for them to leave.
 	drainOnly bool
+	// ride is a stream the camera declares that go2rtc has: the view
+	// plays it instead of registering camvisor_<camera>.
+	ride string
 }
 
 // Internal messages.
@@ -93,6 +107,9 @@ func leaseProps(env *Env, cam config.SubnetCamera, spec leaseSpec, cause *stopCa
 	return actor.PropsFromProducer(lived(func() *leaseActor {
 		a := &leaseActor{env: env, cam: cam, cause: cause, id: spec.id, stream: StreamName(cam.ID), grantedAt: time.Now(),
 			until: spec.until, reason: spec.reason}
+		if spec.ride != "" {
+			a.stream, a.rides = spec.ride, true
+		}
 		if spec.asker != nil {
 			a.waiters = []*actor.PID{spec.asker}
 		}
@@ -139,6 +156,10 @@ func (a *leaseActor) onStarted(ctx actor.Context) {
 		a.drain(ctx, a.endReason)
 		return
 	}
+	if a.rides {
+		a.goLive(ctx)
+		return
+	}
 	ctx.Request(a.env.peers.gateway, &messages.AddStream{Stream: a.stream, Camera: a.cam.ID, Subnet: a.cam.Subnet, Source: a.cam.URL})
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), registerTimeout(a.env), &registerDue{})
 }
@@ -176,6 +197,12 @@ func (a *leaseActor) onStreamAdded(ctx actor.Context, msg *messages.StreamAdded)
 		a.refuse(ctx, msg.Error)
 		return
 	}
+	a.goLive(ctx)
+}
+
+// goLive plays the stream: the waiters are answered, the frames asked
+// meanwhile taken, and the end is armed.
+func (a *leaseActor) goLive(ctx actor.Context) {
 	a.state = leaseLive
 	a.env.Log.Info("live view granted", "camera", a.cam.ID, "stream", a.stream, "until", a.until.Format(time.TimeOnly), "reason", a.reason)
 	a.publishGranted(ctx, a.reason, false)
@@ -184,10 +211,17 @@ func (a *leaseActor) onStreamAdded(ctx actor.Context, msg *messages.StreamAdded)
 	}
 	a.waiters = nil
 	for _, f := range a.frames {
-		ctx.RequestWithCustomSender(a.env.peers.gateway, f.msg, f.sender)
+		ctx.RequestWithCustomSender(a.env.peers.gateway, a.ofStream(f.msg), f.sender)
 	}
 	a.frames = nil
 	a.timer = after(ctx.ActorSystem(), ctx.Self(), time.Until(a.until), &leaseDue{})
+}
+
+// ofStream is a frame request asked of this view's stream.
+func (a *leaseActor) ofStream(msg *messages.FetchFrame) *messages.FetchFrame {
+	m := *msg
+	m.Stream = a.stream
+	return &m
 }
 
 func (a *leaseActor) onRegisterDue(ctx actor.Context) {
@@ -215,7 +249,7 @@ func (a *leaseActor) onFetchFrame(ctx actor.Context, msg *messages.FetchFrame) {
 	case leaseRegistering:
 		a.frames = append(a.frames, frameRequest{msg: msg, sender: ctx.Sender()})
 	case leaseLive:
-		ctx.Forward(a.env.peers.gateway)
+		ctx.RequestWithCustomSender(a.env.peers.gateway, a.ofStream(msg), ctx.Sender())
 	default:
 		ctx.Respond(unavailable(msg.Ref, a.state))
 	}
@@ -271,13 +305,22 @@ func (a *leaseActor) drain(ctx actor.Context, reason string) {
 		return
 	}
 	a.drainAt = time.Now()
+	if a.rides {
+		// go2rtc cannot tell our viewers from the operator's: give the
+		// dashboards a moment to close the player, then let the camera
+		// count the stream's connection as go2rtc's.
+		a.timer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Lease.DrainSettle, &drainSettle{})
+		return
+	}
 	ctx.Request(a.env.peers.gateway, &messages.CountViewers{Stream: a.stream})
 }
 
 // expire ends the lease: the stream goes at the next cycle end, the slot
-// now.
+// now. A stream not ours stays as it is.
 func (a *leaseActor) expire(ctx actor.Context) {
-	ctx.Send(a.env.peers.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	if !a.rides {
+		ctx.Send(a.env.peers.gateway, &messages.StreamExpired{Stream: a.stream, Subnet: a.cam.Subnet})
+	}
 	ctx.Stop(ctx.Self())
 }
 
@@ -336,7 +379,7 @@ func (a *leaseActor) publishGranted(ctx actor.Context, reason string, extended b
 func (a *leaseActor) granted(extended bool) *messages.LeaseAnswer {
 	ans := &messages.LeaseAnswer{Camera: a.cam.ID, Granted: true, Extended: extended, Stream: a.stream, Until: a.until}
 	if p := a.env.Config.Go2RTC.Player(); p != "" {
-		ans.PlayerURL = p + "/stream.html?src=" + a.stream
+		ans.PlayerURL = p + "/stream.html?src=" + url.QueryEscape(a.stream)
 	}
 	return ans
 }

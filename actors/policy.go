@@ -127,6 +127,9 @@ func (p *Policy) captureWindow(interval time.Duration) time.Duration {
 // ffmpeg.retries times within its capture's timeout: operators tune both
 // in config. A stream child's process ending is its failure: a camera
 // that is down costs one process start per 30 s, a blip half a second.
+// A restart someone asked for (an operator's) is no failure under any
+// spec: the child is restarted at once, and neither its back-off nor its
+// intensity counts it (requestedFirst).
 type Supervision struct {
 	Services SupervisorSpec // the root's services (recorder, reaper, admission, …)
 	Patrol   SupervisorSpec // the patrol, under the root
@@ -267,15 +270,38 @@ func (s Supervision) snapshots(ff config.FFmpeg, decide actor.DeciderFunc) actor
 func (s Supervision) streams() actor.SupervisorStrategy { return s.withDefaults().Stream.strategy(nil) }
 
 // strategy is s as a protoactor supervisor strategy; decide is
-// OneForOne's decider (nil: always restart).
+// OneForOne's decider (nil: always restart). Either way a restart someone
+// asked for is not a failure (requestedFirst).
 func (s SupervisorSpec) strategy(decide actor.DeciderFunc) actor.SupervisorStrategy {
 	if s.Strategy == OneForOne {
 		if decide == nil {
 			decide = actor.DefaultDecider
 		}
-		return actor.NewOneForOneStrategy(s.Intensity, s.Period, decide)
+		return requestedFirst{actor.NewOneForOneStrategy(s.Intensity, s.Period, decide)}
 	}
-	return backoff{s}
+	return requestedFirst{backoff{s}}
+}
+
+// restartRequested is the panic value of a restart someone asked for (an
+// operator's POST /api/cameras/{id}/restart): the child ends on purpose.
+type restartRequested struct{ reason string }
+
+// requestedFirst restarts a child that asked for its restart at once and
+// counts nothing: it did not fail, so its back-off does not grow and its
+// intensity is not spent (thirty restarts asked in a row are thirty quick
+// restarts, not thirty growing waits with the camera's mailbox held).
+// Every other failure goes to the spec's strategy.
+type requestedFirst struct{ failures actor.SupervisorStrategy }
+
+// HandleFailure restarts a requested restart now, as the library's own
+// restarts are published (publishRestarts); else it hands the failure on.
+func (r requestedFirst) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, msg any) {
+	if _, ok := reason.(restartRequested); ok {
+		system.EventStream.Publish(&actor.SupervisorEvent{Child: child, Reason: reason, Directive: actor.RestartDirective})
+		sup.RestartChildren(child)
+		return
+	}
+	r.failures.HandleFailure(system, sup, child, rs, reason, msg)
 }
 
 // strategyFunc is the strategy of a supervisor whose children are of
@@ -418,6 +444,15 @@ type StreamPolicy struct {
 type GatewayPolicy struct {
 	ProbeInitial time.Duration // the first probe of an unreachable go2rtc
 	ProbeMax     time.Duration // the longest wait between probes
+	// ListingMaxAge is how old a listing of go2rtc's streams may be when
+	// the gateway judges by it, right before a frame that may open a
+	// camera connection (or a live view), whether connections not ours
+	// opened since the camera counted them. Older, it lists again first:
+	// at most one extra GET /api/streams per ListingMaxAge while frames
+	// flow, and the window in which a viewer's new connection goes
+	// unseen is this age plus the few milliseconds to go2rtc's dial
+	// (actors/go2rtc/README.md).
+	ListingMaxAge time.Duration
 }
 
 // ReaperPolicy times the safety net.
@@ -501,7 +536,7 @@ func DefaultPolicy() *Policy {
 			GOPSamples:  5,
 			StartGrant:  time.Second,
 		},
-		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second},
+		Gateway: GatewayPolicy{ProbeInitial: time.Second, ProbeMax: 30 * time.Second, ListingMaxAge: time.Second},
 		Reaper: ReaperPolicy{ConfirmAfter: time.Second, KillWait: 2 * time.Second, KillPoll: 10 * time.Millisecond,
 			AnswerGrace: time.Second},
 		Recorder: RecorderPolicy{

@@ -278,11 +278,14 @@ func (p *process) argv() []string {
 	return out
 }
 
-// openInput is the URL the process reads: the camera's own when it holds
-// no secret, else a relay path for this process (invariant 6: no secret on
-// a command line), held until the process is reaped.
+// openInput is the URL the process reads: a relay path for this process,
+// held until the process is reaped. Every camera is read through the
+// relay, with a secret in its URL or not: no secret is on a command line
+// (invariant 6), and a camera's redirect cannot send ffmpeg anywhere but
+// back to the relay (actors/rtsprelay). Only a tree without a relay (some
+// tests) gives the process the camera's own URL.
 func (p *process) openInput() (string, error) {
-	if p.env.Relay == nil || !rtsprelay.HasSecret(p.url) {
+	if p.env.Relay == nil {
 		return p.url, nil
 	}
 	path, err := p.env.Relay.Open(p.url, p.env.Config.FFmpeg.RTSPTimeout.Duration)

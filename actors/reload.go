@@ -26,11 +26,16 @@ func (t *Tree) Config() *config.Config { return t.env.Current() }
 // removed), changed ones restart with their new settings; the others are
 // not touched. Sections other than subnets take effect at the next start
 // and are reported as such. A file that does not load changes nothing
-// and the error says why (ErrReloadRejected). Every reload is published
+// and the error says why (ErrReloadRejected). A reload waits for one
+// running to end as long as ctx lets it (ErrNoTime). Every reload is published
 // as a ConfigReloaded fact (recorded, logged, pushed) and returned.
 func (t *Tree) Reload(ctx context.Context, who string) (*messages.ConfigReloaded, error) {
-	t.reloading.Lock()
-	defer t.reloading.Unlock()
+	select {
+	case t.reloading <- struct{}{}:
+		defer func() { <-t.reloading }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("another reload is still running: %w", ErrNoTime)
+	}
 	rec := &messages.ConfigReloaded{At: time.Now(), Who: who}
 	var next *config.Config
 	err := errors.New("this server was not started from a configuration file")

@@ -180,11 +180,7 @@ func (a *subnetActor) prepareCycle(ctx actor.Context, c *cycle) {
 		if _, paused := a.env.pauseOf(cam); paused {
 			continue // not visited: no source for it
 		}
-		cc := messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()}
-		if cc.URL != cam.URL {
-			cc.Other = cam.URL
-		}
-		req.Cameras = append(req.Cameras, cc)
+		req.Cameras = append(req.Cameras, messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()})
 	}
 	c.preparing = true
 	ctx.Request(a.env.peers.gateway, req)

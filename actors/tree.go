@@ -40,7 +40,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -160,8 +159,10 @@ type Tree struct {
 	relay   *rtsprelay.Relay // Start created it: Shutdown closes it
 	// reloading lets one reload at a time compare against what runs: a
 	// reload is a sequence of steps (read, compare, apply, publish) that
-	// two callers (SIGHUP and the API) must not interleave.
-	reloading sync.Mutex
+	// two callers (SIGHUP and the API) must not interleave. It is a
+	// channel rather than a mutex so that a caller waits for its turn only
+	// as long as its context lets it.
+	reloading chan struct{}
 }
 
 // Start is how camvisor starts, the server and its tests alike: it opens
@@ -265,7 +266,7 @@ func spawnTree(env *Env) (*Tree, error) {
 	))
 	system.Extensions.Register(policyExtension{env.Policy})
 	env.patrolling = make(chan struct{})
-	t := &Tree{system: system, Metrics: env.Metrics, env: env, done: make(chan struct{}), relay: relay}
+	t := &Tree{system: system, Metrics: env.Metrics, env: env, done: make(chan struct{}), relay: relay, reloading: make(chan struct{}, 1)}
 	env.peers = newPeers(system)
 	if env.Tap != nil {
 		system.EventStream.Subscribe(env.Tap)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -208,12 +209,12 @@ func (w *webhook) stop() {
 func (w *webhook) do(body []byte) *hookDone {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return &hookDone{err: fmt.Errorf("%s", redact.Text(err.Error()))}
+		return &hookDone{err: errors.New(redact.SecretURL(err.Error(), w.url))} // Go quotes the URL, its secret path too
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return &hookDone{err: fmt.Errorf("%s", redact.Text(err.Error()))}
+		return &hookDone{err: errors.New(redact.SecretURL(err.Error(), w.url))} // Go quotes the URL, its secret path too
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -28,8 +28,11 @@ type wsClientActor struct {
 
 // Internal messages.
 type (
-	outbound    struct{ data []byte }
-	inbound     struct{ data []byte }
+	outbound struct{ data []byte }
+	inbound  struct {
+		data   []byte
+		binary bool // a binary frame: the dashboard speaks JSON text only
+	}
 	socketEnded struct{ err error }
 )
 
@@ -78,12 +81,12 @@ func (a *wsClientActor) onStarted(ctx actor.Context) {
 	}()
 	go func() { // reader
 		for {
-			_, data, err := a.sock.ReadMessage()
+			kind, data, err := a.sock.ReadMessage()
 			if err != nil {
 				system.Root.Send(self, &socketEnded{err: err})
 				return
 			}
-			system.Root.Send(self, &inbound{data: data})
+			system.Root.Send(self, &inbound{data: data, binary: kind != websocket.TextMessage})
 		}
 	}()
 	a.env.Log.Debug("dashboard connected", "client", self.Id, "remote", a.remote)
@@ -110,6 +113,10 @@ func (a *wsClientActor) onOutbound(ctx actor.Context, msg *outbound) {
 func (a *wsClientActor) onInbound(ctx actor.Context, msg *inbound) {
 	if a.env.Wire == nil {
 		a.close(ctx, "no wire format")
+		return
+	}
+	if msg.binary {
+		a.close(ctx, "binary frames are not accepted: JSON text messages only")
 		return
 	}
 	cmd, err := a.env.Wire.Decode(msg.data)

@@ -14,9 +14,15 @@ import (
 // answer from, on a Store opened with OpenReadOnly.
 
 // ParseSince reads a point in time for a query: an RFC 3339 time, or an
-// age before now ("2h", "3d").
+// age before now ("2h", "3d"). An age too long to count back from now
+// (past about 292 years) and a time after year 9999 (none is in the
+// record) are refused; a time at or before year 1 (the zero time
+// included) means from the beginning of the record.
 func ParseSince(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		if t.UTC().Year() > 9999 {
+			return time.Time{}, fmt.Errorf("%q is after year 9999: the record holds no later time", v)
+		}
 		return t, nil
 	}
 	if strings.ContainsAny(v, "T:") || strings.Count(v, "-") > 1 {
@@ -24,9 +30,24 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 	}
 	d, err := config.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive age like 2h or 3d", v)
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a positive age like 2h or 3d (at most %s)", v, maxAge)
 	}
 	return now.Add(-d), nil
+}
+
+// maxAge names the longest age ParseSince takes: a time.Duration's.
+const maxAge = "106751d"
+
+// sinceText is the text a query compares a row's time with: every time in
+// the record is written as TimeFormat in UTC, its year in four digits, so
+// for a bound of the same form text order is time order. A time before
+// year 1 (the zero time too) is "", before every row: from the beginning.
+// ParseSince lets no time after year 9999 through.
+func sinceText(t time.Time) string {
+	if t.UTC().Year() < 1 {
+		return ""
+	}
+	return t.UTC().Format(TimeFormat)
 }
 
 // Sample is the leak graph's point: per camera and minute, the most
@@ -55,7 +76,7 @@ func (s *Store) SamplesEvery(since time.Time, step time.Duration) ([]Sample, err
 		FROM (SELECT CAST(strftime('%s', at) AS INTEGER) / ? AS b, camera, MAX(processes) AS processes,
 			MAX(slots_held) AS slots_held, MAX(max_connections) AS max_connections
 			FROM process_samples WHERE at >= ? GROUP BY b, camera)
-		ORDER BY at, camera LIMIT 100000`, sec, sec, T(since))
+		ORDER BY at, camera LIMIT 100000`, sec, sec, sinceText(since))
 	return out, wrap("samples", err)
 }
 
@@ -76,7 +97,7 @@ type Cycle struct {
 func (s *Store) Cycles(since time.Time) ([]Cycle, error) {
 	out := []Cycle{}
 	err := s.DB.Select(&out, `SELECT subnet, number, started_at, duration_ms, interval_ms, overran, cameras_ok,
-		cameras_failed, cameras_timed_out FROM cycles WHERE started_at >= ? ORDER BY started_at LIMIT 20000`, T(since))
+		cameras_failed, cameras_timed_out FROM cycles WHERE started_at >= ? ORDER BY started_at LIMIT 20000`, sinceText(since))
 	return out, wrap("cycles", err)
 }
 
@@ -133,10 +154,7 @@ type EventQuery struct {
 // Events is the event history q selects, newest first.
 func (s *Store) Events(q EventQuery) ([]Event, error) {
 	out := []Event{}
-	since := ""
-	if !q.Since.IsZero() {
-		since = q.Since.UTC().Format(TimeFormat)
-	}
+	since := sinceText(q.Since)
 	err := s.DB.Select(&out, `SELECT id, camera, subnet, at, last_seen, label, score, x_min, y_min, x_max, y_max, detections, detector
 		FROM events WHERE at >= ? AND (? = '' OR camera = ?) AND (? = '' OR label = ?) ORDER BY at DESC, id DESC LIMIT ?`,
 		since, q.Camera, q.Camera, q.Label, q.Label, q.Limit)

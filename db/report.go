@@ -88,10 +88,7 @@ func (s *Store) Report(w io.Writer, opts ReportOptions) error {
 	if err != nil {
 		return err
 	}
-	since := ""
-	if !opts.Since.IsZero() {
-		since = opts.Since.UTC().Format(TimeFormat)
-	}
+	since := sinceText(opts.Since)
 	fmt.Fprintf(w, "camvisor incident report: %s", s.Path)
 	if opts.Camera != "" {
 		fmt.Fprintf(w, ", camera %s", cameraLabel(names, opts.Camera))

@@ -172,10 +172,7 @@ func parseT(s string) (time.Time, bool) {
 func clockText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }
 
 func (s *Store) buildReport(opts ReportOptions) (*report, error) {
-	since := ""
-	if !opts.Since.IsZero() {
-		since = opts.Since.UTC().Format(TimeFormat)
-	}
+	since := sinceText(opts.Since)
 	if err := s.checkCamera(opts.Camera); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,17 @@ type FetchFrame struct {
 	Ref      int64 // the asker's reference, echoed
 	Stream   string
 	Deadline time.Time
+	// Camera, when set, has the gateway look at the camera's connections
+	// not camvisor's right before it asks go2rtc for the frame (a listing
+	// no older than the gateway policy's ListingMaxAge), and answer
+	// Crowded instead when go2rtc would then hold more connections for
+	// them and this frame than Counted: the external connections the
+	// camera counts plus the one it holds for this frame, if it holds
+	// one. Lease is a stream the camera's live view plays: its connection
+	// is the view's, not external.
+	Camera  string
+	Counted int
+	Lease   string
 }
 
 // FrameFetched answers FetchFrame.
@@ -75,6 +86,13 @@ type FrameFetched struct {
 	Unreachable bool
 	// TimedOut: no frame came before the capture's deadline.
 	TimedOut bool
+	// Seen is the camera's use by others as of the look taken before the
+	// frame (FetchFrame.Camera); nil when none was taken.
+	Seen *ExternalUse
+	// Crowded: nothing was asked of go2rtc, because connections not
+	// camvisor's opened since the camera counted them (Seen has them):
+	// the frame rides one, or waits for a slot.
+	Crowded bool
 }
 
 // CountViewers asks the gateway how many consumers go2rtc shows for a
@@ -91,10 +109,13 @@ type ViewersCounted struct {
 }
 
 // PrepareCycle asks the gateway, as a subnet's cycle starts, what go2rtc
-// holds for its cameras: it lists go2rtc's streams once and counts the
-// camera connections of streams camvisor did not create; with Construct it
-// makes sure a camvisor_<camera> source exists for each camera (removed
-// again at the cycle's end). The gateway answers CyclePrepared.
+// holds for its cameras: it lists go2rtc's streams once and tells, for
+// each camera, the streams camvisor did not create that read it (declared
+// in cameras[].go2rtc_streams, or matched on their source). With
+// Construct it gives each camera a patrol source: such a stream when
+// there is one (a viewer of it then shares the frame's connection), else
+// camvisor_<camera>, registered now and removed again at the cycle's end.
+// The gateway answers CyclePrepared.
 type PrepareCycle struct {
 	Subnet    string
 	Cameras   []CycleCamera
@@ -104,10 +125,7 @@ type PrepareCycle struct {
 // CycleCamera is a camera a cycle will visit.
 type CycleCamera struct {
 	ID  string
-	URL string // credentials included: only go2rtc sees it
-	// Other is the camera's main stream when URL is its detection
-	// sub-stream: go2rtc's connections to either count.
-	Other string
+	URL string // its patrol URL, credentials included: only go2rtc sees it
 }
 
 // CyclePrepared answers PrepareCycle.
@@ -122,16 +140,39 @@ type CyclePrepared struct {
 }
 
 // ExternalUse is what go2rtc holds of a camera for streams camvisor did not
-// create (an operator's, Home Assistant's).
+// create (an operator's, Home Assistant's), as of one listing.
 type ExternalUse struct {
-	Connections int    // open camera connections: they count against the budget
-	Stream      string // one such stream, by name: a frame can ride on it
+	// Open are the streams that hold a connection to the camera now, by
+	// name: each counts against the budget, and a frame can ride on any.
+	Open []string
+	// Declared are the streams the camera names in go2rtc_streams that
+	// go2rtc has, open or not, in the config's order: a live view plays
+	// one of them (an open one first) instead of registering
+	// camvisor_<camera>.
+	Declared []string
+	At       time.Time // when go2rtc was listed
 }
 
-// ConnectionsSeen tells a camera, each cycle, the connections to it that
-// are not camvisor's: they count against its budget until the next.
+// ConnectionsSeen tells a camera the connections to it that are not
+// camvisor's, as of a listing (each cycle's): they count against its
+// budget until the next.
 type ConnectionsSeen struct {
 	External ExternalUse
+}
+
+// CheckConnections asks the gateway for a camera's connections not
+// camvisor's as of now (a listing no older than the gateway policy's
+// ListingMaxAge): a live view is about to start. The gateway answers the
+// sender with ConnectionsChecked.
+type CheckConnections struct {
+	Camera string
+}
+
+// ConnectionsChecked answers CheckConnections.
+type ConnectionsChecked struct {
+	Camera   string
+	External ExternalUse
+	Error    string // go2rtc could not be listed: External is empty
 }
 
 // RequestAdmission asks the admission actor for the right to start one

@@ -29,10 +29,14 @@ type Capture struct {
 
 // RestartCamera asks a camera actor to restart from a clean state: it
 // fails on purpose, its children are stopped (their processes killed and
-// reaped) and its subnet's supervision strategy starts a new instance,
-// which answers the sender with CameraRestarted.
+// reaped) and its subnet's supervision strategy starts a new instance at
+// once, which answers the sender with CameraRestarted. A restart asked
+// before the running instance started is answered by that instance
+// without another restart (it joins the restart that was pending); one
+// whose sender no longer waits for the answer is not carried out.
 type RestartCamera struct {
 	Reason string
+	Asked  time.Time // when it was asked; zero: restart whatever the instance
 }
 
 // CameraRestarted answers RestartCamera once the new instance runs.
@@ -169,6 +173,30 @@ type Node struct {
 // GetHealth asks a service (the gateway) how its outside part is; it
 // answers with ServiceHealth.
 type GetHealth struct{}
+
+// GetUnmatchedSources asks the gateway for the sources of go2rtc's
+// streams it could not attribute to a camera (as of its last listing); it
+// answers with UnmatchedSources.
+type GetUnmatchedSources struct{}
+
+// UnmatchedSources answers GetUnmatchedSources.
+type UnmatchedSources struct {
+	Listed  bool      // go2rtc was listed at least once: Sources is known
+	At      time.Time // when
+	Sources []UnmatchedSource
+}
+
+// UnmatchedSource is a source of a go2rtc stream camvisor did not create
+// that may read one of its cameras, but which camvisor cannot tell: its
+// connections are not counted against any budget. Naming the stream in
+// that camera's go2rtc_streams settles it.
+type UnmatchedSource struct {
+	Stream  string
+	URL     string   // as go2rtc lists it, credentials as ***
+	Open    bool     // it holds a connection now
+	Cameras []string // the cameras it may read (same host), by id
+	Reason  string   // why it is not matched
+}
 
 // GrantLease asks a camera for a live view: one slot held for as long as
 // the lease lasts, its stream registered in go2rtc. A camera with a lease

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"camvisor/actors"
@@ -19,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ctx bounds a question to the tree from a handler.
+// askCtx bounds a request's questions to the tree by its budget d (a
+// field of Limits, listed in API.md): they end when it passes or when the
+// client goes, whichever comes first, and none outlives the request.
 func askCtx(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d)
 }
@@ -43,6 +46,8 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, actors.ErrReloadRejected):
 		writeJSON(w, http.StatusUnprocessableEntity, reloadOf(rec))
+	case errors.Is(err, actors.ErrNoTime):
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("no reload within %s: %v", wait, err))
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	default:
@@ -84,67 +89,107 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	out := statusAnswer{State: "running", Version: s.opts.Version, Run: s.opts.RunID, StartedAt: s.opts.StartedAt.UTC(), Now: time.Now().UTC(),
 		UptimeS: int(time.Since(s.opts.StartedAt).Seconds()), FFmpegProcesses: s.opts.Tree.LiveProcesses(), Budget: budget,
-		AlertsFiring: s.firingAlerts(r), Go2RTC: go2rtcStatus{Enabled: cfg.Go2RTC.Enabled(), PlayerURL: cfg.Go2RTC.Player()},
+		Go2RTC:   go2rtcStatus{Enabled: cfg.Go2RTC.Enabled(), PlayerURL: cfg.Go2RTC.Player()},
 		Detector: detectorStatus{Kind: cfg.Detector.Kind}}
+	// The questions go at once, each with the whole budget.
+	ctx, cancel := askCtx(r, s.lim.Question)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { out.AlertsFiring = s.firingAlerts(ctx) })
 	if cfg.Go2RTC.Enabled() {
-		ctx, cancel := askCtx(r, 2*time.Second)
-		if h, err := s.opts.Tree.Go2RTCHealth(ctx); err == nil {
-			out.Go2RTC.Healthy = h.Healthy
-		}
-		cancel()
+		wg.Go(func() {
+			if h, err := s.opts.Tree.Go2RTCHealth(ctx); err == nil {
+				out.Go2RTC.Healthy = h.Healthy
+			}
+		})
 	}
+	wg.Go(func() {
+		if a, err := s.opts.Tree.Admission(ctx); err == nil {
+			out.Admission = admissionStatus{Limit: &a.Limit, Running: &a.Running, Waiting: &a.Waiting, UncontendedMS: ptr(a.Uncontended.Milliseconds())}
+		}
+	})
+	wg.Wait()
 	select {
 	case <-s.opts.Tree.Done():
 		out.State = "stopped"
 	default:
 	}
-	ctx, cancel := askCtx(r, 2*time.Second)
-	if a, err := s.opts.Tree.Admission(ctx); err == nil {
-		out.Admission = admissionStatus{Limit: &a.Limit, Running: &a.Running, Waiting: &a.Waiting, UncontendedMS: ptr(a.Uncontended.Milliseconds())}
-	}
-	cancel()
 	writeJSON(w, http.StatusOK, out)
 }
 
 // ptr is a pointer to v, for a field that is null when unknown.
 func ptr[T any](v T) *T { return &v }
 
+// cameras is GET /api/cameras: each camera asked at once (at most
+// cameraQuestions at a time), so that one camera that does not answer
+// (restarting, stuck) costs the others nothing; it shows as "no answer".
 func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 3*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
-	playing := map[string]messages.PlaybackStarted{}
-	if live, err := s.opts.Tree.Playbacks(ctx); err == nil {
-		for _, p := range live {
-			playing[p.Camera] = p
-		}
-	}
 	cams := s.config().Cameras()
 	out := camerasAnswer{Cameras: make([]cameraAnswer, len(cams))}
+	playing := map[string]messages.PlaybackStarted{}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if live, err := s.opts.Tree.Playbacks(ctx); err == nil {
+			for _, p := range live {
+				playing[p.Camera] = p
+			}
+		}
+	})
+	asking := make(chan struct{}, cameraQuestions)
 	for i, c := range cams {
-		v := cameraAnswer{ID: c.ID, Name: c.DisplayName(), Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections,
-			State: "no answer", Enabled: c.IsEnabled(), Motion: s.motionOf(c)}
-		if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
-			v.State, v.QueueLength, v.Pause = st.State, st.QueueLength, pauseOf(st.Pause)
-			v.slots = slots{SlotsFFmpeg: st.SlotsFFmpeg, SlotsGo2RTC: st.SlotsGo2RTC, SlotsLease: st.SlotsLease, SlotsExternal: st.SlotsExternal}
-			v.Failing, v.ConsecutiveFailures, v.Busy = st.Failing, st.ConsecutiveFailures, st.Busy
-			v.CaptureP50MS, v.CaptureP95MS = ptr(st.CaptureP50.Milliseconds()), ptr(st.CaptureP95.Milliseconds())
-			v.Breaker = &breakerAnswer{State: st.Breaker}
-			if st.Breaker == "open" {
-				v.Breaker.NextProbeAt, v.Breaker.BackoffS = ptr(st.NextProbe.UTC()), ptr(st.Backoff.Seconds())
-			}
-			if d := st.Last; d != nil {
-				v.LastCapture = &captureSummary{captureOutcome: outcomeOf(d), At: d.EndedAt.UTC()}
-			}
-		}
-		if f, err := s.opts.Tree.Frame(ctx, c); err == nil && len(f.JPEG) > 0 {
-			v.FrameAt = ptr(f.At.UTC())
-		}
+		wg.Go(func() {
+			asking <- struct{}{}
+			defer func() { <-asking }()
+			out.Cameras[i] = s.cameraOf(ctx, c)
+		})
+	}
+	wg.Wait()
+	for i, c := range out.Cameras {
 		if p, ok := playing[c.ID]; ok {
-			v.Live = &liveView{Until: p.Until.UTC(), PlayerURL: p.PlayerURL}
+			out.Cameras[i].Live = &liveView{Until: p.Until.UTC(), PlayerURL: p.PlayerURL}
 		}
-		out.Cameras[i] = v
+	}
+	if !s.config().Go2RTC.Enabled() {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	if u, err := s.opts.Tree.UnmatchedSources(ctx); err == nil && u.Listed {
+		list := make([]unmatchedSource, 0, len(u.Sources))
+		for _, src := range u.Sources {
+			list = append(list, unmatchedSource{Stream: src.Stream, URL: redact.Text(src.URL), Open: src.Open,
+				Cameras: append([]string{}, src.Cameras...), Reason: src.Reason})
+		}
+		out.UnmatchedSources = &list
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// cameraQuestions bounds the cameras GET /api/cameras asks at once.
+const cameraQuestions = 16
+
+// cameraOf is camera c as its actor answers within ctx.
+func (s *Server) cameraOf(ctx context.Context, c config.SubnetCamera) cameraAnswer {
+	v := cameraAnswer{ID: c.ID, Name: c.DisplayName(), Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections,
+		State: "no answer", Enabled: c.IsEnabled(), Motion: s.motionOf(c)}
+	if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
+		v.State, v.QueueLength, v.Pause = st.State, st.QueueLength, pauseOf(st.Pause)
+		v.slots = slots{SlotsFFmpeg: st.SlotsFFmpeg, SlotsGo2RTC: st.SlotsGo2RTC, SlotsLease: st.SlotsLease, SlotsExternal: st.SlotsExternal}
+		v.Failing, v.ConsecutiveFailures, v.Busy = st.Failing, st.ConsecutiveFailures, st.Busy
+		v.CaptureP50MS, v.CaptureP95MS = ptr(st.CaptureP50.Milliseconds()), ptr(st.CaptureP95.Milliseconds())
+		v.Breaker = &breakerAnswer{State: st.Breaker}
+		if st.Breaker == "open" {
+			v.Breaker.NextProbeAt, v.Breaker.BackoffS = ptr(st.NextProbe.UTC()), ptr(st.Backoff.Seconds())
+		}
+		if d := st.Last; d != nil {
+			v.LastCapture = &captureSummary{captureOutcome: outcomeOf(d), At: d.EndedAt.UTC()}
+		}
+	}
+	if f, err := s.opts.Tree.Frame(ctx, c); err == nil && len(f.JPEG) > 0 {
+		v.FrameAt = ptr(f.At.UTC())
+	}
+	return v
 }
 
 func (s *Server) cameraSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +197,7 @@ func (s *Server) cameraSnapshot(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := askCtx(r, 3*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
 	f, err := s.opts.Tree.Frame(ctx, c)
 	if err != nil {
@@ -176,7 +221,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ff := s.opts.Config.FFmpeg
-	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + 5*time.Second
+	wait := ff.CaptureTimeout.Duration + ff.KillGrace.Duration + s.lim.CaptureMargin
 	s.extend(w, wait)
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
@@ -199,7 +244,8 @@ func (s *Server) startLive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := askCtx(r, 15*time.Second)
+	s.extend(w, s.lim.Live)
+	ctx, cancel := askCtx(r, s.lim.Live)
 	defer cancel()
 	a, err := s.opts.Tree.StartLive(ctx, c.ID, "requested from the dashboard")
 	if err != nil {
@@ -223,13 +269,15 @@ func (s *Server) stopLive(w http.ResponseWriter, r *http.Request) {
 }
 
 // restart restarts a camera actor and answers once the new instance runs,
-// naming the processes of the old one, checked gone from /proc.
+// naming the processes of the old one, checked gone from /proc. Restarts
+// asked while one is pending join it; one that runs out of its budget is
+// withdrawn unless the camera already began it.
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.camera(w, r)
 	if !ok {
 		return
 	}
-	wait := s.opts.Config.FFmpeg.KillGrace.Duration + 15*time.Second
+	wait := s.opts.Config.FFmpeg.KillGrace.Duration + s.lim.Restart
 	s.extend(w, wait)
 	ctx, cancel := askCtx(r, wait)
 	defer cancel()
@@ -237,10 +285,8 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && killed != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
-	case errors.Is(err, actors.ErrNotRunning):
-		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case err != nil:
-		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("camera %s did not restart in time: %v", c.ID, err))
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("camera %s did not restart within %s: %v", c.ID, wait, err))
 	default:
 		writeJSON(w, http.StatusOK, restartAnswer{Restarted: true, Killed: killed})
 	}
@@ -248,7 +294,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 
 // actorTree is GET /api/actors.
 func (s *Server) actorTree(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 5*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
 	n, err := s.opts.Tree.Describe(ctx)
 	if err != nil {
@@ -274,7 +320,7 @@ func nodeOf(n *messages.Node) actorNode {
 // processes is every ffmpeg on the machine as /proc sees it, each marked
 // owned by a live actor of this server or not.
 func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 5*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	defer cancel()
 	procs := s.opts.Tree.Processes(ctx)
 	out := processesAnswer{Processes: make([]processAnswer, 0, len(procs))}
@@ -355,7 +401,7 @@ func (s *Server) cycles(w http.ResponseWriter, r *http.Request) {
 // alerts lists what fires now, from the alerts actor's memory (the record
 // may be what fails), then the history from the record, newest first.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := askCtx(r, 3*time.Second)
+	ctx, cancel := askCtx(r, s.lim.Question)
 	now, memErr := s.opts.Tree.Alerts(ctx)
 	cancel()
 	var rows []db.Alert
@@ -413,9 +459,7 @@ func convert[R, J any](rows []R, f func(R) J) []J {
 
 // firingAlerts counts the alerts firing now, from the alerts actor's
 // memory; from the record when the actor does not answer.
-func (s *Server) firingAlerts(r *http.Request) int {
-	ctx, cancel := askCtx(r, 2*time.Second)
-	defer cancel()
+func (s *Server) firingAlerts(ctx context.Context) int {
 	if now, err := s.opts.Tree.Alerts(ctx); err == nil {
 		return len(now.Firing)
 	}

@@ -238,8 +238,15 @@ func (st *stack) scrape() []byte {
 // operator's stream (Home Assistant's, say), and someone watches it: that
 // connection counts against the camera's budget (slots_external), and the
 // patrol takes its frames over it instead of opening another (via
-// external). A camera with room for one is never refused.
+// external), whichever way the subnet is patrolled. A camera with room
+// for one is never refused.
 func TestExternalConnectionCounted(t *testing.T) {
+	for _, via := range []string{config.ViaFFmpeg, config.ViaGo2RTC, config.ViaAuto} {
+		t.Run("via="+via, func(t *testing.T) { testExternalConnectionCounted(t, via) })
+	}
+}
+
+func testExternalConnectionCounted(t *testing.T, via string) {
 	cams := testkit.Camsim(t, camsim.Camera{Name: "front", MaxConnections: 1, Mode: camsim.ModeStatic})
 	g2 := go2rtctest.New(t, go2rtctest.Options{})
 	req, _ := http.NewRequest(http.MethodPut, g2.URL()+"/api/streams?"+url.Values{"name": {"front_cam"}, "src": {cams.URL("front")}}.Encode(), nil)
@@ -252,6 +259,7 @@ func TestExternalConnectionCounted(t *testing.T) {
 		cfg.Go2RTC.URL = g2.URL()
 		cfg.Go2RTC.RequestTimeout = config.D(2 * time.Second)
 		cfg.Subnets[0].Interval = config.D(time.Second)
+		cfg.Subnets[0].Via = via
 		cfg.Subnets[0].Cameras[0].MaxConnections = 1
 	})
 	mark := st.facts.Mark()

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -10,16 +11,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"camvisor/actors/redact"
 )
 
 // sessionCookie names the dashboard's session: a random id the server
@@ -32,19 +36,34 @@ const maxBody = 64 << 10
 
 // LoadToken returns the operator token: configured if given, else the one
 // stored next to the database in <db>.token (mode 0600), created with a
-// fresh random token at first start. created reports a new token.
+// fresh random token at first start. created reports a new token. An
+// existing file is used only when it is a regular file of camvisor's own
+// user that no one else may read or write (a token others can read opens
+// the API to them; one others can write is theirs to choose); otherwise
+// start-up stops with what to do.
 func LoadToken(configured, dbPath string) (token string, created bool, err error) {
 	if configured != "" {
 		return configured, false, nil
 	}
 	path := dbPath + ".token"
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err == nil {
+		defer f.Close()
+		if err := private(f, path); err != nil {
+			return "", false, err
+		}
+		data, err := io.ReadAll(io.LimitReader(f, 4096))
+		if err != nil {
+			return "", false, fmt.Errorf("token file: %w", err)
+		}
 		token = strings.TrimSpace(string(data))
 		if len(token) < 16 {
 			return "", false, fmt.Errorf("token file %s: %d characters is too short to be a token; delete it to get a new one", path, len(token))
 		}
 		return token, false, nil
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return "", false, fmt.Errorf("token file %s is a symbolic link: not followed; replace it with the file itself (mode 0600)", path)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", false, fmt.Errorf("token file: %w", err)
@@ -54,15 +73,36 @@ func LoadToken(configured, dbPath string) (token string, created bool, err error
 		return "", false, fmt.Errorf("token: %w", err)
 	}
 	token = hex.EncodeToString(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", false, fmt.Errorf("token file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(token + "\n"); err != nil {
+	defer out.Close()
+	if _, err := out.WriteString(token + "\n"); err != nil {
 		return "", false, fmt.Errorf("token file %s: %w", path, err)
 	}
 	return token, true, nil
+}
+
+// private checks that the open file f (at path) is a regular file of
+// this process's user that no one else may read or write.
+func private(f *os.File, path string) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("token file %s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+		return fmt.Errorf("token file %s is owned by uid %d, not by camvisor's user (uid %d): whoever owns it chose the token; "+
+			"delete it to get a new one, or chown it", path, sys.Uid, os.Getuid())
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("token file %s has mode %04o: others may read or change the token; chmod 600 %s (and change the token if others read it: delete the file)",
+			path, perm, path)
+	}
+	return nil
 }
 
 // sessions are the dashboards signed in with the token: random ids kept
@@ -184,17 +224,25 @@ func (s *sessions) expire(now time.Time) {
 	}
 }
 
-// limiter slows down guessing of the token: per client, a bucket of
-// LoginBurst wrong tokens refilled one per LoginEvery. A client with an
-// empty bucket gets 429 for every token it sends, right or wrong, until
-// the bucket refills; the refusals are logged, the tokens never.
+// limiter bounds what wrong tokens cost: per client, a bucket of
+// LoginBurst wrong tokens refilled one per LoginEvery, and one bucket of
+// LoginTotalBurst for every client together, refilled one per
+// LoginTotalEvery (many addresses do not multiply the allowance). A wrong
+// token from a client whose bucket is empty, or while the total is, is
+// refused with 429 and when to retry. The right token and a live session
+// are accepted before the limiter is asked: strangers' failures never lock
+// the operator out. (The generated token's 192 random bits make guessing
+// hopeless anyway; what the limit bounds is what failures cost: the work,
+// the log.) Refusals are logged without the token, at most a few lines per
+// client and minute (refusalLog).
 type limiter struct {
-	burst int
-	every time.Duration
-	log   *slog.Logger
+	burst, totalBurst int
+	every, totalEvery time.Duration
+	log               *refusalLog
 
 	mu      sync.Mutex // HTTP handlers run concurrently
 	clients map[string]*bucket
+	total   bucket
 }
 
 type bucket struct {
@@ -206,8 +254,9 @@ type bucket struct {
 // maxClients bounds the buckets kept; full ones are forgotten first.
 const maxClients = 10000
 
-func newLimiter(burst int, every time.Duration, log *slog.Logger) *limiter {
-	return &limiter{burst: burst, every: every, log: log, clients: map[string]*bucket{}}
+func newLimiter(lim *Limits, log *refusalLog) *limiter {
+	return &limiter{burst: lim.LoginBurst, every: lim.LoginEvery, totalBurst: lim.LoginTotalBurst, totalEvery: lim.LoginTotalEvery,
+		log: log, clients: map[string]*bucket{}, total: bucket{tokens: float64(lim.LoginTotalBurst), at: time.Now()}}
 }
 
 // clientOf keys a request's client: its address, every loopback address
@@ -220,34 +269,39 @@ func clientOf(r *http.Request) string {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return "loopback"
 	}
-	return host
+	return redact.Clip(host, 64)
 }
 
-// wait is how long client must wait before its next try: 0 when it may try
-// now.
-func (l *limiter) wait(client string) time.Duration {
+// refuse answers a wrong token from client: errLimited with when to retry
+// when the client's or the total allowance is spent, else errUnauthorized
+// (and the token is counted against both).
+func (l *limiter) refuse(client, where string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.refill(client, time.Now())
-	if b.tokens >= 1 {
-		return 0
+	now := time.Now()
+	b := l.refill(client, now)
+	l.total.refill(float64(l.totalBurst), l.totalEvery, now)
+	if b.tokens < 1 || l.total.tokens < 1 {
+		wait := max(b.wait(l.every), l.total.wait(l.totalEvery))
+		scope := "this client"
+		if b.tokens >= 1 {
+			scope = "all clients together"
+		}
+		if !b.limited {
+			b.limited = true
+			l.log.warn(client, "operator token attempts rate-limited", "scope", scope,
+				"reason", fmt.Sprintf("more than %d wrong tokens from one client (one more every %s), or %d from all (one more every %s)",
+					l.burst, l.every, l.totalBurst, l.totalEvery))
+		}
+		return errLimited{wait}
 	}
-	if !b.limited {
-		b.limited = true
-		l.log.Warn("operator token attempts rate-limited", "remote", client, "reason", fmt.Sprintf("more than %d wrong tokens; one more allowed every %s", l.burst, l.every))
-	}
-	return time.Duration((1 - b.tokens) * float64(l.every))
-}
-
-// failed counts a wrong token and logs it (without the token).
-func (l *limiter) failed(client, where string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.refill(client, time.Now())
 	b.tokens--
-	l.log.Warn("wrong operator token refused", "remote", client, "via", where, "attempts_left", max(0, int(b.tokens)))
+	l.total.tokens--
+	l.log.warn(client, "wrong operator token refused", "via", where, "attempts_left", max(0, int(b.tokens)))
+	return errUnauthorized
 }
 
+// refill is client's bucket, refilled up to now.
 func (l *limiter) refill(client string, now time.Time) *bucket {
 	b := l.clients[client]
 	if b == nil {
@@ -262,12 +316,25 @@ func (l *limiter) refill(client string, now time.Time) *bucket {
 		l.clients[client] = b
 		return b
 	}
-	b.tokens = min(float64(l.burst), b.tokens+now.Sub(b.at).Seconds()/l.every.Seconds())
+	b.refill(float64(l.burst), l.every, now)
+	return b
+}
+
+// refill adds what every gave back since the last look, up to burst.
+func (b *bucket) refill(burst float64, every time.Duration, now time.Time) {
+	b.tokens = min(burst, b.tokens+now.Sub(b.at).Seconds()/every.Seconds())
 	b.at = now
 	if b.tokens >= 1 {
 		b.limited = false
 	}
-	return b
+}
+
+// wait is how long until the bucket holds a whole token again.
+func (b *bucket) wait(every time.Duration) time.Duration {
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(every))
 }
 
 // bearer is the token of an Authorization header, its scheme in any case.
@@ -288,23 +355,19 @@ func (e errLimited) Error() string {
 
 var errUnauthorized = errors.New("operator token required: Authorization: Bearer <token>, or sign in on the dashboard")
 
-// authorize checks a request's credentials: a bearer token (rate-limited
-// per client) or a live session. It returns the session id when the
-// request came with one.
+// authorize checks a request's credentials: a bearer token or a live
+// session. The right token passes whatever the limiter says; a wrong one
+// is counted against its client and all clients (limiter). It returns the
+// session id when the request came with one.
 func (s *Server) authorize(r *http.Request) (sessionID string, err error) {
 	if s.opts.Token == "" {
 		return "", nil
 	}
 	if token, ok := bearer(r); ok {
-		client := clientOf(r)
-		if d := s.limiter.wait(client); d > 0 {
-			return "", errLimited{d}
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
+			return "", nil
 		}
-		if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) != 1 {
-			s.limiter.failed(client, "bearer")
-			return "", errUnauthorized
-		}
-		return "", nil
+		return "", s.limiter.refuse(clientOf(r), "bearer")
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && s.sessions.valid(c.Value) {
 		return c.Value, nil
@@ -328,9 +391,7 @@ func refuse(w http.ResponseWriter, err error) {
 func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if crossOrigin(r) {
-			s.opts.Log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
-				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote", r.RemoteAddr)
-			writeError(w, http.StatusForbidden, "cross-origin request refused: the dashboard's own pages only")
+			s.refuseCrossOrigin(w, r)
 			return
 		}
 		id, err := s.authorize(r)
@@ -347,6 +408,22 @@ func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 		next(w, r)
 	}
 }
+
+// refuseCrossOrigin answers a request from a page of another origin, and
+// logs it: within the client's allowance of lines, every value the
+// request brought clipped.
+func (s *Server) refuseCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.refusals.warn(clientOf(r), "cross-origin request refused", "method", clip(r.Method), "path", clip(r.URL.Path),
+		"origin", clip(r.Header.Get("Origin")), "sec_fetch_site", clip(r.Header.Get("Sec-Fetch-Site")))
+	writeError(w, http.StatusForbidden, "cross-origin request refused: the dashboard's own pages only")
+}
+
+// clip bounds a value a request brought before it is logged: a header may
+// be 64 KiB.
+func clip(v string) string { return redact.Text(redact.Clip(v, maxLogged)) }
+
+// maxLogged bounds each value from a request in a log line.
+const maxLogged = 200
 
 // crossOrigin reports a request a browser made for a page of another
 // origin (another site, or another port of this host, such as go2rtc's
@@ -411,17 +488,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err)
 		return
 	}
-	if s.opts.Token != "" {
-		client := clientOf(r)
-		if d := s.limiter.wait(client); d > 0 {
-			refuse(w, errLimited{d})
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(req.Token), []byte(s.opts.Token)) != 1 {
-			s.limiter.failed(client, "login")
+	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(s.opts.Token)) != 1 {
+		if err := s.limiter.refuse(clientOf(r), "login"); errors.Is(err, errUnauthorized) {
 			writeError(w, http.StatusUnauthorized, "wrong token")
-			return
+		} else {
+			refuse(w, err)
 		}
+		return
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.revoke(c.Value) // a second sign-in replaces the first
@@ -452,14 +525,53 @@ func (s *Server) cookie(r *http.Request, value string, maxAge int) *http.Cookie 
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")}
 }
 
-// decodeBody reads a JSON body (empty is fine) within the size limit.
+// decodeBody reads a JSON body within the size limit, strictly: one
+// object whose keys are into's fields exactly as API.md spells them (json
+// tags; not in another case), each at most once, and nothing after it but
+// white space. Go's decoder alone takes a key in any case, the last of
+// duplicate keys, and leaves what follows the object unread.
 func decodeBody(r *http.Request, into any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
 		return err
 	}
-	return nil
+	known := map[string]bool{}
+	t := reflect.TypeOf(into).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		switch {
+		case !known[key]:
+			return fmt.Errorf("unknown key %q", redact.Clip(key, 64))
+		case seen[key]:
+			return fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON object")
+	}
+	return json.Unmarshal(data, into)
 }
 
 // writeBodyError answers a body that could not be read: 413 when too large.

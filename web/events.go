@@ -64,6 +64,6 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
-	w.Header().Set("Cache-Control", "private, max-age=86400")
+	w.Header().Set("Cache-Control", "no-store") // what the cameras saw does not outlive a sign-out in the browser's cache
 	_, _ = w.Write(jpeg)
 }

@@ -15,6 +15,7 @@ import (
 	"camvisor/actors/testkit"
 	"camvisor/messages"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -264,4 +265,46 @@ func TestMetricsSeriesForIdleCamera(t *testing.T) {
 			t.Errorf("%s without a go2rtc configured", name)
 		}
 	}
+}
+
+// TestRemovedCameraNotSentToNewClients: a camera a reload removed is
+// forgotten by the hub: a dashboard that connects after the reload gets
+// the cameras that run, not the removed one.
+func TestRemovedCameraNotSentToNewClients(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "kept"}, camsim.Camera{Name: "gone"})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cam.pw"), []byte(testkit.CamsimPassword), 0o600)
+	path := configFile(t, dir, cams, "kept", "gone")
+	st := reloadableStack(t, cams, path)
+	before := st.connect(true)
+	testkit.Eventually(t, 20*time.Second, "both cameras on the dashboard", func() bool {
+		return cameraOn(before, "kept") && cameraOn(before, "gone")
+	})
+	configFile(t, dir, cams, "kept")
+	if resp, body := st.do("POST", "/api/config/reload", nil, true); resp.StatusCode != 200 || !strings.Contains(string(body), `"removed": [
+    "gone"`) {
+		t.Fatalf("reload: %d %s", resp.StatusCode, body)
+	}
+	after := st.connect(true)
+	// The pong comes after every message the client was first given.
+	if err := after.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the new dashboard's pong", func() bool { return len(after.of("pong")) > 0 })
+	if !cameraOn(after, "kept") {
+		t.Error("the new dashboard was not given the camera that runs")
+	}
+	if cameraOn(after, "gone") {
+		t.Error("the new dashboard was given the camera the reload removed")
+	}
+}
+
+// cameraOn reports whether d received a camera message of camera.
+func cameraOn(d *dashboard, camera string) bool {
+	for _, m := range d.of("camera") {
+		if m["camera"] == camera {
+			return true
+		}
+	}
+	return false
 }

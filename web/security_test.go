@@ -256,9 +256,10 @@ func (st *stack) statusWith(h map[string]string) int {
 }
 
 // TestLoginRateLimited: wrong tokens from one client are refused, logged
-// (never the token) and, past a burst, slowed down: every try gets 429 —
-// the right token too, through the login or as a bearer — until the
-// client's allowance refills.
+// (never the token, a few lines a minute at most) and, past a burst,
+// slowed down: every wrong try gets 429 until the client's allowance
+// refills. The right token is never refused for them
+// (TestValidTokenNeverLockedOut).
 func TestLoginRateLimited(t *testing.T) {
 	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
 	lim := DefaultLimits()
@@ -281,22 +282,22 @@ func TestLoginRateLimited(t *testing.T) {
 	if retryAfter == "" {
 		t.Error("429 without Retry-After")
 	}
-	// Limited: the right token waits too, and a bearer is no way around it.
-	if resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("the right token while limited: %d, want 429", resp.StatusCode)
-	}
+	// Limited: a bearer is no way around it; the right token passes.
 	if resp, _ := st.request("GET", "/api/status", "", map[string]string{"Authorization": "Bearer wrong-token-bearer-xxxxxxxxx"}); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("a wrong bearer while limited: %d, want 429", resp.StatusCode)
 	}
-	// The allowance refills: the right token then works.
-	testkit.Eventually(t, 20*time.Second, "the right token accepted once the allowance refilled", func() bool {
-		resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil)
-		return resp.StatusCode == http.StatusNoContent
+	if resp, _ := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("the right token while limited: %d, want 204", resp.StatusCode)
+	}
+	// The allowance refills: a wrong token is a 401 again.
+	testkit.Eventually(t, 20*time.Second, "a wrong token refused with 401 once the allowance refilled", func() bool {
+		resp, _ := st.request("POST", "/api/login", `{"token":"wrong-token-after-xxxxxxxx"}`, nil)
+		return resp.StatusCode == http.StatusUnauthorized
 	})
 	logs := st.logs()
 	refused := strings.Count(logs, "wrong operator token refused")
-	if refused < 5 || refused > 20 || !strings.Contains(logs, "operator token attempts rate-limited") {
-		t.Errorf("%d refusals logged (want one per refused try, not one per 429), rate-limiting logged: %v", refused, strings.Contains(logs, "rate-limited"))
+	if refused < 1 || refused > refusalLogBurst+1 || !strings.Contains(logs, "operator token attempts rate-limited") {
+		t.Errorf("%d refusals logged (want at most %d a minute), rate-limiting logged: %v", refused, refusalLogBurst, strings.Contains(logs, "rate-limited"))
 	}
 	if strings.Contains(logs, "wrong-token-") {
 		t.Error("a tried token is in the log")
@@ -327,7 +328,7 @@ func TestSlowClientsCannotHoldServer(t *testing.T) {
 
 	t.Run("idle keep-alive", func(t *testing.T) {
 		c := st.dial(t)
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 		br := bufio.NewReader(c)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != 200 {
@@ -338,18 +339,18 @@ func TestSlowClientsCannotHoldServer(t *testing.T) {
 	})
 	t.Run("trickled header", func(t *testing.T) {
 		c := st.dial(t)
-		st.trickle(t, c, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+		st.trickle(t, c, "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n")
 	})
 	t.Run("trickled body", func(t *testing.T) {
 		c := st.dial(t)
-		fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
+		fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
 		st.trickle(t, c, `{"token":"`+strings.Repeat("x", 380))
 	})
 
 	t.Run("backups", func(t *testing.T) {
 		st.fillRecord(t, 24)
 		get := func(srv *Server, c net.Conn) (*bufio.Reader, *http.Response) {
-			fmt.Fprintf(c, "GET /api/db/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", st.token)
+			fmt.Fprintf(c, "GET /api/db/backup HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n", st.token)
 			br := bufio.NewReaderSize(c, 4096)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil || resp.StatusCode != 200 {
@@ -593,5 +594,244 @@ func TestHeadersMethodsAndBearer(t *testing.T) {
 	}
 	if resp, _ := st.request("POST", "/api/status", "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("POST /api/status without a token: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestValidTokenNeverLockedOut: strangers' wrong tokens never lock the
+// operator out. While one client (and every loopback address with it)
+// floods the server with wrong tokens, and many other clients add theirs,
+// the right token — as a bearer, through the login, and a session opened
+// before — is accepted every time, on /api and /metrics; the wrong ones
+// are refused with 429 and Retry-After once over the limit, per client and
+// in total.
+func TestValidTokenNeverLockedOut(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	lim := DefaultLimits()
+	lim.LoginBurst, lim.LoginEvery = 3, 10*time.Second
+	lim.LoginTotalBurst, lim.LoginTotalEvery = 20, 10*time.Second
+	st := startStackWith(t, cams, nil, stackOptions{limits: lim})
+	cookie := st.session()
+	session := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
+	right := map[string]string{"Authorization": "Bearer " + st.token}
+	wrong := map[string]string{"Authorization": "Bearer wrong-token-0123456789"}
+	limited := 0
+	for i := range 40 {
+		resp, _ := st.request("GET", "/api/status", "", wrong)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+				t.Errorf("429 with Retry-After %q", ra)
+			}
+		} else if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("wrong token %d: %d", i, resp.StatusCode)
+		}
+		for what, h := range map[string]map[string]string{"bearer": right, "session": session} {
+			for _, path := range []string{"/api/status", "/metrics"} {
+				if resp, body := st.request("GET", path, "", h); resp.StatusCode != http.StatusOK {
+					t.Fatalf("the right %s on %s after %d wrong tokens: %d %s", what, path, i+1, resp.StatusCode, body)
+				}
+			}
+		}
+		if resp, body := st.request("POST", "/api/login", fmt.Sprintf(`{"token":%q}`, st.token), nil); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("login with the right token after %d wrong ones: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if limited < 30 {
+		t.Errorf("%d of 40 wrong tokens from one client refused with 429: want all but the burst", limited)
+	}
+	// Other clients (here other addresses through a handler of the same
+	// server) share the total allowance: past it, a fresh client's wrong
+	// token is limited too, while the right one still passes.
+	h := st.srv.srv.Handler
+	codes := map[int]int{}
+	for i := range 60 {
+		req := httptestRequest("GET", "/api/status", fmt.Sprintf("192.0.2.%d:5000", i%50+1), wrong)
+		codes[serve(h, req).Code]++
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Errorf("60 wrong tokens from 50 clients answered %v: want the total limit to refuse some", codes)
+	}
+	if rec := serve(h, httptestRequest("GET", "/api/status", "192.0.2.200:5000", right)); rec.Code != http.StatusOK {
+		t.Errorf("the right token from a new client past the total limit: %d", rec.Code)
+	}
+	// Refusals are logged per client within a limit, not one line each.
+	if n := strings.Count(st.logs(), "wrong operator token refused"); n > 20 {
+		t.Errorf("%d refusal lines logged for 100 wrong tokens: want them summed up", n)
+	}
+}
+
+// httptestRequest is a request as the server receives it from remote.
+func httptestRequest(method, path, remote string, header map[string]string) *http.Request {
+	req := httptest.NewRequest(method, path, nil)
+	req.RemoteAddr = remote
+	req.Host = "127.0.0.1"
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// serve runs req through h and returns the answer.
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestRefusalsLogBounded: what a stranger's refused requests cost the log
+// is bounded: a forged Origin of 60 KiB is logged clipped, and a hundred
+// refusals from one client are a few lines, the rest counted.
+func TestRefusalsLogBounded(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	origin := "http://evil.example/" + strings.Repeat("A", 60<<10)
+	for range 100 {
+		if resp, _ := st.request("GET", "/api/status", "", map[string]string{"Origin": origin}); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-origin request: %d", resp.StatusCode)
+		}
+	}
+	logs := st.logs()
+	if n := strings.Count(logs, "cross-origin request refused"); n < 1 || n > refusalLogBurst {
+		t.Errorf("%d lines for 100 cross-origin refusals: want at most %d", n, refusalLogBurst)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "cross-origin") && len(line) > 2*maxLogged+400 {
+			t.Errorf("a refusal's log line is %d bytes: the Origin was not clipped", len(line))
+			break
+		}
+	}
+}
+
+// TestHostHeaderChecked (DNS rebinding): a page of attacker.example whose
+// name the attacker points at 127.0.0.1 reaches this server as same-origin
+// in the operator's browser, with the session cookie of 127.0.0.1 not
+// sent but the API open to a bearer it phished, the dashboard, /ws and
+// /healthz readable. Every request must name this server in its Host: the
+// listen address (an IP address, localhost) or web.allowed_hosts (a
+// proxy's name, with or without its port). Anything else is refused, in
+// JSON, before any handler runs.
+func TestHostHeaderChecked(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, func(cfg *config.Config) {
+		cfg.Web.AllowedHosts = []string{"camvisor.example.org", "proxy.example:8443"}
+	})
+	_, port, _ := net.SplitHostPort(st.srv.Addr())
+	bearer := map[string]string{"Authorization": "Bearer " + st.token}
+	for host, ok := range map[string]bool{
+		"127.0.0.1:" + port:            true,
+		"localhost:" + port:            true,
+		"LocalHost.:" + port:           true,
+		"[::1]:" + port:                true,
+		"127.0.0.1":                    true,
+		"camvisor.example.org":         true,
+		"camvisor.example.org:443":     true,
+		"CAMVISOR.example.org":         true,
+		"proxy.example:8443":           true,
+		"proxy.example:9999":           false,
+		"proxy.example":                false,
+		"attacker.example:" + port:     false,
+		"attacker.example":             false,
+		"127.0.0.1.attacker.example":   false,
+		"camvisor.example.org.evil.io": false,
+		"":                             false,
+	} {
+		for _, path := range []string{"/api/status", "/", "/healthz", "/ws", "/metrics"} {
+			resp, body := st.requestHost(path, host, bearer)
+			if got := resp.StatusCode != http.StatusMisdirectedRequest; got != ok {
+				t.Errorf("GET %s with Host %q: %d %.80s; allowed %v, want %v", path, host, resp.StatusCode, body, got, ok)
+			}
+			if !ok && (!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, "web.allowed_hosts")) {
+				t.Errorf("GET %s with Host %q refused as %q: %.200s", path, host, resp.Header.Get("Content-Type"), body)
+			}
+		}
+	}
+	if !strings.Contains(st.logs(), "request for another host refused") {
+		t.Error("the refused hosts are not in the log")
+	}
+}
+
+// requestHost sends GET path naming host in its Host header, over a raw
+// connection (Go's client would not send an empty one).
+func (st *stack) requestHost(path, host string, header map[string]string) (*http.Response, string) {
+	st.t.Helper()
+	c := st.dial(st.t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", path, host)
+	for k, v := range header {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		st.t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		st.t.Fatalf("GET %s with Host %q: %v", path, host, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// TestTokenFileModeChecked: an existing <db>.token file that someone else
+// owns, or that others may read or write, is refused at start with an
+// error saying why and what to do; one camvisor wrote (0600, its own) is
+// used; a new one is created 0600.
+func TestTokenFileModeChecked(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "camvisor.db")
+	token, created, err := LoadToken("", dbPath)
+	if err != nil || !created || len(token) < 32 {
+		t.Fatalf("first start: %q %v %v", token, created, err)
+	}
+	if st, err := os.Stat(dbPath + ".token"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("new token file: %v %v", st.Mode(), err)
+	}
+	if again, _, err := LoadToken("", dbPath); err != nil || again != token {
+		t.Fatalf("the token file camvisor wrote: %q %v", again, err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o606, 0o666} {
+		os.Chmod(dbPath+".token", mode)
+		_, _, err := LoadToken("", dbPath)
+		if err == nil || !strings.Contains(err.Error(), dbPath+".token") || !strings.Contains(err.Error(), "chmod 600") {
+			t.Errorf("token file of mode %v: %v, want a refusal naming the file and the fix", mode, err)
+		}
+	}
+	os.Chmod(dbPath+".token", 0o600)
+	// Owned by someone else: as root, give it away.
+	if os.Getuid() == 0 {
+		os.Chown(dbPath+".token", 65534, 65534)
+		if _, _, err := LoadToken("", dbPath); err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
+			t.Errorf("token file owned by another user: %v", err)
+		}
+		os.Chown(dbPath+".token", 0, 0)
+	}
+	// A symbolic link is not followed to someone else's file.
+	other := filepath.Join(dir, "elsewhere")
+	os.WriteFile(other, []byte(strings.Repeat("x", 40)), 0o644)
+	link := filepath.Join(dir, "linked.db")
+	os.Symlink(other, link+".token")
+	if _, _, err := LoadToken("", link); err == nil {
+		t.Error("a token file that is a symbolic link to a world-readable file was used")
+	}
+	// A configured token needs no file.
+	if tok, _, err := LoadToken("configured-token-0123456789", filepath.Join(dir, "none.db")); err != nil || tok != "configured-token-0123456789" {
+		t.Errorf("configured token: %q %v", tok, err)
+	}
+}
+
+// TestEventPicturesNotCached: an event's picture is sent no-store: what
+// the cameras saw does not outlive a sign-out in the browser's cache.
+func TestEventPicturesNotCached(t *testing.T) {
+	cams := testkit.Camsim(t, camsim.Camera{Name: "front"})
+	st := startStack(t, cams, nil)
+	if err := st.store.WriteBatch(st.env.RunRow, []any{&messages.EventOpened{ID: 4711, Camera: "front", Subnet: "lab", At: time.Now(),
+		Label: "motion", Score: 1, Detector: "motion", JPEG: []byte("\xff\xd8 a picture \xff\xd9")}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := st.do("GET", "/api/events/4711/snapshot.jpg", nil, true)
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("event picture: %d, Cache-Control %q, want no-store", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
 }

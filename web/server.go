@@ -57,9 +57,33 @@ type Limits struct {
 	// long, or that long after sign-in.
 	SessionIdle, SessionMax time.Duration
 	// LoginBurst wrong tokens a client may send, then one more per
-	// LoginEvery (429 meanwhile).
-	LoginBurst int
-	LoginEvery time.Duration
+	// LoginEvery (429 meanwhile); LoginTotalBurst and LoginTotalEvery are
+	// the same for every client together. The right token is never
+	// refused for them.
+	LoginBurst      int
+	LoginEvery      time.Duration
+	LoginTotalBurst int
+	LoginTotalEvery time.Duration
+
+	// The budgets: the longest a request waits on the tree before it
+	// answers. Each question to the tree gets what is left of its
+	// request's budget, never more, and is given up when the client
+	// goes. API.md lists each endpoint's.
+	//
+	// Question bounds a request that asks the tree what it knows (status,
+	// cameras, a camera's frame, alerts, processes, the actor tree): past
+	// it the request answers with what it has, or 503 naming what did not
+	// answer.
+	Question time.Duration
+	// Live bounds the start of a live view (a slot, go2rtc's stream).
+	Live time.Duration
+	// Restart bounds a camera's restart, beyond ffmpeg.kill_grace.
+	Restart time.Duration
+	// CaptureMargin: a capture waits ffmpeg.capture_timeout, its
+	// kill_grace and this.
+	CaptureMargin time.Duration
+	// Join bounds handing a new WebSocket to the hub.
+	Join time.Duration
 }
 
 // DefaultLimits are the limits camvisor runs with.
@@ -75,7 +99,35 @@ func DefaultLimits() *Limits {
 		SessionMax:  7 * 24 * time.Hour,
 		LoginBurst:  10,
 		LoginEvery:  2 * time.Second,
+
+		LoginTotalBurst: 100,
+		LoginTotalEvery: 200 * time.Millisecond,
+
+		Question:      3 * time.Second,
+		Live:          15 * time.Second,
+		Restart:       15 * time.Second,
+		CaptureMargin: 5 * time.Second,
+		Join:          5 * time.Second,
 	}
+}
+
+// withDefaults is l with each zero budget and total login limit set to
+// its default: a request never asks the tree with no time at all, and
+// Limits written before those fields existed keep working.
+func (l Limits) withDefaults() *Limits {
+	d := DefaultLimits()
+	for _, b := range []struct{ v, def *time.Duration }{
+		{&l.Question, &d.Question}, {&l.Live, &d.Live}, {&l.Restart, &d.Restart},
+		{&l.CaptureMargin, &d.CaptureMargin}, {&l.Join, &d.Join}, {&l.LoginTotalEvery, &d.LoginTotalEvery},
+	} {
+		if *b.v <= 0 {
+			*b.v = *b.def
+		}
+	}
+	if l.LoginTotalBurst <= 0 {
+		l.LoginTotalBurst = d.LoginTotalBurst
+	}
+	return &l
 }
 
 // Server is the HTTP server.
@@ -89,6 +141,8 @@ type Server struct {
 
 	sessions   *sessions
 	limiter    *limiter
+	refusals   *refusalLog
+	hosts      *hosts       // the names a request may give in its Host
 	dashboards atomic.Int32 // WebSockets open
 	csp        string
 
@@ -138,15 +192,21 @@ func (s *Server) routes() map[string]http.HandlerFunc {
 
 // New builds a Server; Start listens.
 func New(opts Options) *Server {
-	lim := opts.Limits
-	if lim == nil {
-		lim = DefaultLimits()
+	lim := DefaultLimits()
+	if opts.Limits != nil {
+		lim = opts.Limits.withDefaults()
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, lim: lim, backup: make(chan struct{}, 1), sessions: newSessions(lim.SessionIdle, lim.SessionMax),
-		limiter: newLimiter(lim.LoginBurst, lim.LoginEvery, opts.Log), csp: contentPolicy(opts.Config)}
+		refusals: newRefusalLog(opts.Log), csp: contentPolicy(opts.Config)}
+	s.limiter = newLimiter(lim, s.refusals)
+	var allowed []string
+	if opts.Config != nil {
+		allowed = opts.Config.Web.AllowedHosts
+	}
+	s.hosts = newHosts(opts.Listen, allowed)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /api/login", s.login)
@@ -156,19 +216,16 @@ func New(opts Options) *Server {
 		mux.HandleFunc(pattern, s.guard(h))
 	}
 	// Anything else under /api: 405 with Allow for a known path asked with
-	// another method, else a JSON 404 (401 without a token).
+	// another method, else a JSON 404 (401 without a token). What no route
+	// takes at all (another method, OPTIONS) is answered by noRoute.
 	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		mux.HandleFunc(method+" /api/", s.guard(s.notFound))
 	}
 	s.mux = mux
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.opts.Log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
-			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote", r.RemoteAddr)
-		writeError(w, http.StatusForbidden, "cross-origin request refused: the dashboard's own pages only")
-	}))
+	cop.SetDenyHandler(http.HandlerFunc(s.refuseCrossOrigin))
 	s.srv = &http.Server{
-		Handler:           s.headers(cop.Handler(mux)),
+		Handler:           s.headers(s.checkHost(cop.Handler(http.HandlerFunc(s.route)))),
 		ReadHeaderTimeout: lim.ReadHeader,
 		ReadTimeout:       lim.Read,
 		IdleTimeout:       lim.Idle,
@@ -219,8 +276,36 @@ func contentPolicy(cfg *config.Config) string {
 	}, "; ")
 }
 
-// notFound answers a request under /api that no route takes: 405 with the
-// methods the path does take, else 404.
+// route serves a request by its route. One that no route takes (a method
+// the path does not take, OPTIONS included) is answered in JSON, like
+// every error of the API, not by the router's text: behind the token
+// where the path is.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	if guarded(r.URL.Path) {
+		s.guard(s.notFound)(w, r)
+		return
+	}
+	s.notFound(w, r)
+}
+
+// guarded reports whether path is behind the token: /api but its session
+// endpoints, /ws and /metrics.
+func guarded(path string) bool {
+	switch path {
+	case "/api/login", "/api/logout":
+		return false
+	case "/ws", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/api/")
+}
+
+// notFound answers a request that no route takes: 405 with the methods
+// the path does take, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
@@ -231,10 +316,10 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 && !slices.Contains(allow, r.Method) {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s does not take %s; it takes %s", r.URL.Path, r.Method, strings.Join(allow, ", ")))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s does not take %s; it takes %s", clip(r.URL.Path), clip(r.Method), strings.Join(allow, ", ")))
 		return
 	}
-	writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	writeError(w, http.StatusNotFound, "no such endpoint: "+clip(r.Method)+" "+clip(r.URL.Path))
 }
 
 // Start listens on the configured address and serves in the background.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"camvisor/actors"
+	"camvisor/actors/redact"
 	"camvisor/messages"
 )
 
@@ -246,7 +247,7 @@ func (wire) Decode(data []byte) (any, error) {
 	case "ping":
 		return actors.ClientPing{}, nil
 	}
-	return nil, fmt.Errorf("unknown message type %q", m.Type)
+	return nil, fmt.Errorf("unknown message type %q", redact.Clip(m.Type, 64)) // a dashboard's text is clipped wherever it goes
 }
 
 // The REST answers (API.md): one type per answer, its fields in the
@@ -302,6 +303,20 @@ type admissionStatus struct {
 // camerasAnswer is GET /api/cameras.
 type camerasAnswer struct {
 	Cameras []cameraAnswer `json:"cameras"`
+	// UnmatchedSources: null when go2rtc is not configured or has not
+	// been listed yet.
+	UnmatchedSources *[]unmatchedSource `json:"unmatched_sources"`
+}
+
+// unmatchedSource is a source of a go2rtc stream not camvisor's that may
+// read one of the cameras, which camvisor cannot tell: its connections
+// are counted against no camera's budget.
+type unmatchedSource struct {
+	Stream  string   `json:"stream"`
+	URL     string   `json:"url"` // credentials as ***
+	Open    bool     `json:"open"`
+	Cameras []string `json:"cameras"` // the cameras it may read, [] when camvisor cannot tell
+	Reason  string   `json:"reason"`
 }
 
 // cameraAnswer is one camera of GET /api/cameras; what its actor did not

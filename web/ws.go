@@ -28,7 +28,12 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 			s.dashboards.Add(-1)
 		}
 	}()
-	up := websocket.Upgrader{ReadBufferSize: maxClientMessage, WriteBufferSize: 16 << 10, CheckOrigin: sameOrigin}
+	up := websocket.Upgrader{ReadBufferSize: maxClientMessage, WriteBufferSize: 16 << 10, CheckOrigin: sameOrigin,
+		// The library's own refusals (not an upgrade, a bad version, another
+		// origin) are errors of the API: JSON like the rest.
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			writeError(w, status, "websocket: "+reason.Error())
+		}}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered (403 for another origin)
@@ -41,7 +46,9 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sock.start()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The request's context ends with this handler; the socket is the
+	// hub's from here, so its handing over has a budget of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), s.lim.Join)
 	defer cancel()
 	if err := s.opts.Tree.Join(ctx, sock, r.RemoteAddr); err != nil {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "server busy"), time.Now().Add(time.Second))

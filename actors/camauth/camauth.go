@@ -32,9 +32,10 @@ type Client struct {
 }
 
 // Accept takes a 401's challenges. It reports whether retrying the request
-// can help: false when nothing offered is understood, or when the request
+// can help: false when nothing offered is understood, when the request
 // already carried an answer to this very challenge (wrong credentials: the
-// 401 goes to ffmpeg, which reports it).
+// 401 goes to ffmpeg, which reports it), or when only Basic is offered
+// after this Client answered Digest (no downgrade).
 func (a *Client) Accept(challenges []string, answered bool) bool {
 	var digest, basic map[string]string
 	for _, ch := range challenges {
@@ -70,7 +71,11 @@ func (a *Client) Accept(challenges []string, answered bool) bool {
 		}
 		return true
 	case basic != nil:
-		if answered && a.scheme == "basic" {
+		// Never Basic after Digest: within a session (one relay connection,
+		// one HTTP fetch) the camera already proved it can do Digest, and a
+		// switch to Basic, which sends the password in clear, is a
+		// downgrade attack or a stand-in's. The 401 goes to the client.
+		if a.scheme == "digest" || (answered && a.scheme == "basic") {
 			return false
 		}
 		a.scheme, a.realm = "basic", basic["realm"]
@@ -124,7 +129,17 @@ func hexHash(algorithm, s string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func quote(s string) string { return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) }
+// quote writes s as a quoted-string's content. Control characters, which
+// a camera's challenge may carry but a header line must not, are dropped.
+func quote(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

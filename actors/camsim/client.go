@@ -354,8 +354,8 @@ func (c *Client) Close() error {
 
 // pushH264 takes one RTP packet of an H.264 track.
 func (c *Client) pushH264(pkt []byte) []byte {
-	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 || pkt[1]&0x7f != payloadTypeH264 {
-		return nil
+	if len(pkt) < rtpHeaderLen || len(pkt) < rtpHeaderLen+4*int(pkt[0]&0x0f) || pkt[0]>>6 != 2 || pkt[1]&0x7f != payloadTypeH264 {
+		return nil // short, or its CSRC list overruns it
 	}
 	p := pkt[rtpHeaderLen+4*int(pkt[0]&0x0f):]
 	if pkt[0]&0x10 != 0 { // header extension
@@ -383,8 +383,8 @@ type assembler struct {
 
 // push takes one RTP packet and returns a JPEG when it completes a frame.
 func (a *assembler) push(pkt []byte) []byte {
-	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 || pkt[1]&0x7f != payloadTypeJPEG {
-		return nil
+	if len(pkt) < rtpHeaderLen || len(pkt) < rtpHeaderLen+4*int(pkt[0]&0x0f) || pkt[0]>>6 != 2 || pkt[1]&0x7f != payloadTypeJPEG {
+		return nil // short, or its CSRC list overruns it
 	}
 	marker := pkt[1]&0x80 != 0
 	ts := binary.BigEndian.Uint32(pkt[4:])

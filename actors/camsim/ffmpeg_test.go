@@ -84,8 +84,10 @@ func TestFFmpegRefused(t *testing.T) {
 	if err := r.wait(t, 5*time.Second); err == nil {
 		t.Fatal("ffmpeg succeeded against a refusing camera")
 	}
-	if r.elapsed > time.Second {
-		t.Errorf("ffmpeg took %v to see the reset, want it at once", r.elapsed)
+	// A reset, not a silence: ffmpeg gives up long before its 5 s socket
+	// timeout (at once on a quiet machine; a busy one only delays it).
+	if r.elapsed > 2500*time.Millisecond {
+		t.Errorf("ffmpeg took %v to see the reset, as if it had waited for its socket timeout", r.elapsed)
 	}
 	if st := s.Stats(name); st.Refused != 1 || st.Total != 0 || st.Open != 0 {
 		t.Errorf("stats %+v, want refused 1 and nothing else", st)

@@ -40,6 +40,8 @@ type Config struct {
 	Playback Playback `yaml:"playback"`
 	// Auth protects the API and dashboard.
 	Auth Auth `yaml:"auth"`
+	// Web is how the API and dashboard are reached.
+	Web Web `yaml:"web"`
 	// Reaper is the last line of defence against leaked processes.
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
@@ -111,6 +113,16 @@ type Auth struct {
 	Token string `yaml:"token"`
 }
 
+// Web configures how the API and dashboard are reached.
+type Web struct {
+	// AllowedHosts are the host names, besides the listen address's own
+	// (its IP, and localhost for a loopback address), that requests may
+	// name in their Host header: the name a TLS proxy in front forwards,
+	// for one. A request naming any other host is refused (DNS
+	// rebinding). "name" takes any port, "name:port" that port only.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
 // Detector configures what looks at the frames.
 type Detector struct {
 	// Kind is "motion" (built in) or "http" (an object-detection server).
@@ -159,12 +171,17 @@ type Go2RTC struct {
 // Enabled reports whether a go2rtc is configured.
 func (g Go2RTC) Enabled() bool { return g.URL != "" }
 
-// Player is the base URL browsers use.
+// Player is the base URL browsers use: never with go2rtc's credentials
+// (a browser logs in to go2rtc on its own; a page is not handed the
+// password that opens every camera).
 func (g Go2RTC) Player() string {
 	if g.PlayerURL != "" {
-		return g.PlayerURL
+		return redact.WithoutUserinfo(g.PlayerURL)
 	}
-	return g.URL
+	if g.URL == "" {
+		return ""
+	}
+	return redact.WithoutUserinfo(g.URL)
 }
 
 // FFmpeg configures the ffmpeg child processes.
@@ -292,6 +309,13 @@ type Camera struct {
 	// HWAccel is ffmpeg's -hwaccel for this camera's decoding (vaapi,
 	// cuda, qsv, auto, ...); empty decodes in software.
 	HWAccel string `yaml:"hwaccel"`
+	// Go2RTCStreams names the streams of the operator's go2rtc that read
+	// this camera (go2rtc.yaml's, Home Assistant's): their connections
+	// count against its budget whatever their source says, a frame rides
+	// one that is open, the patrol's go2rtc frames go through one instead
+	// of camvisor_<camera>, and a live view plays one. Declared beats
+	// matched: without it camvisor matches streams on their source.
+	Go2RTCStreams []string `yaml:"go2rtc_streams"`
 	// Mode is how the patrol takes this camera's frames: "snapshot" (one
 	// ffmpeg per capture) or "stream" (one ffmpeg that stays connected,
 	// decodes keyframes only and holds one slot; captures take its newest
@@ -362,7 +386,7 @@ type Record struct {
 // Load reads, expands, defaults and validates the file at path; a
 // password_file is read relative to the file's directory.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSmall(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -379,7 +403,21 @@ func Load(path string) (*Config, error) {
 // passwords redacted.
 func Parse(data []byte) (*Config, error) { return parse(data, ".") }
 
+// MaxFileSize bounds a configuration file: thousands of cameras fit in a
+// fraction of it, and a file that is not a configuration (a pasted log, a
+// device) must not hold a reload.
+const MaxFileSize = 16 << 20
+
+// maxNodes bounds the nodes the loader visits, aliases and merges
+// followed: a file of a few kilobytes whose aliases multiply (an alias
+// bomb, a "billion laughs") would otherwise hold `check` and a reload for
+// hours. A real configuration visits a few nodes per key.
+const maxNodes = 1_000_000
+
 func parse(data []byte, dir string) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("the file has %d bytes, more than the %d a configuration may have", len(data), MaxFileSize)
+	}
 	// Two decodings of the same text: the one that runs, with ${NAME}
 	// expanded and the password files read, and the one that is shown
 	// (recorded, served, logged), where a string keeps its ${NAME}.
@@ -435,7 +473,8 @@ func decode(data []byte, secrets bool) (*Config, []string, error) {
 	}
 	seen := map[*yaml.Node]bool{}
 	var values []string
-	err := walk(root.Content[0], reflect.TypeOf(Config{}), "", func(n *yaml.Node, t reflect.Type, path string) error {
+	w := &walker{budget: maxNodes}
+	w.scalar = func(n *yaml.Node, t reflect.Type, path string) error {
 		if seen[n] || (!secrets && t.Kind() == reflect.String) {
 			return nil
 		}
@@ -453,8 +492,8 @@ func decode(data []byte, secrets bool) (*Config, []string, error) {
 		}
 		n.Value = v
 		return nil
-	})
-	if err != nil {
+	}
+	if err := w.walk(root.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
 		return nil, nil, err
 	}
 	cfg := Defaults()
@@ -466,10 +505,43 @@ func decode(data []byte, secrets bool) (*Config, []string, error) {
 	return cfg, values, nil
 }
 
-// walk goes through the YAML mapping against the struct's yaml tags: an
+// walker goes through the YAML mapping against the struct's yaml tags: an
 // unknown key is reported with its full path (subnets[0].cameras[1].foo),
-// and scalar is called for every scalar with the type it decodes into.
-func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t reflect.Type, path string) error) error {
+// and scalar is called for every scalar with the type it decodes into. It
+// visits at most budget nodes.
+type walker struct {
+	scalar func(n *yaml.Node, t reflect.Type, path string) error
+	budget int
+	fields map[reflect.Type]map[string]reflect.Type // each struct's keys, read once
+}
+
+// fieldsOf is struct type t's YAML keys and their types.
+func (w *walker) fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if f, ok := w.fields[t]; ok {
+		return f
+	}
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	if w.fields == nil {
+		w.fields = map[reflect.Type]map[string]reflect.Type{}
+	}
+	w.fields[t] = fields
+	return fields
+}
+
+// errTooManyNodes is the loader's answer to an alias bomb.
+var errTooManyNodes = fmt.Errorf("its aliases and merge keys expand to more than %d nodes: refused (an alias bomb?)", maxNodes)
+
+func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) error {
+	if w.budget--; w.budget < 0 {
+		return errTooManyNodes
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -477,27 +549,20 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode {
-		return scalar(n, t, path)
+		return w.scalar(n, t, path)
 	}
 	switch {
 	case t.Kind() == reflect.Struct && t != reflect.TypeOf(Duration{}):
 		if n.Kind != yaml.MappingNode {
 			return nil // a type error the decoder reports with its line
 		}
-		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		fields := w.fieldsOf(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
 			if isMerge(n.Content[i]) {
 				// <<: *defaults (or a list of them): the merged mappings'
 				// keys belong to this struct, and are checked as its own.
-				if err := walkMerge(n.Content[i+1], t, path, scalar); err != nil {
+				if err := w.walkMerge(n.Content[i+1], t, path); err != nil {
 					return err
 				}
 				continue
@@ -509,7 +574,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 			if !ok {
 				return fmt.Errorf("%s: unknown key %q (line %d)", join(path, key), key, n.Content[i].Line)
 			}
-			if err := walk(n.Content[i+1], ft, join(path, key), scalar); err != nil {
+			if err := w.walk(n.Content[i+1], ft, join(path, key)); err != nil {
 				return err
 			}
 		}
@@ -518,7 +583,7 @@ func walk(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t
 			return nil
 		}
 		for i, item := range n.Content {
-			if err := walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), scalar); err != nil {
+			if err := w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -538,16 +603,19 @@ func isMerge(key *yaml.Node) bool {
 
 // walkMerge walks the mappings a merge key brings in: one (an alias or a
 // mapping written in place) or a list of them.
-func walkMerge(n *yaml.Node, t reflect.Type, path string, scalar func(n *yaml.Node, t reflect.Type, path string) error) error {
+func (w *walker) walkMerge(n *yaml.Node, t reflect.Type, path string) error {
+	if w.budget--; w.budget < 0 {
+		return errTooManyNodes
+	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		return walk(n, t, path, scalar)
+		return w.walk(n, t, path)
 	case yaml.SequenceNode:
 		for _, item := range n.Content {
-			if err := walkMerge(item, t, path, scalar); err != nil {
+			if err := w.walkMerge(item, t, path); err != nil {
 				return err
 			}
 		}
@@ -646,7 +714,7 @@ func (c *Config) Redacted() string {
 	}
 	cp.Go2RTC.URL, cp.Go2RTC.PlayerURL = redact.URL(cp.Go2RTC.URL), redact.URL(cp.Go2RTC.PlayerURL)
 	cp.Detector.URL = redact.URL(cp.Detector.URL)
-	cp.Alerts.Webhook.URL = redact.URL(cp.Alerts.Webhook.URL)
+	cp.Alerts.Webhook.URL = redact.Hidden(cp.Alerts.Webhook.URL) // its path may be its secret (Slack, Discord, ntfy)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("unprintable config: %v", err)

@@ -138,6 +138,9 @@ func TestConfigRejects(t *testing.T) {
 		{"input_args second input", "max_connections: 2", "max_connections: 2\n        input_args: [-i, /etc/passwd]", []string{"subnets[0].cameras[0].input_args[0]", "input"}},
 		{"webhook format", "db: camvisor.db", "db: camvisor.db\nalerts: { webhook: { url: http://127.0.0.1:9093, format: slack } }", []string{"alerts.webhook.format", `"slack"`}},
 		{"go2rtc unknown key", "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984, origin: x }", []string{"go2rtc.origin", "unknown key"}},
+		{"allowed host a URL", "db: camvisor.db", "db: camvisor.db\nweb: { allowed_hosts: [ok.example, \"https://proxy.example/\"] }", []string{"web.allowed_hosts[1]", "not a URL"}},
+		{"allowed host bad port", "db: camvisor.db", "db: camvisor.db\nweb: { allowed_hosts: [\"proxy.example:99999\"] }", []string{"web.allowed_hosts[0]", "port"}},
+		{"webhook path hidden", "db: camvisor.db", "db: camvisor.db\nalerts: { webhook: { url: \"ftp://hooks.example/services/T0/B0/HOOKSECRET\" } }", []string{"alerts.webhook.url", "ftp://hooks.example/***"}},
 		{"camera mode", "max_connections: 2", "max_connections: 2\n        mode: video", []string{"subnets[0].cameras[0].mode", `"video"`, "snapshot or stream"}},
 		{"stream mode with snapshot_url", "max_connections: 2", "max_connections: 2\n        mode: stream\n        snapshot_url: http://user:secret@127.0.0.1/s.jpg",
 			[]string{"subnets[0].cameras[0].mode", "snapshot_url", "user:***@"}},
@@ -158,6 +161,7 @@ func TestConfigRejects(t *testing.T) {
 		{"motion mask two points", "max_connections: 2", "max_connections: 2\n        motion: { masks: [[0, 0, 1, 1]] }", []string{"subnets[0].cameras[0].motion.masks[0]", "2 points", "at least 3"}},
 		{"motion mask outside", "max_connections: 2", "max_connections: 2\n        motion: { masks: [[0, 0, 1.5, 0, 1, 0.1]] }", []string{"subnets[0].cameras[0].motion.masks[0][2]", "x 1.5", "0 to 1"}},
 		{"motion mask key unknown", "max_connections: 2", "max_connections: 2\n        motion: { mask: [] }", []string{"subnets[0].cameras[0].motion.mask", "unknown key"}},
+		{"go2rtc_streams without go2rtc", "max_connections: 2", "max_connections: 2\n        go2rtc_streams: [frontdoor]", []string{"subnets[0].cameras[0].go2rtc_streams[0]", `"frontdoor"`, "go2rtc.url"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +181,46 @@ func TestConfigRejects(t *testing.T) {
 				t.Errorf("error shows the password: %q", err)
 			}
 		})
+	}
+}
+
+// TestGo2RTCStreamsValidated: cameras[].go2rtc_streams names streams of
+// the operator's go2rtc, each read by one camera; camvisor's own names and
+// what cannot go into a URL query as it is are refused, naming the field.
+func TestGo2RTCStreamsValidated(t *testing.T) {
+	withStreams := func(cam1, cam2 string) string {
+		return strings.Replace(good, "db: camvisor.db", "db: camvisor.db\ngo2rtc: { url: http://127.0.0.1:1984 }", 1) +
+			"        go2rtc_streams: " + cam1 + "\n      - id: cam2\n        url: rtsp://127.0.0.1:8554/cam2\n        max_connections: 1\n" +
+			"        go2rtc_streams: " + cam2 + "\n"
+	}
+	cfg, err := Parse([]byte(withStreams("[frontdoor, frontdoor_sub]", "[garage]")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Subnets[0].Cameras[0].Go2RTCStreams; !reflect.DeepEqual(got, []string{"frontdoor", "frontdoor_sub"}) {
+		t.Errorf("go2rtc_streams parsed as %v", got)
+	}
+	for _, tc := range []struct {
+		cam1, cam2 string
+		want       []string
+	}{
+		{"[frontdoor]", "[frontdoor]", []string{"subnets[0].cameras[1].go2rtc_streams[0]", `"frontdoor"`, "subnets[0].cameras[0].go2rtc_streams[0]"}},
+		{"[frontdoor, frontdoor]", "[]", []string{"subnets[0].cameras[0].go2rtc_streams[1]", `"frontdoor"`}},
+		{"[camvisor_cam1]", "[]", []string{"subnets[0].cameras[0].go2rtc_streams[0]", `"camvisor_cam1"`, "camvisor gives its own"}},
+		{`["front door"]`, "[]", []string{"subnets[0].cameras[0].go2rtc_streams[0]", `"front door"`, "white space"}},
+		{`["a&b"]`, "[]", []string{"go2rtc_streams[0]", `"a&b"`}},
+		{`[""]`, "[]", []string{"go2rtc_streams[0]", `""`}},
+	} {
+		_, err := Parse([]byte(withStreams(tc.cam1, tc.cam2)))
+		if err == nil {
+			t.Errorf("%s / %s accepted", tc.cam1, tc.cam2)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s / %s: error %q does not mention %q", tc.cam1, tc.cam2, err, w)
+			}
+		}
 	}
 }
 
@@ -249,6 +293,7 @@ subnets:
 		"no user":       strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://127.0.0.1:8554/b", 1),
 		"two passwords": strings.Replace(text, "rtsp://admin@127.0.0.1:8554/b", "rtsp://admin:x@127.0.0.1:8554/b", 1),
 		"missing file":  strings.Replace(text, "front.pw", "nope.pw", 1),
+		"endless file":  strings.Replace(text, "front.pw", "/dev/zero", 1),
 		"bad name":      strings.Replace(text, "${CAMVISOR_TEST_T}", "${1X}", 1),
 	} {
 		os.WriteFile(path, []byte(bad), 0o600)

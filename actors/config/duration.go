@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		n, err := strconv.Atoi(days)
 		if err != nil {
 			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+		if int64(n) > math.MaxInt64/int64(24*time.Hour) || int64(n) < math.MinInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("%q is longer than a duration can be (106751d)", s) // it would wrap around
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -105,7 +106,7 @@ func (c *Config) readPasswordFiles(dir string) error {
 			}
 			at := fmt.Sprintf("subnets[%d].cameras[%d].password_file", i, j)
 			path, where := passwordPath(cam.PasswordFile, dir)
-			data, err := os.ReadFile(path)
+			data, err := readSmall(path, maxPasswordFile)
 			if err != nil {
 				var pe *os.PathError
 				if errors.As(err, &pe) {
@@ -134,6 +135,27 @@ func (c *Config) readPasswordFiles(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxPasswordFile bounds a password_file: a password is short, and a path
+// that names /dev/zero or a log must not hang or fill the loader.
+const maxPasswordFile = 4096
+
+// readSmall reads the file at path, refusing one longer than limit bytes.
+func readSmall(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("longer than %d bytes: not a password", limit)
+	}
+	return data, nil
 }
 
 // CredentialsDirectory is the environment variable systemd sets for a

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,6 +18,10 @@ import (
 // idPattern is what camera ids and subnet names may contain: they become
 // actor names, go2rtc stream names and URL path segments.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// streamNamePattern is a go2rtc stream name camvisor can put in a query
+// (frame.jpeg?src=, stream.html?src=) and a log line as it is.
+var streamNamePattern = regexp.MustCompile(`^[^\s/?#&%]{1,128}$`)
 
 // Validate reports the first problem, naming the field path and the value.
 func (c *Config) Validate() error {
@@ -89,6 +94,9 @@ func (c *Config) Validate() error {
 	if t := c.Auth.Token; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
 		add(fmt.Errorf("auth.token: must be at least 16 characters without spaces (got %d characters)", len(t)))
 	}
+	for i, h := range c.Web.AllowedHosts {
+		add(checkHost(fmt.Sprintf("web.allowed_hosts[%d]", i), h))
+	}
 
 	add(c.Reaper.Interval.check("reaper.interval"))
 	if c.Alerts.CameraBusyAfter < 1 {
@@ -117,6 +125,7 @@ func (c *Config) Validate() error {
 	subnets := map[string]string{}
 	cameras := map[string]string{}
 	names := map[string]string{}
+	declared := map[string]string{} // go2rtc stream → the camera field that names it
 	for i, s := range c.Subnets {
 		at := fmt.Sprintf("subnets[%d]", i)
 		if !idPattern.MatchString(s.Name) {
@@ -167,6 +176,21 @@ func (c *Config) Validate() error {
 			add(checkInputArgs(cat+".input_args", cam.InputArgs, relayed(cam.URL) || relayed(cam.DetectURL)))
 			if cam.HWAccel != "" && !slices.Contains(hwaccels, cam.HWAccel) {
 				add(fmt.Errorf("%s.hwaccel: %q must be one of %s", cat, cam.HWAccel, strings.Join(hwaccels, ", ")))
+			}
+			for k, name := range cam.Go2RTCStreams {
+				field := fmt.Sprintf("%s.go2rtc_streams[%d]", cat, k)
+				switch prev, dup := declared[name]; {
+				case !c.Go2RTC.Enabled():
+					add(fmt.Errorf("%s: %q needs go2rtc.url to be set", field, name))
+				case !streamNamePattern.MatchString(name):
+					add(fmt.Errorf("%s: %q must be a go2rtc stream name: 1-128 characters, no white space, '/', '?', '#', '&' or '%%'", field, name))
+				case strings.HasPrefix(name, "camvisor_"):
+					add(fmt.Errorf("%s: %q is a name camvisor gives its own streams; name a stream of go2rtc's config", field, name))
+				case dup:
+					add(fmt.Errorf("%s: %q is named by %s too: a stream reads one camera", field, name, prev))
+				default:
+					declared[name] = field
+				}
 			}
 			switch cam.Mode {
 			case "", ModeSnapshot:
@@ -280,10 +304,36 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, redact.URL(raw))
+		return fmt.Errorf("%s: %q must be an http:// or https:// URL with a host", field, shown(field, raw))
 	}
 	if !endpoint && u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, redact.URL(raw))
+		return fmt.Errorf("%s: %q must not have a path: give go2rtc's base URL", field, shown(field, raw))
+	}
+	return nil
+}
+
+// shown is a URL of field as an error shows it: without its password and
+// query values, and the webhook's without its path (Slack, Discord and
+// ntfy put the secret there).
+func shown(field, raw string) string {
+	if field == "alerts.webhook.url" {
+		return redact.Hidden(raw)
+	}
+	return redact.URL(raw)
+}
+
+// checkHost reports an allowed host that is not a host name with an
+// optional port, as a Host header names it.
+func checkHost(field, h string) error {
+	name, port, err := net.SplitHostPort(h)
+	if err != nil {
+		name, port = h, ""
+	}
+	if name == "" || strings.ContainsAny(h, "/@?#* \t") {
+		return fmt.Errorf("%s: %q must be a host name with an optional port (camvisor.example.org or camvisor.example.org:443), not a URL", field, h)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); port != "" && err != nil {
+		return fmt.Errorf("%s: %q has no valid port", field, h)
 	}
 	return nil
 }
@@ -292,12 +342,9 @@ func checkHTTPURL(field, raw string, endpoint bool) error {
 var hwaccels = []string{"auto", "vaapi", "cuda", "qsv", "vdpau", "drm", "opencl", "vulkan", "videotoolbox", "d3d11va", "dxva2"}
 
 // relayed reports whether ffmpeg reads raw through camvisor's RTSP relay:
-// a URL with a user or a query (a secret, maybe) never goes on a command
-// line (actors/rtsprelay).
-func relayed(raw string) bool {
-	u, err := url.Parse(raw)
-	return raw != "" && (err != nil || u.User != nil || u.RawQuery != "" || u.ForceQuery)
-}
+// every camera URL is (actors/rtsprelay), so that no secret goes on a
+// command line and no redirect of the camera's reaches past the relay.
+func relayed(raw string) bool { return raw != "" }
 
 // checkInputArgs refuses what would make ffmpeg read something else than
 // the camera: another input, or an argument that is not one. Through the
@@ -306,7 +353,7 @@ func checkInputArgs(field string, args []string, relay bool) error {
 	for i, a := range args {
 		switch {
 		case relay && a == "-rtsp_transport" && i+1 < len(args) && args[i+1] != "tcp":
-			return fmt.Errorf("%s[%d]: -rtsp_transport %s: the camera's url holds credentials, so ffmpeg reads it through camvisor's relay, "+
+			return fmt.Errorf("%s[%d]: -rtsp_transport %s: ffmpeg reads every camera through camvisor's relay, "+
 				"which carries the video on the RTSP connection (tcp) only", field, i+1, args[i+1])
 		case a == "":
 			return fmt.Errorf("%s[%d]: empty argument", field, i)

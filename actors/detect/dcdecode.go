@@ -58,6 +58,11 @@ func (t *huffman) build(counts [16]uint8, vals []uint8) error {
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
+		// More codes of a length than the length has room for: the table
+		// would index past its lookup (a damaged or hostile JPEG).
+		if code+n > 1<<l {
+			return errors.New("bad Huffman table")
+		}
 		t.valPtr[l], t.minCode[l] = k, code
 		if n == 0 {
 			t.maxCode[l] = -1
@@ -73,9 +78,6 @@ func (t *huffman) build(counts [16]uint8, vals []uint8) error {
 			}
 			code++
 			k++
-		}
-		if code > 1<<l {
-			return errors.New("bad Huffman table")
 		}
 		code <<= 1
 	}
@@ -312,6 +314,12 @@ func decodeLumaDC(data []byte) (*lumaDC, error) {
 // scanLumaDC decodes the scan's blocks, keeping the luma DC values.
 func scanLumaDC(data []byte, w, h, dri int, comps []component, hmax, vmax uint8, qt *[4][64]uint16, dc, ac *[4]huffman) (*lumaDC, error) {
 	out := &lumaDC{w: w, h: h, bw: (w + 7) / 8, bh: (h + 7) / 8}
+	// Every block costs at least two bits (a DC code and an end of block):
+	// a frame that claims more blocks than its data can hold is damaged
+	// or hostile, and would cost a minute and 64 MB for 65535x65535.
+	if out.bw*out.bh > 4*len(data) {
+		return nil, fmt.Errorf("a %dx%d frame in %d bytes: the scan ends before its last block", w, h, len(data))
+	}
 	out.mean = make([]uint8, out.bw*out.bh)
 	r := &bitReader{data: data}
 	y := comps[0]
@@ -362,6 +370,12 @@ func scanLumaDC(data []byte, w, h, dri int, comps []component, hmax, vmax uint8,
 						out.mean[y0*out.bw+x0] = uint8(min(255, max(0, v)))
 					}
 				}
+			}
+			if r.zeros*8 > r.n {
+				// This block was decoded from zeros read past the data's
+				// end (or a marker): the frame was cut short. Said now,
+				// not after decoding every block of zeros.
+				return nil, errors.New("the scan ends before its last block")
 			}
 		}
 	}

@@ -133,13 +133,31 @@ func TestLumaDCRefuses(t *testing.T) {
 	if _, err := decodeLumaDC(progressive); !errors.Is(err, errNotBaseline) {
 		t.Errorf("progressive: %v, want errNotBaseline (decoded in full instead)", err)
 	}
+	// A frame that claims 65535x65535 in a few hundred bytes (what a
+	// hostile snapshot_url may answer), and a 4096x4096 one cut after its
+	// first rows: refused at once, not after decoding millions of blocks
+	// of zeros.
+	huge := bytes.Clone(good)
+	sof := bytes.Index(huge, []byte{0xFF, 0xC0})
+	copy(huge[sof+5:], []byte{0xFF, 0xFF, 0xFF, 0xFF})
+	buf.Reset()
+	if err := jpeg.Encode(&buf, busyPicture(4096, 4096), nil); err != nil {
+		t.Fatal(err)
+	}
+	big := buf.Bytes()
 	for name, data := range map[string][]byte{
-		"truncated": good[:len(good)*2/3],
-		"header":    good[:40],
-		"not jpeg":  []byte("<html></html>"),
+		"truncated":         good[:len(good)*2/3],
+		"header":            good[:40],
+		"not jpeg":          []byte("<html></html>"),
+		"65535x65535":       huge,
+		"4096x4096 cut off": big[:len(big)/50],
 	} {
+		start := time.Now()
 		if _, err := decodeLumaDC(data); err == nil || errors.Is(err, errNotBaseline) {
 			t.Errorf("%s: %v, want an error", name, err)
+		}
+		if took := time.Since(start); took > 100*time.Millisecond {
+			t.Errorf("%s: refused after %s", name, took)
 		}
 	}
 }

@@ -63,11 +63,16 @@ type Stream struct {
 	Consumers []json.RawMessage `json:"consumers"`
 }
 
-// Producer is a stream's source. go2rtc lists its URL with the user and
-// password as ***, and RemoteAddr only while a camera connection is open.
+// Producer is a stream's source as go2rtc lists it: while idle only its
+// URL as written (user and password as ***); while a connection is open
+// the connection's fields instead, whose URL depends on the source's kind
+// (an ffmpeg: source shows the URL inside it, a tapo: source none at all)
+// and whose RemoteAddr may read "A forwarded B", B being the camera's side.
+// README.md here has the table of what each kind lists.
 type Producer struct {
 	URL        string `json:"url"`
 	RemoteAddr string `json:"remote_addr"`
+	FormatName string `json:"format_name"`
 }
 
 // Add registers (or updates) stream name with src in go2rtc's memory: PATCH
@@ -81,7 +86,7 @@ func (c *Client) Add(ctx context.Context, name, src string) error {
 	}
 	if code != http.StatusOK {
 		// go2rtc may quote the source, credentials and all.
-		return fmt.Errorf("add stream %s: go2rtc answered %d %s", name, code, redact.Text(strings.TrimSpace(string(body))))
+		return fmt.Errorf("add stream %s: go2rtc answered %d %s", name, code, quote(body))
 	}
 	return nil
 }
@@ -97,7 +102,7 @@ func (c *Client) Remove(ctx context.Context, name string) error {
 	if code == http.StatusOK || (code == http.StatusBadRequest && strings.Contains(string(body), "yaml: path not exist")) {
 		return nil
 	}
-	return fmt.Errorf("remove stream %s: go2rtc answered %d %s", name, code, strings.TrimSpace(string(body)))
+	return fmt.Errorf("remove stream %s: go2rtc answered %d %s", name, code, quote(body))
 }
 
 // List returns every stream go2rtc has.
@@ -107,7 +112,7 @@ func (c *Client) List(ctx context.Context) (map[string]Stream, error) {
 		return nil, err
 	}
 	if code != http.StatusOK {
-		return nil, fmt.Errorf("list streams: go2rtc answered %d %s", code, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("list streams: go2rtc answered %d %s", code, quote(body))
 	}
 	var out map[string]Stream
 	if err := json.Unmarshal(body, &out); err != nil {
@@ -185,9 +190,15 @@ func (c *Client) do(ctx context.Context, method, path string) (int, []byte, erro
 		return 0, nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, method, strings.SplitN(path, "?", 2)[0], err)
 	}
 	if resp.StatusCode >= 500 {
-		return resp.StatusCode, body, fmt.Errorf("%w: %s %s: %d %s", ErrUnreachable, method, strings.SplitN(path, "?", 2)[0], resp.StatusCode, strings.TrimSpace(string(body)))
+		return resp.StatusCode, body, fmt.Errorf("%w: %s %s: %d %s", ErrUnreachable, method, strings.SplitN(path, "?", 2)[0], resp.StatusCode, quote(body))
 	}
 	return resp.StatusCode, body, nil
+}
+
+// quote is go2rtc's answer as an error quotes it: go2rtc may quote a
+// source, credentials and all, so it is redacted, and clipped.
+func quote(body []byte) string {
+	return redact.Text(redact.Clip(strings.TrimSpace(string(body)), 512))
 }
 
 // bare drops the request URL from a transport error: an add's query holds

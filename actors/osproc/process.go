@@ -21,11 +21,16 @@ import (
 
 // Spec describes a process to start. Args never pass through a shell.
 type Spec struct {
-	Path      string
-	Args      []string // without argv[0]
-	Env       []string // added to the inherited environment
-	MaxStdout int      // bytes of stdout kept; more is an error
-	TailLines int      // stderr lines kept
+	Path string
+	Args []string // without argv[0]
+	// Env is the process's environment beyond what it inherits of
+	// camvisor's, which is PATH and the locale (LANG, LC_*) only: camvisor's
+	// environment may hold secrets (a systemd EnvironmentFile=, the
+	// ${NAME} of a config), and a process's environment is readable in
+	// /proc by its user and passed on to whatever it runs.
+	Env       []string
+	MaxStdout int // bytes of stdout kept; more is an error
+	TailLines int // stderr lines kept
 	// Stdout, when set, receives the process's stdout as it comes instead
 	// of it being kept (MaxStdout does not apply): for a process that runs
 	// on and writes as it goes. It is called from one goroutine of the
@@ -84,7 +89,7 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	runtime.LockOSThread()
 
 	cmd := exec.Command(spec.Path, spec.Args...)
-	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Env = append(inherited(os.Environ()), spec.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout := &limitedBuffer{max: spec.MaxStdout}
 	stderr := &tailWriter{max: spec.TailLines}
@@ -125,6 +130,19 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	}
 	p.exit = exit
 	close(p.done)
+}
+
+// inherited is what a process takes of environ (camvisor's): the program
+// search path and the locale, nothing else.
+func inherited(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == "PATH" || name == "LANG" || strings.HasPrefix(name, "LC_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // Done is closed once the process has been reaped.

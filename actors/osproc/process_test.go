@@ -2,6 +2,7 @@ package osproc
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -186,5 +187,39 @@ func TestReadSchedTellsWorkFromWaiting(t *testing.T) {
 	}
 	if _, ok := ReadSched(1 << 30); ok {
 		t.Error("a process that does not exist has statistics")
+	}
+}
+
+// TestEnvironmentMinimal: a process inherits PATH and the locale of
+// camvisor's environment and nothing else, plus its Spec.Env.
+func TestEnvironmentMinimal(t *testing.T) {
+	t.Setenv("CAMVISOR_SECRET_FOR_TEST", "s3cret")
+	t.Setenv("LC_ALL", "C")
+	p, err := Start(Spec{Path: "/bin/sleep", Args: []string{"30"}, Env: []string{EnvRun + "=run-env"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(time.Second)
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	want := []string{"LC_ALL=C", EnvRun + "=run-env"}
+	if path, ok := os.LookupEnv("PATH"); ok {
+		want = append(want, "PATH="+path)
+	}
+	if lang, ok := os.LookupEnv("LANG"); ok {
+		want = append(want, "LANG="+lang)
+	}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "LC_") && kv != "LC_ALL=C" {
+			want = append(want, kv)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("environment %q, want %q", got, want)
 	}
 }

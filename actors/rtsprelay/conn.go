@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type pending struct {
 	uri        string
 	answered   bool // it carried an answer to a challenge
 	tries      int
+	redirects  int // redirects followed so far
 }
 
 func newConn(r *Relay, nc net.Conn) *conn {
@@ -64,12 +66,9 @@ func newConn(r *Relay, nc net.Conn) *conn {
 func (c *conn) serve() {
 	defer close(c.done)
 	defer c.client.Close()
-	if uid, err := peerUID(c.client); err != nil || !c.relay.opts.AllowUID(uid) {
-		reason := fmt.Sprintf("uid %d may not use the relay", uid)
-		if err != nil {
-			reason = "owner unknown: " + err.Error()
-		}
-		c.log.Warn("rtsp relay refused a connection", "remote", c.client.RemoteAddr().String(), "reason", reason)
+	who, err := c.relay.checkPeer(c.client)
+	if err != nil {
+		c.relay.logLimited(c.log, "peer:"+who, "rtsp relay refused a connection", "remote", c.client.RemoteAddr().String(), "reason", err.Error())
 		return
 	}
 	_ = c.client.SetReadDeadline(time.Now().Add(c.relay.opts.FirstRequest))
@@ -83,11 +82,11 @@ func (c *conn) serve() {
 	_, uri, _, _ := first.requestLine()
 	p := c.relay.lookup(tokenOf(uri))
 	if p == nil {
-		c.log.Warn("rtsp relay refused a request for an unknown path", "remote", c.client.RemoteAddr().String())
+		c.relay.logLimited(c.log, "path:"+who, "rtsp relay refused a request for an unknown path", "remote", c.client.RemoteAddr().String())
 		c.reply(first, 404, "Not Found")
 		return
 	}
-	if err := p.attach(c); err != nil {
+	if err := p.attach(c, c.relay.opts.ReleaseWait); err != nil {
 		c.reply(first, 503, "relay: "+err.Error())
 		return
 	}
@@ -273,7 +272,8 @@ func (c *conn) downstream(br *bufio.Reader) {
 }
 
 // onResponse passes the camera's answer to the process, unless it is a
-// challenge the credentials can answer: then the request goes again.
+// challenge the credentials can answer: then the request goes again; or
+// a redirect, which the relay follows or refuses itself.
 func (c *conn) onResponse(m *message) bool {
 	seq, _ := strconv.Atoi(m.get("CSeq"))
 	c.pmu.Lock()
@@ -288,15 +288,88 @@ func (c *conn) onResponse(m *message) bool {
 		p.tries++
 		return c.send(p) == nil
 	}
+	if code := m.status(); code >= 300 && code < 400 {
+		return c.onRedirect(p, m)
+	}
 	if p != nil {
 		if p.clientCSeq == "" {
 			m.del("CSeq", 0)
 		} else {
 			m.set("CSeq", p.clientCSeq)
 		}
+		// After a redirect the process must address what follows below
+		// where the answer came from, not below its own URL.
+		if p.redirects > 0 && m.get("Content-Base") == "" && m.status() == 200 {
+			m.set("Content-Base", p.uri)
+		}
 	}
 	c.path.rewriteForClient(m)
 	return c.writeClient(m.appendTo(nil)) == nil
+}
+
+// onRedirect handles a camera's 3xx, which never reaches the process: a
+// redirect would send ffmpeg past the relay (and the slot budget) to
+// wherever the camera says, in any scheme ffmpeg follows (satip:// among
+// them). One to another path on the camera's own host and port, in its
+// own scheme, is followed on the relay's camera connection, with the
+// credentials, up to maxRedirects times for a request; any other is
+// answered 502 with why. p is nil when the answer's CSeq matches no
+// request.
+func (c *conn) onRedirect(p *pending, m *message) bool {
+	loc := m.get("Location")
+	cseq := m.get("CSeq")
+	if p != nil {
+		cseq = p.clientCSeq
+		if to, ok := c.path.sameCamera(loc); ok && p.redirects < maxRedirects {
+			p.redirects++
+			p.uri = to
+			_, _, proto, _ := p.req.requestLine()
+			p.req.start = p.method + " " + to + " " + proto
+			p.tries, p.answered = 0, false
+			c.log.Debug("rtsp relay follows the camera's redirect", "status", m.status())
+			return c.send(p) == nil
+		}
+	}
+	c.relay.logLimited(c.log, "redirect:"+c.path.cam.hostport, "rtsp relay refused a camera's redirect",
+		"status", m.status(), "to", redirectTarget(loc))
+	c.replyCSeq(cseq, 502, fmt.Sprintf("relay: the camera redirected the request (%d); the relay follows a redirect only "+
+		"to the camera's own host, at most %d times", m.status(), maxRedirects))
+	return true
+}
+
+// maxRedirects bounds the redirects followed for one request.
+const maxRedirects = 3
+
+// sameCamera is the camera URL a redirect's Location names when it stays
+// on the camera's own scheme, host and port (its credentials, if any,
+// ignored: the Path's are used); false for anything else.
+func (p *Path) sameCamera(loc string) (string, bool) {
+	u, err := url.Parse(loc)
+	if err != nil || !strings.EqualFold(u.Scheme, p.cam.scheme) || u.Host == "" {
+		return "", false
+	}
+	port := "554"
+	if p.cam.scheme == "rtsps" {
+		port = "322"
+	}
+	if !strings.EqualFold(withPort(u, port), p.cam.hostport) {
+		return "", false
+	}
+	to := p.cam.base + u.EscapedPath()
+	if u.RawQuery != "" {
+		to += "?" + u.RawQuery
+	}
+	return to, true
+}
+
+// redirectTarget is what a log line may say of a Location: its scheme
+// and host, never a path or a user.
+func redirectTarget(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.Scheme == "" {
+		return "(not a URL)"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // failPending answers the process's requests in flight when the camera

@@ -223,36 +223,47 @@ func frames(br *bufio.Reader) ([]byte, error) {
 	return br.Peek(total)
 }
 
-// absoluteURL matches an rtsp:// or rtsps:// URL's scheme and authority in
-// a header value or an SDP body.
-var absoluteURL = regexp.MustCompile(`rtsps?://[^/\s;,"'<>]*`)
+// absoluteURL matches an absolute URL's scheme and authority in a header
+// value or an SDP body, whatever its scheme: a camera may name any
+// (satip://, http://), and every one the process sees must be the
+// relay's.
+var absoluteURL = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s;,"'<>]*`)
 
-// cameraURLs are the response fields that carry the camera's URLs, which
-// the process must see as the relay's.
-var cameraURLs = []string{"Content-Base", "Content-Location", "Location", "RTP-Info"}
+// cameraURLs are the fields that carry the camera's URLs, which the
+// process must see as the relay's. Location is not among them: it is
+// never passed on (see conn.onRedirect).
+var cameraURLs = []string{"Content-Base", "Content-Location", "RTP-Info"}
 
 // rewriteForClient turns the camera's URLs in a response (or in a request
-// the camera sends) into the Path's, its query into the stand-in.
+// the camera sends) into the Path's, its query and a path holding
+// credentials into their stand-ins, drops any Location, and scrubs the
+// camera's credentials wherever the camera quotes them (ffmpeg prints a
+// status line's reason). The body is rewritten whatever its Content-Type:
+// an SDP sent without one still names the camera's URLs.
 func (p *Path) rewriteForClient(m *message) {
+	m.del("Location", 0)
 	for i, f := range m.fields {
 		for _, name := range cameraURLs {
 			if strings.EqualFold(f.name, name) {
 				m.fields[i].value = p.toClient(f.value)
 			}
 		}
+		m.fields[i].name = p.scrub.Scrub(m.fields[i].name)
+		m.fields[i].value = p.scrub.Scrub(m.fields[i].value)
 	}
-	if len(m.body) > 0 && strings.Contains(strings.ToLower(m.get("Content-Type")), "sdp") {
-		m.body = []byte(p.toClient(string(m.body)))
+	if len(m.body) > 0 {
+		m.body = []byte(p.scrub.Scrub(p.toClient(string(m.body))))
 	}
-	if m.isResponse() {
-		return
-	}
-	if method, uri, proto, ok := m.requestLine(); ok {
+	if method, uri, proto, ok := m.requestLine(); ok && !m.isResponse() {
 		m.start = method + " " + p.toClient(uri) + " " + proto
 	}
+	m.start = p.scrub.Scrub(m.start)
 }
 
 func (p *Path) toClient(s string) string {
+	if p.cam.pathStandIn {
+		s = strings.ReplaceAll(s, p.cam.path, pathStandIn)
+	}
 	if p.cam.query != "" {
 		s = strings.ReplaceAll(s, "?"+p.cam.query, queryStandIn)
 	}
@@ -271,6 +282,11 @@ func (p *Path) toCamera(uri string) (string, bool) {
 	rest, _ := strings.CutPrefix(uri, "rtsp://")
 	_, rest, _ = strings.Cut(rest, "/")
 	rest = strings.TrimPrefix(rest, p.token)
+	if p.cam.pathStandIn {
+		if after, ok := strings.CutPrefix(rest, pathStandIn); ok {
+			rest = p.cam.path + after
+		}
+	}
 	if p.cam.query != "" {
 		rest = strings.Replace(rest, queryStandIn, "?"+p.cam.query, 1)
 	}

@@ -10,44 +10,55 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peerUID is the user owning the other end of a loopback TCP connection.
-// The kernel says it through sock_diag, asked for that one socket (local
-// address our peer's, remote ours): a lookup, not a listing, so it costs
-// the same with ten sockets or ten thousand (reading /proc/net/tcp costs
-// milliseconds on a busy machine).
-func peerUID(nc net.Conn) (uint32, error) {
-	peer, ok1 := nc.RemoteAddr().(*net.TCPAddr)
+// peer is what the kernel says of the other end of a loopback TCP
+// connection: its socket's state, owner and inode.
+type peer struct {
+	state uint8  // TCP state (tcpEstablished …)
+	uid   uint32 // owner; 0 for a socket no process holds any more
+	inode uint32 // 0 for a socket no process holds any more
+}
+
+// tcpEstablished is the kernel's TCP_ESTABLISHED.
+const tcpEstablished = 1
+
+// peerOf asks the kernel about the other end of a loopback TCP connection
+// through sock_diag, for that one socket (local address our peer's,
+// remote ours): a lookup, not a listing, so it costs the same with ten
+// sockets or ten thousand (reading /proc/net/tcp costs milliseconds on a
+// busy machine).
+func peerOf(nc net.Conn) (peer, error) {
+	remote, ok1 := nc.RemoteAddr().(*net.TCPAddr)
 	us, ok2 := nc.LocalAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
-		return 0, errors.New("not a TCP connection")
+		return peer{}, errors.New("not a TCP connection")
 	}
-	req, family, err := diagRequest(peer, us)
+	req, family, err := diagRequest(remote, us)
 	if err != nil {
-		return 0, err
+		return peer{}, err
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, fmt.Errorf("sock_diag: %w", err)
+		return peer{}, fmt.Errorf("sock_diag: %w", err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, fmt.Errorf("sock_diag: %w", err)
+		return peer{}, fmt.Errorf("sock_diag: %w", err)
 	}
 	buf := make([]byte, 4096)
 	n, _, err := unix.Recvfrom(fd, buf, 0)
 	if err != nil {
-		return 0, fmt.Errorf("sock_diag: %w", err)
+		return peer{}, fmt.Errorf("sock_diag: %w", err)
 	}
 	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 	if err != nil {
-		return 0, fmt.Errorf("sock_diag: %w", err)
+		return peer{}, fmt.Errorf("sock_diag: %w", err)
 	}
 	for _, m := range msgs {
 		switch m.Header.Type {
 		case unix.NLMSG_ERROR:
 			if len(m.Data) >= 4 {
 				if errno := int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
-					return 0, fmt.Errorf("sock_diag: no socket %s → %s: %w", peer, us, syscall.Errno(-errno))
+					return peer{}, fmt.Errorf("sock_diag: no socket %s → %s: %w", remote, us, syscall.Errno(-errno))
 				}
 			}
 		case sockDiagByFamily:
@@ -55,13 +66,38 @@ func peerUID(nc net.Conn) (uint32, error) {
 			// bytes), inet_diag_sockid (48), expires, rqueue, wqueue,
 			// uid, inode (u32 each).
 			const uidAt = 4 + sockIDLen + 12
-			if len(m.Data) < uidAt+4 || m.Data[0] != family {
-				return 0, errors.New("sock_diag: short answer")
+			if len(m.Data) < uidAt+8 || m.Data[0] != family {
+				return peer{}, errors.New("sock_diag: short answer")
 			}
-			return binary.NativeEndian.Uint32(m.Data[uidAt:]), nil
+			return peer{state: m.Data[1], uid: binary.NativeEndian.Uint32(m.Data[uidAt:]),
+				inode: binary.NativeEndian.Uint32(m.Data[uidAt+4:])}, nil
 		}
 	}
-	return 0, fmt.Errorf("sock_diag: no answer for %s → %s", peer, us)
+	return peer{}, fmt.Errorf("sock_diag: no answer for %s → %s", remote, us)
+}
+
+// checkPeer decides whether a new connection may use the relay: its
+// other end must be an established socket that a process holds (an
+// inode) of a user AllowUID accepts. A client that already closed leaves
+// a socket no process holds (FIN_WAIT, TIME_WAIT), which the kernel
+// reports as uid 0 with no inode: it must not pass for root, which
+// camvisor may run as.
+//
+// It also names the client for the relay's log limits: its uid, which is
+// all that tells one local client from another on loopback.
+func (r *Relay) checkPeer(nc net.Conn) (who string, err error) {
+	p, err := peerOf(nc)
+	if err != nil {
+		return "unknown", fmt.Errorf("owner unknown: %w", err)
+	}
+	who = fmt.Sprintf("uid %d", p.uid)
+	if p.state != tcpEstablished || p.inode == 0 {
+		return "closed", fmt.Errorf("the client's socket is closed or held by no process (TCP state %d, inode %d)", p.state, p.inode)
+	}
+	if !r.opts.AllowUID(p.uid) {
+		return who, fmt.Errorf("uid %d may not use the relay", p.uid)
+	}
+	return who, nil
 }
 
 const (

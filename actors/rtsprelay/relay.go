@@ -1,23 +1,3 @@
-// Package rtsprelay keeps camera passwords off ffmpeg's command line. It is
-// a loopback RTSP relay inside camvisor: a capture opens a Path for its
-// camera's URL and gives ffmpeg the Path's URL, which holds no credentials;
-// ffmpeg connects to the relay, the relay connects to the camera, answers
-// the camera's Basic or Digest challenge itself and then passes the
-// interleaved RTP through untouched.
-//
-// A Path serves one process for its whole life, snapshot or stream: each
-// connection the process opens gets exactly one camera connection, opened
-// when the process connects and closed when either side closes, and at
-// most one at a time (a camera's slot budget counts one connection per
-// process). Closing the Path (the owning actor's stop, whatever the
-// reason) closes both ends of its connection and returns once the camera
-// side is closed, so a freed slot is a closed camera connection.
-//
-// The relay listens on 127.0.0.1 only. A Path's URL is unguessable (128
-// random bits) but visible in the process's command line to every local
-// user, so the relay also refuses connections whose socket belongs to
-// another user than camvisor's (read from /proc/net/tcp): a process of the
-// same user could read camvisor's memory and configuration anyway.
 package rtsprelay
 
 import (
@@ -33,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"camvisor/actors/redact"
 )
 
 // Options configure a Relay. Zero values get the defaults noted.
@@ -50,6 +32,12 @@ type Options struct {
 	// AllowUID decides which local users may connect; default: only the
 	// user camvisor runs as.
 	AllowUID func(uid uint32) bool
+	// RefusalLogEvery is how often at most a refusal of one kind for one
+	// source (a uid; a camera for its redirects) is logged, with the
+	// count of those not logged; default 1 minute. Anyone on the machine
+	// can connect to the relay: a line per refused connection would let
+	// them flood the log.
+	RefusalLogEvery time.Duration
 }
 
 // Relay is a running loopback RTSP relay.
@@ -65,6 +53,8 @@ type Relay struct {
 	paths  map[string]*Path
 	closed bool
 	wg     sync.WaitGroup
+
+	refusals logLimiter
 }
 
 // ErrClosed is Open's answer once the relay is closed.
@@ -84,6 +74,9 @@ func New(opts Options) (*Relay, error) {
 	if opts.ReleaseWait <= 0 {
 		opts.ReleaseWait = 2 * time.Second
 	}
+	if opts.RefusalLogEvery <= 0 {
+		opts.RefusalLogEvery = time.Minute
+	}
 	if opts.AllowUID == nil {
 		me := uint32(os.Getuid())
 		opts.AllowUID = func(uid uint32) bool { return uid == me }
@@ -99,7 +92,8 @@ func New(opts Options) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtsp relay: %w", err)
 	}
-	r := &Relay{opts: opts, log: opts.Log, ln: ln, host: ln.Addr().String(), paths: map[string]*Path{}}
+	r := &Relay{opts: opts, log: opts.Log, ln: ln, host: ln.Addr().String(), paths: map[string]*Path{},
+		refusals: logLimiter{every: opts.RefusalLogEvery, last: map[string]*logBucket{}}}
 	r.wg.Add(1)
 	go r.acceptLoop()
 	return r, nil
@@ -138,14 +132,15 @@ func (r *Relay) Paths() int {
 }
 
 // HasSecret reports whether a camera URL carries something to keep off a
-// command line: credentials or a query (some cameras take their password
-// as ?pwd=). A URL without either may be given to ffmpeg directly.
+// command line: credentials, a query (some cameras take their password as
+// ?pwd=) or a password in its path (/user=admin_password=…). A URL with
+// none of them may be given to ffmpeg directly.
 func HasSecret(rawURL string) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return true // not ours to judge: never print it
 	}
-	return u.User != nil || u.RawQuery != "" || u.ForceQuery
+	return u.User != nil || u.RawQuery != "" || u.ForceQuery || redact.HasPathCredentials(rawURL)
 }
 
 // Open registers a camera URL (credentials included) and returns the Path
@@ -160,7 +155,8 @@ func (r *Relay) Open(rawURL string, dialTimeout time.Duration) (*Path, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("rtsp relay: %w", err)
 	}
-	p := &Path{relay: r, token: hex.EncodeToString(b), cam: cam, dialTimeout: dialTimeout, conns: map[*conn]struct{}{}}
+	p := &Path{relay: r, token: hex.EncodeToString(b), cam: cam, dialTimeout: dialTimeout, conns: map[*conn]struct{}{},
+		scrub: redact.ForURL(rawURL)}
 	p.prefix = "rtsp://" + r.host + "/" + p.token
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -178,6 +174,7 @@ type Path struct {
 	prefix      string // rtsp://127.0.0.1:port/<token>
 	cam         *target
 	dialTimeout time.Duration
+	scrub       redact.Redactor // the camera's credentials, in every form
 
 	// mu guards the connection set and closed: the process's connection
 	// goroutines and the owner's Close race on them.
@@ -203,9 +200,13 @@ func (p *Path) noteAuth(scheme string) {
 }
 
 // URL is what the process is given instead of the camera's URL: the
-// camera's path (and a stand-in for its query) below the Path's prefix.
+// camera's path (or a stand-in for a path that holds credentials, and a
+// stand-in for its query) below the Path's prefix.
 func (p *Path) URL() string {
 	u := p.prefix + p.cam.path
+	if p.cam.pathStandIn {
+		u = p.prefix + pathStandIn
+	}
 	if p.cam.query != "" {
 		u += queryStandIn
 	}
@@ -246,19 +247,37 @@ func (p *Path) Close() {
 	}
 }
 
-// attach adds c to the Path unless it is closed or already serving a
-// connection: one camera connection per process connection, one at a time.
-func (p *Path) attach(c *conn) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.closed:
-		return errors.New("path released")
-	case len(p.conns) > 0:
-		return errors.New("path already has a connection")
+// attach adds c to the Path unless it is closed or serving another
+// connection: one camera connection per process connection, one at a
+// time. A process that closes its connection and opens the next at once
+// (ffmpeg after a failed request) finds the first one still closing its
+// camera side: attach waits for that, up to wait, since the first one's
+// camera socket is closed before it detaches.
+func (p *Path) attach(c *conn, wait time.Duration) error {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return errors.New("path released")
+		}
+		var busy *conn
+		for o := range p.conns {
+			busy = o
+		}
+		if busy == nil {
+			p.conns[c] = struct{}{}
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-busy.done:
+		case <-deadline.C:
+			return errors.New("path already has a connection")
+		}
 	}
-	p.conns[c] = struct{}{}
-	return nil
 }
 
 func (p *Path) detach(c *conn) {
@@ -311,10 +330,17 @@ type target struct {
 	user     string
 	pass     string
 	creds    bool
+	// pathStandIn: path holds credentials (/user=admin_password=…), so
+	// the process sees pathStandIn in its place.
+	pathStandIn bool
 }
 
-// queryStandIn replaces a camera URL's query in everything ffmpeg sees.
-const queryStandIn = "?camvisor-query"
+// queryStandIn and pathStandIn replace a camera URL's query, and a path
+// that holds credentials, in everything ffmpeg sees.
+const (
+	queryStandIn = "?camvisor-query"
+	pathStandIn  = "/camvisor-path"
+)
 
 func parseTarget(rawURL string) (*target, error) {
 	u, err := url.Parse(rawURL)
@@ -336,6 +362,7 @@ func parseTarget(rawURL string) (*target, error) {
 	if t.path == "" {
 		t.path = "/"
 	}
+	t.pathStandIn = redact.HasPathCredentials(rawURL)
 	if u.User != nil {
 		t.user = u.User.Username()
 		t.pass, _ = u.User.Password()
@@ -379,4 +406,64 @@ func (p *Path) dial(ctx context.Context) (net.Conn, error) {
 		return nc, nil
 	}
 	return tlsClient(ctx, nc, p.cam.host, p.dialTimeout)
+}
+
+// logLimited logs msg at Warn unless a line of the same key was logged
+// less than RefusalLogEvery ago; the line that is logged says how many
+// were not ("suppressed").
+func (r *Relay) logLimited(log *slog.Logger, key, msg string, args ...any) {
+	n, ok := r.refusals.allow(key, time.Now())
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	log.Warn(msg, args...)
+}
+
+// logLimiter allows a line per key per interval. Its mutex is for the
+// connection goroutines that log concurrently; no actor is involved.
+type logLimiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  map[string]*logBucket
+}
+
+type logBucket struct {
+	at         time.Time
+	suppressed int
+}
+
+// maxLogKeys bounds the limiter's memory; keys are uids and cameras, so
+// only a machine with that many users or cameras could fill it.
+const maxLogKeys = 1024
+
+// allow reports whether a line of key may be logged at now, and how many
+// were suppressed since the last one.
+func (l *logLimiter) allow(key string, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.last[key]
+	if b != nil && now.Sub(b.at) < l.every {
+		b.suppressed++
+		return 0, false
+	}
+	if b == nil {
+		if len(l.last) >= maxLogKeys {
+			for k, o := range l.last {
+				if now.Sub(o.at) >= l.every {
+					delete(l.last, k)
+				}
+			}
+			if len(l.last) >= maxLogKeys {
+				return 0, false // full of live keys: silence rather than a flood
+			}
+		}
+		b = &logBucket{}
+		l.last[key] = b
+	}
+	n := b.suppressed
+	b.at, b.suppressed = now, 0
+	return n, true
 }

@@ -351,6 +351,12 @@ type tap struct {
 	// sessionTimeout, when set, replaces the session timeout camsim
 	// announces (the pace of a client's keepalives).
 	sessionTimeout string
+	// toCamera and toClient, when set, change a request on its way to
+	// camsim and what camsim sends on its way back; toClient returns false
+	// to drop the message and answer the request itself (it may write to
+	// the client).
+	toCamera func(m *message)
+	toClient func(client net.Conn, m *message) bool
 }
 
 func newTap(t *testing.T, camera string, stripDigest bool) *tap {
@@ -417,6 +423,9 @@ func (tp *tap) serve(client net.Conn) {
 				tp.schemes = append(tp.schemes, scheme)
 			}
 			tp.mu.Unlock()
+			if tp.toCamera != nil {
+				tp.toCamera(m)
+			}
 			cam.Write(m.appendTo(nil))
 		}
 	}()
@@ -454,6 +463,9 @@ func (tp *tap) serve(client net.Conn) {
 				}
 			}
 			m.fields = kept
+		}
+		if tp.toClient != nil && !tp.toClient(client, m) {
+			continue
 		}
 		client.Write(m.appendTo(nil))
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"camvisor/actors/camsim"
+	"camvisor/actors/camsim/hostile"
 )
 
 // CamsimPassword is the password of every test camera: tests grep for it
@@ -36,4 +37,16 @@ func CamsimWith(t testing.TB, opts camsim.Options, cams ...camsim.Camera) *camsi
 		}
 	})
 	return s
+}
+
+// Bystander listens where a hostile camera's redirect points, for the
+// test's duration: nothing may reach it.
+func Bystander(t testing.TB) *hostile.Bystander {
+	t.Helper()
+	b, err := hostile.NewBystander()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"time"
 
+	"camvisor/actors"
 	"camvisor/actors/config"
+	"camvisor/actors/redact"
 )
 
 // cmdCheck validates a config file and prints a summary, with the
@@ -26,6 +30,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s: ok, %d subnets, %d cameras\n", *path, len(cfg.Subnets), n)
 	fmt.Fprintf(stdout, "systemd: TimeoutStopSec=%d or more (from ffmpeg.kill_grace %s)\n", int(stopBudget(cfg).Seconds()+0.999), cfg.FFmpeg.KillGrace)
 	fmt.Fprintf(stdout, "systemd: TasksMax=%d or more (from %d camera connections in max_connections)\n", tasksBudget(cfg), connections(cfg))
+	checkDeclaredStreams(cfg, stdout)
 	return nil
 }
 
@@ -59,4 +64,22 @@ func connections(cfg *config.Config) int {
 func tasksBudget(cfg *config.Config) int {
 	n := camvisorTasks + tasksPerFFmpeg*connections(cfg)
 	return (n + 63) / 64 * 64
+}
+
+// checkDeclaredStreams warns about streams the cameras declare
+// (go2rtc_streams) that go2rtc does not have, as the server does at
+// start; it asks go2rtc only when one is configured and a camera declares
+// a stream. Warnings, not errors: go2rtc may be started after camvisor.
+func checkDeclaredStreams(cfg *config.Config, out io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Go2RTC.RequestTimeout.Duration+time.Second)
+	defer cancel()
+	missing, err := actors.CheckDeclaredStreams(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(out, "warning: go2rtc at %s could not be listed, declared go2rtc_streams not checked: %s\n",
+			redact.URL(cfg.Go2RTC.URL), redact.SecretURL(err.Error(), cfg.Go2RTC.URL))
+		return
+	}
+	for _, line := range missing {
+		fmt.Fprintf(out, "warning: %s\n", line)
+	}
 }

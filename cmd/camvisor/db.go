@@ -142,7 +142,7 @@ func writeHTMLReport(s *db.Store, out string, opts db.ReportOptions, stdout io.W
 		f.Close()
 		return fmt.Errorf("--html: %w", err)
 	}
-	if err := f.Chmod(0o644); err != nil {
+	if err := f.Chmod(0o600); err != nil { // the record's content: its owner's only, like the record and its backups
 		f.Close()
 		return fmt.Errorf("--html: %w", err)
 	}

@@ -234,6 +234,11 @@ func TestDBReportHTML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The report is the record's content (cameras, command lines, what
+	// happened): its owner's only, like the record and its backups.
+	if st, err := os.Stat(page); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the report's mode is %v (%v), want 0600", st.Mode().Perm(), err)
+	}
 	for _, chart := range []string{"leak", "timeline", "heatmap", "cycles", "alerts"} {
 		if !strings.Contains(string(html), `data-chart="`+chart+`"`) {
 			t.Errorf("the report has no %s chart", chart)

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"camvisor/actors/camsim"
@@ -42,8 +40,8 @@ type producer struct {
 	st     *stream
 	cancel context.CancelFunc
 	client *camsim.Client // the connection once dialled; guarded by Server.mu
-	url    string         // the source it dialled; guarded by Server.mu
-	addr   string         // the camera's address (host:port); guarded by Server.mu
+	src    string         // the stream's source it dialled, as registered; guarded by Server.mu
+	listed producerJSON   // what the listing shows of it while connected; guarded by Server.mu
 	bytes  int64          // frame bytes received; guarded by Server.mu
 	done   chan struct{}  // closed when the connection failed or was closed
 	err    error          // why it ended; set before done is closed
@@ -144,16 +142,13 @@ func (s *Server) startProducerLocked(st *stream) *producer {
 // camera fails.
 func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
 	defer s.wg.Done()
-	client, u, err := s.dial(ctx, urls)
+	client, src, listed, err := s.dial(ctx, urls)
 	if err != nil {
 		s.endProducer(p, err)
 		return
 	}
 	s.mu.Lock()
-	p.client, p.url = client, u
-	if parsed, err := url.Parse(u); err == nil {
-		p.addr = parsed.Host
-	}
+	p.client, p.src, p.listed = client, src, listed
 	s.mu.Unlock()
 	for {
 		frame, err := client.NextFrame(ctx)
@@ -166,19 +161,21 @@ func (s *Server) runProducer(ctx context.Context, p *producer, urls []string) {
 	}
 }
 
-// dial connects to the first rtsp:// source that answers, giving each
-// DialTimeout, as go2rtc tries a stream's producers in order.
-func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, string, error) {
+// dial connects to the first source that answers, giving each
+// DialTimeout, as go2rtc tries a stream's producers in order. It returns
+// the source it dialled and how the listing shows it connected.
+func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, string, producerJSON, error) {
 	var errs []error
 	for _, u := range urls {
-		if !strings.HasPrefix(u, "rtsp://") {
+		target, listed, ok := s.resolve(u)
+		if !ok {
 			continue
 		}
 		dctx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout)
-		c, err := camsim.Dial(dctx, u)
+		c, err := camsim.Dial(dctx, target)
 		cancel()
 		if err == nil {
-			return c, u, nil
+			return c, u, listed, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
@@ -186,9 +183,9 @@ func (s *Server) dial(ctx context.Context, urls []string) (*camsim.Client, strin
 		}
 	}
 	if len(errs) == 0 {
-		return nil, "", errors.New("go2rtc stand-in: no rtsp:// source to dial")
+		return nil, "", producerJSON{}, errors.New("go2rtc stand-in: no source it can dial (rtsp, rtsps, rtspx, ffmpeg:<rtsp URL>, or tapo/onvif of a Device)")
 	}
-	return nil, "", fmt.Errorf("go2rtc stand-in: %w", errors.Join(errs...))
+	return nil, "", producerJSON{}, fmt.Errorf("go2rtc stand-in: %w", errors.Join(errs...))
 }
 
 // endProducer forgets p, whose connection is closed, records why it ended

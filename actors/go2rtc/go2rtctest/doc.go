@@ -25,7 +25,7 @@
 //     so a stream deleted or replaced while watched keeps its connection
 //     until its last consumer leaves.
 //   - Two REST API requests in flight at once fail the test: a real go2rtc
-//     crashed on that.
+//     crashed on that. RequestLog has every request with its arrival time.
 //
 // # Sources
 //
@@ -34,10 +34,35 @@
 // http, https, httpx, tcp, ffmpeg, onvif, isapi, dvrip, homekit, webrtc,
 // webtorrent, hass, tapo, kasa, gopro, ivideon, nest, roborock, v4l2 and
 // alsa. exec, echo and expr are known but refused as insecure producers;
-// anything else is "source not supported". Only rtsp:// sources are ever
-// dialled, because camsim speaks RTSP; a stream whose sources are all of
-// another scheme registers fine and fails every consumer (frame.jpeg 200 and
-// empty, viewers an error message).
+// anything else is "source not supported". The kinds a camera is read
+// with are dialled (camsim speaks RTSP, so each ends as an RTSP connection
+// to camsim); a stream whose sources are all of another kind registers
+// fine and fails every consumer (frame.jpeg 200 and empty, viewers an
+// error message).
+//
+// A producer is listed idle as {"url": <its source as written, user and
+// password as ***>}, and while connected as below. Rows marked seen are
+// how a real go2rtc (1.9.14+dev, December 2026) listed them; the others
+// are assumed from go2rtc's source code, because no Tapo or ONVIF device
+// was at hand to watch: its tapo producer marshals its format, protocol
+// and the address of its HTTP connection (port 8800 unless the URL names
+// one) and no URL, and its onvif source asks the device for an RTSP URL
+// and opens an ordinary rtsp producer on it.
+//
+//	source                      dialled as                        listed while connected
+//	rtsp://…                    itself                            url as written, remote_addr host:port, format_name rtsp (seen)
+//	rtsps://…, rtspx://…        rtsp:// to the same host, port    url as written, remote_addr host:port, format_name rtsp
+//	                            (554 when none: go2rtc's default) (no TLS: camsim has none; go2rtc would, rtspx without verifying)
+//	ffmpeg:<rtsp URL>#…         the URL inside                    url the URL inside, source "exec:ffmpeg … -i <it> …",
+//	                                                              remote_addr "127.0.0.1:<n> forwarded host:port" (seen)
+//	onvif://…@host:port         the Device's RTSP URL for host     url that RTSP URL, remote_addr its host:port, format_name rtsp (assumed)
+//	tapo://…@host[:port]        the Device's RTSP URL for host     no url; format_name tapo, protocol http, remote_addr host:8800 (assumed)
+//
+// Device(host, rtspURL) says which camera a tapo or onvif source naming
+// host reaches. Configure(name, srcs...) gives the stand-in a stream as
+// go2rtc's own config file does (an operator's, Home Assistant's), with no
+// API request, so a test may add or take one out while camvisor's
+// requests are in flight.
 //
 // # Where the stand-in simplifies
 //

@@ -71,6 +71,8 @@ type Server struct {
 	cancelRun context.CancelFunc // cancels every request of the current srv
 	delay     time.Duration
 	requests  []string
+	arrived   []time.Time          // when each of requests arrived
+	devices   map[string]string    // Tapo and ONVIF hosts → the RTSP URL they stream (Device)
 	inflight  map[uint64]*inflight // REST requests being answered, by arrival number
 	arrivals  uint64
 	streams   map[string]*stream // by name: what go2rtc lists
@@ -147,6 +149,23 @@ func (s *Server) Requests() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
+}
+
+// Request is one request the stand-in received.
+type Request struct {
+	At   time.Time // when it arrived
+	Line string    // as Requests has it: "METHOD /path?query"
+}
+
+// RequestLog is Requests with the time each arrived.
+func (s *Server) RequestLog() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = Request{At: s.arrived[i], Line: r}
+	}
+	return out
 }
 
 // SetDelay makes every REST API request (/api/ except the WebSocket) wait d
@@ -302,6 +321,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, next http.Handler
 	s.wg.Add(1)
 	defer s.wg.Done()
 	s.requests = append(s.requests, desc)
+	s.arrived = append(s.arrived, time.Now())
 	var earlier *inflight
 	var arrival uint64
 	if rest {

@@ -49,9 +49,11 @@ type streamJSON struct {
 // password as *** and shows the camera connection's fields only while
 // one is open.
 type producerJSON struct {
-	URL        string `json:"url"`
+	URL        string `json:"url,omitempty"` // always there but for a connected tapo source
+	Source     string `json:"source,omitempty"`
 	RemoteAddr string `json:"remote_addr,omitempty"`
 	FormatName string `json:"format_name,omitempty"`
+	Protocol   string `json:"protocol,omitempty"`
 	BytesRecv  int64  `json:"bytes_recv,omitempty"`
 }
 
@@ -68,8 +70,9 @@ func (st *stream) jsonLocked() streamJSON {
 	var j streamJSON
 	for _, u := range st.urls {
 		pj := producerJSON{URL: maskUserinfo(u)}
-		if p := st.prod; p != nil && p.client != nil && p.url == u {
-			pj.RemoteAddr, pj.FormatName, pj.BytesRecv = p.addr, "rtsp", p.bytes
+		if p := st.prod; p != nil && p.client != nil && p.src == u {
+			pj = p.listed
+			pj.BytesRecv = p.bytes
 		}
 		j.Producers = append(j.Producers, pj)
 	}

@@ -102,12 +102,15 @@ func (a *alertsActor) Receive(ctx actor.Context) {
 			a.resolveRule(ctx, "unowned_process")
 		}
 	case *messages.CameraStateChanged:
+		// A paused camera is watched by no one: what it did before the
+		// pause resolves, and nothing fires while it lasts.
+		paused := msg.Pause != nil
 		detail := fmt.Sprintf("%d captures of camera %s failed in a row", msg.ConsecutiveFailures, msg.Camera)
 		if msg.Failing {
 			detail += fmt.Sprintf("; the patrol skips it and probes it every %s (next at %s)", msg.Backoff.Round(time.Second), msg.NextProbe.UTC().Format(time.TimeOnly))
 		}
-		a.set(ctx, "camera_failing", msg.Camera, msg.Failing, detail)
-		a.set(ctx, "camera_busy", msg.Camera, msg.Busy,
+		a.set(ctx, "camera_failing", msg.Camera, msg.Failing && !paused, detail)
+		a.set(ctx, "camera_busy", msg.Camera, msg.Busy && !paused,
 			fmt.Sprintf("camera %s answered busy (its connections taken by other clients) %d cycles in a row", msg.Camera, msg.BusyCycles))
 	case *messages.IntervalChecked:
 		a.set(ctx, "interval_too_short", msg.Subnet, msg.TooShort,

@@ -57,6 +57,9 @@ type cameraActor struct {
 	last        *messages.CaptureDone
 	lastFrame   []byte // the latest JPEG, for the dashboard
 	lastFrameAt time.Time
+
+	paused       *messages.Pause // while paused: no slot, no process (camera_pause.go)
+	pauseWaiters []*actor.PID    // asked SetPause: answered once the children are gone
 }
 
 // cameraCarry is what one incarnation of a camera actor hands the next:
@@ -115,6 +118,9 @@ func cameraProps(env *Env, cam config.SubnetCamera, parent *stopCause) *actor.Pr
 			cause: newStopCause(parent), jobs: map[int64]*captureJob{}, children: map[string]*captureJob{},
 		}
 		a.strategy = env.Policy.Supervision.snapshots(env.Config.FFmpeg, a.decide)
+		if p, ok := env.pauseOf(cam.Camera); ok {
+			a.paused = &p // paused before it starts: it starts nothing
+		}
 		return a
 	}))
 }
@@ -174,6 +180,8 @@ func (a *cameraActor) Receive(ctx actor.Context) {
 		a.onRetireDue(ctx)
 	case *messages.SetInterval:
 		a.onSetInterval(msg)
+	case *messages.SetPause: // camera_pause.go
+		a.onSetPause(ctx, msg)
 
 	// Questions.
 	case *messages.Describe:
@@ -204,6 +212,9 @@ func (a *cameraActor) onStarted(ctx actor.Context) {
 	// A restarted camera holds only that: say so, or the dashboard and the
 	// census keep the old instance's slots.
 	a.publishSlots(ctx)
+	if a.paused != nil {
+		a.publishState(ctx) // the hub, the metrics and the alerts learn it is paused
+	}
 	// The old instance's children are gone (their processes reaped) before
 	// a new instance starts: a requested restart is done.
 	for _, w := range a.carry.restartWaiters {
@@ -219,6 +230,10 @@ func (a *cameraActor) onCapture(ctx actor.Context, msg *messages.Capture) {
 		job.req.Deadline = job.asked.Add(a.env.Config.FFmpeg.CaptureTimeout.Duration)
 	}
 	a.jobs[job.id] = job
+	if a.paused != nil {
+		a.refusePaused(ctx, job)
+		return
+	}
 	if a.gate(ctx, job) {
 		a.route(ctx, job)
 	}
@@ -232,6 +247,8 @@ func (a *cameraActor) route(ctx actor.Context, job *captureJob) {
 	switch {
 	case a.stopping:
 		a.answer(ctx, job, messages.OutcomeStopped, "camera is stopping", nil)
+	case a.paused != nil:
+		a.refusePaused(ctx, job)
 	case !a.ridesOpenConnection(job):
 		a.admit(ctx, job)
 	case a.streamServes(job):
@@ -442,6 +459,7 @@ func (a *cameraActor) onSnapshotTaken(ctx actor.Context, msg *messages.SnapshotT
 // answer waits for childGone: Terminated is a system message and overtakes
 // the child's last report, which is still in the mailbox.
 func (a *cameraActor) onTerminated(ctx actor.Context, msg *actor.Terminated) {
+	defer a.pauseDone(ctx) // a pause waits for every child to be gone
 	if a.lease != nil && msg.Who.Id == a.lease.Id {
 		a.onLeaseTerminated(ctx)
 		a.onLeaseDrained(ctx)
@@ -486,6 +504,9 @@ func (a *cameraActor) onChildGone(ctx actor.Context, msg *childGone) {
 	job := a.children[msg.id]
 	switch {
 	case job == nil: // answered meanwhile, by a late frame
+		return
+	case a.paused != nil:
+		a.answer(ctx, job, messages.OutcomePaused, "stopped mid-capture: "+a.pausedText(), job.last)
 		return
 	case job.state == jobPreempted:
 		a.retryPreempted(ctx, job)
@@ -596,13 +617,13 @@ func (a *cameraActor) windDown(ctx actor.Context, reason messages.StopReason) {
 // no free slot (that connection's becomes its own).
 func (a *cameraActor) dispatch(ctx actor.Context) {
 	defer a.reconcileStream(ctx)
-	if !a.stopping && len(a.leaseWait) > 0 && a.lease == nil && a.liveOpen() != "" && a.lookReady(ctx) {
+	if !a.stopping && a.paused == nil && len(a.leaseWait) > 0 && a.lease == nil && a.liveOpen() != "" && a.lookReady(ctx) {
 		r := a.leaseWait[0]
 		a.leaseWait = a.leaseWait[1:]
 		r.expiry.Stop()
 		a.grantLease(ctx, r)
 	}
-	for !a.stopping && a.slotsHeld() < a.cam.MaxConnections {
+	for !a.stopping && a.paused == nil && a.slotsHeld() < a.cam.MaxConnections {
 		switch {
 		case len(a.queue) > 0 && a.queue[0].req.Cycle == 0:
 		case len(a.leaseWait) > 0 && a.lease == nil && a.lookReady(ctx):
@@ -700,23 +721,19 @@ func (a *cameraActor) captureChild(c *actor.PID) *captureJob {
 
 // status is the camera's state, typed.
 func (a *cameraActor) status() *messages.CameraStatus {
-	st := &messages.CameraStatus{Camera: a.cam.ID, Subnet: a.cam.Subnet, State: "running", MaxConnections: a.cam.MaxConnections,
+	st := &messages.CameraStatus{Camera: a.cam.ID, Subnet: a.cam.Subnet, Name: a.cam.DisplayName(), State: a.state(), MaxConnections: a.cam.MaxConnections,
 		SlotsFFmpeg: a.ffmpegSlots(), SlotsGo2RTC: a.fetchSlots(), SlotsLease: a.leaseSlots(), SlotsExternal: a.externalSlots(),
 		QueueLength: len(a.queue), Failing: a.health.open, ConsecutiveFailures: a.health.failures, Busy: a.health.busy,
-		Health: a.health.state()}
+		Health: a.healthState()}
 	st.CaptureP50, st.CaptureP95 = a.durations()
 	if a.health.open {
 		st.Breaker, st.NextProbe, st.Backoff = "open", a.health.nextProbe, a.health.backoff
 	} else {
 		st.Breaker = "closed"
 	}
-	switch {
-	case a.stopping:
-		st.State = "stopping"
-	case a.health.open:
-		st.State = "failing"
-	case a.health.busy:
-		st.State = "busy"
+	if a.paused != nil {
+		p := *a.paused
+		st.Pause = &p
 	}
 	if a.last != nil {
 		last := *a.last
@@ -724,6 +741,21 @@ func (a *cameraActor) status() *messages.CameraStatus {
 		st.Last = &last
 	}
 	return st
+}
+
+// state is the camera's state: stopping, paused, failing, busy or running.
+func (a *cameraActor) state() string {
+	switch {
+	case a.stopping:
+		return messages.StateStopping
+	case a.paused != nil:
+		return messages.StatePaused
+	case a.health.open:
+		return messages.StateFailing
+	case a.health.busy:
+		return messages.StateBusy
+	}
+	return messages.StateRunning
 }
 
 // describe is the camera's node of the actor tree: its status, for display.

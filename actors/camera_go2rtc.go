@@ -34,6 +34,8 @@ func (a *cameraActor) onGrantLease(ctx actor.Context, msg *messages.GrantLease) 
 		a.refuseLease(ctx, r, "live view disabled: no go2rtc configured")
 	case a.stopping:
 		a.refuseLease(ctx, r, "camera is stopping")
+	case a.paused != nil:
+		a.refuseLease(ctx, r, a.pausedText())
 	case a.lease != nil:
 		ctx.Forward(a.lease)
 	default:
@@ -156,6 +158,10 @@ func (a *cameraActor) onGrantDeferred(ctx actor.Context, msg *grantDeferred) {
 func (a *cameraActor) waitForSlot(ctx actor.Context, r *leaseRequest) {
 	if a.stopping {
 		a.refuseLease(ctx, r, "camera is stopping")
+		return
+	}
+	if a.paused != nil {
+		a.refuseLease(ctx, r, a.pausedText())
 		return
 	}
 	r.expiry = after(ctx.ActorSystem(), ctx.Self(), a.env.Config.Go2RTC.RequestTimeout.Duration, &leaseWaited{request: r})

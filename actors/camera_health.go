@@ -84,7 +84,8 @@ func (a *cameraActor) noteHealth(ctx actor.Context, job *captureJob, done *messa
 		h.probing = false
 	}
 	switch done.Outcome {
-	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped, messages.OutcomePreempted, messages.OutcomeBackoff:
+	case messages.OutcomeStopped, messages.OutcomeNoSlot, messages.OutcomeSkipped, messages.OutcomePreempted, messages.OutcomeBackoff,
+		messages.OutcomePaused:
 		return // camvisor's doing, not the camera's
 	case messages.OutcomeBusy:
 		a.noteBusy(ctx, job)
@@ -127,7 +128,7 @@ func (a *cameraActor) noteHealth(ctx actor.Context, job *captureJob, done *messa
 	// A first failure, a recovery before the breaker opened, or the
 	// first outcome of this incarnation (a restarted camera's health
 	// starts afresh).
-	if h.state() != h.published {
+	if a.healthState() != h.published {
 		a.publishState(ctx)
 	}
 }
@@ -184,14 +185,27 @@ func (a *cameraActor) busyReserve() int {
 	return 0
 }
 
+// healthState is the camera's health in one word: paused while it is,
+// else what its captures say.
+func (a *cameraActor) healthState() messages.CameraHealth {
+	if a.paused != nil {
+		return messages.HealthPaused
+	}
+	return a.health.state()
+}
+
 // publishState tells the alerts, the hub and the record the camera's health.
 func (a *cameraActor) publishState(ctx actor.Context) {
 	h := a.health
-	a.health.published = h.state()
+	a.health.published = a.healthState()
 	st := &messages.CameraStateChanged{
 		Camera: a.cam.ID, Subnet: a.cam.Subnet, Health: a.health.published, Failing: h.open, ConsecutiveFailures: h.failures,
 		Busy: h.busy, BusyCycles: h.busyCycles,
-		SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), At: time.Now(),
+		SlotsHeld: a.slotsHeld(), MaxConnections: a.cam.MaxConnections, QueueLength: len(a.queue), State: a.state(), At: time.Now(),
+	}
+	if a.paused != nil {
+		p := *a.paused
+		st.Pause = &p
 	}
 	if h.open {
 		st.NextProbe, st.Backoff = h.nextProbe, h.backoff

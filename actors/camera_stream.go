@@ -71,9 +71,11 @@ func (a *cameraActor) reconcileStream(ctx actor.Context) {
 	switch {
 	case a.stopping || s.yielding:
 	case s.pid == nil:
-		if a.streams() && !a.health.open && len(a.leaseWait) == 0 && a.slotsHeld() < a.cam.MaxConnections {
+		if a.streams() && a.paused == nil && !a.health.open && len(a.leaseWait) == 0 && a.slotsHeld() < a.cam.MaxConnections {
 			a.spawnStream(ctx)
 		}
+	case a.paused != nil:
+		a.yieldStream(ctx, messages.StopPaused, "the camera is paused")
 	case a.health.open:
 		a.yieldStream(ctx, messages.StopBackoff, "the camera's breaker is open: it is left alone until its next probe")
 	case len(a.leaseWait) > 0 && a.slotsHeld() >= a.cam.MaxConnections:

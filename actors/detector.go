@@ -123,7 +123,10 @@ func (a *detectorActor) onStarted(ctx actor.Context) {
 		a.close = client.Close
 	default:
 		motion := detect.NewMotion(detect.DefaultMotionOptions())
-		examine = motion.Detect
+		env := a.env
+		examine = func(camera string, frame []byte) ([]detect.Detection, error) {
+			return motion.DetectWith(camera, frame, cameraMotion(env, camera))
+		}
 	}
 	a.worker = startWorker(ctx.ActorSystem(), ctx.Self(), func(job detectJob) detectResult {
 		var d detectResult
@@ -136,6 +139,16 @@ func (a *detectorActor) onStarted(ctx actor.Context) {
 		d.took = time.Since(start)
 		return d
 	})
+}
+
+// cameraMotion is camera's own motion settings (cameras[].motion) as the
+// configuration runs now: a reload's new masks apply from the next frame.
+func cameraMotion(env *Env, camera string) detect.CameraMotion {
+	c, ok := env.Current().Camera(camera)
+	if !ok {
+		return detect.CameraMotion{}
+	}
+	return detect.CameraMotion{PixelThreshold: uint8(c.Motion.Threshold), MinArea: c.Motion.MinArea, Masks: c.Motion.Masks}
 }
 
 // onFrame queues a frame, or drops it when the queue is full.

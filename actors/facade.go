@@ -290,3 +290,89 @@ func (t *Tree) Join(ctx context.Context, sock Socket, remote string) error {
 	_, err := askFor[hubJoined](ctx, t, t.env.peers.hub, "the hub", &joinHub{socket: sock, remote: remote})
 	return err
 }
+
+// Pause refusals, as errors: the API answers each with its own status.
+var (
+	ErrUnknownCamera  = errors.New("no such camera")
+	ErrCameraDisabled = errors.New("camera disabled in the configuration")
+	ErrNotPaused      = errors.New("camera not paused")
+)
+
+// Paused is the answer of PauseCamera: the pause in force and the OS
+// processes of the camera it stopped, each checked gone from /proc.
+type Paused struct {
+	Pause  messages.Pause
+	Killed []int
+}
+
+// PauseCamera pauses camera for d (its pause under way takes the new end
+// and reason): its processes are killed and reaped, its slots given up,
+// the patrol leaves it alone, and captures and live views asked of it are
+// refused, until the end comes or ResumeCamera. by names who asks, as the
+// caller identifies it ("session 3f9a0c1e", "token", "mqtt"). The pause
+// is recorded (camera_pauses) and outlives a restart of camvisor. A
+// camera disabled in the config is refused (ErrCameraDisabled), an
+// unknown one too (ErrUnknownCamera).
+func (t *Tree) PauseCamera(ctx context.Context, camera string, d time.Duration, reason, by string) (*Paused, error) {
+	if d <= 0 {
+		return nil, fmt.Errorf("pause %s: the duration must be positive, got %s", camera, d)
+	}
+	var owned []messages.OwnedProcess
+	if c, ok := t.env.Current().Camera(camera); ok {
+		// What the camera runs now: the processes the pause is to stop.
+		if o, err := askFor[messages.OwnedProcesses](ctx, t, t.env.peers.camera(c.Subnet, c.ID), cameraWhat(c), &messages.ListOwnedProcesses{}); err == nil {
+			owned = o.Processes
+		}
+	}
+	a, err := askFor[messages.PauseAnswer](ctx, t, t.env.peers.patrol, "the patrol",
+		&messages.PauseCamera{Camera: camera, Until: time.Now().Add(d), Reason: reason, By: by})
+	if err != nil {
+		return nil, err
+	}
+	if err := pauseRefusal(a); err != nil {
+		return nil, err
+	}
+	out := &Paused{Pause: *a.Pause, Killed: []int{}}
+	var alive []int
+	for _, p := range owned {
+		out.Killed = append(out.Killed, p.OSPID)
+		if info, ok := osproc.Read(p.OSPID); ok && !info.Zombie() {
+			alive = append(alive, p.OSPID)
+		}
+	}
+	if len(alive) > 0 {
+		return out, fmt.Errorf("camera %s paused but its processes %v are still alive", camera, alive)
+	}
+	return out, nil
+}
+
+// ResumeCamera ends camera's pause now; by names who asks. It answers the
+// pause that ended. A camera not paused is refused (ErrNotPaused), one
+// disabled in the config too (ErrCameraDisabled): only the config
+// changes it.
+func (t *Tree) ResumeCamera(ctx context.Context, camera, by string) (*messages.Pause, error) {
+	before, _ := t.env.pausesNow()[camera]
+	a, err := askFor[messages.PauseAnswer](ctx, t, t.env.peers.patrol, "the patrol", &messages.ResumeCamera{Camera: camera, By: by})
+	if err != nil {
+		return nil, err
+	}
+	if err := pauseRefusal(a); err != nil {
+		return nil, err
+	}
+	return &before, nil
+}
+
+// pauseRefusal is the error of a refused pause or resume, nil when done.
+func pauseRefusal(a *messages.PauseAnswer) error {
+	switch a.Refused {
+	case "":
+		return nil
+	case messages.RefusedUnknownCamera:
+		return fmt.Errorf("%w: %s", ErrUnknownCamera, a.Reason)
+	case messages.RefusedDisabled:
+		return fmt.Errorf("%w: %s", ErrCameraDisabled, a.Reason)
+	case messages.RefusedNotPaused:
+		return fmt.Errorf("%w: %s", ErrNotPaused, a.Reason)
+	}
+	return fmt.Errorf("refused (%s): %s", a.Refused, a.Reason)
+}

@@ -58,11 +58,15 @@ type CameraView struct {
 	ConsecutiveFailures int
 	NextProbe           time.Time
 	Busy                bool
-	LastOutcome         messages.Outcome
-	LastVia             string
-	LastCaptureAt       time.Time
-	LastCapture         time.Duration
-	LastError           string
+	// State is the camera's state (messages.StateRunning, StatePaused,
+	// ...), empty until its actor said; Pause is its pause while paused.
+	State         string
+	Pause         *messages.Pause
+	LastOutcome   messages.Outcome
+	LastVia       string
+	LastCaptureAt time.Time
+	LastCapture   time.Duration
+	LastError     string
 	// FrameAt is when the camera's latest frame was taken; zero before
 	// its first: a dashboard asks for the snapshot only when there is one.
 	FrameAt time.Time
@@ -266,6 +270,7 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 		camera, subnet = m.Camera, m.Subnet
 		apply = func(v *CameraView) {
 			v.Failing, v.ConsecutiveFailures, v.NextProbe, v.Busy = m.Failing, m.ConsecutiveFailures, m.NextProbe, m.Busy
+			v.State, v.Pause = m.State, m.Pause
 		}
 	case *messages.CaptureDone:
 		camera, subnet = m.Camera, m.Subnet

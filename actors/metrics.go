@@ -41,6 +41,7 @@ type Metrics struct {
 	breakerOpen      *prometheus.GaugeVec
 	nextProbe        *prometheus.GaugeVec
 	cameraBusy       *prometheus.GaugeVec
+	cameraPaused     *prometheus.GaugeVec
 
 	buildInfo        *prometheus.GaugeVec
 	lastCapture      *prometheus.GaugeVec
@@ -106,6 +107,8 @@ func NewMetrics(env *Env) *Metrics {
 			Help: "While a camera's breaker is open: when the patrol probes it next (Unix time); 0 when closed."}, []string{"camera"}),
 		cameraBusy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_camera_busy",
 			Help: "1 while a camera answers busy (its connections taken by other clients) cycle after cycle."}, []string{"camera"}),
+		cameraPaused: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_camera_paused",
+			Help: "1 while a camera is paused (by an operator, or enabled: false in the config): no process, no slot, not patrolled."}, []string{"camera"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_build_info",
 			Help: "Always 1: the running binary's version (module version or pseudo-version), VCS revision and Go version."}, []string{"version", "revision", "goversion"}),
 		lastCapture: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camvisor_last_capture_timestamp_seconds",
@@ -135,7 +138,7 @@ func NewMetrics(env *Env) *Metrics {
 	}
 	m.all = []prometheus.Collector{m.slotsHeld, m.slotsMax, m.captures, m.captureSeconds, m.processStops, m.orphansReaped,
 		m.cycleSeconds, m.cycleOverruns, m.rowsDropped, m.restarts,
-		m.admissionLimit, m.admissionRunning, m.admissionWaiting, m.admissionWait, m.breakerOpen, m.nextProbe, m.cameraBusy,
+		m.admissionLimit, m.admissionRunning, m.admissionWaiting, m.admissionWait, m.breakerOpen, m.nextProbe, m.cameraBusy, m.cameraPaused,
 		m.buildInfo, m.lastCapture, m.events, m.detectorUp, m.detectorSeconds, m.detectorDropped, m.intervalTooShort, m.recorderUp,
 		&procCollector{env: env, desc: prometheus.NewDesc("camvisor_ffmpeg_processes",
 			"Live ffmpeg processes of this run per camera, as /proc shows them at scrape time.", []string{"camera"}, nil)}}
@@ -311,6 +314,7 @@ func (a *metricsActor) Receive(ctx actor.Context) {
 		}
 		m.nextProbe.WithLabelValues(msg.Camera).Set(probe)
 		m.cameraBusy.WithLabelValues(msg.Camera).Set(map[bool]float64{true: 1, false: 0}[msg.Busy])
+		m.cameraPaused.WithLabelValues(msg.Camera).Set(map[bool]float64{true: 1, false: 0}[msg.Pause != nil])
 	case *messages.ProcessExited:
 		m.processStops.WithLabelValues(string(msg.StopReason)).Inc()
 	case *messages.ProcessReaped:
@@ -371,6 +375,7 @@ func (a *metricsActor) addCamera(id string, maxConnections int) {
 	m.breakerOpen.WithLabelValues(id).Set(0)
 	m.nextProbe.WithLabelValues(id).Set(0)
 	m.cameraBusy.WithLabelValues(id).Set(0)
+	m.cameraPaused.WithLabelValues(id).Set(0)
 	m.captures.WithLabelValues(id, string(messages.OutcomeOK))
 	m.lastCapture.WithLabelValues(id, string(messages.OutcomeOK))
 	// The labels the detector may give: motion's one, or those an http
@@ -409,7 +414,7 @@ func (a *metricsActor) onConfigReloaded(msg *messages.ConfigReloaded) {
 		by := prometheus.Labels{"camera": id}
 		for _, v := range []interface {
 			DeletePartialMatch(prometheus.Labels) int
-		}{m.slotsHeld, m.slotsMax, m.captures, m.breakerOpen, m.nextProbe, m.cameraBusy, m.lastCapture, m.events} {
+		}{m.slotsHeld, m.slotsMax, m.captures, m.breakerOpen, m.nextProbe, m.cameraBusy, m.cameraPaused, m.lastCapture, m.events} {
 			v.DeletePartialMatch(by)
 		}
 	}

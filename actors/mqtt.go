@@ -40,7 +40,6 @@ type mqttActor struct {
 	life
 	env    *Env
 	topics mqttTopics
-	pause  CameraPauser
 
 	link    *worker[linkJob, linkResult]
 	state   linkState
@@ -72,7 +71,7 @@ type linkRetry struct{ gen int }
 
 func mqttProps(env *Env) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *mqttActor {
-		return &mqttActor{env: env, topics: newMQTTTopics(env.Config.MQTT.TopicPrefix), pause: cameraPauser(env),
+		return &mqttActor{env: env, topics: newMQTTTopics(env.Config.MQTT.TopicPrefix),
 			state: linkDown, healthy: true, cams: map[string]messages.CameraHealth{}, heard: map[string]bool{}, events: map[int64]*eventObject{}}
 	}))
 }

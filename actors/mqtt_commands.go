@@ -20,23 +20,6 @@ import (
 // capture does; <prefix>/<camera>/pause/set pauses or resumes the camera.
 // A retained command is ignored: it would run again at every reconnect.
 
-// CameraPauser pauses and resumes cameras for the MQTT pause command: the
-// tree's pause facade. Its methods may block; the mqtt actor calls them
-// off its mailbox.
-type CameraPauser interface {
-	// Pause pauses camera for d (0: the pause facade's default), for
-	// reason, on behalf of by.
-	Pause(ctx context.Context, camera string, d time.Duration, reason, by string) error
-	Resume(ctx context.Context, camera, by string) error
-}
-
-// cameraPauser is the pauser the MQTT pause command calls; nil while this
-// tree has no pause (the command is then refused and logged).
-func cameraPauser(*Env) CameraPauser { return nil }
-
-// ErrNoPause is the answer to a pause command while the tree cannot pause.
-var ErrNoPause = errors.New("pausing cameras is not available in this build")
-
 // pauseCommand is a pause/set payload, read.
 type pauseCommand struct {
 	Resume bool
@@ -133,19 +116,21 @@ func (a *mqttActor) onCommand(ctx actor.Context, in *mqttIncoming, id, what stri
 			log.Warn("mqtt command refused", "reason", redact.Text(err.Error()))
 			return
 		}
-		if a.pause == nil {
-			log.Warn("mqtt command refused", "reason", ErrNoPause.Error())
-			return
+		// The tree's own pause facade, asked off the mailbox: a pause
+		// answers once the camera's processes are gone.
+		view, wait := &Tree{system: ctx.ActorSystem(), env: a.env}, a.env.Policy.ReloadBudget(a.env.Config.FFmpeg)
+		system, self := ctx.ActorSystem(), ctx.Self()
+		if cmd.For == 0 {
+			cmd.For = a.env.Policy.MQTT.DefaultPause
 		}
-		system, self, p, wait := ctx.ActorSystem(), ctx.Self(), a.pause, a.env.Policy.DescribeTimeout
 		go func() {
 			c, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
 			var err error
 			if cmd.Resume {
-				err = p.Resume(c, cam.ID, mqttBy)
+				_, err = view.ResumeCamera(c, cam.ID, mqttBy)
 			} else {
-				err = p.Pause(c, cam.ID, cmd.For, cmd.Reason, mqttBy)
+				_, err = view.PauseCamera(c, cam.ID, cmd.For, cmd.Reason, mqttBy)
 			}
 			system.Root.Send(self, &commandDone{camera: cam.ID, command: what, err: err})
 		}()

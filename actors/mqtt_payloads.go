@@ -105,9 +105,9 @@ func discoveryID(s string) string {
 	}, s)
 }
 
-// displayName is how MQTT and Home Assistant name a camera to people: its
-// id, for now. cameras[].name takes its place here when it exists.
-func displayName(c config.Camera) string { return c.ID }
+// displayName is how MQTT and Home Assistant name a camera to people:
+// cameras[].name, in any script, else its id.
+func displayName(c config.Camera) string { return c.DisplayName() }
 
 // mqttStates are the values of <prefix>/<camera>/state, for the state
 // sensor's options.

@@ -27,6 +27,8 @@ type patrolActor struct {
 	subnets map[string]*actor.PID // by name
 	reload  *patrolReload         // the reload being applied
 	queued  []*patrolReload       // reloads asked meanwhile, applied in turn
+
+	pauseTimers map[string]*time.Timer // each paused camera's end (patrol_pause.go)
 }
 
 // patrolReload is one ApplyConfig on its way.
@@ -44,7 +46,7 @@ type reloadPhaseDue struct{ reload *patrolReload }
 
 func patrolProps(env *Env, parent *stopCause) *actor.Props {
 	return actor.PropsFromProducer(lived(func() *patrolActor {
-		return &patrolActor{env: env, cause: newStopCause(parent), subnets: map[string]*actor.PID{}}
+		return &patrolActor{env: env, cause: newStopCause(parent), subnets: map[string]*actor.PID{}, pauseTimers: map[string]*time.Timer{}}
 	}), actor.WithSupervisor(env.Policy.Supervision.subnets()))
 }
 
@@ -61,6 +63,12 @@ func (a *patrolActor) Receive(ctx actor.Context) {
 		a.onSubnetAnswered(ctx, msg.Subnet)
 	case *reloadPhaseDue:
 		a.onReloadPhaseDue(ctx, msg)
+	case *messages.PauseCamera: // patrol_pause.go
+		a.onPauseCamera(ctx, msg)
+	case *messages.ResumeCamera:
+		a.onResumeCamera(ctx, msg)
+	case *pauseDue:
+		a.onPauseDue(ctx, msg)
 	case *actor.Terminated:
 		a.onTerminated(ctx, msg)
 	case *messages.Describe:
@@ -70,14 +78,17 @@ func (a *patrolActor) Receive(ctx actor.Context) {
 	case *actor.Restarting:
 		a.cause.set(messages.StopRestart)
 		a.abandonReloads(ctx, "the patrol restarted")
+		a.stopPauseTimers()
 	case *actor.Stopping:
 		a.abandonReloads(ctx, "the patrol stopped")
+		a.stopPauseTimers()
 	}
 }
 
 // onStarted spawns the subnets that run now: the configuration as last
-// reloaded, also after a restart.
+// reloaded, also after a restart; and arms the end of every pause.
 func (a *patrolActor) onStarted(ctx actor.Context) {
+	a.armPauses(ctx)
 	for _, sub := range a.env.Current().Subnets {
 		a.spawnSubnet(ctx, sub)
 	}

@@ -96,6 +96,11 @@ func (p *Policy) ReloadBudget(ff config.FFmpeg) time.Duration {
 	return 2*p.reloadStep(ff) + p.ReloadMargin
 }
 
+// pauseWait bounds how long a camera takes to stop for a pause: the same
+// work as a reload's retirement (its processes killed within kill_grace,
+// its live view drained within RetireWait).
+func (p *Policy) pauseWait(ff config.FFmpeg) time.Duration { return p.reloadStep(ff) }
+
 // captureWindow is the least time left before a deadline for which a
 // capture is started on a camera polled every interval.
 func (p *Policy) captureWindow(interval time.Duration) time.Duration {
@@ -476,6 +481,9 @@ type MQTTPolicy struct {
 	// StopWait bounds what a stop spends flushing the queue and saying
 	// offline before it disconnects.
 	StopWait time.Duration
+	// DefaultPause is how long pause/set pauses a camera when the command
+	// says no duration (ON): a forgotten pause ends by itself.
+	DefaultPause time.Duration
 }
 
 // ReaperPolicy times the safety net.
@@ -605,7 +613,7 @@ func DefaultPolicy() *Policy {
 		Cluster: ClusterPolicy{Tick: time.Second, Resync: 30 * time.Second, JoinFirstBackoff: 500 * time.Millisecond,
 			JoinMaxBackoff: 10 * time.Second, LeaveTimeout: 3 * time.Second, MaxAcquiring: 64, RequestTimeout: 3 * time.Second},
 		MQTT: MQTTPolicy{Queue: 1000, FirstBackoff: time.Second, MaxBackoff: 30 * time.Second,
-			ConnectTimeout: 5 * time.Second, PublishTimeout: 5 * time.Second, InFlight: 64, KeepAlive: 30 * time.Second, StopWait: 3 * time.Second},
+			ConnectTimeout: 5 * time.Second, PublishTimeout: 5 * time.Second, InFlight: 64, KeepAlive: 30 * time.Second, StopWait: 3 * time.Second, DefaultPause: time.Hour},
 		AlertRefresh:         time.Minute,
 		WebhookFirstBackoff:  time.Second,
 		WebhookMaxBackoff:    time.Minute,

@@ -79,7 +79,7 @@ func recorded(evt any) bool {
 		*messages.StreamRemoved, *messages.ServiceHealth,
 		*messages.EventOpened, *messages.EventUpdated, *messages.DetectionFailed,
 		*messages.ProcessReaped, *messages.AlertChanged, *messages.ActorRestarted, *messages.CameraStateChanged,
-		*messages.ConfigReloaded, *messages.OwnershipChanged:
+		*messages.ConfigReloaded, *messages.OwnershipChanged, *messages.CameraPaused, *messages.CameraResumed:
 		return true
 	}
 	return false

@@ -71,7 +71,7 @@ func (t *Tree) Reload(ctx context.Context, who string) (*messages.ConfigReloaded
 	}
 	rec.Config = runs.Redacted()
 	for _, c := range runs.Cameras() {
-		rec.Cameras = append(rec.Cameras, messages.ConfiguredCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
+		rec.Cameras = append(rec.Cameras, messages.ConfiguredCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections, Name: c.Name})
 	}
 	t.publishReload(rec)
 	return detached(rec), nil

@@ -185,6 +185,9 @@ func (a *subnetActor) onCycleDue(ctx actor.Context) {
 func (a *subnetActor) prepareCycle(ctx actor.Context, c *cycle) {
 	req := &messages.PrepareCycle{Subnet: a.sub.Name, Construct: a.via != config.ViaFFmpeg}
 	for _, cam := range a.patrolled() {
+		if _, paused := a.env.pauseOf(cam); paused {
+			continue // not visited: no source for it
+		}
 		req.Cameras = append(req.Cameras, messages.CycleCamera{ID: cam.ID, URL: cam.PatrolURL()})
 	}
 	c.preparing = true
@@ -230,6 +233,12 @@ func (a *subnetActor) ask(ctx actor.Context) {
 	for !c.preparing && len(c.waiting) < a.sub.Concurrency && len(c.pending) > 0 {
 		left := time.Until(c.deadline)
 		id := c.pending[0]
+		if p, paused := a.paused(id); paused {
+			// Not visited, and neither failed nor late: paused.
+			c.pending = c.pending[1:]
+			c.outcomes[id] = messages.CameraOutcome{Camera: id, Outcome: messages.OutcomePaused, Error: pauseWords(p)}
+			continue
+		}
 		// A capture that could not end before the cycle does would only
 		// start a process to kill it: the camera goes first next cycle.
 		if left < max(a.env.Policy.captureWindow(a.sub.Interval.Duration), a.median(id)) {
@@ -320,8 +329,9 @@ func (a *subnetActor) end(ctx actor.Context) {
 	}
 	a.last = now.Sub(c.started)
 	ended.OK, ended.Skipped, ended.Backoff = counts[messages.OutcomeOK], counts[messages.OutcomeSkipped], counts[messages.OutcomeBackoff]
+	ended.Paused = counts[messages.OutcomePaused]
 	ended.TimedOut = counts[messages.OutcomeTimeout] + ended.Skipped
-	ended.Failed = len(ended.Outcomes) - ended.OK - ended.TimedOut - ended.Backoff
+	ended.Failed = len(ended.Outcomes) - ended.OK - ended.TimedOut - ended.Backoff - ended.Paused
 	ended.Overran = a.last >= a.sub.Interval.Duration || ended.Skipped > 0
 	if ended.Overran {
 		ended.Why = overrunWhy(ended)
@@ -392,12 +402,13 @@ func (a *subnetActor) median(camera string) time.Duration {
 
 // checkInterval raises interval_too_short when the subnet's cameras, at
 // their recent pace and the subnet's concurrency, cannot fit its interval
-// (a camera whose breaker is open costs nothing and is not counted).
+// (a camera whose breaker is open, or that is paused, costs nothing and
+// is not counted).
 func (a *subnetActor) checkInterval(ctx actor.Context, e *messages.CycleEnded) {
 	var need time.Duration
 	counted := 0
 	for _, o := range e.Outcomes {
-		if m := a.median(o.Camera); m > 0 && o.Outcome != messages.OutcomeBackoff {
+		if m := a.median(o.Camera); m > 0 && o.Outcome != messages.OutcomeBackoff && o.Outcome != messages.OutcomePaused {
 			need += m
 			counted++
 		}
@@ -412,10 +423,28 @@ func (a *subnetActor) checkInterval(ctx actor.Context, e *messages.CycleEnded) {
 		Interval: a.sub.Interval.Duration, Concurrency: a.sub.Concurrency, Cameras: counted, At: time.Now()})
 }
 
+// paused is camera id's pause, when it is paused (or disabled).
+func (a *subnetActor) paused(id string) (messages.Pause, bool) {
+	for _, cam := range a.sub.Cameras {
+		if cam.ID == id {
+			return a.env.pauseOf(cam)
+		}
+	}
+	return messages.Pause{}, false
+}
+
+// pauseWords says why a camera was not visited, for the cycle's record.
+func pauseWords(p messages.Pause) string {
+	if p.Disabled {
+		return "disabled in the configuration"
+	}
+	return fmt.Sprintf("paused by %s until %s", p.By, p.Until.UTC().Format(time.RFC3339))
+}
+
 // summary names the first failure of a cycle for its log line.
 func summary(e *messages.CycleEnded) string {
 	for _, o := range e.Outcomes {
-		if o.Outcome != messages.OutcomeOK {
+		if o.Outcome != messages.OutcomeOK && o.Outcome != messages.OutcomePaused {
 			return fmt.Sprintf("%s: %s %s", o.Camera, o.Outcome, o.Error)
 		}
 	}

@@ -108,6 +108,39 @@ type Env struct {
 	// find the cameras that run now without asking anyone, and a message
 	// could not reach an actor that is not started yet.
 	current atomic.Pointer[config.Config]
+	// pauses are the cameras paused now, by camera id: an immutable map
+	// swapped whole by its one writer, the patrol (patrol_pause.go). A
+	// camera actor that starts (at start-up, after a crash, after a
+	// reload changed it) and a subnet planning its cycle must know whether
+	// the camera is paused before anything else happens, and a message
+	// could not reach an actor that is not started yet. Start fills it
+	// from the record's open pauses: a pause outlives a restart.
+	pauses atomic.Pointer[map[string]messages.Pause]
+}
+
+// pauseOf is camera cam's pause, if it is paused: by the config
+// (enabled: false, for good) or by an operator (until its end).
+func (e *Env) pauseOf(cam config.Camera) (messages.Pause, bool) {
+	if !cam.IsEnabled() {
+		return messages.Pause{Camera: cam.ID, By: "config", Reason: "enabled: false in the configuration", Disabled: true}, true
+	}
+	if m := e.pauses.Load(); m != nil {
+		p, ok := (*m)[cam.ID]
+		return p, ok
+	}
+	return messages.Pause{}, false
+}
+
+// setPauses swaps the book of pauses; only the patrol calls it (and
+// Start, before any actor runs).
+func (e *Env) setPauses(m map[string]messages.Pause) { e.pauses.Store(&m) }
+
+// pausesNow is the book of pauses as it is now (never nil; do not change it).
+func (e *Env) pausesNow() map[string]messages.Pause {
+	if m := e.pauses.Load(); m != nil {
+		return *m
+	}
+	return map[string]messages.Pause{}
 }
 
 // Current is the configuration that runs now: Config, with the subnets
@@ -170,7 +203,7 @@ func Start(env *Env) (*Tree, error) {
 			run.Node = env.Config.Cluster.Node
 		}
 		for _, c := range env.Config.Cameras() {
-			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections})
+			run.Cameras = append(run.Cameras, db.RunCamera{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections, Name: c.Name})
 		}
 		if env.RunRow, err = env.Store.BeginRun(run); err != nil {
 			if opened {
@@ -178,6 +211,24 @@ func Start(env *Env) (*Tree, error) {
 			}
 			lock.release()
 			return nil, fmt.Errorf("record %s: %w", env.Config.DB, err)
+		}
+		// The pauses an earlier run left open go on: the cameras stay
+		// paused until their end.
+		open, err := env.Store.OpenPauses()
+		if err != nil {
+			_ = env.Store.EndRun(env.RunRow, time.Now(), "start failed: "+err.Error())
+			if opened {
+				env.Store.Close()
+			}
+			return nil, fmt.Errorf("record %s: %w", env.Config.DB, err)
+		}
+		book := map[string]messages.Pause{}
+		for _, p := range open {
+			book[p.Camera] = p
+		}
+		env.setPauses(book)
+		if len(open) > 0 {
+			env.Log.Info("cameras paused by an earlier run stay paused", "cameras", len(open))
 		}
 	}
 	t, err := spawnTree(env)

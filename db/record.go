@@ -41,6 +41,7 @@ type Run struct {
 // RunCamera is one configured camera of a run.
 type RunCamera struct {
 	ID, Subnet, URL string // URL redacted
+	Name            string // cameras[].name; empty when none
 	MaxConnections  int
 }
 
@@ -78,6 +79,11 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 		WHERE released_at IS NULL AND run_id IN (SELECT id FROM runs WHERE stop_reason LIKE 'unclean%')`); err != nil {
 		return 0, fmt.Errorf("close ownership of unclean runs: %w", err)
 	}
+	// Pauses whose end came while no camvisor ran ended then.
+	if _, err := tx.Exec(`UPDATE camera_pauses SET ended_at = until, ended_how = 'expired'
+		WHERE ended_at IS NULL AND until <= ?`, T(r.Started)); err != nil {
+		return 0, fmt.Errorf("end pauses that expired meanwhile: %w", err)
+	}
 	// Alerts of earlier runs stopped being watched when their run ended.
 	if _, err := tx.Exec(`UPDATE alerts SET state = 'resolved', resolved_at = ?, detail = detail || ' (its run ended)'
 		WHERE state = 'firing'`, T(r.Started)); err != nil {
@@ -91,8 +97,8 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 	}
 	id, _ := res.LastInsertId()
 	for _, c := range r.Cameras {
-		if _, err := tx.Exec(`INSERT INTO cameras (run_id, id, subnet, url, max_connections) VALUES (?, ?, ?, ?, ?)`,
-			id, c.ID, c.Subnet, c.URL, c.MaxConnections); err != nil {
+		if _, err := tx.Exec(`INSERT INTO cameras (run_id, id, subnet, url, max_connections, name) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, c.ID, c.Subnet, c.URL, c.MaxConnections, c.Name); err != nil {
 			return 0, fmt.Errorf("insert camera %s: %w", c.ID, err)
 		}
 	}
@@ -184,11 +190,11 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 			"error: "+m.Error, run, m.CaptureKey)
 	case *messages.CycleEnded:
 		_, err = tx.Exec(`INSERT INTO cycles (run_id, subnet, number, started_at, ended_at, duration_ms, interval_ms,
-				cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped, overran, cameras_backoff, overrun_reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				cameras_ok, cameras_failed, cameras_timed_out, cameras_skipped, overran, cameras_backoff, overrun_reason, cameras_paused)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, subnet, number) DO NOTHING`,
 			run, m.Subnet, m.Number, T(m.StartedAt), T(m.EndedAt), m.EndedAt.Sub(m.StartedAt).Milliseconds(),
-			m.Interval.Milliseconds(), m.OK, m.Failed, m.TimedOut, m.Skipped, m.Overran, m.Backoff, nullString(m.Why))
+			m.Interval.Milliseconds(), m.OK, m.Failed, m.TimedOut, m.Skipped, m.Overran, m.Backoff, nullString(m.Why), m.Paused)
 	case *messages.CameraStateChanged:
 		breaker := "closed"
 		if m.Failing {
@@ -234,6 +240,14 @@ func writeFact(tx *sqlx.Tx, run int64, f any) error {
 		err = writeReload(tx, run, m)
 	case *messages.OwnershipChanged:
 		err = writeOwnership(tx, run, m)
+	case *messages.CameraPaused:
+		p := m.Pause
+		_, err = tx.Exec(`INSERT INTO camera_pauses (id, run_id, camera, who, why, started_at, until) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET who = excluded.who, why = excluded.why, until = excluded.until`,
+			p.ID, run, p.Camera, p.By, p.Reason, T(p.From), T(p.Until))
+	case *messages.CameraResumed:
+		_, err = tx.Exec(`UPDATE camera_pauses SET ended_at = ?, ended_how = ?, ended_by = ? WHERE id = ? AND ended_at IS NULL`,
+			T(m.EndedAt), m.How, nullString(m.By), m.Pause.ID)
 	case *Dropped:
 		_, err = tx.Exec(`UPDATE runs SET rows_dropped = ? WHERE id = ?`, m.Rows, run)
 	}
@@ -267,10 +281,10 @@ func writeReload(tx *sqlx.Tx, run int64, m *messages.ConfigReloaded) error {
 		}
 		// (run_id, id) is the key: the row of a camera a reload brings back
 		// is reopened with its new settings.
-		if _, err := tx.Exec(`INSERT INTO cameras (run_id, id, subnet, url, max_connections, added_at) VALUES (?, ?, ?, ?, ?, ?)
+		if _, err := tx.Exec(`INSERT INTO cameras (run_id, id, subnet, url, max_connections, added_at, name) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, id) DO UPDATE SET subnet = excluded.subnet, url = excluded.url,
-				max_connections = excluded.max_connections, added_at = excluded.added_at, removed_at = NULL`,
-			run, c.ID, c.Subnet, c.URL, c.MaxConnections, T(m.At)); err != nil {
+				max_connections = excluded.max_connections, added_at = excluded.added_at, removed_at = NULL, name = excluded.name`,
+			run, c.ID, c.Subnet, c.URL, c.MaxConnections, T(m.At), c.Name); err != nil {
 			return err
 		}
 	}
@@ -387,12 +401,14 @@ func (s *Store) Prune(before time.Time, batch int) (int64, error) {
 		`DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE started_at < ? LIMIT ?)`,
 		`DELETE FROM config_changes WHERE id IN (SELECT id FROM config_changes WHERE at < ? LIMIT ?)`,
 		`DELETE FROM ownership WHERE id IN (SELECT id FROM ownership WHERE acquired_at < ? AND released_at IS NOT NULL LIMIT ?)`,
+		`DELETE FROM camera_pauses WHERE id IN (SELECT id FROM camera_pauses WHERE ended_at < ? LIMIT ?)`,
 		// A run goes once its rows are gone: deleting it first would cascade
 		// to all of them in one statement.
 		`DELETE FROM runs WHERE id IN (SELECT id FROM runs r WHERE stopped_at < ?
 			AND NOT EXISTS (SELECT 1 FROM captures WHERE run_id = r.id) AND NOT EXISTS (SELECT 1 FROM processes WHERE run_id = r.id)
 			AND NOT EXISTS (SELECT 1 FROM process_samples WHERE run_id = r.id) AND NOT EXISTS (SELECT 1 FROM cycles WHERE run_id = r.id)
-			AND NOT EXISTS (SELECT 1 FROM events WHERE run_id = r.id) LIMIT ?)`,
+			AND NOT EXISTS (SELECT 1 FROM events WHERE run_id = r.id)
+			AND NOT EXISTS (SELECT 1 FROM camera_pauses WHERE run_id = r.id) LIMIT ?)`,
 	} {
 		res, err := s.DB.Exec(q, cut, batch)
 		if err != nil {

@@ -4,8 +4,8 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -88,15 +88,22 @@ WHERE a.started_at >= :since AND (:camera = '' OR a.camera = :camera)
 ORDER BY b.started_at LIMIT 50`},
 }
 
-// Report prints the incident report: each query of Queries as a table.
+// Report prints the incident report: each query of Queries as a table,
+// its columns aligned by display width (a camera's Japanese name takes
+// two columns a character). A table with a camera column shows the
+// camera's display name beside it.
 func (s *Store) Report(w io.Writer, opts ReportOptions) error {
 	if err := s.checkCamera(opts.Camera); err != nil {
+		return err
+	}
+	names, err := s.CameraNames()
+	if err != nil {
 		return err
 	}
 	since := sinceText(opts.Since)
 	fmt.Fprintf(w, "camvisor incident report: %s", s.Path)
 	if opts.Camera != "" {
-		fmt.Fprintf(w, ", camera %s", opts.Camera)
+		fmt.Fprintf(w, ", camera %s", cameraLabel(names, opts.Camera))
 	}
 	if since != "" {
 		fmt.Fprintf(w, ", since %s", since)
@@ -104,11 +111,44 @@ func (s *Store) Report(w io.Writer, opts ReportOptions) error {
 	fmt.Fprintln(w)
 	for _, q := range Queries {
 		fmt.Fprintf(w, "\n== %s\n", q.Title)
-		if err := s.table(w, q.SQL, params(q.SQL, since, opts.Camera)...); err != nil {
+		t, err := s.tableOf(q.Title, q.SQL, params(q.SQL, since, opts.Camera)...)
+		if err != nil {
 			return fmt.Errorf("report %q: %w", q.Title, err)
+		}
+		t = t.withNames(names)
+		var b strings.Builder
+		writeAligned(&b, append([][]string{t.Cols}, t.Rows...))
+		if len(t.Rows) == 0 {
+			b.WriteString("(none)\n")
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// cameraLabel is how a report names a camera: "玄関 (genkan)" when it has
+// a display name, else its id.
+func cameraLabel(names map[string]string, id string) string {
+	if n := names[id]; n != "" && n != id {
+		return n + " (" + id + ")"
+	}
+	return id
+}
+
+// withNames is t with a "name" column after its "camera" column, holding
+// each camera's display name, when any camera it lists has one.
+func (t table) withNames(names map[string]string) table {
+	at := slices.Index(t.Cols, "camera")
+	if at < 0 || !slices.ContainsFunc(t.Rows, func(r []string) bool { return names[r[at]] != "" }) {
+		return t
+	}
+	out := table{Title: t.Title, Cols: slices.Insert(slices.Clone(t.Cols), at+1, "name")}
+	for _, r := range t.Rows {
+		out.Rows = append(out.Rows, slices.Insert(slices.Clone(r), at+1, names[r[at]]))
+	}
+	return out
 }
 
 // params binds the named parameters query uses (the driver refuses extra
@@ -122,38 +162,6 @@ func params(query, since, camera string) []any {
 		out = append(out, sql.Named("camera", camera))
 	}
 	return out
-}
-
-// table runs one query and prints its rows aligned under its columns.
-func (s *Store) table(w io.Writer, query string, args ...any) error {
-	rows, err := s.DB.Queryx(query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	n := 0
-	for rows.Next() {
-		vals, err := rows.SliceScan()
-		if err != nil {
-			return err
-		}
-		cells := cellTexts(vals)
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if n == 0 {
-		fmt.Fprintln(tw, "(none)")
-	}
-	return tw.Flush()
 }
 
 // cellTexts writes a row's values as a report shows them: NULL as "-".

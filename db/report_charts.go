@@ -113,7 +113,7 @@ func (s *Store) leakChart(p period, since, camera string) (*chart, error) {
 			shape{K: "path", D: bud.String(), Stroke: "#5a6370", Dash: "5 4", SW: 1.5, Mark: "budget", Camera: cam},
 			shape{K: "path", D: proc.String(), Stroke: "#0b5cad", SW: 2, Mark: "processes", Camera: cam,
 				Title: fmt.Sprintf("%s: at most %d processes at once, budget %d", cam, peak, budget)},
-			shape{K: "text", X: plotLeft - 8, Y: y + laneH/2 + 4, Text: cam, Anchor: "end", Class: "name"},
+			shape{K: "text", X: plotLeft - 8, Y: y + laneH/2 + 4, Text: p.label(cam), Anchor: "end", Class: "name"},
 			shape{K: "text", X: plotLeft + plotWidth + 8, Y: y + laneH/2 + 4, Text: fmt.Sprintf("peak %d · budget %d", peak, budget),
 				Class: map[bool]string{true: "bad", false: "muted"}[over]})
 		y += laneH + gap
@@ -232,7 +232,7 @@ func (s *Store) timelineChart(p period, since, camera string) (*chart, error) {
 		h := math.Max(float64(len(l.ends))*rowH, 14)
 		c.Shapes = append(c.Shapes,
 			shape{K: "rect", X: plotLeft, Y: y, W: plotWidth, H: h, Fill: "#f4f5f7"},
-			shape{K: "text", X: plotLeft - 8, Y: y + math.Min(h, 20)/2 + 4, Text: l.cam, Anchor: "end", Class: "name"},
+			shape{K: "text", X: plotLeft - 8, Y: y + math.Min(h, 20)/2 + 4, Text: p.label(l.cam), Anchor: "end", Class: "name"},
 			shape{K: "text", X: plotLeft + plotWidth + 8, Y: y + math.Min(h, 20)/2 + 4,
 				Text: fmt.Sprintf("%d processes · %d at once", l.total, len(l.ends)), Class: map[bool]string{true: "bad", false: "muted"}[len(l.ends) > 2]})
 		for _, b := range l.bars {
@@ -330,7 +330,7 @@ func (s *Store) heatChart(p period, since, camera string) (*chart, error) {
 	const rowH, gap = 18.0, 4.0
 	y := 10.0
 	for _, cam := range names {
-		c.Shapes = append(c.Shapes, shape{K: "text", X: plotLeft - 8, Y: y + rowH/2 + 4, Text: cam, Anchor: "end", Class: "name"})
+		c.Shapes = append(c.Shapes, shape{K: "text", X: plotLeft - 8, Y: y + rowH/2 + 4, Text: p.label(cam), Anchor: "end", Class: "name"})
 		failed := 0
 		total := 0
 		for _, cl := range cells[cam] {

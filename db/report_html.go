@@ -45,7 +45,7 @@ var outcomeKinds = []struct{ Kind, Colour, Words string }{
 	{"ok", "#1f8a4c", "ok: a frame"},
 	{"timeout", "#e08a00", "timeout: killed at its deadline"},
 	{"busy", "#7c4dbd", "busy: no connection free (no_slot, camera busy)"},
-	{"backoff", "#a3a8b0", "not tried: backoff, skipped, stopped, preempted"},
+	{"backoff", "#a3a8b0", "not tried: backoff, skipped, stopped, preempted, paused"},
 	{"failed", "#c2261b", "failed: exit, signal, empty, spawn error"},
 }
 
@@ -59,7 +59,7 @@ func outcomeKind(o string) string {
 		return "timeout"
 	case o == "no_slot" || strings.Contains(o, "busy"):
 		return "busy"
-	case o == "backoff" || o == "skipped" || o == "stopped" || o == "preempted":
+	case o == "backoff" || o == "skipped" || o == "stopped" || o == "preempted" || o == "paused":
 		return "backoff"
 	}
 	return "failed"
@@ -142,10 +142,15 @@ type table struct {
 	Rows  [][]string
 }
 
-// period is the report's time span and the x scale over it.
+// period is the report's time span and the x scale over it, with the
+// cameras' display names its charts label lanes with.
 type period struct {
 	from, to time.Time
+	names    map[string]string // camera id → display name
 }
+
+// label is how a chart names camera id: "玄関 (genkan)", or the id.
+func (p period) label(id string) string { return cameraLabel(p.names, id) }
 
 func (p period) x(t time.Time) float64 {
 	span := p.to.Sub(p.from).Seconds()
@@ -171,11 +176,19 @@ func (s *Store) buildReport(opts ReportOptions) (*report, error) {
 	if err := s.checkCamera(opts.Camera); err != nil {
 		return nil, err
 	}
+	names, err := s.CameraNames()
+	if err != nil {
+		return nil, err
+	}
 	r := &report{Source: filepath.Base(s.Path), Camera: opts.Camera, Since: since, Generated: clockText(time.Now())}
+	if opts.Camera != "" {
+		r.Camera = cameraLabel(names, opts.Camera)
+	}
 	p, ok, err := s.reportPeriod(since, opts.Camera)
 	if err != nil {
 		return nil, fmt.Errorf("report period: %w", err)
 	}
+	p.names = names
 	if !ok {
 		r.Empty = true
 	} else {
@@ -193,7 +206,7 @@ func (s *Store) buildReport(opts ReportOptions) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("report %q: %w", q.Title, err)
 		}
-		r.Tables = append(r.Tables, t)
+		r.Tables = append(r.Tables, t.withNames(names))
 	}
 	return r, nil
 }

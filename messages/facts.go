@@ -44,7 +44,12 @@ type CameraStateChanged struct {
 	SlotsHeld           int
 	MaxConnections      int
 	QueueLength         int
-	At                  time.Time
+	// State is the camera's state: StateRunning, StateFailing, StateBusy
+	// or StatePaused.
+	State string
+	// Pause is the camera's pause while it is paused, nil otherwise.
+	Pause *Pause
+	At    time.Time
 }
 
 // SlotsChanged is published by a camera actor whenever its slot use
@@ -89,6 +94,9 @@ type CycleEnded struct {
 	Why     string
 	// Backoff counts the cameras skipped because their breaker is open.
 	Backoff int
+	// Paused counts the cameras not visited because they are paused (or
+	// disabled): neither a failure nor a timeout.
+	Paused int
 }
 
 // CameraOutcome is one camera's result within a cycle.
@@ -406,4 +414,21 @@ type IntervalChecked struct {
 	Concurrency int
 	Cameras     int // counted (those whose breaker is open are not)
 	At          time.Time
+}
+
+// CameraPaused is the fact that a camera's pause began, or (Changed) that
+// the pause under way took a new end or reason. The recorder keeps it in
+// camera_pauses.
+type CameraPaused struct {
+	Pause   Pause
+	Changed bool
+}
+
+// CameraResumed is the fact that a camera's pause ended: an operator
+// resumed it, or its end came.
+type CameraResumed struct {
+	Pause   Pause
+	EndedAt time.Time
+	How     string // "resumed" or "expired"
+	By      string // who resumed it; empty when it expired
 }

@@ -118,6 +118,7 @@ type ConfigReloaded struct {
 // ConfiguredCamera is a camera that runs, as the record keeps it.
 type ConfiguredCamera struct {
 	ID, Subnet     string
+	Name           string // cameras[].name; empty when none
 	URL            string // redacted
 	MaxConnections int
 }

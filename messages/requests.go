@@ -63,7 +63,8 @@ type GetCameraStatus struct{}
 type CameraStatus struct {
 	Camera              string
 	Subnet              string
-	State               string // running, failing, stopping
+	Name                string // its display name (cameras[].name, else its id)
+	State               string // StateRunning, StateFailing, StateBusy, StatePaused, StateStopping
 	Health              CameraHealth
 	MaxConnections      int
 	SlotsFFmpeg         int // slots held by ffmpeg children
@@ -80,6 +81,49 @@ type CameraStatus struct {
 	CaptureP50          time.Duration // of its recent captures
 	CaptureP95          time.Duration
 	Last                *CaptureDone // the last capture answered (without its JPEG), nil before the first
+	Pause               *Pause       // while paused (State paused): by whom, why, until when
+}
+
+// PauseCamera asks the patrol to pause a camera until Until: its actor
+// stops every process it runs (killed and reaped) and gives up every
+// slot, refuses captures and live views, and the patrol does not visit it
+// until the pause ends (Until, or ResumeCamera). A camera paused already
+// takes the new end and reason. The patrol answers PauseAnswer once the
+// camera's processes are gone. The pause is recorded (camera_pauses) and
+// outlives a restart of camvisor.
+type PauseCamera struct {
+	Camera string
+	Until  time.Time
+	Reason string
+	By     string // who asks, as the API identifies the caller
+}
+
+// ResumeCamera asks the patrol to end a camera's pause now; it answers
+// PauseAnswer.
+type ResumeCamera struct {
+	Camera string
+	By     string
+}
+
+// PauseAnswer answers PauseCamera and ResumeCamera.
+type PauseAnswer struct {
+	Camera  string
+	Pause   *Pause       // the pause in force; nil after a resume
+	Refused PauseRefusal // why nothing changed; empty when done
+	Reason  string       // the refusal in words, for people
+}
+
+// SetPause tells a camera actor its pause (nil: it is not paused). A
+// paused camera stops its children and answers PauseApplied once their
+// processes are reaped.
+type SetPause struct {
+	Pause *Pause
+}
+
+// PauseApplied answers SetPause: the camera holds no process and no
+// slot now (its children stopped for the pause are reaped), or runs again.
+type PauseApplied struct {
+	Camera string
 }
 
 // ListOwnedProcesses asks an actor which OS processes it and the actors

@@ -1,6 +1,9 @@
 package messages
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Values the messages carry: outcomes, reasons and states, which the
 // record stores as they are.
@@ -23,6 +26,7 @@ const (
 	OutcomeBackoff    Outcome = "backoff"     // the camera's breaker is open (it failed too often): skipped until its next probe
 	OutcomeBusy       Outcome = "camera_busy" // the camera answered 453 (or refused): other clients hold its connections
 	OutcomeHTTPError  Outcome = "http_error"  // the camera's snapshot_url answered an error, or its connection failed
+	OutcomePaused     Outcome = "paused"      // the camera is paused (or disabled in the config): nothing was tried
 )
 
 // Sentinel errors callers branch on.
@@ -48,6 +52,7 @@ const (
 	StopBackoff       StopReason = "backoff"        // a stream-mode child's camera failed too often: its breaker opened
 	StopFenced        StopReason = "fenced"         // cluster: the node may have lost its etcd lease (or the camera's key): it stops its cameras before anyone else may win them
 	StopHandedOver    StopReason = "handed_over"    // cluster: the node gives the camera up cleanly (to the node it belongs to, or at shutdown)
+	StopPaused        StopReason = "paused"         // its camera was paused
 )
 
 // CameraHealth is a camera's state in one word, as its actor judges it:
@@ -64,6 +69,15 @@ const (
 	HealthPaused  CameraHealth = "paused"  // an operator paused it: no slot, no process
 )
 
+// A camera's state, as CameraStatus and CameraStateChanged carry it.
+const (
+	StateRunning  = "running"  // patrolled, its last captures fine
+	StateFailing  = "failing"  // its breaker is open: only probed
+	StateBusy     = "busy"     // its connections taken by other clients, cycle after cycle
+	StatePaused   = "paused"   // paused by an operator, or disabled in the config: no process, no slot
+	StateStopping = "stopping" // its actor is stopping
+)
+
 // Alert states.
 const (
 	AlertFiring   = "firing"
@@ -72,3 +86,34 @@ const (
 
 // Box is a detection's rectangle in frame pixels: x_min, y_min, x_max, y_max.
 type Box [4]int
+
+// Pause is a camera's pause: while it lasts the camera holds no slot and
+// starts no process, the patrol does not visit it, and captures and live
+// views asked of it are refused.
+type Pause struct {
+	// ID keys the pause in the record (camera_pauses.id); 0 for a camera
+	// disabled in the config, which the record does not keep as a pause.
+	ID     int64
+	Camera string
+	// By is who paused it, as the API identifies a caller ("session
+	// 3f9a0c1e" for a dashboard's sign-in, "token" for the bearer token),
+	// or "config" for cameras[].enabled: false.
+	By     string
+	Reason string
+	From   time.Time
+	// Until is when it ends by itself; zero for a camera disabled in the
+	// config, which stays paused until the config says otherwise.
+	Until time.Time
+	// Disabled: cameras[].enabled is false in the config; no API resumes it.
+	Disabled bool
+}
+
+// PauseRefusal is why a pause or a resume was refused.
+type PauseRefusal string
+
+// Pause refusals.
+const (
+	RefusedUnknownCamera PauseRefusal = "unknown_camera" // no camera of that id runs
+	RefusedDisabled      PauseRefusal = "disabled"       // enabled: false in the config: only the config changes it
+	RefusedNotPaused     PauseRefusal = "not_paused"     // a resume of a camera that is not paused
+)

@@ -171,9 +171,10 @@ const cameraQuestions = 16
 
 // cameraOf is camera c as its actor answers within ctx.
 func (s *Server) cameraOf(ctx context.Context, c config.SubnetCamera) cameraAnswer {
-	v := cameraAnswer{ID: c.ID, Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections, State: "no answer"}
+	v := cameraAnswer{ID: c.ID, Name: c.DisplayName(), Subnet: c.Subnet, URL: redact.URL(c.URL), MaxConnections: c.MaxConnections,
+		State: "no answer", Enabled: c.IsEnabled(), Motion: s.motionOf(c)}
 	if st, err := s.opts.Tree.CameraStatus(ctx, c); err == nil {
-		v.State, v.QueueLength = st.State, st.QueueLength
+		v.State, v.QueueLength, v.Pause = st.State, st.QueueLength, pauseOf(st.Pause)
 		v.slots = slots{SlotsFFmpeg: st.SlotsFFmpeg, SlotsGo2RTC: st.SlotsGo2RTC, SlotsLease: st.SlotsLease, SlotsExternal: st.SlotsExternal}
 		v.Failing, v.ConsecutiveFailures, v.Busy = st.Failing, st.ConsecutiveFailures, st.Busy
 		v.CaptureP50MS, v.CaptureP95MS = ptr(st.CaptureP50.Milliseconds()), ptr(st.CaptureP95.Milliseconds())
@@ -227,6 +228,10 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 	d, err := s.opts.Tree.Capture(ctx, c)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if d.Outcome == messages.OutcomePaused {
+		writeError(w, http.StatusConflict, d.Error) // nothing was tried: the camera is paused
 		return
 	}
 	writeJSON(w, http.StatusOK, captureAnswer{Camera: c.ID, captureOutcome: outcomeOf(d), Bytes: d.Bytes, Attempts: d.Attempts})

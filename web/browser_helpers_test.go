@@ -43,6 +43,12 @@ type browser struct {
 // st may be nil for a browser that opens files, not a dashboard.
 func newBrowser(t *testing.T, st *stack) *browser {
 	t.Helper()
+	return newBrowserWith(t, st)
+}
+
+// newBrowserWith is newBrowser with more Chromium options (a language).
+func newBrowserWith(t *testing.T, st *stack, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("%s: %v: install chromium (make deps)", chromiumPath, err)
 	}
@@ -57,6 +63,7 @@ func newBrowser(t *testing.T, st *stack) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b := &browser{t: t, st: st, ctx: ctx, shots: screenshotDir(t)}
@@ -407,6 +414,16 @@ func (b *browser) darkScheme() {
 	})
 	if err != nil {
 		b.t.Fatalf("dark scheme: %v", err)
+	}
+}
+
+// timezone makes the page's clock read in zone (an IANA name).
+func (b *browser) timezone(zone string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone}); err != nil {
+		b.t.Fatalf("time zone %s: %v", zone, err)
 	}
 }
 

@@ -167,14 +167,21 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, self string, ow
 }
 
 // The longest a forwarded action waits for the node that runs the
-// camera: what that node's handler waits, plus a margin for the hop.
+// camera: what that node's handler waits (its budget, API.md), plus
+// forwardHop for the hop.
+const forwardHop = 5 * time.Second
+
 func (s *Server) captureWait() time.Duration {
 	ff := s.opts.Config.FFmpeg
-	return ff.CaptureTimeout.Duration + ff.KillGrace.Duration + 10*time.Second
+	return ff.CaptureTimeout.Duration + ff.KillGrace.Duration + s.lim.CaptureMargin + forwardHop
 }
 
 func (s *Server) restartWait() time.Duration {
-	return s.opts.Config.FFmpeg.KillGrace.Duration + 20*time.Second
+	return s.opts.Config.FFmpeg.KillGrace.Duration + s.lim.Restart + forwardHop
 }
 
-func fixed(d time.Duration) func() time.Duration { return func() time.Duration { return d } }
+func (s *Server) liveWait() time.Duration { return s.lim.Live + forwardHop }
+
+func (s *Server) questionWait() time.Duration { return s.lim.Question + forwardHop }
+
+func (s *Server) pauseWait() time.Duration { return s.opts.Tree.ReloadBudget() + forwardHop }

@@ -106,6 +106,14 @@ func TestGoldenAnswers(t *testing.T) {
 	g.check("live_stop", "DELETE", "/api/cameras/front/live", "", 200)
 	g.check("restart", "POST", "/api/cameras/attic/restart", "", 200)
 
+	// A maintenance pause: asked, listed, refused captures, ended.
+	g.check("pause", "POST", "/api/cameras/yard/pause", `{"for": "1h", "reason": "lens cleaning"}`, 200)
+	g.check("pause_bad_duration", "POST", "/api/cameras/yard/pause", `{"for": "forever"}`, 400)
+	g.check("cameras_paused", "GET", "/api/cameras", "", 200)
+	g.check("capture_paused", "POST", "/api/cameras/yard/capture", "", 409)
+	g.check("resume", "POST", "/api/cameras/yard/resume", "", 200)
+	g.check("resume_not_paused", "POST", "/api/cameras/yard/resume", "", 409)
+
 	// The record cannot be written for a while (SQLite's own disk-full
 	// error): record_write_failing fires, then resolves.
 	var pages int
@@ -220,6 +228,8 @@ func (g *goldens) check(name, method, path, body string, status int) {
 var (
 	portRE  = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 	eventRE = regexp.MustCompile(`/api/events/\d+/`)
+	// timeRE is a UTC time within a text (a refusal that says until when).
+	timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 )
 
 // volatile are the numeric fields whose values differ from run to run:
@@ -294,6 +304,7 @@ func (g *goldens) normalize(key string, v any) any {
 			return "<host>"
 		}
 		x = eventRE.ReplaceAllString(x, "/api/events/<id>/")
+		x = timeRE.ReplaceAllString(x, "<time>")
 		if key == "state" && len(x) == 1 { // a process's state letter in /proc
 			return "<proc-state>"
 		}
@@ -405,6 +416,9 @@ func TestGoldenWire(t *testing.T) {
 		{"reload_rejected", &messages.ConfigReloaded{At: at, Who: "api 127.0.0.1:5000", Outcome: messages.ReloadRejected, Error: "subnets[0]: no name"}},
 		{"admission", &messages.AdmissionChanged{Limit: 2, Running: 2, Waiting: 5, At: at}},
 		{"pong", actors.ClientPong{}},
+		{"camera_paused", &actors.CameraView{Camera: "front", Subnet: "lab", MaxConnections: 2, State: messages.StatePaused,
+			Pause: &messages.Pause{ID: 1764149415123456, Camera: "front", By: "session 3f9a0c1e", Reason: "lens cleaning",
+				From: at, Until: at.Add(time.Hour)}}},
 	}
 	got := map[string]any{}
 	for _, f := range facts {

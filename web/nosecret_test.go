@@ -88,6 +88,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 		detPass      = "DETPASS-s3cret-7740"
 		detQuery     = "DETQ-s3cret-8856"
 		authToken    = "AUTHTOKEN-s3cret-0123456789"
+		mqttPass     = "MQTTPASS-s3cret-6127"
 	)
 	cams := testkit.Camsim(t, camsim.Camera{Name: "front"}, camsim.Camera{Name: "filecam"}, camsim.Camera{Name: "quer"})
 	g2 := go2rtctest.New(t, go2rtctest.Options{})
@@ -112,13 +113,16 @@ func TestNoSecretAnywhere(t *testing.T) {
 	fmt.Fprintf(&b, "alerts: { camera_failing_after: 1, webhook: { url: %q, max_attempts: 2 } }\n",
 		"http://"+closedPort(t)+"/services/T000/B000/"+hookPath+"?token="+hookQuery)
 	fmt.Fprintf(&b, "auth: { token: %q }\n", authToken)
+	// A broker that is not there: camvisor tries it, and logs and records
+	// its failures (service_health) with the URL.
+	fmt.Fprintf(&b, "mqtt: { url: %q, username: camvisor, password: %q }\n", "mqtt://"+closedPort(t), mqttPass)
 	path := filepath.Join(dir, "camvisor.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	st := reloadableStack(t, cams, path)
 	secrets := []string{testkit.CamsimPassword, querySecret, snapSecret, snapQuery, detectSecret, g2Secret, hookPath, hookQuery,
-		detPass, detQuery, authToken, st.token}
+		detPass, detQuery, authToken, mqttPass, st.token}
 
 	dash := st.connect(true)
 	shown := map[string][]byte{}

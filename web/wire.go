@@ -44,6 +44,10 @@ type cameraMessage struct {
 	LastError           string `json:"last_error,omitempty"`
 	FrameAt             string `json:"frame_at,omitempty"`
 	Recent              []tick `json:"recent"`
+	// State is the camera's (running, failing, busy, paused), absent
+	// until its actor said; Pause is set while it is paused.
+	State string       `json:"state,omitempty"`
+	Pause *pauseAnswer `json:"pause,omitempty"`
 }
 
 // slots are the connections a camera actor counts against its
@@ -188,6 +192,7 @@ func (wire) Encode(v any) ([]byte, bool) {
 		if m.Failing && !m.NextProbe.IsZero() {
 			c.NextProbeAt = m.NextProbe.UTC().Format(time.RFC3339)
 		}
+		c.State, c.Pause = m.State, pauseOf(m.Pause)
 		out = c
 	case *messages.EventOpened:
 		out = eventMessage{Type: "event", ID: m.ID, Camera: m.Camera, Subnet: m.Subnet, At: m.At.UTC(), Label: m.Label, Score: m.Score,
@@ -317,7 +322,10 @@ type unmatchedSource struct {
 // cameraAnswer is one camera of GET /api/cameras; what its actor did not
 // answer reads zero (and state "no answer").
 type cameraAnswer struct {
-	ID             string `json:"id"`
+	ID string `json:"id"`
+	// Name is what people call it (cameras[].name, in any script; the id
+	// when it has none).
+	Name           string `json:"name"`
 	Subnet         string `json:"subnet"`
 	URL            string `json:"url"` // redacted
 	MaxConnections int    `json:"max_connections"`
@@ -333,6 +341,58 @@ type cameraAnswer struct {
 	FrameAt             *time.Time      `json:"frame_at"`
 	Live                *liveView       `json:"live"`
 	State               string          `json:"state"`
+	Enabled             bool            `json:"enabled"` // false: cameras[].enabled is false (then paused for good)
+	Pause               *pauseAnswer    `json:"pause"`   // while paused: by whom, why, until when
+	Motion              *motionAnswer   `json:"motion"`  // the built-in motion detector's settings; null with an http detector
+}
+
+// pauseAnswer is a camera's pause: who paused it, why, since and until
+// when (until null and disabled true for enabled: false in the config).
+type pauseAnswer struct {
+	By       string     `json:"by"`
+	Reason   string     `json:"reason"`
+	Since    *time.Time `json:"since"`
+	Until    *time.Time `json:"until"`
+	Disabled bool       `json:"disabled"`
+}
+
+// pauseOf is the answer for a pause, nil for none.
+func pauseOf(p *messages.Pause) *pauseAnswer {
+	if p == nil {
+		return nil
+	}
+	out := &pauseAnswer{By: p.By, Reason: p.Reason, Disabled: p.Disabled}
+	if !p.From.IsZero() {
+		out.Since = ptr(p.From.UTC())
+	}
+	if !p.Until.IsZero() {
+		out.Until = ptr(p.Until.UTC())
+	}
+	return out
+}
+
+// motionAnswer is a camera's motion settings in effect (its own, else the
+// detector's defaults), with its masks: polygons in the picture's
+// relative coordinates, x then y, from the top left.
+type motionAnswer struct {
+	Threshold int         `json:"threshold"`
+	MinArea   float64     `json:"min_area"`
+	Masks     [][]float64 `json:"masks"`
+}
+
+// pauseResult is POST /api/cameras/{id}/pause.
+type pauseResult struct {
+	Camera string       `json:"camera"`
+	Paused bool         `json:"paused"`
+	Pause  *pauseAnswer `json:"pause"`
+	Killed []int        `json:"killed"` // the processes the pause stopped, gone from /proc
+}
+
+// resumeResult is POST /api/cameras/{id}/resume.
+type resumeResult struct {
+	Camera string       `json:"camera"`
+	Paused bool         `json:"paused"`
+	Ended  *pauseAnswer `json:"ended"` // the pause that ended
 }
 
 // breakerAnswer is a camera's breaker; the probe's time and back-off only

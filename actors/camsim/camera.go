@@ -27,6 +27,7 @@ type CameraStats struct {
 	FPS            int      `json:"fps"`
 	Codec          Codec    `json:"codec"`
 	GOP            Duration `json:"gop,omitempty"` // H.264 only
+	Clock          bool     `json:"clock,omitempty"`
 }
 
 // camera is the server's state for one simulated camera. A camera nobody
@@ -163,6 +164,7 @@ func (cam *camera) stats() CameraStats {
 		FPS:            cam.cfg.FPS,
 		Codec:          cam.cfg.Codec,
 		GOP:            cam.gopShown(),
+		Clock:          cam.cfg.Clock,
 	}
 }
 

@@ -23,6 +23,11 @@
 // camera. Each frame is cut into RTP packets once; connections only patch
 // sequence number, timestamp and SSRC.
 //
+// A camera with Clock burns a large timestamp into its static or motion
+// picture (the top left, changing every second), as real cameras do: the
+// picture then differs from second to second in that corner only, which
+// is what a motion mask is for.
+//
 // Because every camera shares one port, "nothing listening" cannot be
 // simulated by a closed port: a camera marked Refuse reads the first request
 // line (to learn the path) and resets the connection (SO_LINGER 0), which a

@@ -139,6 +139,12 @@ type Camera struct {
 	// GOP is the keyframe interval of an H.264 stream (rounded to whole
 	// frames); 0 means DefaultGOP. MJPEG ignores it.
 	GOP Duration `json:"gop"`
+	// Clock burns a timestamp into a static or motion picture, as real
+	// cameras do: large, at the top left under the name, changing every
+	// second. A still picture then differs from second to second in that
+	// corner only: what motion masks are for. MJPEG only; a pattern
+	// picture shows its own small clock anyway.
+	Clock bool `json:"clock"`
 }
 
 // Validate reports the first field that is out of range.
@@ -161,6 +167,8 @@ func (c Camera) Validate() error {
 		return fmt.Errorf("camera %s: codec %q is not mjpeg or h264", c.Name, c.Codec)
 	case c.GOP < 0 || time.Duration(c.GOP) > maxGOP:
 		return fmt.Errorf("camera %s: gop %v is outside 0..%v", c.Name, time.Duration(c.GOP), maxGOP)
+	case c.Clock && c.Codec == CodecH264:
+		return fmt.Errorf("camera %s: clock needs codec mjpeg: an H.264 camera plays a loop encoded once", c.Name)
 	}
 	return nil
 }
@@ -236,6 +244,7 @@ type CameraPatch struct {
 	FPS            *int      `json:"fps,omitempty"`
 	Codec          *Codec    `json:"codec,omitempty"`
 	GOP            *Duration `json:"gop,omitempty"`
+	Clock          *bool     `json:"clock,omitempty"`
 }
 
 // Apply returns c with the patch's fields set.
@@ -267,12 +276,15 @@ func (p CameraPatch) Apply(c Camera) Camera {
 	if p.GOP != nil {
 		c.GOP = *p.GOP
 	}
+	if p.Clock != nil {
+		c.Clock = *p.Clock
+	}
 	return c
 }
 
 // ParseCameraSpec reads the -camera flag syntax:
 //
-//	name[,max=2][,hang][,slow=2s][,drop=5s][,refuse][,mode=motion|static|pattern][,fps=N][,codec=mjpeg|h264][,gop=2s]
+//	name[,max=2][,hang][,slow=2s][,drop=5s][,refuse][,mode=motion|static|pattern][,fps=N][,codec=mjpeg|h264][,gop=2s][,clock]
 func ParseCameraSpec(spec string) (Camera, error) {
 	parts := strings.Split(spec, ",")
 	c := Camera{Name: strings.TrimSpace(parts[0])}
@@ -298,8 +310,10 @@ func ParseCameraSpec(spec string) (Camera, error) {
 			c.Codec = Codec(val)
 		case "gop":
 			c.GOP, err = parseDuration(val)
+		case "clock":
+			c.Clock, err = optBool(val, hasVal)
 		default:
-			return Camera{}, fmt.Errorf("camera spec %q: unknown option %q (want max, hang, slow, drop, refuse, mode, fps, codec, gop)", spec, key)
+			return Camera{}, fmt.Errorf("camera spec %q: unknown option %q (want max, hang, slow, drop, refuse, mode, fps, codec, gop, clock)", spec, key)
 		}
 		if err != nil {
 			return Camera{}, fmt.Errorf("camera spec %q: option %s: %w", spec, key, err)

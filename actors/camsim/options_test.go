@@ -20,6 +20,7 @@ func TestParseCameraSpec(t *testing.T) {
 			Drop: Duration(500 * time.Millisecond), Refuse: true},
 		"y,hang=false,refuse=true": {Name: "y", Refuse: true},
 		"z,codec=h264,gop=1s":      {Name: "z", Codec: CodecH264, GOP: Duration(time.Second)},
+		"c,mode=static,clock":      {Name: "c", Mode: ModeStatic, Clock: true},
 	} {
 		got, err := ParseCameraSpec(spec)
 		if err != nil || got != want {
@@ -27,21 +28,23 @@ func TestParseCameraSpec(t *testing.T) {
 		}
 	}
 	for spec, msg := range map[string]string{
-		"":                "camera name",
-		"a b":             "only letters",
-		"cam,max=x":       "option max",
-		"cam,max=-1":      "negative",
-		"cam,slow=2":      "option slow",
-		"cam,mode=fancy":  "mode",
-		"cam,fps=0x":      "option fps",
-		"cam,fps=100":     "fps 100",
-		"cam,wobble":      "unknown option",
-		"cam,hang=maybe":  "option hang",
-		"cam,drop=-1s":    "negative",
-		"cam,refuse=nope": "option refuse",
-		"cam,codec=h265":  "codec",
-		"cam,gop=soon":    "option gop",
-		"cam,gop=30s":     "gop 30s is outside",
+		"":                     "camera name",
+		"a b":                  "only letters",
+		"cam,max=x":            "option max",
+		"cam,max=-1":           "negative",
+		"cam,slow=2":           "option slow",
+		"cam,mode=fancy":       "mode",
+		"cam,fps=0x":           "option fps",
+		"cam,fps=100":          "fps 100",
+		"cam,wobble":           "unknown option",
+		"cam,hang=maybe":       "option hang",
+		"cam,drop=-1s":         "negative",
+		"cam,refuse=nope":      "option refuse",
+		"cam,codec=h265":       "codec",
+		"cam,gop=soon":         "option gop",
+		"cam,gop=30s":          "gop 30s is outside",
+		"cam,clock=often":      "option clock",
+		"cam,codec=h264,clock": "clock needs codec mjpeg",
 	} {
 		_, err := ParseCameraSpec(spec)
 		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), spec) {

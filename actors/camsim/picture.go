@@ -73,6 +73,10 @@ type library struct {
 	clockSec int64
 	clockRow strip // the time band; the same for every camera
 
+	overlayMu   sync.Mutex
+	overlaySec  int64
+	overlayRows []strip // the burnt-in timestamp (Camera.Clock); the same for every camera
+
 	patternOnce sync.Once
 	pattern     [][]strip // pattern[k]: every row, scrolled k steps
 	patternErr  error
@@ -214,6 +218,46 @@ func (l *library) clock(now time.Time) (strip, error) {
 		l.clockRow, l.clockSec = s, sec
 	}
 	return l.clockRow, nil
+}
+
+// overlayRowCount is how many rows the burnt-in timestamp takes: about a
+// twelfth of the picture's height, as large as cameras draw theirs, and
+// never reaching the moving square's rows.
+func (l *library) overlayRowCount() int {
+	return max(0, min(max(1, l.rows/12), l.objRow-nameRow-1))
+}
+
+// clockOverlay returns the rows of the burnt-in timestamp for now: the
+// time as large as the rows allow. Every camera with a clock shows the
+// same, so it is encoded once a second for the whole server.
+func (l *library) clockOverlay(now time.Time) ([]strip, error) {
+	n := l.overlayRowCount()
+	if n == 0 {
+		return nil, nil
+	}
+	if n == 1 {
+		s, err := l.clock(now)
+		return []strip{s}, err
+	}
+	l.overlayMu.Lock()
+	defer l.overlayMu.Unlock()
+	if sec := now.Unix(); l.overlayRows != nil && sec <= l.overlaySec {
+		return l.overlayRows, nil
+	}
+	text := now.Format(clockLayout)
+	h := n * mcuSide
+	img := image.NewRGBA(image.Rect(0, 0, l.w, h))
+	fillRect(img, img.Rect, bandBackground)
+	// As tall as the rows allow, and over at most 60 % of the width: a
+	// camera's timestamp sits in its corner.
+	scale := max(1, min((h-4)/glyphH, l.w*6/10/(len(text)*glyphAdvance)))
+	drawText(img, 4, (h-glyphH*scale)/2, scale, text, bandText)
+	rows, err := l.encodeRows(img)
+	if err != nil {
+		return nil, fmt.Errorf("clock overlay %q: %w", text, err)
+	}
+	l.overlayRows, l.overlaySec = rows, now.Unix()
+	return rows, nil
 }
 
 // background returns the static picture's rows.

@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"math"
 	"net"
 	"runtime"
 	"strings"
@@ -434,4 +437,67 @@ func TestReconnectRightAfterClose(t *testing.T) {
 	if st := s.Stats("tapo"); st.Refused != 0 || st.MaxOpen != 1 {
 		t.Errorf("stats %+v", st)
 	}
+}
+
+// TestClockBurntIn: a static camera with a clock shows the time, large,
+// at the top left, and its picture changes there, and only there, from
+// one second to the next: the rest of it stays the still picture.
+func TestClockBurntIn(t *testing.T) {
+	const w, h = 640, 384
+	s := newServer(t, Options{Width: w, Height: h, Cameras: []Camera{{Name: "cam1", Mode: ModeStatic, Clock: true, FPS: 10}}})
+	if st := s.Stats("cam1"); !st.Clock {
+		t.Errorf("stats do not say the camera has a clock: %+v", st)
+	}
+	still, err := s.Still("cam1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.URL("cam1"))
+	first := decode(t, nextFrame(t, c), w, h)
+	rows := s.lib.overlayRowCount()
+	if rows < 2 {
+		t.Fatalf("a %dx%d picture's clock takes %d rows, want a large one", w, h, rows)
+	}
+	band := image.Rect(0, mcuSide, w, (1+rows)*mcuSide)
+	below := image.Rect(0, (1+rows)*mcuSide, w, h)
+	var later image.Image
+	waitFor(t, 3*time.Second, "the clock to tick", func() bool {
+		later = decode(t, nextFrame(t, c), w, h)
+		return changedIn(later, first, band, 80) > 20 // a digit's strokes, at least
+	})
+	if d := meanDiffIn(later, first, below); d > 1 {
+		t.Errorf("below the clock the picture changed by %.1f levels", d)
+	}
+	if d := MeanAbsDiff(later.(*image.YCbCr).SubImage(below), still); d > 6 {
+		t.Errorf("below the clock the picture is %.1f levels from the still picture", d)
+	}
+}
+
+// changedIn counts the pixels within r whose brightness differs by more
+// than thr between a and b.
+func changedIn(a, b image.Image, r image.Rectangle, thr int) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			d := int(color.GrayModel.Convert(a.At(x, y)).(color.Gray).Y) - int(color.GrayModel.Convert(b.At(x, y)).(color.Gray).Y)
+			if d > thr || -d > thr {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// meanDiffIn is the mean absolute difference of a and b's brightness
+// within r, in levels of 255.
+func meanDiffIn(a, b image.Image, r image.Rectangle) float64 {
+	var sum float64
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			ya := color.GrayModel.Convert(a.At(x, y)).(color.Gray).Y
+			yb := color.GrayModel.Convert(b.At(x, y)).(color.Gray).Y
+			sum += math.Abs(float64(ya) - float64(yb))
+		}
+	}
+	return sum / float64(max(1, r.Dx()*r.Dy()))
 }

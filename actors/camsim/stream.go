@@ -13,12 +13,13 @@ type streamKey struct {
 	mode  Mode
 	fps   int
 	codec Codec
-	gop   int // frames; H.264 only
+	gop   int  // frames; H.264 only
+	clock bool // a timestamp burnt in (Camera.Clock)
 }
 
 // streamKeyOf is the sender a connection admitted with cfg watches.
 func streamKeyOf(cfg Camera) streamKey {
-	k := streamKey{mode: cfg.Mode, fps: cfg.FPS, codec: cfg.Codec}
+	k := streamKey{mode: cfg.Mode, fps: cfg.FPS, codec: cfg.Codec, clock: cfg.Clock && cfg.Mode != ModePattern}
 	if cfg.Codec == CodecH264 {
 		k.gop = cfg.gopFrames()
 	}
@@ -138,13 +139,22 @@ func (st *stream) render(n int, now time.Time) (*picture, error) {
 		return nil, err
 	}
 	rows := append(st.rows[:0], name)
+	top := nameRow + 1 // the first background row shown
+	if st.key.clock && st.key.mode != ModePattern {
+		overlay, err := lib.clockOverlay(now)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, overlay...)
+		top += len(overlay)
+	}
 	switch st.key.mode {
 	case ModeStatic:
 		bg, err := lib.background()
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, bg[nameRow+1:]...)
+		rows = append(rows, bg[top:]...)
 	case ModeMotion:
 		bg, err := lib.background()
 		if err != nil {
@@ -154,7 +164,7 @@ func (st *stream) render(n int, now time.Time) (*picture, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, bg[nameRow+1:lib.objRow]...)
+		rows = append(rows, bg[top:lib.objRow]...)
 		rows = append(rows, obj...)
 		rows = append(rows, bg[lib.objRow+lib.objRows:]...)
 	default:

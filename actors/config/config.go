@@ -353,7 +353,47 @@ type Camera struct {
 	// frame). Empty: stream when the subnet's interval is at most
 	// patrol.stream_below, else snapshot.
 	Mode string `yaml:"mode"`
+	// Name is the camera's display name, in any script (玄関, Einfahrt):
+	// what the dashboard, the reports and MQTT show. The id stays what
+	// URLs, files and actor names use. Empty: the id is shown.
+	Name string `yaml:"name,omitempty"`
+	// Enabled false keeps the camera listed but never patrolled: no
+	// process, no slot, no capture, as if paused for good. Unset: true.
+	Enabled *bool `yaml:"enabled,omitempty"`
+	// Motion tunes the built-in motion detector for this camera: its
+	// threshold, its least area, and the parts of the picture it ignores.
+	Motion Motion `yaml:"motion,omitempty"`
 }
+
+// DisplayName is what people see for the camera: its name, else its id.
+func (c Camera) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// IsEnabled reports whether the patrol visits the camera (enabled is
+// unset or true).
+func (c Camera) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
+
+// Motion is a camera's own settings of the built-in motion detector
+// (detector.kind motion). Zero fields take the detector's defaults.
+type Motion struct {
+	// Threshold is how much a part of the picture must change in
+	// brightness (1-255) between two frames to count as changed.
+	Threshold int `yaml:"threshold,omitempty"`
+	// MinArea is the least share of the picture (above 0, at most 1) that
+	// must change for motion to be reported.
+	MinArea float64 `yaml:"min_area,omitempty"`
+	// Masks are polygons in the picture's relative coordinates (0-1, x
+	// then y, from the top left: [x1, y1, x2, y2, x3, y3, ...]) whose
+	// changes are ignored: a timestamp overlay, a tree in the wind.
+	Masks [][]float64 `yaml:"masks,omitempty"`
+}
+
+// IsZero reports settings that leave every default (yaml omits them).
+func (m Motion) IsZero() bool { return m.Threshold == 0 && m.MinArea == 0 && len(m.Masks) == 0 }
 
 // PatrolURL is the RTSP URL the patrol's ffmpeg captures read: the
 // detection sub-stream when there is one.

@@ -149,6 +149,18 @@ func TestConfigRejects(t *testing.T) {
 		{"stall timeout too short", "rtsp_timeout: 5s", "rtsp_timeout: 5s, stall_timeout: 100ms", []string{"ffmpeg.stall_timeout", "100ms", "at least 1s"}},
 		{"stream_below negative", "db: camvisor.db", "db: camvisor.db\npatrol: { stream_below: -10s }", []string{"patrol.stream_below", "-10s"}},
 		{"patrol unknown key", "db: camvisor.db", "db: camvisor.db\npatrol: { stream: 10s }", []string{"patrol.stream", "unknown key"}},
+		{"name with a line break", "max_connections: 2", "max_connections: 2\n        name: \"玄関\\n2\"", []string{"subnets[0].cameras[0].name", "control character"}},
+		{"name only spaces", "max_connections: 2", "max_connections: 2\n        name: \"  \"", []string{"subnets[0].cameras[0].name", "only spaces"}},
+		{"name too long", "max_connections: 2", "max_connections: 2\n        name: " + strings.Repeat("玄", 65), []string{"subnets[0].cameras[0].name", "65 characters", "at most 64"}},
+		{"duplicate name", "max_connections: 2", "max_connections: 2\n        name: 玄関\n      - id: cam2\n        url: rtsp://127.0.0.1/x\n        max_connections: 1\n        name: 玄関",
+			[]string{"subnets[0].cameras[1].name", `"玄関"`, "subnets[0].cameras[0]"}},
+		{"enabled not a bool", "max_connections: 2", "max_connections: 2\n        enabled: maybe", []string{"maybe", "bool", "line 13"}},
+		{"motion threshold too high", "max_connections: 2", "max_connections: 2\n        motion: { threshold: 300 }", []string{"subnets[0].cameras[0].motion.threshold", "1 to 255", "got 300"}},
+		{"motion min_area above 1", "max_connections: 2", "max_connections: 2\n        motion: { min_area: 2 }", []string{"subnets[0].cameras[0].motion.min_area", "got 2"}},
+		{"motion mask odd", "max_connections: 2", "max_connections: 2\n        motion: { masks: [[0, 0, 1, 0, 1]] }", []string{"subnets[0].cameras[0].motion.masks[0]", "5 numbers", "pairs"}},
+		{"motion mask two points", "max_connections: 2", "max_connections: 2\n        motion: { masks: [[0, 0, 1, 1]] }", []string{"subnets[0].cameras[0].motion.masks[0]", "2 points", "at least 3"}},
+		{"motion mask outside", "max_connections: 2", "max_connections: 2\n        motion: { masks: [[0, 0, 1.5, 0, 1, 0.1]] }", []string{"subnets[0].cameras[0].motion.masks[0][2]", "x 1.5", "0 to 1"}},
+		{"motion mask key unknown", "max_connections: 2", "max_connections: 2\n        motion: { mask: [] }", []string{"subnets[0].cameras[0].motion.mask", "unknown key"}},
 		{"go2rtc_streams without go2rtc", "max_connections: 2", "max_connections: 2\n        go2rtc_streams: [frontdoor]", []string{"subnets[0].cameras[0].go2rtc_streams[0]", `"frontdoor"`, "go2rtc.url"}},
 		{"mqtt url not mqtt", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"http://127.0.0.1:1883\" }", []string{"mqtt.url", `"http"`, "mqtt or mqtts"}},
 		{"mqtt url with credentials", "db: camvisor.db", "db: camvisor.db\nmqtt: { url: \"mqtt://cam:secret@127.0.0.1\" }",
@@ -514,5 +526,47 @@ func TestMQTTConfig(t *testing.T) {
 	_, err = Parse([]byte(good + "mqtt: { url: \"mqtt://127.0.0.1:1883/${MQTT_PASSWORD}\" }\n"))
 	if err == nil || strings.Contains(err.Error(), "mq-Pa55word") || !strings.Contains(err.Error(), "mqtt.url") {
 		t.Errorf("bad url: %v", err)
+	}
+}
+
+// TestCameraNameEnabledMotion: a display name in any script, enabled and
+// the motion settings are read as written; the id stays what it is; the
+// motion settings need the motion detector.
+func TestCameraNameEnabledMotion(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(good, "max_connections: 2", `max_connections: 2
+        name: 玄関 <front & "door">
+        enabled: false
+        motion:
+          threshold: 30
+          min_area: 0.01
+          masks:
+            - [0, 0, 0.5, 0, 0.5, 0.1, 0, 0.1]`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := cfg.Subnets[0].Cameras[0]
+	if cam.ID != "cam1" || cam.DisplayName() != `玄関 <front & "door">` || cam.IsEnabled() {
+		t.Errorf("id %q, name %q, enabled %v", cam.ID, cam.DisplayName(), cam.IsEnabled())
+	}
+	want := Motion{Threshold: 30, MinArea: 0.01, Masks: [][]float64{{0, 0, 0.5, 0, 0.5, 0.1, 0, 0.1}}}
+	if !reflect.DeepEqual(cam.Motion, want) {
+		t.Errorf("motion %+v, want %+v", cam.Motion, want)
+	}
+	if r := cfg.Redacted(); !strings.Contains(r, "玄関") || !strings.Contains(r, "enabled: false") || !strings.Contains(r, "threshold: 30") {
+		t.Errorf("the recorded config lacks the camera's name, enabled or motion:\n%s", r)
+	}
+
+	plain, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := plain.Subnets[0].Cameras[0]; c.DisplayName() != "cam1" || !c.IsEnabled() || !c.Motion.IsZero() {
+		t.Errorf("without the keys: name %q, enabled %v, motion %+v", c.DisplayName(), c.IsEnabled(), c.Motion)
+	}
+
+	_, err = Parse([]byte(strings.Replace(good, "max_connections: 2", "max_connections: 2\n        motion: { threshold: 40 }", 1) +
+		"detector: { kind: http, url: \"http://127.0.0.1:5000/v1/detect\" }\n"))
+	if err == nil || !strings.Contains(err.Error(), "subnets[0].cameras[0].motion") || !strings.Contains(err.Error(), "detector.kind") {
+		t.Errorf("motion settings with an http detector: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"camvisor/actors/redact"
 )
@@ -127,6 +129,7 @@ func (c *Config) Validate() error {
 	}
 	subnets := map[string]string{}
 	cameras := map[string]string{}
+	names := map[string]string{}
 	declared := map[string]string{} // go2rtc stream → the camera field that names it
 	for i, s := range c.Subnets {
 		at := fmt.Sprintf("subnets[%d]", i)
@@ -202,6 +205,21 @@ func (c *Config) Validate() error {
 				}
 			default:
 				add(fmt.Errorf("%s.mode: %q must be snapshot or stream", cat, cam.Mode))
+			}
+			if cam.Name != "" {
+				if err := checkName(cat+".name", cam.Name); err != nil {
+					add(err)
+				} else if prev, dup := names[cam.Name]; dup {
+					add(fmt.Errorf("%s.name: %q is already the name of %s", cat, cam.Name, prev))
+				} else {
+					names[cam.Name] = cat
+				}
+			}
+			for _, err := range checkMotion(cat+".motion", cam.Motion) {
+				add(err)
+			}
+			if !cam.Motion.IsZero() && c.Detector.Kind != "motion" {
+				add(fmt.Errorf("%s.motion: set, but detector.kind is %q: these settings are the built-in motion detector's (detector.kind: motion)", cat, c.Detector.Kind))
 			}
 		}
 	}
@@ -420,4 +438,62 @@ func checkLabels(field string, labels []string) error {
 		}
 	}
 	return nil
+}
+
+// MaxNameLength bounds a camera's display name, in characters.
+const MaxNameLength = 64
+
+// checkName accepts a display name in any script: at most MaxNameLength
+// characters, no control characters, not only spaces, no spaces around it.
+func checkName(field, name string) error {
+	switch {
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%s: %q is not valid UTF-8", field, name)
+	case utf8.RuneCountInString(name) > MaxNameLength:
+		return fmt.Errorf("%s: %q has %d characters, at most %d are allowed", field, name, utf8.RuneCountInString(name), MaxNameLength)
+	case strings.TrimSpace(name) == "":
+		return fmt.Errorf("%s: %q is only spaces: write a name or leave it out (the id is shown)", field, name)
+	case strings.TrimSpace(name) != name:
+		return fmt.Errorf("%s: %q begins or ends with a space", field, name)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("%s: %q holds a control character (%U)", field, name, r)
+		}
+	}
+	return nil
+}
+
+// checkMotion reports every motion setting out of range, naming the field
+// and its value.
+func checkMotion(field string, m Motion) []error {
+	var errs []error
+	if m.Threshold < 0 || m.Threshold > 255 {
+		errs = append(errs, fmt.Errorf("%s.threshold: must be from 1 to 255 (a change of brightness; 0 or unset: the default), got %d", field, m.Threshold))
+	}
+	if m.MinArea < 0 || m.MinArea > 1 || m.MinArea != m.MinArea {
+		errs = append(errs, fmt.Errorf("%s.min_area: must be a share of the picture above 0 and at most 1 (0.002 is 0.2 %%; 0 or unset: the default), got %v", field, m.MinArea))
+	}
+	for i, poly := range m.Masks {
+		at := fmt.Sprintf("%s.masks[%d]", field, i)
+		switch {
+		case len(poly)%2 != 0:
+			errs = append(errs, fmt.Errorf("%s: %d numbers; a polygon is pairs of x, y: [x1, y1, x2, y2, x3, y3, ...]", at, len(poly)))
+			continue
+		case len(poly) < 6:
+			errs = append(errs, fmt.Errorf("%s: %d numbers make %d points; a polygon needs at least 3 (6 numbers)", at, len(poly), len(poly)/2))
+			continue
+		}
+		for j, v := range poly {
+			if v < 0 || v > 1 || v != v {
+				axis := "x"
+				if j%2 == 1 {
+					axis = "y"
+				}
+				errs = append(errs, fmt.Errorf("%s[%d]: %s %v is outside the picture: coordinates are relative, from 0 to 1", at, j, axis, v))
+				break
+			}
+		}
+	}
+	return errs
 }

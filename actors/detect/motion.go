@@ -89,8 +89,9 @@ func (o MotionOptions) Validate() error {
 // It keeps one small grey frame per camera. It is not safe for concurrent
 // use: one goroutine (the detector actor) owns it.
 type Motion struct {
-	opts MotionOptions
-	prev map[string]*greyFrame
+	opts  MotionOptions
+	prev  map[string]*greyFrame
+	masks map[string]*cellMask // each camera's masks over its grid (mask.go)
 
 	// Scratch reused from frame to frame.
 	spare   *greyFrame // the frame replaced last time, recycled
@@ -132,11 +133,17 @@ func (m *Motion) Options() MotionOptions { return m.opts }
 // previous one, only prime the comparison. A frame that does not decode is
 // an error wrapping ErrBadImage and leaves the camera's state as it was.
 func (m *Motion) Detect(camera string, jpeg []byte) ([]Detection, error) {
+	return m.DetectWith(camera, jpeg, CameraMotion{})
+}
+
+// DetectWith is Detect with camera's own settings: its threshold, least
+// area and masks (a cell a mask touches never counts as changed).
+func (m *Motion) DetectWith(camera string, jpeg []byte, c CameraMotion) ([]Detection, error) {
 	cur, err := m.grey(jpeg)
 	if err != nil {
 		return nil, fmt.Errorf("motion detect camera %q: %w", camera, err)
 	}
-	return m.detectGrey(camera, cur), nil
+	return m.detectGrey(camera, cur, c), nil
 }
 
 // dcMinCell is the least cell side, in pixels, at which a frame's grid is
@@ -188,16 +195,17 @@ func gridSize(w, h int) (gw, gh int) {
 // patrol; its next frame primes it again.
 func (m *Motion) Forget(camera string) {
 	delete(m.prev, camera)
+	delete(m.masks, camera)
 }
 
 // detectImage is Detect of a decoded frame.
 func (m *Motion) detectImage(camera string, img image.Image) []Detection {
-	return m.detectGrey(camera, m.shrink(img))
+	return m.detectGrey(camera, m.shrink(img), CameraMotion{})
 }
 
 // detectGrey compares a frame's grid with the camera's previous one and
 // keeps it for the next.
-func (m *Motion) detectGrey(camera string, cur *greyFrame) []Detection {
+func (m *Motion) detectGrey(camera string, cur *greyFrame, c CameraMotion) []Detection {
 	prev, seen := m.prev[camera]
 	m.prev[camera] = cur
 	if !seen {
@@ -207,21 +215,30 @@ func (m *Motion) detectGrey(camera string, cur *greyFrame) []Detection {
 	if prev.bounds.Size() != cur.bounds.Size() {
 		return nil
 	}
-	return m.compare(prev, cur)
+	thr, minArea := m.opts.PixelThreshold, m.opts.MinArea
+	if c.PixelThreshold > 0 {
+		thr = c.PixelThreshold
+	}
+	if c.MinArea > 0 && c.MinArea <= 1 {
+		minArea = c.MinArea
+	}
+	return m.compare(prev, cur, thr, minArea, m.maskFor(camera, cur, c.Masks))
 }
 
-// compare finds the cells that changed between two frames of one size,
-// keeps those with a changed neighbour (a lone cell is noise: anything
-// worth reporting spans more than one), and reports their bounding box.
-func (m *Motion) compare(prev, cur *greyFrame) []Detection {
+// compare finds the cells that changed between two frames of one size
+// by more than thr (a masked cell never does), keeps those with a changed
+// neighbour (a lone cell is noise: anything worth reporting spans more
+// than one), and reports their bounding box when they are at least
+// minArea of the frame.
+func (m *Motion) compare(prev, cur *greyFrame, thr uint8, minArea float64, mask *cellMask) []Detection {
 	gw, gh := cur.gw, cur.gh
 	n := gw * gh
 	m.changed = slices.Grow(m.changed[:0], n)[:n]
 	changed := m.changed
-	thr := int(m.opts.PixelThreshold)
+	t := int(thr)
 	for i, c := range cur.pix {
 		d := int(c) - int(prev.pix[i])
-		changed[i] = d > thr || -d > thr
+		changed[i] = (d > t || -d > t) && (mask == nil || !mask.masked[i])
 	}
 	kept := 0
 	box := image.Rectangle{Min: image.Pt(gw, gh)}
@@ -236,7 +253,7 @@ func (m *Motion) compare(prev, cur *greyFrame) []Detection {
 		}
 	}
 	area := float64(kept) / float64(n)
-	if kept == 0 || area < m.opts.MinArea {
+	if kept == 0 || area < minArea {
 		return nil
 	}
 	return []Detection{{

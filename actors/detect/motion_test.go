@@ -145,7 +145,7 @@ func TestMotionIgnoresLoneCells(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dets := m.compare(still, grid(c.changed...))
+			dets := m.compare(still, grid(c.changed...), m.opts.PixelThreshold, m.opts.MinArea, nil)
 			if c.want.Empty() {
 				if dets != nil {
 					t.Fatalf("got %+v, want nothing", dets)

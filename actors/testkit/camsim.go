@@ -16,9 +16,17 @@ const CamsimPassword = "s3cret-Pa55"
 // the test's duration.
 func Camsim(t testing.TB, cams ...camsim.Camera) *camsim.Server {
 	t.Helper()
+	return CamsimWith(t, camsim.Options{}, cams...)
+}
+
+// CamsimWith is Camsim with opts (a picture size, a frame rate); the
+// address, credentials, cameras and logger are Camsim's.
+func CamsimWith(t testing.TB, opts camsim.Options, cams ...camsim.Camera) *camsim.Server {
+	t.Helper()
 	logs := &SyncBuffer{}
-	s, err := camsim.New(camsim.Options{User: "admin", Pass: CamsimPassword, Cameras: cams, HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	opts.User, opts.Pass, opts.Cameras, opts.HTTPAddr = "admin", CamsimPassword, cams, "127.0.0.1:0"
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := camsim.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ SIGTERM. With no -camera, -cameras or -config it serves one camera, cam1.
 
 Camera spec (-camera, repeatable):
   name[,max=N][,hang][,slow=DUR][,drop=DUR][,refuse][,mode=pattern|motion|static][,fps=N]
-      [,codec=mjpeg|h264][,gop=DUR]
+      [,codec=mjpeg|h264][,gop=DUR][,clock]
     max=N     at most N open connections; the next gets 453 Not Enough Bandwidth
     hang      accept and read requests, never answer (set at run time through
               the HTTP API, open connections stop sending frames too)
@@ -84,9 +84,12 @@ Camera spec (-camera, repeatable):
               H.264 pictures are a loop encoded once at start-up with ffmpeg
               (libx264), shared by the cameras with the same mode, fps and gop:
               their top band names the codec instead of the camera, no clock
+    clock     burn a large timestamp into a motion or static picture (top left,
+              changing every second), as real cameras do: what motion masks
+              are for (mjpeg only)
 
 -config FILE is JSON: {"cameras":[{"name":"cam1","max_connections":2,"hang":false,
-  "slow":"2s","drop":"5s","refuse":false,"mode":"motion","fps":5,"codec":"h264","gop":"1s"}]}
+  "slow":"2s","drop":"5s","refuse":false,"mode":"motion","fps":5,"codec":"h264","gop":"1s","clock":false}]}
 
 HTTP API: GET /stats[?camera=N], POST /stats/reset[?camera=N],
   GET /cameras, GET|POST|DELETE /cameras/{name} (POST body: the fields to change).

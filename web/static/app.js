@@ -7,6 +7,7 @@
 // and only onPlay calls it.
 
 import { api, errorText, setUnauthorizedHandler, Unauthorized, el, parseTime, duration, clock, announce, setServerClock, serverNow } from "./util.js";
+import { t, mark, lang, setLang, translate, LANGUAGES } from "./i18n.js";
 import * as cameras from "./cameras.js";
 import * as live from "./live.js";
 import * as events from "./events.js";
@@ -38,7 +39,7 @@ function showLogin(note) {
   $("login-error").hidden = true;
   const n = $("login-note");
   if (note || wasRunning) {
-    n.textContent = note || "Your session ended: sign in again.";
+    mark(n, { text: note || "login.session_ended" });
     n.hidden = false;
   }
   $("login-token").focus();
@@ -51,7 +52,7 @@ async function onLoginSubmit(ev) {
   const err = $("login-error");
   const token = input.value.trim();
   if (!token) {
-    err.textContent = "Enter the operator token.";
+    err.textContent = t("login.enter_token");
     err.hidden = false;
     input.focus();
     return;
@@ -69,15 +70,15 @@ async function onLoginSubmit(ev) {
     }
     if (res.status === 401) {
       const why = errorText(res);
-      err.textContent = why === "wrong token" ? "Refused: wrong token." : `Refused: wrong token (${why}).`;
+      err.textContent = why === "wrong token" ? t("login.wrong") : t("login.wrong_why", { why });
     } else {
-      err.textContent = `Sign-in failed: ${errorText(res)}`;
+      err.textContent = t("login.failed", { why: errorText(res) });
     }
     err.hidden = false;
     input.select();
     input.focus();
   } catch (e) {
-    err.textContent = `Cannot reach the server: ${e.message}`;
+    err.textContent = t("err.unreachable", { why: e.message });
     err.hidden = false;
   } finally {
     button.disabled = false;
@@ -90,7 +91,7 @@ async function logout() {
   } catch {
     // signing out of a server that is gone still shows the form
   }
-  showLogin("Signed out.");
+  showLogin("login.signed_out");
 }
 
 // ---------------------------------------------------------------- app
@@ -150,7 +151,7 @@ async function refreshStatus() {
 
 function setState(state, title) {
   const s = $("hdr-state");
-  s.textContent = state;
+  s.textContent = t(`state.${state}`);
   s.dataset.state = state;
   s.title = title || "";
 }
@@ -161,7 +162,7 @@ function applyStatus(s, sent) {
   // The server's clock: its `now`, taken about half-way through the request.
   const now = parseTime(s.now);
   if (now !== null && sent) setServerClock(now + (Date.now() - sent) / 2);
-  setState(s.state || "unknown", s.version ? `version ${s.version}, run ${s.run || "?"}` : "");
+  setState(s.state || "unknown", s.version ? t("hdr.version", { version: s.version, run: s.run || "?" }) : "");
   renderUptime();
   const f = $("hdr-ffmpeg");
   const n = s.ffmpeg_processes ?? 0;
@@ -170,12 +171,12 @@ function applyStatus(s, sent) {
   f.dataset.processes = n;
   f.dataset.budget = budget;
   f.classList.toggle("bad", n > budget);
-  f.title = n > budget ? "More ffmpeg processes than the cameras' connection budgets allow: a leak" : "Live ffmpeg processes at this instant, as /proc shows them";
+  f.title = n > budget ? t("hdr.ffmpeg.leak") : t("hdr.ffmpeg.now");
   document.dispatchEvent(new CustomEvent("camvisor:status", { detail: status }));
   if (s.admission) applyAdmission(s.admission);
   const g = s.go2rtc || {};
   const gd = $("hdr-go2rtc");
-  gd.textContent = !g.enabled ? "off" : g.healthy ? "healthy" : "down";
+  gd.textContent = t(!g.enabled ? "go2rtc.off" : g.healthy ? "go2rtc.healthy" : "go2rtc.down");
   gd.dataset.state = !g.enabled ? "off" : g.healthy ? "ok" : "bad";
   // The record's count disagrees with ours (a message missed while away): re-read.
   if (s.alerts_firing !== undefined && s.alerts_firing !== firingCount()) loadAlerts().catch(() => {});
@@ -189,12 +190,12 @@ function applyAdmission(a) {
     d.textContent = "–";
     return;
   }
-  d.textContent = `${a.running} / ${a.limit}` + (a.waiting ? ` · ${a.waiting} waiting` : "");
+  d.textContent = `${a.running} / ${a.limit}` + (a.waiting ? ` · ${t("adm.waiting", { n: a.waiting })}` : "");
   d.dataset.limit = a.limit;
   d.dataset.running = a.running;
   d.dataset.waiting = a.waiting;
-  d.title = `${a.running} capture processes running, limit ${a.limit}, ${a.waiting} waiting` +
-    (a.uncontended_ms ? `; an uncontended capture takes ${a.uncontended_ms} ms` : "");
+  d.title = t("adm.title", { running: a.running, limit: a.limit, waiting: a.waiting }) +
+    (a.uncontended_ms ? t("adm.uncontended", { ms: a.uncontended_ms }) : "");
 }
 
 // scheduleUptime redraws the uptime as each of its seconds begins, so it
@@ -215,7 +216,7 @@ function renderUptime() {
   if (started === null) return;
   const u = $("hdr-uptime");
   u.textContent = duration((serverNow() - started) / 1000);
-  u.title = `since ${clock(started)}`;
+  u.title = t("hdr.since", { t: clock(started) });
   u.dataset.startedAt = String(started);
 }
 
@@ -235,7 +236,7 @@ function onAlert(m) {
   const key = `${m.rule}|${m.subject}`;
   const before = alerts.get(key);
   alerts.set(key, { ...before, ...m });
-  if (m.state === "firing" && (!before || before.state !== "firing")) announce(`Alert: ${m.rule} on ${m.subject}`);
+  if (m.state === "firing" && (!before || before.state !== "firing")) announce(t("alerts.announce", { rule: m.rule, subject: m.subject }));
   renderAlerts();
 }
 
@@ -244,7 +245,7 @@ function renderAlertCount(n) {
   b.textContent = String(n);
   b.dataset.count = n;
   b.classList.toggle("bad", n > 0);
-  b.setAttribute("aria-label", `${n} alert${n === 1 ? "" : "s"} firing`);
+  b.setAttribute("aria-label", t("alerts.count", { n }));
 }
 
 function firingCount() {
@@ -260,9 +261,9 @@ function renderAlerts() {
   list.replaceChildren(
     ...firing.map((a) =>
       el("li", { dataset: { rule: a.rule, subject: a.subject } },
-        el("strong", {}, a.rule), " on ", el("span", {}, a.subject || "—"),
-        a.detail ? el("span", { class: "muted" }, ` — ${a.detail}`) : null,
-        el("span", { class: "muted" }, ` (since ${clock(parseTime(a.first_seen))})`)),
+        el("strong", { translate: "no" }, a.rule), " ", el("span", {}, t("alerts.on")), " ", el("span", { translate: "no" }, a.subject || "—"),
+        a.detail ? el("span", { class: "muted", translate: "no" }, ` — ${a.detail}`) : null,
+        " ", el("span", { class: "muted" }, t("alerts.since", { t: clock(parseTime(a.first_seen)) }))),
     ),
   );
   $("alerts").hidden = firing.length === 0;
@@ -324,10 +325,12 @@ let wsDelay = 1000;
 let pingTimer = null;
 let syncing = false; // waiting for the pong that ends the on-connect burst
 
-function setWS(state, detail) {
+// setWS shows the WebSocket's state; seconds, when set, is the wait
+// before the next try.
+function setWS(state, seconds) {
   const d = $("hdr-ws");
   d.dataset.ws = state;
-  d.textContent = detail ? `${state} ${detail}` : state;
+  mark(d, { text: seconds ? ["ws.reconnecting_in", { n: seconds }] : `ws.${state}` });
 }
 
 function connectWS() {
@@ -382,8 +385,8 @@ async function retryWS(reason) {
   if (!running) return;
   const delay = Math.round(wsDelay * (0.8 + Math.random() * 0.4));
   wsDelay = Math.min(wsDelay * 2, 30000);
-  setWS("reconnecting", `in ${Math.ceil(delay / 1000)} s`);
-  $("hdr-ws").title = reason ? `closed: ${reason}` : "connection lost";
+  setWS("reconnecting", Math.ceil(delay / 1000));
+  $("hdr-ws").title = reason ? t("ws.closed", { why: reason }) : t("ws.lost");
   wsRetry = setTimeout(connectWS, delay);
 }
 
@@ -433,17 +436,11 @@ function dispatch(m) {
     case "alert":
       onAlert(m);
       break;
-    case "reload": { // the configuration was reloaded: say so, show the cameras that run now
-      const text = m.outcome === "rejected" ? `Config reload rejected (nothing changed): ${m.error}`
-        : `Config reloaded at ${clock(parseTime(m.at))} by ${m.who}: ${m.outcome}` +
-          ["added", "removed", "changed"].map((k) => (m[k] || []).length ? `, ${k} ${m[k].join(" ")}` : "").join("");
-      let n = $("reload-notice");
-      if (!n) $("main").prepend((n = el("p", { id: "reload-notice", role: "status" })));
-      n.textContent = text;
-      n.classList.toggle("bad", m.outcome === "rejected");
+    case "reload": // the configuration was reloaded: say so, show the cameras that run now
+      lastReload = m;
+      renderReload();
       if (m.outcome === "applied" || m.outcome === "incomplete") cameras.load().catch(() => {});
       break;
-    }
     case "admission":
       applyAdmission({ ...(status && status.admission), ...m });
       break;
@@ -457,9 +454,44 @@ function dispatch(m) {
   }
 }
 
+let lastReload = null; // the last `reload` message, for its notice
+
+// renderReload shows the last reload above the cameras.
+function renderReload() {
+  const m = lastReload;
+  if (!m) return;
+  const text = m.outcome === "rejected" ? t("reload.rejected", { error: m.error })
+    : t("reload.done", { at: clock(parseTime(m.at)), who: m.who, outcome: t(`reload.outcome.${m.outcome}`) }) +
+      ["added", "removed", "changed"].map((k) => (m[k] || []).length ? t(`reload.${k}`, { list: m[k].join(" ") }) : "").join("");
+  let n = $("reload-notice");
+  if (!n) $("main").prepend((n = el("p", { id: "reload-notice", role: "status" })));
+  n.textContent = text;
+  n.classList.toggle("bad", m.outcome === "rejected");
+}
+
+// ---------------------------------------------------------------- language
+
+// initLanguage fills the header's and the sign-in form's language
+// switches and writes the page in the language shown.
+function initLanguage() {
+  for (const sel of [$("lang-switch"), $("login-lang")]) {
+    sel.replaceChildren(...LANGUAGES.map(([code, name]) => el("option", { value: code, lang: code, translate: "no" }, name)));
+    sel.value = lang();
+    sel.addEventListener("change", () => setLang(sel.value));
+  }
+  translate(document);
+  document.addEventListener("camvisor:lang", () => {
+    for (const sel of [$("lang-switch"), $("login-lang")]) sel.value = lang();
+    if (status) applyStatus(status, 0);
+    renderAlerts();
+    renderReload();
+  });
+}
+
 // ---------------------------------------------------------------- boot
 
 function boot() {
+  initLanguage();
   setUnauthorizedHandler(() => showLogin());
   live.setSender(send);
   live.setFrames(cameras.frameAt);
@@ -486,7 +518,7 @@ function boot() {
     if (e instanceof Unauthorized) return; // the login form shows
     $("login").hidden = false;
     const err = $("login-error");
-    err.textContent = `Cannot reach the server: ${e.message}`;
+    err.textContent = t("err.unreachable", { why: e.message });
     err.hidden = false;
   });
 }

@@ -1,26 +1,33 @@
-// The camera cards: latest frame, health, slots, last capture, and the
-// operator's buttons (capture now, watch live, restart).
+// The camera cards: latest frame (with the motion masks drawn over it),
+// health, slots, last capture, a pause, and the operator's buttons
+// (capture now, watch live, pause or resume, restart).
 //
 // A card's `live` line is information only. Watch live asks the server,
 // which answers and, if it grants a live view, sends a `play` message: that
 // message, not this button or /api/cameras, is what shows a player.
+//
+// A card is titled with the camera's name (cameras[].name, in any script);
+// its id, which URLs use, is shown beside it when it differs.
 
-import { api, errorText, el, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow, outcomeKind, httpURL } from "./util.js";
+import { api, errorText, el, svg, parseTime, clock, ago, millis, bytes, cameraPath, Unauthorized, announce, serverNow, outcomeKind, outcomeText, viaText, httpURL } from "./util.js";
+import { t, mark, translate } from "./i18n.js";
 
 const cams = new Map(); // id -> {id, view: {...}, el, refs}
-let list, empty, sortSelect;
+let list, empty, sortSelect, pauseDialog;
 let configOrder = new Map(); // id -> its place in the configuration
 const RESULT_KEEP_OK = 8000; // a result that went well is read, then goes
 const RESULT_KEEP_BAD = 60000; // a refusal or failure stays longer
 const SORT_KEY = "camvisor.sort";
 
-// A card's state, from worst to best: the order "state" sorts by.
-const RANK = { failing: 0, warn: 1, waiting: 2, ok: 3 };
+// A card's state, from worst to best: the order "state" sorts by. A
+// paused camera is nobody's worry until it runs again: last.
+const RANK = { failing: 0, warn: 1, waiting: 2, ok: 3, paused: 4 };
 
 export function init() {
   list = document.getElementById("camera-list");
   empty = document.getElementById("cameras-empty");
   sortSelect = document.getElementById("camera-sort");
+  pauseDialog = document.getElementById("pause-dialog");
   list.addEventListener("click", onClick);
   try {
     const saved = localStorage.getItem(SORT_KEY);
@@ -36,11 +43,32 @@ export function init() {
     }
     arrange();
   });
+  document.getElementById("pause-form").addEventListener("submit", onPauseSubmit);
+  document.getElementById("pause-cancel").addEventListener("click", () => pauseDialog.close());
+  pauseDialog.addEventListener("click", (ev) => {
+    if (ev.target === pauseDialog) pauseDialog.close();
+  });
+  window.addEventListener("resize", () => {
+    for (const c of cams.values()) placeMasks(c);
+  });
+  document.addEventListener("camvisor:lang", () => {
+    for (const c of cams.values()) {
+      translate(c.el);
+      render(c);
+    }
+    if (!empty.hidden && !cams.size) empty.textContent = t("cameras.none");
+  });
 }
 
 /** ids lists the cameras known, in configuration order. */
 export function ids() {
   return [...cams.keys()].sort((a, b) => (configOrder.get(a) ?? 1e9) - (configOrder.get(b) ?? 1e9));
+}
+
+/** nameOf is a camera's display name (its id when it has none). */
+export function nameOf(id) {
+  const c = cams.get(id);
+  return (c && c.view.name) || id;
 }
 
 // arrange puts the cards in the chosen order. Cards move only when their
@@ -53,7 +81,7 @@ function arrange() {
       const d = RANK[stateOf(a.view)] - RANK[stateOf(b.view)];
       if (d) return d;
     }
-    if (by === "name") return a.id.localeCompare(b.id);
+    if (by === "name") return nameOf(a.id).localeCompare(nameOf(b.id)) || a.id.localeCompare(b.id);
     return place(a.id) - place(b.id) || a.id.localeCompare(b.id);
   });
   order.forEach((c, i) => {
@@ -74,11 +102,11 @@ export async function load() {
   try {
     res = await api("GET", "api/cameras");
   } catch (e) {
-    if (!(e instanceof Unauthorized)) empty.textContent = `Cannot load cameras: ${e.message}`;
+    if (!(e instanceof Unauthorized)) empty.textContent = t("cameras.load_failed", { why: e.message });
     throw e;
   }
   if (!res.ok) {
-    empty.textContent = `Cannot load cameras: ${errorText(res)}`;
+    empty.textContent = t("cameras.load_failed", { why: errorText(res) });
     empty.hidden = false;
     return;
   }
@@ -87,6 +115,7 @@ export async function load() {
     seen.add(c.id);
     const last = c.last_capture || null;
     upsert(c.id, {
+      name: c.name || c.id,
       subnet: c.subnet,
       url: c.url,
       max: c.max_connections,
@@ -106,6 +135,8 @@ export async function load() {
       frameAt: parseTime(c.frame_at),
       busy: !!c.busy,
       nextProbe: c.breaker && c.breaker.state === "open" ? parseTime(c.breaker.next_probe_at) : null,
+      pause: c.pause || null,
+      masks: (c.motion && c.motion.masks) || [],
     });
   }
   for (const id of [...cams.keys()]) {
@@ -116,7 +147,7 @@ export async function load() {
   }
   configOrder = new Map((res.data.cameras || []).map((c, i) => [c.id, i]));
   arrange();
-  empty.textContent = cams.size ? "" : "No camera is configured.";
+  empty.textContent = cams.size ? "" : t("cameras.none");
   empty.hidden = cams.size > 0;
   await loadOwners().catch(() => {});
 }
@@ -153,6 +184,8 @@ export function onCamera(m) {
     busy: !!m.busy,
     nextProbe: m.failing ? parseTime(m.next_probe_at) : null,
   };
+  // The camera's state, once its actor said (absent before): paused or not.
+  if (m.state) patch.pause = m.pause || null;
   if (m.last_capture_at) {
     Object.assign(patch, {
       outcome: m.last_outcome,
@@ -181,7 +214,7 @@ export function tick() {
 function upsert(id, patch) {
   let c = cams.get(id);
   if (!c) {
-    c = { id, view: { max: 0, ffmpeg: 0, go2rtc: 0, lease: 0, external: 0, queue: 0, failing: false, failures: 0, at: null, frameAt: null, recent: [] }, shown: null };
+    c = { id, view: { name: id, max: 0, ffmpeg: 0, go2rtc: 0, lease: 0, external: 0, queue: 0, failing: false, failures: 0, at: null, frameAt: null, recent: [], pause: null, masks: [] }, shown: null };
     build(c);
     cams.set(id, c);
     list.append(c.el);
@@ -192,10 +225,12 @@ function upsert(id, patch) {
   if (stateOf(c.view) !== before || c.el.parentNode !== list) arrange();
 }
 
-// stateOf is what a card's badge says, from its facts: failing (the
-// server says so), warn (the last capture failed, not failing yet),
-// waiting (no capture yet) or ok (the last capture brought a frame).
+// stateOf is what a card's badge says, from its facts: paused (the
+// server says so), failing (the server says so), warn (the last capture
+// failed, not failing yet), waiting (no capture yet) or ok (the last
+// capture brought a frame).
 function stateOf(v) {
+  if (v.pause) return "paused";
   if (v.failing) return "failing";
   if (v.busy) return "warn";
   if (!v.outcome) return "waiting";
@@ -204,20 +239,26 @@ function stateOf(v) {
 
 function build(c) {
   const r = {};
-  r.title = el("h3", {}, c.id);
+  r.title = el("h3", {});
+  r.id = el("span", { class: "cam-id muted", translate: "no", dataset: { role: "id" } });
   r.subnet = el("span", { class: "muted" });
   r.status = el("span", { class: "badge", dataset: { role: "status" } });
-  r.img = el("img", { dataset: { role: "snapshot" }, alt: `Latest frame from ${c.id}`, decoding: "async" });
-  r.nosnap = el("p", { class: "nosnap", dataset: { role: "nosnap" } }, "No frame yet");
+  r.img = el("img", { dataset: { role: "snapshot" }, decoding: "async" });
+  r.nosnap = el("p", { class: "nosnap", dataset: { role: "nosnap" } });
+  r.masks = svg("svg", { class: "mask-overlay", viewBox: "0 0 1 1", preserveAspectRatio: "none", "aria-hidden": "true", "data-role": "masks" });
   r.img.addEventListener("load", () => {
     r.img.hidden = false;
     r.nosnap.hidden = true;
+    placeMasks(c);
   });
   r.img.addEventListener("error", () => {
     r.img.hidden = true;
     r.nosnap.hidden = false;
+    placeMasks(c);
   });
   r.img.hidden = true;
+  r.snap = el("div", { class: "snap" }, r.img, r.nosnap, r.masks);
+  r.maskNote = el("p", { class: "mask-note muted", dataset: { role: "mask-note" } });
   r.strip = el("div", { class: "strip", dataset: { role: "outcomes" }, role: "img" });
   r.stripText = el("span", { class: "strip-text", dataset: { role: "outcomes-text" }, "aria-hidden": "true" });
   r.pips = el("div", { class: "pips", dataset: { role: "slots" }, role: "img" });
@@ -225,37 +266,44 @@ function build(c) {
   r.last = el("dd", { dataset: { role: "last-capture" } });
   r.lastAt = el("dd", { dataset: { role: "last-capture-at" } });
   r.queue = el("dd", { dataset: { role: "queue" } });
-  r.errorRow = el("div", { class: "error-row" }, el("dt", {}, "Last error"));
-  r.error = el("dd", { class: "error", dataset: { role: "error" } });
+  r.errorRow = el("div", { class: "error-row" }, el("dt", { i18n: { text: "card.last_error" } }));
+  r.error = el("dd", { class: "error", dataset: { role: "error" }, translate: "no" });
   r.errorRow.append(r.error);
-  r.liveRow = el("div", {}, el("dt", {}, "Live view"));
+  r.liveRow = el("div", {}, el("dt", { i18n: { text: "card.live_view" } }));
   r.live = el("dd", { dataset: { role: "live" } });
   r.liveRow.append(r.live);
-  r.ownerRow = el("div", {}, el("dt", {}, "Runs on"));
+  r.ownerRow = el("div", {}, el("dt", { i18n: { text: "card.owner" } }));
   r.owner = el("dd", { dataset: { role: "owner" } });
   r.ownerRow.append(r.owner);
   r.ownerRow.hidden = true;
+  r.pausedRow = el("div", { class: "paused-row" }, el("dt", { i18n: { text: "card.paused" } }));
+  r.paused = el("dd", { dataset: { role: "pause" } });
+  r.pausedRow.append(r.paused);
+  r.pauseButton = el("button", { type: "button", dataset: { action: "pause" }, i18n: { text: "card.pause" } });
+  r.resumeButton = el("button", { type: "button", dataset: { action: "resume" }, i18n: { text: "card.resume" } });
   r.actions = el("div", { class: "actions" },
-    el("button", { type: "button", dataset: { action: "capture" } }, "Capture now"),
-    el("button", { type: "button", dataset: { action: "live" } }, "Watch live"),
-    el("button", { type: "button", class: "danger", dataset: { action: "restart" } }, "Restart…"));
-  r.confirm = el("div", { class: "confirm", dataset: { role: "confirm" }, role: "group", "aria-label": `Confirm restart of ${c.id}` },
-    el("p", {}, `Restart ${c.id}? Captures in flight are stopped and their ffmpeg processes killed.`),
-    el("button", { type: "button", class: "danger", dataset: { action: "restart-confirm" } }, "Restart now"),
-    el("button", { type: "button", dataset: { action: "restart-cancel" } }, "Cancel"));
+    el("button", { type: "button", dataset: { action: "capture" }, i18n: { text: "card.capture" } }),
+    el("button", { type: "button", dataset: { action: "live" }, i18n: { text: "card.watch" } }),
+    r.pauseButton, r.resumeButton,
+    el("button", { type: "button", class: "danger", dataset: { action: "restart" }, i18n: { text: "card.restart" } }));
+  r.confirmText = el("p", {});
+  r.confirm = el("div", { class: "confirm", dataset: { role: "confirm" }, role: "group" },
+    r.confirmText,
+    el("button", { type: "button", class: "danger", dataset: { action: "restart-confirm" }, i18n: { text: "card.restart.now" } }),
+    el("button", { type: "button", dataset: { action: "restart-cancel" }, i18n: { text: "dialog.cancel" } }));
   r.confirm.hidden = true;
   r.result = el("p", { class: "result", dataset: { role: "result" }, role: "status" });
   r.result.hidden = true;
-  c.el = el("article", { class: "card", dataset: { camera: c.id }, "aria-label": `Camera ${c.id}` },
-    el("header", { class: "card-head" }, r.title, r.subnet, r.status),
-    el("div", { class: "snap" }, r.img, r.nosnap),
+  c.el = el("article", { class: "card", dataset: { camera: c.id } },
+    el("header", { class: "card-head" }, r.title, r.id, r.subnet, r.status),
+    r.snap, r.maskNote,
     el("div", { class: "outcomes" }, r.strip, r.stripText),
     el("div", { class: "slots" }, r.pips, r.slotsText),
     el("dl", { class: "facts" },
-      el("div", {}, el("dt", {}, "Last capture"), r.last),
-      el("div", {}, el("dt", {}, "At"), r.lastAt),
-      el("div", {}, el("dt", {}, "Queue"), r.queue),
-      r.ownerRow, r.liveRow, r.errorRow),
+      el("div", {}, el("dt", { i18n: { text: "card.last_capture" } }), r.last),
+      el("div", {}, el("dt", { i18n: { text: "card.at" } }), r.lastAt),
+      el("div", {}, el("dt", { i18n: { text: "card.queue" } }), r.queue),
+      r.ownerRow, r.pausedRow, r.liveRow, r.errorRow),
     r.actions, r.confirm, r.result);
   c.refs = r;
 }
@@ -263,33 +311,45 @@ function build(c) {
 function render(c) {
   const v = c.view;
   const r = c.refs;
-  r.subnet.textContent = v.subnet ? `subnet ${v.subnet}` : "";
+  const name = v.name || c.id;
+  r.title.textContent = name;
+  r.id.textContent = name !== c.id ? c.id : "";
+  r.id.hidden = name === c.id;
+  mark(c.el, { "aria-label": ["card.label", { name }] });
+  mark(r.img, { alt: ["card.frame_alt", { name }] });
+  mark(r.confirm, { "aria-label": ["card.restart.label", { name }] });
+  r.confirmText.textContent = t("card.restart.confirm", { name });
+  r.subnet.textContent = v.subnet ? t("card.subnet", { subnet: v.subnet }) : "";
   const state = stateOf(v);
   r.status.dataset.state = state;
   r.status.textContent =
-    state === "failing" ? `failing${v.failures ? ` (${v.failures} in a row)` : ""}`
-    : state === "warn" ? (v.busy ? "camera busy" : `last capture ${v.outcome}`)
-    : state === "waiting" ? "no capture yet" : "ok";
+    state === "paused" ? t(v.pause.disabled ? "card.state.disabled" : "card.state.paused")
+    : state === "failing" ? (v.failures ? t("card.state.failing_n", { n: v.failures }) : t("card.state.failing"))
+    : state === "warn" ? (v.busy ? t("card.state.busy") : t("card.state.last", { outcome: outcomeText(v.outcome) }))
+    : state === "waiting" ? t("card.state.waiting") : t("card.state.ok");
   r.status.title =
-    state === "failing" && v.nextProbe ? `The patrol backs off: next try at ${clock(v.nextProbe)}.`
-    : state === "warn" && v.busy ? "The camera answers busy (all its connections taken) cycle after cycle."
-    : state === "warn" ? "The last capture failed; the camera counts as failing after a few in a row." : "";
+    state === "failing" && v.nextProbe ? t("card.title.failing", { t: clock(v.nextProbe) })
+    : state === "warn" && v.busy ? t("card.title.busy")
+    : state === "warn" ? t("card.title.warn") : "";
   c.el.dataset.failing = v.failing ? "true" : "false";
   c.el.dataset.state = state;
+  c.el.dataset.paused = v.pause ? "true" : "false";
   c.el.title = v.url ? v.url : "";
   renderPips(c);
   renderStrip(c);
+  renderPause(c);
+  renderMasks(c);
   if (v.outcome) {
-    const parts = [v.outcome];
+    const parts = [outcomeText(v.outcome)];
     if (v.ms !== null && v.ms !== undefined) parts.push(millis(v.ms));
-    if (v.via && outcomeKind(v.outcome) !== "backoff") parts.push(`via ${v.via}`); // a capture not tried came through nothing
+    if (v.via && outcomeKind(v.outcome) !== "backoff") parts.push(t("card.via", { via: viaText(v.via) })); // a capture not tried came through nothing
     r.last.textContent = parts.join(" · ");
     r.last.dataset.outcome = v.outcome;
   } else {
-    r.last.textContent = "none yet";
+    r.last.textContent = t("card.last.none");
     delete r.last.dataset.outcome;
   }
-  r.queue.textContent = v.queue ? `${v.queue} waiting` : "empty";
+  r.queue.textContent = v.queue ? t("card.queue.n", { n: v.queue }) : t("card.queue.empty");
   renderOwner(c);
   r.error.textContent = v.error || "";
   r.errorRow.hidden = !v.error;
@@ -303,8 +363,68 @@ function render(c) {
   if (!v.frameAt) {
     r.img.hidden = true;
     r.nosnap.hidden = false;
-    r.nosnap.textContent = v.outcome && v.outcome !== "ok" ? `No frame yet: last capture ${v.outcome}` : "No frame yet";
   }
+  r.nosnap.textContent = v.outcome && v.outcome !== "ok" ? t("card.nosnap.last", { outcome: outcomeText(v.outcome) }) : t("card.nosnap");
+}
+
+// renderPause shows who paused the camera, why and until when, and offers
+// Pause… or Resume (neither for a camera the configuration disables).
+function renderPause(c) {
+  const p = c.view.pause;
+  const r = c.refs;
+  r.pausedRow.hidden = !p;
+  r.pauseButton.hidden = !!p;
+  r.resumeButton.hidden = !p || p.disabled;
+  if (!p) {
+    r.paused.replaceChildren();
+    return;
+  }
+  if (p.disabled) {
+    r.paused.replaceChildren(el("span", {}, t("card.disabled")), " ", el("code", { translate: "no" }, "enabled: false"));
+    return;
+  }
+  const until = parseTime(p.until);
+  r.paused.replaceChildren(
+    el("span", {}, t("card.paused.by")), " ", el("span", { translate: "no", dataset: { role: "pause-by" } }, p.by),
+    " · ", el("span", { dataset: { role: "pause-until", until: p.until || "" } }, t("card.paused.until", { t: clock(until) })),
+    p.reason ? " · " : null, p.reason ? el("span", { translate: "no", dataset: { role: "pause-reason" } }, p.reason) : null);
+}
+
+// renderMasks draws the camera's motion masks over its picture: polygons
+// in the picture's relative coordinates, so the operator can check them
+// against what the camera shows.
+function renderMasks(c) {
+  const r = c.refs;
+  const masks = c.view.masks || [];
+  const key = JSON.stringify(masks);
+  if (key !== c.masksDrawn) {
+    c.masksDrawn = key;
+    r.masks.replaceChildren(...masks.map((p, i) => {
+      const points = [];
+      for (let j = 0; j + 1 < p.length; j += 2) points.push(`${p[j]},${p[j + 1]}`);
+      return svg("polygon", { points: points.join(" "), class: "mask", "vector-effect": "non-scaling-stroke", "data-mask": i });
+    }));
+  }
+  r.masks.dataset.count = String(masks.length);
+  r.maskNote.hidden = masks.length === 0;
+  r.maskNote.textContent = masks.length ? t("card.masks", { n: masks.length }) : "";
+  placeMasks(c);
+}
+
+// placeMasks lays the overlay exactly over the picture as shown (scaled
+// to fit the frame's box, centred); hidden while there is no picture.
+function placeMasks(c) {
+  const r = c.refs;
+  const img = r.img;
+  const shown = !img.hidden && img.complete && img.naturalWidth > 0 && (c.view.masks || []).length > 0;
+  r.masks.style.display = shown ? "" : "none";
+  if (!shown) return;
+  const bw = r.snap.clientWidth;
+  const bh = r.snap.clientHeight;
+  const scale = Math.min(bw / img.naturalWidth, bh / img.naturalHeight);
+  const w = img.naturalWidth * scale;
+  const h = img.naturalHeight * scale;
+  Object.assign(r.masks.style, { left: `${(bw - w) / 2}px`, top: `${(bh - h) / 2}px`, width: `${w}px`, height: `${h}px` });
 }
 
 // renderOwner shows which node runs the camera (cluster mode): this one,
@@ -318,15 +438,16 @@ function renderOwner(c) {
   c.el.dataset.owner = v.owner || "";
   r.owner.dataset.owner = v.owner || "";
   const url = httpURL(v.ownerURL);
+  const node = el("span", { translate: "no" }, v.owner || "");
   if (!v.owner) {
-    r.owner.replaceChildren("no node (being handed over)");
+    r.owner.replaceChildren(t("card.owner.none"));
   } else if (v.self) {
-    r.owner.replaceChildren(`${v.owner} (this node)`);
+    r.owner.replaceChildren(node, " ", t("card.owner.self"));
   } else if (url) {
-    r.owner.replaceChildren(el("a", { href: url, target: "_blank", rel: "noopener", title: `Open ${v.owner}'s dashboard: its live views play there` }, v.owner),
-      " (actions are forwarded)");
+    r.owner.replaceChildren(el("a", { href: url, target: "_blank", rel: "noopener", title: t("card.owner.link", { node: v.owner }) }, node),
+      " ", t("card.owner.forwarded"));
   } else {
-    r.owner.replaceChildren(`${v.owner} (actions are forwarded)`);
+    r.owner.replaceChildren(node, " ", t("card.owner.forwarded"));
   }
 }
 
@@ -337,19 +458,19 @@ function renderStrip(c) {
   const r = c.refs;
   const recent = c.view.recent || [];
   const counts = new Map();
-  const ticks = recent.map((t) => {
-    const kind = outcomeKind(t.outcome);
-    counts.set(t.outcome, (counts.get(t.outcome) || 0) + 1);
-    const at = parseTime(t.at);
-    const tip = [t.outcome, clock(at)];
-    if (typeof t.duration_ms === "number") tip.push(millis(t.duration_ms));
-    if (t.via && kind !== "backoff") tip.push(`via ${t.via}`);
-    return el("span", { class: `tick ${kind}`, dataset: { outcome: t.outcome, kind }, title: tip.join(" · ") });
+  const ticks = recent.map((tk) => {
+    const kind = outcomeKind(tk.outcome);
+    counts.set(tk.outcome, (counts.get(tk.outcome) || 0) + 1);
+    const at = parseTime(tk.at);
+    const tip = [outcomeText(tk.outcome), clock(at)];
+    if (typeof tk.duration_ms === "number") tip.push(millis(tk.duration_ms));
+    if (tk.via && kind !== "backoff") tip.push(t("card.via", { via: viaText(tk.via) }));
+    return el("span", { class: `tick ${kind}`, dataset: { outcome: tk.outcome, kind }, title: tip.join(" · ") });
   });
   r.strip.replaceChildren(...ticks);
-  const words = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${n} ${o}`).join(", ");
-  const text = recent.length ? `last ${recent.length}: ${words}` : "no capture yet";
-  r.strip.setAttribute("aria-label", `Outcomes of the last captures, oldest first: ${text}`);
+  const words = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${n} ${outcomeText(o)}`).join(", ");
+  const text = recent.length ? t("card.strip.last", { n: recent.length, words }) : t("card.strip.none");
+  r.strip.setAttribute("aria-label", t("card.strip.label", { text }));
   r.strip.dataset.count = String(recent.length);
   r.stripText.textContent = text;
 }
@@ -360,16 +481,16 @@ function renderTimes(c) {
   r.lastAt.textContent = v.at ? `${clock(v.at)} (${ago(v.at)})` : "—";
   const until = v.liveUntil;
   r.liveRow.hidden = !until;
-  if (until) r.live.textContent = until > serverNow() ? `until ${clock(until)}` : "ending";
+  if (until) r.live.textContent = until > serverNow() ? t("card.live.until", { t: clock(until) }) : t("card.live.ending");
 }
 
 // PIP_KINDS are the connections a camera's budget counts, in pip order:
-// [kind, letter, words].
+// [kind, letter, words' key].
 const PIP_KINDS = [
-  ["ffmpeg", "F", "ffmpeg"],
-  ["go2rtc", "G", "patrol through go2rtc"],
-  ["lease", "L", "live"],
-  ["external", "X", "not camvisor's"],
+  ["ffmpeg", "F", "pip.ffmpeg"],
+  ["go2rtc", "G", "pip.go2rtc"],
+  ["lease", "L", "pip.lease"],
+  ["external", "X", "pip.external"],
 ];
 
 function renderPips(c) {
@@ -379,17 +500,18 @@ function renderPips(c) {
   const n = Math.max(v.max, held);
   const pips = [];
   let i = 0;
-  PIP_KINDS.forEach(([kind, mark], j) => {
+  PIP_KINDS.forEach(([kind, letter], j) => {
     for (let k = 0; k < counts[j]; k++, i++) {
       const over = i >= v.max;
-      pips.push(el("span", { class: `pip ${kind}${over ? " over" : ""}`, dataset: { slot: kind } }, over ? "!" : mark));
+      pips.push(el("span", { class: `pip ${kind}${over ? " over" : ""}`, dataset: { slot: kind } }, over ? "!" : letter));
     }
   });
   for (; i < n; i++) pips.push(el("span", { class: "pip free", dataset: { slot: "free" } }));
   const refs = c.refs;
   refs.pips.replaceChildren(...pips);
-  const parts = PIP_KINDS.map(([, , words], j) => [counts[j], words]).filter(([k], j) => k > 0 || j === 0 || j === 2).map(([k, w]) => `${k} ${w}`);
-  const text = `${held} of ${v.max} slots held: ${parts.join(", ")}` + (held > v.max ? " — OVER BUDGET" : "");
+  const parts = PIP_KINDS.map(([, , words]) => words).map((w, j) => [counts[j], w]).filter(([k], j) => k > 0 || j === 0 || j === 2)
+    .map(([k, w]) => `${k} ${t(w)}`);
+  const text = t("card.slots", { held, max: v.max, parts: parts.join(", ") }) + (held > v.max ? t("card.slots.over") : "");
   refs.pips.setAttribute("aria-label", text);
   refs.pips.dataset.ffmpeg = v.ffmpeg;
   refs.pips.dataset.go2rtc = v.go2rtc || 0;
@@ -413,6 +535,10 @@ function onClick(ev) {
       return capture(c, b);
     case "live":
       return watchLive(c, b);
+    case "pause":
+      return openPause(c);
+    case "resume":
+      return resume(c, b);
     case "restart":
       c.refs.actions.hidden = true;
       c.refs.confirm.hidden = false;
@@ -432,14 +558,14 @@ function onClick(ev) {
 
 // result says on the card how an operator's action went, with the time;
 // it goes by itself after a while (a failure stays longer), or when the
-// operator dismisses it.
+// operator dismisses it. Its text is written now, in the language shown.
 function result(c, action, outcome, text) {
   const p = c.refs.result;
   clearTimeout(c.resultTimer);
   p.dataset.action = action;
   p.dataset.outcome = outcome;
   p.hidden = false;
-  const dismiss = el("button", { type: "button", class: "quiet dismiss", dataset: { action: "dismiss" }, "aria-label": "Dismiss this message" }, "×");
+  const dismiss = el("button", { type: "button", class: "quiet dismiss", dataset: { action: "dismiss" }, i18n: { "aria-label": "card.dismiss" } }, "×");
   p.replaceChildren(el("span", {}, text), " ", el("span", { class: "muted" }, `(${clock(Date.now())})`), " ", dismiss);
   if (outcome === "pending") return;
   c.resultTimer = setTimeout(() => clearResult(c), outcome === "ok" ? RESULT_KEEP_OK : RESULT_KEEP_BAD);
@@ -456,49 +582,49 @@ function clearResult(c) {
 
 async function capture(c, button) {
   button.disabled = true;
-  button.textContent = "Capturing…";
-  result(c, "capture", "pending", "Capturing a frame now…");
+  mark(button, { text: "card.capturing" });
+  result(c, "capture", "pending", t("card.capture.pending"));
   try {
     const res = await api("POST", cameraPath(c.id, "capture"));
     if (!res.ok) {
-      result(c, "capture", "error", `Capture refused: ${errorText(res)}`);
+      result(c, "capture", "error", t("card.capture.refused", { why: errorText(res) }));
       return;
     }
     const d = res.data;
-    const parts = [`Capture ${d.outcome}`];
-    if (d.duration_ms !== undefined) parts.push(`in ${millis(d.duration_ms)}`);
-    if (d.via) parts.push(`via ${d.via}`);
+    const parts = [t("card.capture.outcome", { outcome: outcomeText(d.outcome) })];
+    if (d.duration_ms !== undefined) parts.push(t("card.capture.in", { d: millis(d.duration_ms) }));
+    if (d.via) parts.push(t("card.via", { via: viaText(d.via) }));
     if (d.bytes) parts.push(`(${bytes(d.bytes)})`);
-    if (d.os_pid) parts.push(`— ffmpeg pid ${d.os_pid}`);
+    if (d.os_pid) parts.push(t("card.capture.pid", { pid: d.os_pid }));
     let text = parts.join(" ");
     if (d.error) text += `: ${d.error}`;
     result(c, "capture", d.outcome, text);
     document.dispatchEvent(new Event("camvisor:changed"));
     if (d.outcome === "ok") upsert(c.id, { frameAt: Date.now() }); // a new frame: fetch it now, not at the next camera message
   } catch (e) {
-    if (!(e instanceof Unauthorized)) result(c, "capture", "error", `Capture failed: ${e.message}`);
+    if (!(e instanceof Unauthorized)) result(c, "capture", "error", t("card.capture.failed", { why: e.message }));
   } finally {
     button.disabled = false;
-    button.textContent = "Capture now";
+    mark(button, { text: "card.capture" });
   }
 }
 
 async function watchLive(c, button) {
   button.disabled = true;
-  result(c, "live", "pending", "Asking the server for a live view…");
+  result(c, "live", "pending", t("card.live.pending"));
   try {
     const res = await api("POST", cameraPath(c.id, "live"));
     if (res.ok && res.data && res.data.playing) {
       const until = parseTime(res.data.until);
-      result(c, "live", "ok", `Live view granted${until ? ` until ${clock(until)}` : ""}: it shows under “Live now”.`);
-      announce(`Live view of ${c.id} granted`);
+      result(c, "live", "ok", until ? t("card.live.granted_until", { t: clock(until) }) : t("card.live.granted"));
+      announce(t("card.live.announce", { name: nameOf(c.id) }));
     } else if (res.status === 409) {
-      result(c, "live", "refused", `No live view: ${errorText(res)}`);
+      result(c, "live", "refused", t("card.live.refused", { why: errorText(res) }));
     } else {
-      result(c, "live", "error", `Live view failed: ${errorText(res)}`);
+      result(c, "live", "error", t("card.live.failed", { why: errorText(res) }));
     }
   } catch (e) {
-    if (!(e instanceof Unauthorized)) result(c, "live", "error", `Live view failed: ${e.message}`);
+    if (!(e instanceof Unauthorized)) result(c, "live", "error", t("card.live.failed", { why: e.message }));
   } finally {
     button.disabled = false;
   }
@@ -507,29 +633,96 @@ async function watchLive(c, button) {
 async function restart(c) {
   const r = c.refs;
   for (const b of r.confirm.querySelectorAll("button")) b.disabled = true;
-  result(c, "restart", "pending", `Restarting ${c.id}: stopping its processes…`);
+  result(c, "restart", "pending", t("card.restart.pending", { name: nameOf(c.id) }));
   try {
     const res = await api("POST", cameraPath(c.id, "restart"));
     if (!res.ok) {
-      result(c, "restart", "error", `Restart failed: ${errorText(res)}`);
+      result(c, "restart", "error", t("card.restart.failed", { why: errorText(res) }));
       return;
     }
     const killed = res.data.killed || [];
     r.result.dataset.killed = killed.join(",");
-    const text = killed.length
-      ? `Restarted. Killed ffmpeg pid${killed.length > 1 ? "s" : ""} ${killed.join(", ")}.`
-      : "Restarted. No ffmpeg process was running.";
+    const text = killed.length ? t("card.restart.killed", { n: killed.length, pids: killed.join(", ") }) : t("card.restart.none");
     result(c, "restart", "ok", text);
-    announce(`${c.id} restarted`);
+    announce(t("card.restart.announce", { name: nameOf(c.id) }));
     // The new instance starts clean: read its state rather than wait for news.
     load().catch(() => {});
     document.dispatchEvent(new Event("camvisor:changed"));
   } catch (e) {
-    if (!(e instanceof Unauthorized)) result(c, "restart", "error", `Restart failed: ${e.message}`);
+    if (!(e instanceof Unauthorized)) result(c, "restart", "error", t("card.restart.failed", { why: e.message }));
   } finally {
     for (const b of r.confirm.querySelectorAll("button")) b.disabled = false;
     r.confirm.hidden = true;
     r.actions.hidden = false;
     r.actions.querySelector("[data-action=restart]").focus();
+  }
+}
+
+// ---------------------------------------------------------------- pause
+
+// openPause asks how long and why, in a small dialog.
+function openPause(c) {
+  pauseDialog.dataset.camera = c.id;
+  mark(document.getElementById("pause-dialog-title"), { text: ["pause.title_cam", { name: nameOf(c.id) }] });
+  document.getElementById("pause-error").hidden = true;
+  document.getElementById("pause-reason").value = "";
+  document.getElementById("pause-submit").disabled = false;
+  pauseDialog.showModal();
+  document.getElementById("pause-for").focus();
+}
+
+async function onPauseSubmit(ev) {
+  ev.preventDefault();
+  const c = cams.get(pauseDialog.dataset.camera);
+  if (!c) return;
+  const submit = document.getElementById("pause-submit");
+  const err = document.getElementById("pause-error");
+  const body = { for: document.getElementById("pause-for").value, reason: document.getElementById("pause-reason").value.trim() };
+  submit.disabled = true;
+  err.hidden = true;
+  result(c, "pause", "pending", t("card.pause.pending"));
+  try {
+    const res = await api("POST", cameraPath(c.id, "pause"), body);
+    if (!res.ok) {
+      err.textContent = t("card.pause.failed", { why: errorText(res) });
+      err.hidden = false;
+      result(c, "pause", "error", t("card.pause.failed", { why: errorText(res) }));
+      return;
+    }
+    pauseDialog.close();
+    const killed = res.data.killed || [];
+    c.refs.result.dataset.killed = killed.join(",");
+    const until = parseTime(res.data.pause && res.data.pause.until);
+    result(c, "pause", "ok", t("card.pause.done", { t: clock(until) }) + (killed.length ? t("card.pause.killed", { n: killed.length, pids: killed.join(", ") }) : ""));
+    announce(t("card.pause.announce", { name: nameOf(c.id) }));
+    upsert(c.id, { pause: res.data.pause, ffmpeg: 0, lease: 0, go2rtc: 0, queue: 0 });
+    document.dispatchEvent(new Event("camvisor:changed"));
+  } catch (e) {
+    if (!(e instanceof Unauthorized)) {
+      err.textContent = t("card.pause.failed", { why: e.message });
+      err.hidden = false;
+    }
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function resume(c, button) {
+  button.disabled = true;
+  result(c, "resume", "pending", t("card.resume.pending"));
+  try {
+    const res = await api("POST", cameraPath(c.id, "resume"));
+    if (!res.ok) {
+      result(c, "resume", "error", t("card.resume.failed", { why: errorText(res) }));
+      return;
+    }
+    result(c, "resume", "ok", t("card.resume.done"));
+    announce(t("card.resume.announce", { name: nameOf(c.id) }));
+    upsert(c.id, { pause: null });
+    document.dispatchEvent(new Event("camvisor:changed"));
+  } catch (e) {
+    if (!(e instanceof Unauthorized)) result(c, "resume", "error", t("card.resume.failed", { why: e.message }));
+  } finally {
+    button.disabled = false;
   }
 }

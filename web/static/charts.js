@@ -8,6 +8,8 @@
 // view shows; live `cycle` messages are added in between.
 
 import { api, errorText, el, svg, clock, hhmm, millis, duration, parseTime, PALETTE, Unauthorized, serverNow } from "./util.js";
+import { t } from "./i18n.js";
+import { nameOf } from "./cameras.js";
 
 const REFRESH_EVERY = 10000;
 const WINDOW = 60 * 60 * 1000; // the most shown
@@ -30,6 +32,11 @@ let header = null; // the header's count, for the legend's total
 const styles = new Map(); // series name -> {colour, dash}, stable across refreshes
 let observer = null;
 let redrawQueued = false;
+
+document.addEventListener("camvisor:lang", () => {
+  renderTotal();
+  if (visible) queueRedraw();
+});
 
 document.addEventListener("camvisor:status", (ev) => {
   const s = ev.detail || {};
@@ -96,10 +103,10 @@ async function refresh() {
     }
     if (c.ok) cycles = c.data.cycles || [];
     const errs = [s, c].filter((r) => !r.ok).map(errorText);
-    note.textContent = errs.length ? `Cannot load: ${errs.join("; ")}` : `updated ${clock(Date.now())}`;
+    note.textContent = errs.length ? t("charts.load_failed", { why: errs.join("; ") }) : t("updated", { t: clock(Date.now()) });
     if (visible) draw();
   } catch (e) {
-    if (!(e instanceof Unauthorized)) note.textContent = `Cannot reach the server: ${e.message}`;
+    if (!(e instanceof Unauthorized)) note.textContent = t("err.unreachable", { why: e.message });
   } finally {
     inflight = false;
   }
@@ -124,7 +131,7 @@ function draw() {
   // From the first point on: a young run's points fill the width (a very
   // young one's leave room on the right, never squeezed against it).
   const t0 = Math.max(now - WINDOW, first);
-  document.getElementById("charts-title").textContent = now - t0 >= WINDOW - 1000 ? "Last hour" : `Since ${hhmm(t0)} (${duration((now - t0) / 1000)})`;
+  document.getElementById("charts-title").textContent = now - t0 >= WINDOW - 1000 ? t("charts.last_hour") : t("charts.since", { t: hhmm(t0), d: duration((now - t0) / 1000) });
   drawProcesses(t0, now);
   drawCycles(t0, now);
 }
@@ -144,7 +151,7 @@ function drawProcesses(t0, now) {
   const box = document.getElementById("chart-processes");
   const legend = document.getElementById("legend-processes");
   if (byCam.size === 0) {
-    box.replaceChildren(el("p", { class: "muted" }, "No process samples in the last hour yet."));
+    box.replaceChildren(el("p", { class: "muted", i18n: { text: "charts.procs.none" } }));
     legend.replaceChildren();
     return;
   }
@@ -163,6 +170,7 @@ function drawProcesses(t0, now) {
   const labels = [];
   cams.forEach(([cam, pts], i) => {
     const { colour, dash } = style(cam);
+    const name = nameOf(cam);
     const off = dodge(i, cams.length);
     const series = pts.map((p) => ({ t: Date.parse(p.at), v: p.processes || 0, budget: p.max_connections || 0 }));
     const last = series[series.length - 1];
@@ -175,16 +183,16 @@ function drawProcesses(t0, now) {
       "data-camera": cam, "data-line": "processes", "data-offset": off.toFixed(1),
     }));
     root.append(svg("circle", { cx: frame.x(last.t), cy: frame.y(last.v) + off, r: 3, fill: colour },
-      svg("title", { text: `${cam}: at most ${last.v} in the ${millis(sampleStep)} from ${clock(last.t)}` })));
-    labels.push({ y: frame.y(last.budget) + off, text: `${cam} ≤${last.budget}`, colour });
+      svg("title", { text: t("charts.procs.point", { name, n: last.v, step: millis(sampleStep), t: clock(last.t) }) })));
+    labels.push({ y: frame.y(last.budget) + off, text: `${name} ≤${last.budget}`, colour });
     const peak = Math.max(...series.map((p) => p.v));
     const over = series.some((p) => p.v > p.budget);
     items.push(el("li", { dataset: { camera: cam } },
       swatch(colour, dash),
-      el("strong", {}, `${cam}:`), ` last ${millis(sampleStep)} ${last.v} · highest ${peak} · budget ${last.budget} `,
+      el("strong", { translate: "no" }, `${name}:`), ` ${t("charts.procs.item", { step: millis(sampleStep), n: last.v, peak, budget: last.budget })} `,
       swatch(colour, BUDGET_DASH, true),
-      over ? el("span", { class: "badge bad" }, "over budget") : null));
-    summary.push(`${cam}: last ${last.v}, highest ${peak}, budget ${last.budget}${over ? ", over budget" : ""}`);
+      over ? el("span", { class: "badge bad", i18n: { text: "charts.over" } }) : null));
+    summary.push(`${name}: ${t("charts.procs.summary", { n: last.v, peak, budget: last.budget })}${over ? `, ${t("charts.over")}` : ""}`);
   });
   // Budget labels at the right edge, pushed apart when they would overlap.
   labels.sort((a, b) => a.y - b.y);
@@ -194,7 +202,7 @@ function drawProcesses(t0, now) {
     prev = y;
     root.append(svg("text", { x: frame.right + 4, y, class: "budget-label", fill: l.colour, text: l.text }));
   }
-  root.setAttribute("aria-label", `ffmpeg processes per camera since ${clock(t0)}: ${summary.join("; ")}`);
+  root.setAttribute("aria-label", t("charts.procs.label", { t: clock(t0), summary: summary.join("; ") }));
   legend.replaceChildren(...items);
   renderTotal();
 }
@@ -208,7 +216,7 @@ function renderTotal() {
     p.textContent = "";
     return;
   }
-  p.textContent = `All cameras now: ${header.processes} live of a budget of ${header.budget} (as in the header; the lines show the most within each ${millis(sampleStep)}, so a capture of a moment shows there and not here)`;
+  p.textContent = t("charts.total", { n: header.processes, budget: header.budget, step: millis(sampleStep) });
   p.dataset.processes = String(header.processes);
   p.dataset.budget = String(header.budget);
 }
@@ -226,7 +234,7 @@ function drawCycles(t0, now) {
   const box = document.getElementById("chart-cycles");
   const legend = document.getElementById("legend-cycles");
   if (bySubnet.size === 0) {
-    box.replaceChildren(el("p", { class: "muted" }, "No cycle in the last hour yet."));
+    box.replaceChildren(el("p", { class: "muted", i18n: { text: "charts.cycles.none" } }));
     legend.replaceChildren();
     return;
   }
@@ -250,18 +258,18 @@ function drawCycles(t0, now) {
       if (series.length <= 120) root.append(svg("circle", { cx: frame.x(p.t), cy: frame.y(p.v) + off, r: 2.5, fill: colour, "data-subnet": subnet, "data-point": "cycle" }));
       if (!p.over) continue;
       root.append(svg("circle", { cx: frame.x(p.t), cy: frame.y(p.v) + off, r: 5, class: "overran", stroke: colour },
-        svg("title", { text: `cycle ${p.n} of ${subnet} overran: ${millis(p.v * 1000)}` })));
+        svg("title", { text: t("charts.cycles.overran", { n: p.n, subnet, d: millis(p.v * 1000) }) })));
     }
     const last = series[series.length - 1];
     const overs = series.filter((p) => p.over).length;
     items.push(el("li", { dataset: { subnet } },
       swatch(colour, dash),
-      el("strong", {}, `${subnet}:`), ` last ${millis(last.v * 1000)} of ${millis(last.budget * 1000)} · ${series.length} cycles `,
+      el("strong", { translate: "no" }, `${subnet}:`), ` ${t("charts.cycles.item", { d: millis(last.v * 1000), interval: millis(last.budget * 1000), n: series.length })} `,
       swatch(colour, BUDGET_DASH, true),
-      overs ? el("span", { class: "badge bad" }, `${overs} overran`) : null));
-    summary.push(`${subnet} last ${millis(last.v * 1000)}, ${overs} overran`);
+      overs ? el("span", { class: "badge bad" }, t("charts.cycles.overs", { n: overs })) : null));
+    summary.push(`${subnet} ${t("charts.cycles.summary", { d: millis(last.v * 1000), n: overs })}`);
   });
-  root.setAttribute("aria-label", `Cycle duration per subnet since ${clock(t0)}: ${summary.join("; ")}`);
+  root.setAttribute("aria-label", t("charts.cycles.label", { t: clock(t0), summary: summary.join("; ") }));
   legend.replaceChildren(...items);
 }
 
@@ -279,8 +287,8 @@ function group(rows, key) {
 
 function fmtSeconds(v) {
   if (v === 0) return "0";
-  if (v < 1) return `${Math.round(v * 1000)} ms`;
-  return `${Number(v.toFixed(1))} s`;
+  if (v < 1) return t("unit.ms", { n: Math.round(v * 1000) });
+  return t("unit.s", { n: Number(v.toFixed(1)) });
 }
 
 // TIME_TICKS are the spacings the time axis may use, finest first.

@@ -4,6 +4,8 @@
 // History is for reading only: nothing here starts a live view.
 
 import { api, errorText, el, svg, parseTime, clock, isoLocal, Unauthorized } from "./util.js";
+import { t, mark } from "./i18n.js";
+import { nameOf } from "./cameras.js";
 
 const HISTORY = 200; // rows fetched
 const KEEP = 500; // rows kept while live events arrive
@@ -35,12 +37,26 @@ export function init() {
   dialog.addEventListener("click", (ev) => {
     if (ev.target === dialog) dialog.close();
   });
+  document.addEventListener("camvisor:lang", () => {
+    fillSelect(filterCamera, cameraIDs, "events.all_cameras", nameOf);
+    fillSelect(filterLabel, labels, "events.all_labels");
+    for (const tr of rows.querySelectorAll("tr[data-event-id]")) {
+      const e = shown.find((x) => String(x.id) === tr.dataset.eventId);
+      if (e) tr.replaceWith(row(e, tr.classList.contains("new")));
+    }
+    renderStatus();
+    renderTab();
+    if (dialog.open) {
+      const e = shown.find((x) => String(x.id) === dialog.dataset.eventId);
+      if (e) fillDetails(e);
+    }
+  });
 }
 
 /** setCameras fills the camera filter. */
 export function setCameras(ids) {
   for (const id of ids) cameraIDs.add(id);
-  fillSelect(filterCamera, cameraIDs, "all cameras");
+  fillSelect(filterCamera, cameraIDs, "events.all_cameras", nameOf);
 }
 
 /** load reads the history that matches the filters. */
@@ -49,17 +65,17 @@ export async function load() {
   if (filterCamera.value) q.set("camera", filterCamera.value);
   if (filterLabel.value) q.set("label", filterLabel.value);
   const mine = ++loading;
-  status.textContent = "Loading history…";
+  status.textContent = t("events.loading");
   let res;
   try {
     res = await api("GET", `api/events?${q}`);
   } catch (e) {
-    if (!(e instanceof Unauthorized)) status.textContent = `Cannot load events: ${e.message}`;
+    if (!(e instanceof Unauthorized)) status.textContent = t("events.load_failed", { why: e.message });
     return;
   }
   if (mine !== loading) return; // a newer filter won
   if (!res.ok) {
-    status.textContent = `Cannot load events: ${errorText(res)}`;
+    status.textContent = t("events.load_failed", { why: errorText(res) });
     return;
   }
   shown = res.data.events || [];
@@ -111,16 +127,17 @@ export function seen() {
 
 function renderTab() {
   const tab = document.getElementById("tab-events");
-  tab.textContent = unseen ? `Events (${unseen} new)` : "Events";
+  mark(tab, { text: unseen ? ["tabs.events.new", { n: unseen }] : "tabs.events" });
 }
 
 function renderStatus() {
   const f = [];
-  if (filterCamera.value) f.push(`camera ${filterCamera.value}`);
-  if (filterLabel.value) f.push(`label ${filterLabel.value}`);
+  if (filterCamera.value) f.push(t("events.f.camera", { camera: nameOf(filterCamera.value) }));
+  if (filterLabel.value) f.push(t("events.f.label", { label: filterLabel.value }));
+  const filters = f.join(", ");
   status.textContent = shown.length
-    ? `${shown.length} event${shown.length === 1 ? "" : "s"}, newest first${f.length ? ` (${f.join(", ")})` : ""}.`
-    : `No event${f.length ? ` for ${f.join(", ")}` : " yet"}.`;
+    ? t(f.length ? "events.n.filtered" : "events.n", { n: shown.length, filters })
+    : t(f.length ? "events.none.filtered" : "events.none", { filters });
 }
 
 function noteLabels(e) {
@@ -131,15 +148,17 @@ function noteLabels(e) {
   }
   if (e.camera && !cameraIDs.has(e.camera)) {
     cameraIDs.add(e.camera);
-    fillSelect(filterCamera, cameraIDs, "all cameras");
+    fillSelect(filterCamera, cameraIDs, "events.all_cameras", nameOf);
   }
-  if (grew) fillSelect(filterLabel, labels, "all labels");
+  if (grew) fillSelect(filterLabel, labels, "events.all_labels");
 }
 
-function fillSelect(sel, values, all) {
+// fillSelect lists values in a filter, after the choice of all (its key);
+// show names each value for people.
+function fillSelect(sel, values, all, show = (v) => v) {
   const keep = sel.value;
-  const opts = [el("option", { value: "" }, all)];
-  for (const v of [...values].sort()) opts.push(el("option", { value: v }, v));
+  const opts = [el("option", { value: "", i18n: { text: all } })];
+  for (const v of [...values].sort()) opts.push(el("option", { value: v, translate: "no" }, show(v)));
   sel.replaceChildren(...opts);
   sel.value = keep;
 }
@@ -148,11 +167,12 @@ function row(e, isNew) {
   const at = parseTime(e.at);
   const tr = el("tr", { class: isNew ? "new" : "", dataset: { eventId: e.id, camera: e.camera, label: e.label } },
     el("td", { title: isoLocal(at) }, clock(at)),
-    el("td", {}, e.camera),
-    el("td", {}, e.label || "—"),
+    el("td", { translate: "no" }, nameOf(e.camera)),
+    el("td", { translate: "no" }, e.label || "—"),
     el("td", { class: "num", dataset: { field: "score" } }),
     el("td", { class: "num", dataset: { field: "detections" } }),
-    el("td", {}, el("button", { type: "button", class: "quiet", dataset: { action: "open-event" }, "aria-label": `View snapshot of event ${e.id} (${e.camera}, ${e.label})` }, "View")));
+    el("td", {}, el("button", { type: "button", class: "quiet", dataset: { action: "open-event" },
+      i18n: { text: "events.view", "aria-label": ["events.view.label", { id: e.id, camera: nameOf(e.camera), label: e.label }] } })));
   fillRow(tr, e);
   return tr;
 }
@@ -163,7 +183,7 @@ function fillRow(tr, e) {
   const n = tr.querySelector("[data-field=detections]");
   n.textContent = String(e.detections ?? 1); // a live event is new: its first detection
   const last = parseTime(e.last_seen);
-  n.title = last ? `last seen ${clock(last)}` : "";
+  n.title = last ? t("events.last_seen", { t: clock(last) }) : "";
 }
 
 /** open shows an event's frame and details in the dialog. */
@@ -171,10 +191,10 @@ function open(e) {
   if (!e) return;
   const img = document.getElementById("event-dialog-img");
   const box = document.getElementById("event-dialog-box");
-  document.getElementById("event-dialog-title").textContent = `${e.label || "Event"} on ${e.camera}`;
+  mark(document.getElementById("event-dialog-title"), { text: ["event.title_on", { label: e.label || t("event.title"), camera: nameOf(e.camera) }] });
   dialog.dataset.eventId = e.id;
   box.replaceChildren();
-  img.alt = `Frame that opened event ${e.id} on ${e.camera}`;
+  mark(img, { alt: ["event.frame_alt", { id: e.id, camera: nameOf(e.camera) }] });
   img.onload = () => drawBox(img, box, e.box);
   img.src = e.snapshot || `api/events/${e.id}/snapshot.jpg`;
   fillDetails(e);
@@ -186,18 +206,19 @@ function fillDetails(e) {
   const details = document.getElementById("event-dialog-details");
   const at = parseTime(e.at);
   const last = parseTime(e.last_seen);
+  const camera = nameOf(e.camera) + (nameOf(e.camera) !== e.camera ? ` (${e.camera})` : "");
   const facts = [
-    ["Event", `#${e.id}`],
-    ["Camera", `${e.camera}${e.subnet ? ` (subnet ${e.subnet})` : ""}`],
-    ["Label", e.label || "—"],
-    ["Score", typeof e.score === "number" ? e.score.toFixed(3) : "—"],
-    ["Opened", `${clock(at)}`],
+    ["event.f.event", `#${e.id}`],
+    ["event.f.camera", e.subnet ? t("event.camera_subnet", { camera, subnet: e.subnet }) : camera],
+    ["event.f.label", e.label || "—"],
+    ["event.f.score", typeof e.score === "number" ? e.score.toFixed(3) : "—"],
+    ["event.f.opened", `${clock(at)}`],
   ];
-  if (last && last !== at) facts.push(["Last seen", clock(last)]);
-  if (e.detections) facts.push(["Detections", String(e.detections)]);
-  if (e.detector) facts.push(["Detector", e.detector]);
-  if (Array.isArray(e.box)) facts.push(["Box", e.box.join(", ")]);
-  details.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  if (last && last !== at) facts.push(["event.f.last_seen", clock(last)]);
+  if (e.detections) facts.push(["event.f.detections", String(e.detections)]);
+  if (e.detector) facts.push(["event.f.detector", e.detector]);
+  if (Array.isArray(e.box)) facts.push(["event.f.box", e.box.join(", ")]);
+  details.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { i18n: { text: k } }), el("dd", k === "event.f.camera" ? {} : { translate: "no" }, v)]));
 }
 
 // drawBox outlines the detection on the frame, in the frame's own pixels.

@@ -10,6 +10,15 @@
 // iframe is taken out of the page, not hidden.
 
 import { el, parseTime, clock, countdown, httpURL, cameraPath, api, announce, serverNow } from "./util.js";
+import { t, mark, translate } from "./i18n.js";
+import { nameOf } from "./cameras.js";
+
+document.addEventListener("camvisor:lang", () => {
+  for (const p of plays.values()) {
+    translate(p.el);
+    renderTime(p);
+  }
+});
 
 const STOP_PATIENCE = 10000; // the server's `stop` is expected within this
 
@@ -56,18 +65,21 @@ export function onPlay(m) {
     build(p);
     plays.set(cam, p);
     listEl.append(p.el);
-    announce(`Live view of ${cam} started`);
+    announce(t("live.announce.start", { name: nameOf(cam) }));
   }
   p.confirmed = true;
   p.until = parseTime(m.until);
   p.refs.stop.disabled = false;
-  p.refs.stop.textContent = "Stop";
-  p.refs.note.textContent = "";
+  mark(p.refs.stop, { text: "live.stop" });
+  clearNote(p);
   clearTimeout(p.stopWait);
   p.el.dataset.until = m.until || "";
   p.el.dataset.extended = m.extended ? "true" : "false";
-  const why = [m.reason || "live"];
-  if (m.subnet) why.push(`subnet ${m.subnet}`);
+  // The server's reason (a detection's label and score, an operator's
+  // request) is data, in its words.
+  const why = [];
+  if (m.reason) why.push(m.reason);
+  if (m.subnet) why.push(m.subnet);
   p.refs.reason.textContent = why.join(" · ");
   if (m.event_id) p.el.dataset.eventId = m.event_id;
   p.refs.extended.hidden = !m.extended;
@@ -82,7 +94,7 @@ export function onStop(m) {
   const p = plays.get(m.camera);
   if (!p) return;
   remove(p);
-  announce(`Live view of ${m.camera} ended${m.reason ? `: ${m.reason}` : ""}`);
+  announce(t("live.announce.end", { name: nameOf(m.camera) }) + (m.reason ? `: ${m.reason}` : ""));
 }
 
 /** tick counts the remaining time down. */
@@ -99,39 +111,47 @@ export function beginResync() {
 export function endResync() {
   for (const p of [...plays.values()]) {
     if (!p.confirmed) remove(p);
-    else p.refs.note.textContent = "";
+    else clearNote(p);
   }
 }
 
 /** disconnected notes that the server cannot tell us when a playback ends. */
 export function disconnected() {
   for (const p of plays.values()) {
-    p.refs.note.textContent = "Connection to the server lost: this view may have ended. Reconnecting…";
+    mark(p.refs.note, { text: "live.lost" });
   }
+}
+
+// clearNote empties a view's note (and its key: a change of language
+// leaves it empty).
+function clearNote(p) {
+  p.refs.note.removeAttribute("data-i18n");
+  p.refs.note.textContent = "";
 }
 
 function build(p) {
   const r = {};
-  r.title = el("h3", {}, p.camera);
-  r.reason = el("span", { class: "muted", dataset: { role: "reason" } });
+  const name = nameOf(p.camera);
+  r.title = el("h3", {}, name);
+  r.reason = el("span", { class: "muted", dataset: { role: "reason" }, translate: "no" });
   r.extended = el("span", {
     class: "badge", dataset: { role: "extended" }, "aria-describedby": "live-extended-note",
-    title: "A new detection came while it played: the server moved its end later.",
-  }, "extended");
+    i18n: { text: "live.extended", title: "live.extended.title" },
+  });
   r.remaining = el("span", { class: "remaining", dataset: { role: "remaining" }, "aria-live": "off" });
-  r.stop = el("button", { type: "button", class: "danger", dataset: { action: "stop" }, "aria-label": `Stop live view of ${p.camera}` }, "Stop");
+  r.stop = el("button", { type: "button", class: "danger", dataset: { action: "stop" }, i18n: { text: "live.stop", "aria-label": ["live.stop.label", { name }] } });
   r.stop.addEventListener("click", () => stop(p));
   // Views are small so the cameras stay in sight; one can be made large.
-  r.size = el("button", { type: "button", class: "quiet", dataset: { action: "enlarge" }, "aria-pressed": "false", "aria-label": `Enlarge live view of ${p.camera}` }, "Enlarge");
+  r.size = el("button", { type: "button", class: "quiet", dataset: { action: "enlarge" }, "aria-pressed": "false", i18n: { text: "live.enlarge", "aria-label": ["live.enlarge.label", { name }] } });
   r.size.addEventListener("click", () => {
     const big = !p.el.classList.contains("big");
     p.el.classList.toggle("big", big);
     r.size.setAttribute("aria-pressed", big ? "true" : "false");
-    r.size.textContent = big ? "Shrink" : "Enlarge";
+    mark(r.size, { text: big ? "live.shrink" : "live.enlarge" });
   });
   r.screen = el("div", { class: "screen" });
   r.note = el("p", { class: "note", dataset: { role: "note" }, role: "status" });
-  p.el = el("article", { class: "live-item", dataset: { camera: p.camera }, "aria-label": `Live view of ${p.camera}` },
+  p.el = el("article", { class: "live-item", dataset: { camera: p.camera }, i18n: { "aria-label": ["live.label", { name }] } },
     el("header", { class: "live-head" },
       el("div", { class: "who" }, el("div", { class: "who-top" }, r.title, r.extended), r.reason),
       r.remaining, r.size, r.stop),
@@ -145,7 +165,7 @@ function setPlayer(p, url) {
   if (url) {
     player = el("iframe", {
       src: url,
-      title: `Live view of ${p.camera} (go2rtc)`,
+      i18n: { title: ["live.player.title", { name: nameOf(p.camera) }] },
       dataset: { role: "player" },
       allow: "autoplay; fullscreen",
       referrerpolicy: "no-referrer",
@@ -153,8 +173,8 @@ function setPlayer(p, url) {
     });
   } else {
     // No go2rtc: the camera's frames, each as it is taken.
-    const img = el("img", { alt: `Latest frame from ${p.camera}`, dataset: { role: "player-snapshot" } });
-    const none = el("p", { class: "nosnap", dataset: { role: "player-nosnap" } }, "No frame yet: waiting for the camera's next capture");
+    const img = el("img", { i18n: { alt: ["card.frame_alt", { name: nameOf(p.camera) }] }, dataset: { role: "player-snapshot" } });
+    const none = el("p", { class: "nosnap", dataset: { role: "player-nosnap" }, i18n: { text: "live.nosnap" } });
     player = el("div", { class: "snapshots" }, img, none);
     img.hidden = true;
     img.addEventListener("load", () => {
@@ -181,30 +201,30 @@ function renderTime(p) {
     return;
   }
   const left = (p.until - serverNow()) / 1000;
-  r.remaining.textContent = left > 0 ? `${countdown(left)} left` : "ending…";
-  r.remaining.title = `until ${clock(p.until)}`;
+  r.remaining.textContent = left > 0 ? t("live.left", { t: countdown(left) }) : t("live.ending");
+  r.remaining.title = t("card.live.until", { t: clock(p.until) });
   r.remaining.dataset.seconds = String(Math.max(0, Math.ceil(left)));
 }
 
 async function stop(p) {
   const r = p.refs;
   r.stop.disabled = true;
-  r.stop.textContent = "Stopping…";
+  mark(r.stop, { text: "live.stopping" });
   // The pane goes when the server's `stop` comes, not before.
   if (!sendWS({ type: "stop", camera: p.camera })) {
     try {
       const res = await api("DELETE", cameraPath(p.camera, "live"));
-      if (!res.ok) r.note.textContent = `Stop failed: ${(res.data && res.data.error) || res.status}`;
+      if (!res.ok) mark(r.note, { text: ["live.stop.failed", { why: (res.data && res.data.error) || res.status }] });
     } catch (e) {
-      r.note.textContent = `Stop failed: ${e.message}`;
+      mark(r.note, { text: ["live.stop.failed", { why: e.message }] });
     }
   }
   clearTimeout(p.stopWait);
   p.stopWait = setTimeout(() => {
     if (plays.get(p.camera) !== p) return;
     r.stop.disabled = false;
-    r.stop.textContent = "Stop";
-    r.note.textContent = "The server has not confirmed the stop yet. Try again?";
+    mark(r.stop, { text: "live.stop" });
+    mark(r.note, { text: "live.stop.unconfirmed" });
   }, STOP_PATIENCE);
 }
 

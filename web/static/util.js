@@ -1,5 +1,8 @@
 // Shared helpers: the API client, DOM building and the formats every view
-// uses. Nothing here starts or stops anything on the server.
+// uses, in the operator's language and time zone (i18n.js). Nothing here
+// starts or stops anything on the server.
+
+import { t, has, mark, dateFormat } from "./i18n.js";
 
 /** Unauthorized is thrown by api() after a 401: the login form is showing. */
 export class Unauthorized extends Error {}
@@ -35,25 +38,28 @@ export async function api(method, path, body) {
   }
   if (resp.status === 401 && path !== "api/login") {
     onUnauthorized();
-    throw new Unauthorized((data && data.error) || "not signed in");
+    throw new Unauthorized((data && data.error) || t("err.not_signed_in"));
   }
   return { status: resp.status, ok: resp.ok, data };
 }
 
 /** errorText is the server's reason for a failed answer. */
 export function errorText(res) {
-  return (res.data && res.data.error) || `HTTP ${res.status}`;
+  return (res.data && res.data.error) || t("err.http", { status: res.status });
 }
 
 /**
  * el builds an element: el("td", {class: "x", dataset: {camera: id}}, "text", child).
- * Text is always set as text, never parsed as HTML.
+ * Text is always set as text, never parsed as HTML. i18n: {text: key,
+ * title: [key, args], ...} gives it texts from the catalogue that follow
+ * the language (i18n.js mark).
  */
 export function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
+    if (k === "i18n") mark(e, v);
+    else if (k === "class") e.className = v;
     else if (k === "dataset") Object.assign(e.dataset, v);
     else if (k === "text") e.textContent = v;
     else if (k === "style") e.style.cssText = v; // CSSOM: the content security policy allows no style attribute
@@ -107,37 +113,39 @@ export function serverNow() {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-/** clock formats a time as local HH:MM:SS, with the date when not today. */
+/**
+ * clock formats a time in the operator's time zone as HH:MM:SS, with the
+ * date when not today, the language's way (Intl.DateTimeFormat).
+ */
 export function clock(ms) {
   if (ms === null || ms === undefined) return "—";
   const d = new Date(ms);
-  const hms = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return hms;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms}`;
+  const hms = dateFormat("hms", { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(d);
+  if (d.toDateString() === new Date().toDateString()) return hms;
+  return `${dateFormat("ymd", { year: "numeric", month: "2-digit", day: "2-digit" }).format(d)} ${hms}`;
 }
 
-/** hhmm formats a time as local HH:MM (chart axes). */
+/** hhmm formats a time as HH:MM in the operator's time zone (chart axes). */
 export function hhmm(ms) {
-  const d = new Date(ms);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return dateFormat("hm", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(ms));
 }
 
-/** isoLocal is a time as the browser's full local text, for tooltips. */
+/** isoLocal is a time in full, with its zone, for tooltips. */
 export function isoLocal(ms) {
-  return ms === null ? "" : new Date(ms).toString();
+  if (ms === null) return "";
+  return dateFormat("full", { dateStyle: "full", timeStyle: "long" }).format(new Date(ms));
 }
 
 /** duration formats seconds for people: 42 s, 3 min 5 s, 2 h 10 min, 3 d 4 h. */
 export function duration(sec) {
   if (sec === null || sec === undefined || Number.isNaN(sec)) return "—";
   sec = Math.max(0, Math.floor(sec));
-  if (sec < 60) return `${sec} s`;
+  if (sec < 60) return t("dur.s", { s: sec });
   const m = Math.floor(sec / 60);
-  if (m < 60) return `${m} min ${sec % 60} s`;
+  if (m < 60) return t("dur.m", { m, s: sec % 60 });
   const h = Math.floor(m / 60);
-  if (h < 24) return `${h} h ${m % 60} min`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
+  if (h < 24) return t("dur.h", { h, m: m % 60 });
+  return t("dur.d", { d: Math.floor(h / 24), h: h % 24 });
 }
 
 /** countdown formats the seconds left as m:ss. */
@@ -149,22 +157,22 @@ export function countdown(sec) {
 /** ago is "12 s ago" for a past time. */
 export function ago(ms) {
   if (ms === null) return "";
-  return `${duration((serverNow() - ms) / 1000)} ago`;
+  return t("dur.ago", { d: duration((serverNow() - ms) / 1000) });
 }
 
 /** millis formats a duration in milliseconds: 84 ms, 1.3 s. */
 export function millis(ms) {
   if (ms === null || ms === undefined) return "—";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s`;
+  if (ms < 1000) return t("unit.ms", { n: Math.round(ms) });
+  return t("unit.s", { n: (ms / 1000).toFixed(ms < 10000 ? 1 : 0) });
 }
 
 /** bytes formats a size: 812 B, 14 KB, 1.2 MB. */
 export function bytes(n) {
-  if (!n) return "0 B";
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (!n) return t("unit.b", { n: 0 });
+  if (n < 1024) return t("unit.b", { n });
+  if (n < 1024 * 1024) return t("unit.kb", { n: Math.round(n / 1024) });
+  return t("unit.mb", { n: (n / 1024 / 1024).toFixed(1) });
 }
 
 /** httpURL returns u when it is an http(s) URL, else "" (never javascript:). */
@@ -195,7 +203,7 @@ export function announce(text) {
 /**
  * outcomeKind sorts a capture outcome into the five kinds the outcomes
  * strip colours: ok, timeout, busy (the camera or its slots were busy),
- * backoff (not tried: backing off, skipped, stopped) and failed. Outcomes
+ * backoff (not tried: backing off, skipped, stopped, paused) and failed. Outcomes
  * this page does not know yet are failures: shown, in red, by name.
  */
 export function outcomeKind(outcome) {
@@ -203,15 +211,25 @@ export function outcomeKind(outcome) {
   if (o === "ok") return "ok";
   if (o === "timeout") return "timeout";
   if (o === "no_slot" || o.includes("busy")) return "busy";
-  if (o === "backoff" || o === "skipped" || o === "stopped" || o === "preempted") return "backoff";
+  if (o === "backoff" || o === "skipped" || o === "stopped" || o === "preempted" || o === "paused") return "backoff";
   return "failed";
 }
 
-/** OUTCOME_KINDS are the strip's kinds, in legend order, with what each means. */
-export const OUTCOME_KINDS = [
-  ["ok", "ok", "a frame came back"],
-  ["timeout", "timeout", "no frame before the deadline: the process was killed"],
-  ["busy", "busy", "no connection free: the camera or its slots were busy"],
-  ["backoff", "backoff", "not tried: backing off, skipped at the cycle's deadline, stopped, or preempted by a live view"],
-  ["failed", "failed", "ffmpeg exited, was killed, or gave no frame"],
-];
+/**
+ * viaText is the path a frame came by (ffmpeg, http, go2rtc, lease,
+ * external, stream) in the language shown; one this page does not know is
+ * shown as the server wrote it.
+ */
+export function viaText(via) {
+  const key = `via.${via}`;
+  return has(key) ? t(key) : String(via || "");
+}
+
+/**
+ * outcomeText is a capture outcome in the language shown; an outcome this
+ * page does not know is shown as the server wrote it.
+ */
+export function outcomeText(outcome) {
+  const key = `outcome.${outcome}`;
+  return has(key) ? t(key) : String(outcome || "");
+}

@@ -409,17 +409,30 @@ func round(x float64, digits int) float64 {
 	return math.Round(x*p) / p
 }
 
-// probeFailure words why ffprobe got no frame, from its stderr.
+// probeFailure words why ffprobe got no frame, from its stderr. The
+// camera's answer is read from the lines where ffmpeg gives it — "method
+// DESCRIBE failed: 453 Not Enough Bandwidth", then "URL: Server returned
+// 401 Unauthorized (authorization failed)" — and nowhere else: the same
+// lines carry a pointer ("[rtsp @ 0x55…]") and the relay's URL (a port,
+// a random token), whose digits spell "401" or "404" about once in a
+// hundred runs.
 func probeFailure(tail []string) string {
-	text := strings.Join(tail, "\n")
+	status := ""
+	for _, l := range tail {
+		if m := methodFailed.FindStringSubmatch(l); m != nil {
+			status = m[1]
+		} else if m := serverReturned.FindStringSubmatch(l); m != nil && status == "" {
+			status = m[1]
+		}
+	}
 	switch {
-	case strings.Contains(text, "401"):
+	case status == "401":
 		return "the camera refused the user and password (401 Unauthorized)"
-	case strings.Contains(text, "453") || strings.Contains(text, "Not Enough Bandwidth"):
+	case status == "453":
 		return "refused with 453 Not Enough Bandwidth: every connection the camera allows is taken"
-	case strings.Contains(text, "404"):
+	case status == "404":
 		return "the camera has no stream at this path (404 Not Found)"
-	case strings.Contains(text, "5XX"):
+	case strings.HasPrefix(status, "5"):
 		return "the camera could not be reached, or answered with a server error (5xx)"
 	}
 	if len(tail) == 0 {
@@ -427,6 +440,14 @@ func probeFailure(tail []string) string {
 	}
 	return redact.Text(tail[len(tail)-1])
 }
+
+// methodFailed and serverReturned are ffmpeg's lines for an RTSP answer
+// other than 200 (libavformat/rtsp.c, and av_strerror's words for its
+// error codes, which name 4XX and 5XX without the code).
+var (
+	methodFailed   = regexp.MustCompile(`\bmethod [A-Z_]+ failed: (\d{3})\b`)
+	serverReturned = regexp.MustCompile(`: Server returned (\d{3}|[45]XX)\b`)
+)
 
 // probeConnections opens connections to the camera one at a time, each
 // an ffmpeg reading the stream through the relay (copying it to nowhere,

@@ -184,3 +184,33 @@ func TestGuessSubStream(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeFailureReadsTheStatus: the probe words a refusal from the
+// status ffmpeg reports, not from digits anywhere in its lines — the
+// relay's random token, its port and ffmpeg's pointer spell "401" or
+// "404" about once in a hundred runs, and a camera that refused a third
+// connection with 453 was then reported as refusing the password. The
+// lines are ffmpeg 5.1's, as it printed them through the relay.
+func TestProbeFailureReadsTheStatus(t *testing.T) {
+	for _, c := range []struct {
+		tail []string
+		want string
+	}{
+		{[]string{"[rtsp @ 0x558ae5cd39c0] method OPTIONS failed: 453 Not Enough Bandwidth",
+			"rtsp://127.0.0.1:42041/4d87d0ee7fc08553dc00a2bad28401fc/stream1: Server returned 4XX Client Error, but not one of 40{0,1,3,4}"}, "453"},
+		{[]string{"[rtsp @ 0x5640401b39c0] method OPTIONS failed: 453 Not Enough Bandwidth",
+			"rtsp://127.0.0.1:40404/16ece605a7149f15c2140bf072b88c/stream1: Server returned 4XX Client Error, but not one of 40{0,1,3,4}"}, "453"},
+		{[]string{"[rtsp @ 0x559ae7cb19c0] method OPTIONS failed: 401 Unauthorized",
+			"rtsp://127.0.0.1:39355/e51f268959ecea6240f0544dc4d9ee1b/stream1: Server returned 401 Unauthorized (authorization failed)"}, "401"},
+		{[]string{"[rtsp @ 0x5572e126d9c0] method DESCRIBE failed: 404 Not Found",
+			"rtsp://127.0.0.1:45301/0fe00b964880fab7c2ace3cde589058a/nothere: Server returned 404 Not Found"}, "404"},
+		{[]string{"[rtsp @ 0x5625300529c0] method OPTIONS failed: 503 camera unreachable: Connection refused (dial tcp 127.0.0.1:4010: connect: connection refused)",
+			"rtsp://127.0.0.1:39355/ea846f4784cb41ad69d23e9c1835328b/x: Server returned 5XX Server Error reply"}, "5xx"},
+		{[]string{"rtsp://127.0.0.1:40100/a401b/x: Server returned 401 Unauthorized (authorization failed)"}, "401"},
+		{[]string{"rtsp://127.0.0.1:40100/a401b/x: Connection timed out"}, "Connection timed out"},
+	} {
+		if got := probeFailure(c.tail); !strings.Contains(got, c.want) {
+			t.Errorf("%q: %q, want it to say %s", c.tail, got, c.want)
+		}
+	}
+}

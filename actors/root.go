@@ -42,7 +42,7 @@ var services = []service{
 	{name: AlertsName, props: alertsProps, wants: alertsWant},
 	{name: MetricsName, props: metricsProps, wants: metricsWant},
 	{name: GatewayName, props: gatewayProps, wants: gatewayWants, runs: func(e *Env) bool { return e.Config.Go2RTC.Enabled() }},
-	{name: DetectorName, props: detectorProps, wants: detectorWants},
+	{name: DetectorName, props: detectorProps, wants: detectorWants, runs: func(e *Env) bool { return e.Config.Detector.Kind != "off" }},
 	{name: PlaybackName, props: playbackProps, wants: playbackWants},
 	{name: HubName, props: hubProps, wants: hubWants},
 }

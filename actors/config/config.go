@@ -40,6 +40,8 @@ type Config struct {
 	Playback Playback `yaml:"playback"`
 	// Auth protects the API and dashboard.
 	Auth Auth `yaml:"auth"`
+	// Web is what the HTTP server offers besides the API and dashboard.
+	Web Web `yaml:"web"`
 	// Reaper is the last line of defence against leaked processes.
 	Reaper Reaper `yaml:"reaper"`
 	// Alerts are the rules an operator is warned by.
@@ -111,9 +113,19 @@ type Auth struct {
 	Token string `yaml:"token"`
 }
 
+// Web configures what the HTTP server offers besides the API and the
+// dashboard.
+type Web struct {
+	// PProf serves Go's profiles (GET /debug/pprof/...) behind the
+	// operator token: where camvisor's own CPU goes, taken on demand.
+	// Off by default: a profile costs CPU while it is taken.
+	PProf bool `yaml:"pprof"`
+}
+
 // Detector configures what looks at the frames.
 type Detector struct {
-	// Kind is "motion" (built in) or "http" (an object-detection server).
+	// Kind is "motion" (built in), "http" (an object-detection server) or
+	// "off" (no detector: frames are recorded, nothing looks at them).
 	Kind string `yaml:"kind"`
 	// URL is the http detector's endpoint.
 	URL string `yaml:"url"`

@@ -70,9 +70,10 @@ type Process struct {
 
 // Start starts spec's process and returns once it runs (or failed to).
 //
-// The process is started and waited on by one goroutine locked to its OS
-// thread for the process's whole life: Linux sends the parent-death signal
-// when the thread that forked exits, not the process (golang/go#27505).
+// The process is forked from one OS thread that lives as long as camvisor
+// (forker): Linux sends the parent-death signal when the thread that
+// forked exits, not the process (golang/go#27505). A goroutine of its own
+// then waits for the process and reaps it.
 func Start(spec Spec) (*Process, error) {
 	p := &Process{done: make(chan struct{})}
 	started := make(chan error, 1)
@@ -83,11 +84,35 @@ func Start(spec Spec) (*Process, error) {
 	return p, nil
 }
 
-func (p *Process) run(spec Spec, started chan<- error) {
-	// Never unlocked: when this goroutine returns, its thread exits with it,
-	// which is after the process was reaped.
-	runtime.LockOSThread()
+// forker runs every fork of this package on one OS thread that never
+// exits: a child's parent-death signal fires only when camvisor dies.
+// Before it, each process was started and waited on by a goroutine
+// locked to a thread of its own that exited with it: one OS thread made
+// and destroyed per capture, and Go's CPU profiler lost up to 10 ms of
+// each dying thread's samples (it missed three quarters of camvisor's CPU
+// on a busy patrol; BenchmarkOwnCostPerCapture).
+var forker = sync.OnceValue(func() chan<- func() {
+	jobs := make(chan func())
+	go func() {
+		runtime.LockOSThread() // never unlocked, and this goroutine never returns
+		for job := range jobs {
+			job()
+		}
+	}()
+	return jobs
+})
 
+// onForker runs f on the forker thread and returns when it is done.
+func onForker(f func()) {
+	done := make(chan struct{})
+	forker() <- func() {
+		defer close(done)
+		f()
+	}
+	<-done
+}
+
+func (p *Process) run(spec Spec, started chan<- error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(inherited(os.Environ()), spec.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -100,7 +125,9 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	cmd.Stderr = stderr
 	// A grandchild holding our pipes must not keep Wait blocked.
 	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	var err error
+	onForker(func() { err = cmd.Start() })
+	if err != nil {
 		started <- err
 		return
 	}
@@ -115,7 +142,7 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
 	p.reaped = true
 	p.mu.Unlock()
-	err := cmd.Wait()
+	err = cmd.Wait()
 
 	exit := Exit{Code: -1, At: time.Now(), Stdout: stdout.buf.Bytes(), StdoutOver: stdout.over, StderrTail: stderr.lines()}
 	if st := cmd.ProcessState; st != nil {

@@ -7,6 +7,7 @@ package osproc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Spec describes a process to start. Args never pass through a shell.
@@ -112,8 +115,38 @@ func onForker(f func()) {
 	<-done
 }
 
+// programs are the paths programs named without a slash were found at
+// in PATH, by name: exec.Command looked each one up again for every
+// process, a failed stat per directory of PATH before the right one.
+var programs sync.Map
+
+// lookPath is exec.LookPath of name, remembered once found.
+func lookPath(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	if p, ok := programs.Load(name); ok {
+		return p.(string)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return name // exec.Command reports it
+	}
+	programs.Store(name, p)
+	return p
+}
+
+// devNull is every process's stdin, opened once: an *os.File is handed to
+// the process as it is, where exec.Cmd opened /dev/null anew for each.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+
 func (p *Process) run(spec Spec, started chan<- error) {
-	cmd := exec.Command(spec.Path, spec.Args...)
+	path := lookPath(spec.Path)
+	cmd := exec.Command(path, spec.Args...)
+	cmd.Args[0] = spec.Path // as named, as exec.Command would have
+	if null, err := devNull(); err == nil {
+		cmd.Stdin = null
+	}
 	cmd.Env = append(inherited(os.Environ()), spec.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout := &limitedBuffer{max: spec.MaxStdout}
@@ -128,6 +161,7 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	var err error
 	onForker(func() { err = cmd.Start() })
 	if err != nil {
+		programs.Delete(spec.Path) // moved or removed: look again next time
 		started <- err
 		return
 	}
@@ -210,17 +244,69 @@ func (p *Process) Stop(grace time.Duration) Exit {
 	return p.exit
 }
 
-// waitExited blocks until pid has exited, leaving it unreaped (WNOWAIT).
+// waitExited returns once pid has exited, leaving it unreaped (WNOWAIT).
+//
+// It waits in Go's network poller on a pidfd, which turns readable when
+// the process exits: no thread sits in a blocking system call for the
+// process's life. A blocking waitid held a P in a system call until Go's
+// scheduler monitor (sysmon) took it back, once per capture, and every
+// take kept sysmon waking every 20 µs for a while: a third of camvisor's
+// CPU on a busy patrol went to those wake-ups
+// (BenchmarkOwnCostPerCapture). A kernel without pidfds (before 5.3)
+// gets the blocking wait.
 func waitExited(pid int) {
-	const pPID = 1
-	var info [128]byte // siginfo_t
+	if waitExitedPolled(pid) {
+		return
+	}
+	var info siginfo
 	for {
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|0x01000000 /* WNOWAIT */, 0, 0)
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|unix.WNOWAIT, 0, 0)
 		if errno != syscall.EINTR {
 			return
 		}
 	}
+}
+
+const pPID = 1 // waitid's idtype P_PID
+
+type siginfo [128]byte
+
+// waitExitedPolled is waitExited on a pidfd in the poller; false when the
+// kernel offers no pidfd (or the poller does not take it): then nothing
+// was waited for.
+func waitExitedPolled(pid int) bool {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	polled := true
+	err = rc.Read(func(fd uintptr) bool {
+		var info siginfo
+		_, _, errno := syscall.RawSyscall6(syscall.SYS_WAITID, unix.P_PIDFD, fd,
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|unix.WNOWAIT|syscall.WNOHANG, 0, 0)
+		switch errno {
+		case 0:
+			return siPID(&info) != 0 // 0: still running, wait for the pidfd to turn readable
+		case syscall.EINTR:
+			return false
+		}
+		polled = false // the wait cannot be done here: do it the blocking way
+		return true
+	})
+	return err == nil && polled
+}
+
+// siPID is a siginfo_t's si_pid: after signo, errno, code and padding on
+// every 64-bit Linux.
+func siPID(info *siginfo) int32 {
+	return int32(binary.NativeEndian.Uint32(info[16:20]))
 }
 
 // SignalName is the conventional name of sig ("SIGKILL").

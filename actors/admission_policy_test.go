@@ -15,12 +15,12 @@ func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
 	p.Max = 8
 	const base = 100 * time.Millisecond
 	cases := []struct {
-		what   string
+		what     string
 		busy     float64
 		pressure float64 // -1: the kernel does not tell
 		median   time.Duration
-		short  bool
-		want   float64
+		short    bool
+		want     float64
 	}{
 		{"saturated and slower than the uncontended time: cut", 0.99, 0.5, 3 * base, true, 3},
 		{"saturated and slower, even with nobody waiting for a CPU: cut", 0.99, 0, 3 * base, true, 3},

@@ -346,6 +346,37 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// ReadFrom copies r into the buffer through a pooled chunk: exec.Cmd
+// copies a process's pipe with io.Copy, which allocated 32 KB for each
+// process's stdout and stderr.
+func (b *limitedBuffer) ReadFrom(r io.Reader) (int64, error) { return copyPooled(b, r) }
+
+// ReadFrom is limitedBuffer.ReadFrom's for stderr.
+func (w *tailWriter) ReadFrom(r io.Reader) (int64, error) { return copyPooled(w, r) }
+
+// chunks are the buffers process output is copied through.
+var chunks = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// copyPooled copies r to w until r ends, through a chunk of the pool.
+func copyPooled(w io.Writer, r io.Reader) (int64, error) {
+	buf := chunks.Get().(*[32 << 10]byte)
+	defer chunks.Put(buf)
+	var n int64
+	for {
+		k, err := r.Read(buf[:])
+		if k > 0 {
+			w.Write(buf[:k]) // never fails
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
 // tailWriter keeps the last max lines written.
 type tailWriter struct {
 	max     int

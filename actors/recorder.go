@@ -148,13 +148,15 @@ func (a *recorderActor) onFact(ctx actor.Context, fact any) {
 	a.gather(ctx)
 }
 
-// routine facts come with every capture and every census, tens a second:
-// their rows gather for Linger. Every other fact (an alert, an event, a
+// routine facts come with every capture and every census, tens a second
+// (an event's update comes with every frame that still shows it): their
+// rows gather for Linger. Every other fact (an alert, a new event, a
 // cycle's end, a camera's state) is one an operator may act on, and rare:
 // its batch is written at once.
 func routine(fact any) bool {
 	switch fact.(type) {
-	case *messages.ProcessStarted, *messages.ProcessExited, *messages.CaptureDone, *messages.ProcessCensus:
+	case *messages.ProcessStarted, *messages.ProcessExited, *messages.CaptureDone, *messages.ProcessCensus,
+		*messages.EventUpdated, *messages.DetectionFailed:
 		return true
 	}
 	return false

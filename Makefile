@@ -2,8 +2,9 @@
 #   make run    install what is missing, build, start the demo (camsim + camvisor)
 #   make test   install what is missing, run the whole suite
 # Also: make build (needs only Go, gcc and git), make dist (release
-# tarballs), make image (the container image), make bench, make fuzz,
-# make deps, make clean, make run-cluster (three nodes on etcd).
+# tarballs), make image (the container image), make bench, make bench-cost
+# (camvisor's own CPU per capture, by stage), make fuzz, make deps,
+# make clean, make run-cluster (three nodes on etcd).
 
 SHELL := /bin/bash
 GO ?= go
@@ -40,7 +41,7 @@ DEB_CROSS_amd64 := x86_64-linux-gnu-gcc:gcc-x86-64-linux-gnu /usr/x86_64-linux-g
 DEB_DIST := $(DEB_BUILD) $(foreach a,$(filter-out $(HOST_ARCH),$(DIST_ARCHES)),$(DEB_CROSS_$(a)))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run run-cluster test dist image bench fuzz deps deps-build deps-run deps-test deps-dist clean
+.PHONY: all build run run-cluster test dist image bench bench-cost fuzz deps deps-build deps-run deps-test deps-dist clean
 
 all: build
 
@@ -167,6 +168,13 @@ bench: build
 	$(GO) test -run '^$$' -bench ThousandCameras -benchtime 1x ./cmd/camsim/
 	$(GO) test -run '^$$' -bench MotionDetect ./actors/detect/
 	$(GO) test -run '^$$' -bench Scan ./actors/osproc/
+
+# camvisor's own CPU per capture and where it goes, by stage: the binary
+# patrols camsim's cameras with the detector off, then motion on, and a Go
+# CPU profile is taken from its /debug/pprof (actors/BENCHMARKS.md; the
+# CAMVISOR_BENCH_* variables set the load and keep the profiles).
+bench-cost: build
+	$(GO) test -run '^$$' -bench OwnCostPerCapture -benchtime 1x -timeout 30m ./actors/
 
 # Go fuzz targets, package:target; their seed corpora (testdata/fuzz/)
 # run in make test with the rest. make fuzz runs each for FUZZTIME, one at

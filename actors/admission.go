@@ -21,13 +21,18 @@ import (
 // twice the CPU, and run into their deadlines with their work thrown away.
 //
 // Its limit adapts (AIMD): it starts at the number of CPUs; once a second
-// it reads the machine's CPU use and compares the median wall time of the
-// captures that ended lately with the uncontended one (the lowest seen
-// lately). The CPU saturated and captures slower than 1.5× the
-// uncontended time, and the limit is cut by a quarter; the CPU with
-// headroom and every grant in use while others wait, and it grows by one
+// it reads the machine's CPU use and CPU pressure (the share of the
+// second in which some task waited for a CPU, /proc/pressure/cpu) and
+// compares the median wall time of the captures that ended lately with
+// the uncontended one (the lowest seen lately). The CPU saturated and
+// captures slower than 1.5× the uncontended time, and the limit is cut by
+// a quarter; every grant in use while others wait, and either the CPU
+// with headroom or no task kept waiting for a CPU, and it grows by one
 // (see AdmissionPolicy.next: a long capture alone is no sign of
-// contention). Waiting is cheap (a message in a queue) and is not charged
+// contention). So it runs more captures than cores while they wait on
+// their cameras (an RTSP handshake, the next frame), as long as the CPU
+// is not oversubscribed: a busy CPU that nobody waits for has room for
+// one more capture that mostly waits. Waiting is cheap (a message in a queue) and is not charged
 // to a capture's process: the camera gives its process its whole capture
 // timeout from the grant on.
 // An operator's capture goes first, then the patrol's, most overdue first.
@@ -71,7 +76,8 @@ func admissionProps(env *Env) *actor.Props {
 func (a *admissionActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.cpu.busy() // the first reading starts the measurement
+		a.cpu.busy() // the first readings start the measurement
+		a.cpu.pressure()
 		a.tick = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Admission.Tick, &admissionTick{})
 		a.publish(ctx)
 	case *messages.RequestAdmission, *messages.WithdrawAdmission, *messages.ReleaseAdmission:
@@ -180,7 +186,7 @@ func (a *admissionActor) onRelease(ctx actor.Context, msg *messages.ReleaseAdmis
 func (a *admissionActor) onTick(ctx actor.Context) {
 	p := a.env.Policy.Admission
 	a.tick = after(ctx.ActorSystem(), ctx.Self(), p.Tick, &admissionTick{})
-	busy := a.cpu.busy()
+	busy, pressure := a.cpu.busy(), a.cpu.pressure()
 	a.reclaim(ctx)
 	var median time.Duration // 0: too few captures ended to tell
 	if len(a.ended) >= p.MinSamples {
@@ -194,26 +200,34 @@ func (a *admissionActor) onTick(ctx actor.Context) {
 			a.baseline = time.Duration(float64(a.baseline) * p.BaselineRise)
 		}
 	}
-	a.limit = p.next(a.limit, busy, median, a.baseline, len(a.waiting) > 0 && len(a.granted) >= int(a.limit))
+	a.limit = p.next(a.limit, load{busy: busy, pressure: pressure}, median, a.baseline, len(a.waiting) > 0 && len(a.granted) >= int(a.limit))
 	a.grant(ctx)
 	a.publish(ctx)
 }
 
-// next is the limit after a tick that saw the machine's CPU busy for that
-// share, the captures' median wall time against the uncontended one, and
-// whether every grant was in use while others waited.
+// load is what a tick saw of the machine: the share of CPU time busy, and
+// the share of the tick in which some task waited for a CPU (-1: the
+// kernel does not tell).
+type load struct{ busy, pressure float64 }
+
+// next is the limit after a tick that saw the machine's load, the
+// captures' median wall time against the uncontended one, and whether
+// every grant was in use while others waited.
 //
 // Contention is the CPU's: a cut needs the CPU saturated and the captures
 // slower than they can be. A capture's wall time alone is no sign of it:
 // an H.264 snapshot waits up to a GOP for its keyframe (0.1–2 s, the CPU
 // idle meanwhile) and a slow camera answers slowly whatever the load; cut
 // on wall time, the limit would sit at its floor on real cameras while
-// the CPU idles. It grows while the CPU has headroom and grants are short.
-func (p AdmissionPolicy) next(limit, busy float64, median, baseline time.Duration, short bool) float64 {
+// the CPU idles. It grows while grants are short and the CPU has headroom,
+// or is busy without anyone waiting for it: captures that wait on their
+// cameras between their bursts of work leave the CPU busy but not
+// oversubscribed, and one more fills a gap instead of queueing for a core.
+func (p AdmissionPolicy) next(limit float64, l load, median, baseline time.Duration, short bool) float64 {
 	switch {
-	case busy >= p.CPUSaturated && median > 0 && float64(median) > p.Tolerance*float64(baseline):
+	case l.busy >= p.CPUSaturated && median > 0 && float64(median) > p.Tolerance*float64(baseline):
 		return max(float64(p.Min), limit*p.Decrease)
-	case busy < p.Headroom && short:
+	case short && (l.busy < p.Headroom || l.pressure >= 0 && l.pressure < p.Pressure):
 		return min(float64(p.maxOf()), limit+1)
 	}
 	return limit
@@ -245,8 +259,39 @@ func (a *admissionActor) publish(ctx actor.Context) {
 	a.last.At = time.Time{}
 }
 
-// cpuSampler reads the machine's CPU use from /proc/stat.
-type cpuSampler struct{ total, idle uint64 }
+// cpuSampler reads the machine's CPU use from /proc/stat and its CPU
+// pressure from /proc/pressure/cpu, once a tick each: never per capture.
+type cpuSampler struct {
+	total, idle uint64
+	stalled     uint64    // /proc/pressure/cpu "some" total, µs
+	stalledAt   time.Time // when it was read
+}
+
+// pressure is the share of the time since the last call in which some
+// task waited for a CPU (0 to 1), or -1 when the kernel keeps no pressure
+// figures (before Linux 4.20, or psi=0) or on the first call.
+func (c *cpuSampler) pressure() float64 {
+	data, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := bytes.Cut(data, []byte{'\n'})
+	_, total, ok := bytes.Cut(line, []byte("total="))
+	if !bytes.HasPrefix(line, []byte("some ")) || !ok {
+		return -1
+	}
+	v, err := strconv.ParseUint(string(bytes.TrimSpace(total)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	now := time.Now()
+	prev, prevAt := c.stalled, c.stalledAt
+	c.stalled, c.stalledAt = v, now
+	if prevAt.IsZero() || v < prev || !now.After(prevAt) {
+		return -1
+	}
+	return min(1, float64(v-prev)/float64(now.Sub(prevAt).Microseconds()))
+}
 
 // busy is the share of CPU time spent busy since the last call (0 to 1).
 func (c *cpuSampler) busy() float64 {

@@ -6,37 +6,43 @@ import (
 )
 
 // TestAdmissionLimitFollowsTheCPU: the limit is cut when the CPU is
-// saturated and captures slow down, grows while the CPU has headroom and
-// captures wait for a grant, and a long capture on an idle CPU (an H.264
-// snapshot waiting for its keyframe, a slow camera) never cuts it.
+// saturated and captures slow down, grows while captures wait for a grant
+// and the CPU has headroom, or is busy with no task waiting for it (the
+// captures wait on their cameras), and a long capture on an idle CPU (an
+// H.264 snapshot waiting for its keyframe, a slow camera) never cuts it.
 func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
 	p := DefaultPolicy().Admission
 	p.Max = 8
 	const base = 100 * time.Millisecond
 	cases := []struct {
-		what   string
-		busy   float64
-		median time.Duration
-		short  bool
-		want   float64
+		what     string
+		busy     float64
+		pressure float64 // -1: the kernel does not tell
+		median   time.Duration
+		short    bool
+		want     float64
 	}{
-		{"saturated and slower than the uncontended time: cut", 0.99, 3 * base, true, 3},
-		{"saturated, captures as fast as ever: held (the CPU is busy with other work that does not slow them)", 0.99, base, true, 4},
-		{"H.264 keyframe waits on an idle CPU: grows, never cut", 0.30, 12 * base, true, 5},
-		{"slow camera, CPU half busy, nobody waiting: held", 0.50, 20 * base, false, 4},
-		{"too few captures ended to tell, CPU idle, grants short: grows", 0.10, 0, true, 5},
-		{"too few captures ended to tell, CPU saturated: held", 0.99, 0, true, 4},
-		{"between headroom and saturation: held", 0.90, 3 * base, true, 4},
+		{"saturated and slower than the uncontended time: cut", 0.99, 0.5, 3 * base, true, 3},
+		{"saturated and slower, even with nobody waiting for a CPU: cut", 0.99, 0, 3 * base, true, 3},
+		{"saturated, captures as fast as ever: held (the CPU is busy with other work that does not slow them)", 0.99, 0.5, base, true, 4},
+		{"H.264 keyframe waits on an idle CPU: grows, never cut", 0.30, 0, 12 * base, true, 5},
+		{"slow camera, CPU half busy, nobody waiting: held", 0.50, 0, 20 * base, false, 4},
+		{"too few captures ended to tell, CPU idle, grants short: grows", 0.10, 0, 0, true, 5},
+		{"too few captures ended to tell, CPU saturated: held", 0.99, 0.5, 0, true, 4},
+		{"between headroom and saturation, tasks waiting for a CPU: held", 0.90, 0.3, 3 * base, true, 4},
+		{"between headroom and saturation, the kernel does not tell: held", 0.90, -1, 3 * base, true, 4},
+		{"busy, nobody waiting for a CPU (captures wait on their cameras), grants short: grows", 0.95, 0.02, 12 * base / 10, true, 5},
+		{"busy, nobody waiting for a CPU, nobody waiting for a grant: held", 0.95, 0.02, base, false, 4},
 	}
 	for _, c := range cases {
-		if got := p.next(4, c.busy, c.median, base, c.short); got != c.want {
+		if got := p.next(4, load{c.busy, c.pressure}, c.median, base, c.short); got != c.want {
 			t.Errorf("%s: limit 4 → %v, want %v", c.what, got, c.want)
 		}
 	}
-	if got := p.next(float64(p.Min), 1, 10*base, base, true); got != float64(p.Min) {
+	if got := p.next(float64(p.Min), load{1, 1}, 10*base, base, true); got != float64(p.Min) {
 		t.Errorf("cut below the floor: %v", got)
 	}
-	if got := p.next(8, 0, base, base, true); got != 8 {
+	if got := p.next(8, load{0, 0}, base, base, true); got != 8 {
 		t.Errorf("grown above the ceiling: %v", got)
 	}
 }

@@ -57,6 +57,20 @@ func BenchmarkAdaptivePatrol(b *testing.B) {
 	fmt.Printf("  CPU per capture: ffmpeg %.3f s, camvisor %.4f s (isolated snapshot %.3f s)\n",
 		healthy.ffmpegCPU.Seconds(), healthy.selfCPU.Seconds(), cpu.Seconds())
 
+	// Overload: the same 1,000 cameras every CAMVISOR_BENCH_OVERLOAD_INTERVAL
+	// (20 s: 50 snapshots/s asked of a machine that does about 30). The
+	// limit that counts is what the CPUs leave after camsim's own share
+	// (its RTSP serving is the cameras' work, not the machine's for
+	// camvisor).
+	overInterval := envDuration("CAMVISOR_BENCH_OVERLOAD_INTERVAL", 20*time.Second)
+	over := patrolRunEvery(b, 1000, 0, window, overInterval)
+	left := (float64(runtime.NumCPU()) - over.camsimCPUs) / cpu.Seconds()
+	fmt.Printf("1,000 cameras every %s (%.0f/s asked), %s: %s\n", overInterval, 1000/overInterval.Seconds(), window, over)
+	fmt.Printf("  camsim used %.2f CPUs: the limit left L' = %.1f snapshots/s; good captures/s = %.2f = %.2f × L' (goal ≥ 0.85); process p99 %s = %.1f × isolated wall (goal ≤ 2); camvisor %.4f s CPU per capture\n",
+		over.camsimCPUs, left, over.rate(), over.rate()/left, over.p99.Round(time.Millisecond), over.p99.Seconds()/wall.Seconds(), over.selfCPU.Seconds())
+	b.ReportMetric(over.rate()/left, "overload×L'")
+	b.ReportMetric(over.p99.Seconds()/wall.Seconds(), "overload-p99/isolated")
+
 	hung := patrolRun(b, 900, 100, window)
 	fmt.Printf("900 cameras + 100 hung, %s: %s\n", window, hung)
 	fmt.Printf("  good captures/s = %.2f (%.2f of the healthy run); hung cameras' processes after their breakers opened: %d in %s (%d hung cameras, at most one probe per back-off period each)\n",
@@ -68,6 +82,12 @@ func BenchmarkAdaptivePatrol(b *testing.B) {
 // startBigCamsim runs camsim as its own process with plain cameras
 // cam0001..cam<plain> and hung ones hung001..hung<hung>, at 640×352.
 func startBigCamsim(b *testing.B, plain, hung int) (addr string, stop func()) {
+	addr, stop, _ = startBigCamsimPID(b, plain, hung)
+	return addr, stop
+}
+
+// startBigCamsimPID is startBigCamsim, with camsim's pid.
+func startBigCamsimPID(b *testing.B, plain, hung int) (addr string, stop func(), pid int) {
 	bin := testkit.Binary(b, "camvisor/cmd/camsim")
 	port := freePort(b)
 	args := []string{"-rtsp", "127.0.0.1:" + port, "-http", "", "-user", "admin", "-pass", testkit.CamsimPassword,
@@ -96,7 +116,7 @@ func startBigCamsim(b *testing.B, plain, hung int) (addr string, stop func()) {
 		}
 		return err == nil
 	})
-	return addr, stop
+	return addr, stop, cmd.Process.Pid
 }
 
 // isolatedSnapshot takes ten snapshots one after another and returns the
@@ -127,6 +147,7 @@ type patrolResult struct {
 	p50, p99                         time.Duration // process wall time of good captures
 	ffmpegCPU, selfCPU               time.Duration // per good capture
 	left                             int           // ffmpeg processes in /proc after SIGTERM
+	camsimCPUs                       float64       // camsim's CPU over the window, in CPUs
 	hungProcesses                    int           // processes of hung cameras after the last breaker opened
 	afterOpen                        time.Duration
 }
@@ -141,7 +162,12 @@ func (r patrolResult) String() string {
 // patrolRun runs the camvisor binary against a fresh camsim with plain and
 // hung cameras for window, stops it with SIGTERM and reads the figures.
 func patrolRun(b *testing.B, plain, hung int, window time.Duration) patrolResult {
-	addr, stopCamsim := startBigCamsim(b, plain, hung)
+	return patrolRunEvery(b, plain, hung, window, time.Minute)
+}
+
+// patrolRunEvery is patrolRun with the subnets' interval.
+func patrolRunEvery(b *testing.B, plain, hung int, window, interval time.Duration) patrolResult {
+	addr, stopCamsim, camsimPID := startBigCamsimPID(b, plain, hung)
 	defer stopCamsim()
 	var names []string
 	for i := 1; i <= plain; i++ {
@@ -157,7 +183,7 @@ func patrolRun(b *testing.B, plain, hung int, window time.Duration) patrolResult
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "listen: 127.0.0.1:0\ndb: %s\nffmpeg: { capture_timeout: 10s, kill_grace: 2s }\nrecord: { queue_rows: 100000 }\nsubnets:\n", dbPath)
 	for s := range 10 {
-		fmt.Fprintf(&cfg, "  - name: sub%d\n    interval: 60s\n    concurrency: 4\n    cameras:\n", s)
+		fmt.Fprintf(&cfg, "  - name: sub%d\n    interval: %s\n    concurrency: 4\n    cameras:\n", s, interval)
 		for _, n := range names[s*len(names)/10 : (s+1)*len(names)/10] {
 			fmt.Fprintf(&cfg, "      - { id: %s, url: \"rtsp://admin:%s@%s/%s\", max_connections: 2 }\n", n, testkit.CamsimPassword, addr, n)
 		}
@@ -180,8 +206,10 @@ func patrolRun(b *testing.B, plain, hung int, window time.Duration) patrolResult
 	// their installation tag, not by the camera's address.
 	mine := func() []osproc.Info { return testkit.FFmpegOfHome(dbPath) }
 	testkit.NoProcessesLeft(b, "the patrol benchmark", mine)
+	camsim0 := processCPU(camsimPID)
 	time.Sleep(window) // the load shape: a timed run
 	selfCPU := processCPU(cmd.Process.Pid)
+	camsimCPU := processCPU(camsimPID) - camsim0
 	stopped := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -192,7 +220,7 @@ func patrolRun(b *testing.B, plain, hung int, window time.Duration) patrolResult
 		cmd.Process.Kill()
 		b.Fatal("camvisor did not stop within 2 minutes of SIGTERM")
 	}
-	r := patrolResult{left: len(mine())}
+	r := patrolResult{left: len(mine()), camsimCPUs: camsimCPU.Seconds() / window.Seconds()}
 
 	store, err := db.OpenReadOnly(dbPath)
 	if err != nil {

@@ -229,10 +229,16 @@ func (a *hubActor) onFact(ctx actor.Context, fact any) {
 		return
 	}
 	if m, ok := fact.(*messages.AdmissionChanged); ok {
-		// Grants change with every capture: coalesced like the cameras.
-		a.admission = m
-		a.scheduleFlush(ctx)
+		// Grants change with every capture: coalesced like the cameras,
+		// and not kept for a dashboard that joins later.
+		if len(a.clients) > 0 {
+			a.admission = m
+			a.scheduleFlush(ctx)
+		}
 		return
+	}
+	if len(a.clients) == 0 {
+		return // nobody watches: nothing to encode
 	}
 	data, ok := a.encode(fact)
 	if !ok {
@@ -300,19 +306,29 @@ func (a *hubActor) noteCamera(ctx actor.Context, fact any) bool {
 		a.cameras[camera] = v
 	}
 	apply(v)
-	a.dirty[camera] = true
-	a.scheduleFlush(ctx)
+	if len(a.clients) > 0 { // else a dashboard that joins gets every view (onJoinHub)
+		a.dirty[camera] = true
+		a.scheduleFlush(ctx)
+	}
 	return true
 }
 
+// onFlushCameras sends the views that changed since the last flush. With
+// no dashboard open nothing is encoded: the views are kept folded, and a
+// dashboard that joins gets them all (onJoinHub).
 func (a *hubActor) onFlushCameras(ctx actor.Context) {
 	a.flush = nil
+	if len(a.clients) == 0 {
+		clear(a.dirty)
+		a.admission = nil
+		return
+	}
 	for camera := range a.dirty {
 		if data, ok := a.encode(a.cameras[camera]); ok {
 			a.broadcast(ctx, data)
 		}
 	}
-	a.dirty = map[string]bool{}
+	clear(a.dirty)
 	if a.admission != nil {
 		if data, ok := a.encode(a.admission); ok {
 			a.broadcast(ctx, data)

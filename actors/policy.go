@@ -379,6 +379,10 @@ type AdmissionPolicy struct {
 	Tolerance    float64       // slower than this × the uncontended time, the CPU saturated: cut the limit
 	Headroom     float64       // the CPU busy less than this share: room to grow
 	CPUSaturated float64       // this share of CPU busy: saturated
+	// Pressure: some task waited for a CPU less than this share of the
+	// tick (/proc/pressure/cpu), so a busy CPU is not oversubscribed:
+	// room to grow while captures wait for grants.
+	Pressure     float64
 	Decrease     float64       // the limit's cut, as a factor
 	BaselineRise float64       // how fast a stale uncontended time is forgotten, per tick
 	Min          int           // the limit never falls below this
@@ -529,7 +533,11 @@ type ClusterPolicy struct {
 
 // RecorderPolicy sizes the record's writes.
 type RecorderPolicy struct {
-	MaxBatch          int           // rows per transaction
+	MaxBatch int // rows per transaction
+	// Linger is how long a batch gathers rows after its first before it
+	// is written, when the writer is idle: at tens of facts a second a
+	// transaction each cost more than the rows (0: each fact at once).
+	Linger            time.Duration
 	PruneBatch        int           // rows per retention DELETE
 	PrunePerJob       int           // DELETE statements per retention job, so writes interleave
 	PruneFirst        time.Duration // the first retention run after start
@@ -576,7 +584,7 @@ func DefaultPolicy() *Policy {
 		ProbeJitter:       0.1,
 		DetectorStopGrace: time.Second,
 		Admission: AdmissionPolicy{
-			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, CPUSaturated: 0.97,
+			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, CPUSaturated: 0.97, Pressure: 0.1,
 			Decrease: 0.75, BaselineRise: 1.02, Min: 1, Leak: 30 * time.Second,
 			Park: time.Second, ParkCPU: 0.1,
 		},
@@ -597,6 +605,7 @@ func DefaultPolicy() *Policy {
 			AnswerGrace: time.Second},
 		Recorder: RecorderPolicy{
 			MaxBatch:          2000,
+			Linger:            250 * time.Millisecond,
 			PruneBatch:        500,
 			PrunePerJob:       20,
 			PruneFirst:        time.Minute,

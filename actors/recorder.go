@@ -13,7 +13,9 @@ import (
 // recorderActor writes every fact of the event stream into the record
 // (invariant 5). The actor only queues: a writer goroutine owns the store
 // and writes one batch per transaction, so a capture never waits on the
-// disk. While a batch is written the next one gathers. The queue is
+// disk. While a batch is written the next one gathers; an idle writer gets
+// a batch once its first row has waited RecorderPolicy.Linger (or the
+// batch is full): a transaction per fact cost more than the fact's row. The queue is
 // bounded by record.queue_rows; rows beyond it are dropped and counted, and
 // the count is itself recorded — never an alert's row: to make room for one
 // the newest other row goes. A failed write is kept and retried with
@@ -28,6 +30,8 @@ type recorderActor struct {
 	pending []any
 	retry   *time.Timer
 	backoff time.Duration
+	linger  *time.Timer // the gathering batch's wait, while armed
+	due     bool        // the gathering batch waited long enough: write it when the writer is free
 
 	dropped    int64
 	lastErr    string
@@ -59,6 +63,7 @@ type recordResult struct {
 // Internal messages.
 type (
 	retryWrite struct{}
+	lingerOver struct{} // the gathering batch waited Linger
 	pruneDue   struct{} // the hourly retention run
 	pruneMore  struct{} // the retention run has more to delete
 )
@@ -94,6 +99,9 @@ func (a *recorderActor) Receive(ctx actor.Context) {
 		a.onWritten(ctx, msg)
 	case *retryWrite:
 		a.onRetry(ctx)
+	case *lingerOver:
+		a.linger, a.due = nil, true
+		a.flush(ctx)
 	case *pruneDue:
 		a.pruneTimer = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Recorder.PruneEvery, &pruneDue{})
 		a.onPruneDue(ctx)
@@ -134,7 +142,37 @@ func (a *recorderActor) onFact(ctx actor.Context, fact any) {
 	}
 	a.pending = append(a.pending, fact)
 	a.queued++
-	a.flush(ctx)
+	if !routine(fact) {
+		a.due = true // written at once, with the routine rows gathered before it
+	}
+	a.gather(ctx)
+}
+
+// routine facts come with every capture and every census, tens a second
+// (an event's update comes with every frame that still shows it): their
+// rows gather for Linger. Every other fact (an alert, a new event, a
+// cycle's end, a camera's state) is one an operator may act on, and rare:
+// its batch is written at once.
+func routine(fact any) bool {
+	switch fact.(type) {
+	case *messages.ProcessStarted, *messages.ProcessExited, *messages.CaptureDone, *messages.ProcessCensus,
+		*messages.EventUpdated, *messages.DetectionFailed:
+		return true
+	}
+	return false
+}
+
+// gather writes a full batch, or one that is due, now, and arms the wait
+// of a batch that begins: its rows are written once the first waited
+// Linger.
+func (a *recorderActor) gather(ctx actor.Context) {
+	p := a.env.Policy.Recorder
+	switch {
+	case a.due || p.Linger <= 0 || len(a.pending) >= p.MaxBatch:
+		a.flush(ctx)
+	case a.linger == nil && len(a.pending) > 0:
+		a.linger = after(ctx.ActorSystem(), ctx.Self(), p.Linger, &lingerOver{})
+	}
 }
 
 // evictFor drops the newest queued row that is not an alert's to make
@@ -178,6 +216,7 @@ func (a *recorderActor) flush(ctx actor.Context) {
 	if !a.writer.idle() || len(a.pending) == 0 || a.retry != nil {
 		return
 	}
+	a.due = false
 	n := min(len(a.pending), a.env.Policy.Recorder.MaxBatch)
 	batch := make([]any, n, n+1)
 	copy(batch, a.pending[:n])
@@ -214,7 +253,7 @@ func (a *recorderActor) onWritten(ctx actor.Context, d *workDone[recordJob, reco
 	if d.res.more {
 		ctx.Send(ctx.Self(), &pruneMore{})
 	}
-	a.flush(ctx)
+	a.gather(ctx)
 }
 
 // noteCommitted ends a failing spell once every row queued when writes
@@ -262,7 +301,7 @@ func (a *recorderActor) onStopping() {
 	if a.writer == nil {
 		return
 	}
-	for _, t := range []*time.Timer{a.retry, a.pruneTimer} {
+	for _, t := range []*time.Timer{a.retry, a.pruneTimer, a.linger} {
 		if t != nil {
 			t.Stop()
 		}

@@ -43,7 +43,7 @@ var services = []service{
 	{name: MetricsName, props: metricsProps, wants: metricsWant},
 	{name: MQTTName, props: mqttProps, wants: mqttWants, runs: func(e *Env) bool { return e.Config.MQTT.Enabled() }},
 	{name: GatewayName, props: gatewayProps, wants: gatewayWants, runs: func(e *Env) bool { return e.Config.Go2RTC.Enabled() }},
-	{name: DetectorName, props: detectorProps, wants: detectorWants},
+	{name: DetectorName, props: detectorProps, wants: detectorWants, runs: func(e *Env) bool { return e.Config.Detector.Kind != "off" }},
 	{name: PlaybackName, props: playbackProps, wants: playbackWants},
 	{name: HubName, props: hubProps, wants: hubWants},
 	// Last: stopped first after the patrol, whose cameras are gone by then,

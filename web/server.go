@@ -216,6 +216,7 @@ func New(opts Options) *Server {
 	for pattern, h := range s.routes() {
 		mux.HandleFunc(pattern, s.guard(h))
 	}
+	s.routePProf(mux) // Go's profiles, behind the token, when web.pprof is on (pprof.go)
 	// Anything else under /api: 405 with Allow for a known path asked with
 	// another method, else a JSON 404 (401 without a token). What no route
 	// takes at all (another method, OPTIONS) is answered by noRoute.

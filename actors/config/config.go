@@ -40,7 +40,8 @@ type Config struct {
 	Playback Playback `yaml:"playback"`
 	// Auth protects the API and dashboard.
 	Auth Auth `yaml:"auth"`
-	// Web is how the API and dashboard are reached.
+	// Web is how the API and dashboard are reached, and what the HTTP
+	// server offers besides them.
 	Web Web `yaml:"web"`
 	// Reaper is the last line of defence against leaked processes.
 	Reaper Reaper `yaml:"reaper"`
@@ -144,7 +145,8 @@ type Auth struct {
 	Token string `yaml:"token"`
 }
 
-// Web configures how the API and dashboard are reached.
+// Web configures how the API and dashboard are reached, and what the
+// HTTP server offers besides them.
 type Web struct {
 	// AllowedHosts are the host names, besides the listen address's own
 	// (its IP, and localhost for a loopback address), that requests may
@@ -152,11 +154,16 @@ type Web struct {
 	// for one. A request naming any other host is refused (DNS
 	// rebinding). "name" takes any port, "name:port" that port only.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// PProf serves Go's profiles (GET /debug/pprof/...) behind the
+	// operator token: where camvisor's own CPU goes, taken on demand.
+	// Off by default: a profile costs CPU while it is taken.
+	PProf bool `yaml:"pprof"`
 }
 
 // Detector configures what looks at the frames.
 type Detector struct {
-	// Kind is "motion" (built in) or "http" (an object-detection server).
+	// Kind is "motion" (built in), "http" (an object-detection server) or
+	// "off" (no detector: frames are recorded, nothing looks at them).
 	Kind string `yaml:"kind"`
 	// URL is the http detector's endpoint.
 	URL string `yaml:"url"`

@@ -570,3 +570,23 @@ func TestCameraNameEnabledMotion(t *testing.T) {
 		t.Errorf("motion settings with an http detector: %v", err)
 	}
 }
+
+// TestWebPProfAndDetectorOff: web.pprof is off unless set, and
+// detector.kind off is accepted (frames are recorded, nothing looks at
+// them).
+func TestWebPProfAndDetectorOff(t *testing.T) {
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Web.PProf {
+		t.Error("web.pprof is on by default")
+	}
+	cfg, err = Parse([]byte(strings.Replace(good, "db: camvisor.db", "db: camvisor.db\nweb: { pprof: true }\ndetector: { kind: off }", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Web.PProf || cfg.Detector.Kind != "off" {
+		t.Errorf("web.pprof %v, detector.kind %q", cfg.Web.PProf, cfg.Detector.Kind)
+	}
+}

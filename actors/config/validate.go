@@ -74,8 +74,9 @@ func (c *Config) Validate() error {
 		}
 	case "http":
 		add(checkHTTPURL("detector.url", c.Detector.URL, true))
+	case "off":
 	default:
-		add(fmt.Errorf("detector.kind: %q must be motion or http", c.Detector.Kind))
+		add(fmt.Errorf("detector.kind: %q must be motion, http or off", c.Detector.Kind))
 	}
 	add(checkScore("detector.min_score", c.Detector.MinScore))
 	add(c.Detector.Timeout.check("detector.timeout"))

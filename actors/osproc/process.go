@@ -7,6 +7,7 @@ package osproc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Spec describes a process to start. Args never pass through a shell.
@@ -70,9 +73,10 @@ type Process struct {
 
 // Start starts spec's process and returns once it runs (or failed to).
 //
-// The process is started and waited on by one goroutine locked to its OS
-// thread for the process's whole life: Linux sends the parent-death signal
-// when the thread that forked exits, not the process (golang/go#27505).
+// The process is forked from one OS thread that lives as long as camvisor
+// (forker): Linux sends the parent-death signal when the thread that
+// forked exits, not the process (golang/go#27505). A goroutine of its own
+// then waits for the process and reaps it.
 func Start(spec Spec) (*Process, error) {
 	p := &Process{done: make(chan struct{})}
 	started := make(chan error, 1)
@@ -83,12 +87,66 @@ func Start(spec Spec) (*Process, error) {
 	return p, nil
 }
 
-func (p *Process) run(spec Spec, started chan<- error) {
-	// Never unlocked: when this goroutine returns, its thread exits with it,
-	// which is after the process was reaped.
-	runtime.LockOSThread()
+// forker runs every fork of this package on one OS thread that never
+// exits: a child's parent-death signal fires only when camvisor dies.
+// Before it, each process was started and waited on by a goroutine
+// locked to a thread of its own that exited with it: one OS thread made
+// and destroyed per capture, and Go's CPU profiler lost up to 10 ms of
+// each dying thread's samples (it missed three quarters of camvisor's CPU
+// on a busy patrol; BenchmarkOwnCostPerCapture).
+var forker = sync.OnceValue(func() chan<- func() {
+	jobs := make(chan func())
+	go func() {
+		runtime.LockOSThread() // never unlocked, and this goroutine never returns
+		for job := range jobs {
+			job()
+		}
+	}()
+	return jobs
+})
 
-	cmd := exec.Command(spec.Path, spec.Args...)
+// onForker runs f on the forker thread and returns when it is done.
+func onForker(f func()) {
+	done := make(chan struct{})
+	forker() <- func() {
+		defer close(done)
+		f()
+	}
+	<-done
+}
+
+// programs are the paths programs named without a slash were found at
+// in PATH, by name: exec.Command looked each one up again for every
+// process, a failed stat per directory of PATH before the right one.
+var programs sync.Map
+
+// lookPath is exec.LookPath of name, remembered once found.
+func lookPath(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	if p, ok := programs.Load(name); ok {
+		return p.(string)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return name // exec.Command reports it
+	}
+	programs.Store(name, p)
+	return p
+}
+
+// devNull is every process's stdin, opened once: an *os.File is handed to
+// the process as it is, where exec.Cmd opened /dev/null anew for each.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+
+func (p *Process) run(spec Spec, started chan<- error) {
+	path := lookPath(spec.Path)
+	cmd := exec.Command(path, spec.Args...)
+	cmd.Args[0] = spec.Path // as named, as exec.Command would have
+	if null, err := devNull(); err == nil {
+		cmd.Stdin = null
+	}
 	cmd.Env = append(inherited(os.Environ()), spec.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout := &limitedBuffer{max: spec.MaxStdout}
@@ -100,7 +158,10 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	cmd.Stderr = stderr
 	// A grandchild holding our pipes must not keep Wait blocked.
 	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	var err error
+	onForker(func() { err = cmd.Start() })
+	if err != nil {
+		programs.Delete(spec.Path) // moved or removed: look again next time
 		started <- err
 		return
 	}
@@ -115,7 +176,7 @@ func (p *Process) run(spec Spec, started chan<- error) {
 	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
 	p.reaped = true
 	p.mu.Unlock()
-	err := cmd.Wait()
+	err = cmd.Wait()
 
 	exit := Exit{Code: -1, At: time.Now(), Stdout: stdout.buf.Bytes(), StdoutOver: stdout.over, StderrTail: stderr.lines()}
 	if st := cmd.ProcessState; st != nil {
@@ -183,17 +244,69 @@ func (p *Process) Stop(grace time.Duration) Exit {
 	return p.exit
 }
 
-// waitExited blocks until pid has exited, leaving it unreaped (WNOWAIT).
+// waitExited returns once pid has exited, leaving it unreaped (WNOWAIT).
+//
+// It waits in Go's network poller on a pidfd, which turns readable when
+// the process exits: no thread sits in a blocking system call for the
+// process's life. A blocking waitid held a P in a system call until Go's
+// scheduler monitor (sysmon) took it back, once per capture, and every
+// take kept sysmon waking every 20 µs for a while: a third of camvisor's
+// CPU on a busy patrol went to those wake-ups
+// (BenchmarkOwnCostPerCapture). A kernel without pidfds (before 5.3)
+// gets the blocking wait.
 func waitExited(pid int) {
-	const pPID = 1
-	var info [128]byte // siginfo_t
+	if waitExitedPolled(pid) {
+		return
+	}
+	var info siginfo
 	for {
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|0x01000000 /* WNOWAIT */, 0, 0)
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|unix.WNOWAIT, 0, 0)
 		if errno != syscall.EINTR {
 			return
 		}
 	}
+}
+
+const pPID = 1 // waitid's idtype P_PID
+
+type siginfo [128]byte
+
+// waitExitedPolled is waitExited on a pidfd in the poller; false when the
+// kernel offers no pidfd (or the poller does not take it): then nothing
+// was waited for.
+func waitExitedPolled(pid int) bool {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	polled := true
+	err = rc.Read(func(fd uintptr) bool {
+		var info siginfo
+		_, _, errno := syscall.RawSyscall6(syscall.SYS_WAITID, unix.P_PIDFD, fd,
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|unix.WNOWAIT|syscall.WNOHANG, 0, 0)
+		switch errno {
+		case 0:
+			return siPID(&info) != 0 // 0: still running, wait for the pidfd to turn readable
+		case syscall.EINTR:
+			return false
+		}
+		polled = false // the wait cannot be done here: do it the blocking way
+		return true
+	})
+	return err == nil && polled
+}
+
+// siPID is a siginfo_t's si_pid: after signo, errno, code and padding on
+// every 64-bit Linux.
+func siPID(info *siginfo) int32 {
+	return int32(binary.NativeEndian.Uint32(info[16:20]))
 }
 
 // SignalName is the conventional name of sig ("SIGKILL").
@@ -231,6 +344,37 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.buf.Write(p)
+}
+
+// ReadFrom copies r into the buffer through a pooled chunk: exec.Cmd
+// copies a process's pipe with io.Copy, which allocated 32 KB for each
+// process's stdout and stderr.
+func (b *limitedBuffer) ReadFrom(r io.Reader) (int64, error) { return copyPooled(b, r) }
+
+// ReadFrom is limitedBuffer.ReadFrom's for stderr.
+func (w *tailWriter) ReadFrom(r io.Reader) (int64, error) { return copyPooled(w, r) }
+
+// chunks are the buffers process output is copied through.
+var chunks = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// copyPooled copies r to w until r ends, through a chunk of the pool.
+func copyPooled(w io.Writer, r io.Reader) (int64, error) {
+	buf := chunks.Get().(*[32 << 10]byte)
+	defer chunks.Put(buf)
+	var n int64
+	for {
+		k, err := r.Read(buf[:])
+		if k > 0 {
+			w.Write(buf[:k]) // never fails
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // tailWriter keeps the last max lines written.

@@ -2,6 +2,7 @@ package osproc
 
 import (
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,5 +222,33 @@ func TestEnvironmentMinimal(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("environment %q, want %q", got, want)
+	}
+}
+
+// TestProcessOutlivesTheThreadThatStartedIt: the parent-death signal is
+// tied to the thread that forks (forker), which lives as long as
+// camvisor, not to the thread of whoever called Start: a process started
+// from a goroutine whose OS thread then exits keeps running.
+func TestProcessOutlivesTheThreadThatStartedIt(t *testing.T) {
+	started := make(chan *Process, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		p, err := Start(Spec{Path: "/bin/sleep", Args: []string{"60"}})
+		if err != nil {
+			t.Error(err)
+		}
+		started <- p
+	}()
+	p := <-started
+	if p == nil {
+		return
+	}
+	t.Cleanup(func() { p.Stop(time.Second) })
+	time.Sleep(200 * time.Millisecond) // give a wrongly tied parent-death signal the time to kill it
+	if info, ok := Read(p.PID); !ok || info.Zombie() {
+		t.Fatalf("the process died with the thread that asked for it (alive: %v)", ok)
+	}
+	if exit := p.Stop(time.Second); exit.Signal != "SIGTERM" {
+		t.Errorf("exit = %+v, want killed by SIGTERM", exit)
 	}
 }

@@ -65,8 +65,10 @@ var queried = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s?"'<>]*\?)([^\s
 // (password=…, pwd=…, in a path or anywhere), Basic answer and Digest
 // proof in s with ***.
 func Text(s string) string {
-	s = userinfo.ReplaceAllString(s, "$1:***@")
-	s = queried.ReplaceAllStringFunc(s, query)
+	if strings.Contains(s, "://") { // both patterns need a URL: most text (an ffmpeg argument) has none
+		s = userinfo.ReplaceAllString(s, "$1:***@")
+		s = queried.ReplaceAllStringFunc(s, query)
+	}
 	return Credentials(keyed(s))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -36,16 +37,8 @@ func peerOf(nc net.Conn) (peer, error) {
 	if err != nil {
 		return peer{}, err
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return peer{}, fmt.Errorf("sock_diag: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return peer{}, fmt.Errorf("sock_diag: %w", err)
-	}
 	buf := make([]byte, 4096)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
+	n, err := diag.ask(req, buf)
 	if err != nil {
 		return peer{}, fmt.Errorf("sock_diag: %w", err)
 	}
@@ -74,6 +67,44 @@ func peerOf(nc net.Conn) (peer, error) {
 		}
 	}
 	return peer{}, fmt.Errorf("sock_diag: no answer for %s → %s", remote, us)
+}
+
+// diag is the netlink socket every sock_diag question goes through,
+// opened at the first and kept: a socket opened and closed per question
+// was two more system calls, and a kernel socket made and freed, for
+// every relayed snapshot (BenchmarkOwnCostPerCapture). One question at a
+// time: each answer is the one datagram that follows its question.
+var diag diagSocket
+
+type diagSocket struct {
+	mu sync.Mutex // a message would not do: relay connections are goroutines, not actors
+	fd int
+	ok bool // fd is open
+}
+
+// ask sends req and reads its answer into buf. On any error the socket is
+// closed, so that no stale answer is read for the next question.
+func (d *diagSocket) ask(req, buf []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ok {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		if err != nil {
+			return 0, err
+		}
+		d.fd, d.ok = fd, true
+	}
+	err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	n := 0
+	if err == nil {
+		n, _, err = unix.Recvfrom(d.fd, buf, 0)
+	}
+	if err != nil {
+		unix.Close(d.fd)
+		d.ok = false
+		return 0, err
+	}
+	return n, nil
 }
 
 // checkPeer decides whether a new connection may use the relay: its

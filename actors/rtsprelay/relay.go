@@ -88,7 +88,10 @@ func New(opts Options) (*Relay, error) {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("rtsp relay: listen address %q is not a loopback address", opts.Listen)
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
+	// The clients are ffmpeg processes on this machine, whose end the
+	// relay learns from their socket closing: keep-alive probes would add
+	// nothing, and setting them up was four system calls a snapshot.
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("rtsp relay: %w", err)
 	}
@@ -397,7 +400,11 @@ func tokenOf(uri string) string {
 
 // dial opens the camera connection, bounded by the Path's timeout and ctx.
 func (p *Path) dial(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Timeout: p.dialTimeout}
+	// No keep-alive probes: a camera that vanishes silently is noticed by
+	// the process's own read timeout (ffmpeg's -timeout, a stream's stall
+	// watchdog), whose end closes this connection; setting them up was
+	// four system calls a snapshot.
+	d := net.Dialer{Timeout: p.dialTimeout, KeepAlive: -1}
 	nc, err := d.DialContext(ctx, "tcp", p.cam.hostport)
 	if err != nil {
 		return nil, err

@@ -220,14 +220,19 @@ type load struct{ busy, pressure float64 }
 // idle meanwhile) and a slow camera answers slowly whatever the load; cut
 // on wall time, the limit would sit at its floor on real cameras while
 // the CPU idles. It grows while grants are short and the CPU has headroom,
-// or is busy without anyone waiting for it: captures that wait on their
-// cameras between their bursts of work leave the CPU busy but not
-// oversubscribed, and one more fills a gap instead of queueing for a core.
+// or is busy without anyone waiting for it as long as the captures are not
+// slowed: captures that wait on their cameras between their bursts of work
+// leave the CPU busy but not oversubscribed, and one more fills a gap
+// instead of queueing for a core; once the captures run slower than
+// Tolerance × the uncontended time, more of them at once only stretches
+// every process (an overloaded patrol's p99 was 4.3 × an isolated
+// snapshot's), so the limit holds there.
 func (p AdmissionPolicy) next(limit float64, l load, median, baseline time.Duration, short bool) float64 {
+	slowed := median > 0 && float64(median) > p.Tolerance*float64(baseline)
 	switch {
-	case l.busy >= p.CPUSaturated && median > 0 && float64(median) > p.Tolerance*float64(baseline):
+	case l.busy >= p.CPUSaturated && slowed:
 		return max(float64(p.Min), limit*p.Decrease)
-	case short && (l.busy < p.Headroom || l.pressure >= 0 && l.pressure < p.Pressure):
+	case short && (l.busy < p.Headroom || l.pressure >= 0 && l.pressure < p.Pressure && !slowed):
 		return min(float64(p.maxOf()), limit+1)
 	}
 	return limit

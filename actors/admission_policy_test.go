@@ -8,7 +8,7 @@ import (
 // TestAdmissionLimitFollowsTheCPU: the limit is cut when the CPU is
 // saturated and captures slow down, grows while captures wait for a grant
 // and the CPU has headroom, or is busy with no task waiting for it (the
-// captures wait on their cameras), and a long capture on an idle CPU (an
+// captures wait on their cameras) while they are not slowed, and a long capture on an idle CPU (an
 // H.264 snapshot waiting for its keyframe, a slow camera) never cuts it.
 func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
 	p := DefaultPolicy().Admission
@@ -33,6 +33,7 @@ func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
 		{"between headroom and saturation, the kernel does not tell: held", 0.90, -1, 3 * base, true, 4},
 		{"busy, nobody waiting for a CPU (captures wait on their cameras), grants short: grows", 0.95, 0.02, 12 * base / 10, true, 5},
 		{"busy, nobody waiting for a CPU, nobody waiting for a grant: held", 0.95, 0.02, base, false, 4},
+		{"busy, nobody waiting for a CPU, but captures slower than the uncontended time: held (more would stretch every process)", 0.95, 0.02, 2 * base, true, 4},
 	}
 	for _, c := range cases {
 		if got := p.next(4, load{c.busy, c.pressure}, c.median, base, c.short); got != c.want {

@@ -193,16 +193,28 @@ func (a *admissionActor) onTick(ctx actor.Context) {
 		slices.Sort(a.ended)
 		median = a.ended[len(a.ended)/2]
 		a.ended = a.ended[:0]
-		if a.baseline == 0 || median < a.baseline {
-			a.baseline = median
-		} else {
-			// Forget a low that the cameras no longer show, slowly.
-			a.baseline = time.Duration(float64(a.baseline) * p.BaselineRise)
-		}
+		a.baseline = p.baselineAfter(a.baseline, median, busy)
 	}
 	a.limit = p.next(a.limit, load{busy: busy, pressure: pressure}, median, a.baseline, len(a.waiting) > 0 && len(a.granted) >= int(a.limit))
 	a.grant(ctx)
 	a.publish(ctx)
+}
+
+// baselineAfter is the uncontended capture time after a tick whose
+// captures' median wall time was median, the CPU busy that share: a lower
+// median is the new low; a higher one forgets the old low slowly, and only
+// while the CPU has headroom, when the cameras are what got slower. On a
+// saturated CPU slow captures are the contention itself: were the low
+// forgotten there too, it would rise to them within a minute (2 % a
+// second) and the limit would never again be cut or held by them.
+func (p AdmissionPolicy) baselineAfter(baseline, median time.Duration, busy float64) time.Duration {
+	switch {
+	case baseline == 0 || median < baseline:
+		return median
+	case busy < p.Headroom:
+		return time.Duration(float64(baseline) * p.BaselineRise)
+	}
+	return baseline
 }
 
 // load is what a tick saw of the machine: the share of CPU time busy, and

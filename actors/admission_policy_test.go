@@ -47,3 +47,35 @@ func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
 		t.Errorf("grown above the ceiling: %v", got)
 	}
 }
+
+// TestAdmissionBaselineForgetsOnlyWithHeadroom: the uncontended time
+// follows a lower median at once and a higher one slowly, and not at all
+// while the CPU is saturated: an overloaded patrol's slow captures must
+// not become the time the limit is judged against.
+func TestAdmissionBaselineForgetsOnlyWithHeadroom(t *testing.T) {
+	p := DefaultPolicy().Admission
+	const base = 100 * time.Millisecond
+	if got := p.baselineAfter(0, 3*base, 0.99); got != 3*base {
+		t.Errorf("first median: baseline %v, want %v", got, 3*base)
+	}
+	if got := p.baselineAfter(base, base/2, 0.99); got != base/2 {
+		t.Errorf("a lower median: baseline %v, want %v", got, base/2)
+	}
+	if got := p.baselineAfter(base, 3*base, 0.30); got <= base || got >= 3*base {
+		t.Errorf("slower cameras on an idle CPU: baseline %v, want a little above %v", got, base)
+	}
+	b := base
+	for range 120 { // two minutes of saturated ticks with slow captures
+		b = p.baselineAfter(b, 3*base, 0.99)
+	}
+	if b != base {
+		t.Errorf("two saturated minutes moved the baseline to %v, want %v", b, base)
+	}
+	limit := 4.0
+	for range 120 {
+		limit = p.next(limit, load{busy: 0.95, pressure: 0.02}, 3*base, b, true)
+	}
+	if limit != 4 {
+		t.Errorf("busy CPU, captures 3x the uncontended time, two minutes: limit %v, want held at 4", limit)
+	}
+}

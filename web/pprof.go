@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -21,6 +22,10 @@ import (
 // (Importing net/http/pprof also registers its handlers on
 // http.DefaultServeMux; camvisor never serves that mux.)
 
+// maxProfileSeconds bounds a CPU profile or trace: a request holds its
+// connection, and the profiler, that long.
+const maxProfileSeconds = 300
+
 // pprofPattern is the route of the profiles.
 const pprofPattern = "GET /debug/pprof/"
 
@@ -40,9 +45,14 @@ func (s *Server) pprof(w http.ResponseWriter, r *http.Request) {
 	name, _ := strings.CutPrefix(r.URL.Path, "/debug/pprof/")
 	switch name {
 	case "profile", "trace":
-		secs, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
-		if err != nil || secs <= 0 {
-			secs = 30
+		secs := 30.0
+		if v := r.URL.Query().Get("seconds"); v != "" {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(n > 0 && n <= maxProfileSeconds) {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("seconds: %q is not a number of seconds in (0, %d]", v, maxProfileSeconds))
+				return
+			}
+			secs = n
 		}
 		s.extend(w, time.Duration(secs*float64(time.Second)))
 		if name == "profile" {

@@ -76,6 +76,12 @@ func TestPProfOnlyWithTokenAndWhenEnabled(t *testing.T) {
 	if _, err := gzip.NewReader(bytes.NewReader(body)); err != nil {
 		t.Errorf("the CPU profile is not a gzipped profile: %v", err)
 	}
+	for _, bad := range []string{"0", "-1", "301", "1e9", "NaN", "soon"} {
+		if code, body = get(on+"/debug/pprof/profile?seconds="+bad, token); code != http.StatusBadRequest ||
+			!strings.Contains(string(body), "seconds") || !strings.Contains(string(body), bad) {
+			t.Errorf("seconds=%s answered %d: %.200s; want 400 naming the field and the value", bad, code, body)
+		}
+	}
 	if code, body = get(on+"/debug/pprof/goroutine?debug=1", token); code != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
 		t.Errorf("enabled, token: goroutine answered %d: %.200s", code, body)
 	}

@@ -226,23 +226,24 @@ type load struct{ busy, pressure float64 }
 // captures' median wall time against the uncontended one, and whether
 // every grant was in use while others waited.
 //
-// Contention is the CPU's: a cut needs the CPU saturated and the captures
-// slower than they can be. A capture's wall time alone is no sign of it:
-// an H.264 snapshot waits up to a GOP for its keyframe (0.1–2 s, the CPU
-// idle meanwhile) and a slow camera answers slowly whatever the load; cut
-// on wall time, the limit would sit at its floor on real cameras while
-// the CPU idles. It grows while grants are short and the CPU has headroom,
-// or is busy without anyone waiting for it as long as the captures are not
-// slowed: captures that wait on their cameras between their bursts of work
-// leave the CPU busy but not oversubscribed, and one more fills a gap
-// instead of queueing for a core; once the captures run slower than
-// Tolerance × the uncontended time, more of them at once only stretches
-// every process (an overloaded patrol's p99 was 4.3 × an isolated
-// snapshot's), so the limit holds there.
+// Contention is the CPU's: a cut needs the CPU busy (Headroom or more)
+// and the captures slower than Tolerance × the uncontended time. A
+// capture's wall time alone is no sign of it: an H.264 snapshot waits up
+// to a GOP for its keyframe (0.1–2 s, the CPU idle meanwhile) and a slow
+// camera answers slowly whatever the load; cut on wall time, the limit
+// would sit at its floor on real cameras while the CPU idles. It grows
+// while grants are short and the CPU has headroom, or is busy without
+// anyone waiting for it as long as the captures are not slowed: captures
+// that wait on their cameras between their bursts of work leave the CPU
+// busy but not oversubscribed, and one more fills a gap instead of
+// queueing for a core. Once a busy CPU's captures run slower than that,
+// more of them at once only stretches every process: an overloaded
+// patrol that cut only at 97 % busy ran 5–6 captures at once on 2 cores,
+// each 2–5× an isolated snapshot's time, for no more captures a second.
 func (p AdmissionPolicy) next(limit float64, l load, median, baseline time.Duration, short bool) float64 {
 	slowed := median > 0 && float64(median) > p.Tolerance*float64(baseline)
 	switch {
-	case l.busy >= p.CPUSaturated && slowed:
+	case l.busy >= p.Headroom && slowed:
 		return max(float64(p.Min), limit*p.Decrease)
 	case short && (l.busy < p.Headroom || l.pressure >= 0 && l.pressure < p.Pressure && !slowed):
 		return min(float64(p.maxOf()), limit+1)

@@ -6,7 +6,7 @@ import (
 )
 
 // TestAdmissionLimitFollowsTheCPU: the limit is cut when the CPU is
-// saturated and captures slow down, grows while captures wait for a grant
+// busy and captures slow down, grows while captures wait for a grant
 // and the CPU has headroom, or is busy with no task waiting for it (the
 // captures wait on their cameras) while they are not slowed, and a long capture on an idle CPU (an
 // H.264 snapshot waiting for its keyframe, a slow camera) never cuts it.
@@ -29,11 +29,12 @@ func TestAdmissionLimitFollowsTheCPU(t *testing.T) {
 		{"slow camera, CPU half busy, nobody waiting: held", 0.50, 0, 20 * base, false, 4},
 		{"too few captures ended to tell, CPU idle, grants short: grows", 0.10, 0, 0, true, 5},
 		{"too few captures ended to tell, CPU saturated: held", 0.99, 0.5, 0, true, 4},
-		{"between headroom and saturation, tasks waiting for a CPU: held", 0.90, 0.3, 3 * base, true, 4},
-		{"between headroom and saturation, the kernel does not tell: held", 0.90, -1, 3 * base, true, 4},
+		{"busy (90 %), tasks waiting for a CPU, captures slower: cut", 0.90, 0.3, 3 * base, true, 3},
+		{"busy (90 %), tasks waiting for a CPU, captures as fast as ever: held", 0.90, 0.3, base, true, 4},
+		{"busy, the kernel does not tell, captures as fast as ever: held", 0.90, -1, base, true, 4},
 		{"busy, nobody waiting for a CPU (captures wait on their cameras), grants short: grows", 0.95, 0.02, 12 * base / 10, true, 5},
 		{"busy, nobody waiting for a CPU, nobody waiting for a grant: held", 0.95, 0.02, base, false, 4},
-		{"busy, nobody waiting for a CPU, but captures slower than the uncontended time: held (more would stretch every process)", 0.95, 0.02, 2 * base, true, 4},
+		{"busy, nobody waiting for a CPU, but captures slower than the uncontended time: cut (more at once only stretches every process)", 0.95, 0.02, 2 * base, true, 3},
 	}
 	for _, c := range cases {
 		if got := p.next(4, load{c.busy, c.pressure}, c.median, base, c.short); got != c.want {
@@ -75,7 +76,7 @@ func TestAdmissionBaselineForgetsOnlyWithHeadroom(t *testing.T) {
 	for range 120 {
 		limit = p.next(limit, load{busy: 0.95, pressure: 0.02}, 3*base, b, true)
 	}
-	if limit != 4 {
-		t.Errorf("busy CPU, captures 3x the uncontended time, two minutes: limit %v, want held at 4", limit)
+	if limit != float64(p.Min) {
+		t.Errorf("busy CPU, captures 3x the uncontended time, two minutes: limit %v, want cut to the floor %d", limit, p.Min)
 	}
 }

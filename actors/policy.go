@@ -372,13 +372,12 @@ func policyOf(system *actor.ActorSystem) *Policy {
 
 // AdmissionPolicy is how the machine-wide admission adapts its limit
 // (admission.go): additive increase while the CPU has headroom,
-// multiplicative decrease when it is saturated and captures slow down.
+// multiplicative decrease when it is busy and captures slow down.
 type AdmissionPolicy struct {
-	Tick         time.Duration // how often the limit is reconsidered
-	MinSamples   int           // good captures a tick needs to judge by
-	Tolerance    float64       // slower than this × the uncontended time, the CPU saturated: cut the limit
-	Headroom     float64       // the CPU busy less than this share: room to grow
-	CPUSaturated float64       // this share of CPU busy: saturated
+	Tick       time.Duration // how often the limit is reconsidered
+	MinSamples int           // good captures a tick needs to judge by
+	Tolerance  float64       // slower than this × the uncontended time, the CPU busy: cut the limit
+	Headroom   float64       // the CPU busy less than this share: room to grow; at or above it: busy
 	// Pressure: some task waited for a CPU less than this share of the
 	// tick (/proc/pressure/cpu), so a busy CPU is not oversubscribed:
 	// room to grow while captures wait for grants.
@@ -584,7 +583,7 @@ func DefaultPolicy() *Policy {
 		ProbeJitter:       0.1,
 		DetectorStopGrace: time.Second,
 		Admission: AdmissionPolicy{
-			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, CPUSaturated: 0.97, Pressure: 0.1,
+			Tick: time.Second, MinSamples: 3, Tolerance: 1.5, Headroom: 0.85, Pressure: 0.1,
 			Decrease: 0.75, BaselineRise: 1.02, Min: 1, Leak: 30 * time.Second,
 			Park: time.Second, ParkCPU: 0.1,
 		},

@@ -384,11 +384,6 @@ func (a *cameraActor) onSnapshotWaiting(ctx actor.Context) {
 }
 
 // releaseAdmission gives a job's grant back once its process is gone.
-// What the grant held is the process's whole life, from its start to now
-// (it was reaped): its frame arrives before ffmpeg's teardown and exit,
-// and on a busy CPU those take as long again, so the time to the frame
-// would tell the admission that captures are as fast as ever while every
-// process lives twice as long.
 func (a *cameraActor) releaseAdmission(ctx actor.Context, job *captureJob) {
 	if !job.admitted {
 		return
@@ -396,8 +391,8 @@ func (a *cameraActor) releaseAdmission(ctx actor.Context, job *captureJob) {
 	job.admitted = false
 	var ran time.Duration
 	ok := false
-	if l := job.last; l != nil && l.OSPID != 0 {
-		ran, ok = time.Since(l.StartedAt), l.Outcome == messages.OutcomeOK
+	if l := job.last; l != nil {
+		ran, ok = l.EndedAt.Sub(l.StartedAt), l.Outcome == messages.OutcomeOK
 	}
 	ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: job.id, Ran: ran, OK: ok})
 }

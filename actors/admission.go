@@ -23,11 +23,12 @@ import (
 // Its limit adapts (AIMD): it starts at the number of CPUs; once a second
 // it reads the machine's CPU use and CPU pressure (the share of the
 // second in which some task waited for a CPU, /proc/pressure/cpu) and
-// compares the median wall time of the captures that ended lately with
-// the uncontended one (the lowest seen lately). The CPU saturated and
+// compares the median life of the capture processes that ended lately
+// with the uncontended one (the lowest seen lately). The CPU busy and
 // captures slower than 1.5× the uncontended time, and the limit is cut by
 // a quarter; every grant in use while others wait, and either the CPU
-// with headroom or no task kept waiting for a CPU, and it grows by one
+// with headroom or no task kept waiting for a CPU while captures are not
+// slowed, and it grows by one
 // (see AdmissionPolicy.next: a long capture alone is no sign of
 // contention). So it runs more captures than cores while they wait on
 // their cameras (an RTSP handshake, the next frame), as long as the CPU
@@ -92,6 +93,10 @@ func (a *admissionActor) Receive(ctx actor.Context) {
 			a.onWithdraw(ctx, m)
 		case *messages.ReleaseAdmission:
 			a.onRelease(ctx, m)
+		}
+	case *messages.CaptureRan:
+		if msg.Ran > 0 {
+			a.ended = append(a.ended, msg.Ran)
 		}
 	case *admissionTick:
 		a.onTick(ctx)
@@ -175,9 +180,6 @@ func (a *admissionActor) onRelease(ctx actor.Context, msg *messages.ReleaseAdmis
 		return
 	}
 	delete(a.granted, key)
-	if msg.OK && msg.Ran > 0 {
-		a.ended = append(a.ended, msg.Ran)
-	}
 	a.grant(ctx)
 	a.publish(ctx)
 }

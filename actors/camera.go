@@ -389,12 +389,7 @@ func (a *cameraActor) releaseAdmission(ctx actor.Context, job *captureJob) {
 		return
 	}
 	job.admitted = false
-	var ran time.Duration
-	ok := false
-	if l := job.last; l != nil {
-		ran, ok = l.EndedAt.Sub(l.StartedAt), l.Outcome == messages.OutcomeOK
-	}
-	ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: job.id, Ran: ran, OK: ok})
+	ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: job.id})
 }
 
 // minWindow is the least time a process is started for: less would only

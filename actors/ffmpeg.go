@@ -149,6 +149,9 @@ func (a *ffmpegActor) onDeadlinePassed(ctx actor.Context) {
 func (a *ffmpegActor) processEnded(ctx actor.Context, proc *osproc.Process, exit osproc.Exit, reason messages.StopReason) {
 	res := a.classify(proc, exit, reason)
 	a.report(ctx, res)
+	if res.Outcome == messages.OutcomeOK && a.env.peers.admission != nil {
+		ctx.Send(a.env.peers.admission, &messages.CaptureRan{Ran: res.EndedAt.Sub(res.StartedAt)})
+	}
 	if res.Outcome == messages.OutcomeOK || res.Outcome == messages.OutcomeTimeout {
 		ctx.Stop(ctx.Self())
 		return

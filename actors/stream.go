@@ -51,10 +51,9 @@ type streamActor struct {
 	frames  int64 // JPEGs received from this process
 	waiting []waitingFetch
 
-	asked     bool // admission asked for this incarnation's process, not granted yet
-	granted   bool // the grant is held: released at the first frame
-	grantedAt time.Time
-	grantDue  *time.Timer
+	asked    bool // admission asked for this incarnation's process, not granted yet
+	granted  bool // the grant is held: released at the first frame
+	grantDue *time.Timer
 }
 
 // streamSpec is what a camera gives its stream child.
@@ -158,7 +157,7 @@ func (a *streamActor) onAdmissionGranted(ctx actor.Context, msg *messages.Admiss
 		ctx.Request(a.env.peers.admission, &messages.WithdrawAdmission{Ref: msg.Ref})
 		return
 	}
-	a.asked, a.granted, a.grantedAt = false, true, time.Now()
+	a.asked, a.granted = false, true
 	a.grantDue = after(ctx.ActorSystem(), ctx.Self(), a.env.Policy.Stream.StartGrant, &admissionDue{gen: a.gen})
 	a.startProcess(ctx)
 }
@@ -174,7 +173,7 @@ func (a *streamActor) releaseAdmission(ctx actor.Context) {
 		stopTimer(a.grantDue)
 		// Not a capture: its time would mislead the admission's measure of
 		// how busy the machine is.
-		ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: a.gen, Ran: time.Since(a.grantedAt)})
+		ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: a.gen})
 	}
 }
 

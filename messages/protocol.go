@@ -198,9 +198,17 @@ type WithdrawAdmission struct {
 	Ref int64
 }
 
-// ReleaseAdmission gives a grant back: its process ended (and was reaped).
+// ReleaseAdmission gives a grant back: its process ended (and was reaped),
+// or waits on its camera.
 type ReleaseAdmission struct {
 	Ref int64
-	Ran time.Duration // the process's wall time
-	OK  bool          // it gave a frame: its time tells how busy the machine is
+}
+
+// CaptureRan tells the admission how long a snapshot process that gave a
+// frame lived, from its start to its exit: how busy the machine is. Its
+// process sends it when the process ends; the camera's release of the
+// grant may come before (Terminated overtakes the child's last report),
+// so the time does not ride on the release.
+type CaptureRan struct {
+	Ran time.Duration
 }

@@ -171,8 +171,6 @@ func (a *streamActor) releaseAdmission(ctx actor.Context) {
 	case a.granted:
 		a.granted = false
 		stopTimer(a.grantDue)
-		// Not a capture: its time would mislead the admission's measure of
-		// how busy the machine is.
 		ctx.Request(a.env.peers.admission, &messages.ReleaseAdmission{Ref: a.gen})
 	}
 }

@@ -48,6 +48,12 @@ type subnetActor struct {
 	retired  bool              // RetireSubnet: stop once the cameras are gone
 	released []string          // cameras retired since the gateway was last told
 
+	// stopping: Stopping (or Restarting) came. protoactor now waits for the
+	// children the subnet had; a camera started after would never be asked
+	// to stop, and the subnet never ends: a camera the membership won
+	// during the shutdown hung it.
+	stopping bool
+
 	own subnetOwnership // the cameras the cluster gives this node (subnet_owner.go)
 }
 
@@ -140,6 +146,9 @@ func (a *subnetActor) onStarted(ctx actor.Context) {
 }
 
 func (a *subnetActor) spawnCamera(ctx actor.Context, cam config.Camera) {
+	if a.stopping {
+		return
+	}
 	pid, err := ctx.SpawnNamed(cameraProps(a.env, config.SubnetCamera{Subnet: a.sub.Name, Interval: a.sub.Interval.Duration, Camera: cam}, a.own.cause(cam.ID, a.cause)), cameraName(cam.ID))
 	if err != nil {
 		a.env.Log.Error("spawn camera", "subnet", a.sub.Name, "camera", cam.ID, "reason", err.Error())
@@ -463,6 +472,7 @@ func (a *subnetActor) describe(ctx actor.Context) *messages.Node {
 }
 
 func (a *subnetActor) onStopping() {
+	a.stopping = true
 	if a.timer != nil {
 		a.timer.Stop()
 	}

@@ -54,8 +54,8 @@ func (a *subnetActor) patrolled() []config.Camera {
 // under way visits it too.
 func (a *subnetActor) onOwnCamera(ctx actor.Context, msg *messages.OwnCamera) {
 	i := slices.IndexFunc(a.sub.Cameras, func(c config.Camera) bool { return c.ID == msg.Camera })
-	if i < 0 || a.cameras[msg.Camera] != nil || a.isRetiring(msg.Camera) || !a.env.owns(msg.Camera) {
-		return // not ours to run (a reload moved it), or running already
+	if i < 0 || a.cameras[msg.Camera] != nil || a.isRetiring(msg.Camera) || !a.env.owns(msg.Camera) || a.stopping {
+		return // not ours to run (a reload moved it), running already, or the subnet is stopping
 	}
 	a.spawnCamera(ctx, a.sub.Cameras[i])
 	if c := a.cur; c != nil && !c.waiting[msg.Camera] && !slices.Contains(c.pending, msg.Camera) {

@@ -195,7 +195,7 @@ func (a *admissionActor) onTick(ctx actor.Context) {
 		slices.Sort(a.ended)
 		median = a.ended[len(a.ended)/2]
 		a.ended = a.ended[:0]
-		a.baseline = p.baselineAfter(a.baseline, median, busy)
+		a.baseline = p.baselineAfter(a.baseline, median)
 	}
 	a.limit = p.next(a.limit, load{busy: busy, pressure: pressure}, median, a.baseline, len(a.waiting) > 0 && len(a.granted) >= int(a.limit))
 	a.grant(ctx)
@@ -203,20 +203,18 @@ func (a *admissionActor) onTick(ctx actor.Context) {
 }
 
 // baselineAfter is the uncontended capture time after a tick whose
-// captures' median wall time was median, the CPU busy that share: a lower
-// median is the new low; a higher one forgets the old low slowly, and only
-// while the CPU has headroom, when the cameras are what got slower. On a
-// saturated CPU slow captures are the contention itself: were the low
-// forgotten there too, it would rise to them within a minute (2 % a
-// second) and the limit would never again be cut or held by them.
-func (p AdmissionPolicy) baselineAfter(baseline, median time.Duration, busy float64) time.Duration {
-	switch {
-	case baseline == 0 || median < baseline:
+// captures' median life was median: a lower median is the new low; a
+// higher one forgets the old low slowly (2 % a tick), so a machine whose
+// CPU other work now takes, or whose cameras got slower, comes to count
+// that as its normal within a minute or two instead of holding the limit
+// at its floor for good. (Kept under load, the low left the limit at 1
+// for as long as another program burned the CPU, and captures were
+// skipped all that while; TestAdmissionBoundsProcesses under load.)
+func (p AdmissionPolicy) baselineAfter(baseline, median time.Duration) time.Duration {
+	if baseline == 0 || median < baseline {
 		return median
-	case busy < p.Headroom:
-		return time.Duration(float64(baseline) * p.BaselineRise)
 	}
-	return baseline
+	return time.Duration(float64(baseline) * p.BaselineRise)
 }
 
 // load is what a tick saw of the machine: the share of CPU time busy, and

@@ -383,7 +383,7 @@ type AdmissionPolicy struct {
 	// room to grow while captures wait for grants.
 	Pressure     float64
 	Decrease     float64       // the limit's cut, as a factor
-	BaselineRise float64       // how fast a stale uncontended time is forgotten, per tick with CPU headroom
+	BaselineRise float64       // how fast a stale uncontended time is forgotten, per tick
 	Min          int           // the limit never falls below this
 	Max          int           // nor rises above this; 0: four per CPU
 	Leak         time.Duration // a grant held this long past any capture's end is taken back

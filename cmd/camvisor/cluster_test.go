@@ -213,6 +213,22 @@ func (c *testCluster) live() []*node {
 
 // agreed waits until every live node's /api/cluster gives every camera
 // the owner want says, and returns the owners.
+// ownedBy are the cameras owners gives node; the test fails when there
+// is none, for it would then show nothing about that node.
+func (c *testCluster) ownedBy(owners map[string]string, node string) []string {
+	c.t.Helper()
+	var theirs []string
+	for cam, o := range owners {
+		if o == node {
+			theirs = append(theirs, cam)
+		}
+	}
+	if len(theirs) == 0 {
+		c.t.Fatalf("%s owns no camera: the test would show nothing", node)
+	}
+	return theirs
+}
+
 func (c *testCluster) agreed(within time.Duration, what string, want func(camera, owner string) bool) map[string]string {
 	c.t.Helper()
 	var got map[string]string
@@ -475,15 +491,7 @@ func TestClusterNodeCrash(t *testing.T) {
 		c.start(name, "")
 	}
 	owners := c.agreed(30*time.Second, "every camera with the node it ranks first", c.ranked)
-	var theirs []string
-	for cam, o := range owners {
-		if o == "n2" {
-			theirs = append(theirs, cam)
-		}
-	}
-	if len(theirs) == 0 {
-		t.Fatal("n2 owns no camera: the test would show nothing")
-	}
+	theirs := c.ownedBy(owners, "n2")
 	if outcome, _, err := c.nodes["n1"].captureReady(theirs[0]); err != nil || outcome != "ok" {
 		t.Fatalf("capture of n2's %s before the crash: %q %v", theirs[0], outcome, err)
 	}
@@ -594,15 +602,7 @@ func TestClusterOrderlyHandOver(t *testing.T) {
 		c.start(name, "")
 	}
 	owners := c.agreed(30*time.Second, "every camera with the node it ranks first", c.ranked)
-	var theirs []string
-	for cam, o := range owners {
-		if o == "n1" {
-			theirs = append(theirs, cam)
-		}
-	}
-	if len(theirs) == 0 {
-		t.Fatal("n1 owns no camera: the test would show nothing")
-	}
+	theirs := c.ownedBy(owners, "n1")
 	n1 := c.nodes["n1"]
 	type result struct {
 		camera, owner, outcome string
